@@ -1,0 +1,233 @@
+"""Organiser routes under ``/api/v1/admin`` (Bearer organiser token; team tokens are refused)."""
+
+from __future__ import annotations
+
+from flask import Response, g, request, stream_with_context
+from spectree import Response as Doc
+
+from range_control.api import admin_required, bp, ok, parse, rng, spec
+from range_control.api.public import event_payload
+from range_control.services import admin, catalog, events, scoreboard, teams
+from range_control.specs.api import (
+    AdminChallengeList,
+    AttemptList,
+    AttemptQuery,
+    AwardIn,
+    AwardList,
+    AwardOut,
+    ErrorOut,
+    EventOut,
+    EventPatch,
+    ScoreboardOut,
+    SharingAlertList,
+    TeamIn,
+    TeamList,
+    TeamOut,
+    TeamTokenOut,
+    VisibilityIn,
+)
+
+ORG = {"organiser": []}
+
+
+def _doc(model, **extra):  # noqa: ANN001, ANN202
+    return spec.validate(
+        resp=Doc(HTTP_200=model, HTTP_401=ErrorOut, HTTP_403=ErrorOut, **extra),
+        tags=["organiser"],
+        security=ORG,
+        skip_validation=True,
+        **({"json": extra.pop("json_body")} if "json_body" in extra else {}),
+    )
+
+
+def _team_out(t: teams.TeamView) -> dict:
+    return t.__dict__
+
+
+# --- teams --------------------------------------------------------------------------------
+@bp.get("/admin/teams")
+@_doc(TeamList)
+@admin_required
+def admin_list_teams():
+    """All teams, enabled or not."""
+    return ok(TeamList, [_team_out(t) for t in teams.list_teams(rng())])
+
+
+@bp.post("/admin/teams")
+@spec.validate(
+    json=TeamIn,
+    resp=Doc(HTTP_201=TeamTokenOut, HTTP_400=ErrorOut, HTTP_409=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_add_team():
+    """Add a team; the answer holds its token, shown this once."""
+    body = parse(TeamIn)
+    nt = teams.add_team(rng(), body.name, body.country, actor=g.actor)
+    return ok(TeamTokenOut, {"team": _team_out(nt.team), "token": nt.token}, status=201)
+
+
+@bp.post("/admin/teams/<ref>/disable")
+@_doc(TeamOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_disable_team(ref: str):
+    """Disable a team (its token stops working; it leaves the scoreboard)."""
+    return ok(TeamOut, _team_out(teams.set_disabled(rng(), ref[:100], True, g.actor)))
+
+
+@bp.post("/admin/teams/<ref>/enable")
+@_doc(TeamOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_enable_team(ref: str):
+    """Enable a disabled team again."""
+    return ok(TeamOut, _team_out(teams.set_disabled(rng(), ref[:100], False, g.actor)))
+
+
+@bp.post("/admin/teams/<ref>/rotate-token")
+@_doc(TeamTokenOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_rotate_token(ref: str):
+    """Issue a new token; the old one stops working at once."""
+    nt = teams.rotate_token(rng(), ref[:100], g.actor)
+    return ok(TeamTokenOut, {"team": _team_out(nt.team), "token": nt.token})
+
+
+# --- challenges ---------------------------------------------------------------------------
+@bp.get("/admin/challenges")
+@_doc(AdminChallengeList)
+@admin_required
+def admin_list_challenges():
+    """Every challenge with its state, solves and the organiser override."""
+    return ok(AdminChallengeList, admin.list_challenges(rng()))
+
+
+@bp.post("/admin/challenges/<slug>/visibility")
+@spec.validate(
+    json=VisibilityIn,
+    resp=Doc(HTTP_200=AdminChallengeList, HTTP_404=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_set_visibility(slug: str):
+    """Hide or show a challenge (null returns to what challenge.yml says)."""
+    body = parse(VisibilityIn)
+    catalog.set_visibility(rng(), slug[:100], body.visible, g.actor)
+    return ok(AdminChallengeList, [c for c in admin.list_challenges(rng()) if c["slug"] == slug])
+
+
+# --- attempts, alerts, awards -------------------------------------------------------------
+def _attempt_filter() -> admin.AttemptFilter:
+    q = parse(AttemptQuery, dict(request.args))
+    return admin.AttemptFilter(**q.model_dump())
+
+
+@bp.get("/admin/attempts")
+@spec.validate(
+    query=AttemptQuery,
+    resp=Doc(HTTP_200=AttemptList, HTTP_400=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_list_attempts():
+    """Attempts, newest first, filtered by team, challenge, result and time; paged by before_id."""
+    return ok(AttemptList, admin.list_attempts(rng(), _attempt_filter()))
+
+
+@bp.get("/admin/attempts.csv")
+@spec.validate(query=AttemptQuery, tags=["organiser"], security=ORG, skip_validation=True)
+@admin_required
+def admin_attempts_csv():
+    """Every matching attempt as CSV (no page limit): the after-action record."""
+    f = _attempt_filter()
+    return Response(
+        stream_with_context(admin.attempts_csv(rng(), f)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=attempts.csv"},
+    )
+
+
+@bp.get("/admin/sharing-alerts")
+@_doc(SharingAlertList)
+@admin_required
+def admin_sharing_alerts():
+    """Attempts that carried another team's dynamic flag: both teams named."""
+    return ok(SharingAlertList, admin.sharing_alerts(rng()))
+
+
+@bp.get("/admin/awards")
+@_doc(AwardList)
+@admin_required
+def admin_list_awards():
+    """Awards and penalties given by the organisers."""
+    return ok(AwardList, admin.list_awards(rng()))
+
+
+@bp.post("/admin/awards")
+@spec.validate(
+    json=AwardIn,
+    resp=Doc(HTTP_201=AwardOut, HTTP_400=ErrorOut, HTTP_404=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_add_award():
+    """Give points (or take them, with a negative value); the reason shows in the ledger."""
+    body = parse(AwardIn)
+    return ok(AwardOut, admin.add_award(rng(), body.team, body.value, body.reason, g.actor), 201)
+
+
+# --- event and live scoreboard ------------------------------------------------------------
+@bp.get("/admin/event")
+@_doc(EventOut)
+@admin_required
+def admin_get_event():
+    """The event, as organisers see it."""
+    return ok(EventOut, event_payload(events.current(rng())))
+
+
+@bp.patch("/admin/event")
+@spec.validate(
+    json=EventPatch,
+    resp=Doc(HTTP_200=EventOut, HTTP_400=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_patch_event():
+    """Set name, start, end, freeze and scoring options."""
+    body = parse(EventPatch)
+    ev = events.configure(rng(), g.actor, **body.model_dump(exclude_unset=True))
+    return ok(EventOut, event_payload(ev))
+
+
+@bp.post("/admin/event/start")
+@_doc(EventOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_start_event():
+    """Start the event: flags are accepted from now on."""
+    return ok(EventOut, event_payload(events.start(rng(), g.actor)))
+
+
+@bp.post("/admin/event/stop")
+@_doc(EventOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_stop_event():
+    """End the event: no more flags are accepted."""
+    return ok(EventOut, event_payload(events.stop(rng(), g.actor)))
+
+
+@bp.get("/admin/scoreboard")
+@_doc(ScoreboardOut)
+@admin_required
+def admin_scoreboard():
+    """The live scoreboard, ignoring the freeze."""
+    snap = scoreboard.snapshot(rng(), public=False)
+    return Response(snap.body, mimetype="application/json")

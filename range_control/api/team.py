@@ -1,0 +1,94 @@
+"""Team routes: the catalog, attempts, hints and the team's own standing (Bearer team token)."""
+
+from __future__ import annotations
+
+from flask import g, request
+from spectree import Response as Doc
+
+from range_control.api import bp, ok, parse, rng, spec, team_required
+from range_control.services import attempts, hints, play, scoreboard
+from range_control.specs.api import (
+    AttemptIn,
+    AttemptOut,
+    ChallengeDetail,
+    ChallengeList,
+    ErrorOut,
+    HintOut,
+    MeOut,
+)
+
+TEAM = {"team": []}
+
+
+@bp.get("/challenges")
+@spec.validate(
+    resp=Doc(HTTP_200=ChallengeList, HTTP_401=ErrorOut),
+    tags=["team"],
+    security=TEAM,
+    skip_validation=True,
+)
+@team_required
+def list_challenges():
+    """The visible challenges with their current value, solves and whether we solved them."""
+    return ok(ChallengeList, play.team_challenges(rng(), g.team.id))
+
+
+@bp.get("/challenges/<slug>")
+@spec.validate(
+    resp=Doc(HTTP_200=ChallengeDetail, HTTP_401=ErrorOut, HTTP_404=ErrorOut),
+    tags=["team"],
+    security=TEAM,
+    skip_validation=True,
+)
+@team_required
+def get_challenge(slug: str):
+    """One challenge: description, files, hints (content only once unlocked)."""
+    return ok(ChallengeDetail, play.challenge_detail(rng(), g.team.id, slug[:100]))
+
+
+@bp.post("/challenges/<slug>/attempts")
+@spec.validate(
+    json=AttemptIn,
+    resp=Doc(
+        HTTP_200=AttemptOut,
+        HTTP_400=ErrorOut,
+        HTTP_401=ErrorOut,
+        HTTP_403=ErrorOut,
+        HTTP_404=ErrorOut,
+        HTTP_429=ErrorOut,
+    ),
+    tags=["team"],
+    security=TEAM,
+    skip_validation=True,
+)
+@team_required
+def submit_attempt(slug: str):
+    """Submit a flag. 429 with Retry-After after too many wrong flags (per team, per minute)."""
+    body = parse(AttemptIn)
+    result = attempts.submit(rng(), g.team.id, slug[:100], body.flag, request.remote_addr)
+    return ok(AttemptOut, result.__dict__)
+
+
+@bp.post("/hints/<int:hint_id>/unlock")
+@spec.validate(
+    resp=Doc(HTTP_200=HintOut, HTTP_401=ErrorOut, HTTP_403=ErrorOut, HTTP_404=ErrorOut),
+    tags=["team"],
+    security=TEAM,
+    skip_validation=True,
+)
+@team_required
+def unlock_hint(hint_id: int):
+    """Unlock a hint; its cost is deducted once. Unlocking again costs nothing."""
+    return ok(HintOut, hints.unlock(rng(), g.team.id, hint_id))
+
+
+@bp.get("/me")
+@spec.validate(
+    resp=Doc(HTTP_200=MeOut, HTTP_401=ErrorOut), tags=["team"], security=TEAM, skip_validation=True
+)
+@team_required
+def me():
+    """Our team, position and ledger: every point explained."""
+    t = g.team
+    standing = scoreboard.ledger(rng(), t.id, public=True)
+    return ok(MeOut, {"id": t.id, "name": t.name, "country": t.country, "standing": standing})

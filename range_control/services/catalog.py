@@ -1,0 +1,351 @@
+"""The challenge catalog: lint ``challenge.yml`` trees and sync them into the database.
+
+Every problem is reported as ``path/challenge.yml: field.path: message`` so that an author can go
+straight to the line at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from range_control.services.context import Range
+from range_control.services.errors import InvalidInput, NotFound
+from range_control.services.events import audit, bump_generation
+from range_control.specs.challenge import ChallengeSpec
+from range_control.store.models import Challenge, Flag, Hint, HintUnlock
+
+SPEC_NAME = "challenge.yml"
+ALT_SPEC_NAME = "challenge.yaml"
+MAX_SPEC_BYTES = 512 * 1024
+MAX_SCAN_BYTES = 64 * 1024 * 1024  # distributed files larger than this are not scanned for flags
+SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: {self.where}: {self.message}"
+            if self.where
+            else f"{self.path}: {self.message}"
+        )
+
+
+@dataclass
+class Loaded:
+    path: Path  # the challenge.yml
+    spec: ChallengeSpec
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def slug(self) -> str:
+        return self.spec.resolved_slug
+
+
+@dataclass
+class LintResult:
+    challenges: list[Loaded] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def find_specs(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
+    """Each given path is a challenge.yml, a challenge dir, or a tree of challenge dirs."""
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for p in paths:
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            direct = [p / n for n in (SPEC_NAME, ALT_SPEC_NAME) if (p / n).is_file()]
+            if direct:
+                found.append(direct[0])
+                continue
+            hits = sorted(
+                q
+                for q in p.rglob("*")
+                if q.name in (SPEC_NAME, ALT_SPEC_NAME)
+                and not SKIP_DIRS.intersection(q.relative_to(p).parts)
+            )
+            if not hits:
+                problems.append(Problem(p, "", f"no {SPEC_NAME} found under this directory"))
+            found.extend(hits)
+        else:
+            problems.append(Problem(p, "", "no such file or directory"))
+    return found, problems
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    # pydantic names union branches and validator wrappers in the location; authors need keys.
+    parts = [str(x) for x in loc if not (isinstance(x, str) and (x[:1].isupper() or "[" in x))]
+    return ".".join(parts) or "(top level)"
+
+
+def _validation_problems(path: Path, exc: ValidationError) -> list[Problem]:
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for err in exc.errors():
+        loc = _loc(err["loc"])
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not part of challenge.yml; a typo?)"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        if (loc, msg) in seen:
+            continue
+        seen.add((loc, msg))
+        problems.append(Problem(path, loc, msg))
+    return problems
+
+
+def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(path, "", f"cannot read: {exc.strerror}")]
+    if len(raw) > MAX_SPEC_BYTES:
+        return None, [Problem(path, "", f"larger than {MAX_SPEC_BYTES} bytes")]
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return None, [Problem(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, dict):
+        return None, [Problem(path, "", "must be a YAML mapping of keys to values")]
+    try:
+        return ChallengeSpec.model_validate(data), []
+    except ValidationError as exc:
+        return None, _validation_problems(path, exc)
+
+
+def _inside(base: Path, rel: str) -> Path | None:
+    if Path(rel).is_absolute():
+        return None
+    target = (base / rel).resolve()
+    try:
+        target.relative_to(base.resolve())
+    except ValueError:
+        return None
+    return target
+
+
+def _file_problems(item: Loaded) -> list[Problem]:
+    problems: list[Problem] = []
+    spec = item.spec
+    needles: list[tuple[str, re.Pattern[str]]] = []
+    for f in spec.flags:
+        if f.type == "regex":
+            needles.append(
+                ("a regex flag", re.compile(f.content, re.I if f.case_insensitive else 0))
+            )
+        else:
+            needles.append(
+                (
+                    "a static flag",
+                    re.compile(re.escape(f.content), re.I if f.case_insensitive else 0),
+                )
+            )
+    if spec.dynamic_flag is not None:
+        # No team's real flag can be in a file every team gets, but the prefix followed by a
+        # flag-shaped value almost certainly is one (for example the author's own test flag).
+        needles.append(
+            (
+                "a flag of the dynamic_flag shape",
+                re.compile(
+                    re.escape(spec.dynamic_flag.prefix)
+                    + r"\{[0-9a-f]{"
+                    + str(spec.dynamic_flag.length)
+                    + r"}\}"
+                ),
+            )
+        )
+    for i, rel in enumerate(spec.files):
+        where = f"files.{i}"
+        target = _inside(item.directory, rel)
+        if target is None:
+            problems.append(
+                Problem(item.path, where, f"{rel!r} is outside the challenge directory")
+            )
+            continue
+        if not target.is_file():
+            problems.append(Problem(item.path, where, f"{rel!r} does not exist"))
+            continue
+        if target.stat().st_size > MAX_SCAN_BYTES:
+            continue
+        text = target.read_bytes().decode("latin-1")
+        for label, pattern in needles:
+            if pattern.search(text):
+                problems.append(
+                    Problem(
+                        item.path,
+                        where,
+                        f"{rel!r} contains {label}: flag text must not be distributed",
+                    )
+                )
+    return problems
+
+
+def lint(paths: list[Path]) -> LintResult:
+    """Schema, regexes, files, no flag in distributed files, unique slugs, known prerequisites."""
+    result = LintResult()
+    spec_paths, result.problems = find_specs(paths)
+    for path in spec_paths:
+        spec, problems = load_spec(path)
+        result.problems.extend(problems)
+        if spec is not None:
+            result.challenges.append(Loaded(path, spec))
+    by_slug: dict[str, Loaded] = {}
+    names = {c.spec.name for c in result.challenges}
+    for item in result.challenges:
+        if item.slug in by_slug:
+            result.problems.append(
+                Problem(
+                    item.path,
+                    "slug",
+                    f"{item.slug!r} is also the slug of {by_slug[item.slug].path}",
+                )
+            )
+        else:
+            by_slug[item.slug] = item
+        result.problems.extend(_file_problems(item))
+    for item in result.challenges:
+        for i, req in enumerate(item.spec.prerequisites):
+            if req not in by_slug and req not in names:
+                result.problems.append(
+                    Problem(
+                        item.path, f"requirements.{i}", f"{req!r} is not a challenge in this set"
+                    )
+                )
+    return result
+
+
+def _spec_hash(spec: ChallengeSpec) -> str:
+    return hashlib.sha256(
+        json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
+    """Insert or update by slug; solves, attempts and paid hints are never touched."""
+    report = SyncReport()
+    name_to_slug = {c.spec.name: c.slug for c in loaded}
+    with rng.store.write() as s:
+        existing = {c.slug: c for c in s.scalars(select(Challenge))}
+        known = set(existing) | {c.slug for c in loaded}
+        for item in loaded:
+            spec = item.spec
+            prereqs = [name_to_slug.get(r, r) for r in spec.prerequisites]
+            missing = [p for p in prereqs if p not in known]
+            if missing:
+                raise InvalidInput(
+                    f"{item.path}: requirements: unknown challenge(s) {', '.join(missing)}"
+                )
+            digest = _spec_hash(spec)
+            ch = existing.get(item.slug)
+            if (
+                ch is not None
+                and ch.spec_hash == digest
+                and ch.source_dir == str(item.directory.resolve())
+            ):
+                report.unchanged.append(item.slug)
+                continue
+            if ch is None:
+                ch = Challenge(slug=item.slug)
+                s.add(ch)
+                report.created.append(item.slug)
+            else:
+                report.updated.append(item.slug)
+            extra = spec.extra
+            ch.name = spec.name
+            ch.category = spec.category
+            ch.author = spec.author
+            ch.description = spec.description
+            ch.type = spec.type
+            ch.value = spec.initial_value
+            ch.minimum = extra.minimum if extra else 0
+            ch.decay = extra.decay if extra else 0.0
+            ch.decay_function = extra.function if extra else "logarithmic"
+            ch.spec_state = spec.state
+            ch.max_attempts = spec.attempts
+            ch.connection_info = spec.connection_info
+            ch.prerequisites = prereqs
+            ch.files = list(spec.files)
+            ch.tags = list(spec.tags)
+            ch.source_dir = str(item.directory.resolve())
+            ch.dynamic_prefix = spec.dynamic_flag.prefix if spec.dynamic_flag else None
+            ch.dynamic_length = spec.dynamic_flag.length if spec.dynamic_flag else 32
+            ch.spec = spec.model_dump(mode="json")
+            ch.spec_hash = digest
+            ch.version = spec.version
+            ch.updated_at = rng.clock.now()
+            _sync_flags(ch, spec)
+            s.flush()
+            _sync_hints(s, ch, spec)
+        if report.created or report.updated:
+            audit(s, rng, actor, "challenges.sync", created=report.created, updated=report.updated)
+            bump_generation(s, rng)
+    return report
+
+
+def _sync_flags(ch: Challenge, spec: ChallengeSpec) -> None:
+    wanted = [(f.type, f.content, f.case_insensitive) for f in spec.flags]
+    have = [(f.type, f.content, f.case_insensitive) for f in ch.flags]
+    if wanted == have:
+        return
+    ch.flags.clear()
+    for pos, (kind, content, ci) in enumerate(wanted):
+        ch.flags.append(Flag(position=pos, type=kind, content=content, case_insensitive=ci))
+
+
+def _sync_hints(s, ch: Challenge, spec: ChallengeSpec) -> None:  # noqa: ANN001
+    by_pos = {h.position: h for h in ch.hints}
+    for pos, h in enumerate(spec.hints):
+        row = by_pos.pop(pos, None)
+        if row is None:
+            ch.hints.append(Hint(position=pos, title=h.title, content=h.content, cost=h.cost))
+        else:
+            row.title, row.content, row.cost, row.retired = h.title, h.content, h.cost, False
+    for row in by_pos.values():
+        paid = s.scalar(select(HintUnlock.id).where(HintUnlock.hint_id == row.id).limit(1))
+        if paid is None:
+            ch.hints.remove(row)
+        else:
+            row.retired = True
+
+
+def set_visibility(rng: Range, slug: str, visible: bool | None, actor: str) -> bool:
+    """Organiser override: hide or show; ``None`` returns to what challenge.yml says."""
+    with rng.store.write() as s:
+        ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
+        if ch is None:
+            raise NotFound(f"challenge {slug!r} not found")
+        ch.admin_state = None if visible is None else ("visible" if visible else "hidden")
+        audit(s, rng, actor, "challenge.visibility", challenge=slug, state=ch.admin_state)
+        bump_generation(s, rng)
+        return ch.visible

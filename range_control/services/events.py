@@ -1,0 +1,149 @@
+"""The event: its times, its state and the organisers' controls over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from range_control.services.context import Range
+from range_control.services.errors import Conflict, InvalidInput
+from range_control.store.models import AuditLog, Event
+
+STATES = ("not_started", "running", "ended")
+
+
+@dataclass(frozen=True)
+class EventView:
+    slug: str
+    name: str
+    state: str  # effective: an event past its end time reads "ended"
+    starts_at: datetime | None
+    ends_at: datetime | None
+    freeze_at: datetime | None
+    points_fixed_at_solve: bool
+    first_blood_bonus: int
+    frozen: bool
+    generation: int
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def ensure_event(session: Session, rng: Range) -> Event:
+    ev = session.scalar(select(Event).where(Event.slug == rng.event_slug))
+    if ev is None:
+        ev = Event(slug=rng.event_slug, name=rng.event_slug.upper(), state="not_started")
+        session.add(ev)
+        session.flush()
+    return ev
+
+
+def view_of(ev: Event, now: datetime) -> EventView:
+    state = ev.state
+    if state == "running" and ev.ends_at is not None and now >= ev.ends_at:
+        state = "ended"
+    if state == "running" and ev.starts_at is not None and now < ev.starts_at:
+        state = "not_started"
+    return EventView(
+        slug=ev.slug,
+        name=ev.name,
+        state=state,
+        starts_at=ev.starts_at,
+        ends_at=ev.ends_at,
+        freeze_at=ev.freeze_at,
+        points_fixed_at_solve=ev.points_fixed_at_solve,
+        first_blood_bonus=ev.first_blood_bonus,
+        frozen=ev.freeze_at is not None and now >= ev.freeze_at,
+        generation=ev.score_generation,
+    )
+
+
+def current(rng: Range) -> EventView:
+    with rng.store.read() as s:
+        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
+        if ev is not None:
+            return view_of(ev, rng.clock.now())
+    with rng.store.write() as s:
+        return view_of(ensure_event(s, rng), rng.clock.now())
+
+
+def bump_generation(session: Session, rng: Range) -> None:
+    """Invalidate every process's scoreboard cache, in the caller's transaction."""
+    session.execute(
+        update(Event)
+        .where(Event.slug == rng.event_slug)
+        .values(score_generation=Event.score_generation + 1)
+    )
+
+
+def audit(session: Session, rng: Range, actor: str, action: str, **detail: Any) -> None:
+    session.add(AuditLog(actor=actor, action=action, detail=detail, created_at=rng.clock.now()))
+
+
+def start(rng: Range, actor: str) -> EventView:
+    with rng.store.write() as s:
+        ev = ensure_event(s, rng)
+        now = rng.clock.now()
+        if ev.state == "running":
+            raise Conflict("the event is already running")
+        if ev.ends_at is not None and now >= ev.ends_at:
+            raise Conflict(
+                f"the event's end time {ev.ends_at.isoformat()} has passed; set a new one"
+            )
+        ev.state = "running"
+        ev.started_at = now
+        audit(s, rng, actor, "event.start")
+        return view_of(ev, now)
+
+
+def stop(rng: Range, actor: str) -> EventView:
+    with rng.store.write() as s:
+        ev = ensure_event(s, rng)
+        if ev.state != "running":
+            raise Conflict(f"the event is not running (state: {ev.state})")
+        now = rng.clock.now()
+        ev.state = "ended"
+        ev.ended_at = now
+        audit(s, rng, actor, "event.stop")
+        return view_of(ev, now)
+
+
+def configure(rng: Range, actor: str, **changes: Any) -> EventView:
+    """Set name, times and scoring options; ``None`` leaves a field alone, ``""`` clears a time."""
+    allowed = {
+        "name",
+        "starts_at",
+        "ends_at",
+        "freeze_at",
+        "points_fixed_at_solve",
+        "first_blood_bonus",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"unknown event field(s): {', '.join(sorted(unknown))}")
+    with rng.store.write() as s:
+        ev = ensure_event(s, rng)
+        applied: dict[str, Any] = {}
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if value == "" and key.endswith("_at"):
+                value = None
+            setattr(ev, key, value)
+            applied[key] = value.isoformat() if isinstance(value, datetime) else value
+        if ev.starts_at and ev.ends_at and ev.ends_at <= ev.starts_at:
+            raise InvalidInput("ends_at must be after starts_at")
+        if ev.freeze_at and ev.ends_at and ev.freeze_at > ev.ends_at:
+            raise InvalidInput("freeze_at must not be after ends_at")
+        if ev.freeze_at and ev.starts_at and ev.freeze_at < ev.starts_at:
+            raise InvalidInput("freeze_at must not be before starts_at")
+        # Times and scoring options all change what the scoreboard shows.
+        bump_generation(s, rng)
+        audit(s, rng, actor, "event.configure", **applied)
+        s.flush()
+        return view_of(ev, rng.clock.now())

@@ -1,0 +1,205 @@
+"""Teams and their tokens.
+
+A token is 256 bits from ``secrets`` and is shown once. Only its SHA-256 is stored: for a random
+token of that size a slow password hash adds no protection against guessing, while a plain
+digest lets every request authenticate with one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from range_control.services.context import Range
+from range_control.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from range_control.services.events import audit, bump_generation
+from range_control.store.models import Team
+
+TOKEN_PREFIX = "rct_"  # noqa: S105 - a marker, not a secret
+MAX_TOKEN_LEN = 128
+COUNTRY_RE = re.compile(r"^[A-Z]{2,3}$")
+MAX_TEAMS_CSV_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TeamView:
+    id: int
+    name: str
+    country: str | None
+    disabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewTeam:
+    team: TeamView
+    token: str
+
+
+def _view(t: Team) -> TeamView:
+    return TeamView(t.id, t.name, t.country, t.disabled, t.created_at)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("team name: must be 1 to 100 characters")
+    if any(ord(c) < 32 for c in name):
+        raise InvalidInput("team name: control characters are not allowed")
+    return name
+
+
+def clean_country(country: str | None) -> str | None:
+    if country is None or country.strip() == "":
+        return None
+    code = country.strip().upper()
+    if not COUNTRY_RE.fullmatch(code):
+        raise InvalidInput(
+            f"country: {country!r} is not an ISO 3166 code (two or three letters, e.g. NL, NLD)"
+        )
+    return code
+
+
+def add_team(rng: Range, name: str, country: str | None = None, actor: str = "cli") -> NewTeam:
+    name = clean_name(name)
+    code = clean_country(country)
+    token = new_token()
+    try:
+        with rng.store.write() as s:
+            if s.scalar(select(Team.id).where(Team.name == name)) is not None:
+                raise Conflict(f"team name: a team named {name!r} already exists")
+            team = Team(
+                name=name,
+                country=code,
+                token_hash=hash_token(token),
+                disabled=False,
+                created_at=rng.clock.now(),
+            )
+            s.add(team)
+            s.flush()
+            audit(s, rng, actor, "team.add", team=name)
+            bump_generation(s, rng)
+            return NewTeam(_view(team), token)
+    except IntegrityError:
+        raise Conflict(f"team name: a team named {name!r} already exists") from None
+
+
+def import_csv(rng: Range, source: Path, actor: str = "cli") -> list[NewTeam]:
+    """Read ``name,country`` rows (a header row is optional); all or nothing."""
+    raw = source.read_bytes()
+    if len(raw) > MAX_TEAMS_CSV_BYTES:
+        raise InvalidInput(f"{source}: larger than {MAX_TEAMS_CSV_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{source}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    rows: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if lineno == 1 and [c.strip().lower() for c in row[:2]] == ["name", "country"]:
+            continue
+        if len(row) > 2:
+            raise InvalidInput(f"{source}:{lineno}: expected name,country, got {len(row)} fields")
+        try:
+            name = clean_name(row[0])
+            country = clean_country(row[1] if len(row) > 1 else None)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{source}:{lineno}: {exc.message}") from None
+        if name in seen:
+            raise InvalidInput(f"{source}:{lineno}: team name {name!r} appears twice")
+        seen.add(name)
+        rows.append((name, country))
+    if not rows:
+        raise InvalidInput(f"{source}: no teams found")
+    created: list[NewTeam] = []
+    with rng.store.write() as s:
+        existing = set(s.scalars(select(Team.name).where(Team.name.in_(seen))))
+        if existing:
+            raise Conflict(f"{source}: team(s) already exist: {', '.join(sorted(existing))}")
+        now = rng.clock.now()
+        for name, country in rows:
+            token = new_token()
+            team = Team(name=name, country=country, token_hash=hash_token(token), created_at=now)
+            s.add(team)
+            s.flush()
+            created.append(NewTeam(_view(team), token))
+        audit(s, rng, actor, "team.import", count=len(rows), source=source.name)
+        bump_generation(s, rng)
+    return created
+
+
+def list_teams(rng: Range) -> list[TeamView]:
+    with rng.store.read() as s:
+        return [_view(t) for t in s.scalars(select(Team).order_by(Team.id))]
+
+
+def _get(s, ref: int | str) -> Team:  # noqa: ANN001
+    team = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        team = s.get(Team, int(ref))
+    if team is None and isinstance(ref, str):
+        team = s.scalar(select(Team).where(Team.name == ref))
+    if team is None:
+        raise NotFound(f"team {ref!r} not found")
+    return team
+
+
+def set_disabled(rng: Range, ref: int | str, disabled: bool, actor: str) -> TeamView:
+    with rng.store.write() as s:
+        team = _get(s, ref)
+        team.disabled = disabled
+        audit(s, rng, actor, "team.disable" if disabled else "team.enable", team=team.name)
+        bump_generation(s, rng)
+        return _view(team)
+
+
+def rotate_token(rng: Range, ref: int | str, actor: str) -> NewTeam:
+    token = new_token()
+    with rng.store.write() as s:
+        team = _get(s, ref)
+        team.token_hash = hash_token(token)
+        audit(s, rng, actor, "team.rotate_token", team=team.name)
+        return NewTeam(_view(team), token)
+
+
+def authenticate(rng: Range, token: str) -> TeamView:
+    if not token or len(token) > MAX_TOKEN_LEN:
+        raise Unauthorized("a valid team token is required")
+    with rng.store.read() as s:
+        team = s.scalar(select(Team).where(Team.token_hash == hash_token(token)))
+        if team is None:
+            raise Unauthorized("a valid team token is required")
+        if team.disabled:
+            raise Unauthorized("this team is disabled; ask the organisers")
+        return _view(team)
+
+
+def write_tokens_csv(created: list[NewTeam], dest: Path) -> None:
+    """The hand-out sheet: name, country, token. Written 0600; it holds live credentials."""
+    import os
+
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "country", "token"])
+        for nt in created:
+            w.writerow([nt.team.name, nt.team.country or "", nt.token])

@@ -1,0 +1,92 @@
+"""Settings, read from the environment (prefix ``RANGE_``) with pydantic-settings.
+
+Secrets that are not given are generated once and kept in the data directory (mode 0600), so a
+restart keeps the same session key, the same per-team dynamic flags and the same organiser token.
+They are held as ``SecretStr`` so that a stray ``repr()`` or log line never shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRETS_FILE = "secrets.json"
+_GENERATED = ("secret_key", "flag_secret", "admin_token")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RANGE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./var"), description="Where SQLite and secrets live.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/range.db. "
+        "Production: postgresql+psycopg://user:pass@host/db",
+    )
+    secret_key: SecretStr | None = None
+    flag_secret: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    event_slug: str = Field(default="ice", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+    attempts_per_minute: int = Field(default=10, ge=1, le=10_000)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
+    db_pool_size: int = Field(default=5, ge=1)
+    proxy_hops: int = Field(
+        default=0, ge=0, le=5, description="reverse proxies in front (trust X-Forwarded-For)"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; name it explicitly rather than fail obscurely.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'range.db').resolve()}"
+
+    def ensure_secrets(self) -> Settings:
+        """Fill unset secrets from the data dir, generating and saving them on first use."""
+        missing = [name for name in _GENERATED if getattr(self, name) is None]
+        if not missing:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / SECRETS_FILE
+        stored: dict[str, str] = {}
+        if path.exists():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        changed = False
+        for name in missing:
+            if name not in stored:
+                stored[name] = secrets.token_urlsafe(32)
+                changed = True
+            setattr(self, name, SecretStr(stored[name]))
+        if changed:
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(stored, fh)
+            os.replace(tmp, path)
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides).ensure_secrets()  # type: ignore[arg-type]
+
+
+def secret(value: SecretStr | None) -> str:
+    if value is None:
+        raise RuntimeError("secret requested before Settings.ensure_secrets()")
+    return value.get_secret_value()

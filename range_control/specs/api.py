@@ -1,0 +1,257 @@
+"""Request and response bodies of ``/api/v1``; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+
+from range_control.specs.challenge import MAX_FLAG_LEN
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors -------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["rate_limited"])
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+# --- team ---------------------------------------------------------------------------------
+class AttemptIn(Body):
+    flag: str = Field(min_length=1, max_length=MAX_FLAG_LEN, description="the flag text")
+
+
+class AttemptOut(BaseModel):
+    status: Literal["correct", "incorrect", "already_solved"]
+    points: int
+    attempts_left: int | None = None
+
+
+class ChallengeSummary(BaseModel):
+    slug: str
+    name: str
+    category: str
+    value: int
+    solves: int
+    solved_by_me: bool
+    locked: bool
+    requires: list[str]
+    tags: list[str]
+
+
+class ChallengeList(RootModel[list[ChallengeSummary]]):
+    pass
+
+
+class HintOut(BaseModel):
+    id: int
+    title: str | None
+    cost: int
+    unlocked: bool
+    content: str | None
+
+
+class ChallengeDetail(BaseModel):
+    slug: str
+    name: str
+    category: str
+    author: str | None
+    description: str
+    value: int
+    solves: int
+    solved_by_me: bool
+    files: list[str]
+    connection_info: str | None
+    max_attempts: int
+    requires: list[str]
+    tags: list[str]
+    hints: list[HintOut]
+
+
+class LedgerEntryOut(BaseModel):
+    kind: Literal["solve", "first_blood", "award", "hint"]
+    challenge: str | None
+    points: int
+    at: datetime
+    why: str
+
+
+class LedgerOut(BaseModel):
+    team: str
+    country: str | None
+    pos: int
+    score: int
+    frozen: bool
+    entries: list[LedgerEntryOut]
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str
+    country: str | None
+    standing: LedgerOut
+
+
+# --- public -------------------------------------------------------------------------------
+class StandingOut(BaseModel):
+    pos: int
+    team: str
+    team_id: int
+    country: str | None
+    score: int
+    solves: int
+    last_solve_at: datetime | None
+
+
+class ScoreboardOut(BaseModel):
+    standings: list[StandingOut]
+    frozen: bool
+    freeze_at: datetime | None
+    state: str
+
+
+class CtftimeStanding(BaseModel):
+    pos: int
+    team: str
+    score: int
+    taskStats: dict[str, dict[str, int]]  # noqa: N815 - CTFtime's field name
+
+
+class CtftimeOut(BaseModel):
+    tasks: list[str]
+    standings: list[CtftimeStanding]
+
+
+class EventOut(BaseModel):
+    slug: str
+    name: str
+    state: Literal["not_started", "running", "ended"]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    freeze_at: datetime | None
+    frozen: bool
+    points_fixed_at_solve: bool
+    first_blood_bonus: int
+    server_time: datetime
+
+
+# --- organiser ----------------------------------------------------------------------------
+class TeamIn(Body):
+    name: str = Field(min_length=1, max_length=100)
+    country: str | None = Field(default=None, max_length=3, description="ISO 3166 code")
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    country: str | None
+    disabled: bool
+    created_at: datetime
+
+
+class TeamList(RootModel[list[TeamOut]]):
+    pass
+
+
+class TeamTokenOut(BaseModel):
+    team: TeamOut
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class AwardIn(Body):
+    team: str | int = Field(description="team name or id")
+    value: int = Field(ge=-1_000_000, le=1_000_000)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AwardOut(BaseModel):
+    id: int
+    team: str
+    team_id: int
+    value: int
+    reason: str
+    created_by: str
+    created_at: datetime
+
+
+class AwardList(RootModel[list[AwardOut]]):
+    pass
+
+
+class AttemptQuery(Body):
+    team: str | None = Field(default=None, max_length=100)
+    challenge: str | None = Field(default=None, max_length=63)
+    result: Literal["correct", "incorrect", "already_solved"] | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    limit: int = Field(default=200, ge=1, le=1000)
+    before_id: int | None = Field(default=None, ge=1, description="page: attempts older than this")
+
+
+class AttemptRecord(BaseModel):
+    id: int
+    team: str
+    challenge: str
+    result: str
+    submitted: str
+    source_ip: str | None
+    created_at: datetime
+
+
+class AttemptList(RootModel[list[AttemptRecord]]):
+    pass
+
+
+class SharingAlertOut(BaseModel):
+    id: int
+    challenge: str
+    submitting_team: str
+    flag_owner_team: str
+    attempt_id: int
+    submitted: str
+    created_at: datetime
+
+
+class SharingAlertList(RootModel[list[SharingAlertOut]]):
+    pass
+
+
+class AdminChallenge(BaseModel):
+    slug: str
+    name: str
+    category: str
+    type: str
+    value: int
+    visible: bool
+    spec_state: str
+    admin_state: str | None
+    solves: int
+    dynamic_flag: bool
+    max_attempts: int
+    requires: list[str]
+    version: str
+
+
+class AdminChallengeList(RootModel[list[AdminChallenge]]):
+    pass
+
+
+class VisibilityIn(Body):
+    visible: bool | None = Field(description="true: show, false: hide, null: as challenge.yml says")
+
+
+class EventPatch(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    freeze_at: AwareDatetime | None = None
+    points_fixed_at_solve: bool | None = None
+    first_blood_bonus: int | None = Field(default=None, ge=0, le=1_000_000)

@@ -1,0 +1,243 @@
+"""The database: the single source of truth for what the range *should* be.
+
+Every schema change goes through an Alembic migration in ``store/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which forgets zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; times must be UTC-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default="not_started")  # running, ended
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    freeze_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_fixed_at_solve: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_blood_bonus: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped in the same transaction as anything that changes a score: the scoreboard cache key.
+    score_generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    country: Mapped[str | None] = mapped_column(String(3))
+    # SHA-256 of a 256-bit random token: a slow hash buys nothing against brute force of such a
+    # token, and an indexed lookup keeps every authenticated request one query.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Challenge(Base):
+    __tablename__ = "challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(80))
+    author: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(16), default="standard")
+    value: Mapped[int] = mapped_column(Integer)  # standard value, or dynamic initial
+    minimum: Mapped[int] = mapped_column(Integer, default=0)
+    decay: Mapped[float] = mapped_column(Float, default=0.0)
+    decay_function: Mapped[str] = mapped_column(String(16), default="logarithmic")
+    spec_state: Mapped[str] = mapped_column(String(16), default="visible")
+    # Organiser override (hide/show); None follows the spec.
+    admin_state: Mapped[str | None] = mapped_column(String(16))
+    max_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    connection_info: Mapped[str | None] = mapped_column(Text)
+    prerequisites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source_dir: Mapped[str | None] = mapped_column(Text)
+    dynamic_prefix: Mapped[str | None] = mapped_column(String(32))
+    dynamic_length: Mapped[int] = mapped_column(Integer, default=32)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    spec_hash: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[str] = mapped_column(String(32), default="0.1")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    flags: Mapped[list[Flag]] = relationship(
+        back_populates="challenge", cascade="all, delete-orphan", order_by="Flag.position"
+    )
+    hints: Mapped[list[Hint]] = relationship(
+        back_populates="challenge", cascade="all, delete-orphan", order_by="Hint.position"
+    )
+
+    @property
+    def visible(self) -> bool:
+        return (self.admin_state or self.spec_state) == "visible"
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+    __table_args__ = (UniqueConstraint("challenge_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    case_insensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    challenge: Mapped[Challenge] = relationship(back_populates="flags")
+
+
+class Hint(Base):
+    __tablename__ = "hints"
+    __table_args__ = (UniqueConstraint("challenge_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    # A hint dropped from challenge.yml after a team paid for it is retired, not deleted, so
+    # the team's ledger still explains the cost.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    challenge: Mapped[Challenge] = relationship(back_populates="hints")
+
+
+class HintUnlock(Base):
+    __tablename__ = "hint_unlocks"
+    __table_args__ = (UniqueConstraint("team_id", "hint_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    hint_id: Mapped[int] = mapped_column(ForeignKey("hints.id", ondelete="CASCADE"))
+    cost: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attempt(Base):
+    """Every submission, right or wrong: the after-action record of what each team did."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        Index("ix_attempts_team_result_time", "team_id", "result", "created_at"),
+        Index("ix_attempts_team_challenge", "team_id", "challenge_id"),
+        Index("ix_attempts_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    result: Mapped[str] = mapped_column(String(16))  # correct, incorrect, already_solved
+    submitted: Mapped[str] = mapped_column(String(1024))
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Solve(Base):
+    __tablename__ = "solves"
+    # The one guarantee that a team scores a challenge once, whatever the concurrency.
+    __table_args__ = (
+        UniqueConstraint("team_id", "challenge_id", name="uq_solves_team_challenge"),
+        Index("ix_solves_challenge_time", "challenge_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SharingAlert(Base):
+    __tablename__ = "sharing_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    submitting_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    owner_team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Award(Base):
+    __tablename__ = "awards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    value: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="organiser")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditLog(Base):
+    """Organiser actions: who did what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
