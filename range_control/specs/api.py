@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
 
 from range_control.specs.challenge import MAX_FLAG_LEN
 
@@ -167,8 +167,8 @@ class TeamTokenOut(BaseModel):
 
 
 class AwardIn(Body):
-    team: str | int = Field(description="team name or id")
-    value: int = Field(ge=-1_000_000, le=1_000_000)
+    team: str | StrictInt = Field(description="team name or id")
+    value: StrictInt = Field(ge=-1_000_000, le=1_000_000)
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -245,7 +245,7 @@ class AdminChallengeList(RootModel[list[AdminChallenge]]):
 
 
 class VisibilityIn(Body):
-    visible: bool | None = Field(description="true: show, false: hide, null: as challenge.yml says")
+    visible: StrictBool | None = Field(description="true: show, false: hide, null: as challenge.yml says")
 
 
 class EventPatch(Body):
@@ -253,5 +253,5 @@ class EventPatch(Body):
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     freeze_at: AwareDatetime | None = None
-    points_fixed_at_solve: bool | None = None
-    first_blood_bonus: int | None = Field(default=None, ge=0, le=1_000_000)
+    points_fixed_at_solve: StrictBool | None = None
+    first_blood_bonus: StrictInt | None = Field(default=None, ge=0, le=1_000_000)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a Debian machine for Range Control: system packages the project needs
+# (installed only when missing) and a virtualenv in .venv with the project and its test tools.
+#   infra/setup.sh            # everything
+#   RANGE_SETUP_SKIP_APT=1 infra/setup.sh   # Python only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_missing=()
+need() { # need <command-or-path> <debian-package>
+  if ! command -v "$1" >/dev/null 2>&1 && ! compgen -G "$1" >/dev/null; then apt_missing+=("$2"); fi
+}
+need python3 python3
+need "/usr/lib/postgresql/*/bin/initdb" postgresql
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_missing+=(python3-venv); fi
+
+if [ "${#apt_missing[@]}" -gt 0 ] && [ -z "${RANGE_SETUP_SKIP_APT:-}" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  log "installing Debian packages: ${apt_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"Python >= 3.11 is required, found {sys.version.split()[0]}")
+PY
+
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+stamp=".venv/.range-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log "installing Python dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+log "ready: .venv/bin/rangectl"

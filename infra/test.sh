@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): lint, then the whole suite on SQLite and PostgreSQL.
+# Needs infra/setup.sh first. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(infra/dev/test-postgres.sh)"
+.venv/bin/ruff check range_control scoreboard_web tests bench
+.venv/bin/python -m pytest "$@"

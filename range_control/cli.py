@@ -1,0 +1,446 @@
+"""``rangectl``: the organisers' and authors' command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from range_control.clock import iso
+from range_control.services import admin, catalog, events, teams
+from range_control.services.context import Range
+from range_control.services.errors import ServiceError
+from range_control.settings import Settings, load_settings, secret
+
+console = Console()
+err_console = Console(stderr=True)
+ACTOR = "cli"
+
+
+class Ctx:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._rng: Range | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def rng(self) -> Range:
+        if self._rng is None:
+            self._rng = Range.from_settings(self.settings)
+        return self._rng
+
+
+pass_ctx = click.make_pass_decorator(Ctx, ensure=True)
+
+
+class RangeGroup(click.Group):
+    """Turns errors a user can cause into one clear line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ServiceError as exc:
+            # Plain echo, not rich: an error line must never be wrapped (paths are grepped).
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=RangeGroup)
+@click.version_option(package_name="range-control")
+def main() -> None:
+    """Range Control: run the CIOR International Cyber Event range.
+
+    Settings come from the environment: RANGE_DATA_DIR (default ./var), RANGE_DATABASE_URL
+    (default SQLite in the data dir), RANGE_ADMIN_TOKEN, RANGE_SECRET_KEY, RANGE_FLAG_SECRET
+    (generated and kept in the data dir when unset).
+    """
+
+
+# --- db -----------------------------------------------------------------------------------
+@main.group(cls=RangeGroup)
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_ctx
+def db_upgrade(ctx: Ctx, revision: str) -> None:
+    """Create or migrate the schema to the newest revision."""
+    from range_control.store import migrate
+
+    migrate.upgrade(ctx.rng.store.engine, revision)
+    console.print(f"schema at revision {migrate.current(ctx.rng.store.engine)}")
+
+
+@db.command("current")
+@pass_ctx
+def db_current(ctx: Ctx) -> None:
+    """Show the schema revision of the database and the newest one this code knows."""
+    from range_control.store import migrate
+
+    console.print(f"database: {migrate.current(ctx.rng.store.engine)}  code: {migrate.head()}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@pass_ctx
+def db_revision(ctx: Ctx, message: str) -> None:
+    """(Developers) autogenerate a migration from the models."""
+    from range_control.store import migrate
+
+    migrate.revision(ctx.rng.store.engine, message)
+
+
+# --- serve --------------------------------------------------------------------------------
+def _serve(ctx: Ctx, host: str, port: int, threads: int) -> None:
+    import waitress
+
+    from range_control.store import migrate
+    from range_control.web import create_app
+
+    migrate.upgrade(ctx.rng.store.engine)
+    app = create_app(ctx.settings)
+    console.print(f"Range Control on http://{host}:{port}/  (Ctrl-C stops)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="range-control")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@pass_ctx
+def serve(ctx: Ctx, host: str, port: int, threads: int) -> None:
+    """Run the control plane in one process (embedded default); migrates the schema first."""
+    _serve(ctx, host, port, threads)
+
+
+# --- challenges ---------------------------------------------------------------------------
+@main.group(cls=RangeGroup)
+def challenges() -> None:
+    """Challenge catalog: lint and load challenge.yml directories."""
+
+
+def _paths(paths: tuple[str, ...]) -> list[Path]:
+    return [Path(p) for p in paths]
+
+
+@challenges.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def challenges_validate(paths: tuple[str, ...]) -> None:
+    """Lint challenge dirs (or trees of them); one line per problem, exit 1 if any."""
+    result = catalog.lint(_paths(paths))
+    for problem in result.problems:
+        click.echo(str(problem))
+    if result.problems:
+        err_console.print(
+            f"[red]{len(result.problems)} problem(s)[/red] in {len(result.challenges)} "
+            "loadable challenge(s)"
+        )
+        sys.exit(1)
+    console.print(f"{len(result.challenges)} challenge(s) OK")
+
+
+@challenges.command("sync")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@pass_ctx
+def challenges_sync(ctx: Ctx, paths: tuple[str, ...]) -> None:
+    """Lint, then load into the database by slug (idempotent; solves are kept)."""
+    result = catalog.lint(_paths(paths))
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem))
+        err_console.print("[red]nothing loaded:[/red] fix the problems above first")
+        sys.exit(1)
+    report = catalog.sync(ctx.rng, result.challenges, actor=ACTOR)
+    console.print(
+        f"created {len(report.created)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}"
+    )
+    for slug in report.created:
+        console.print(f"  + {slug}")
+    for slug in report.updated:
+        console.print(f"  ~ {slug}")
+
+
+@challenges.command("list")
+@pass_ctx
+def challenges_list(ctx: Ctx) -> None:
+    """The loaded challenges."""
+    table = Table("slug", "name", "category", "type", "value", "visible", "solves")
+    for c in admin.list_challenges(ctx.rng):
+        table.add_row(
+            c["slug"], c["name"], c["category"], c["type"], str(c["value"]),
+            "yes" if c["visible"] else "no", str(c["solves"]),
+        )  # fmt: skip
+    console.print(table)
+
+
+@challenges.command("hide")
+@click.argument("slug")
+@pass_ctx
+def challenges_hide(ctx: Ctx, slug: str) -> None:
+    """Hide a challenge from teams (organiser override)."""
+    catalog.set_visibility(ctx.rng, slug, False, ACTOR)
+    console.print(f"{slug}: hidden")
+
+
+@challenges.command("show")
+@click.argument("slug")
+@click.option("--as-spec", is_flag=True, help="drop the override: follow challenge.yml's state")
+@pass_ctx
+def challenges_show(ctx: Ctx, slug: str, as_spec: bool) -> None:
+    """Show a hidden challenge to teams."""
+    visible = catalog.set_visibility(ctx.rng, slug, None if as_spec else True, ACTOR)
+    console.print(f"{slug}: {'visible' if visible else 'hidden'}")
+
+
+# --- teams --------------------------------------------------------------------------------
+@main.group(cls=RangeGroup, name="teams")
+def teams_group() -> None:
+    """Teams and their tokens."""
+
+
+@teams_group.command("add")
+@click.argument("name")
+@click.option("--country", help="ISO 3166 code, e.g. NL or NLD")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@pass_ctx
+def teams_add(ctx: Ctx, name: str, country: str | None, as_json: bool) -> None:
+    """Add a team and print its token (shown this once)."""
+    nt = teams.add_team(ctx.rng, name, country, actor=ACTOR)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"team": nt.team.name, "id": nt.team.id, "country": nt.team.country,
+                 "token": nt.token}
+            )
+        )  # fmt: skip
+    else:
+        console.print(f"team {nt.team.name} (id {nt.team.id}) token:")
+        click.echo(nt.token)
+
+
+@teams_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="where to write name,country,token (default: <csv>-tokens.csv)",
+)
+@pass_ctx
+def teams_import(ctx: Ctx, csv_file: Path, out: Path | None) -> None:
+    """Add every team of a name,country CSV; write their tokens to a CSV to hand out."""
+    dest = out or csv_file.with_name(csv_file.stem + "-tokens.csv")
+    if dest.exists():
+        raise click.ClickException(f"{dest} exists; choose another --out (tokens are not reprinted)")
+    created = teams.import_csv(ctx.rng, csv_file, actor=ACTOR)
+    teams.write_tokens_csv(created, dest)
+    console.print(f"{len(created)} team(s) added; tokens written to {dest} (mode 0600)")
+
+
+@teams_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def teams_list(ctx: Ctx, as_json: bool) -> None:
+    """All teams."""
+    rows = teams.list_teams(ctx.rng)
+    if as_json:
+        click.echo(json.dumps([{**t.__dict__, "created_at": iso(t.created_at)} for t in rows]))
+        return
+    table = Table("id", "name", "country", "disabled")
+    for t in rows:
+        table.add_row(str(t.id), t.name, t.country or "", "yes" if t.disabled else "")
+    console.print(table)
+
+
+@teams_group.command("disable")
+@click.argument("team")
+@pass_ctx
+def teams_disable(ctx: Ctx, team: str) -> None:
+    """Disable a team (by name or id)."""
+    console.print(f"disabled {teams.set_disabled(ctx.rng, team, True, ACTOR).name}")
+
+
+@teams_group.command("enable")
+@click.argument("team")
+@pass_ctx
+def teams_enable(ctx: Ctx, team: str) -> None:
+    """Enable a team again."""
+    console.print(f"enabled {teams.set_disabled(ctx.rng, team, False, ACTOR).name}")
+
+
+@teams_group.command("rotate-token")
+@click.argument("team")
+@pass_ctx
+def teams_rotate(ctx: Ctx, team: str) -> None:
+    """Issue a new token for a team; the old one stops working."""
+    nt = teams.rotate_token(ctx.rng, team, ACTOR)
+    console.print(f"team {nt.team.name} new token:")
+    click.echo(nt.token)
+
+
+# --- event --------------------------------------------------------------------------------
+@main.group(cls=RangeGroup)
+def event() -> None:
+    """The event: times, state, scoring options."""
+
+
+def _print_event(ev: events.EventView) -> None:
+    table = Table(show_header=False)
+    for k, v in (
+        ("event", f"{ev.name} ({ev.slug})"),
+        ("state", ev.state),
+        ("starts", iso(ev.starts_at) or "-"),
+        ("ends", iso(ev.ends_at) or "-"),
+        ("freeze", iso(ev.freeze_at) or "-"),
+        ("frozen now", "yes" if ev.frozen else "no"),
+        ("scoring", "fixed at solve" if ev.points_fixed_at_solve else "retroactive (CTFd)"),
+        ("first blood bonus", str(ev.first_blood_bonus)),
+    ):
+        table.add_row(k, v)
+    console.print(table)
+
+
+@event.command("show")
+@pass_ctx
+def event_show(ctx: Ctx) -> None:
+    """Show the event."""
+    _print_event(events.current(ctx.rng))
+
+
+@event.command("start")
+@pass_ctx
+def event_start(ctx: Ctx) -> None:
+    """Start the event: flags are accepted from now."""
+    _print_event(events.start(ctx.rng, ACTOR))
+
+
+@event.command("stop")
+@pass_ctx
+def event_stop(ctx: Ctx) -> None:
+    """End the event: no more flags."""
+    _print_event(events.stop(ctx.rng, ACTOR))
+
+
+class AwareDateTime(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime | str:
+        if value in ("", "none"):
+            return ""
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-07-01T09:00Z", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no time zone; add Z for UTC", param, ctx)
+        return parsed
+
+
+@event.command("set")
+@click.option("--name")
+@click.option("--start", "starts_at", type=AwareDateTime(), help="ISO time with zone; '' clears")
+@click.option("--end", "ends_at", type=AwareDateTime())
+@click.option("--freeze", "freeze_at", type=AwareDateTime())
+@click.option(
+    "--points-fixed-at-solve/--retroactive",
+    "points_fixed_at_solve",
+    default=None,
+    help="value a solve at its time, or (default, like CTFd) at the current value",
+)
+@click.option("--first-blood-bonus", type=click.IntRange(0, 1_000_000))
+@pass_ctx
+def event_set(ctx: Ctx, **changes: Any) -> None:
+    """Set the event's name, times and scoring options."""
+    _print_event(events.configure(ctx.rng, ACTOR, **changes))
+
+
+# --- awards -------------------------------------------------------------------------------
+@main.command("award")
+@click.argument("team")
+@click.argument("value", type=int)
+@click.argument("reason")
+@pass_ctx
+def award(ctx: Ctx, team: str, value: int, reason: str) -> None:
+    """Give a team points (negative: a penalty); the reason shows in its ledger."""
+    a = admin.add_award(ctx.rng, team, value, reason, ACTOR)
+    console.print(f"award {a['id']}: {a['team']} {a['value']:+d} ({a['reason']})")
+
+
+@main.command("admin-token")
+@pass_ctx
+def admin_token(ctx: Ctx) -> None:
+    """Print the organiser API token (from RANGE_ADMIN_TOKEN or the data dir)."""
+    click.echo(secret(ctx.settings.admin_token))
+
+
+# --- demo ---------------------------------------------------------------------------------
+DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--challenges",
+    "pack",
+    default=str(Path(__file__).resolve().parent.parent / "challenges"),
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+)
+@click.option("--no-serve", is_flag=True, help="set everything up, print, and exit")
+@pass_ctx
+def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool) -> None:
+    """A demo event on the embedded defaults: schema, challenge pack, teams, started event."""
+    from range_control.store import migrate
+
+    rng = ctx.rng
+    migrate.upgrade(rng.store.engine)
+    result = catalog.lint([Path(pack)])
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem))
+        raise click.ClickException("the challenge pack has problems")
+    report = catalog.sync(rng, result.challenges, actor="demo")
+    console.print(
+        f"challenges: {len(result.challenges)} ({len(report.created)} new, "
+        f"{len(report.updated)} updated)"
+    )
+    existing = {t.name for t in teams.list_teams(rng)}
+    table = Table("team", "country", "token (use as: Authorization: Bearer <token>)")
+    for name, country in DEMO_TEAMS:
+        if name in existing:
+            nt = teams.rotate_token(rng, name, "demo")
+        else:
+            nt = teams.add_team(rng, name, country, actor="demo")
+        table.add_row(nt.team.name, nt.team.country or "", nt.token)
+    console.print(table)
+    ev = events.current(rng)
+    if ev.state != "running":
+        if ev.state == "ended":
+            events.configure(rng, "demo", ends_at="")
+        ev = events.start(rng, "demo")
+    base = f"http://{host}:{port}"
+    console.print(f"event {ev.name}: {ev.state}")
+    console.print(f"scoreboard:     {base}/api/v1/scoreboard")
+    console.print(f"team API:       {base}/api/v1/challenges")
+    console.print(f"API document:   {base}/api/v1/openapi.json")
+    console.print(f"organiser token: rangectl admin-token (data dir {ctx.settings.data_dir})")
+    if not no_serve:
+        _serve(ctx, host, port, threads=8)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

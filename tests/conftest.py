@@ -1,0 +1,146 @@
+"""Fixtures. Store and API tests run on SQLite *and* on PostgreSQL (``backend`` fixture).
+
+PostgreSQL comes from ``RANGE_TEST_POSTGRES_URL`` (``.ci/run`` starts a server with
+``infra/dev/test-postgres.sh``). When it is not set, the PostgreSQL half fails with a message
+saying so: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from range_control.clock import FixedClock
+from range_control.services import catalog, events, teams
+from range_control.services.context import Range
+from range_control.settings import Settings
+from range_control.store import migrate
+from range_control.web import create_app
+
+ADMIN = "test-organiser-token-0123456789"
+FLAG_SECRET = "test-flag-secret"
+T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+_counter = itertools.count()
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("RANGE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail(
+            "RANGE_TEST_POSTGRES_URL is not set: start a server with "
+            "`eval \"$(infra/dev/test-postgres.sh)\"` (CI does this in .ci/run)",
+            pytrace=False,
+        )
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database migrated to head, cloned for every test (CREATE ... TEMPLATE)."""
+    admin_url = postgres_admin_url()
+    name = f"rc_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    tpl = create_engine(url)
+    migrate.upgrade(tpl)
+    tpl.dispose()
+    yield name
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'range.db'}"
+        from range_control.store.session import make_engine
+
+        eng = make_engine(url)
+        migrate.upgrade(eng)
+        eng.dispose()
+        yield url
+        return
+    template = request.getfixturevalue("pg_template")
+    admin_url = postgres_admin_url()
+    name = f"rc_t_{os.getpid()}_{next(_counter)}"
+    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with eng.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@dataclass
+class Env:
+    app: Flask
+    rng: Range
+    clock: FixedClock
+    client: FlaskClient
+    tmp: Path
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN}"}
+
+    def team(self, name: str = "Netherlands", country: str = "NL") -> tuple[int, dict[str, str]]:
+        nt = teams.add_team(self.rng, name, country, actor="test")
+        return nt.team.id, {"Authorization": f"Bearer {nt.token}"}
+
+    def challenge(self, slug: str, **spec: object) -> None:
+        """Write a challenge.yml under tmp/pack/<slug> and sync it."""
+        d = self.tmp / "pack" / slug
+        d.mkdir(parents=True, exist_ok=True)
+        data = {"name": slug.replace("-", " ").title(), "slug": slug, "value": 100}
+        data.update(spec)
+        if "flags" not in data and "dynamic_flag" not in data:
+            data["flags"] = [f"ICE{{{slug}}}"]
+        (d / "challenge.yml").write_text(yaml.safe_dump(data))
+        result = catalog.lint([self.tmp / "pack"])
+        assert result.ok, [str(p) for p in result.problems]
+        catalog.sync(self.rng, result.challenges, actor="test")
+
+    def start(self) -> None:
+        events.start(self.rng, "test")
+
+    def attempt(self, headers: dict[str, str], slug: str, flag: str):  # noqa: ANN201
+        return self.client.post(
+            f"/api/v1/challenges/{slug}/attempts", json={"flag": flag}, headers=headers
+        )
+
+
+def make_env(database_url: str, tmp: Path, **overrides: object) -> Env:
+    settings = Settings(
+        data_dir=tmp / "var",
+        database_url=database_url,
+        admin_token=ADMIN,
+        flag_secret=FLAG_SECRET,
+        secret_key="test-secret-key",
+        **overrides,  # type: ignore[arg-type]
+    ).ensure_secrets()
+    clock = FixedClock(T0)
+    app = create_app(settings, clock)
+    app.config["TESTING"] = True
+    return Env(app, app.extensions["range"], clock, app.test_client(), tmp)
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
+    e = make_env(database_url, tmp_path)
+    yield e
+    e.rng.store.dispose()

@@ -1,0 +1,174 @@
+"""rangectl end to end: real processes for `serve`, CliRunner for the rest; both databases."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from range_control.cli import main
+from tests.conftest import ADMIN
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+        "RANGE_DATABASE_URL": database_url,
+        "RANGE_ADMIN_TOKEN": ADMIN,
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_teams_add_json_import_and_errors(cli_env: dict[str, str], tmp_path: Path) -> None:
+    code, out = run("teams", "add", "Estonia", "--country", "EE", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["team"] == "Estonia" and obj["token"].startswith("rct_")
+    code, out = run("teams", "add", "Estonia")
+    assert code == 1 and "already exists" in out
+    code, out = run("teams", "add", "X", "--country", "Narnia")
+    assert code == 1 and "country" in out
+    sheet = tmp_path / "teams.csv"
+    sheet.write_text("name,country\nGermany,DE\nItaly,IT\n\nSpain,es\n")
+    code, out = run("teams", "import", str(sheet))
+    assert code == 0, out
+    tokens = list(csv.DictReader((tmp_path / "teams-tokens.csv").open()))
+    assert [(r["name"], r["country"]) for r in tokens] == [("Germany", "DE"), ("Italy", "IT"), ("Spain", "ES")]
+    assert all(r["token"].startswith("rct_") for r in tokens)
+    assert oct((tmp_path / "teams-tokens.csv").stat().st_mode & 0o777) == "0o600"
+    code, out = run("teams", "import", str(sheet), "--out", str(tmp_path / "again.csv"))
+    assert code == 1 and "already exist" in out and not (tmp_path / "again.csv").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("France,FR\nBelgium,BE,extra\n")
+    code, out = run("teams", "import", str(bad))
+    assert code == 1 and f"{bad}:2: expected name,country" in out
+    code, out = run("teams", "list", "--json")
+    assert [t["name"] for t in json.loads(out)] == ["Estonia", "Germany", "Italy", "Spain"]
+
+
+def test_sync_is_idempotent_and_keeps_solves(cli_env: dict[str, str], tmp_path: Path) -> None:
+    pack = tmp_path / "pack" / "c"
+    pack.mkdir(parents=True)
+    spec = {"name": "Convoy", "value": 100, "flags": ["ICE{c}"], "hints": [{"content": "h", "cost": 5}]}
+    (pack / "challenge.yml").write_text(yaml.safe_dump(spec))
+    code, out = run("challenges", "sync", str(tmp_path / "pack"))
+    assert code == 0 and "created 1" in out
+    code, out = run("challenges", "sync", str(tmp_path / "pack"))
+    assert "created 0, updated 0, unchanged 1" in out
+    # Solve it through the API, then change the challenge and sync again.
+    from tests.conftest import make_env
+
+    env = make_env(cli_env["RANGE_DATABASE_URL"], tmp_path)
+    try:
+        _, team = env.team()
+        env.start()
+        hint_id = env.client.get("/api/v1/challenges/convoy", headers=team).json["hints"][0]["id"]
+        env.client.post(f"/api/v1/hints/{hint_id}/unlock", headers=team)
+        assert env.attempt(team, "convoy", "ICE{c}").json["status"] == "correct"
+        spec.update(value=250, description="new text", hints=[])
+        (pack / "challenge.yml").write_text(yaml.safe_dump(spec))
+        code, out = run("challenges", "sync", str(tmp_path / "pack"))
+        assert code == 0 and "updated 1" in out
+        me = env.client.get("/api/v1/me", headers=team).json["standing"]
+        assert me["score"] == 250 - 5  # solve kept, new value, paid (now retired) hint still explained
+        detail = env.client.get("/api/v1/challenges/convoy", headers=team).json
+        assert detail["description"] == "new text" and detail["hints"] == [] and detail["solved_by_me"]
+    finally:
+        env.rng.store.dispose()
+    (pack / "challenge.yml").write_text(yaml.safe_dump({**spec, "vaule": 1}))
+    code, out = run("challenges", "sync", str(tmp_path / "pack"))
+    assert code == 1 and "vaule: unknown key" in out and "nothing loaded" in out
+
+
+def test_event_commands(cli_env: dict[str, str]) -> None:
+    code, out = run("event", "set", "--name", "ICE 2026", "--end", "2026-07-03T16:00:00Z",
+                    "--freeze", "2026-07-03T15:00Z", "--points-fixed-at-solve")  # fmt: skip
+    assert code == 0 and "ICE 2026" in out and "fixed at solve" in out
+    code, out = run("event", "set", "--end", "2026-07-03T16:00:00")
+    assert code == 2 and "no time zone" in out
+    code, out = run("event", "set", "--freeze", "2026-08-01T00:00Z")
+    assert code == 1 and "freeze_at must not be after ends_at" in out
+    code, out = run("event", "stop")
+    assert code == 1 and "not running" in out
+    code, out = run("award", "Nobody", "10", "reason")
+    assert code == 1 and "not found" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback only
+                return r.read()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+def test_serve_migrates_and_answers(cli_env: dict[str, str]) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "range_control.cli", "serve", "--port", str(port)],
+        env={**os.environ, **cli_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = json.loads(_wait_http(f"http://127.0.0.1:{port}/api/v1/scoreboard", proc))
+        assert body["standings"] == [] and body["state"] == "not_started"
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/admin/teams", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310
+            assert json.loads(r.read()) == []
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    # No secret ever reaches the log.
+    assert ADMIN not in out
+
+
+def test_demo_sets_up_pack_teams_and_running_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("RANGE_ADMIN_TOKEN", raising=False)
+    code, out = run("demo", "--no-serve")
+    assert code == 0, out
+    assert "challenges: 3" in out and "Netherlands" in out and "event ICE: running" in out
+    assert (tmp_path / "var" / "range.db").exists()
+    secrets_file = tmp_path / "var" / "secrets.json"
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    assert set(json.loads(secrets_file.read_text())) == {"secret_key", "flag_secret", "admin_token"}
+    code, out = run("demo", "--no-serve")  # a second run reuses everything
+    assert code == 0 and "(0 new, 0 updated)" in out
+    code, token = run("admin-token")
+    assert token.strip() == json.loads(secrets_file.read_text())["admin_token"]

@@ -1,0 +1,170 @@
+"""challenge.yml parsing and `challenges validate` lint rules (files in tmp, no database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from range_control.cli import main
+from range_control.services.catalog import lint
+from range_control.specs.challenge import ChallengeSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(d: Path, data: dict | str, files: dict[str, str] | None = None) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "challenge.yml").write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    for name, content in (files or {}).items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text(content)
+    return d
+
+
+def problems(*paths: Path) -> list[str]:
+    return [str(p) for p in lint(list(paths)).problems]
+
+
+def test_ctfcli_format_is_accepted_as_is() -> None:
+    # The shape ctfcli writes, dynamic scoring and every optional key included.
+    spec = ChallengeSpec.model_validate(
+        {
+            "name": "Beacon",
+            "author": "x",
+            "category": "forensics",
+            "description": "d",
+            "attribution": "a",
+            "value": 500,
+            "type": "dynamic",
+            "extra": {"initial": 500, "decay": 10, "minimum": 100},
+            "image": None,
+            "protocol": None,
+            "host": None,
+            "connection_info": "nc host 1337",
+            "healthcheck": None,
+            "attempts": 5,
+            "flags": [
+                "ICE{a}",
+                {"type": "static", "content": "ICE{b}", "data": "case_insensitive"},
+                {"type": "regex", "content": r"ICE\{c+\}"},
+            ],
+            "topics": ["t"],
+            "tags": ["web"],
+            "files": [],
+            "hints": ["free", {"content": "paid", "cost": 10}],
+            "requirements": ["Other"],
+            "next": None,
+            "state": "hidden",
+            "version": "0.1",
+        }
+    )
+    assert spec.resolved_slug == "beacon"
+    assert [f.content for f in spec.flags] == ["ICE{a}", "ICE{b}", r"ICE\{c+\}"]
+    assert spec.flags[1].case_insensitive and not spec.flags[0].case_insensitive
+    assert [(h.content, h.cost) for h in spec.hints] == [("free", 0), ("paid", 10)]
+    assert spec.initial_value == 500 and spec.prerequisites == ["Other"]
+    req = ChallengeSpec.model_validate(
+        {"name": "x", "value": 1, "flags": ["f"], "requirements": {"prerequisites": ["a"]}}
+    )
+    assert req.prerequisites == ["a"]
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    d = write(tmp_path / "typo", {"name": "Typo", "value": 10, "flags": ["x"], "flgas": ["y"]})
+    assert problems(d) == [f"{d / 'challenge.yml'}: flgas: unknown key (not part of challenge.yml; a typo?)"]
+
+
+def test_nested_errors_name_the_field_path(tmp_path: Path) -> None:
+    d = write(
+        tmp_path / "c",
+        {
+            "name": "C",
+            "value": 10,
+            "flags": ["ok", {"type": "regexp", "content": "x"}, {"type": "regex", "content": "("}],
+            "hints": [{"content": "h", "cost": -1}],
+        },
+    )
+    out = problems(d)
+    path = d / "challenge.yml"
+    assert any(line.startswith(f"{path}: flags.1.type: Input should be 'static' or 'regex'") for line in out), out
+    assert any(line.startswith(f"{path}: flags.2: regex does not compile") for line in out), out
+    assert any(line.startswith(f"{path}: hints.0.cost: ") for line in out), out
+
+
+def test_dynamic_scoring_needs_extra_and_sane_decay(tmp_path: Path) -> None:
+    d1 = write(tmp_path / "a", {"name": "A", "type": "dynamic", "flags": ["x"]})
+    d2 = write(
+        tmp_path / "b",
+        {"name": "B", "type": "dynamic", "flags": ["x"],
+         "extra": {"initial": 100, "decay": 0, "minimum": 10}},
+    )  # fmt: skip
+    out = problems(d1, d2)
+    assert any("type 'dynamic' needs extra" in line for line in out), out
+    assert any("extra: decay must be greater than 0" in line for line in out), out
+
+
+def test_files_must_exist_stay_inside_and_not_carry_the_flag(tmp_path: Path) -> None:
+    d = write(
+        tmp_path / "f",
+        {
+            "name": "F",
+            "value": 10,
+            "flags": ["ICE{secret}", {"type": "regex", "content": r"GRID-\d{4}"}],
+            "files": ["files/ok.txt", "files/leak.txt", "files/missing.txt", "../outside.txt",
+                      "files/grid.txt"],
+        },
+        {"files/ok.txt": "nothing here", "files/leak.txt": "the flag is ICE{secret}!",
+         "files/grid.txt": "GRID-1234"},
+    )  # fmt: skip
+    (tmp_path / "outside.txt").write_text("x")
+    out = problems(d)
+    path = d / "challenge.yml"
+    assert f"{path}: files.1: 'files/leak.txt' contains a static flag: flag text must not be distributed" in out
+    assert f"{path}: files.2: 'files/missing.txt' does not exist" in out
+    assert f"{path}: files.3: '../outside.txt' is outside the challenge directory" in out
+    assert f"{path}: files.4: 'files/grid.txt' contains a regex flag: flag text must not be distributed" in out
+    assert len(out) == 4
+
+
+def test_dynamic_flag_shape_in_a_file_is_caught(tmp_path: Path) -> None:
+    d = write(
+        tmp_path / "dyn",
+        {"name": "Dyn", "value": 10, "dynamic_flag": {"prefix": "CIOR", "length": 16},
+         "files": ["notes.txt"]},
+        {"notes.txt": "test flag: CIOR{0123456789abcdef}"},
+    )  # fmt: skip
+    assert problems(d) == [
+        f"{d / 'challenge.yml'}: files.0: 'notes.txt' contains a flag of the dynamic_flag shape: "
+        "flag text must not be distributed"
+    ]
+
+
+def test_unique_slugs_and_known_requirements_across_a_tree(tmp_path: Path) -> None:
+    write(tmp_path / "x" / "one", {"name": "Same Name", "value": 1, "flags": ["a"]})
+    write(tmp_path / "y" / "two", {"name": "Same name", "value": 1, "flags": ["b"],
+                                   "requirements": ["ghost"]})  # fmt: skip
+    out = problems(tmp_path)
+    assert any("slug: 'same-name' is also the slug of" in line for line in out), out
+    assert any("requirements.0: 'ghost' is not a challenge in this set" in line for line in out)
+
+
+def test_bad_yaml_and_non_mapping(tmp_path: Path) -> None:
+    a = write(tmp_path / "a", "name: [unclosed\n")
+    b = write(tmp_path / "b", "- just\n- a list\n")
+    out = problems(a, b)
+    assert out[0].startswith(f"{a / 'challenge.yml'}: line ") and "not valid YAML" in out[0]
+    assert out[1] == f"{b / 'challenge.yml'}: must be a YAML mapping of keys to values"
+
+
+def test_validate_command_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(main, ["challenges", "validate", str(REPO / "challenges")])
+    assert good.exit_code == 0, good.output
+    write(tmp_path / "bad", {"name": "Bad", "value": 1, "flags": ["x"], "valeu": 3})
+    bad = runner.invoke(main, ["challenges", "validate", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert f"{tmp_path / 'bad' / 'challenge.yml'}: valeu: unknown key" in bad.output
+    missing = runner.invoke(main, ["challenges", "validate", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "no such file or directory" in missing.output
