@@ -244,7 +244,9 @@ def teams_import(ctx: Ctx, csv_file: Path, out: Path | None) -> None:
     """Add every team of a name,country CSV; write their tokens to a CSV to hand out."""
     dest = out or csv_file.with_name(csv_file.stem + "-tokens.csv")
     if dest.exists():
-        raise click.ClickException(f"{dest} exists; choose another --out (tokens are not reprinted)")
+        raise click.ClickException(
+            f"{dest} exists; choose another --out (tokens are not reprinted)"
+        )
     created = teams.import_csv(ctx.rng, csv_file, actor=ACTOR)
     teams.write_tokens_csv(created, dest)
     console.print(f"{len(created)} team(s) added; tokens written to {dest} (mode 0600)")

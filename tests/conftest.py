@@ -40,7 +40,7 @@ def postgres_admin_url() -> str:
     if not url:
         pytest.fail(
             "RANGE_TEST_POSTGRES_URL is not set: start a server with "
-            "`eval \"$(infra/dev/test-postgres.sh)\"` (CI does this in .ci/run)",
+            '`eval "$(infra/dev/test-postgres.sh)"` (CI does this in .ci/run)',
             pytrace=False,
         )
     return url

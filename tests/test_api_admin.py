@@ -14,7 +14,10 @@ def test_teams_add_list_disable_rotate(env: Env) -> None:
     assert r.status_code == 201
     token = r.json["token"]
     assert r.json["team"]["country"] == "LV" and token.startswith("rct_") and len(token) > 40
-    assert env.client.post("/api/v1/admin/teams", json={"name": "Latvia"}, headers=h).status_code == 409
+    assert (
+        env.client.post("/api/v1/admin/teams", json={"name": "Latvia"}, headers=h).status_code
+        == 409
+    )
     bad = env.client.post("/api/v1/admin/teams", json={"name": "X", "country": "1"}, headers=h)
     assert bad.status_code == 400 and "country" in bad.json["error"]["message"]
     assert [t["name"] for t in env.client.get("/api/v1/admin/teams", headers=h).json] == ["Latvia"]
@@ -63,7 +66,7 @@ def test_attempt_filters_paging_and_csv(env: Env) -> None:
     _, t1 = env.team("Alpha", "NL")
     _, t2 = env.team("Bravo", "NO")
     env.start()
-    env.attempt(t1, "a", "wrong, with \"quotes\"")
+    env.attempt(t1, "a", 'wrong, with "quotes"')
     env.clock.advance(minutes=1)
     env.attempt(t1, "a", "ICE{a}")
     env.attempt(t2, "b", "nope")
@@ -83,7 +86,15 @@ def test_attempt_filters_paging_and_csv(env: Env) -> None:
     assert r.status_code == 200 and r.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(r.data.decode())))
     assert [row["submitted"] for row in rows] == ["ICE{a}", 'wrong, with "quotes"']
-    assert set(rows[0]) == {"id", "created_at", "team", "challenge", "result", "submitted", "source_ip"}
+    assert set(rows[0]) == {
+        "id",
+        "created_at",
+        "team",
+        "challenge",
+        "result",
+        "submitted",
+        "source_ip",
+    }
 
 
 def test_event_control_and_configuration(env: Env) -> None:
@@ -94,10 +105,16 @@ def test_event_control_and_configuration(env: Env) -> None:
               "freeze_at": "2026-07-03T15:00:00Z", "first_blood_bonus": 10},
         headers=h,
     )  # fmt: skip
-    assert r.status_code == 200 and r.json["name"] == "ICE 2026" and r.json["first_blood_bonus"] == 10
-    bad = env.client.patch("/api/v1/admin/event", json={"freeze_at": "2026-08-01T00:00:00Z"}, headers=h)
+    assert (
+        r.status_code == 200 and r.json["name"] == "ICE 2026" and r.json["first_blood_bonus"] == 10
+    )
+    bad = env.client.patch(
+        "/api/v1/admin/event", json={"freeze_at": "2026-08-01T00:00:00Z"}, headers=h
+    )
     assert bad.status_code == 400 and "freeze_at" in bad.json["error"]["message"]
-    naive = env.client.patch("/api/v1/admin/event", json={"ends_at": "2026-07-03T16:00:00"}, headers=h)
+    naive = env.client.patch(
+        "/api/v1/admin/event", json={"ends_at": "2026-07-03T16:00:00"}, headers=h
+    )
     assert naive.status_code == 400 and "ends_at" in naive.json["error"]["message"]
     assert env.client.post("/api/v1/admin/event/start", headers=h).json["state"] == "running"
     assert env.client.post("/api/v1/admin/event/start", headers=h).status_code == 409

@@ -15,7 +15,11 @@ def test_right_wrong_and_already_solved_are_all_recorded(env: Env) -> None:
     _, team = env.team()
     env.start()
     r = env.attempt(team, "convoy", "ICE{wrong}")
-    assert r.status_code == 200 and r.json == {"status": "incorrect", "points": 0, "attempts_left": None}
+    assert r.status_code == 200 and r.json == {
+        "status": "incorrect",
+        "points": 0,
+        "attempts_left": None,
+    }
     r = env.attempt(team, "convoy", "ICE{convoy}")
     assert r.json["status"] == "correct" and r.json["points"] == 150
     r = env.attempt(team, "convoy", "ICE{convoy}")
@@ -108,7 +112,9 @@ def test_max_attempts_per_challenge(env: Env) -> None:
 
 
 def test_flag_kinds_end_to_end(env: Env) -> None:
-    env.challenge("ci", flags=[{"type": "static", "content": "ICE{Iron-Gate}", "data": "case_insensitive"}])
+    env.challenge(
+        "ci", flags=[{"type": "static", "content": "ICE{Iron-Gate}", "data": "case_insensitive"}]
+    )
     env.challenge("rx", flags=[{"type": "regex", "content": r"ICE\{GRID-\d{4}\}"}])
     _, team = env.team()
     env.start()
@@ -167,8 +173,16 @@ def test_auth_team_and_organiser_tokens_never_cross(env: Env) -> None:
     team_id, team = env.team()
     r = env.client.get("/api/v1/challenges")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
-    assert env.client.get("/api/v1/challenges", headers={"Authorization": "Bearer rct_nope"}).status_code == 401
-    assert env.client.get("/api/v1/challenges", headers={"Authorization": "Basic abc"}).status_code == 401
+    assert (
+        env.client.get(
+            "/api/v1/challenges", headers={"Authorization": "Bearer rct_nope"}
+        ).status_code
+        == 401
+    )
+    assert (
+        env.client.get("/api/v1/challenges", headers={"Authorization": "Basic abc"}).status_code
+        == 401
+    )
     assert env.client.get("/api/v1/challenges", headers=env.admin()).status_code == 401
     r = env.client.get("/api/v1/admin/teams", headers=team)
     assert r.status_code == 403 and r.json["error"]["code"] == "forbidden"
@@ -190,7 +204,9 @@ def test_fifty_threads_same_correct_flag_one_solve(env: Env) -> None:
     def go() -> None:
         client = env.app.test_client()
         barrier.wait()
-        r = client.post("/api/v1/challenges/race/attempts", json={"flag": "ICE{race}"}, headers=team)
+        r = client.post(
+            "/api/v1/challenges/race/attempts", json={"flag": "ICE{race}"}, headers=team
+        )
         with lock:
             results.append((r.status_code, (r.json or {}).get("status", r.data.decode()[:200])))
 

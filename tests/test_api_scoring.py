@@ -67,7 +67,10 @@ def test_tie_break_on_time_reached(env: Env) -> None:
     env.clock.advance(minutes=1)
     env.attempt(late, "b", "ICE{b}")  # Late: 200 at +4
     rows = env.client.get("/api/v1/scoreboard").json["standings"]
-    assert [(r["team"], r["score"], r["pos"]) for r in rows] == [("Early", 200, 1), ("Late", 200, 2)]
+    assert [(r["team"], r["score"], r["pos"]) for r in rows] == [
+        ("Early", 200, 1),
+        ("Late", 200, 2),
+    ]
 
 
 def test_freeze_public_board_ignores_later_solves_and_decay(env: Env) -> None:
@@ -128,7 +131,10 @@ def test_hints_cost_once_and_content_only_after_unlock(env: Env) -> None:
     env.attempt(team, "c", "ICE{c}")
     me = env.client.get("/api/v1/me", headers=team).json
     assert me["standing"]["score"] == 70
-    assert [(e["kind"], e["points"]) for e in me["standing"]["entries"]] == [("hint", -30), ("solve", 100)]
+    assert [(e["kind"], e["points"]) for e in me["standing"]["entries"]] == [
+        ("hint", -30),
+        ("solve", 100),
+    ]
     assert env.client.post("/api/v1/hints/9999/unlock", headers=team).status_code == 404
 
 

@@ -53,7 +53,11 @@ def test_teams_add_json_import_and_errors(cli_env: dict[str, str], tmp_path: Pat
     code, out = run("teams", "import", str(sheet))
     assert code == 0, out
     tokens = list(csv.DictReader((tmp_path / "teams-tokens.csv").open()))
-    assert [(r["name"], r["country"]) for r in tokens] == [("Germany", "DE"), ("Italy", "IT"), ("Spain", "ES")]
+    assert [(r["name"], r["country"]) for r in tokens] == [
+        ("Germany", "DE"),
+        ("Italy", "IT"),
+        ("Spain", "ES"),
+    ]
     assert all(r["token"].startswith("rct_") for r in tokens)
     assert oct((tmp_path / "teams-tokens.csv").stat().st_mode & 0o777) == "0o600"
     code, out = run("teams", "import", str(sheet), "--out", str(tmp_path / "again.csv"))
@@ -69,7 +73,12 @@ def test_teams_add_json_import_and_errors(cli_env: dict[str, str], tmp_path: Pat
 def test_sync_is_idempotent_and_keeps_solves(cli_env: dict[str, str], tmp_path: Path) -> None:
     pack = tmp_path / "pack" / "c"
     pack.mkdir(parents=True)
-    spec = {"name": "Convoy", "value": 100, "flags": ["ICE{c}"], "hints": [{"content": "h", "cost": 5}]}
+    spec = {
+        "name": "Convoy",
+        "value": 100,
+        "flags": ["ICE{c}"],
+        "hints": [{"content": "h", "cost": 5}],
+    }
     (pack / "challenge.yml").write_text(yaml.safe_dump(spec))
     code, out = run("challenges", "sync", str(tmp_path / "pack"))
     assert code == 0 and "created 1" in out
@@ -90,9 +99,13 @@ def test_sync_is_idempotent_and_keeps_solves(cli_env: dict[str, str], tmp_path: 
         code, out = run("challenges", "sync", str(tmp_path / "pack"))
         assert code == 0 and "updated 1" in out
         me = env.client.get("/api/v1/me", headers=team).json["standing"]
-        assert me["score"] == 250 - 5  # solve kept, new value, paid (now retired) hint still explained
+        assert (
+            me["score"] == 250 - 5
+        )  # solve kept, new value, paid (now retired) hint still explained
         detail = env.client.get("/api/v1/challenges/convoy", headers=team).json
-        assert detail["description"] == "new text" and detail["hints"] == [] and detail["solved_by_me"]
+        assert (
+            detail["description"] == "new text" and detail["hints"] == [] and detail["solved_by_me"]
+        )
     finally:
         env.rng.store.dispose()
     (pack / "challenge.yml").write_text(yaml.safe_dump({**spec, "vaule": 1}))
@@ -146,7 +159,8 @@ def test_serve_migrates_and_answers(cli_env: dict[str, str]) -> None:
         body = json.loads(_wait_http(f"http://127.0.0.1:{port}/api/v1/scoreboard", proc))
         assert body["standings"] == [] and body["state"] == "not_started"
         req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/admin/teams", headers={"Authorization": f"Bearer {ADMIN}"}
+            f"http://127.0.0.1:{port}/api/v1/admin/teams",
+            headers={"Authorization": f"Bearer {ADMIN}"},
         )
         with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310
             assert json.loads(r.read()) == []
@@ -157,7 +171,9 @@ def test_serve_migrates_and_answers(cli_env: dict[str, str]) -> None:
     assert ADMIN not in out
 
 
-def test_demo_sets_up_pack_teams_and_running_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_sets_up_pack_teams_and_running_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
     monkeypatch.delenv("RANGE_ADMIN_TOKEN", raising=False)

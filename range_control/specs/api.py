@@ -245,7 +245,9 @@ class AdminChallengeList(RootModel[list[AdminChallenge]]):
 
 
 class VisibilityIn(Body):
-    visible: StrictBool | None = Field(description="true: show, false: hide, null: as challenge.yml says")
+    visible: StrictBool | None = Field(
+        description="true: show, false: hide, null: as challenge.yml says"
+    )
 
 
 class EventPatch(Body):

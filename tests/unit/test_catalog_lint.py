@@ -73,7 +73,9 @@ def test_ctfcli_format_is_accepted_as_is() -> None:
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
     d = write(tmp_path / "typo", {"name": "Typo", "value": 10, "flags": ["x"], "flgas": ["y"]})
-    assert problems(d) == [f"{d / 'challenge.yml'}: flgas: unknown key (not part of challenge.yml; a typo?)"]
+    assert problems(d) == [
+        f"{d / 'challenge.yml'}: flgas: unknown key (not part of challenge.yml; a typo?)"
+    ]
 
 
 def test_nested_errors_name_the_field_path(tmp_path: Path) -> None:
@@ -88,7 +90,10 @@ def test_nested_errors_name_the_field_path(tmp_path: Path) -> None:
     )
     out = problems(d)
     path = d / "challenge.yml"
-    assert any(line.startswith(f"{path}: flags.1.type: Input should be 'static' or 'regex'") for line in out), out
+    assert any(
+        line.startswith(f"{path}: flags.1.type: Input should be 'static' or 'regex'")
+        for line in out
+    ), out
     assert any(line.startswith(f"{path}: flags.2: regex does not compile") for line in out), out
     assert any(line.startswith(f"{path}: hints.0.cost: ") for line in out), out
 
@@ -121,10 +126,16 @@ def test_files_must_exist_stay_inside_and_not_carry_the_flag(tmp_path: Path) -> 
     (tmp_path / "outside.txt").write_text("x")
     out = problems(d)
     path = d / "challenge.yml"
-    assert f"{path}: files.1: 'files/leak.txt' contains a static flag: flag text must not be distributed" in out
+    assert (
+        f"{path}: files.1: 'files/leak.txt' contains a static flag: flag text must not be distributed"
+        in out
+    )
     assert f"{path}: files.2: 'files/missing.txt' does not exist" in out
     assert f"{path}: files.3: '../outside.txt' is outside the challenge directory" in out
-    assert f"{path}: files.4: 'files/grid.txt' contains a regex flag: flag text must not be distributed" in out
+    assert (
+        f"{path}: files.4: 'files/grid.txt' contains a regex flag: flag text must not be distributed"
+        in out
+    )
     assert len(out) == 4
 
 
