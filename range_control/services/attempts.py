@@ -1,10 +1,13 @@
 """A flag attempt, checked in CTFd's order and made safe under any concurrency.
 
 Order: exists -> visible -> event running -> prerequisites -> rate limit -> max attempts ->
-already solved -> compare. The whole attempt is one transaction that first locks the team's row
-(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` already serialises writers on
-SQLite), so the per-team counters are exact across gunicorn workers. The unique constraint on
-``solves(team_id, challenge_id)`` is what finally guarantees one solve per team and challenge.
+already solved -> compare. The checks that do not depend on this team's other attempts (and the
+comparison itself, HMACs included) run in a read transaction; the rest runs in a short write
+transaction that first locks the team's row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+single writer already serialises), so the per-team counters are exact across gunicorn workers.
+Keeping the write short is what lets many workers share one SQLite file. The unique constraint
+on ``solves(team_id, challenge_id)`` is what finally guarantees one solve per team and
+challenge.
 
 The rate limit counts the team's *wrong* attempts in the last minute from the audit table
 itself: it is shared by every worker, survives restarts, and limits by team, never by IP.
@@ -14,9 +17,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from range_control.domain.flags import (
@@ -25,7 +28,8 @@ from range_control.domain.flags import (
     Flag,
     check_submission,
 )
-from range_control.domain.scoring import decayed_value
+from range_control.domain.scoring import ChallengeValue, decayed_value
+from range_control.services import events
 from range_control.services.context import Range
 from range_control.services.errors import (
     EventNotRunning,
@@ -34,7 +38,7 @@ from range_control.services.errors import (
     NotFound,
     RateLimited,
 )
-from range_control.services.events import bump_generation, ensure_event, view_of
+from range_control.services.events import bump_generation
 from range_control.services.scoreboard import value_of
 from range_control.settings import secret
 from range_control.store.models import (
@@ -48,6 +52,17 @@ from range_control.store.models import Flag as FlagRow
 
 WINDOW = timedelta(minutes=1)
 
+# Hot-path statements, built once (plain columns, no ORM entities to assemble).
+_CHALLENGE = select(
+    Challenge.id, Challenge.slug, Challenge.name, Challenge.type, Challenge.value,
+    Challenge.minimum, Challenge.decay, Challenge.decay_function, Challenge.spec_state,
+    Challenge.admin_state, Challenge.prerequisites, Challenge.max_attempts,
+    Challenge.dynamic_prefix, Challenge.dynamic_length,
+).where(Challenge.slug == bindparam("slug"))  # fmt: skip
+_FLAGS = select(FlagRow.type, FlagRow.content, FlagRow.case_insensitive).where(
+    FlagRow.challenge_id == bindparam("cid")
+)
+
 
 @dataclass(frozen=True)
 class AttemptResult:
@@ -56,21 +71,39 @@ class AttemptResult:
     attempts_left: int | None = None
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What the read phase learnt: the challenge passed the first checks; the verdict."""
+
+    challenge_id: int
+    value: ChallengeValue
+    max_attempts: int
+    correct: bool
+    shared_from_team: int | None
+    first_blood_bonus: int
+
+
 def submit(
     rng: Range, team_id: int, slug: str, submission: str, source_ip: str | None
 ) -> AttemptResult:
     if len(submission) > MAX_SUBMISSION:
         raise InvalidInput(f"flag: at most {MAX_SUBMISSION} characters")
     now = rng.clock.now()
-    with rng.store.write() as s:
-        # Serialise this team's attempts (no-op on SQLite, where BEGIN IMMEDIATE did it).
-        s.execute(select(Team.id).where(Team.id == team_id).with_for_update())
-        ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
-        if ch is None:
+    checked = _read_phase(rng, team_id, slug, submission, now)
+    return _write_phase(rng, team_id, slug, submission, source_ip, now, checked)
+
+
+def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datetime) -> _Checked:
+    """exists -> visible -> event running -> prerequisites, and the comparison itself.
+
+    None of these depends on this team's other attempts, so they run outside the write lock;
+    the HMACs of a dynamic flag (one per team when checking for sharing) do too.
+    """
+    with rng.store.read() as s:
+        ch = s.execute(_CHALLENGE, {"slug": slug}).one_or_none()
+        if ch is None or (ch.admin_state or ch.spec_state) != "visible":
             raise NotFound(f"challenge {slug!r} not found")
-        if not ch.visible:
-            raise NotFound(f"challenge {slug!r} not found")
-        event = view_of(ensure_event(s, rng), now)
+        event = events.current_in(s, rng, now)
         if not event.running:
             raise EventNotRunning(f"the event is not running (state: {event.state})")
         if ch.prerequisites:
@@ -84,57 +117,9 @@ def submit(
             missing = [p for p in ch.prerequisites if p not in solved]
             if missing:
                 raise Locked(f"challenge {slug!r} is locked until you solve: {', '.join(missing)}")
-
-        limit = rng.settings.attempts_per_minute
-        recent = s.scalars(
-            select(Attempt.created_at)
-            .where(
-                Attempt.team_id == team_id,
-                Attempt.result == "incorrect",
-                Attempt.created_at > now - WINDOW,
-            )
-            .order_by(Attempt.created_at.desc())
-            .limit(limit)
-        ).all()
-        if len(recent) >= limit:
-            retry = max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
-            raise RateLimited(
-                f"too many wrong flags: {limit} per minute per team; retry in {retry} s", retry
-            )
-
-        used = None
-        if ch.max_attempts:
-            used = s.scalar(
-                select(func.count(Attempt.id)).where(
-                    Attempt.team_id == team_id,
-                    Attempt.challenge_id == ch.id,
-                    Attempt.result != "already_solved",
-                )
-            )
-            if used >= ch.max_attempts:
-                raise Locked(f"no attempts left for {slug!r} ({ch.max_attempts} allowed per team)")
-
-        attempt = Attempt(
-            team_id=team_id,
-            challenge_id=ch.id,
-            submitted=submission,
-            source_ip=(source_ip or "")[:45] or None,
-            created_at=now,
-        )
-        already = s.scalar(
-            select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == ch.id)
-        )
-        if already is not None:
-            attempt.result = "already_solved"
-            s.add(attempt)
-            return AttemptResult("already_solved", 0)
-
-        flags = [
-            Flag(f.type, f.content, f.case_insensitive)
-            for f in s.scalars(select(FlagRow).where(FlagRow.challenge_id == ch.id))
-        ]
+        flags = [Flag(*row) for row in s.execute(_FLAGS, {"cid": ch.id})]
         dynamic = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length) if ch.dynamic_prefix else None
-        others = s.scalars(select(Team.id)) if dynamic is not None else ()
+        others = s.scalars(select(Team.id)).all() if dynamic is not None else ()
         verdict = check_submission(
             submission,
             flags=flags,
@@ -145,32 +130,102 @@ def submit(
             challenge=ch.slug,
             other_team_ids=others,
         )
-        left = None if used is None else max(ch.max_attempts - used - 1, 0)
-        if not verdict.correct:
-            attempt.result = "incorrect"
+        return _Checked(
+            ch.id, value_of(ch), ch.max_attempts, verdict.correct, verdict.shared_from_team,
+            event.first_blood_bonus,
+        )  # fmt: skip
+
+
+def _write_phase(
+    rng: Range,
+    team_id: int,
+    slug: str,
+    submission: str,
+    source_ip: str | None,
+    now: datetime,
+    c: _Checked,
+) -> AttemptResult:
+    """rate limit -> max attempts -> already solved -> record, in one short write transaction.
+
+    On PostgreSQL the team's row is locked first, so that this team's attempts are serialised
+    and its counters exact across workers; on SQLite the write lock already does that.
+    """
+    with rng.store.write() as s:
+        s.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+        limit = rng.settings.attempts_per_minute
+        # The limit-th most recent wrong flag inside the window, if there is one, decides both
+        # the refusal and when the window frees up again (one index range scan).
+        nth = s.scalar(
+            select(Attempt.created_at)
+            .where(
+                Attempt.team_id == team_id,
+                Attempt.result == "incorrect",
+                Attempt.created_at > now - WINDOW,
+            )
+            .order_by(Attempt.created_at.desc())
+            .offset(limit - 1)
+            .limit(1)
+        )
+        if nth is not None:
+            retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
+            raise RateLimited(
+                f"too many wrong flags: {limit} per minute per team; retry in {retry} s", retry
+            )
+        left = None
+        if c.max_attempts:
+            used = s.scalar(
+                select(func.count(Attempt.id)).where(
+                    Attempt.team_id == team_id,
+                    Attempt.challenge_id == c.challenge_id,
+                    Attempt.result != "already_solved",
+                )
+            )
+            if used >= c.max_attempts:
+                raise Locked(f"no attempts left for {slug!r} ({c.max_attempts} allowed per team)")
+            left = max(c.max_attempts - used - 1, 0)
+
+        def record(result: str) -> Attempt:
+            attempt = Attempt(
+                team_id=team_id,
+                challenge_id=c.challenge_id,
+                result=result,
+                submitted=submission,
+                source_ip=(source_ip or "")[:45] or None,
+                created_at=now,
+            )
             s.add(attempt)
-            if verdict.shared_from_team is not None:
-                s.flush()
+            s.flush()
+            return attempt
+
+        already = s.scalar(
+            select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == c.challenge_id)
+        )
+        if already is not None:
+            record("already_solved")
+            return AttemptResult("already_solved", 0)
+        if not c.correct:
+            attempt = record("incorrect")
+            if c.shared_from_team is not None:
                 s.add(
                     SharingAlert(
                         attempt_id=attempt.id,
-                        challenge_id=ch.id,
+                        challenge_id=c.challenge_id,
                         submitting_team_id=team_id,
-                        owner_team_id=verdict.shared_from_team,
+                        owner_team_id=c.shared_from_team,
                         created_at=now,
                     )
                 )
             # A wrong flag changes no score: the scoreboard cache is left alone.
             return AttemptResult("incorrect", 0, left)
-
-        attempt.result = "correct"
-        s.add(attempt)
-        s.flush()
+        attempt = record("correct")
         try:
             with s.begin_nested():
                 s.add(
                     Solve(
-                        team_id=team_id, challenge_id=ch.id, attempt_id=attempt.id, created_at=now
+                        team_id=team_id,
+                        challenge_id=c.challenge_id,
+                        attempt_id=attempt.id,
+                        created_at=now,
                     )
                 )
         except IntegrityError:
@@ -180,8 +235,10 @@ def submit(
         bump_generation(s, rng)
         # Worth now what the challenge is worth with this solve counted (in both scoring modes
         # the newest solver gets the current value), plus any first-blood bonus.
-        solves = s.scalar(select(func.count(Solve.id)).where(Solve.challenge_id == ch.id)) or 1
-        points = decayed_value(value_of(ch), solves - 1)
+        solves = (
+            s.scalar(select(func.count(Solve.id)).where(Solve.challenge_id == c.challenge_id)) or 1
+        )
+        points = decayed_value(c.value, solves - 1)
         if solves == 1:
-            points += event.first_blood_bonus
+            points += c.first_blood_bonus
         return AttemptResult("correct", points, left)

@@ -63,13 +63,19 @@ def view_of(ev: Event, now: datetime) -> EventView:
     )
 
 
+def current_in(session: Session, rng: Range, now: datetime) -> EventView:
+    """The event as of ``now``, read in the caller's transaction (created on first use)."""
+    ev = session.scalar(select(Event).where(Event.slug == rng.event_slug))
+    if ev is None:
+        # First use of a fresh database: create it in a write transaction of its own.
+        with rng.store.write() as w:
+            return view_of(ensure_event(w, rng), now)
+    return view_of(ev, now)
+
+
 def current(rng: Range) -> EventView:
     with rng.store.read() as s:
-        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
-        if ev is not None:
-            return view_of(ev, rng.clock.now())
-    with rng.store.write() as s:
-        return view_of(ensure_event(s, rng), rng.clock.now())
+        return current_in(s, rng, rng.clock.now())
 
 
 def bump_generation(session: Session, rng: Range) -> None:

@@ -36,7 +36,8 @@ from range_control.store.models import Award, Challenge, Hint, HintUnlock, Solve
 _lock = threading.Lock()
 
 
-def value_of(ch: Challenge) -> ChallengeValue:
+def value_of(ch: Any) -> ChallengeValue:
+    """The scoring view of a challenge (an ORM row or a plain row with the same columns)."""
     return ChallengeValue(
         id=ch.id,
         slug=ch.slug,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from range_control.services.context import Range
@@ -185,12 +185,17 @@ def authenticate(rng: Range, token: str) -> TeamView:
     if not token or len(token) > MAX_TOKEN_LEN:
         raise Unauthorized("a valid team token is required")
     with rng.store.read() as s:
-        team = s.scalar(select(Team).where(Team.token_hash == hash_token(token)))
-        if team is None:
+        row = s.execute(_BY_TOKEN, {"h": hash_token(token)}).one_or_none()
+        if row is None:
             raise Unauthorized("a valid team token is required")
-        if team.disabled:
+        if row.disabled:
             raise Unauthorized("this team is disabled; ask the organisers")
-        return _view(team)
+        return TeamView(*row)
+
+
+_BY_TOKEN = select(Team.id, Team.name, Team.country, Team.disabled, Team.created_at).where(
+    Team.token_hash == bindparam("h")
+)
 
 
 def write_tokens_csv(created: list[NewTeam], dest: Path) -> None:

@@ -4,11 +4,20 @@ SQLite runs in WAL mode with a busy timeout. Write transactions start with ``BEG
 a deferred transaction that reads and then writes can be refused at once (SQLITE_BUSY, no wait)
 when another writer committed in between, which is exactly the shape of a flag attempt. Reads
 keep plain deferred transactions so that they never wait for a writer.
+
+Writers on one SQLite file also queue on an advisory lock file (``flock``) beside the database.
+SQLite's own busy handler *sleeps* between retries (1, 2, 5, 10 ... 100 ms), so gunicorn workers
+contending for the write lock would spend most of their time asleep; a blocking ``flock`` hands
+the lock over the moment it is released. The busy timeout still covers writers that do not take
+the lock (another tool opening the file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,11 +61,37 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) 
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
+class _WriterQueue:
+    """Cross-process (flock) and cross-thread (a flock is per open file, not per thread) lock."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._pid = -1
+        self._thread_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._fd is None or self._pid != os.getpid():  # fresh fd after a fork
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class Store:
     """Owns the engine and hands out one transaction per use case."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        db_path = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._writers = (
+            _WriterQueue(db_path + ".writer-lock") if db_path and db_path != ":memory:" else None
+        )
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
@@ -73,7 +108,11 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back on any error."""
-        with self._write() as session, session.begin():
+        if self._writers is None:
+            with self._write() as session, session.begin():
+                yield session
+            return
+        with self._writers.hold(), self._write() as session, session.begin():
             yield session
 
     @contextlib.contextmanager
