@@ -149,13 +149,16 @@ class Server:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def worker_rss_mb(self) -> list[float]:
+    def worker_memory_mb(self) -> list[dict[str, float]]:
+        """RSS and PSS (shared pages divided among the processes sharing them) per worker."""
         kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
         out = []
         for pid in kids:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    out.append(int(line.split()[1]) / 1024)
+            fields = {}
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+                key, value = line.split(":", 1)
+                fields[key] = int(value.split()[0]) / 1024
+            out.append({"rss": round(fields["Rss"], 1), "pss": round(fields["Pss"], 1)})
         return out
 
     def stop(self) -> None:
@@ -236,7 +239,7 @@ def main() -> None:
         results["scoreboard_under_attempts"] = wrk(app.url("/api/v1/scoreboard"), c - half, d)
         out = poster.communicate()[0]
         results["attempts_alongside"] = json.loads(RESULT_RE.search(out).group(1))
-        results["worker_rss_mb"] = app.worker_rss_mb()
+        results["worker_memory_mb"] = app.worker_memory_mb()
     finally:
         app.stop()
 
@@ -244,7 +247,7 @@ def main() -> None:
     base = Server("baseline_app:app", {"BENCH_BODY_BYTES": str(results["scoreboard_bytes"])}, *gcfg)
     try:
         results["baseline_flask_json"] = wrk(base.url("/"), c, d)
-        results["baseline_rss_mb"] = base.worker_rss_mb()
+        results["baseline_memory_mb"] = base.worker_memory_mb()
     finally:
         base.stop()
 
@@ -257,8 +260,11 @@ def main() -> None:
     for key in ("baseline_flask_json", "attempts", "scoreboard", "scoreboard_under_attempts", "attempts_alongside"):
         r = results[key]
         print(f"{key:34} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['non2xx']:8d} {r['rps'] / b:11.2f}x")
-    print(f"worker RSS MB: {', '.join(f'{x:.1f}' for x in results['worker_rss_mb'])} "
-          f"(baseline app: {', '.join(f'{x:.1f}' for x in results['baseline_rss_mb'])})")  # fmt: skip
+    def mem(rows: list[dict[str, float]]) -> str:
+        return ", ".join(f"RSS {m['rss']:.1f} / PSS {m['pss']:.1f}" for m in rows)
+
+    print(f"worker memory MB: {mem(results['worker_memory_mb'])}")
+    print(f"baseline worker memory MB: {mem(results['baseline_memory_mb'])}")
     print(f"results: {args.out}")
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from range_control.clock import Clock
 from range_control.services.context import Range
 from range_control.settings import Settings, load_settings, secret
+from range_control.store.session import SCHEMA_HEAD
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -28,7 +29,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
-    app.extensions["range"] = Range.from_settings(settings, clock)
+    rng = Range.from_settings(settings, clock)
+    rng.store.require_schema(SCHEMA_HEAD)
+    app.extensions["range"] = rng
 
     from range_control.api import bp, install_error_handlers, spec
 

@@ -28,6 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 _IMMEDIATE = "range_immediate"
 
+# The newest Alembic revision. Kept here so that web workers need not import Alembic (10 MB)
+# to check the schema; tests/test_store.py checks that it equals Alembic's own head.
+SCHEMA_HEAD = "0001"
+
+
+class SchemaMismatch(RuntimeError):
+    pass
+
 
 def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
@@ -119,6 +127,23 @@ class Store:
     def read(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
+
+    def require_schema(self, head: str) -> None:
+        """Refuse to serve from a database whose schema is missing or not at ``head``."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        url = self.engine.url.render_as_string(hide_password=True)
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OperationalError, ProgrammingError):
+            found = None
+        if found != head:
+            state = "has no schema" if found is None else f"is at schema revision {found}"
+            raise SchemaMismatch(
+                f"the database {url} {state}, this code needs {head}: run `rangectl db upgrade`"
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
