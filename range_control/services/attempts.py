@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from range_control.domain.flags import (
@@ -59,6 +59,45 @@ _CHALLENGE = select(
     Challenge.admin_state, Challenge.prerequisites, Challenge.max_attempts,
     Challenge.dynamic_prefix, Challenge.dynamic_length,
 ).where(Challenge.slug == bindparam("slug"))  # fmt: skip
+_LOCK_TEAM = select(Team.id).where(Team.id == bindparam("team")).with_for_update()
+_NTH_WRONG = (
+    select(Attempt.created_at)
+    .where(
+        Attempt.team_id == bindparam("team"),
+        Attempt.result == "incorrect",
+        Attempt.created_at > bindparam("since"),
+    )
+    .order_by(Attempt.created_at.desc())
+    .offset(bindparam("skip"))
+    .limit(1)
+)
+_USED = select(func.count(Attempt.id)).where(
+    Attempt.team_id == bindparam("team"),
+    Attempt.challenge_id == bindparam("cid"),
+    Attempt.result != "already_solved",
+)
+_SOLVED = select(Solve.id).where(
+    Solve.team_id == bindparam("team"), Solve.challenge_id == bindparam("cid")
+)
+_SOLVES_OF = select(func.count(Solve.id)).where(Solve.challenge_id == bindparam("cid"))
+_RECORD = (
+    insert(Attempt)
+    .values(
+        team_id=bindparam("team"),
+        challenge_id=bindparam("cid"),
+        result=bindparam("result"),
+        submitted=bindparam("submitted"),
+        source_ip=bindparam("ip"),
+        created_at=bindparam("now"),
+    )
+    .returning(Attempt.id)
+)
+_SOLVE = insert(Solve).values(
+    team_id=bindparam("team"),
+    challenge_id=bindparam("cid"),
+    attempt_id=bindparam("attempt"),
+    created_at=bindparam("now"),
+)
 _FLAGS = select(FlagRow.type, FlagRow.content, FlagRow.case_insensitive).where(
     FlagRow.challenge_id == bindparam("cid")
 )
@@ -151,64 +190,41 @@ def _write_phase(
     and its counters exact across workers; on SQLite the write lock already does that.
     """
     with rng.store.write() as s:
-        s.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+        conn = s.connection()  # plain statements: no ORM unit of work on the hot path
+        conn.execute(_LOCK_TEAM, {"team": team_id})
         limit = rng.settings.attempts_per_minute
         # The limit-th most recent wrong flag inside the window, if there is one, decides both
         # the refusal and when the window frees up again (one index range scan).
-        nth = s.scalar(
-            select(Attempt.created_at)
-            .where(
-                Attempt.team_id == team_id,
-                Attempt.result == "incorrect",
-                Attempt.created_at > now - WINDOW,
-            )
-            .order_by(Attempt.created_at.desc())
-            .offset(limit - 1)
-            .limit(1)
-        )
+        nth = conn.execute(
+            _NTH_WRONG, {"team": team_id, "since": now - WINDOW, "skip": limit - 1}
+        ).scalar()
         if nth is not None:
             retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
             raise RateLimited(
                 f"too many wrong flags: {limit} per minute per team; retry in {retry} s", retry
             )
+        ids = {"team": team_id, "cid": c.challenge_id}
         left = None
         if c.max_attempts:
-            used = s.scalar(
-                select(func.count(Attempt.id)).where(
-                    Attempt.team_id == team_id,
-                    Attempt.challenge_id == c.challenge_id,
-                    Attempt.result != "already_solved",
-                )
-            )
+            used = conn.execute(_USED, ids).scalar() or 0
             if used >= c.max_attempts:
                 raise Locked(f"no attempts left for {slug!r} ({c.max_attempts} allowed per team)")
             left = max(c.max_attempts - used - 1, 0)
-
-        def record(result: str) -> Attempt:
-            attempt = Attempt(
-                team_id=team_id,
-                challenge_id=c.challenge_id,
-                result=result,
-                submitted=submission,
-                source_ip=(source_ip or "")[:45] or None,
-                created_at=now,
-            )
-            s.add(attempt)
-            s.flush()
-            return attempt
-
-        already = s.scalar(
-            select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == c.challenge_id)
-        )
-        if already is not None:
-            record("already_solved")
+        row = {
+            **ids,
+            "submitted": submission,
+            "ip": (source_ip or "")[:45] or None,
+            "now": now,
+        }
+        if conn.execute(_SOLVED, ids).first() is not None:
+            conn.execute(_RECORD, {**row, "result": "already_solved"})
             return AttemptResult("already_solved", 0)
         if not c.correct:
-            attempt = record("incorrect")
+            attempt_id = conn.execute(_RECORD, {**row, "result": "incorrect"}).scalar_one()
             if c.shared_from_team is not None:
                 s.add(
                     SharingAlert(
-                        attempt_id=attempt.id,
+                        attempt_id=attempt_id,
                         challenge_id=c.challenge_id,
                         submitting_team_id=team_id,
                         owner_team_id=c.shared_from_team,
@@ -217,27 +233,20 @@ def _write_phase(
                 )
             # A wrong flag changes no score: the scoreboard cache is left alone.
             return AttemptResult("incorrect", 0, left)
-        attempt = record("correct")
+        attempt_id = conn.execute(_RECORD, {**row, "result": "correct"}).scalar_one()
         try:
-            with s.begin_nested():
-                s.add(
-                    Solve(
-                        team_id=team_id,
-                        challenge_id=c.challenge_id,
-                        attempt_id=attempt.id,
-                        created_at=now,
-                    )
-                )
+            with conn.begin_nested():
+                conn.execute(_SOLVE, {**ids, "attempt": attempt_id, "now": now})
         except IntegrityError:
             # Another transaction solved it first (only reachable where rows are not locked).
-            attempt.result = "already_solved"
+            conn.execute(
+                update(Attempt).where(Attempt.id == attempt_id).values(result="already_solved")
+            )
             return AttemptResult("already_solved", 0)
         bump_generation(s, rng)
         # Worth now what the challenge is worth with this solve counted (in both scoring modes
         # the newest solver gets the current value), plus any first-blood bonus.
-        solves = (
-            s.scalar(select(func.count(Solve.id)).where(Solve.challenge_id == c.challenge_id)) or 1
-        )
+        solves = conn.execute(_SOLVES_OF, ids).scalar() or 1
         points = decayed_value(c.value, solves - 1)
         if solves == 1:
             points += c.first_blood_bonus
