@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from range_control.services.context import Range
@@ -43,7 +43,8 @@ def ensure_event(session: Session, rng: Range) -> Event:
     return ev
 
 
-def view_of(ev: Event, now: datetime) -> EventView:
+def view_of(ev: Any, now: datetime) -> EventView:
+    """The effective view of an event (an ORM object or a row with the same columns)."""
     state = ev.state
     if state == "running" and ev.ends_at is not None and now >= ev.ends_at:
         state = "ended"
@@ -63,9 +64,13 @@ def view_of(ev: Event, now: datetime) -> EventView:
     )
 
 
+# Read on every request that needs the event: plain columns, no ORM entity.
+_EVENT = select(*Event.__table__.c).where(Event.slug == bindparam("slug"))
+
+
 def current_in(session: Session, rng: Range, now: datetime) -> EventView:
     """The event as of ``now``, read in the caller's transaction (created on first use)."""
-    ev = session.scalar(select(Event).where(Event.slug == rng.event_slug))
+    ev = session.connection().execute(_EVENT, {"slug": rng.event_slug}).one_or_none()
     if ev is None:
         # First use of a fresh database: create it in a write transaction of its own.
         with rng.store.write() as w:
