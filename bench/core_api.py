@@ -37,7 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from range_control.services import events
+from range_control.services import scenario
 from range_control.services.context import Range
 from range_control.services.teams import hash_token
 from range_control.settings import Settings
@@ -54,7 +54,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed(rng: Range, n_teams: int, n_challenges: int, n_solves: int) -> tuple[list[str], list[str], list[str]]:
+def seed(
+    rng: Range, n_teams: int, n_challenges: int, n_solves: int
+) -> tuple[list[str], list[str], list[str]]:
     """Bulk-insert the data set; returns team tokens, challenge slugs and their static flags."""
     migrate.upgrade(rng.store.engine)
     now = datetime.now(UTC)
@@ -84,7 +86,11 @@ def seed(rng: Range, n_teams: int, n_challenges: int, n_solves: int) -> tuple[li
                 for i, slug in enumerate(slugs)
             ],
         )  # fmt: skip
-        ids = dict(s.execute(Challenge.__table__.select().with_only_columns(Challenge.slug, Challenge.id)).all())
+        ids = dict(
+            s.execute(
+                Challenge.__table__.select().with_only_columns(Challenge.slug, Challenge.id)
+            ).all()
+        )
         s.execute(
             insert(Flag),
             [{"challenge_id": ids[slug], "position": 0, "type": "static", "content": f,
@@ -99,11 +105,13 @@ def seed(rng: Range, n_teams: int, n_challenges: int, n_solves: int) -> tuple[li
              for k, (t, c) in enumerate(pairs)],
         )  # fmt: skip
         s.execute(Event.__table__.delete())
-    events.start(rng, "bench")
+    scenario.start(rng, "bench")
     return tokens, slugs, flags
 
 
-def write_lua(path: Path, tokens: list[str], slugs: list[str], flags: list[str], right: float) -> None:
+def write_lua(
+    path: Path, tokens: list[str], slugs: list[str], flags: list[str], right: float
+) -> None:
     def table(items: list[str]) -> str:
         return "{" + ",".join(json.dumps(x) for x in items) + "}"
 
@@ -130,7 +138,9 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None) -
 
 
 class Server:
-    def __init__(self, app: str, env: dict[str, str], workers: int, worker_class: str, threads: int) -> None:
+    def __init__(
+        self, app: str, env: dict[str, str], workers: int, worker_class: str, threads: int
+    ) -> None:
         self.port = free_port()
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class,
                "--threads", str(threads), "-b", f"127.0.0.1:{self.port}", "--backlog", "2048",
@@ -151,7 +161,9 @@ class Server:
 
     def worker_memory_mb(self) -> list[dict[str, float]]:
         """RSS and PSS (shared pages divided among the processes sharing them) per worker."""
-        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        kids = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
         out = []
         for pid in kids:
             fields = {}
@@ -170,7 +182,9 @@ class Server:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--teams", type=int, default=200)
     ap.add_argument("--challenges", type=int, default=30)
     ap.add_argument("--solves", type=int, default=3000)
@@ -190,7 +204,9 @@ def main() -> None:
     if args.db == "postgres":
         base = os.environ.get("RANGE_TEST_POSTGRES_URL")
         if not base:
-            sys.exit("--db postgres needs RANGE_TEST_POSTGRES_URL (eval \"$(infra/dev/test-postgres.sh)\")")
+            sys.exit(
+                '--db postgres needs RANGE_TEST_POSTGRES_URL (eval "$(infra/dev/test-postgres.sh)")'
+            )
         from sqlalchemy import create_engine, text
 
         name = f"rc_bench_{os.getpid()}"
@@ -207,7 +223,9 @@ def main() -> None:
         "RANGE_ATTEMPTS_PER_MINUTE": "10000",
         "RANGE_EVENT_SLUG": "ice",
     }
-    settings = Settings(data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x")
+    settings = Settings(
+        data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x"
+    )
     rng = Range.from_settings(settings)
     t0 = time.perf_counter()
     tokens, slugs, flags = seed(rng, args.teams, args.challenges, args.solves)
@@ -256,10 +274,21 @@ def main() -> None:
     b = results["baseline_flask_json"]["rps"]
     print(f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}), {c} connections, "
           f"{d} s each, database {args.db}")  # fmt: skip
-    print(f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'vs baseline':>12}")
-    for key in ("baseline_flask_json", "attempts", "scoreboard", "scoreboard_under_attempts", "attempts_alongside"):
+    print(
+        f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'vs baseline':>12}"
+    )
+    for key in (
+        "baseline_flask_json",
+        "attempts",
+        "scoreboard",
+        "scoreboard_under_attempts",
+        "attempts_alongside",
+    ):
         r = results[key]
-        print(f"{key:34} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['non2xx']:8d} {r['rps'] / b:11.2f}x")
+        print(
+            f"{key:34} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['non2xx']:8d} {r['rps'] / b:11.2f}x"
+        )
+
     def mem(rows: list[dict[str, float]]) -> str:
         return ", ".join(f"RSS {m['rss']:.1f} / PSS {m['pss']:.1f}" for m in rows)
 

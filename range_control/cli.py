@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from range_control.clock import iso
-from range_control.services import admin, catalog, events, teams
+from range_control.services import admin, catalog, events, scenario, teams
 from range_control.services.context import Range
 from range_control.services.errors import ServiceError
 from range_control.settings import Settings, load_settings, secret
@@ -326,14 +326,14 @@ def event_show(ctx: Ctx) -> None:
 @pass_ctx
 def event_start(ctx: Ctx) -> None:
     """Start the event: flags are accepted from now."""
-    _print_event(events.start(ctx.rng, ACTOR))
+    _print_event(scenario.start(ctx.rng, ACTOR))
 
 
 @event.command("stop")
 @pass_ctx
 def event_stop(ctx: Ctx) -> None:
     """End the event: no more flags."""
-    _print_event(events.stop(ctx.rng, ACTOR))
+    _print_event(scenario.end(ctx.rng, ACTOR))
 
 
 class AwareDateTime(click.ParamType):
@@ -433,7 +433,7 @@ def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool) -> None:
     if ev.state != "running":
         if ev.state == "ended":
             events.configure(rng, "demo", ends_at="")
-        ev = events.start(rng, "demo")
+        ev = scenario.start(rng, "demo")
     base = f"http://{host}:{port}"
     console.print(f"event {ev.name}: {ev.state}")
     console.print(f"scoreboard:     {base}/api/v1/scoreboard")

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from range_control.clock import FixedClock
-from range_control.services import catalog, events, teams
+from range_control.services import catalog, scenario, teams
 from range_control.services.context import Range
 from range_control.settings import Settings
 from range_control.store import migrate
@@ -116,7 +116,7 @@ class Env:
         catalog.sync(self.rng, result.challenges, actor="test")
 
     def start(self) -> None:
-        events.start(self.rng, "test")
+        scenario.start(self.rng, "test")
 
     def attempt(self, headers: dict[str, str], slug: str, flag: str):  # noqa: ANN201
         return self.client.post(

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
-from range_control.services import events
+from range_control.services import events, scenario
 from tests.conftest import FLAG_SECRET, T0, Env
 
 
@@ -49,7 +49,7 @@ def test_check_order_exists_visible_running_prerequisites(env: Env) -> None:
     assert "first" in r.json["error"]["message"]
     assert env.attempt(team, "first", "ICE{first}").json["status"] == "correct"
     assert env.attempt(team, "second", "ICE{second}").json["status"] == "correct"
-    events.stop(env.rng, "test")
+    scenario.end(env.rng, "test")
     r = env.attempt(team, "first", "ICE{first}")
     assert r.status_code == 403 and r.json["error"]["code"] == "event_not_running"
 

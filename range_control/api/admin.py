@@ -7,7 +7,7 @@ from spectree import Response as Doc
 
 from range_control.api import admin_required, bp, ok, parse, rng, spec
 from range_control.api.public import event_payload
-from range_control.services import admin, catalog, events, scoreboard, teams
+from range_control.services import admin, catalog, events, scenario, scoreboard, teams
 from range_control.specs.api import (
     AdminChallengeList,
     AttemptList,
@@ -213,7 +213,7 @@ def admin_patch_event():
 @admin_required
 def admin_start_event():
     """Start the event: flags are accepted from now on."""
-    return ok(EventOut, event_payload(events.start(rng(), g.actor)))
+    return ok(EventOut, event_payload(scenario.start(rng(), g.actor)))
 
 
 @bp.post("/admin/event/stop")
@@ -221,7 +221,7 @@ def admin_start_event():
 @admin_required
 def admin_stop_event():
     """End the event: no more flags are accepted."""
-    return ok(EventOut, event_payload(events.stop(rng(), g.actor)))
+    return ok(EventOut, event_payload(scenario.end(rng(), g.actor)))
 
 
 @bp.get("/admin/scoreboard")

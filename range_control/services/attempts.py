@@ -47,6 +47,7 @@ from range_control.store.models import (
     SharingAlert,
     Solve,
     Team,
+    effective_state,
 )
 from range_control.store.models import Flag as FlagRow
 
@@ -56,7 +57,7 @@ WINDOW = timedelta(minutes=1)
 _CHALLENGE = select(
     Challenge.id, Challenge.slug, Challenge.name, Challenge.type, Challenge.value,
     Challenge.minimum, Challenge.decay, Challenge.decay_function, Challenge.spec_state,
-    Challenge.admin_state, Challenge.prerequisites, Challenge.max_attempts,
+    Challenge.admin_state, Challenge.phase_state, Challenge.prerequisites, Challenge.max_attempts,
     Challenge.dynamic_prefix, Challenge.dynamic_length,
 ).where(Challenge.slug == bindparam("slug"))  # fmt: skip
 _LOCK_TEAM = select(Team.id).where(Team.id == bindparam("team")).with_for_update()
@@ -140,7 +141,10 @@ def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datet
     """
     with rng.store.read() as s:
         ch = s.execute(_CHALLENGE, {"slug": slug}).one_or_none()
-        if ch is None or (ch.admin_state or ch.spec_state) != "visible":
+        if (
+            ch is None
+            or effective_state(ch.admin_state, ch.phase_state, ch.spec_state) != "visible"
+        ):
             raise NotFound(f"challenge {slug!r} not found")
         event = events.current_in(s, rng, now)
         if not event.running:

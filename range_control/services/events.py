@@ -10,10 +10,10 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from range_control.services.context import Range
-from range_control.services.errors import Conflict, InvalidInput
+from range_control.services.errors import InvalidInput
 from range_control.store.models import AuditLog, Event
 
-STATES = ("not_started", "running", "ended")
+STATES = ("not_started", "running", "paused", "ended")
 
 
 @dataclass(frozen=True)
@@ -94,34 +94,6 @@ def bump_generation(session: Session, rng: Range) -> None:
 
 def audit(session: Session, rng: Range, actor: str, action: str, **detail: Any) -> None:
     session.add(AuditLog(actor=actor, action=action, detail=detail, created_at=rng.clock.now()))
-
-
-def start(rng: Range, actor: str) -> EventView:
-    with rng.store.write() as s:
-        ev = ensure_event(s, rng)
-        now = rng.clock.now()
-        if ev.state == "running":
-            raise Conflict("the event is already running")
-        if ev.ends_at is not None and now >= ev.ends_at:
-            raise Conflict(
-                f"the event's end time {ev.ends_at.isoformat()} has passed; set a new one"
-            )
-        ev.state = "running"
-        ev.started_at = now
-        audit(s, rng, actor, "event.start")
-        return view_of(ev, now)
-
-
-def stop(rng: Range, actor: str) -> EventView:
-    with rng.store.write() as s:
-        ev = ensure_event(s, rng)
-        if ev.state != "running":
-            raise Conflict(f"the event is not running (state: {ev.state})")
-        now = rng.clock.now()
-        ev.state = "ended"
-        ev.ended_at = now
-        audit(s, rng, actor, "event.stop")
-        return view_of(ev, now)
 
 
 def configure(rng: Range, actor: str, **changes: Any) -> EventView:

@@ -56,6 +56,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def effective_state(admin: str | None, phase: str | None, spec: str) -> str:
+    """Organiser override, then the scenario's timeline, then challenge.yml."""
+    return admin or phase or spec
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -66,7 +71,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(16), default="not_started")  # running, ended
+    state: Mapped[str] = mapped_column(String(16), default="not_started")  # running, paused, ended
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     freeze_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -76,6 +81,15 @@ class Event(Base):
     first_blood_bonus: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped in the same transaction as anything that changes a score: the scoreboard cache key.
     score_generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The scenario (scenario.yml as loaded) and what the organisers did to its timeline:
+    # pauses [[paused_at, resumed_at|null], ...] (ISO times), extensions and skips per phase id
+    # (seconds). domain.timeline computes everything else from these.
+    scenario: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pauses: Mapped[list[list[str | None]]] = mapped_column(JSON, default=list)
+    extensions: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    skips: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # Bumped by every organiser control action, so the scheduler re-derives its jobs.
+    control_generation: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Team(Base):
@@ -106,8 +120,10 @@ class Challenge(Base):
     decay: Mapped[float] = mapped_column(Float, default=0.0)
     decay_function: Mapped[str] = mapped_column(String(16), default="logarithmic")
     spec_state: Mapped[str] = mapped_column(String(16), default="visible")
-    # Organiser override (hide/show); None follows the spec.
+    # Organiser override (hide/show); None follows the scenario, then the spec.
     admin_state: Mapped[str | None] = mapped_column(String(16))
+    # Set by the scenario timeline for the challenges it names; None: not in the scenario.
+    phase_state: Mapped[str | None] = mapped_column(String(16))
     max_attempts: Mapped[int] = mapped_column(Integer, default=0)
     connection_info: Mapped[str | None] = mapped_column(Text)
     prerequisites: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -130,7 +146,7 @@ class Challenge(Base):
 
     @property
     def visible(self) -> bool:
-        return (self.admin_state or self.spec_state) == "visible"
+        return effective_state(self.admin_state, self.phase_state, self.spec_state) == "visible"
 
 
 class Flag(Base):
@@ -160,6 +176,8 @@ class Hint(Base):
     # A hint dropped from challenge.yml after a team paid for it is retired, not deleted, so
     # the team's ledger still explains the cost.
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Released to every team for free by a scenario inject.
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
 
     challenge: Mapped[Challenge] = relationship(back_populates="hints")
 
@@ -241,3 +259,30 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Announcement(Base):
+    """Injects as they fire and messages the organisers post: portal, API, scoreboard banner."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16))  # inject | organiser | phase
+    # The timeline milestone that published it: unique, so an inject is published once.
+    key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class TimelineLog(Base):
+    """Each timeline milestone (phase start/end, inject, freeze, end) as it was applied: once."""
+
+    __tablename__ = "timeline_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,220 @@
+"""The exercise timeline, computed: where the exercise is at a given instant. Pure, no clock.
+
+Everything is measured in *exercise time*: time since the start during which the exercise was
+running (pauses do not count). A phase runs from the sum of the effective durations of the
+phases before it; its effective duration is its planned duration plus any extensions, or, when
+it was skipped, the exercise time at which it was cut. Injects, the freeze and the end are
+points in exercise time too. Converting back to wall-clock time uses the pause history for the
+past and "from now on, no more pauses" for the future.
+
+Nothing is stored as a pile of timers: given the scenario, the start, the pauses, the
+extensions and the skips, :func:`at` says which phase is current, which challenges are open,
+which milestones are due and when the next transition is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from range_control.specs.scenario import ScenarioSpec
+
+ZERO = timedelta(0)
+
+
+@dataclass(frozen=True)
+class Control:
+    """What the organisers did to the timeline (all wall-clock, UTC)."""
+
+    started_at: datetime | None = None
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()  # (paused, resumed or None)
+    extensions: dict[str, timedelta] = field(default_factory=dict)  # phase id -> extra
+    skips: dict[str, timedelta] = field(default_factory=dict)  # phase id -> cut (exercise time)
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Milestone:
+    key: str  # unique and stable: "phase:<id>:start", "inject:<id>:<n>", "freeze", "end", ...
+    kind: str  # phase_start | phase_end | inject | warmup | freeze | end
+    ex: timedelta  # exercise time
+    phase: str | None = None
+    inject: int | None = None
+
+
+@dataclass(frozen=True)
+class PhaseWindow:
+    id: str
+    title: str
+    start: timedelta
+    end: timedelta
+
+
+@dataclass(frozen=True)
+class State:
+    state: str  # not_started | running | paused | ended
+    ex_now: timedelta
+    phase: PhaseWindow | None
+    phase_ends_at: datetime | None  # wall clock (projected: no more pauses)
+    open_challenges: frozenset[str]
+    managed_challenges: frozenset[str]  # every challenge the scenario names
+    environments: frozenset[str]  # challenges whose environments should exist now
+    due: tuple[Milestone, ...]  # every milestone reached so far
+    next_at: datetime | None  # wall clock of the next milestone (None: none, or paused)
+    next_milestone: Milestone | None
+    ends_at: datetime | None
+    freeze_at: datetime | None  # wall clock; None when not reached and paused, or no freeze
+    total: timedelta
+    windows: tuple[PhaseWindow, ...]
+
+
+def windows(spec: ScenarioSpec, ctl: Control) -> tuple[PhaseWindow, ...]:
+    out = []
+    t = ZERO
+    for p in spec.phases:
+        if p.id in ctl.skips:
+            length = max(ctl.skips[p.id] - t, ZERO)
+        else:
+            length = p.duration + ctl.extensions.get(p.id, ZERO)
+        out.append(PhaseWindow(p.id, p.title, t, t + length))
+        t += length
+    return tuple(out)
+
+
+def milestones(spec: ScenarioSpec, ctl: Control) -> list[Milestone]:
+    wins = windows(spec, ctl)
+    total = wins[-1].end
+    out: list[Milestone] = []
+    for p, w in zip(spec.phases, wins, strict=True):
+        if p.warmup > ZERO:
+            # May be negative: environments of the first phase warm up before the start.
+            out.append(Milestone(f"warmup:{p.id}", "warmup", w.start - p.warmup, p.id))
+        out.append(Milestone(f"phase:{p.id}:start", "phase_start", w.start, p.id))
+        for i, inj in enumerate(p.injects):
+            # An inject past the point where its phase was cut short never fires.
+            if w.start + inj.at < w.end or (inj.at == ZERO and w.end == w.start):
+                out.append(Milestone(f"inject:{p.id}:{i}", "inject", w.start + inj.at, p.id, i))
+        out.append(Milestone(f"phase:{p.id}:end", "phase_end", w.end, p.id))
+    if spec.freeze is not None:
+        out.append(Milestone("freeze", "freeze", max(total - spec.freeze, ZERO)))
+    out.append(Milestone("end", "end", total))
+    order = {"phase_end": 0, "warmup": 1, "phase_start": 2, "inject": 3, "freeze": 4, "end": 5}
+    out.sort(key=lambda m: (m.ex, order[m.kind]))
+    return out
+
+
+def exercise_time(ctl: Control, now: datetime) -> timedelta:
+    if ctl.started_at is None or now < ctl.started_at:
+        return ZERO
+    until = min(now, ctl.ended_at) if ctl.ended_at else now
+    paused = ZERO
+    for start, end in ctl.pauses:
+        if start >= until:
+            continue
+        paused += min(end or until, until) - start
+    return max(until - ctl.started_at - paused, ZERO)
+
+
+def wall_time(ctl: Control, ex: timedelta, now: datetime, ex_now: timedelta) -> datetime | None:
+    """Wall-clock time of exercise time ``ex``; for the future, assumes no more pauses."""
+    if ctl.started_at is None:
+        return None
+    if ex > ex_now:
+        return now + (ex - ex_now)
+    # Walk the pauses in order: a pause that began before the instant was reached shifts it by
+    # the pause's length (an instant reached exactly when a pause began happened before it).
+    wall = ctl.started_at + ex
+    for start, end in sorted(ctl.pauses):
+        if start < wall:
+            wall += (end or now) - start
+    return wall
+
+
+def at(spec: ScenarioSpec, ctl: Control, now: datetime) -> State:
+    """Where the exercise is at ``now``."""
+    wins = windows(spec, ctl)
+    total = wins[-1].end
+    ms = milestones(spec, ctl)
+    paused = any(end is None for _, end in ctl.pauses)
+    if ctl.started_at is None or now < ctl.started_at:
+        state = "not_started"
+    elif ctl.ended_at is not None and now >= ctl.ended_at:
+        state = "ended"
+    else:
+        state = "paused" if paused else "running"
+    scheduled = ctl.started_at is not None
+    # Before a scheduled start, exercise time is negative (warm-ups happen then).
+    ex_now = (
+        exercise_time(ctl, now)
+        if not (scheduled and now < ctl.started_at)
+        else now - ctl.started_at
+    )
+    if state in ("running", "paused") and ex_now >= total:
+        state, ex_now = "ended", total
+    if state == "ended" and ctl.ended_at is not None:
+        ex_now = min(ex_now, total)
+    started = state != "not_started"
+
+    due = tuple(m for m in ms if m.ex <= ex_now) if scheduled else ()
+    phase = None
+    if state in ("running", "paused"):
+        phase = next((w for w in wins if w.start <= ex_now < w.end), None)
+
+    by_id = {p.id: p for p in spec.phases}
+    managed = frozenset(spec.challenge_slugs())
+    open_: set[str] = set()
+    envs: set[str] = set()
+    for w in wins:
+        p = by_id[w.id]
+        begun = started and w.start <= ex_now
+        current = phase is not None and phase.id == w.id
+        if begun and (current or p.keep_open) and state != "not_started":
+            open_.update(p.challenges)
+        warm = scheduled and w.start - p.warmup <= ex_now and state != "ended"
+        if warm and (ex_now < w.end or not p.teardown):
+            envs.update(p.challenges)
+    for m in due:
+        if m.kind == "inject" and m.phase is not None and m.inject is not None:
+            action = by_id[m.phase].injects[m.inject].action
+            if action and action.unlock_challenge:
+                open_.add(action.unlock_challenge)
+
+    upcoming = [m for m in ms if m.ex > ex_now]
+    next_m = upcoming[0] if upcoming and scheduled and state in ("running", "not_started") else None
+    next_at = wall_time(ctl, next_m.ex, now, ex_now) if next_m is not None else None
+    freeze_ex = max(total - spec.freeze, ZERO) if spec.freeze is not None else None
+    freeze_at = None
+    if freeze_ex is not None and ctl.started_at is not None:
+        if started and freeze_ex <= ex_now:
+            freeze_at = wall_time(ctl, freeze_ex, now, ex_now)
+        elif not paused:
+            freeze_at = (
+                wall_time(ctl, freeze_ex, now, ex_now) if started else ctl.started_at + freeze_ex
+            )
+    if state == "ended":
+        ends_at = (
+            ctl.ended_at if ctl.ended_at and ex_now < total else wall_time(ctl, total, now, ex_now)
+        )
+    elif ctl.started_at is not None and not paused:
+        ends_at = wall_time(ctl, total, now, ex_now) if started else ctl.started_at + total
+    else:
+        ends_at = None
+    phase_ends_at = None
+    if phase is not None and not paused:
+        phase_ends_at = wall_time(ctl, phase.end, now, ex_now)
+    return State(
+        state=state,
+        ex_now=ex_now,
+        phase=phase,
+        phase_ends_at=phase_ends_at,
+        open_challenges=frozenset(open_),
+        managed_challenges=managed,
+        environments=frozenset(envs),
+        due=due,
+        next_at=next_at,
+        next_milestone=next_m,
+        ends_at=ends_at,
+        freeze_at=freeze_at,
+        total=total,
+        windows=wins,
+    )

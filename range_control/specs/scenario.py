@@ -1,0 +1,151 @@
+"""``scenario.yml``: the exercise timeline (phases, injects, freeze), validated by pydantic.
+
+```yaml
+event: "ICE 2026 - Operation STEADFAST RESERVE"
+start: manual                 # or an absolute time with zone: 2026-07-01T08:00:00Z
+freeze: 30m                   # scoreboard freeze this long before the end
+phases:
+  - id: detection
+    title: Detection
+    briefing: |               # markdown, shown to teams when the phase opens
+      Unusual traffic at the logistics hub...
+    duration: 2h
+    challenges: [radio-intercept]
+    keep_open: true           # challenges stay open after the phase (default true)
+    warmup: 10m               # environments are brought up this long before the phase
+    teardown: false           # environments are removed after the phase
+    injects:
+      - at: 30m               # offset from the phase start
+        title: SITREP from JFC
+        message: "markdown"
+        action: {unlock_challenge: callsign}      # or unlock_hint / award
+```
+The end is the end of the last phase. Durations: ``90s``, ``15m``, ``2h``, ``1h30m``, ``1d``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``1h30m`` -> timedelta; also accepts a timedelta or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    text = str(value).strip().replace(" ", "")
+    m = _DURATION.fullmatch(text)
+    if not text or not m or not any(m.groups()):
+        raise ValueError(f"{value!r} is not a duration such as 90s, 15m, 2h, 1h30m or 1d")
+    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+class Duration(timedelta):
+    """A timedelta field that reads ``1h30m``-style strings."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(
+            parse_duration, core_schema.timedelta_schema()
+        )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnlockHint(_Strict):
+    challenge: str
+    hint: int = Field(ge=0, description="position of the hint in the challenge's hints list")
+
+
+class AwardAction(_Strict):
+    team: str = Field(description="a team name, or * for every team")
+    value: int = Field(ge=-1_000_000, le=1_000_000)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class InjectAction(_Strict):
+    unlock_challenge: str | None = None
+    unlock_hint: UnlockHint | None = None
+    award: AwardAction | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> InjectAction:
+        given = [k for k in ("unlock_challenge", "unlock_hint", "award") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("an action is exactly one of unlock_challenge, unlock_hint, award")
+        return self
+
+
+class InjectSpec(_Strict):
+    at: Duration = Field(description="offset from the start of its phase")
+    title: str = Field(min_length=1, max_length=200)
+    message: str = Field(default="", max_length=20_000)
+    action: InjectAction | None = None
+
+
+class PhaseSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    title: str = Field(min_length=1, max_length=200)
+    briefing: str = Field(default="", max_length=50_000)
+    duration: Duration
+    challenges: list[str] = Field(default_factory=list)
+    keep_open: bool = True
+    warmup: Duration = Field(default_factory=lambda: timedelta(0))
+    teardown: bool = False
+    injects: list[InjectSpec] = Field(default_factory=list)
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return value
+
+    @model_validator(mode="after")
+    def _injects_inside(self) -> PhaseSpec:
+        for i, inj in enumerate(self.injects):
+            if not timedelta(0) <= inj.at < self.duration:
+                raise ValueError(
+                    f"injects.{i}.at: {inj.at} is outside the phase (0 to {self.duration})"
+                )
+        return self
+
+
+class ScenarioSpec(_Strict):
+    event: str = Field(min_length=1, max_length=200)
+    start: AwareDatetime | Literal["manual"] = "manual"
+    freeze: Duration | None = Field(default=None, description="freeze this long before the end")
+    phases: list[PhaseSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ScenarioSpec:
+        ids = [p.id for p in self.phases]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"phase ids must be unique: {', '.join(dupes)}")
+        total = sum((p.duration for p in self.phases), timedelta(0))
+        if self.freeze is not None and not timedelta(0) <= self.freeze <= total:
+            raise ValueError(f"freeze: {self.freeze} is longer than the whole exercise ({total})")
+        return self
+
+    def challenge_slugs(self) -> set[str]:
+        slugs = {s for p in self.phases for s in p.challenges}
+        for p in self.phases:
+            for inj in p.injects:
+                if inj.action and inj.action.unlock_challenge:
+                    slugs.add(inj.action.unlock_challenge)
+                if inj.action and inj.action.unlock_hint:
+                    slugs.add(inj.action.unlock_hint.challenge)
+        return slugs
