@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from range_control.services import admin, catalog, events, scenario, teams
 from range_control.services.context import Range
 from range_control.services.errors import ServiceError
 from range_control.settings import Settings, load_settings, secret
+from range_control.specs.scenario import parse_duration
 
-console = Console()
+# Piped or captured output is not cut to 80 columns: organisers grep and log it.
+console = Console() if sys.stdout.isatty() else Console(width=200)
 err_console = Console(stderr=True)
 ACTOR = "cli"
 
@@ -104,16 +107,34 @@ def db_revision(ctx: Ctx, message: str) -> None:
 
 
 # --- serve --------------------------------------------------------------------------------
+def _log_setup() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # APScheduler logs every run of the half-second watch job at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def _serve(ctx: Ctx, host: str, port: int, threads: int) -> None:
+    """One process: migrate, run the scheduler in-process, serve with waitress."""
     import waitress
 
+    from range_control.scheduler import RangeScheduler
     from range_control.store import migrate
+    from range_control.store.session import SchedulerBusy
     from range_control.web import create_app
 
+    _log_setup()
     migrate.upgrade(ctx.rng.store.engine)
     app = create_app(ctx.settings)
+    sched = RangeScheduler(app.extensions["range"])
+    try:
+        sched.start()
+    except SchedulerBusy as exc:
+        raise click.ClickException(f"{exc}; stop it, or run the web tier under gunicorn") from None
     console.print(f"Range Control on http://{host}:{port}/  (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="range-control")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="range-control")
+    finally:
+        sched.stop()
 
 
 @main.command()
@@ -315,11 +336,47 @@ def _print_event(ev: events.EventView) -> None:
     console.print(table)
 
 
+def _fmt_time(value: Any) -> str:
+    if isinstance(value, datetime):
+        return iso(value) or "-"
+    if isinstance(value, timedelta):
+        return f"start +{value}"
+    return "-"
+
+
+def _print_timeline(ctx: Ctx) -> None:
+    rows = scenario.timeline_rows(ctx.rng)
+    if not rows:
+        return
+    table = Table("phase", "title", "start", "end", "challenges", "injects", "status",
+                  title="timeline (UTC)")  # fmt: skip
+    for r in rows:
+        status = r["status"] + (f" (+{r['extended_by']})" if r["extended_by"] else "")
+        table.add_row(r["id"], r["title"], _fmt_time(r["start"]), _fmt_time(r["end"]),
+                      ", ".join(r["challenges"]) or "-", str(r["injects"]), status)  # fmt: skip
+    console.print(table)
+    _, st = scenario.state(ctx.rng)
+    if st is not None and st.next_milestone is not None and st.next_at is not None:
+        console.print(f"next: {st.next_milestone.key} at {iso(st.next_at)}")
+
+
 @event.command("show")
 @pass_ctx
 def event_show(ctx: Ctx) -> None:
-    """Show the event."""
+    """Show the event and its scenario timeline."""
     _print_event(events.current(ctx.rng))
+    _print_timeline(ctx)
+
+
+@event.command("load")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def event_load(ctx: Ctx, scenario_file: Path) -> None:
+    """Validate scenario.yml, load it, and show the computed timeline."""
+    spec = scenario.read_file(scenario_file)
+    scenario.load(ctx.rng, spec, ACTOR, source=str(scenario_file))
+    _print_event(events.current(ctx.rng))
+    _print_timeline(ctx)
 
 
 @event.command("start")
@@ -329,11 +386,79 @@ def event_start(ctx: Ctx) -> None:
     _print_event(scenario.start(ctx.rng, ACTOR))
 
 
-@event.command("stop")
+@event.command("pause")
+@pass_ctx
+def event_pause(ctx: Ctx) -> None:
+    """Pause: flags and instance requests are refused; remaining time is kept."""
+    _print_event(scenario.pause(ctx.rng, ACTOR))
+
+
+@event.command("resume")
+@pass_ctx
+def event_resume(ctx: Ctx) -> None:
+    """Resume a paused event."""
+    _print_event(scenario.resume(ctx.rng, ACTOR))
+
+
+@event.command("extend")
+@click.argument("duration")
+@pass_ctx
+def event_extend(ctx: Ctx, duration: str) -> None:
+    """Extend the current phase, e.g. `extend 15m` (everything after it moves)."""
+    try:
+        by = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="DURATION") from None
+    _print_event(scenario.extend(ctx.rng, by, ACTOR))
+    _print_timeline(ctx)
+
+
+@event.command("skip")
+@pass_ctx
+def event_skip(ctx: Ctx) -> None:
+    """End the current phase now; the next one starts."""
+    _print_event(scenario.skip(ctx.rng, ACTOR))
+    _print_timeline(ctx)
+
+
+@event.command("end")
+@pass_ctx
+def event_end(ctx: Ctx) -> None:
+    """End the event now: no more flags."""
+    _print_event(scenario.end(ctx.rng, ACTOR))
+
+
+@event.command("stop", hidden=True)
 @pass_ctx
 def event_stop(ctx: Ctx) -> None:
-    """End the event: no more flags."""
+    """Alias of `end`."""
     _print_event(scenario.end(ctx.rng, ACTOR))
+
+
+@main.command()
+@pass_ctx
+def worker(ctx: Ctx) -> None:
+    """Run the scheduler (timeline transitions and injects) until stopped; exactly one per range."""
+    import signal
+    import threading
+
+    from range_control.scheduler import RangeScheduler
+    from range_control.store.session import SCHEMA_HEAD, SchedulerBusy, SchemaMismatch
+
+    _log_setup()
+    try:
+        ctx.rng.store.require_schema(SCHEMA_HEAD)
+        sched = RangeScheduler(ctx.rng)
+        sched.start()
+    except (SchedulerBusy, SchemaMismatch) as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        sched.stop()
 
 
 class AwareDateTime(click.ParamType):

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, g, request, stream_with_context
 from spectree import Response as Doc
 
 from range_control.api import admin_required, bp, ok, parse, rng, spec
 from range_control.api.public import event_payload
 from range_control.services import admin, catalog, events, scenario, scoreboard, teams
+from range_control.services.errors import InvalidInput
 from range_control.specs.api import (
     AdminChallengeList,
+    AnnouncementIn,
+    AnnouncementOut,
     AttemptList,
     AttemptQuery,
+    AuditList,
     AwardIn,
     AwardList,
     AwardOut,
     ErrorOut,
     EventOut,
     EventPatch,
+    ExtendIn,
+    ScenarioOut,
     ScoreboardOut,
     SharingAlertList,
     TeamIn,
@@ -26,6 +34,7 @@ from range_control.specs.api import (
     TeamTokenOut,
     VisibilityIn,
 )
+from range_control.specs.scenario import ScenarioSpec, parse_duration
 
 ORG = {"organiser": []}
 
@@ -216,12 +225,121 @@ def admin_start_event():
     return ok(EventOut, event_payload(scenario.start(rng(), g.actor)))
 
 
+@bp.post("/admin/event/end")
+@_doc(EventOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_end_event():
+    """End the event now: no more flags are accepted."""
+    return ok(EventOut, event_payload(scenario.end(rng(), g.actor)))
+
+
 @bp.post("/admin/event/stop")
 @_doc(EventOut, HTTP_409=ErrorOut)
 @admin_required
 def admin_stop_event():
-    """End the event: no more flags are accepted."""
+    """Alias of /admin/event/end."""
     return ok(EventOut, event_payload(scenario.end(rng(), g.actor)))
+
+
+@bp.post("/admin/event/pause")
+@_doc(EventOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_pause_event():
+    """Pause: flags are refused with a clear status; the remaining time is kept."""
+    return ok(EventOut, event_payload(scenario.pause(rng(), g.actor)))
+
+
+@bp.post("/admin/event/resume")
+@_doc(EventOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_resume_event():
+    """Resume a paused event; every later transition moves by the pause."""
+    return ok(EventOut, event_payload(scenario.resume(rng(), g.actor)))
+
+
+@bp.post("/admin/event/extend")
+@spec.validate(
+    json=ExtendIn,
+    resp=Doc(HTTP_200=EventOut, HTTP_400=ErrorOut, HTTP_409=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_extend_event():
+    """Extend the current phase by a duration such as 15m."""
+    body = parse(ExtendIn)
+    try:
+        by = parse_duration(body.by)
+    except ValueError as exc:
+        raise InvalidInput(f"by: {exc}") from None
+    return ok(EventOut, event_payload(scenario.extend(rng(), by, g.actor)))
+
+
+@bp.post("/admin/event/skip")
+@_doc(EventOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_skip_phase():
+    """End the current phase now; the next one starts."""
+    return ok(EventOut, event_payload(scenario.skip(rng(), g.actor)))
+
+
+@bp.get("/admin/scenario")
+@_doc(ScenarioOut)
+@admin_required
+def admin_get_scenario():
+    """The event with its computed timeline."""
+    return ok(ScenarioOut, {"event": event_payload(), "timeline": _timeline()})
+
+
+@bp.put("/admin/scenario")
+@spec.validate(
+    json=ScenarioSpec,
+    resp=Doc(HTTP_200=ScenarioOut, HTTP_400=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_load_scenario():
+    """Load a scenario (scenario.yml as JSON); unknown challenge slugs are refused."""
+    data = request.get_json(silent=True, force=True)
+    spec_ = scenario.parse(data, "body")
+    scenario.load(rng(), spec_, g.actor, source="api")
+    return ok(ScenarioOut, {"event": event_payload(), "timeline": _timeline()})
+
+
+def _timeline() -> list[dict]:
+    rows = scenario.timeline_rows(rng())
+    for r in rows:  # offsets (manual start not yet given) have no absolute time
+        r["start"] = r["start"] if isinstance(r["start"], datetime) else None
+        r["end"] = r["end"] if isinstance(r["end"], datetime) else None
+    return rows
+
+
+@bp.post("/admin/announcements")
+@spec.validate(
+    json=AnnouncementIn,
+    resp=Doc(HTTP_201=AnnouncementOut, HTTP_400=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_post_announcement():
+    """Post an announcement now (portal, API, scoreboard banner)."""
+    body = parse(AnnouncementIn)
+    return ok(
+        AnnouncementOut, scenario.post_announcement(rng(), body.title, body.message, g.actor), 201
+    )
+
+
+@bp.get("/admin/audit")
+@_doc(AuditList)
+@admin_required
+def admin_audit():
+    """Organiser actions, newest first: who did what, when."""
+    return ok(AuditList, scenario.audit_log(rng()))
 
 
 @bp.get("/admin/scoreboard")

@@ -6,8 +6,15 @@ from flask import Response, jsonify, request
 from spectree import Response as Doc
 
 from range_control.api import bp, ok, rng, spec
-from range_control.services import events, scoreboard
-from range_control.specs.api import CtftimeOut, EventOut, LedgerOut, ScoreboardOut
+from range_control.services import events, scenario, scoreboard
+from range_control.services.errors import InvalidInput
+from range_control.specs.api import (
+    AnnouncementList,
+    CtftimeOut,
+    EventOut,
+    LedgerOut,
+    ScoreboardOut,
+)
 
 
 @bp.get("/scoreboard")
@@ -39,11 +46,31 @@ def get_ctftime():
 @bp.get("/event")
 @spec.validate(resp=Doc(HTTP_200=EventOut), tags=["public"], skip_validation=True)
 def get_event():
-    """State, times and server time (for countdowns)."""
-    return ok(EventOut, event_payload(events.current(rng())))
+    """State, current phase and its end, next transition and server time (for countdowns)."""
+    return ok(EventOut, event_payload())
 
 
-def event_payload(ev: events.EventView) -> dict:
+@bp.get("/announcements")
+@spec.validate(resp=Doc(HTTP_200=AnnouncementList), tags=["public"], skip_validation=True)
+def get_announcements():
+    """Injects, phase briefings and organiser messages, newest first."""
+    limit = request.args.get("limit", "50")
+    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+        raise InvalidInput("limit: a whole number from 1 to 200")
+    return ok(AnnouncementList, scenario.announcements(rng(), int(limit)))
+
+
+def event_payload(ev: events.EventView | None = None) -> dict:
+    """The event as ``EventOut``; with a scenario, its current phase and next transition."""
+    view, st = scenario.state(rng())
+    ev = ev or view
+    phase = next_transition = None
+    if st is not None and st.phase is not None:
+        brief = next(p.briefing for p in scenario.spec_phases(rng()) if p.id == st.phase.id)
+        phase = {"id": st.phase.id, "title": st.phase.title, "briefing": brief,
+                 "ends_at": st.phase_ends_at}  # fmt: skip
+    if st is not None and st.next_at is not None and st.next_milestone is not None:
+        next_transition = {"at": st.next_at, "milestone": st.next_milestone.key}
     return {
         "slug": ev.slug,
         "name": ev.name,
@@ -55,6 +82,8 @@ def event_payload(ev: events.EventView) -> dict:
         "points_fixed_at_solve": ev.points_fixed_at_solve,
         "first_blood_bonus": ev.first_blood_bonus,
         "server_time": rng().clock.now(),
+        "phase": phase,
+        "next_transition": next_transition,
     }
 
 

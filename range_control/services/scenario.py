@@ -137,6 +137,76 @@ def state(rng: Range, now: datetime | None = None) -> tuple[EventView, timeline.
         return view, timeline.at(spec, control_of(ev, spec), now) if spec else None
 
 
+def spec_phases(rng: Range) -> list[Any]:
+    with rng.store.read() as s:
+        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
+        spec = _spec_of(ev) if ev is not None else None
+        return list(spec.phases) if spec else []
+
+
+def control_generation(rng: Range) -> int:
+    with rng.store.read() as s:
+        gen = s.scalar(select(Event.control_generation).where(Event.slug == rng.event_slug))
+        return int(gen or 0)
+
+
+def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
+    """Wall-clock times of the milestones still to come (none while paused or not scheduled)."""
+    now = now or rng.clock.now()
+    with rng.store.read() as s:
+        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
+        spec = _spec_of(ev) if ev is not None else None
+        if spec is None:
+            return []
+        ctl = control_of(ev, spec)
+    st = timeline.at(spec, ctl, now)
+    if st.next_at is None:
+        return []
+    return [
+        (timeline.wall_time(ctl, m.ex, now, st.ex_now), m.key)  # type: ignore[misc]
+        for m in timeline.milestones(spec, ctl)
+        if m.ex > st.ex_now
+    ]
+
+
+def timeline_rows(rng: Range, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The phases with absolute start/end (offsets while a manual start has not happened)."""
+    now = now or rng.clock.now()
+    with rng.store.read() as s:
+        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
+        spec = _spec_of(ev) if ev is not None else None
+        if spec is None:
+            return []
+        ctl = control_of(ev, spec)
+    st = timeline.at(spec, ctl, now)
+    rows = []
+    for p, w in zip(spec.phases, st.windows, strict=True):
+        if ctl.started_at is None:
+            start: Any = w.start
+            end: Any = w.end
+        else:
+            start = timeline.wall_time(ctl, w.start, now, st.ex_now)
+            end = timeline.wall_time(ctl, w.end, now, st.ex_now)
+        status = "upcoming"
+        if st.phase is not None and st.phase.id == w.id:
+            status = st.state  # running or paused
+        elif ctl.started_at is not None and st.ex_now >= w.end and st.state != "not_started":
+            status = "done" if w.id not in ctl.skips else "skipped"
+        rows.append(
+            {
+                "id": p.id,
+                "title": p.title,
+                "start": start,
+                "end": end,
+                "challenges": list(p.challenges),
+                "injects": len(p.injects),
+                "status": status,
+                "extended_by": ctl.extensions.get(p.id),
+            }
+        )
+    return rows
+
+
 # --- applying -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Applied:
@@ -341,3 +411,16 @@ def post_announcement(rng: Range, title: str, body: str, actor: str) -> dict[str
         s.add(a)
         audit(s, rng, actor, "announcement.post", title=title)
     return announcements(rng, 1)[0]
+
+
+def audit_log(rng: Range, limit: int = 200) -> list[dict[str, Any]]:
+    from range_control.clock import iso
+    from range_control.store.models import AuditLog
+
+    with rng.store.read() as s:
+        rows = s.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
+        return [
+            {"id": a.id, "actor": a.actor, "action": a.action, "detail": a.detail,
+             "created_at": iso(a.created_at)}
+            for a in rows
+        ]  # fmt: skip

@@ -130,10 +130,22 @@ class CtftimeOut(BaseModel):
     standings: list[CtftimeStanding]
 
 
+class PhaseOut(BaseModel):
+    id: str
+    title: str
+    briefing: str
+    ends_at: datetime | None = Field(description="projected; null while paused")
+
+
+class TransitionOut(BaseModel):
+    at: datetime
+    milestone: str = Field(examples=["phase:containment:start", "inject:detection:0", "freeze"])
+
+
 class EventOut(BaseModel):
     slug: str
     name: str
-    state: Literal["not_started", "running", "ended"]
+    state: Literal["not_started", "running", "paused", "ended"]
     starts_at: datetime | None
     ends_at: datetime | None
     freeze_at: datetime | None
@@ -141,6 +153,56 @@ class EventOut(BaseModel):
     points_fixed_at_solve: bool
     first_blood_bonus: int
     server_time: datetime
+    phase: PhaseOut | None = None
+    next_transition: TransitionOut | None = None
+
+
+class ExtendIn(Body):
+    by: str = Field(max_length=20, examples=["15m"], description="90s, 15m, 2h, 1h30m")
+
+
+class AnnouncementIn(Body):
+    title: str = Field(min_length=1, max_length=200)
+    message: str = Field(default="", max_length=20_000, description="markdown")
+
+
+class AnnouncementOut(BaseModel):
+    id: int
+    title: str
+    body: str
+    source: Literal["inject", "phase", "organiser"]
+    created_at: datetime
+
+
+class AnnouncementList(RootModel[list[AnnouncementOut]]):
+    pass
+
+
+class AuditOut(BaseModel):
+    id: int
+    actor: str
+    action: str
+    detail: dict
+    created_at: datetime
+
+
+class AuditList(RootModel[list[AuditOut]]):
+    pass
+
+
+class PhaseRowOut(BaseModel):
+    id: str
+    title: str
+    start: datetime | None = Field(description="null until a manual start has happened")
+    end: datetime | None
+    challenges: list[str]
+    injects: int
+    status: str
+
+
+class ScenarioOut(BaseModel):
+    event: EventOut
+    timeline: list[PhaseRowOut]
 
 
 # --- organiser ----------------------------------------------------------------------------

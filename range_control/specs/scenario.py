@@ -41,6 +41,16 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     text = str(value).strip().replace(" ", "")
+    if text[:1] == "P":  # ISO 8601 (PT15M), which is also how a stored scenario serialises
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            parsed = TypeAdapter(timedelta).validate_python(text)
+        except ValidationError:
+            raise ValueError(f"{value!r} is not an ISO 8601 duration") from None
+        if parsed < timedelta(0):
+            raise ValueError(f"{value!r} is negative")
+        return parsed
     m = _DURATION.fullmatch(text)
     if not text or not m or not any(m.groups()):
         raise ValueError(f"{value!r} is not a duration such as 90s, 15m, 2h, 1h30m or 1d")

@@ -18,7 +18,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,23 @@ SCHEMA_HEAD = "0002"
 
 class SchemaMismatch(RuntimeError):
     pass
+
+
+class SchedulerBusy(RuntimeError):
+    pass
+
+
+_LEASE_KEY = 0x52414E4745  # "RANGE"
+
+
+class Lease:
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Engine:
@@ -144,6 +161,31 @@ class Store:
             raise SchemaMismatch(
                 f"the database {url} {state}, this code needs {head}: run `rangectl db upgrade`"
             )
+
+    def scheduler_lease(self) -> Lease:
+        """Held by the one process that runs the scheduler; a second one is refused."""
+        url = self.engine.url.render_as_string(hide_password=True)
+        busy = SchedulerBusy(
+            f"another scheduler (rangectl worker or rangectl serve) already runs on {url}"
+        )
+        if self.engine.dialect.name == "sqlite":
+            path = (self.engine.url.database or "memory") + ".scheduler-lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise busy from None
+            return Lease(lambda: os.close(fd))
+        from sqlalchemy import text
+
+        conn = self.engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LEASE_KEY}).scalar()
+        conn.commit()
+        if not got:
+            conn.close()
+            raise busy
+        return Lease(conn.close)  # the session-level lock ends with the connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,121 @@
+"""The one scheduler: APScheduler 3 with its SQLAlchemy job store in the range's own database.
+
+Jobs are *derived*, never accumulated: after every tick, and whenever an organiser action bumps
+the event's ``control_generation`` (pause, extend, skip, a new scenario...), every ``tl:*`` job is
+replaced by one date job per upcoming milestone of the timeline. Each job only calls
+:func:`range_control.services.scenario.apply`, which is idempotent, so a job that fires late (the
+process was down: APScheduler runs misfired jobs at start, and ``start`` applies at once anyway),
+twice, or after a re-derivation changes nothing that was already applied.
+
+Exactly one scheduler may run per database: it holds a lease (``Store.scheduler_lease``) for as
+long as it runs. ``rangectl worker`` runs it in production; ``rangectl serve`` runs it in-process;
+gunicorn web workers never do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from range_control.services import scenario
+from range_control.services.context import Range
+
+log = logging.getLogger("range_control.scheduler")
+
+JOB_PREFIX = "tl:"
+WATCH_SECONDS = 0.5
+
+# The job store keeps textual references to module-level functions; they find the running
+# scheduler here (one per process, guarded by the lease).
+_active: RangeScheduler | None = None
+
+
+def _tick_job() -> None:
+    if _active is not None:
+        _active.tick()
+
+
+def _watch_job() -> None:
+    if _active is not None:
+        _active.watch()
+
+
+class RangeScheduler:
+    def __init__(self, rng: Range) -> None:
+        self.rng = rng
+        self._lock = threading.Lock()
+        self._seen_generation: int | None = None
+        self._lease: Any = None
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=rng.store.engine, tablename="apscheduler_jobs")
+            },
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+
+    def start(self) -> None:
+        global _active
+        self._lease = self.rng.store.scheduler_lease()
+        _active = self
+        self.scheduler.start()
+        self.scheduler.add_job(
+            "range_control.scheduler:_watch_job",
+            "interval",
+            seconds=WATCH_SECONDS,
+            id="watch",
+            replace_existing=True,
+        )
+        self.tick()  # whatever was missed while no scheduler ran applies now
+        log.info("scheduler running")
+
+    def stop(self) -> None:
+        global _active
+        try:
+            self.scheduler.shutdown(wait=True)
+        finally:
+            _active = None
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
+
+    def tick(self) -> None:
+        """Apply the timeline now, then derive the jobs for what is still to come."""
+        with self._lock:
+            for done in scenario.apply(self.rng):
+                late = ""
+                if done.due_at is not None:
+                    late = f" ({(done.applied_at - done.due_at).total_seconds():+.2f} s)"
+                log.info("applied %s%s", done.key, late)
+            self._derive()
+
+    def watch(self) -> None:
+        """Re-derive when an organiser action changed the timeline (from any process)."""
+        if scenario.control_generation(self.rng) != self._seen_generation:
+            self.tick()
+
+    def _derive(self) -> None:
+        self._seen_generation = scenario.control_generation(self.rng)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                job.remove()
+        for when, key in scenario.upcoming(self.rng):
+            self.scheduler.add_job(
+                "range_control.scheduler:_tick_job",
+                "date",
+                run_date=when,
+                id=JOB_PREFIX + key,
+                replace_existing=True,
+            )
+
+    def jobs(self) -> list[tuple[str, datetime]]:
+        return [
+            (j.id, j.next_run_time.astimezone(UTC))
+            for j in self.scheduler.get_jobs()
+            if j.next_run_time is not None
+        ]

@@ -1,0 +1,175 @@
+"""The real scheduler: `rangectl worker` (APScheduler, job store in the range database) driving a
+scenario whose phases last three seconds. Transitions and injects fire once, in order, within a
+second of their time; killing the worker with SIGKILL and starting it again changes nothing in
+the outcome. Both databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from range_control.services import catalog, scenario
+from range_control.services.context import Range
+from range_control.settings import Settings
+from range_control.store.models import Announcement, TimelineLog
+from tests.conftest import ADMIN
+
+SCENARIO = {
+    "event": "fast",
+    "freeze": "1s",
+    "phases": [
+        {"id": "p1", "title": "One", "duration": "3s", "challenges": ["a"],
+         "injects": [{"at": "1s", "title": "inject one"}]},
+        {"id": "p2", "title": "Two", "duration": "3s", "challenges": ["b"],
+         "injects": [{"at": "1s", "title": "inject two"}]},
+        {"id": "p3", "title": "Three", "duration": "3s", "challenges": ["c"]},
+    ],
+}  # fmt: skip
+EXPECTED = [
+    "phase:p1:start", "inject:p1:0", "phase:p1:end", "phase:p2:start", "inject:p2:0",
+    "phase:p2:end", "phase:p3:start", "freeze", "phase:p3:end", "end",
+]  # fmt: skip
+ANNOUNCED = ["Phase: One", "inject one", "Phase: Two", "inject two", "Phase: Three"]
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.fh = log.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "range_control.cli", "worker"],
+            env={**os.environ, **env},
+            stdout=self.fh,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log.read_text()}")
+            if self.log.read_text().count("scheduler running") > self.starts_seen:
+                return time.time()
+            time.sleep(0.05)
+        raise AssertionError(f"worker not ready:\n{self.log.read_text()}")
+
+    starts_seen = 0
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        code = self.proc.wait(20)
+        self.fh.close()
+        return code
+
+
+@pytest.fixture
+def setup(database_url: str, tmp_path: Path):  # noqa: ANN201
+    env = {
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+        "RANGE_DATABASE_URL": database_url,
+        "RANGE_ADMIN_TOKEN": ADMIN,
+        "RANGE_FLAG_SECRET": "f",
+        "RANGE_SECRET_KEY": "k",
+    }
+    rng = Range.from_settings(
+        Settings(data_dir=tmp_path / "var", database_url=database_url, admin_token=ADMIN,
+                 flag_secret="f", secret_key="k")
+    )  # fmt: skip
+    for slug in ("a", "b", "c"):
+        d = tmp_path / "pack" / slug
+        d.mkdir(parents=True)
+        (d / "challenge.yml").write_text(
+            yaml.safe_dump({"name": slug, "slug": slug, "value": 10, "flags": ["x"]})
+        )
+    catalog.sync(rng, catalog.lint([tmp_path / "pack"]).challenges)
+    scenario.load(rng, scenario.parse(SCENARIO), "test")
+    yield rng, env, tmp_path / "worker.log"
+    rng.store.dispose()
+
+
+def outcome(rng: Range) -> tuple[list[tuple[str, datetime, datetime]], list[str]]:
+    with rng.store.read() as s:
+        log = [(r.key, r.due_at, r.applied_at) for r in s.scalars(select(TimelineLog).order_by(TimelineLog.id))]
+        ann = [a.title for a in s.scalars(select(Announcement).order_by(Announcement.id))]
+    return log, ann
+
+
+def wait_for_end(rng: Range, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "end" in {k for k, _, _ in outcome(rng)[0]}:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the scenario did not end: {outcome(rng)[0]}")
+
+
+def test_transitions_and_injects_fire_once_in_order_on_time(setup) -> None:  # noqa: ANN001
+    rng, env, log_path = setup
+    worker = Worker(env, log_path)
+    try:
+        worker.wait_ready()
+        scenario.start(rng, "test")
+        wait_for_end(rng)
+        time.sleep(1.2)  # anything firing twice would show up now
+    finally:
+        assert worker.stop() == 0
+    log, ann = outcome(rng)
+    assert [k for k, _, _ in log] == EXPECTED
+    lateness = {k: (applied - due).total_seconds() for k, due, applied in log}
+    assert all(-0.05 <= v <= 1.0 for v in lateness.values()), lateness
+    assert ann == ANNOUNCED
+    view, st = scenario.state(rng)
+    assert view.state == "ended" and st.state == "ended"
+
+
+def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None:  # noqa: ANN001
+    rng, env, log_path = setup
+    worker = Worker(env, log_path)
+    worker.wait_ready()
+    scenario.start(rng, "test")
+    time.sleep(3.6)  # into phase two, before its inject
+    worker.stop(signal.SIGKILL)
+    time.sleep(2.0)  # the inject of phase two falls due while no scheduler runs
+    worker = Worker(env, log_path)
+    worker.starts_seen = 1
+    try:
+        restarted = worker.wait_ready()
+        wait_for_end(rng)
+        time.sleep(1.2)
+    finally:
+        assert worker.stop() == 0
+    log, ann = outcome(rng)
+    assert [k for k, _, _ in log] == EXPECTED  # each once, in order, nothing lost
+    assert ann == ANNOUNCED
+    for key, due, applied in log:
+        if due.timestamp() < restarted and applied.timestamp() > restarted - 2.5:
+            # Missed while down: applied as soon as the new worker started.
+            assert applied.timestamp() - restarted <= 1.0, (key, due, applied, restarted)
+        else:
+            assert -0.05 <= (applied - due).total_seconds() <= 1.0, (key, due, applied)
+    assert any(due.timestamp() < restarted - 0.5 and applied.timestamp() >= restarted - 0.5
+               for _, due, applied in log), "no milestone fell due while the worker was down"  # fmt: skip
+
+
+def test_only_one_scheduler_per_database(setup) -> None:  # noqa: ANN001
+    rng, env, log_path = setup
+    first = Worker(env, log_path)
+    try:
+        first.wait_ready()
+        second = subprocess.run(
+            [sys.executable, "-m", "range_control.cli", "worker"],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert "another scheduler (rangectl worker or rangectl serve) already runs" in second.stderr
+    finally:
+        assert first.stop() == 0
