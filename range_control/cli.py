@@ -554,13 +554,21 @@ def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool) -> None:
             nt = teams.add_team(rng, name, country, actor="demo")
         table.add_row(nt.team.name, nt.team.country or "", nt.token)
     console.print(table)
+    scenario_file = Path(pack) / "ice-scenario.yml"
     ev = events.current(rng)
-    if ev.state != "running":
-        if ev.state == "ended":
-            events.configure(rng, "demo", ends_at="")
-        ev = scenario.start(rng, "demo")
+    if scenario_file.is_file() and ev.state == "not_started":
+        scenario.load(rng, scenario.read_file(scenario_file), "demo", source=str(scenario_file))
+    if ev.state == "ended":
+        raise click.ClickException(
+            f"the demo exercise in {ctx.settings.data_dir} has ended; remove that directory "
+            "(or set RANGE_DATA_DIR elsewhere) for a new one"
+        )
+    if ev.state == "not_started":
+        scenario.start(rng, "demo")
+    ev = events.current(rng)
     base = f"http://{host}:{port}"
     console.print(f"event {ev.name}: {ev.state}")
+    _print_timeline(ctx)
     console.print(f"scoreboard:     {base}/api/v1/scoreboard")
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")

@@ -179,7 +179,8 @@ def test_demo_sets_up_pack_teams_and_running_event(
     monkeypatch.delenv("RANGE_ADMIN_TOKEN", raising=False)
     code, out = run("demo", "--no-serve")
     assert code == 0, out
-    assert "challenges: 3" in out and "Netherlands" in out and "event ICE: running" in out
+    assert "challenges: 3" in out and "Netherlands" in out
+    assert "event ICE - Operation STEADFAST RESERVE: running" in out and "detection" in out
     assert (tmp_path / "var" / "range.db").exists()
     secrets_file = tmp_path / "var" / "secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
