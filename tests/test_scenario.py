@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from range_control.cli import main
 from range_control.services import catalog, scenario
 from range_control.services.errors import Conflict, InvalidInput
-from tests.conftest import ADMIN, T0, Env
+from tests.conftest import ADMIN, Env
 
 REPO = Path(__file__).resolve().parents[1]
 M = timedelta(minutes=1)
@@ -87,7 +87,9 @@ def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
     scenario.start(env.rng, "test")
     env.clock.advance(minutes=5)
     r = env.client.post("/api/v1/admin/event/pause", headers=env.admin())
-    assert r.status_code == 200 and r.json["state"] == "paused" and r.json["phase"]["ends_at"] is None
+    assert (
+        r.status_code == 200 and r.json["state"] == "paused" and r.json["phase"]["ends_at"] is None
+    )
     resp = env.attempt(team, "a", "ICE{a}")
     assert resp.status_code == 403 and "paused" in resp.json["error"]["message"]
     assert env.client.post("/api/v1/admin/event/pause", headers=env.admin()).status_code == 409
@@ -106,7 +108,10 @@ def test_extend_and_skip(scen: Env) -> None:
     h = env.admin()
     r = env.client.post("/api/v1/admin/event/extend", json={"by": "15m"}, headers=h)
     assert r.status_code == 200 and r.json["phase"]["ends_at"] == "2026-07-01T09:35:00Z"
-    assert r.json["ends_at"] == "2026-07-01T09:55:00Z" and r.json["freeze_at"] == "2026-07-01T09:50:00Z"
+    assert (
+        r.json["ends_at"] == "2026-07-01T09:55:00Z"
+        and r.json["freeze_at"] == "2026-07-01T09:50:00Z"
+    )
     bad = env.client.post("/api/v1/admin/event/extend", json={"by": "soon"}, headers=h)
     assert bad.status_code == 400 and "by:" in bad.json["error"]["message"]
     env.clock.advance(minutes=2)
@@ -135,10 +140,14 @@ def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
         scenario.load(env.rng, scenario.parse({**SCENARIO, "phases": [
             {"id": "p", "title": "P", "duration": "10m", "challenges": ["a", "ghost"]}]}), "test")  # fmt: skip
     with pytest.raises(InvalidInput) as exc:
-        scenario.parse({**SCENARIO, "phases": [{"id": "p", "title": "P", "duraton": "1m"}]}, "s.yml")
+        scenario.parse(
+            {**SCENARIO, "phases": [{"id": "p", "title": "P", "duraton": "1m"}]}, "s.yml"
+        )
     assert "s.yml: phases.0.duraton: unknown key" in exc.value.message
     assert "s.yml: phases.0.duration: Field required" in exc.value.message
-    r = env.client.put("/api/v1/admin/scenario", json={"event": "x", "phases": []}, headers=env.admin())
+    r = env.client.put(
+        "/api/v1/admin/scenario", json={"event": "x", "phases": []}, headers=env.admin()
+    )
     assert r.status_code == 400 and "phases" in r.json["error"]["message"]
 
 
@@ -150,7 +159,9 @@ def test_organiser_announcement(env: Env) -> None:
     assert env.client.get("/api/v1/announcements?limit=0").status_code == 400
 
 
-def test_cli_loads_the_ice_scenario_and_shows_absolute_times(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_loads_the_ice_scenario_and_shows_absolute_times(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = catalog.lint([REPO / "challenges"])
     assert result.ok
     catalog.sync(env.rng, result.challenges)
@@ -170,6 +181,13 @@ def test_cli_loads_the_ice_scenario_and_shows_absolute_times(env: Env, monkeypat
     out = runner.invoke(main, ["event", "extend", "15m"])
     assert out.exit_code == 0 and "(+0:15:00)" in out.output
     bad = env.tmp / "bad.yml"
-    bad.write_text(yaml.safe_dump({"event": "x", "phases": [{"id": "p", "title": "t", "duration": "10m", "challenges": ["nope"]}]}))
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "event": "x",
+                "phases": [{"id": "p", "title": "t", "duration": "10m", "challenges": ["nope"]}],
+            }
+        )
+    )
     out = runner.invoke(main, ["event", "load", str(bad)])
     assert out.exit_code == 1 and "unknown challenge slug(s): nope" in out.output

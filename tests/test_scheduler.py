@@ -56,7 +56,9 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log.read_text()}")
+                raise AssertionError(
+                    f"worker exited {self.proc.returncode}:\n{self.log.read_text()}"
+                )
             if self.log.read_text().count("scheduler running") > self.starts_seen:
                 return time.time()
             time.sleep(0.05)
@@ -98,7 +100,10 @@ def setup(database_url: str, tmp_path: Path):  # noqa: ANN201
 
 def outcome(rng: Range) -> tuple[list[tuple[str, datetime, datetime]], list[str]]:
     with rng.store.read() as s:
-        log = [(r.key, r.due_at, r.applied_at) for r in s.scalars(select(TimelineLog).order_by(TimelineLog.id))]
+        log = [
+            (r.key, r.due_at, r.applied_at)
+            for r in s.scalars(select(TimelineLog).order_by(TimelineLog.id))
+        ]
         ann = [a.title for a in s.scalars(select(Announcement).order_by(Announcement.id))]
     return log, ann
 
