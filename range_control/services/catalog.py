@@ -100,11 +100,22 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def _validation_problems(path: Path, exc: ValidationError) -> list[Problem]:
+def _named(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[Any, ...]:
+    """``environment.services.1.memory`` -> ``environment.services.db.memory`` when named."""
+    if loc[:2] == ("environment", "services") and len(loc) > 2 and isinstance(loc[2], int):
+        services = (data.get("environment") or {}).get("services") or []
+        if loc[2] < len(services) and isinstance(services[loc[2]], dict):
+            name = services[loc[2]].get("name")
+            if isinstance(name, str) and name:
+                return (*loc[:2], name, *loc[3:])
+    return loc
+
+
+def _validation_problems(path: Path, exc: ValidationError, data: dict[str, Any]) -> list[Problem]:
     problems = []
     seen: set[tuple[str, str]] = set()
     for err in exc.errors():
-        loc = _loc(err["loc"])
+        loc = _loc(_named(err["loc"], data))
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not part of challenge.yml; a typo?)"
         else:
@@ -134,7 +145,7 @@ def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem]]:
     try:
         return ChallengeSpec.model_validate(data), []
     except ValidationError as exc:
-        return None, _validation_problems(path, exc)
+        return None, _validation_problems(path, exc, data)
 
 
 def _inside(base: Path, rel: str) -> Path | None:
@@ -204,6 +215,27 @@ def _file_problems(item: Loaded) -> list[Problem]:
     return problems
 
 
+def _environment_problems(item: Loaded) -> list[Problem]:
+    env = item.spec.environment
+    if env is None:
+        return []
+    problems = []
+    for svc in env.services:
+        where = f"environment.services.{svc.name}"
+        if svc.build is None:
+            continue
+        ctx = _inside(item.directory, svc.build)
+        if ctx is None or not ctx.is_dir():
+            msg = f"{svc.build!r} is not a directory inside the challenge"
+            problems.append(Problem(item.path, f"{where}.build", msg))
+            continue
+        dockerfile = _inside(ctx, svc.dockerfile or "Dockerfile")
+        if dockerfile is None or not dockerfile.is_file():
+            msg = f"no {svc.dockerfile or 'Dockerfile'} in {svc.build!r}"
+            problems.append(Problem(item.path, f"{where}.dockerfile", msg))
+    return problems
+
+
 def lint(paths: list[Path]) -> LintResult:
     """Schema, regexes, files, no flag in distributed files, unique slugs, known prerequisites."""
     result = LintResult()
@@ -228,6 +260,7 @@ def lint(paths: list[Path]) -> LintResult:
             by_slug[item.slug] = item
         result.problems.extend(_file_problems(item))
     for item in result.challenges:
+        result.problems.extend(_environment_problems(item))
         for i, req in enumerate(item.spec.prerequisites):
             if req not in by_slug and req not in names:
                 result.problems.append(

@@ -5,9 +5,10 @@ dynamic, with ``extra: {initial, decay, minimum, function}``), image, protocol, 
 connection_info, healthcheck, attempts, logic, flags, topics, tags, files, hints, requirements,
 next, state, version.
 
-Our keys: ``slug`` (stable identifier; default: derived from the name) and ``dynamic_flag``
-(per-team flags, ``{prefix: ICE, length: 32}``). Keys of later features (environment, solver,
-phase) are added by those features. Any other key is an error that names it: a typo such as
+Our keys: ``slug`` (stable identifier; default: derived from the name), ``dynamic_flag``
+(per-team flags, ``{prefix: ICE, length: 32}``) and ``environment`` (the live services, see
+``specs/environment.py``). Keys of later features (solver) are added by those features.
+Any other key is an error that names it: a typo such as
 ``flgas`` must never pass silently.
 """
 
@@ -17,6 +18,8 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from range_control.specs.environment import EnvironmentSpec
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_FLAG_LEN = 1024
@@ -116,6 +119,7 @@ class ChallengeSpec(_Strict):
     # --- ours ---
     slug: str | None = Field(default=None, pattern=SLUG_RE.pattern)
     dynamic_flag: DynamicFlagSpec | None = None
+    environment: EnvironmentSpec | None = None
 
     @field_validator("flags", "hints", mode="before")
     @classmethod

@@ -179,3 +179,51 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
     assert f"{tmp_path / 'bad' / 'challenge.yml'}: valeu: unknown key" in bad.output
     missing = runner.invoke(main, ["challenges", "validate", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "no such file or directory" in missing.output
+
+
+def test_environment_errors_name_challenge_service_and_field(tmp_path: Path) -> None:
+    d = write(
+        tmp_path / "live",
+        {
+            "name": "Live",
+            "value": 10,
+            "dynamic_flag": {"prefix": "ICE"},
+            "environment": {
+                "services": [
+                    {"name": "web", "build": "src/web", "memory": "lots", "cap_add": ["SYS_ADMIN"]},
+                    {"name": "db", "image": "range/base:bookworm", "build": "x"},
+                    {"name": "pub", "image": "range/base:bookworm", "exposure": "published"},
+                    {"name": "files", "build": "src/missing"},
+                    {
+                        "name": "flagged",
+                        "image": "i",
+                        "flag": {"file": "flag"},
+                        "tmpfs": {"tmp": ""},
+                    },
+                ]
+            },
+        },
+        {"src/web/Dockerfile": "FROM range/base:bookworm\n"},
+    )
+    out = problems(d)
+    path = d / "challenge.yml"
+    joined = "\n".join(out)
+    assert f"{path}: environment.services.web.memory: 'lots' is not a size such as 64m or 1g" in out
+    assert f"{path}: environment.services.web.cap_add: 'SYS_ADMIN' is not allowed" in joined
+    assert f"{path}: environment.services.db: give exactly one of build" in joined
+    assert (
+        f"{path}: environment.services.pub: exposure 'published' needs at least one port" in joined
+    )
+    assert (
+        f"{path}: environment.services.flagged.flag.file: 'flag' must be an absolute path" in joined
+    )
+    assert f"{path}: environment.services.flagged.tmpfs: 'tmp' must be an absolute path" in joined
+    # Once the schema passes, build contexts are checked on disk.
+    spec = yaml.safe_load((d / "challenge.yml").read_text())
+    spec["environment"]["services"] = [{"name": "files", "build": "src/missing"},
+                                       {"name": "web", "build": "src/web", "dockerfile": "Other"}]  # fmt: skip
+    write(d, spec)
+    assert problems(d) == [
+        f"{path}: environment.services.files.build: 'src/missing' is not a directory inside the challenge",
+        f"{path}: environment.services.web.dockerfile: no Other in 'src/web'",
+    ]
