@@ -513,6 +513,49 @@ def admin_token(ctx: Ctx) -> None:
     click.echo(secret(ctx.settings.admin_token))
 
 
+# --- images -------------------------------------------------------------------------------
+@main.group(cls=RangeGroup)
+def images() -> None:
+    """Local images (no registry): the base image and challenge images."""
+
+
+@images.command("build-base")
+@click.option("--rebuild", is_flag=True, help="build even when the image exists")
+@click.option("--tag", default="range/base:bookworm", show_default=True)
+def images_build_base(rebuild: bool, tag: str) -> None:
+    """Debian minbase via debootstrap (apt's mirror or RANGE_DEBIAN_MIRROR), imported as TAG."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from range_control.orchestrator import images as img
+
+    client = _docker()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task(f"building {tag}")
+
+        def show(line: str) -> None:
+            bar.update(task, description=f"{tag}: {line[:100]}")
+
+        try:
+            built = img.build_base(client, tag=tag, rebuild=rebuild, progress=show)
+        except img.ImageError as exc:
+            raise click.ClickException(str(exc)) from None
+    console.print(f"{tag}: {'built' if built else 'present (use --rebuild to build again)'}")
+
+
+def _docker() -> Any:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
+        raise click.ClickException(
+            f"no Docker engine answers ({exc.__class__.__name__}): run infra/engine.sh"
+        ) from None
+    return client
+
+
 # --- demo ---------------------------------------------------------------------------------
 DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
 

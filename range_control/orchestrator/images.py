@@ -1,0 +1,155 @@
+"""Images, built locally: no registry anywhere.
+
+* The base image ``range/base:bookworm`` is a Debian minbase made by debootstrap from the mirror
+  apt is configured with (or ``RANGE_DEBIAN_MIRROR``) and imported with ``docker import``.
+* Challenge images are built from each service's build context and tagged by the content of
+  that context, so the same context is never built twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BASE_IMAGE = "range/base:bookworm"
+SUITE = "bookworm"
+_SKIP = {".git", "__pycache__", ".venv", "node_modules"}
+_URIS = re.compile(r"^URIs:\s*(\S+)")  # deb822 .sources
+_DEB = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)")  # one-line sources.list
+
+
+class ImageError(RuntimeError):
+    pass
+
+
+def debian_mirror() -> str:
+    """RANGE_DEBIAN_MIRROR, else the first Debian URI apt is configured with."""
+    env = os.environ.get("RANGE_DEBIAN_MIRROR")
+    if env:
+        return env
+    candidates = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            m = _URIS.match(line) or _DEB.match(line)
+            if m and "security" not in m.group(1) and m.group(1).startswith("http"):
+                return m.group(1)
+    raise ImageError("no Debian mirror found in apt's sources; set RANGE_DEBIAN_MIRROR")
+
+
+def image_exists(client: Any, ref: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def build_base(
+    client: Any,
+    *,
+    tag: str = BASE_IMAGE,
+    rebuild: bool = False,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> bool:
+    """Build and import the base image; False when it was already there (and not rebuilt)."""
+    if not rebuild and image_exists(client, tag):
+        return False
+    if shutil.which("debootstrap") is None:
+        raise ImageError("debootstrap is not installed: apt-get install -y debootstrap")
+    mirror = debian_mirror()
+    with tempfile.TemporaryDirectory(prefix="range-base-") as tmp:
+        root = Path(tmp) / "rootfs"
+        cmd = ["debootstrap", "--variant=minbase", SUITE, str(root), mirror]
+        progress(f"debootstrap {SUITE} from {mirror}")
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, the mirror is an argument
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            line = line.rstrip()
+            tail = [*tail[-19:], line]
+            progress(line)
+        if proc.wait() != 0:
+            raise ImageError("debootstrap failed:\n" + "\n".join(tail))
+        # Smaller and reproducible: no apt lists or caches in the image.
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in (root / junk).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        archive = Path(tmp) / "rootfs.tar"
+        progress("packing the root file system")
+        with tarfile.open(archive, "w") as tar:
+            tar.add(root, arcname=".")
+        progress(f"docker import as {tag}")
+        repo, _, version = tag.partition(":")
+        with archive.open("rb") as fh:
+            client.api.import_image_from_data(fh.read(), repository=repo, tag=version or "latest")
+    if not image_exists(client, tag):
+        raise ImageError(f"docker import did not produce {tag}")
+    return True
+
+
+def context_digest(context: Path, dockerfile: str | None = None) -> str:
+    """SHA-256 over the relative paths, modes and contents of a build context."""
+    h = hashlib.sha256()
+    h.update((dockerfile or "Dockerfile").encode() + b"\0")
+    for path in sorted(context.rglob("*")):
+        rel = path.relative_to(context)
+        if _SKIP.intersection(rel.parts) or not path.is_file():
+            continue
+        h.update(str(rel).encode() + b"\0" + oct(path.stat().st_mode & 0o777).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def image_tag(challenge: str, service: str, digest: str) -> str:
+    return f"range/ch-{challenge}-{service}:{digest[:16]}"
+
+
+def build_context(
+    client: Any, *, challenge: str, service: str, context: Path, dockerfile: str | None, tag: str
+) -> bool:
+    """Build ``tag`` from ``context`` unless it exists; errors name the challenge and the step."""
+    if image_exists(client, tag):
+        return False
+    import docker.errors
+
+    step = "(before the first step)"
+    log: list[str] = []
+    try:
+        for chunk in client.api.build(
+            path=str(context), dockerfile=dockerfile or "Dockerfile", tag=tag, rm=True,
+            forcerm=True, decode=True, labels={"range.managed": "1", "range.challenge": challenge},
+        ):  # fmt: skip
+            if "stream" in chunk:
+                text = chunk["stream"].rstrip()
+                if text.startswith("Step "):
+                    step = text
+                if text:
+                    log = [*log[-9:], text]
+            if "error" in chunk:
+                raise ImageError(
+                    f"challenge {challenge}, service {service}: build failed at {step}: "
+                    f"{chunk['error'].strip()}"
+                )
+    except docker.errors.APIError as exc:
+        raise ImageError(f"challenge {challenge}, service {service}: build failed: {exc}") from None
+    if not image_exists(client, tag):
+        raise ImageError(f"challenge {challenge}, service {service}: build produced no image")
+    return True
