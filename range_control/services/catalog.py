@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from range_control.orchestrator.images import context_digest, image_tag
 from range_control.services.context import Range
 from range_control.services.errors import InvalidInput, NotFound
 from range_control.services.events import audit, bump_generation
@@ -300,11 +301,13 @@ def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
                     f"{item.path}: requirements: unknown challenge(s) {', '.join(missing)}"
                 )
             digest = _spec_hash(spec)
+            images = _images(item)
             ch = existing.get(item.slug)
             if (
                 ch is not None
                 and ch.spec_hash == digest
                 and ch.source_dir == str(item.directory.resolve())
+                and ch.images == images
             ):
                 report.unchanged.append(item.slug)
                 continue
@@ -335,6 +338,7 @@ def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             ch.dynamic_length = spec.dynamic_flag.length if spec.dynamic_flag else 32
             ch.spec = spec.model_dump(mode="json")
             ch.spec_hash = digest
+            ch.images = images
             ch.version = spec.version
             ch.updated_at = rng.clock.now()
             _sync_flags(ch, spec)
@@ -344,6 +348,21 @@ def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             audit(s, rng, actor, "challenges.sync", created=report.created, updated=report.updated)
             bump_generation(s, rng)
     return report
+
+
+def _images(item: Loaded) -> dict[str, str]:
+    """Service -> image reference: content-tagged for builds (built later, once), else as given."""
+    env = item.spec.environment
+    if env is None:
+        return {}
+    out = {}
+    for svc in env.services:
+        if svc.build is not None:
+            digest = context_digest(item.directory / svc.build, svc.dockerfile)
+            out[svc.name] = image_tag(item.slug, svc.name, digest)
+        else:
+            out[svc.name] = svc.image or ""
+    return out
 
 
 def _sync_flags(ch: Challenge, spec: ChallengeSpec) -> None:

@@ -134,6 +134,8 @@ class Challenge(Base):
     dynamic_length: Mapped[int] = mapped_column(Integer, default=32)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     spec_hash: Mapped[str] = mapped_column(String(64), default="")
+    # service name -> image reference (content-tagged build, or the spec's local image)
+    images: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     version: Mapped[str] = mapped_column(String(32), default="0.1")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -286,3 +288,25 @@ class TimelineLog(Base):
     kind: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Instance(Base):
+    """A team's copy of a live challenge that *should* exist (the reconciler makes it so)."""
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        UniqueConstraint("team_id", "challenge_id", name="uq_instances_team_challenge"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(16))  # organiser | team
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Written by the reconciler: what it last saw and did.
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|failed
+    health: Mapped[str | None] = mapped_column(String(16))
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
