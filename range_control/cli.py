@@ -513,6 +513,96 @@ def admin_token(ctx: Ctx) -> None:
     click.echo(secret(ctx.settings.admin_token))
 
 
+# --- environments -------------------------------------------------------------------------
+@main.group(cls=RangeGroup)
+def env() -> None:
+    """Team instances of live challenges (desired in the database, made real by the reconciler)."""
+
+
+def _reconcile(ctx: Ctx) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from range_control.orchestrator.docker_backend import DockerBackend
+    from range_control.orchestrator.reconciler import Reconciler
+
+    rec = Reconciler(ctx.rng, DockerBackend(_docker()))
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("reconciling", total=None)
+
+        def show(msg: str) -> None:
+            done, total = (int(x) for x in msg.split("/"))
+            bar.update(task, completed=done, total=total, description="launching containers")
+
+        report = rec.run_once(progress=show)
+    console.print(
+        f"created {len(report.created)}, restarted {len(report.restarted)}, removed "
+        f"{len(report.removed)} container(s) and {len(report.networks_removed)} network(s); "
+        f"{len(report.failed)} instance(s) failed"
+    )
+    for iid, error in sorted(report.failed.items()):
+        click.echo(f"instance {iid}: {error}", err=True)
+    return report
+
+
+def _env_sel(team: str | None, challenge: str | None) -> Any:
+    from range_control.services.environments import Selection
+
+    return Selection(team=team, challenge=challenge)
+
+
+@env.command("up")
+@click.option("--team", help="team name or id (default: every enabled team)")
+@click.option("--challenge", help="challenge slug (default: every open live challenge)")
+@pass_ctx
+def env_up(ctx: Ctx, team: str | None, challenge: str | None) -> None:
+    """Bring up the selected instances (all by default) and reconcile, with progress."""
+    from range_control.services import environments
+
+    added = environments.up(ctx.rng, _env_sel(team, challenge), ACTOR)
+    console.print(f"{added} instance(s) added to the desired state")
+    report = _reconcile(ctx)
+    _env_table(ctx)
+    if report.failed:
+        sys.exit(1)
+
+
+@env.command("down")
+@click.option("--team")
+@click.option("--challenge")
+@pass_ctx
+def env_down(ctx: Ctx, team: str | None, challenge: str | None) -> None:
+    """Remove the selected instances; with no filter every object of the event goes."""
+    from range_control.services import environments
+
+    removed = environments.down(ctx.rng, _env_sel(team, challenge), ACTOR)
+    console.print(f"{removed} instance(s) removed from the desired state")
+    _reconcile(ctx)
+
+
+@env.command("status")
+@pass_ctx
+def env_status(ctx: Ctx) -> None:
+    """A team x challenge table of instance state and health."""
+    _env_table(ctx)
+
+
+def _env_table(ctx: Ctx) -> None:
+    from range_control.services import environments
+
+    rows = environments.status(ctx.rng)
+    challenges = sorted({r.challenge for r in rows})
+    table = Table("team", *challenges, title="instances (state/health)")
+    by_team: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        by_team.setdefault(r.team, {})[r.challenge] = r
+    for team_name, cells in by_team.items():
+        table.add_row(team_name, *(
+            f"{c.state}/{c.health or '-'}" if (c := cells.get(ch)) else "" for ch in challenges
+        ))  # fmt: skip
+    console.print(table)
+
+
 # --- images -------------------------------------------------------------------------------
 @main.group(cls=RangeGroup)
 def images() -> None:

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
     db_pool_size: int = Field(default=5, ge=1)
+    launch_pool: int = Field(default=8, ge=1, le=64, description="parallel instance launches")
     proxy_hops: int = Field(
         default=0, ge=0, le=5, description="reverse proxies in front (trust X-Forwarded-For)"
     )

@@ -16,7 +16,7 @@ environment:
       tmpfs: {/tmp: size=16m}
       cap_add: [NET_BIND_SERVICE]
       healthcheck: ["sh", "-c", "wget -q -O- http://127.0.0.1:8080/health"]
-      flag: {env: true, file: /flag}     # RANGE_FLAG and/or a 0400 file written before start
+      flag: {env: true, file: /run/flag/flag}  # RANGE_FLAG and/or a 0400 file, before start
       exposure: jumpbox         # or published (a host port from the pool)
     - name: db
       image: range/base:bookworm
@@ -138,6 +138,12 @@ class ServiceSpec(_Strict):
             raise ValueError("dockerfile needs build")
         if self.exposure == "published" and not self.ports:
             raise ValueError("exposure 'published' needs at least one port")
+        if self.read_only and self.flag.file and self.flag.file.rsplit("/", 1)[0] == "":
+            # The flag arrives in a volume of its own, mounted read-only at the file's directory.
+            raise ValueError(
+                "flag.file: with a read-only root the flag file needs a directory of its own, "
+                "such as /run/flag/flag (or set read_only: false)"
+            )
         return self
 
     @property

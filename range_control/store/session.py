@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -37,11 +38,12 @@ class SchemaMismatch(RuntimeError):
     pass
 
 
-class SchedulerBusy(RuntimeError):
+class LeaseBusy(RuntimeError):
     pass
 
 
-_LEASE_KEY = 0x52414E4745  # "RANGE"
+class SchedulerBusy(LeaseBusy):
+    pass
 
 
 class Lease:
@@ -52,6 +54,12 @@ class Lease:
         if self._release is not None:
             self._release()
             self._release = None
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Engine:
@@ -162,30 +170,41 @@ class Store:
                 f"the database {url} {state}, this code needs {head}: run `rangectl db upgrade`"
             )
 
-    def scheduler_lease(self) -> Lease:
-        """Held by the one process that runs the scheduler; a second one is refused."""
+    def lease(self, name: str, *, wait: bool = False) -> Lease:
+        """A named cross-process lock on this database (``flock`` for SQLite, an advisory lock
+        for PostgreSQL), held until ``release()`` or the process dies. Usable as a context
+        manager. With ``wait=False`` a held lease raises :class:`LeaseBusy` at once."""
         url = self.engine.url.render_as_string(hide_password=True)
-        busy = SchedulerBusy(
-            f"another scheduler (rangectl worker or rangectl serve) already runs on {url}"
-        )
         if self.engine.dialect.name == "sqlite":
-            path = (self.engine.url.database or "memory") + ".scheduler-lock"
+            path = f"{self.engine.url.database or 'memory'}.{name}-lock"
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise busy from None
+                raise LeaseBusy(f"{name} lease on {url} is held by another process") from None
             return Lease(lambda: os.close(fd))
         from sqlalchemy import text
 
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "big")
         conn = self.engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LEASE_KEY}).scalar()
-        conn.commit()
-        if not got:
+        if wait:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        elif not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             conn.close()
-            raise busy
+            raise LeaseBusy(f"{name} lease on {url} is held by another process")
+        conn.commit()
         return Lease(conn.close)  # the session-level lock ends with the connection
+
+    def scheduler_lease(self) -> Lease:
+        """Held by the one process that runs the scheduler; a second one is refused."""
+        try:
+            return self.lease("scheduler")
+        except LeaseBusy:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise SchedulerBusy(
+                f"another scheduler (rangectl worker or rangectl serve) already runs on {url}"
+            ) from None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,9 +13,10 @@ RULES = {
     "domain": {"flask", "sqlalchemy", "docker", "range_control.store", "range_control.services"},
     "specs": {"flask", "sqlalchemy", "docker", "range_control.store", "range_control.services",
               "range_control.domain"},
-    "services": {"flask", "werkzeug"},
+    "services": {"flask", "werkzeug", "docker", "range_control.orchestrator.docker_backend"},
     "store": {"flask", "docker", "range_control.services"},
     "api": {"sqlalchemy", "docker", "range_control.store"},
+    "orchestrator": {"flask", "werkzeug", "range_control.api"},
 }  # fmt: skip
 
 

@@ -1,0 +1,265 @@
+"""The Docker engine backend: team networks and hardened challenge containers.
+
+Isolation: one ``internal`` bridge network per team (no route out, masquerading off), containers
+join only their team's network and are reachable there by service name. Every container drops
+ALL capabilities (adding back only the spec's allowlist), runs with ``no-new-privileges``, a
+read-only root (tmpfs where declared), memory/CPU/pids limits and a capped log; it is never
+privileged and never gets a host path or the Docker socket: there is no code path that mounts
+anything but a tmpfs or the instance's own flag volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import posixpath
+import shutil
+import subprocess
+import tarfile
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import LogConfig, Mount
+
+from range_control.orchestrator import images
+from range_control.orchestrator.backend import (
+    EVENT,
+    MANAGED,
+    ROLE,
+    TEAM,
+    DesiredInstance,
+    Observed,
+    ServiceRun,
+    container_name,
+    network_name,
+)
+
+LOG_MAX = {"max-size": "1m", "max-file": "2"}
+# Team bridges are named rcb<12 hex>, so that one packet-filter rule covers them all: Docker's
+# "internal" flag stops forwarding, but packets *to the host's own addresses* (the control
+# plane's port, any host service) go through INPUT, which Docker leaves open.
+BRIDGE_PREFIX = "rcb"
+HOST_GUARD = ["INPUT", "-i", BRIDGE_PREFIX + "+", "-j", "DROP"]
+
+
+def bridge_name(network: str) -> str:
+    return BRIDGE_PREFIX + hashlib.sha1(network.encode()).hexdigest()[:12]  # noqa: S324 - a name
+
+
+def ensure_host_guard() -> None:
+    """Drop every packet from a team bridge to the host itself (idempotent; IPv4 and IPv6)."""
+    for tool in ("iptables", "ip6tables"):
+        exe = shutil.which(tool)
+        if exe is None:
+            if tool == "ip6tables":
+                continue
+            raise BackendError("iptables is not installed: the host guard cannot be set")
+        check = [exe, "-w", "-C", *HOST_GUARD]
+        if subprocess.run(check, capture_output=True).returncode == 0:  # noqa: S603 - fixed argv
+            continue
+        insert = [exe, "-w", "-I", *HOST_GUARD]
+        done = subprocess.run(insert, capture_output=True, text=True)  # noqa: S603 - fixed argv
+        if done.returncode != 0:
+            raise BackendError(
+                f"{tool}: cannot install the rule that keeps team networks off the host "
+                f"({done.stderr.strip()}); no instance is started without it"
+            )
+
+
+class BackendError(RuntimeError):
+    pass
+
+
+def _flag_tar(filename: str, flag: str) -> bytes:
+    data = (flag + "\n").encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(filename)
+        info.size, info.mode, info.uid, info.gid = len(data), 0o400, 0, 0
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _health(status_text: str) -> str | None:
+    for word in ("unhealthy", "healthy", "health: starting"):
+        if f"({word})" in status_text:
+            return "starting" if word == "health: starting" else word
+    return None
+
+
+class DockerBackend:
+    def __init__(self, client: Any | None = None) -> None:
+        self.client = client or docker.from_env(timeout=120)
+        self.api = self.client.api
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+        self._host_guarded = False
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks[key]
+
+    # --- what exists --------------------------------------------------------------------
+    def containers(self, event: str) -> list[Observed]:
+        rows = self.api.containers(
+            all=True, filters={"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+        )
+        return [
+            Observed(
+                id=r["Id"],
+                name=(r.get("Names") or ["?"])[0].lstrip("/"),
+                labels=r.get("Labels") or {},
+                status=r.get("State", "unknown"),
+                health=_health(r.get("Status", "")),
+            )
+            for r in rows
+        ]
+
+    def networks(self, event: str) -> dict[str, str]:
+        rows = self.api.networks(filters={"label": [f"{MANAGED}=1", f"{EVENT}={event}"]})
+        return {r["Name"]: r["Id"] for r in rows}
+
+    def volumes(self, event: str) -> list[str]:
+        rows = self.api.volumes(filters={"label": [f"{MANAGED}=1", f"{EVENT}={event}"]})
+        return [v["Name"] for v in (rows.get("Volumes") or [])]
+
+    # --- creating -----------------------------------------------------------------------
+    def ensure_network(self, event: str, team_id: int) -> str:
+        name = network_name(event, team_id)
+        with self._lock("host-guard"):
+            if not self._host_guarded:
+                ensure_host_guard()
+                self._host_guarded = True
+        with self._lock(f"net:{name}"):
+            existing = self.api.networks(names=[name], filters={"label": f"{MANAGED}=1"})
+            for n in existing:
+                if n["Name"] == name:
+                    return n["Id"]
+            created = self.api.create_network(
+                name,
+                driver="bridge",
+                internal=True,
+                labels={MANAGED: "1", EVENT: event, TEAM: str(team_id), ROLE: "team-network"},
+                options={
+                    "com.docker.network.bridge.name": bridge_name(name),
+                    "com.docker.network.bridge.enable_ip_masquerade": "false",
+                    "com.docker.network.bridge.enable_icc": "true",
+                },
+                check_duplicate=True,
+            )
+            return created["Id"]
+
+    def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None:
+        with self._lock(f"img:{run.image}"):
+            if images.image_exists(self.client, run.image):
+                return
+            if run.spec.build is None or source_dir is None:
+                raise BackendError(
+                    f"challenge {challenge}, service {run.spec.name}: image {run.image!r} is not "
+                    "on this engine (no registry is used: build or import it first)"
+                )
+            images.build_context(
+                self.client, challenge=challenge, service=run.spec.name,
+                context=Path(source_dir) / run.spec.build, dockerfile=run.spec.dockerfile,
+                tag=run.image,
+            )  # fmt: skip
+
+    def _flag_volume(self, inst: DesiredInstance, run: ServiceRun, name: str) -> Mount:
+        """A volume holding only the flag file, filled before the service starts."""
+        path = run.spec.flag.file
+        assert path is not None
+        volume = f"{name}-flag"
+        self.api.create_volume(volume, labels={**inst.labels(run.spec.name), ROLE: "flag-volume"})
+        helper = self.api.create_container(
+            run.image, command=["true"], network_disabled=True,
+            labels={**inst.labels(run.spec.name), ROLE: "flag-helper"},
+            host_config=self.api.create_host_config(
+                mounts=[Mount("/d", volume, type="volume")], cap_drop=["ALL"],
+            ),
+        )  # fmt: skip
+        try:
+            self.api.put_archive(helper["Id"], "/d", _flag_tar(posixpath.basename(path), inst.flag))
+        finally:
+            self.api.remove_container(helper["Id"], force=True)
+        return Mount(posixpath.dirname(path), volume, type="volume", read_only=True)
+
+    def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed:
+        spec = run.spec
+        name = container_name(inst.event, inst.team_id, inst.challenge, spec.name)
+        net = network_name(inst.event, inst.team_id)
+        env = dict(spec.environment)
+        if spec.flag.env:
+            env["RANGE_FLAG"] = inst.flag
+        mounts = []
+        if spec.flag.file and spec.read_only:
+            mounts.append(self._flag_volume(inst, run, name))
+        healthcheck = None
+        if spec.healthcheck:
+            test = ["CMD", *spec.healthcheck] if isinstance(spec.healthcheck, list) else [
+                "CMD-SHELL", spec.healthcheck]  # fmt: skip
+            healthcheck = {"test": test, "interval": 2_000_000_000, "timeout": 3_000_000_000,
+                           "retries": 3, "start_period": 1_000_000_000}  # fmt: skip
+        host_config = self.api.create_host_config(
+            cap_drop=["ALL"],
+            cap_add=spec.cap_add or None,
+            security_opt=["no-new-privileges:true"],
+            read_only=spec.read_only,
+            tmpfs=spec.tmpfs or None,
+            mem_limit=spec.memory_bytes,
+            memswap_limit=spec.memory_bytes,
+            nano_cpus=int(spec.cpus * 1e9),
+            pids_limit=spec.pids,
+            log_config=LogConfig(type="json-file", config=LOG_MAX),
+            privileged=False,
+            mounts=mounts or None,
+            init=True,
+        )
+        try:
+            created = self.api.create_container(
+                run.image,
+                name=name,
+                hostname=spec.name,
+                command=spec.command,
+                environment=env,
+                labels={**inst.labels(spec.name), ROLE: "service"},
+                host_config=host_config,
+                healthcheck=healthcheck,
+                networking_config=self.api.create_networking_config(
+                    {net: self.api.create_endpoint_config(aliases=[spec.name])}
+                ),
+            )
+            if spec.flag.file and not spec.read_only:
+                directory = posixpath.dirname(spec.flag.file)
+                self.api.put_archive(
+                    created["Id"],
+                    directory,
+                    _flag_tar(posixpath.basename(spec.flag.file), inst.flag),
+                )
+            self.api.start(created["Id"])
+        except docker.errors.APIError as exc:
+            raise BackendError(
+                f"challenge {inst.challenge}, service {spec.name}, team {inst.team_id}: "
+                f"{exc.explanation or exc}"
+            ) from None
+        return Observed(created["Id"], name, inst.labels(spec.name), "running")
+
+    # --- repairing and removing ---------------------------------------------------------
+    def restart(self, obs: Observed) -> None:
+        self.api.restart(obs.id, timeout=5)
+
+    def remove_container(self, obs: Observed) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(obs.id, force=True)
+
+    def remove_network(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_network(name)
+
+    def remove_volume(self, name: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_volume(name, force=True)

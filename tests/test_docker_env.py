@@ -1,0 +1,267 @@
+"""Isolated team environments on the real Docker engine (SQLite store).
+
+Each test uses an event id of its own and removes everything it created; nothing assumes an
+empty engine. A missing engine fails loudly: run infra/engine.sh.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import yaml
+
+from range_control.domain.flags import DynamicFlag, dynamic_flag
+from range_control.orchestrator import images
+from range_control.orchestrator.backend import EVENT, MANAGED, network_name
+from range_control.orchestrator.docker_backend import DockerBackend
+from range_control.orchestrator.reconciler import Reconciler
+from range_control.services import catalog, environments
+from range_control.services.environments import Selection
+from range_control.store import migrate
+from range_control.store.session import make_engine
+from tests.conftest import FLAG_SECRET, Env, make_env
+
+BUSYBOX = Path("/bin/busybox")
+
+
+@pytest.fixture(scope="session")
+def client() -> docker.DockerClient:
+    try:
+        c = docker.from_env(timeout=300)
+        c.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"no Docker engine ({exc!r}): run infra/engine.sh", pytrace=False)
+    if not images.image_exists(c, images.BASE_IMAGE):
+        images.build_base(c)
+    if not BUSYBOX.is_file():
+        pytest.fail("/bin/busybox missing: apt-get install busybox-static", pytrace=False)
+    return c
+
+
+def cleanup(c: docker.DockerClient, event: str) -> None:
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+    for ct in c.api.containers(all=True, filters=flt):
+        c.api.remove_container(ct["Id"], force=True)
+    for v in c.api.volumes(filters=flt).get("Volumes") or []:
+        c.api.remove_volume(v["Name"], force=True)
+    for n in c.api.networks(filters=flt):
+        c.api.remove_network(n["Id"])
+
+
+@pytest.fixture
+def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Reconciler]]:
+    event = "t" + uuid.uuid4().hex[:8]
+    url = f"sqlite:///{tmp_path / 'range.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    env = make_env(url, tmp_path, event_slug=event)
+    rec = Reconciler(env.rng, DockerBackend(client), pool=4)
+    try:
+        yield env, rec
+    finally:
+        cleanup(client, event)
+        env.rng.store.dispose()
+
+
+def web_challenge(env: Env, slug: str = "web", **service: object) -> None:
+    """A live challenge: busybox httpd FROM the base image, flag by env and by file."""
+    d = env.tmp / "pack" / slug
+    (d / "src").mkdir(parents=True, exist_ok=True)
+    shutil.copy(BUSYBOX, d / "src" / "busybox")
+    (d / "src" / "index.html").write_text("convoy manifest\n")
+    (d / "src" / "Dockerfile").write_text(
+        "FROM range/base:bookworm\nCOPY busybox /bin/busybox\nCOPY index.html /srv/www/index.html\n"
+        'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]\n'
+    )
+    svc = {
+        "name": "portal", "build": "src", "ports": [8080],
+        "healthcheck": ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"],
+        "flag": {"env": True, "file": "/run/flag/flag"},
+    }  # fmt: skip
+    svc.update(service)
+    spec = {"name": slug, "slug": slug, "value": 100, "dynamic_flag": {"prefix": "ICE"},
+            "environment": {"services": [svc]}}  # fmt: skip
+    (d / "challenge.yml").write_text(yaml.safe_dump(spec))
+    result = catalog.lint([env.tmp / "pack"])
+    assert result.ok, [str(p) for p in result.problems]
+    catalog.sync(env.rng, result.challenges)
+
+
+def sh(client: docker.DockerClient, container: str, cmd: str) -> tuple[int, str]:
+    res = client.containers.get(container).exec_run(["/bin/sh", "-c", cmd])
+    return res.exit_code, res.output.decode(errors="replace")
+
+
+def fetch(client: docker.DockerClient, container: str, host: str, port: int) -> tuple[int, str]:
+    """HTTP GET from inside a container with bash's /dev/tcp (no client tool needed)."""
+    script = (f'exec 3<>/dev/tcp/{host}/{port} && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 '
+              "&& cat <&3")  # fmt: skip
+    return sh(client, container, f"timeout 4 bash -c '{script}'")
+
+
+def name_of(env: Env, team_id: int, slug: str = "web", svc: str = "portal") -> str:
+    return f"rc-{env.rng.event_slug}-t{team_id}-{slug}-{svc}"
+
+
+def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+    env, rec = live
+    a_id, _ = env.team("Alpha", "NL")
+    b_id, _ = env.team("Bravo", "NO")
+    web_challenge(env)
+    assert environments.up(env.rng, Selection(), "test") == 2
+    report = rec.run_once()
+    assert report.failed == {} and len(report.created) == 2
+    a, b = name_of(env, a_id), name_of(env, b_id)
+
+    # Own team's service by name: reachable.
+    code, out = fetch(client, a, "portal", 8080)
+    assert code == 0 and out.endswith("convoy manifest\n"), out
+    # The other team's container, by IP: no route (separate internal networks).
+    b_ip = client.api.inspect_container(b)["NetworkSettings"]["Networks"][
+        network_name(env.rng.event_slug, b_id)
+    ]["IPAddress"]
+    code, out = fetch(client, a, b_ip, 8080)
+    assert code != 0, out
+    assert fetch(client, b, "portal", 8080)[0] == 0  # (it is up: team B reaches it)
+
+    # No egress, and not the host's services: a listener of ours on every host address sees nothing.
+    seen: list[str] = []
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", 0))  # noqa: S104 - the test's own listener, to prove nothing arrives
+    srv.listen()
+    srv.settimeout(0.5)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, addr = srv.accept()
+                seen.append(addr[0])
+                conn.close()
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    team_net = client.api.inspect_network(network_name(env.rng.event_slug, a_id))
+    # Every IPv4 address of the host (its own interfaces and the docker bridges), and the first
+    # address of the team network (where a gateway would be).
+    host_ips = set(re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", subprocess.run(
+        ["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout))  # fmt: skip
+    host_ips.discard("127.0.0.1")
+    host_ips.add(str(ipaddress.ip_network(team_net["IPAM"]["Config"][0]["Subnet"])[1]))
+    assert len(host_ips) >= 2
+    try:
+        for target in sorted(host_ips):
+            code, out = fetch(client, a, target, port)
+            assert code != 0, (target, out)
+    finally:
+        stop.set()
+        t.join(2)
+        srv.close()
+    assert seen == []
+    assert team_net["Internal"] is True
+
+    # Hardening, seen from inside.
+    code, out = sh(client, a, "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status")
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
+    assert sh(client, a, "touch /etc/x")[0] != 0  # read-only root
+    assert sh(client, a, "touch /tmp/x")[0] == 0  # declared tmpfs
+    assert sh(client, a, "test -e /var/run/docker.sock || test -e /run/docker.sock")[0] != 0
+    info = client.api.inspect_container(a)
+    hc = info["HostConfig"]
+    assert hc["Privileged"] is False and hc["CapDrop"] == ["ALL"] and hc["ReadonlyRootfs"] is True
+    assert hc["Memory"] == 256 * 1024**2 and hc["PidsLimit"] == 128 and hc["NanoCpus"] == 5 * 10**8
+    assert hc["LogConfig"]["Config"]["max-size"] == "1m"
+    assert not any(m["Type"] == "bind" for m in info["Mounts"])
+    labels = info["Config"]["Labels"]
+    assert {k: labels[k] for k in ("range.managed", "range.team", "range.challenge", "range.service")} == {
+        "range.managed": "1", "range.team": str(a_id), "range.challenge": "web", "range.service": "portal",
+    }  # fmt: skip
+
+    # Each team's instance holds that team's flag, by env and by a 0400 file.
+    want = dynamic_flag(FLAG_SECRET, env.rng.event_slug, a_id, "web", DynamicFlag("ICE", 32))
+    assert sh(client, a, "echo $RANGE_FLAG")[1].strip() == want
+    code, out = sh(client, a, "stat -c '%a %u' /run/flag/flag && cat /run/flag/flag")
+    assert out.split() == ["400", "0", want]
+    other = dynamic_flag(FLAG_SECRET, env.rng.event_slug, b_id, "web", DynamicFlag("ICE", 32))
+    assert sh(client, b, "cat /run/flag/flag")[1].strip() == other != want
+
+
+def test_reconciler_converges_idempotently(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+    env, rec = live
+    a_id, _ = env.team("Alpha", "NL")
+    b_id, _ = env.team("Bravo", "NO")
+    web_challenge(env)
+    environments.up(env.rng, Selection(), "test")
+    rec.run_once()
+    again = rec.run_once()
+    assert again.created == [] and again.removed == [] and again.restarted == []
+    # A stray with our labels (an instance nobody wants) is removed; a removed one comes back.
+    stray = client.api.create_container(
+        "range/base:bookworm", command=["sleep", "300"], name=f"rc-{env.rng.event_slug}-stray",
+        labels={MANAGED: "1", EVENT: env.rng.event_slug, "range.instance": "999999",
+                "range.service": "portal", "range.role": "service"},
+    )  # fmt: skip
+    client.api.remove_container(name_of(env, a_id), force=True)
+    client.api.stop(name_of(env, b_id), timeout=1)  # died: restarted
+    report = rec.run_once()
+    assert f"rc-{env.rng.event_slug}-stray" in report.removed
+    assert report.created == [name_of(env, a_id)] and report.restarted == [name_of(env, b_id)]
+    assert stray["Id"] not in {c["Id"] for c in client.api.containers(all=True)}
+    rows = {r.team: r for r in environments.status(env.rng)}
+    assert rows["Alpha"].state == "running" and rows["Bravo"].restarts == 1
+    # One team down: its containers, flag volumes and network go; the other team is untouched.
+    environments.down(env.rng, Selection(team="Alpha"), "test")
+    rec.run_once()
+    names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True)}
+    assert name_of(env, a_id) not in names and name_of(env, b_id) in names
+    assert network_name(env.rng.event_slug, a_id) not in {n["Name"] for n in client.api.networks()}
+    # Everything down: nothing of the event is left on the engine.
+    environments.down(env.rng, Selection(), "test")
+    rec.run_once()
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={env.rng.event_slug}"]}
+    assert client.api.containers(all=True, filters=flt) == []
+    assert client.api.networks(filters=flt) == []
+    assert (client.api.volumes(filters=flt).get("Volumes") or []) == []
+
+
+def test_missing_image_and_bad_build_fail_clearly(live) -> None:  # noqa: ANN001
+    env, rec = live
+    env.team("Alpha", "NL")
+    d = env.tmp / "pack" / "ghost"
+    d.mkdir(parents=True)
+    (d / "challenge.yml").write_text(yaml.safe_dump({
+        "name": "ghost", "value": 1, "flags": ["ICE{x}"],
+        "environment": {"services": [{"name": "svc", "image": "range/does-not-exist:1"}]},
+    }))  # fmt: skip
+    web_challenge(env, "broken")
+    (env.tmp / "pack" / "broken" / "src" / "Dockerfile").write_text(
+        "FROM range/base:bookworm\nRUN exit 3\n"
+    )
+    catalog.sync(env.rng, catalog.lint([env.tmp / "pack"]).challenges)
+    environments.up(env.rng, Selection(), "test")
+    report = rec.run_once()
+    errors = sorted(report.failed.values())
+    assert re.search(
+        r"^challenge broken, service portal: build failed at Step 2/\d+ : RUN exit 3: ", errors[0]
+    )
+    assert (
+        "challenge ghost, service svc: image 'range/does-not-exist:1' is not on this engine"
+        in errors[1]
+    )
+    states = {r.challenge: (r.state, r.last_error) for r in environments.status(env.rng)}
+    assert states["ghost"][0] == "failed" and "does-not-exist" in states["ghost"][1]
