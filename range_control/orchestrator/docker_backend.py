@@ -40,11 +40,23 @@ from range_control.orchestrator.backend import (
 )
 
 LOG_MAX = {"max-size": "1m", "max-file": "2"}
-# Team bridges are named rcb<12 hex>, so that one packet-filter rule covers them all: Docker's
-# "internal" flag stops forwarding, but packets *to the host's own addresses* (the control
-# plane's port, any host service) go through INPUT, which Docker leaves open.
+
+
+# Every bridge we create is named rcb<12 hex>, so that a few packet-filter rules cover them all.
+# Docker's "internal" flag stops forwarding out of a team network, but packets *to the host's own
+# addresses* (the control plane's port, any host service) go through INPUT, which Docker leaves
+# open; and the edge network of the jumpboxes must publish ports, so it cannot be internal.
 BRIDGE_PREFIX = "rcb"
-HOST_GUARD = ["INPUT", "-i", BRIDGE_PREFIX + "+", "-j", "DROP"]
+_BR = BRIDGE_PREFIX + "+"
+_EST = ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"]
+HOST_GUARD: list[list[str]] = [
+    # Nothing from our bridges reaches the host, except replies (to docker-proxy, for ports).
+    ["INPUT", "-i", _BR, *_EST, "-j", "ACCEPT"],
+    ["INPUT", "-i", _BR, "-j", "DROP"],
+    # Nothing from our bridges leaves for another interface, except replies (published ports).
+    ["DOCKER-USER", "-i", _BR, "!", "-o", _BR, *_EST, "-j", "RETURN"],
+    ["DOCKER-USER", "-i", _BR, "!", "-o", _BR, "-j", "DROP"],
+]
 
 
 def bridge_name(network: str) -> str:
@@ -52,23 +64,26 @@ def bridge_name(network: str) -> str:
 
 
 def ensure_host_guard() -> None:
-    """Drop every packet from a team bridge to the host itself (idempotent; IPv4 and IPv6)."""
+    """Install the rules above (idempotent, in order, IPv4 and where present IPv6)."""
     for tool in ("iptables", "ip6tables"):
         exe = shutil.which(tool)
         if exe is None:
             if tool == "ip6tables":
                 continue
             raise BackendError("iptables is not installed: the host guard cannot be set")
-        check = [exe, "-w", "-C", *HOST_GUARD]
-        if subprocess.run(check, capture_output=True).returncode == 0:  # noqa: S603 - fixed argv
-            continue
-        insert = [exe, "-w", "-I", *HOST_GUARD]
-        done = subprocess.run(insert, capture_output=True, text=True)  # noqa: S603 - fixed argv
-        if done.returncode != 0:
-            raise BackendError(
-                f"{tool}: cannot install the rule that keeps team networks off the host "
-                f"({done.stderr.strip()}); no instance is started without it"
-            )
+        for chain in {rule[0] for rule in HOST_GUARD}:
+            subprocess.run([exe, "-w", "-N", chain], capture_output=True)  # noqa: S603 - exists is fine
+        # Insert in reverse at the top of each chain, so the final order is the order above.
+        for rule in reversed(HOST_GUARD):
+            check = [exe, "-w", "-C", *rule]
+            if subprocess.run(check, capture_output=True).returncode == 0:  # noqa: S603
+                continue
+            done = subprocess.run([exe, "-w", "-I", *rule], capture_output=True, text=True)  # noqa: S603
+            if done.returncode != 0:
+                raise BackendError(
+                    f"{tool}: cannot install the rule {' '.join(rule)} that keeps team networks "
+                    f"off the host ({done.stderr.strip()}); no instance is started without it"
+                )
 
 
 class BackendError(RuntimeError):

@@ -168,7 +168,11 @@ class Reconciler:
                             f"service {run.spec.name} keeps exiting ({self.max_restarts} restarts)"
                         )
                 elif obs.status == "created":
-                    self.backend.restart(obs)
+                    # Created but never started: a launch cut short (crash), maybe before its
+                    # flag was delivered. Never start it as it is: replace it.
+                    self.backend.remove_container(obs)
+                    report.removed.append(obs.name)
+                    jobs[iid].append(run)
 
         def launch(iid: int, runs: list[ServiceRun]) -> tuple[int, list[str], str | None]:
             w = want[iid]
