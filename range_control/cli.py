@@ -525,7 +525,7 @@ def _reconcile(ctx: Ctx) -> Any:
     from range_control.orchestrator.docker_backend import DockerBackend
     from range_control.orchestrator.reconciler import Reconciler
 
-    rec = Reconciler(ctx.rng, DockerBackend(_docker()))
+    rec = Reconciler(ctx.rng, DockerBackend(_docker(), publish_ip=ctx.settings.publish_ip))
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("reconciling", total=None)

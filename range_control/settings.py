@@ -38,6 +38,23 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
     db_pool_size: int = Field(default=5, ge=1)
     launch_pool: int = Field(default=8, ge=1, le=64, description="parallel instance launches")
+    port_range: str = Field(
+        default="20000-20999",
+        pattern=r"^\d{4,5}-\d{4,5}$",
+        description="host ports for jumpboxes and published services",
+    )
+    publish_ip: str = Field(default="0.0.0.0", description="host address ports are published on")  # noqa: S104
+    public_host: str = Field(default="localhost", description="host name teams connect to")
+    reconcile_seconds: float = Field(default=5.0, ge=0.5, le=300)
+    instance_actions_per_minute: int = Field(default=6, ge=1, le=1000)
+
+    @property
+    def ports(self) -> range:
+        low, high = (int(x) for x in self.port_range.split("-"))
+        if not 1024 <= low <= high <= 65535:
+            raise ValueError(f"RANGE_PORT_RANGE {self.port_range!r}: 1024 <= low <= high <= 65535")
+        return range(low, high + 1)
+
     proxy_hops: int = Field(
         default=0, ge=0, le=5, description="reverse proxies in front (trust X-Forwarded-For)"
     )

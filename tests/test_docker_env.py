@@ -7,6 +7,7 @@ empty engine. A missing engine fails loudly: run infra/engine.sh.
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import shutil
 import socket
@@ -22,7 +23,7 @@ import yaml
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.orchestrator import images
-from range_control.orchestrator.backend import EVENT, MANAGED, network_name
+from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.orchestrator.docker_backend import DockerBackend
 from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments
@@ -65,8 +66,10 @@ def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Rec
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    env = make_env(url, tmp_path, event_slug=event)
-    rec = Reconciler(env.rng, DockerBackend(client), pool=4)
+    low = 30000 + random.randrange(0, 300) * 100  # a port range of its own: the engine is shared
+    env = make_env(url, tmp_path, event_slug=event, port_range=f"{low}-{low + 99}",
+                   public_host="127.0.0.1")  # fmt: skip
+    rec = Reconciler(env.rng, DockerBackend(client, publish_ip="127.0.0.1"), pool=4)
     try:
         yield env, rec
     finally:
@@ -121,8 +124,10 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     web_challenge(env)
     assert environments.up(env.rng, Selection(), "test") == 2
     report = rec.run_once()
-    assert report.failed == {} and len(report.created) == 2
+    assert report.failed == {} and report.jumpbox_errors == {}
     a, b = name_of(env, a_id), name_of(env, b_id)
+    assert sorted(report.created) == sorted([a, b, jumpbox_name(env.rng.event_slug, a_id),
+                                             jumpbox_name(env.rng.event_slug, b_id)])  # fmt: skip
 
     # Own team's service by name: reachable.
     code, out = fetch(client, a, "portal", 8080)

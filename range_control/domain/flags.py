@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -59,6 +60,13 @@ def dynamic_flag(secret: str, event: str, team_id: int, challenge: str, spec: Dy
     return f"{spec.prefix}{{{digest[: spec.length]}}}"
 
 
+def jumpbox_password(secret: str, event: str, team_id: int) -> str:
+    """The team's SSH password on its jumpbox: derived like the flags, so never stored."""
+    message = f"jumpbox\x00{event}\x00{team_id}".encode()
+    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:20]
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     correct: bool
@@ -93,8 +101,3 @@ def check_submission(
             ):
                 return Verdict(False, shared_from_team=other)
     return Verdict(False)
-
-
-def flag_texts_for_lint(flags: Iterable[Flag]) -> Mapping[str, Flag]:
-    """Static flag contents keyed by the text to look for in distributed files."""
-    return {f.content: f for f in flags if f.type == "static"}

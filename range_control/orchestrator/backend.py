@@ -19,7 +19,9 @@ TEAM = "range.team"
 CHALLENGE = "range.challenge"
 INSTANCE = "range.instance"
 SERVICE = "range.service"
-ROLE = "range.role"  # service | flag-volume
+ROLE = "range.role"  # service | jumpbox | flag-volume | team-network | edge-network
+GENERATION = "range.generation"
+PORT = "range.port"
 
 
 def network_name(event: str, team_id: int) -> str:
@@ -28,6 +30,14 @@ def network_name(event: str, team_id: int) -> str:
 
 def container_name(event: str, team_id: int, challenge: str, service: str) -> str:
     return f"rc-{event}-t{team_id}-{challenge}-{service}"
+
+
+def jumpbox_name(event: str, team_id: int) -> str:
+    return f"rc-{event}-t{team_id}-jumpbox"
+
+
+def edge_network_name(event: str) -> str:
+    return f"rc-{event}-edge"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,11 @@ class DesiredInstance:
     challenge: str
     flag: str
     services: tuple[ServiceRun, ...]
+    generation: int = 0
+    published: tuple[tuple[str, int, int], ...] = ()  # (service, container port, host port)
+
+    def host_ports(self, service: str) -> dict[int, int]:
+        return {cport: hport for svc, cport, hport in self.published if svc == service}
 
     def labels(self, service: str | None = None) -> dict[str, str]:
         out = {
@@ -52,10 +67,23 @@ class DesiredInstance:
             TEAM: str(self.team_id),
             CHALLENGE: self.challenge,
             INSTANCE: str(self.instance_id),
+            GENERATION: str(self.generation),
         }
         if service is not None:
             out[SERVICE] = service
         return out
+
+
+@dataclass(frozen=True)
+class DesiredJumpbox:
+    event: str
+    team_id: int
+    port: int
+    password: str
+
+    def labels(self) -> dict[str, str]:
+        return {MANAGED: "1", EVENT: self.event, TEAM: str(self.team_id), ROLE: "jumpbox",
+                PORT: str(self.port)}  # fmt: skip
 
 
 @dataclass
@@ -83,6 +111,7 @@ class Backend(Protocol):
     def ensure_network(self, event: str, team_id: int) -> str: ...
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None: ...
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed: ...
+    def create_jumpbox(self, jb: DesiredJumpbox) -> Observed: ...
     def restart(self, obs: Observed) -> None: ...
     def remove_container(self, obs: Observed) -> None: ...
     def remove_network(self, name: str) -> None: ...

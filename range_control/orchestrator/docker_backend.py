@@ -33,9 +33,12 @@ from range_control.orchestrator.backend import (
     ROLE,
     TEAM,
     DesiredInstance,
+    DesiredJumpbox,
     Observed,
     ServiceRun,
     container_name,
+    edge_network_name,
+    jumpbox_name,
     network_name,
 )
 
@@ -108,8 +111,9 @@ def _health(status_text: str) -> str | None:
 
 
 class DockerBackend:
-    def __init__(self, client: Any | None = None) -> None:
+    def __init__(self, client: Any | None = None, *, publish_ip: str = "0.0.0.0") -> None:  # noqa: S104
         self.client = client or docker.from_env(timeout=120)
+        self.publish_ip = publish_ip
         self.api = self.client.api
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
@@ -144,30 +148,95 @@ class DockerBackend:
         return [v["Name"] for v in (rows.get("Volumes") or [])]
 
     # --- creating -----------------------------------------------------------------------
-    def ensure_network(self, event: str, team_id: int) -> str:
-        name = network_name(event, team_id)
+    def _bridge(self, name: str, *, internal: bool, icc: bool, labels: dict[str, str]) -> str:
+        """Create (once) a bridge of ours: rcb-named, masquerading off, host guard in place."""
         with self._lock("host-guard"):
             if not self._host_guarded:
                 ensure_host_guard()
                 self._host_guarded = True
         with self._lock(f"net:{name}"):
-            existing = self.api.networks(names=[name], filters={"label": f"{MANAGED}=1"})
-            for n in existing:
+            for n in self.api.networks(names=[name], filters={"label": f"{MANAGED}=1"}):
                 if n["Name"] == name:
                     return n["Id"]
             created = self.api.create_network(
                 name,
                 driver="bridge",
-                internal=True,
-                labels={MANAGED: "1", EVENT: event, TEAM: str(team_id), ROLE: "team-network"},
+                internal=internal,
+                labels={MANAGED: "1", **labels},
                 options={
                     "com.docker.network.bridge.name": bridge_name(name),
                     "com.docker.network.bridge.enable_ip_masquerade": "false",
-                    "com.docker.network.bridge.enable_icc": "true",
+                    "com.docker.network.bridge.enable_icc": "true" if icc else "false",
                 },
                 check_duplicate=True,
             )
             return created["Id"]
+
+    def ensure_network(self, event: str, team_id: int) -> str:
+        """The team's network: internal, the team's containers see each other by name."""
+        labels = {EVENT: event, TEAM: str(team_id), ROLE: "team-network"}
+        return self._bridge(network_name(event, team_id), internal=True, icc=True, labels=labels)
+
+    def ensure_edge_network(self, event: str) -> str:
+        """Where jumpboxes and published services get their host port. Not internal (that
+        breaks publishing, moby#36174), so: no masquerading, no traffic between its
+        containers, and the host guard drops anything they start towards the host or out."""
+        labels = {EVENT: event, ROLE: "edge-network"}
+        return self._bridge(edge_network_name(event), internal=False, icc=False, labels=labels)
+
+    def jumpbox_image(self) -> str:
+        context = Path(__file__).parent / "jumpbox"
+        tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
+        with self._lock(f"img:{tag}"):
+            images.build_context(self.client, challenge="(jumpbox)", service="sshd",
+                                 context=context, dockerfile=None, tag=tag)  # fmt: skip
+        return tag
+
+    def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
+        name = jumpbox_name(jb.event, jb.team_id)
+        image = self.jumpbox_image()
+        edge = edge_network_name(jb.event)
+        self.ensure_edge_network(jb.event)
+        team_net = network_name(jb.event, jb.team_id)
+        self.ensure_network(jb.event, jb.team_id)
+        host_config = self.api.create_host_config(
+            cap_drop=["ALL"],
+            # sshd: privilege separation, the team's login, and its own host keys and password.
+            cap_add=[
+                "CHOWN",
+                "DAC_OVERRIDE",
+                "FOWNER",
+                "SETUID",
+                "SETGID",
+                "SYS_CHROOT",
+                "KILL",
+                "AUDIT_WRITE",
+            ],  # fmt: skip
+            security_opt=["no-new-privileges:true"],
+            # Not read-only: the entry point writes the team's password and fresh host keys.
+            read_only=False,
+            tmpfs={"/tmp": "size=32m"},  # noqa: S108
+            mem_limit=128 * 1024**2,
+            memswap_limit=128 * 1024**2,
+            nano_cpus=500_000_000,
+            pids_limit=256,
+            log_config=LogConfig(type="json-file", config=LOG_MAX),
+            privileged=False,
+            port_bindings={2222: (self.publish_ip, jb.port)},
+            init=True,
+        )
+        try:
+            created = self.api.create_container(
+                image, name=name, hostname="jumpbox", labels=jb.labels(), ports=[2222],
+                environment={"RANGE_JUMPBOX_PASSWORD": jb.password}, host_config=host_config,
+                networking_config=self.api.create_networking_config(
+                    {edge: self.api.create_endpoint_config()}),
+            )  # fmt: skip
+            self.api.connect_container_to_network(created["Id"], team_net, aliases=["jumpbox"])
+            self.api.start(created["Id"])
+        except docker.errors.APIError as exc:
+            raise BackendError(f"jumpbox of team {jb.team_id}: {exc.explanation or exc}") from None
+        return Observed(created["Id"], name, jb.labels(), "running")
 
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None:
         with self._lock(f"img:{run.image}"):
@@ -219,7 +288,9 @@ class DockerBackend:
                 "CMD-SHELL", spec.healthcheck]  # fmt: skip
             healthcheck = {"test": test, "interval": 2_000_000_000, "timeout": 3_000_000_000,
                            "retries": 3, "start_period": 1_000_000_000}  # fmt: skip
+        published = inst.host_ports(spec.name) if spec.exposure == "published" else {}
         host_config = self.api.create_host_config(
+            port_bindings={c: (self.publish_ip, h) for c, h in published.items()} or None,
             cap_drop=["ALL"],
             cap_add=spec.cap_add or None,
             security_opt=["no-new-privileges:true"],
@@ -234,6 +305,11 @@ class DockerBackend:
             mounts=mounts or None,
             init=True,
         )
+        if published:  # first on the edge network (for the port), then on the team's
+            first = {edge_network_name(inst.event): self.api.create_endpoint_config()}
+            self.ensure_edge_network(inst.event)
+        else:
+            first = {net: self.api.create_endpoint_config(aliases=[spec.name])}
         try:
             created = self.api.create_container(
                 run.image,
@@ -244,10 +320,11 @@ class DockerBackend:
                 labels={**inst.labels(spec.name), ROLE: "service"},
                 host_config=host_config,
                 healthcheck=healthcheck,
-                networking_config=self.api.create_networking_config(
-                    {net: self.api.create_endpoint_config(aliases=[spec.name])}
-                ),
+                ports=list(published) or None,
+                networking_config=self.api.create_networking_config(first),
             )
+            if published:
+                self.api.connect_container_to_network(created["Id"], net, aliases=[spec.name])
             if spec.flag.file and not spec.read_only:
                 directory = posixpath.dirname(spec.flag.file)
                 self.api.put_archive(

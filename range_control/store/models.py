@@ -305,8 +305,23 @@ class Instance(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Written by the reconciler: what it last saw and did.
+    # Bumped by a reset: containers carry it as a label, and a mismatch means "replace".
+    generation: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|failed
     health: Mapped[str | None] = mapped_column(String(16))
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PortAllocation(Base):
+    """A host port from the pool, held in the database *before* any container uses it, so a
+    crash never loses or doubles one. Jumpbox ports live as long as their team."""
+
+    __tablename__ = "port_allocations"
+
+    port: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(120))  # "jumpbox" or "<service>:<port>"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
