@@ -13,15 +13,19 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import docker
 import pytest
 import yaml
+from sqlalchemy import update
 
-from range_control.domain.flags import DynamicFlag, dynamic_flag
+from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.orchestrator.docker_backend import DockerBackend
@@ -29,6 +33,7 @@ from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments
 from range_control.services.environments import Selection
 from range_control.store import migrate
+from range_control.store.models import Instance
 from range_control.store.session import make_engine
 from tests.conftest import FLAG_SECRET, Env, make_env
 
@@ -270,3 +275,98 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:  # noqa: ANN001
     )
     states = {r.challenge: (r.state, r.last_error) for r in environments.status(env.rng)}
     assert states["ghost"][0] == "failed" and "does-not-exist" in states["ghost"][1]
+
+
+def ssh_run(port: int, password: str, command: str) -> tuple[int, str]:
+    import paramiko
+
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a fresh test jumpbox
+    last: Exception | None = None
+    for _ in range(40):  # sshd may still be starting
+        try:
+            c.connect("127.0.0.1", port=port, username="team", password=password, timeout=5,
+                      allow_agent=False, look_for_keys=False, banner_timeout=10)  # fmt: skip
+            break
+        except Exception as exc:  # noqa: BLE001
+            last = exc
+            time.sleep(0.5)
+    else:
+        raise AssertionError(f"no SSH login on port {port}: {last!r}")
+    try:
+        _, out, _ = c.exec_command(command, timeout=15)
+        return out.channel.recv_exit_status(), out.read().decode()
+    finally:
+        c.close()
+
+
+def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+    env, rec = live
+    a_id, _ = env.team("Alpha", "NL")
+    b_id, _ = env.team("Bravo", "NO")
+    web_challenge(env)
+    environments.up(env.rng, Selection(), "test")
+    assert rec.run_once().jumpbox_errors == {}
+    event = env.rng.event_slug
+    port_a = int(
+        client.api.inspect_container(jumpbox_name(event, a_id))["HostConfig"]["PortBindings"][
+            "2222/tcp"
+        ][0]["HostPort"]
+    )
+    pw_a = jumpbox_password(FLAG_SECRET, event, a_id)
+    code, out = ssh_run(port_a, pw_a, "curl -s -m 3 http://portal:8080/")
+    assert code == 0 and out == "convoy manifest\n"
+    # Team B's instance, by its address, from team A's jumpbox: no route.
+    b_ip = client.api.inspect_container(name_of(env, b_id))["NetworkSettings"]["Networks"][
+        network_name(event, b_id)
+    ]["IPAddress"]
+    code, _ = ssh_run(port_a, pw_a, f"curl -s -m 3 http://{b_ip}:8080/")
+    assert code != 0
+    # Nor team B's jumpbox on the edge network (no traffic between jumpboxes).
+    jb_b = client.api.inspect_container(jumpbox_name(event, b_id))["NetworkSettings"]["Networks"][
+        f"rc-{event}-edge"
+    ]["IPAddress"]
+    code, _ = ssh_run(port_a, pw_a, f"nc -z -w 3 {jb_b} 2222")
+    assert code != 0
+    # Team B's password does not open team A's jumpbox.
+    with pytest.raises(AssertionError, match="no SSH login"):
+        ssh_run(port_a, jumpbox_password(FLAG_SECRET, event, b_id), "true")
+
+
+def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+    env, rec = live
+    a_id, _ = env.team("Alpha", "NL")
+    web_challenge(env, "pub", exposure="published")
+    environments.up(env.rng, Selection(), "test")
+    assert rec.run_once().failed == {}
+    binding = client.api.inspect_container(name_of(env, a_id, "pub"))["HostConfig"]["PortBindings"][
+        "8080/tcp"
+    ][0]
+    low, high = (int(x) for x in env.rng.settings.port_range.split("-"))
+    assert binding["HostIp"] == "127.0.0.1" and low <= int(binding["HostPort"]) <= high
+    body = ""
+    for _ in range(20):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{binding['HostPort']}/", timeout=3) as r:  # noqa: S310
+                body = r.read().decode()
+                break
+        except OSError:
+            time.sleep(0.3)
+    assert body == "convoy manifest\n"
+    # Still on its team network, by name.
+    assert fetch(client, name_of(env, a_id, "pub"), "portal", 8080)[0] == 0
+
+
+def test_expired_instances_are_removed(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+    env, rec = live
+    a_id, _ = env.team("Alpha", "NL")
+    web_challenge(env)
+    environments.up(env.rng, Selection(), "test")
+    rec.run_once()
+    with env.rng.store.write() as s:
+        s.execute(update(Instance).values(expires_at=env.clock.now() + timedelta(minutes=5)))
+    assert rec.run_once().expired == []
+    env.clock.advance(minutes=5)
+    report = rec.run_once()
+    assert len(report.expired) == 1 and name_of(env, a_id) in report.removed
+    assert environments.status(env.rng) == []
