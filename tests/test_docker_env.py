@@ -7,11 +7,14 @@ empty engine. A missing engine fails loudly: run infra/engine.sh.
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -23,7 +26,7 @@ from pathlib import Path
 import docker
 import pytest
 import yaml
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
 from range_control.orchestrator import images
@@ -33,7 +36,7 @@ from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments
 from range_control.services.environments import Selection
 from range_control.store import migrate
-from range_control.store.models import Instance
+from range_control.store.models import Instance, PortAllocation
 from range_control.store.session import make_engine
 from tests.conftest import FLAG_SECRET, Env, make_env
 
@@ -370,3 +373,55 @@ def test_expired_instances_are_removed(live, client: docker.DockerClient) -> Non
     report = rec.run_once()
     assert len(report.expired) == 1 and name_of(env, a_id) in report.removed
     assert environments.status(env.rng) == []
+
+
+def test_sigkill_in_the_middle_of_bringing_up_100_instances(
+    live, client: docker.DockerClient
+) -> None:  # noqa: ANN001
+    env, rec = live
+    teams = [env.team(f"Team {i:02d}", "NL")[0] for i in range(25)]
+    for slug in ("c1", "c2", "c3", "c4"):
+        web_challenge(env, slug)
+    event = env.rng.event_slug
+    cli_env = {
+        **os.environ,
+        "RANGE_DATA_DIR": str(env.tmp / "var"),
+        "RANGE_DATABASE_URL": env.rng.settings.resolved_database_url,
+        "RANGE_EVENT_SLUG": event,
+        "RANGE_FLAG_SECRET": FLAG_SECRET,
+        "RANGE_ADMIN_TOKEN": "x",
+        "RANGE_PORT_RANGE": env.rng.settings.port_range,
+        "RANGE_PUBLISH_IP": "127.0.0.1",
+        "RANGE_LAUNCH_POOL": "8",
+    }
+    up = [sys.executable, "-m", "range_control.cli", "env", "up"]
+    proc = subprocess.Popen(up, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+    deadline = time.monotonic() + 120
+    while len(client.api.containers(all=True, filters=flt)) < 40 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    midway = len(client.api.containers(all=True, filters=flt))
+    assert 40 <= midway < 125, midway  # killed in the middle
+    done = subprocess.run(up, env=cli_env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = rec.run_once()  # one more pass changes nothing
+    assert again.created == again.removed == again.restarted == []
+    containers = client.api.containers(all=True, filters=flt)
+    services = [(c["Labels"]["range.instance"], c["Labels"]["range.service"]) for c in containers
+                if c["Labels"].get("range.role") == "service"]  # fmt: skip
+    jbs = [c for c in containers if c["Labels"].get("range.role") == "jumpbox"]
+    assert len(services) == len(set(services)) == 100
+    assert len(jbs) == 25 and {c["Labels"]["range.team"] for c in jbs} == {str(t) for t in teams}
+    assert all(c["State"] == "running" for c in containers)
+    # Every port allocation is in the database and used by exactly the container it names.
+    with env.rng.store.read() as s:
+        held = {(a.team_id, a.purpose): a.port for a in s.scalars(select(PortAllocation))}
+    bound = {
+        (int(c["Labels"]["range.team"]), "jumpbox"): int(c["Labels"]["range.port"]) for c in jbs
+    }
+    assert held == bound and len(set(held.values())) == 25
+    published = {p["PublicPort"] for c in jbs for p in c["Ports"] if p.get("PublicPort")}
+    assert published == set(held.values())
+    assert {r.state for r in environments.status(env.rng)} == {"running"}
