@@ -45,9 +45,16 @@ def _watch_job() -> None:
         _active.watch()
 
 
+def _reconcile_job() -> None:
+    if _active is not None:
+        _active.reconcile()
+
+
 class RangeScheduler:
-    def __init__(self, rng: Range) -> None:
+    def __init__(self, rng: Range, *, reconcile: bool = True) -> None:
         self.rng = rng
+        self.want_reconcile = reconcile
+        self.reconciler: Any = None
         self._lock = threading.Lock()
         self._seen_generation: int | None = None
         self._lease: Any = None
@@ -72,7 +79,43 @@ class RangeScheduler:
             replace_existing=True,
         )
         self.tick()  # whatever was missed while no scheduler ran applies now
+        if self.want_reconcile:
+            self._start_reconciler()
         log.info("scheduler running")
+
+    def _start_reconciler(self) -> None:
+        """Environments follow the database every few seconds, when an engine is there."""
+        try:
+            import docker
+
+            from range_control.orchestrator.docker_backend import DockerBackend
+            from range_control.orchestrator.reconciler import Reconciler
+
+            client = docker.from_env(timeout=300)
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - no engine: the range runs without environments
+            log.warning("no Docker engine (%s): environments are not reconciled; run "
+                        "infra/engine.sh", exc.__class__.__name__)  # fmt: skip
+            return
+        backend = DockerBackend(client, publish_ip=self.rng.settings.publish_ip)
+        self.reconciler = Reconciler(self.rng, backend)
+        self.scheduler.add_job(
+            "range_control.scheduler:_reconcile_job", "interval",
+            seconds=self.rng.settings.reconcile_seconds, id="reconcile", replace_existing=True,
+        )  # fmt: skip
+
+    def reconcile(self) -> None:
+        if self.reconciler is None:
+            return
+        try:
+            report = self.reconciler.run_once()
+        except Exception:
+            log.exception("reconcile pass failed")
+            return
+        if report.created or report.removed or report.restarted or report.failed:
+            log.info("reconciled: created %d, removed %d, restarted %d, failed %d",
+                     len(report.created), len(report.removed), len(report.restarted),
+                     len(report.failed))  # fmt: skip
 
     def stop(self) -> None:
         global _active

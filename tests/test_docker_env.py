@@ -85,7 +85,8 @@ def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Rec
         env.rng.store.dispose()
 
 
-def web_challenge(env: Env, slug: str = "web", **service: object) -> None:
+def web_challenge(env: Env, slug: str = "web", environment_lifetime: str = "2h",
+                  **service: object) -> None:  # fmt: skip
     """A live challenge: busybox httpd FROM the base image, flag by env and by file."""
     d = env.tmp / "pack" / slug
     (d / "src").mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ def web_challenge(env: Env, slug: str = "web", **service: object) -> None:
     }  # fmt: skip
     svc.update(service)
     spec = {"name": slug, "slug": slug, "value": 100, "dynamic_flag": {"prefix": "ICE"},
-            "environment": {"services": [svc]}}  # fmt: skip
+            "environment": {"lifetime": environment_lifetime, "services": [svc]}}  # fmt: skip
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
     result = catalog.lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
@@ -425,3 +426,64 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     published = {p["PublicPort"] for c in jbs for p in c["Ports"] if p.get("PublicPort")}
     assert published == set(held.values())
     assert {r.state for r in environments.status(env.rng)} == {"running"}
+
+
+def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+    env, rec = live
+    a_id, a = env.team("Alpha", "NL")
+    _, b = env.team("Bravo", "NO")
+    web_challenge(env, environment_lifetime="40m")
+    env.challenge("static-only")
+    url = "/api/v1/challenges/web/instance"
+    r = env.client.post(url, headers=a)
+    assert r.status_code == 403 and r.json["error"]["code"] == "event_not_running"
+    env.start()
+    assert env.client.post("/api/v1/challenges/static-only/instance", headers=a).status_code == 404
+    r = env.client.post(url, headers=a)
+    assert (
+        r.status_code == 202
+        and r.json["state"] == "pending"
+        and r.json["connection"]["jumpbox"] is None
+    )
+    assert (
+        r.json["expires_at"] == "2026-07-01T09:40:00Z"
+        and r.json["can_extend_from"] == "2026-07-01T09:30:00Z"
+    )
+    rec.run_once()
+    info = env.client.get(url, headers=a).json
+    assert info["state"] == "running"
+    jb = info["connection"]["jumpbox"]
+    assert jb["user"] == "team" and jb["command"] == f"ssh -p {jb['port']} team@127.0.0.1"
+    assert jb["password"] == jumpbox_password(FLAG_SECRET, env.rng.event_slug, a_id)
+    assert info["connection"]["services"] == [{"name": "portal", "ports": [8080]}]
+    # Another team sees nothing of it (and gets its own connection info only).
+    assert env.client.get(url, headers=b).json == {
+        "challenge": "web", "state": "absent", "health": None, "expires_at": None,
+        "can_extend_from": None, "connection": None,
+    }  # fmt: skip
+    # Reset: fresh containers.
+    before = client.api.inspect_container(name_of(env, a_id))["Id"]
+    assert env.client.post(url, headers=a).status_code == 202
+    rec.run_once()
+    assert client.api.inspect_container(name_of(env, a_id))["Id"] != before
+    # Extend only near expiry.
+    r = env.client.post(url + "/extend", headers=a)
+    assert r.status_code == 409 and "too early" in r.json["error"]["message"]
+    env.clock.advance(minutes=31)
+    r = env.client.post(url + "/extend", headers=a)
+    assert r.status_code == 200 and r.json["expires_at"] == "2026-07-01T10:11:00Z"
+    # Rate limited per team: 6 actions a minute (the extension was one).
+    for _ in range(5):
+        env.client.post(url, headers=a)
+    r = env.client.post(url, headers=a)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    env.clock.advance(minutes=2)
+    assert env.client.delete(url, headers=a).status_code == 204
+    assert env.client.delete(url, headers=a).status_code == 404
+    rec.run_once()
+    names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True)}
+    assert name_of(env, a_id) not in names and jumpbox_name(env.rng.event_slug, a_id) not in names
+    # Organisers see the grid through the API.
+    env.client.post("/api/v1/admin/environments/up", json={"team": "Bravo"}, headers=env.admin())
+    rows = env.client.get("/api/v1/admin/environments", headers=env.admin()).json
+    assert [(r["team"], r["challenge"], r["state"]) for r in rows] == [("Bravo", "web", "pending")]

@@ -9,7 +9,15 @@ from spectree import Response as Doc
 
 from range_control.api import admin_required, bp, ok, parse, rng, spec
 from range_control.api.public import event_payload
-from range_control.services import admin, catalog, events, scenario, scoreboard, teams
+from range_control.services import (
+    admin,
+    catalog,
+    environments,
+    events,
+    scenario,
+    scoreboard,
+    teams,
+)
 from range_control.services.errors import InvalidInput
 from range_control.specs.api import (
     AdminChallengeList,
@@ -21,6 +29,9 @@ from range_control.specs.api import (
     AwardIn,
     AwardList,
     AwardOut,
+    EnvChangeOut,
+    EnvList,
+    EnvSelectionIn,
     ErrorOut,
     EventOut,
     EventPatch,
@@ -349,3 +360,44 @@ def admin_scoreboard():
     """The live scoreboard, ignoring the freeze."""
     snap = scoreboard.snapshot(rng(), public=False)
     return Response(snap.body, mimetype="application/json")
+
+
+# --- environments -------------------------------------------------------------------------
+@bp.get("/admin/environments")
+@_doc(EnvList)
+@admin_required
+def admin_environments():
+    """Every desired instance with what the reconciler last saw (state, health, restarts)."""
+    return ok(EnvList, [r.__dict__ for r in environments.status(rng())])
+
+
+@bp.post("/admin/environments/up")
+@spec.validate(
+    json=EnvSelectionIn,
+    resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_environments_up():
+    """Make instances desired (all teams x open live challenges, or filtered)."""
+    body = parse(EnvSelectionIn)
+    sel = environments.Selection(team=body.team, challenge=body.challenge)
+    return ok(EnvChangeOut, {"changed": environments.up(rng(), sel, g.actor)})
+
+
+@bp.post("/admin/environments/down")
+@spec.validate(
+    json=EnvSelectionIn,
+    resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_environments_down():
+    """Remove instances from the desired state (with no filter: every one of the event)."""
+    body = parse(EnvSelectionIn)
+    sel = environments.Selection(team=body.team, challenge=body.challenge)
+    return ok(EnvChangeOut, {"changed": environments.down(rng(), sel, g.actor)})

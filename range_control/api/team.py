@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Response, g, request
 from spectree import Response as Doc
 
 from range_control.api import bp, ok, parse, rng, spec, team_required
-from range_control.services import attempts, hints, play, scoreboard
+from range_control.services import attempts, environments, hints, play, scoreboard
 from range_control.specs.api import (
     AttemptIn,
     AttemptOut,
@@ -14,6 +14,7 @@ from range_control.specs.api import (
     ChallengeList,
     ErrorOut,
     HintOut,
+    InstanceOut,
     MeOut,
 )
 
@@ -80,6 +81,54 @@ def submit_attempt(slug: str):
 def unlock_hint(hint_id: int):
     """Unlock a hint; its cost is deducted once. Unlocking again costs nothing."""
     return ok(HintOut, hints.unlock(rng(), g.team.id, hint_id))
+
+
+INSTANCE_DOC = dict(tags=["team"], security=TEAM, skip_validation=True)
+
+
+@bp.get("/challenges/<slug>/instance")
+@spec.validate(resp=Doc(HTTP_200=InstanceOut, HTTP_401=ErrorOut, HTTP_404=ErrorOut), **INSTANCE_DOC)
+@team_required
+def get_instance(slug: str):
+    """Our instance of a live challenge: state, health, expiry and connection info (ours only)."""
+    return ok(InstanceOut, environments.instance_info(rng(), g.team.id, slug[:100]))
+
+
+@bp.post("/challenges/<slug>/instance")
+@spec.validate(
+    resp=Doc(
+        HTTP_202=InstanceOut,
+        HTTP_401=ErrorOut,
+        HTTP_403=ErrorOut,
+        HTTP_404=ErrorOut,
+        HTTP_429=ErrorOut,
+    ),
+    **INSTANCE_DOC,
+)
+@team_required
+def start_instance(slug: str):
+    """Start our instance, or reset it to fresh containers; the reconciler does it shortly."""
+    return ok(InstanceOut, environments.request_instance(rng(), g.team.id, slug[:100]), 202)
+
+
+@bp.post("/challenges/<slug>/instance/extend")
+@spec.validate(
+    resp=Doc(HTTP_200=InstanceOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut, HTTP_429=ErrorOut),
+    **INSTANCE_DOC,
+)
+@team_required
+def extend_instance(slug: str):
+    """In the last quarter of its lifetime, give our instance a full lifetime again."""
+    return ok(InstanceOut, environments.extend_instance(rng(), g.team.id, slug[:100]))
+
+
+@bp.delete("/challenges/<slug>/instance")
+@spec.validate(resp=Doc(HTTP_204=None, HTTP_404=ErrorOut, HTTP_429=ErrorOut), **INSTANCE_DOC)
+@team_required
+def delete_instance(slug: str):
+    """Stop our instance; its containers are removed shortly."""
+    environments.stop_instance(rng(), g.team.id, slug[:100])
+    return Response(status=204)
 
 
 @bp.get("/me")

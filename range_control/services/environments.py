@@ -7,16 +7,21 @@ warm-up and teardown will drive the same table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from range_control.clock import iso
+from range_control.domain.flags import jumpbox_password
 from range_control.services.context import Range
-from range_control.services.errors import NotFound
-from range_control.services.events import audit
-from range_control.store.models import Challenge, Instance, Team
+from range_control.services.errors import Conflict, EventNotRunning, NotFound, RateLimited
+from range_control.services.events import audit, current_in
+from range_control.settings import secret
+from range_control.specs.environment import EnvironmentSpec
+from range_control.store.models import AuditLog, Challenge, Instance, PortAllocation, Team
 
 
 @dataclass(frozen=True)
@@ -109,3 +114,136 @@ def status(rng: Range) -> list[InstanceView]:
             )  # fmt: skip
             for i, team, slug in rows
         ]
+
+
+# --- a team's own instance ----------------------------------------------------------------
+WINDOW = timedelta(minutes=1)
+
+
+def _team_challenge(
+    s: Any, rng: Range, team_id: int, slug: str
+) -> tuple[Challenge, EnvironmentSpec]:
+    ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
+    if ch is None or not ch.visible:
+        raise NotFound(f"challenge {slug!r} not found")
+    env = (ch.spec or {}).get("environment")
+    if not env:
+        raise NotFound(f"challenge {slug!r} has no environment to start")
+    return ch, EnvironmentSpec.model_validate(env)
+
+
+def _rate_limit(s: Any, rng: Range, team_id: int, now: datetime) -> None:
+    limit = rng.settings.instance_actions_per_minute
+    nth = s.scalar(
+        select(AuditLog.created_at)
+        .where(AuditLog.actor == f"team:{team_id}", AuditLog.action.like("instance.%"),
+               AuditLog.created_at > now - WINDOW)
+        .order_by(AuditLog.created_at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )  # fmt: skip
+    if nth is not None:
+        retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
+        raise RateLimited(
+            f"too many instance requests: {limit} per minute per team; retry in {retry} s", retry
+        )
+
+
+def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
+    """Start the team's instance, or reset it (fresh containers) when it exists."""
+    now = rng.clock.now()
+    with rng.store.write() as s:
+        ch, env = _team_challenge(s, rng, team_id, slug)
+        event = current_in(s, rng, now)
+        if not event.running:
+            raise EventNotRunning(f"the event is {event.state.replace('_', ' ')}: no instances now")
+        _rate_limit(s, rng, team_id, now)
+        inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
+                                               Instance.challenge_id == ch.id))  # fmt: skip
+        if inst is None:
+            s.add(Instance(team_id=team_id, challenge_id=ch.id, origin="team", created_at=now,
+                           expires_at=now + env.lifetime))  # fmt: skip
+            action = "instance.start"
+        else:
+            inst.generation += 1
+            inst.state, inst.health, inst.restarts, inst.last_error = "pending", None, 0, None
+            if inst.origin == "team":
+                inst.expires_at = now + env.lifetime
+            action = "instance.reset"
+        audit(s, rng, f"team:{team_id}", action, challenge=slug)
+    return instance_info(rng, team_id, slug)
+
+
+def stop_instance(rng: Range, team_id: int, slug: str) -> None:
+    now = rng.clock.now()
+    with rng.store.write() as s:
+        ch, _ = _team_challenge(s, rng, team_id, slug)
+        _rate_limit(s, rng, team_id, now)
+        mine = delete(Instance).where(Instance.team_id == team_id, Instance.challenge_id == ch.id)
+        gone = s.execute(mine).rowcount
+        if not gone:
+            raise NotFound(f"no instance of {slug!r} is running for your team")
+        audit(s, rng, f"team:{team_id}", "instance.stop", challenge=slug)
+
+
+def extend_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
+    """Near expiry (the last quarter of its lifetime), a team instance gets a full lifetime."""
+    now = rng.clock.now()
+    with rng.store.write() as s:
+        ch, env = _team_challenge(s, rng, team_id, slug)
+        inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
+                                               Instance.challenge_id == ch.id))  # fmt: skip
+        if inst is None:
+            raise NotFound(f"no instance of {slug!r} is running for your team")
+        if inst.expires_at is None:
+            raise Conflict("this instance was started by the organisers and does not expire")
+        opens = inst.expires_at - env.lifetime / 4
+        if now < opens:
+            raise Conflict(f"too early to extend: possible from {iso(opens)} (last quarter)")
+        _rate_limit(s, rng, team_id, now)
+        inst.expires_at = now + env.lifetime
+        audit(s, rng, f"team:{team_id}", "instance.extend", challenge=slug)
+    return instance_info(rng, team_id, slug)
+
+
+def instance_info(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
+    """State, health, expiry and how to connect: shown only to the team itself."""
+    now = rng.clock.now()
+    with rng.store.read() as s:
+        ch, env = _team_challenge(s, rng, team_id, slug)
+        inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
+                                               Instance.challenge_id == ch.id))  # fmt: skip
+        if inst is None:
+            return {"challenge": slug, "state": "absent", "health": None, "expires_at": None,
+                    "can_extend_from": None, "connection": None}  # fmt: skip
+        ports = {
+            (a.instance_id, a.purpose): a.port
+            for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
+        }
+    host = rng.settings.public_host
+    jb_port = ports.get((None, "jumpbox"))
+    password = jumpbox_password(secret(rng.settings.flag_secret), rng.event_slug, team_id)
+    connection = {
+        "jumpbox": None if jb_port is None else {
+            "host": host, "port": jb_port, "user": "team", "password": password,
+            "command": f"ssh -p {jb_port} team@{host}",
+        },
+        "services": [{"name": svc.name, "ports": svc.ports} for svc in env.services],
+        "published": [
+            {"service": name, "port": p, "address": f"{host}:{ports[(inst.id, f'{name}:{p}')]}"}
+            for name, p in ((svc.name, p) for svc in env.services if svc.exposure == "published"
+                            for p in svc.ports)
+            if (inst.id, f"{name}:{p}") in ports
+        ],
+    }  # fmt: skip
+    can_extend = None
+    if inst.expires_at is not None:
+        can_extend = max(inst.expires_at - env.lifetime / 4, now)
+    return {
+        "challenge": slug,
+        "state": inst.state,
+        "health": inst.health,
+        "expires_at": inst.expires_at,
+        "can_extend_from": can_extend,
+        "connection": connection,
+    }

@@ -69,12 +69,16 @@ _EVENT = select(*Event.__table__.c).where(Event.slug == bindparam("slug"))
 
 
 def current_in(session: Session, rng: Range, now: datetime) -> EventView:
-    """The event as of ``now``, read in the caller's transaction (created on first use)."""
+    """The event as of ``now``, read in the caller's transaction.
+
+    Before anything has written the event (a fresh database) it is a not-started event with
+    defaults; it is never created here, so this is safe inside any transaction."""
     ev = session.connection().execute(_EVENT, {"slug": rng.event_slug}).one_or_none()
     if ev is None:
-        # First use of a fresh database: create it in a write transaction of its own.
-        with rng.store.write() as w:
-            return view_of(ensure_event(w, rng), now)
+        return EventView(slug=rng.event_slug, name=rng.event_slug.upper(), state="not_started",
+                         starts_at=None, ends_at=None, freeze_at=None,
+                         points_fixed_at_solve=False, first_blood_bonus=0, frozen=False,
+                         generation=0)  # fmt: skip
     return view_of(ev, now)
 
 

@@ -319,3 +319,62 @@ class EventPatch(Body):
     freeze_at: AwareDatetime | None = None
     points_fixed_at_solve: StrictBool | None = None
     first_blood_bonus: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
+
+
+# --- environments -------------------------------------------------------------------------
+class JumpboxOut(BaseModel):
+    host: str
+    port: int
+    user: str
+    password: str
+    command: str
+
+
+class ServicePortsOut(BaseModel):
+    name: str
+    ports: list[int]
+
+
+class PublishedOut(BaseModel):
+    service: str
+    port: int
+    address: str
+
+
+class ConnectionOut(BaseModel):
+    jumpbox: JumpboxOut | None = Field(description="null until the reconciler gave it a port")
+    services: list[ServicePortsOut] = Field(description="reachable by name from the jumpbox")
+    published: list[PublishedOut]
+
+
+class InstanceOut(BaseModel):
+    challenge: str
+    state: Literal["absent", "pending", "running", "failed"]
+    health: str | None
+    expires_at: datetime | None
+    can_extend_from: datetime | None
+    connection: ConnectionOut | None
+
+
+class EnvSelectionIn(Body):
+    team: str | None = Field(default=None, max_length=100, description="name or id; null: all")
+    challenge: str | None = Field(default=None, max_length=63, description="slug; null: all open")
+
+
+class EnvChangeOut(BaseModel):
+    changed: int = Field(description="instances added to or removed from the desired state")
+
+
+class EnvRowOut(BaseModel):
+    id: int
+    team: str
+    challenge: str
+    state: str
+    health: str | None
+    restarts: int
+    expires_at: datetime | None
+    last_error: str | None
+
+
+class EnvList(RootModel[list[EnvRowOut]]):
+    pass
