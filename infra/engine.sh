@@ -14,6 +14,14 @@ if ! command -v dockerd >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null
 fi
+# Docker's default address pools hold about 30 networks; a range needs one per team (+ edge).
+# 10.213.0.0/16 in /24s gives 256. Written only when there is no daemon.json of the operator's.
+if [ ! -f /etc/docker/daemon.json ]; then
+  $SUDO mkdir -p /etc/docker
+  printf '%s\n' '{"default-address-pools": [{"base": "10.213.0.0/16", "size": 24}]}' \
+    | $SUDO tee /etc/docker/daemon.json >/dev/null
+  log "wrote /etc/docker/daemon.json (address pool 10.213.0.0/16 in /24s)"
+fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   log "starting dockerd (log: /var/log/range-dockerd.log)"
   $SUDO sh -c 'nohup dockerd >/var/log/range-dockerd.log 2>&1 &'

@@ -1,0 +1,200 @@
+"""Environment bring-up benchmark: 40 teams x 5 single-service challenges (200 containers).
+
+Measured in the same run, on the same engine, with the same parallelism (8):
+
+* raw: a plain Docker SDK loop creating the equivalent objects (a network per team; per team
+  five hardened service containers with the flag in the environment, and a jumpbox);
+* ours: ``environments.up`` + one reconciler pass (desired state in SQLite, port allocation,
+  labels, the same containers).
+
+Reports containers/s for both, the overhead of ours, the time until every service container is
+healthy, and the memory of an idle instance (cgroup v1 ``memory.usage_in_bytes``).
+
+    python bench/environments.py [--teams 40] [--challenges 5] [--pool 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+import yaml
+from docker.types import LogConfig
+
+from range_control.orchestrator import images
+from range_control.orchestrator.backend import EVENT, MANAGED
+from range_control.orchestrator.docker_backend import DockerBackend, bridge_name
+from range_control.orchestrator.reconciler import Reconciler
+from range_control.services import catalog, environments, teams
+from range_control.services.context import Range
+from range_control.services.environments import Selection
+from range_control.settings import Settings
+from range_control.store import migrate
+
+HEALTH = ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+
+
+def pack(root: Path, n: int) -> None:
+    for i in range(n):
+        d = root / f"b{i}"
+        (d / "src").mkdir(parents=True)
+        shutil.copy("/bin/busybox", d / "src" / "busybox")
+        (d / "src" / "index.html").write_text(f"challenge {i}\n")
+        (d / "src" / "Dockerfile").write_text(
+            "FROM range/base:bookworm\nCOPY busybox /bin/busybox\n"
+            "COPY index.html /srv/www/index.html\n"
+            'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]\n'
+        )
+        spec = {"name": f"b{i}", "slug": f"b{i}", "value": 100, "dynamic_flag": {"prefix": "ICE"},
+                "environment": {"services": [{"name": "web", "build": "src", "ports": [8080],
+                                              "healthcheck": HEALTH, "flag": {"env": True}}]}}  # fmt: skip
+        (d / "challenge.yml").write_text(yaml.safe_dump(spec))
+
+
+def cleanup(client: docker.DockerClient, event: str) -> None:
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda c: client.api.remove_container(c["Id"], force=True),
+                      client.api.containers(all=True, filters=flt)))  # fmt: skip
+    for n in client.api.networks(filters=flt):
+        client.api.remove_network(n["Id"])
+
+
+def raw_loop(client: docker.DockerClient, event: str, n_teams: int, tags: list[str],
+             jumpbox: str, pool: int, port0: int) -> float:  # fmt: skip
+    """The same objects with plain SDK calls: the floor for what the engine itself costs."""
+    api = client.api
+    labels = {MANAGED: "1", EVENT: event}
+
+    def team(t: int) -> None:
+        net = f"rc-{event}-raw{t}"
+        api.create_network(net, driver="bridge", internal=True, labels=labels,
+                           options={"com.docker.network.bridge.name": bridge_name(net),
+                                    "com.docker.network.bridge.enable_ip_masquerade": "false"})  # fmt: skip
+        for i, tag in enumerate(tags):
+            hc = api.create_host_config(
+                cap_drop=["ALL"], security_opt=["no-new-privileges:true"], read_only=True,
+                tmpfs={"/tmp": "size=16m"},  # noqa: S108
+                mem_limit=256 * 1024**2, memswap_limit=256 * 1024**2,
+                nano_cpus=500_000_000, pids_limit=128, init=True,
+                log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
+            )  # fmt: skip
+            c = api.create_container(
+                tag, name=f"rc-{event}-raw{t}-{i}", hostname="web", labels=labels,
+                environment={"RANGE_FLAG": "ICE{x}"}, host_config=hc,
+                healthcheck={"test": ["CMD", *HEALTH], "interval": 2_000_000_000,
+                             "timeout": 3_000_000_000, "retries": 3, "start_period": 1_000_000_000},
+                networking_config=api.create_networking_config(
+                    {net: api.create_endpoint_config(aliases=["web"])}),
+            )  # fmt: skip
+            api.start(c["Id"])
+        hc = api.create_host_config(cap_drop=["ALL"], security_opt=["no-new-privileges:true"],
+                                    port_bindings={2222: ("127.0.0.1", port0 + t)},
+                                    mem_limit=128 * 1024**2, pids_limit=256, init=True)  # fmt: skip
+        c = api.create_container(jumpbox, name=f"rc-{event}-raw{t}-jb", labels=labels,
+                                 environment={"RANGE_JUMPBOX_PASSWORD": "x"}, host_config=hc,
+                                 ports=[2222])  # fmt: skip
+        api.connect_container_to_network(c["Id"], net, aliases=["jumpbox"])
+        api.start(c["Id"])
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(pool) as ex:
+        list(ex.map(team, range(n_teams)))
+    return time.perf_counter() - t0
+
+
+def wait_healthy(client: docker.DockerClient, event: str, expect: int, t0: float) -> float:
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+    while time.perf_counter() - t0 < 600:
+        rows = [
+            c for c in client.api.containers(all=True, filters=flt) if "(healthy)" in c["Status"]
+        ]
+        if len(rows) >= expect:
+            return time.perf_counter() - t0
+        time.sleep(0.2)
+    raise RuntimeError("not all healthy within 600 s")
+
+
+def idle_memory_mb(client: docker.DockerClient, event: str) -> tuple[float, float]:
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}", "range.role=service"]}
+    values = []
+    for c in client.api.containers(filters=flt):
+        path = Path(f"/sys/fs/cgroup/memory/docker/{c['Id']}/memory.usage_in_bytes")
+        if not path.exists():  # cgroup v2
+            path = Path(f"/sys/fs/cgroup/system.slice/docker-{c['Id']}.scope/memory.current")
+        values.append(int(path.read_text()) / 1024**2)
+    return statistics.mean(values), max(values)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--teams", type=int, default=40)
+    ap.add_argument("--challenges", type=int, default=5)
+    ap.add_argument("--pool", type=int, default=8)
+    args = ap.parse_args()
+    client = docker.from_env(timeout=600)
+    if not images.image_exists(client, images.BASE_IMAGE):
+        images.build_base(client)
+    tmp = Path(tempfile.mkdtemp(prefix="range-envbench-"))
+    event = "b" + uuid.uuid4().hex[:8]
+    settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'range.db'}", event_slug=event,
+                        admin_token="x", flag_secret="x", secret_key="x", port_range="41000-41999",
+                        publish_ip="127.0.0.1", launch_pool=args.pool)  # fmt: skip
+    rng = Range.from_settings(settings)
+    migrate.upgrade(rng.store.engine)
+    pack(tmp / "pack", args.challenges)
+    result = catalog.lint([tmp / "pack"])
+    catalog.sync(rng, result.challenges)
+    for t in range(args.teams):
+        teams.add_team(rng, f"Team {t:03d}", "NL")
+    backend = DockerBackend(client, publish_ip="127.0.0.1")
+    # Images first (not timed): the same for both.
+    from range_control.orchestrator.backend import ServiceRun
+
+    tags = []
+    for item in result.challenges:
+        svc = item.spec.environment.services[0]
+        tag = images.image_tag(item.slug, svc.name, images.context_digest(item.directory / "src"))
+        backend.ensure_image(ServiceRun(svc, tag), item.slug, str(item.directory))
+        tags.append(tag)
+    jumpbox = backend.jumpbox_image()
+    n_containers = args.teams * (args.challenges + 1)
+    try:
+        t0 = time.perf_counter()
+        raw = raw_loop(client, event, args.teams, tags, jumpbox, args.pool, 42000)
+        raw_healthy = wait_healthy(client, event, args.teams * args.challenges, t0)
+        cleanup(client, event)
+
+        t0 = time.perf_counter()
+        environments.up(rng, Selection(), "bench")
+        report = Reconciler(rng, backend, pool=args.pool).run_once()
+        ours = time.perf_counter() - t0
+        assert not report.failed, report.failed
+        assert len(report.created) == n_containers, len(report.created)
+        ours_healthy = wait_healthy(client, event, args.teams * args.challenges, t0)
+        time.sleep(5)
+        mean_mb, max_mb = idle_memory_mb(client, event)
+    finally:
+        cleanup(client, event)
+        rng.store.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{args.teams} teams x {args.challenges} challenges: {n_containers} containers "
+          f"({args.teams} jumpboxes), {args.teams} networks, pool {args.pool}")  # fmt: skip
+    print(f"{'':18} {'seconds':>8} {'containers/s':>13} {'all healthy s':>14}")
+    print(f"{'raw Docker SDK':18} {raw:8.1f} {n_containers / raw:13.1f} {raw_healthy:14.1f}")
+    print(f"{'range control':18} {ours:8.1f} {n_containers / ours:13.1f} {ours_healthy:14.1f}")
+    print(f"overhead: {100 * (ours / raw - 1):+.1f} % (goal within 15 %)")
+    print(f"idle instance memory: mean {mean_mb:.1f} MB, max {max_mb:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
