@@ -124,6 +124,12 @@ class Env:
         )
 
 
+def unique_event(prefix: str = "t") -> str:
+    """An event slug of the test's own: the Docker engine is shared with other runs and with a
+    demo, and a reconciler removes whatever of its event it does not want."""
+    return prefix + uuid.uuid4().hex[:8]
+
+
 def make_env(database_url: str, tmp: Path, **overrides: object) -> Env:
     settings = Settings(
         data_dir=tmp / "var",

@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from range_control.cli import main
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, unique_event
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,6 +28,7 @@ def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "RANGE_DATA_DIR": str(tmp_path / "var"),
         "RANGE_DATABASE_URL": database_url,
         "RANGE_ADMIN_TOKEN": ADMIN,
+        "RANGE_EVENT_SLUG": unique_event("c"),
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

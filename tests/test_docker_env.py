@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +37,7 @@ from range_control.services.environments import Selection
 from range_control.store import migrate
 from range_control.store.models import Instance, PortAllocation
 from range_control.store.session import make_engine
-from tests.conftest import FLAG_SECRET, Env, make_env
+from tests.conftest import FLAG_SECRET, Env, make_env, unique_event
 
 BUSYBOX = Path("/bin/busybox")
 
@@ -69,7 +68,7 @@ def cleanup(c: docker.DockerClient, event: str) -> None:
 
 @pytest.fixture
 def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Reconciler]]:
-    event = "t" + uuid.uuid4().hex[:8]
+    event = unique_event()
     url = f"sqlite:///{tmp_path / 'range.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)

@@ -21,7 +21,7 @@ from range_control.services import catalog, scenario
 from range_control.services.context import Range
 from range_control.settings import Settings
 from range_control.store.models import Announcement, TimelineLog
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, unique_event
 
 SCENARIO = {
     "event": "fast",
@@ -81,10 +81,11 @@ def setup(database_url: str, tmp_path: Path):  # noqa: ANN201
         "RANGE_ADMIN_TOKEN": ADMIN,
         "RANGE_FLAG_SECRET": "f",
         "RANGE_SECRET_KEY": "k",
+        "RANGE_EVENT_SLUG": unique_event("s"),
     }
     rng = Range.from_settings(
         Settings(data_dir=tmp_path / "var", database_url=database_url, admin_token=ADMIN,
-                 flag_secret="f", secret_key="k")
+                 flag_secret="f", secret_key="k", event_slug=env["RANGE_EVENT_SLUG"])
     )  # fmt: skip
     for slug in ("a", "b", "c"):
         d = tmp_path / "pack" / slug

@@ -49,3 +49,44 @@ def test_app_refuses_an_unmigrated_database_with_a_clear_message(tmp_path) -> No
         raise AssertionError("an empty database was accepted")
     finally:
         store.dispose()
+
+
+def test_a_released_lease_is_free_again_for_another_process(database_url: str) -> None:
+    """Released means released: a pooled connection must not keep holding the lock."""
+    import subprocess
+    import sys
+
+    from range_control.store.session import LeaseBusy
+
+    store = Store(make_engine(database_url))
+    probe = (
+        "import sys\n"
+        "from range_control.store.session import LeaseBusy, Store, make_engine\n"
+        "s = Store(make_engine(sys.argv[1]))\n"
+        "try:\n"
+        "    s.lease('reconciler').release()\n"
+        "except LeaseBusy:\n"
+        "    sys.exit(3)\n"
+    )
+
+    def other_process_gets_it() -> bool:
+        code = subprocess.run([sys.executable, "-c", probe, database_url], timeout=60).returncode
+        assert code in (0, 3)
+        return code == 0
+
+    try:
+        held = store.lease("reconciler")
+        assert not other_process_gets_it()
+        try:
+            store.lease("reconciler")  # within the process too, a second holder is refused
+            raise AssertionError("a held lease was handed out twice")
+        except LeaseBusy:
+            pass
+        held.release()
+        assert other_process_gets_it()
+        for _ in range(3):  # and again, through the same pool
+            with store.lease("reconciler", wait=True):
+                assert not other_process_gets_it()
+            assert other_process_gets_it()
+    finally:
+        store.dispose()

@@ -194,7 +194,19 @@ class Store:
             conn.close()
             raise LeaseBusy(f"{name} lease on {url} is held by another process")
         conn.commit()
-        return Lease(conn.close)  # the session-level lock ends with the connection
+
+        def release() -> None:
+            # A pooled connection outlives close(), and so would a session-level lock: unlock
+            # first; if that fails, drop the connection itself (the server then frees the lock).
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+            except Exception:  # noqa: BLE001
+                conn.invalidate()
+            finally:
+                conn.close()
+
+        return Lease(release)
 
     def scheduler_lease(self) -> Lease:
         """Held by the one process that runs the scheduler; a second one is refused."""
