@@ -30,7 +30,7 @@ from docker.types import LogConfig
 
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED
-from range_control.orchestrator.docker_backend import DockerBackend, bridge_name
+from range_control.orchestrator.docker_backend import DockerBackend, bridge_name, sweep
 from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments, teams
 from range_control.services.context import Range
@@ -56,15 +56,6 @@ def pack(root: Path, n: int) -> None:
                 "environment": {"services": [{"name": "web", "build": "src", "ports": [8080],
                                               "healthcheck": HEALTH, "flag": {"env": True}}]}}  # fmt: skip
         (d / "challenge.yml").write_text(yaml.safe_dump(spec))
-
-
-def cleanup(client: docker.DockerClient, event: str) -> None:
-    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda c: client.api.remove_container(c["Id"], force=True),
-                      client.api.containers(all=True, filters=flt)))  # fmt: skip
-    for n in client.api.networks(filters=flt):
-        client.api.remove_network(n["Id"])
 
 
 def raw_loop(client: docker.DockerClient, event: str, n_teams: int, tags: list[str],
@@ -172,7 +163,7 @@ def main() -> None:
         t0 = time.perf_counter()
         raw = raw_loop(client, event, args.teams, tags, jumpbox, args.pool, 42000)
         raw_healthy = wait_healthy(client, event, args.teams * args.challenges, t0)
-        cleanup(client, event)
+        sweep(client, event)
 
         t0 = time.perf_counter()
         environments.up(rng, Selection(), "bench")
@@ -184,7 +175,7 @@ def main() -> None:
         time.sleep(5)
         mean_mb, max_mb = idle_memory_mb(client, event)
     finally:
-        cleanup(client, event)
+        sweep(client, event)
         rng.store.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{args.teams} teams x {args.challenges} challenges: {n_containers} containers "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,67 @@ def challenges_validate(paths: tuple[str, ...]) -> None:
         )
         sys.exit(1)
     console.print(f"{len(result.challenges)} challenge(s) OK")
+
+
+@challenges.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--live", is_flag=True, help="build, start, solve and compare flags on the engine")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="write JUnit XML here")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="challenges checked at once")  # fmt: skip
+@click.option("--health-timeout", default=180, show_default=True, type=click.IntRange(5, 3600),
+              help="seconds for services to become healthy")  # fmt: skip
+def challenges_check(paths: tuple[str, ...], live: bool, junit: str | None, jobs: int,
+                     health_timeout: int) -> None:  # fmt: skip
+    """Lint; with --live also prove each challenge solvable on a live instance; exit 1 on any
+    failure."""
+    result = catalog.lint(_paths(paths))
+    for problem in result.problems:
+        click.echo(str(problem))
+    if result.problems:
+        raise click.ClickException(f"{len(result.problems)} problem(s): fix them first")
+    if not live:
+        console.print(f"{len(result.challenges)} challenge(s) OK (lint; add --live to solve them)")
+        return
+    from range_control.orchestrator import check as chk
+
+    client = _docker()
+    base = "range/base:bookworm"
+    if not _image_present(client, base):
+        raise click.ClickException(f"{base} is missing: run `rangectl images build-base` first")
+    t0 = time.monotonic()
+    checker = chk.LiveCheck(client, jobs=jobs, health_timeout=health_timeout,
+                            progress=lambda msg: err_console.print(f"  {msg}", highlight=False))
+    try:
+        results = checker.run(result.challenges)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/red]: everything the check started is removed")
+        sys.exit(130)
+    if junit:
+        Path(junit).write_bytes(chk.junit_xml(results))
+    table = Table("challenge", "result", *chk.STEPS, "why")
+    for r in results:
+        times = {st.name: f"{st.seconds:.1f}s" + ("" if st.ok else " ✗") for st in r.steps}
+        bad = r.failure
+        why = f"{bad.name}: {bad.detail.splitlines()[0] if bad.detail else ''}" if bad else ""
+        table.add_row(r.slug, "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
+                      *(times.get(n, "") for n in chk.STEPS), why)  # fmt: skip
+    console.print(table)
+    for r in results:
+        if r.failure is not None and "\n" in r.failure.detail:
+            err_console.print(f"[red]{r.slug}[/red] ({r.failure.name}):")
+            err_console.print(r.failure.detail, highlight=False, markup=False)
+    failed = sum(1 for r in results if not r.ok)
+    console.print(f"{len(results) - failed} passed, {failed} failed in "
+                  f"{time.monotonic() - t0:.1f} s")  # fmt: skip
+    if failed:
+        sys.exit(1)
+
+
+def _image_present(client: Any, ref: str) -> bool:
+    from range_control.orchestrator import images as img
+
+    return img.image_exists(client, ref)
 
 
 @challenges.command("sync")

@@ -108,6 +108,10 @@ class RangeScheduler:
         if self.reconciler is None:
             return
         try:
+            self.tick()  # teams added since the last milestone get the scenario's instances
+        except Exception:
+            log.exception("timeline pass before reconciling failed")
+        try:
             report = self.reconciler.run_once()
         except Exception:
             log.exception("reconcile pass failed")

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
-from range_control.orchestrator.docker_backend import DockerBackend
+from range_control.orchestrator.docker_backend import DockerBackend, sweep
 from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments
 from range_control.services.environments import Selection
@@ -56,16 +56,6 @@ def client() -> docker.DockerClient:
     return c
 
 
-def cleanup(c: docker.DockerClient, event: str) -> None:
-    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
-    for ct in c.api.containers(all=True, filters=flt):
-        c.api.remove_container(ct["Id"], force=True)
-    for v in c.api.volumes(filters=flt).get("Volumes") or []:
-        c.api.remove_volume(v["Name"], force=True)
-    for n in c.api.networks(filters=flt):
-        c.api.remove_network(n["Id"])
-
-
 @pytest.fixture
 def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Reconciler]]:
     event = unique_event()
@@ -80,7 +70,7 @@ def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Rec
     try:
         yield env, rec
     finally:
-        cleanup(client, event)
+        sweep(client, event)
         env.rng.store.dispose()
 
 

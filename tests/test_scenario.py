@@ -191,3 +191,61 @@ def test_cli_loads_the_ice_scenario_and_shows_absolute_times(
     )
     out = runner.invoke(main, ["event", "load", str(bad)])
     assert out.exit_code == 1 and "unknown challenge slug(s): nope" in out.output
+
+
+def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
+    """Warm-up before a phase creates every team's instance (rows of origin ``scenario`` for the
+    reconciler); a phase with ``teardown`` removes them after it; organiser and team instances
+    of other challenges are left alone; a team added later gets its instances too."""
+    from sqlalchemy import select
+
+    from range_control.services import environments
+    from range_control.store.models import Challenge, Instance, Team
+
+    live = {"services": [{"name": "box", "image": "range/base:bookworm", "command": ["sleep", "1d"]}]}
+    for slug in ("recon", "respond", "other"):
+        env.challenge(slug, environment=live)
+    env.team("Estonia", "EE")
+    env.team("Latvia", "LV")
+    spec = {
+        "event": "warm", "start": "2026-07-01T10:00:00Z",  # T0 is 09:00
+        "phases": [
+            {"id": "one", "title": "One", "duration": "30m", "challenges": ["recon"],
+             "warmup": "10m", "teardown": True},
+            {"id": "two", "title": "Two", "duration": "30m", "challenges": ["respond"],
+             "warmup": "5m"},
+        ],
+    }  # fmt: skip
+    scenario.load(env.rng, scenario.parse(spec), "test")
+    environments.up(env.rng, environments.Selection(challenge="other", team="Estonia"), "test")
+
+    def rows() -> set[tuple[str, str, str]]:
+        with env.rng.store.read() as s:
+            q = (select(Team.name, Challenge.slug, Instance.origin)
+                 .join(Team, Team.id == Instance.team_id)
+                 .join(Challenge, Challenge.id == Instance.challenge_id))  # fmt: skip
+            return {tuple(r) for r in s.execute(q)}
+
+    organiser = {("Estonia", "other", "organiser")}
+    env.clock.advance(minutes=49)  # 09:49, warm-up of phase one at 09:50
+    scenario.apply(env.rng)
+    assert rows() == organiser
+    env.clock.advance(minutes=1)
+    assert [a.key for a in scenario.apply(env.rng)] == ["warmup:one"]
+    recon = {("Estonia", "recon", "scenario"), ("Latvia", "recon", "scenario")}
+    assert rows() == organiser | recon
+    env.team("Poland", "PL")  # a late team: the next pass gives it the phase's instances
+    scenario.apply(env.rng)
+    recon.add(("Poland", "recon", "scenario"))
+    assert rows() == organiser | recon
+    env.clock.advance(minutes=35)  # 10:25: phase two warms up at 10:25
+    scenario.apply(env.rng)
+    respond = {(t, "respond", "scenario") for t in ("Estonia", "Latvia", "Poland")}
+    assert rows() == organiser | recon | respond
+    env.clock.advance(minutes=5)  # 10:30: phase one ends and tears down
+    scenario.apply(env.rng)
+    assert rows() == organiser | respond
+    env.clock.advance(minutes=30)  # the end: nothing of the scenario stays up
+    scenario.apply(env.rng)
+    assert scenario.state(env.rng)[0].state == "ended"
+    assert rows() == organiser

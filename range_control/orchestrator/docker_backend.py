@@ -19,6 +19,7 @@ import subprocess
 import tarfile
 import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,26 @@ def ensure_host_guard() -> None:
                     f"{tool}: cannot install the rule {' '.join(rule)} that keeps team networks "
                     f"off the host ({done.stderr.strip()}); no instance is started without it"
                 )
+
+
+def sweep(client: Any, event: str) -> None:
+    """Remove every container, volume and network labelled with ``event``, whatever the
+    database says (a backstop for throw-away ranges: checks, tests, benchmarks)."""
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+    api = client.api
+
+    def remove(cid: str) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_container(cid, force=True)
+
+    with ThreadPoolExecutor(4) as pool:  # removal is mostly waiting on the engine
+        list(pool.map(remove, [c["Id"] for c in api.containers(all=True, filters=flt)]))
+    for v in api.volumes(filters=flt).get("Volumes") or []:
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_volume(v["Name"], force=True)
+    for n in api.networks(filters=flt):
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_network(n["Id"])
 
 
 class BackendError(RuntimeError):

@@ -15,9 +15,8 @@ itself: it is shared by every worker, survives restarts, and limits by team, nev
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,14 +28,13 @@ from range_control.domain.flags import (
     check_submission,
 )
 from range_control.domain.scoring import ChallengeValue, decayed_value
-from range_control.services import events
+from range_control.services import events, limits
 from range_control.services.context import Range
 from range_control.services.errors import (
     EventNotRunning,
     InvalidInput,
     Locked,
     NotFound,
-    RateLimited,
 )
 from range_control.services.events import bump_generation
 from range_control.services.scoreboard import value_of
@@ -51,8 +49,6 @@ from range_control.store.models import (
 )
 from range_control.store.models import Flag as FlagRow
 
-WINDOW = timedelta(minutes=1)
-
 # Hot-path statements, built once (plain columns, no ORM entities to assemble).
 _CHALLENGE = select(
     Challenge.id, Challenge.slug, Challenge.name, Challenge.type, Challenge.value,
@@ -61,16 +57,11 @@ _CHALLENGE = select(
     Challenge.dynamic_prefix, Challenge.dynamic_length,
 ).where(Challenge.slug == bindparam("slug"))  # fmt: skip
 _LOCK_TEAM = select(Team.id).where(Team.id == bindparam("team")).with_for_update()
-_NTH_WRONG = (
-    select(Attempt.created_at)
-    .where(
-        Attempt.team_id == bindparam("team"),
-        Attempt.result == "incorrect",
-        Attempt.created_at > bindparam("since"),
-    )
-    .order_by(Attempt.created_at.desc())
-    .offset(bindparam("skip"))
-    .limit(1)
+_NTH_WRONG = limits.nth_latest(
+    Attempt.created_at,
+    Attempt.team_id == bindparam("team"),
+    Attempt.result == "incorrect",
+    Attempt.created_at > bindparam("since"),
 )
 _USED = select(func.count(Attempt.id)).where(
     Attempt.team_id == bindparam("team"),
@@ -199,14 +190,8 @@ def _write_phase(
         limit = rng.settings.attempts_per_minute
         # The limit-th most recent wrong flag inside the window, if there is one, decides both
         # the refusal and when the window frees up again (one index range scan).
-        nth = conn.execute(
-            _NTH_WRONG, {"team": team_id, "since": now - WINDOW, "skip": limit - 1}
-        ).scalar()
-        if nth is not None:
-            retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
-            raise RateLimited(
-                f"too many wrong flags: {limit} per minute per team; retry in {retry} s", retry
-            )
+        nth = conn.execute(_NTH_WRONG, limits.params(now, limit, team=team_id)).scalar()
+        limits.enforce(nth, now, limit, "wrong flags")
         ids = {"team": team_id, "cid": c.challenge_id}
         left = None
         if c.max_attempts:

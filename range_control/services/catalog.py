@@ -21,7 +21,7 @@ from range_control.orchestrator.images import context_digest, image_tag
 from range_control.services.context import Range
 from range_control.services.errors import InvalidInput, NotFound
 from range_control.services.events import audit, bump_generation
-from range_control.specs.challenge import ChallengeSpec
+from range_control.specs.challenge import ChallengeSpec, SolverSpec
 from range_control.store.models import Challenge, Flag, Hint, HintUnlock
 
 SPEC_NAME = "challenge.yml"
@@ -237,6 +237,25 @@ def _environment_problems(item: Loaded) -> list[Problem]:
     return problems
 
 
+def solver_of(item: Loaded) -> SolverSpec | None:
+    """The declared solver, or the default one when the challenge has ``solve/solve.py``."""
+    if item.spec.solver is not None:
+        return item.spec.solver
+    default = SolverSpec()
+    return default if (item.directory / default.path / "solve.py").is_file() else None
+
+
+def _solver_problems(item: Loaded) -> list[Problem]:
+    solver = item.spec.solver
+    if solver is None:
+        return []
+    where = _inside(item.directory, solver.path)
+    if where is None or not where.is_dir():
+        msg = f"{solver.path!r} is not a directory inside the challenge"
+        return [Problem(item.path, "solver.path", msg)]
+    return []
+
+
 def lint(paths: list[Path]) -> LintResult:
     """Schema, regexes, files, no flag in distributed files, unique slugs, known prerequisites."""
     result = LintResult()
@@ -262,6 +281,7 @@ def lint(paths: list[Path]) -> LintResult:
         result.problems.extend(_file_problems(item))
     for item in result.challenges:
         result.problems.extend(_environment_problems(item))
+        result.problems.extend(_solver_problems(item))
         for i, req in enumerate(item.spec.prerequisites):
             if req not in by_slug and req not in names:
                 result.problems.append(
@@ -301,7 +321,7 @@ def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
                     f"{item.path}: requirements: unknown challenge(s) {', '.join(missing)}"
                 )
             digest = _spec_hash(spec)
-            images = _images(item)
+            images = image_refs(item)
             ch = existing.get(item.slug)
             if (
                 ch is not None
@@ -350,7 +370,7 @@ def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
     return report
 
 
-def _images(item: Loaded) -> dict[str, str]:
+def image_refs(item: Loaded) -> dict[str, str]:
     """Service -> image reference: content-tagged for builds (built later, once), else as given."""
     env = item.spec.environment
     if env is None:

@@ -2,22 +2,22 @@
 
 These use cases only write the ``instances`` table; ``orchestrator.reconciler`` makes the engine
 agree. Organisers bring environments up and down for every team (or filtered); the scenario's
-warm-up and teardown will drive the same table.
+warm-up and teardown drive the same table (:func:`follow_scenario`, rows of origin ``scenario``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from range_control.clock import iso
 from range_control.domain.flags import jumpbox_password
+from range_control.services import limits
 from range_control.services.context import Range
-from range_control.services.errors import Conflict, EventNotRunning, NotFound, RateLimited
+from range_control.services.errors import Conflict, EventNotRunning, NotFound
 from range_control.services.events import audit, current_in
 from range_control.settings import secret
 from range_control.specs.environment import EnvironmentSpec
@@ -73,6 +73,34 @@ def up(rng: Range, sel: Selection, actor: str) -> int:
     return added
 
 
+def follow_scenario(s: Any, wanted: frozenset[str], now: datetime) -> tuple[int, int]:
+    """Inside the timeline's transaction: every enabled team has an instance of each live
+    challenge the timeline wants warm (``wanted``); instances the scenario created for anything
+    else are torn down. Organiser and team instances are left alone, except that a team's
+    on-demand instance of a wanted challenge becomes the scenario's (no expiry while it is
+    wanted). Returns (added, removed)."""
+    live = {
+        c.id: c.slug
+        for c in s.scalars(select(Challenge).where(Challenge.slug.in_(wanted)))
+        if (c.spec or {}).get("environment")
+    }
+    teams = list(s.scalars(select(Team.id).where(Team.disabled.is_(False))))
+    have = {(i.team_id, i.challenge_id): i for i in s.scalars(select(Instance))}
+    added = removed = 0
+    for (_team, ch), inst in have.items():
+        if inst.origin == "scenario" and ch not in live:
+            s.delete(inst)
+            removed += 1
+        elif inst.origin == "team" and ch in live:
+            inst.origin, inst.expires_at = "scenario", None
+    for t in teams:
+        for c in live:
+            if (t, c) not in have:
+                s.add(Instance(team_id=t, challenge_id=c, origin="scenario", created_at=now))
+                added += 1
+    return added, removed
+
+
 def down(rng: Range, sel: Selection, actor: str) -> int:
     with rng.store.write() as s:
         q = delete(Instance)
@@ -117,7 +145,6 @@ def status(rng: Range) -> list[InstanceView]:
 
 
 # --- a team's own instance ----------------------------------------------------------------
-WINDOW = timedelta(minutes=1)
 
 
 def _team_challenge(
@@ -132,21 +159,18 @@ def _team_challenge(
     return ch, EnvironmentSpec.model_validate(env)
 
 
+_NTH_ACTION = limits.nth_latest(
+    AuditLog.created_at,
+    AuditLog.actor == bindparam("actor"),
+    AuditLog.action.like("instance.%"),
+    AuditLog.created_at > bindparam("since"),
+)
+
+
 def _rate_limit(s: Any, rng: Range, team_id: int, now: datetime) -> None:
     limit = rng.settings.instance_actions_per_minute
-    nth = s.scalar(
-        select(AuditLog.created_at)
-        .where(AuditLog.actor == f"team:{team_id}", AuditLog.action.like("instance.%"),
-               AuditLog.created_at > now - WINDOW)
-        .order_by(AuditLog.created_at.desc())
-        .offset(limit - 1)
-        .limit(1)
-    )  # fmt: skip
-    if nth is not None:
-        retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
-        raise RateLimited(
-            f"too many instance requests: {limit} per minute per team; retry in {retry} s", retry
-        )
+    nth = s.scalar(_NTH_ACTION, limits.params(now, limit, actor=f"team:{team_id}"))
+    limits.enforce(nth, now, limit, "instance requests")
 
 
 def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:

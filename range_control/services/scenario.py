@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.domain import timeline
+from range_control.services import environments
 from range_control.services.context import Range
 from range_control.services.errors import Conflict, InvalidInput
 from range_control.services.events import EventView, audit, bump_generation, ensure_event, view_of
@@ -255,6 +256,7 @@ def apply(rng: Range, now: datetime | None = None) -> list[Applied]:
             except IntegrityError:
                 continue  # another process applied it first
             applied.append(Applied(m.key, m.kind, due_at, now))
+        environments.follow_scenario(s, st.environments, now)
         if scores_changed:
             bump_generation(s, rng)
     return applied

@@ -6,8 +6,9 @@ connection_info, healthcheck, attempts, logic, flags, topics, tags, files, hints
 next, state, version.
 
 Our keys: ``slug`` (stable identifier; default: derived from the name), ``dynamic_flag``
-(per-team flags, ``{prefix: ICE, length: 32}``) and ``environment`` (the live services, see
-``specs/environment.py``). Keys of later features (solver) are added by those features.
+(per-team flags, ``{prefix: ICE, length: 32}``), ``environment`` (the live services, see
+``specs/environment.py``) and ``solver`` (how ``rangectl challenges check --live`` proves the
+challenge solvable; see :class:`SolverSpec`).
 Any other key is an error that names it: a typo such as
 ``flgas`` must never pass silently.
 """
@@ -86,6 +87,19 @@ class DynamicFlagSpec(_Strict):
     length: int = Field(default=32, ge=16, le=64, description="hex characters inside the braces")
 
 
+class SolverSpec(_Strict):
+    """The author's solver, run by ``rangectl challenges check --live`` in a container of the
+    solver image (the base image with Python 3) on the validation team's network, the way a
+    team reaches its instance: services by name. The challenge's attachments are in ``/files``,
+    the solver directory in ``/solve``. The last line the solver prints is the flag it captured.
+    """
+
+    path: str = Field(default="solve", description="directory with the solver, in the challenge")
+    command: list[str] = Field(default_factory=lambda: ["python3", "/solve/solve.py"],
+                               min_length=1)  # fmt: skip
+    timeout: int = Field(default=120, ge=1, le=3600, description="seconds before it is killed")
+
+
 class ChallengeSpec(_Strict):
     # --- ctfcli ---
     name: str = Field(min_length=1, max_length=120)
@@ -120,6 +134,7 @@ class ChallengeSpec(_Strict):
     slug: str | None = Field(default=None, pattern=SLUG_RE.pattern)
     dynamic_flag: DynamicFlagSpec | None = None
     environment: EnvironmentSpec | None = None
+    solver: SolverSpec | None = None
 
     @field_validator("flags", "hints", mode="before")
     @classmethod

@@ -301,7 +301,7 @@ class Instance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
-    origin: Mapped[str] = mapped_column(String(16))  # organiser | team
+    origin: Mapped[str] = mapped_column(String(16))  # organiser | team | scenario
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Written by the reconciler: what it last saw and did.

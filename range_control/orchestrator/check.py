@@ -1,0 +1,401 @@
+"""``rangectl challenges check --live``: prove each challenge solvable on the real engine.
+
+For every challenge, in a range of its own (a throw-away SQLite database, an event slug of its
+own, one validation team), exactly as an event would run it:
+
+1. **build**: the challenge's images (content-tagged: a warm run builds nothing) and its solver
+   image (the solver base image, Python 3 on ``range/base``, plus ``solve/`` and the attachments);
+2. **start**: the validation team's instance, through ``environments.up`` and one reconciler
+   pass (team network, hardened containers, the team's flag, the jumpbox);
+3. **health**: every service running and, when it has a healthcheck, healthy;
+4. **solve**: the solver in a container on the team network (services by name, like a team
+   from its jumpbox), or with no network at all for attachment-only challenges;
+5. **flag**: the last line the solver printed must be that team's flag (dynamic flags
+   included) or satisfy the challenge's static, regex or case-insensitive flags.
+
+Everything is torn down afterwards, also on failure and on Ctrl-C (``cancel``): a reconciler
+pass with nothing desired, then a sweep of whatever still carries the check's event label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from docker.types import LogConfig
+
+from range_control.domain.flags import DynamicFlag, Flag, dynamic_flag, matches
+from range_control.orchestrator import images
+from range_control.orchestrator.backend import EVENT, MANAGED, ROLE, ServiceRun, network_name
+from range_control.orchestrator.docker_backend import DockerBackend, sweep
+from range_control.orchestrator.reconciler import Reconciler
+from range_control.services import catalog, environments, teams
+from range_control.services.catalog import Loaded
+from range_control.services.context import Range
+from range_control.settings import Settings, secret
+from range_control.specs.challenge import SolverSpec
+from range_control.store import migrate
+
+SOLVER_BASE_DOCKERFILE = (
+    "FROM range/base:bookworm\n"
+    "RUN apt-get update && apt-get install -y --no-install-recommends python3 "
+    "&& rm -rf /var/lib/apt/lists/*\n"
+)
+STEPS = ("build", "start", "health", "solve", "flag")
+OUTPUT_LINES = 15
+
+
+class Cancelled(Exception):
+    pass
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Result:
+    slug: str
+    path: Path
+    steps: list[Step] = field(default_factory=list)
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(s.ok for s in self.steps)
+
+    @property
+    def failure(self) -> Step | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+    def summary(self) -> str:
+        timings = " · ".join(f"{s.name} {s.seconds:.1f}s" for s in self.steps)
+        if self.ok:
+            return f"PASS {self.slug} ({timings})"
+        bad = self.failure
+        assert bad is not None
+        return f"FAIL {self.slug}: {bad.name}: {bad.detail} ({timings})"
+
+
+def _tail(text: str, n: int = OUTPUT_LINES) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+class LiveCheck:
+    """Runs the live check of many challenges, ``jobs`` at a time."""
+
+    def __init__(self, client: Any, *, jobs: int = 2, health_timeout: float = 180,
+                 progress: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        self.client = client
+        self.jobs = max(1, jobs)
+        self.health_timeout = health_timeout
+        self.progress = progress or (lambda _msg: None)
+        self.cancel = threading.Event()
+        self._events: set[str] = set()
+        self._lock = threading.Lock()
+        self._solver_base: str | None = None
+
+    # --- the run ------------------------------------------------------------------------
+    def run(self, items: list[Loaded]) -> list[Result]:
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="check")
+        futures = [pool.submit(self.check_one, item, i) for i, item in enumerate(items)]
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            self.progress("interrupted: tearing down what the check started")
+            self.cancel.set()
+            for f in futures:
+                f.cancel()
+            pool.shutdown(wait=True)  # running checks see `cancel` and tear down
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            for event in list(self._events):  # backstop: nothing of the check survives
+                sweep(self.client, event)
+
+    def check_one(self, item: Loaded, index: int) -> Result:
+        result = Result(item.slug, item.path)
+        tmp = Path(tempfile.mkdtemp(prefix=f"rc-check-{item.slug}-"))
+        event = "chk" + secrets.token_hex(4)
+        with self._lock:
+            self._events.add(event)
+        rng: Range | None = None
+        rec: Reconciler | None = None
+        try:
+            rng = self._range(tmp, event, index)
+            backend = DockerBackend(self.client, publish_ip="127.0.0.1")
+            rec = Reconciler(rng, backend, pool=4, max_restarts=0)
+            catalog.sync(rng, [item], actor="check")
+            team = teams.add_team(rng, "validation", actor="check").team.id
+            self._steps(result, item, rng, backend, rec, team)
+        except Cancelled:
+            result.steps.append(Step("cancelled", False, 0.0, "interrupted (Ctrl-C)"))
+        except Exception as exc:  # noqa: BLE001 - reported as the check's failure
+            result.steps.append(Step("setup", False, 0.0, f"{exc.__class__.__name__}: {exc}"))
+        finally:
+            self._teardown(rng, rec, event)
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.progress(result.summary())
+        return result
+
+    def _range(self, tmp: Path, event: str, index: int) -> Range:
+        low = 40000 + (index * 40 + secrets.randbelow(400) * 40) % 20000
+        settings = Settings(
+            data_dir=tmp, database_url=f"sqlite:///{tmp / 'check.db'}", event_slug=event,
+            flag_secret=secrets.token_hex(16), secret_key=secrets.token_hex(16),
+            admin_token=secrets.token_hex(16), port_range=f"{low}-{low + 39}",
+            publish_ip="127.0.0.1", public_host="127.0.0.1", launch_pool=4,
+        )  # fmt: skip
+        rng = Range.from_settings(settings)
+        migrate.upgrade(rng.store.engine)
+        return rng
+
+    def _steps(self, result: Result, item: Loaded, rng: Range, backend: DockerBackend,
+               rec: Reconciler, team: int) -> None:  # fmt: skip
+        solver = catalog.solver_of(item)
+        env = item.spec.environment
+
+        def step(name: str, fn: Callable[[], str]) -> None:
+            if self.cancel.is_set():
+                raise Cancelled
+            self.progress(f"{item.slug}: {name}")
+            t0 = time.monotonic()
+            try:
+                detail, ok = fn(), True
+            except StepFailed as exc:
+                detail, ok = str(exc), False
+            result.steps.append(Step(name, ok, time.monotonic() - t0, detail))
+            if not ok:
+                raise _Stop
+
+        solver_image: list[str] = []
+
+        def build() -> str:
+            if solver is None:
+                raise StepFailed(f"no solver: add {SolverSpec().path}/solve.py or a solver: key")
+            for svc, ref in catalog.image_refs(item).items():
+                spec = next(s for s in env.services if s.name == svc) if env else None
+                try:
+                    backend.ensure_image(ServiceRun(spec, ref), item.slug, str(item.directory))
+                except Exception as exc:  # noqa: BLE001 - the message names challenge and step
+                    raise StepFailed(str(exc)) from None
+            solver_image.append(self._solver_image(item, solver))
+            return ""
+
+        def start() -> str:
+            if env is None:
+                return "no environment: the solver works on the attachments"
+            environments.up(rng, environments.Selection(challenge=item.slug), "check")
+            report = rec.run_once()
+            errors = [*report.failed.values(), *report.jumpbox_errors.values()]
+            if errors:
+                raise StepFailed("; ".join(errors))
+            return f"{len(report.created)} containers"
+
+        def health() -> str:
+            if env is None:
+                return ""
+            return self._wait_healthy(backend, rng.event_slug, [s.name for s in env.services])
+
+        def solve() -> str:
+            assert solver is not None
+            net = network_name(rng.event_slug, team) if env is not None else None
+            code, out = self._run_solver(solver_image[0], solver, rng.event_slug, net)
+            result.output = out
+            if code != 0:
+                raise StepFailed(f"solver exited with code {code}:\n{_tail(out)}")
+            return ""
+
+        def flag() -> str:
+            lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
+            printed = lines[-1] if lines else ""
+            return check_flag(rng, item, team, printed)
+
+        try:
+            for name, fn in zip(STEPS, (build, start, health, solve, flag), strict=True):
+                step(name, fn)
+        except _Stop:
+            return
+
+    # --- pieces -------------------------------------------------------------------------
+    def _solver_image(self, item: Loaded, solver: SolverSpec) -> str:
+        with self._lock:
+            if self._solver_base is None:
+                self._solver_base = solver_base_image(self.client)
+        with tempfile.TemporaryDirectory(prefix="rc-solver-") as d:
+            ctx = Path(d)
+            shutil.copytree(item.directory / solver.path, ctx / "solve")
+            (ctx / "files").mkdir()
+            for rel in item.spec.files:
+                shutil.copy(item.directory / rel, ctx / "files" / Path(rel).name)
+            (ctx / "Dockerfile").write_text(
+                f"FROM {self._solver_base}\nCOPY solve /solve\nCOPY files /files\nWORKDIR /solve\n"
+            )
+            tag = f"range/solver-{item.slug}:{images.context_digest(ctx)[:16]}"
+            try:
+                images.build_context(self.client, challenge=item.slug, service="solver",
+                                     context=ctx, dockerfile=None, tag=tag)  # fmt: skip
+            except images.ImageError as exc:
+                raise StepFailed(str(exc)) from None
+        return tag
+
+    def _wait_healthy(self, backend: DockerBackend, event: str, services: list[str]) -> str:
+        deadline = time.monotonic() + self.health_timeout
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled
+            seen = {o.labels.get("range.service"): o for o in backend.containers(event)
+                    if o.labels.get(ROLE) == "service"}  # fmt: skip
+            for name in services:
+                obs = seen.get(name)
+                if obs is not None and obs.status in ("exited", "dead", "restarting"):
+                    info = self.client.api.inspect_container(obs.id)["State"]
+                    logs = self.client.api.logs(obs.id, tail=OUTPUT_LINES).decode(errors="replace")
+                    raise StepFailed(
+                        f"service {name} {obs.status} (exit code {info.get('ExitCode')})"
+                        + (f":\n{_tail(logs)}" if logs.strip() else "")
+                    )
+            pending = [
+                n for n in services
+                if n not in seen or seen[n].status != "running"
+                or seen[n].health not in (None, "healthy")
+            ]  # fmt: skip
+            if not pending:
+                return ""
+            if time.monotonic() > deadline:
+                states = ", ".join(
+                    f"{n}: {seen[n].health or seen[n].status}" if n in seen else f"{n}: missing"
+                    for n in pending
+                )
+                raise StepFailed(f"not healthy after {self.health_timeout:.0f} s ({states})")
+            time.sleep(0.5)
+
+    def _run_solver(
+        self, image: str, solver: SolverSpec, event: str, network: str | None
+    ) -> tuple[int, str]:
+        api = self.client.api
+        created = api.create_container(
+            image, command=solver.command, name=f"rc-{event}-solver",
+            labels={MANAGED: "1", EVENT: event, ROLE: "solver"},
+            network_disabled=network is None,
+            host_config=api.create_host_config(
+                network_mode=network or "none", cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"], mem_limit=512 * 2**20, pids_limit=256,
+                log_config=LogConfig(type="json-file", config={"max-size": "1m"}), init=True,
+            ),
+        )  # fmt: skip
+        api.start(created["Id"])
+        deadline = time.monotonic() + solver.timeout
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled
+            state = api.inspect_container(created["Id"])["State"]
+            if not state["Running"]:
+                break
+            if time.monotonic() > deadline:
+                out = api.logs(created["Id"]).decode(errors="replace")
+                raise StepFailed(f"solver timed out after {solver.timeout} s:\n{_tail(out)}")
+            time.sleep(0.25)
+        out = api.logs(created["Id"], stdout=True, stderr=False).decode(errors="replace")
+        err = api.logs(created["Id"], stdout=False, stderr=True).decode(errors="replace")
+        code = int(state.get("ExitCode", -1))
+        return code, out if code == 0 else out + err
+
+    def _teardown(self, rng: Range | None, rec: Reconciler | None, event: str) -> None:
+        try:
+            if rng is not None and rec is not None:
+                environments.down(rng, environments.Selection(), "check")
+                rec.run_once()
+        except Exception:  # noqa: BLE001, S110 - the sweep below removes the rest
+            pass
+        finally:
+            sweep(self.client, event)
+            if rng is not None:
+                rng.store.dispose()
+            with self._lock:
+                self._events.discard(event)
+
+
+class _Stop(Exception):
+    pass
+
+
+def check_flag(rng: Range, item: Loaded, team_id: int, printed: str) -> str:
+    """The captured flag against what this team's instance holds; raises StepFailed."""
+    spec = item.spec
+    if not printed:
+        raise StepFailed("the solver printed nothing")
+    if spec.dynamic_flag is not None:
+        shape = DynamicFlag(spec.dynamic_flag.prefix, spec.dynamic_flag.length)
+        key = secret(rng.settings.flag_secret)
+        want = dynamic_flag(key, rng.event_slug, team_id, item.slug, shape)
+        if matches(Flag("static", want), printed):
+            return "the team's dynamic flag"
+        raise StepFailed(f"solver printed {printed[:200]!r}, not the validation team's flag {want}")
+    rules = [Flag(f.type, f.content, f.case_insensitive) for f in spec.flags]
+    if any(matches(r, printed) for r in rules):
+        return "matches a flag of the challenge"
+    raise StepFailed(f"solver printed {printed[:200]!r}, which matches none of the flags")
+
+
+def solver_base_image(client: Any) -> str:
+    """``range/solver-base``: the base image with Python 3, built once per content."""
+    digest = hashlib.sha256(SOLVER_BASE_DOCKERFILE.encode()).hexdigest()[:16]
+    tag = f"range/solver-base:{digest}"
+    if images.image_exists(client, tag):
+        return tag
+    stream = client.api.build(fileobj=io.BytesIO(SOLVER_BASE_DOCKERFILE.encode()), tag=tag,
+                              rm=True, forcerm=True, decode=True,
+                              labels={MANAGED: "1"})  # fmt: skip
+    last = ""
+    for chunk in stream:
+        if "error" in chunk:
+            raise StepFailed(f"solver base image: build failed: {chunk['error'].strip()} {last}")
+        last = (chunk.get("stream") or last).strip()
+    if not images.image_exists(client, tag):
+        raise StepFailed("solver base image: the build produced no image")
+    return tag
+
+
+def junit_xml(results: list[Result]) -> bytes:
+    """One ``testcase`` per challenge; a failure names the step and why; timings per step."""
+    failures = sum(1 for r in results if not r.ok)
+    suite = ET.Element("testsuite", name="challenges", tests=str(len(results)),
+                       failures=str(failures), errors="0",
+                       time=f"{sum(r.seconds for r in results):.3f}")  # fmt: skip
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname="challenges.check", name=r.slug,
+                             file=str(r.path), time=f"{r.seconds:.3f}")  # fmt: skip
+        bad = r.failure
+        if bad is not None:
+            first = bad.detail.splitlines()[0] if bad.detail else ""
+            fail = ET.SubElement(case, "failure", type=bad.name, message=f"{bad.name}: {first}")
+            fail.text = bad.detail
+        ET.SubElement(case, "system-out").text = "\n".join(
+            f"{s.name}: {'ok' if s.ok else 'FAILED'} in {s.seconds:.2f} s" for s in r.steps
+        )
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
