@@ -202,7 +202,8 @@ def challenges_check(paths: tuple[str, ...], live: bool, junit: str | None, jobs
         raise click.ClickException(f"{base} is missing: run `rangectl images build-base` first")
     t0 = time.monotonic()
     checker = chk.LiveCheck(client, jobs=jobs, health_timeout=health_timeout,
-                            progress=lambda msg: err_console.print(f"  {msg}", highlight=False))
+                            progress=lambda msg: err_console.print(f"  {msg}", highlight=False,
+                                                                  soft_wrap=True))
     try:
         results = checker.run(result.challenges)
     except KeyboardInterrupt:

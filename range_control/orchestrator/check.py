@@ -54,6 +54,7 @@ SOLVER_BASE_DOCKERFILE = (
 )
 STEPS = ("build", "start", "health", "solve", "flag")
 OUTPUT_LINES = 15
+_MIGRATING = threading.Lock()
 
 
 class Cancelled(Exception):
@@ -122,7 +123,7 @@ class LiveCheck:
     # --- the run ------------------------------------------------------------------------
     def run(self, items: list[Loaded]) -> list[Result]:
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="check")
-        futures = [pool.submit(self.check_one, item, i) for i, item in enumerate(items)]
+        futures = [pool.submit(self.check_one, item, i, items) for i, item in enumerate(items)]
         try:
             return [f.result() for f in futures]
         except KeyboardInterrupt:
@@ -137,7 +138,8 @@ class LiveCheck:
             for event in list(self._events):  # backstop: nothing of the check survives
                 sweep(self.client, event)
 
-    def check_one(self, item: Loaded, index: int) -> Result:
+    def check_one(self, item: Loaded, index: int, pack: list[Loaded] | None = None) -> Result:
+        """Check ``item``; ``pack`` (its whole set) is loaded too, for prerequisites."""
         result = Result(item.slug, item.path)
         tmp = Path(tempfile.mkdtemp(prefix=f"rc-check-{item.slug}-"))
         event = "chk" + secrets.token_hex(4)
@@ -149,7 +151,7 @@ class LiveCheck:
             rng = self._range(tmp, event, index)
             backend = DockerBackend(self.client, publish_ip="127.0.0.1")
             rec = Reconciler(rng, backend, pool=4, max_restarts=0)
-            catalog.sync(rng, [item], actor="check")
+            catalog.sync(rng, pack or [item], actor="check")
             team = teams.add_team(rng, "validation", actor="check").team.id
             self._steps(result, item, rng, backend, rec, team)
         except Cancelled:
@@ -171,7 +173,8 @@ class LiveCheck:
             publish_ip="127.0.0.1", public_host="127.0.0.1", launch_pool=4,
         )  # fmt: skip
         rng = Range.from_settings(settings)
-        migrate.upgrade(rng.store.engine)
+        with _MIGRATING:  # Alembic's context is process-global: one upgrade at a time
+            migrate.upgrade(rng.store.engine)
         return rng
 
     def _steps(self, result: Result, item: Loaded, rng: Range, backend: DockerBackend,
@@ -227,7 +230,8 @@ class LiveCheck:
             code, out = self._run_solver(solver_image[0], solver, rng.event_slug, net)
             result.output = out
             if code != 0:
-                raise StepFailed(f"solver exited with code {code}:\n{_tail(out)}")
+                last = _tail(out, 1)
+                raise StepFailed(f"solver exited with code {code}: {last}\n{_tail(out)}")
             return ""
 
         def flag() -> str:
@@ -318,7 +322,7 @@ class LiveCheck:
                 break
             if time.monotonic() > deadline:
                 out = api.logs(created["Id"]).decode(errors="replace")
-                raise StepFailed(f"solver timed out after {solver.timeout} s:\n{_tail(out)}")
+                raise StepFailed(f"solver timed out after {solver.timeout} s\n{_tail(out)}")
             time.sleep(0.25)
         out = api.logs(created["Id"], stdout=True, stderr=False).decode(errors="replace")
         err = api.logs(created["Id"], stdout=False, stderr=True).decode(errors="replace")
