@@ -124,6 +124,28 @@ class Env:
         )
 
 
+BUSYBOX = Path("/bin/busybox")
+
+
+@pytest.fixture(scope="session")
+def client():  # noqa: ANN201
+    """The real Docker engine, with the base image; a missing engine fails loudly."""
+    import docker
+
+    from range_control.orchestrator import images
+
+    try:
+        c = docker.from_env(timeout=300)
+        c.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"no Docker engine ({exc!r}): run infra/engine.sh", pytrace=False)
+    if not images.image_exists(c, images.BASE_IMAGE):
+        images.build_base(c)
+    if not BUSYBOX.is_file():
+        pytest.fail("/bin/busybox missing: apt-get install busybox-static", pytrace=False)
+    return c
+
+
 def unique_event(prefix: str = "t") -> str:
     """An event slug of the test's own: the Docker engine is shared with other runs and with a
     demo, and a reconciler removes whatever of its event it does not want."""

@@ -28,7 +28,6 @@ import yaml
 from sqlalchemy import select, update
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
-from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.orchestrator.docker_backend import DockerBackend, sweep
 from range_control.orchestrator.reconciler import Reconciler
@@ -37,23 +36,7 @@ from range_control.services.environments import Selection
 from range_control.store import migrate
 from range_control.store.models import Instance, PortAllocation
 from range_control.store.session import make_engine
-from tests.conftest import FLAG_SECRET, Env, make_env, unique_event
-
-BUSYBOX = Path("/bin/busybox")
-
-
-@pytest.fixture(scope="session")
-def client() -> docker.DockerClient:
-    try:
-        c = docker.from_env(timeout=300)
-        c.ping()
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"no Docker engine ({exc!r}): run infra/engine.sh", pytrace=False)
-    if not images.image_exists(c, images.BASE_IMAGE):
-        images.build_base(c)
-    if not BUSYBOX.is_file():
-        pytest.fail("/bin/busybox missing: apt-get install busybox-static", pytrace=False)
-    return c
+from tests.conftest import BUSYBOX, FLAG_SECRET, Env, make_env, unique_event
 
 
 @pytest.fixture

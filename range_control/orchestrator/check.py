@@ -55,6 +55,7 @@ SOLVER_BASE_DOCKERFILE = (
 STEPS = ("build", "start", "health", "solve", "flag")
 OUTPUT_LINES = 15
 _MIGRATING = threading.Lock()
+SETTLE_SECONDS = 2.0
 
 
 class Cancelled(Exception):
@@ -269,6 +270,7 @@ class LiveCheck:
 
     def _wait_healthy(self, backend: DockerBackend, event: str, services: list[str]) -> str:
         deadline = time.monotonic() + self.health_timeout
+        ready_since: float | None = None
         while True:
             if self.cancel.is_set():
                 raise Cancelled
@@ -289,7 +291,13 @@ class LiveCheck:
                 or seen[n].health not in (None, "healthy")
             ]  # fmt: skip
             if not pending:
-                return ""
+                # A service without a healthcheck counts once it has stayed up for a while: a
+                # crash on start must not pass as "running".
+                ready_since = ready_since or time.monotonic()
+                if time.monotonic() - ready_since >= SETTLE_SECONDS:
+                    return ""
+            else:
+                ready_since = None
             if time.monotonic() > deadline:
                 states = ", ".join(
                     f"{n}: {seen[n].health or seen[n].status}" if n in seen else f"{n}: missing"
