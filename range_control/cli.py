@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from datetime import datetime, timedelta
@@ -132,6 +133,14 @@ def _serve(ctx: Ctx, host: str, port: int, threads: int) -> None:
     except SchedulerBusy as exc:
         raise click.ClickException(f"{exc}; stop it, or run the web tier under gunicorn") from None
     console.print(f"Range Control on http://{host}:{port}/  (Ctrl-C stops)")
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt  # waitress closes on it; the finally blocks below still run
+
+    # Ctrl-C, also when started from a shell that ignores SIGINT in the background; SIGTERM
+    # (systemd, docker stop) stops the same way.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="range-control")
     finally:
@@ -502,7 +511,6 @@ def event_stop(ctx: Ctx) -> None:
 @pass_ctx
 def worker(ctx: Ctx) -> None:
     """Run the scheduler (timeline transitions and injects) until stopped; exactly one per range."""
-    import signal
     import threading
 
     from range_control.scheduler import RangeScheduler
@@ -724,9 +732,14 @@ DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canad
     type=click.Path(exists=True, file_okay=False),
 )
 @click.option("--no-serve", is_flag=True, help="set everything up, print, and exit")
+@click.option("--no-environments", is_flag=True,
+              help="no Docker: challenges without live environments only")  # fmt: skip
 @pass_ctx
-def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool) -> None:
-    """A demo event on the embedded defaults: schema, challenge pack, teams, started event."""
+def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool,
+         no_environments: bool) -> None:  # fmt: skip
+    """A demo event on the embedded defaults: engine, images, schema, the challenge pack, teams,
+    the ICE scenario started with its environments up; serves until Ctrl-C, which tears the
+    environments down. A second run reuses what was built."""
     from range_control.store import migrate
 
     rng = ctx.rng
@@ -736,6 +749,9 @@ def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool) -> None:
         for problem in result.problems:
             click.echo(str(problem))
         raise click.ClickException("the challenge pack has problems")
+    client = None if no_environments else _engine_for_demo()
+    if client is not None:
+        _build_images(client, result.challenges)
     report = catalog.sync(rng, result.challenges, actor="demo")
     console.print(
         f"challenges: {len(result.challenges)} ({len(report.created)} new, "
@@ -761,16 +777,94 @@ def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool) -> None:
         )
     if ev.state == "not_started":
         scenario.start(rng, "demo")
+    scenario.apply(rng)  # the first phase's warm-up: its instances are desired now
     ev = events.current(rng)
     base = f"http://{host}:{port}"
     console.print(f"event {ev.name}: {ev.state}")
     _print_timeline(ctx)
+    if client is not None:
+        _reconcile(ctx)
+        _env_table(ctx)
+        _print_jumpboxes(ctx)
     console.print(f"scoreboard:     {base}/api/v1/scoreboard")
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
     console.print(f"organiser token: rangectl admin-token (data dir {ctx.settings.data_dir})")
-    if not no_serve:
+    if no_serve:
+        return
+    try:
         _serve(ctx, host, port, threads=8)
+    finally:
+        if client is not None:
+            from range_control.services import environments
+
+            console.print("stopping: tearing the demo's environments down")
+            environments.down(rng, environments.Selection(), "demo")
+            _reconcile(ctx)
+
+
+def _engine_for_demo() -> Any:
+    """A Docker engine: the running one, else the repository's infra/engine.sh starts one."""
+    script = Path(__file__).resolve().parent.parent / "infra" / "engine.sh"
+    try:
+        return _docker()
+    except click.ClickException:
+        if not script.is_file():
+            raise
+    console.print("no Docker engine answers: starting one with infra/engine.sh")
+    import subprocess
+
+    if subprocess.run(["bash", str(script)], check=False).returncode != 0:  # noqa: S603, S607
+        raise click.ClickException("infra/engine.sh could not start an engine (see above); "
+                                   "or run the demo with --no-environments")  # fmt: skip
+    return _docker()
+
+
+def _build_images(client: Any, pack: list[Any]) -> None:
+    """The base image, the jumpbox image and every live challenge's images, with progress;
+    content-tagged, so a second run builds nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from range_control.orchestrator import images as img
+    from range_control.orchestrator.backend import ServiceRun
+    from range_control.orchestrator.docker_backend import BackendError, DockerBackend
+
+    backend = DockerBackend(client)
+    jobs: list[tuple[str, Any]] = [("base image range/base:bookworm", None),
+                                   ("jumpbox image", backend.jumpbox_image)]  # fmt: skip
+    for item in pack:
+        env = item.spec.environment
+        for svc, ref in catalog.image_refs(item).items():
+            spec = next(x for x in env.services if x.name == svc)
+            jobs.append((f"{item.slug}/{svc}", (lambda i=item, sp=spec, r=ref: backend.ensure_image(
+                ServiceRun(sp, r), i.slug, str(i.directory)))))  # fmt: skip
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("images", total=len(jobs))
+        for label, job in jobs:
+            bar.update(task, description=f"building {label}")
+            try:
+                if job is None:
+                    img.build_base(client, progress=lambda line, lb=label: bar.update(
+                        task, description=f"{lb}: {line[:80]}"))  # fmt: skip
+                else:
+                    job()
+            except (img.ImageError, BackendError) as exc:
+                raise click.ClickException(str(exc)) from None
+            bar.advance(task)
+    console.print(f"images: {len(jobs)} ready")
+
+
+def _print_jumpboxes(ctx: Ctx) -> None:
+    from range_control.services import environments
+
+    rows = environments.jumpboxes(ctx.rng)
+    if not rows:
+        return
+    table = Table("team", "jumpbox (SSH)", "password", title="team entry points")
+    for name, access in rows:
+        table.add_row(name, access["command"], access["password"])
+    console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

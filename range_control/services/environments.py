@@ -144,6 +144,29 @@ def status(rng: Range) -> list[InstanceView]:
         ]
 
 
+def jumpbox_access(rng: Range, team_id: int, port: int | None) -> dict[str, Any] | None:
+    """How a team logs in to its jumpbox: shown only to that team (and to organisers)."""
+    if port is None:
+        return None
+    host = rng.settings.public_host
+    password = jumpbox_password(secret(rng.settings.flag_secret), rng.event_slug, team_id)
+    return {"host": host, "port": port, "user": "team", "password": password,
+            "command": f"ssh -p {port} team@{host}"}  # fmt: skip
+
+
+def jumpboxes(rng: Range) -> list[tuple[str, dict[str, Any]]]:
+    """(team name, access) for every team that has a jumpbox port."""
+    with rng.store.read() as s:
+        rows = s.execute(
+            select(Team.name, Team.id, PortAllocation.port)
+            .join(PortAllocation, PortAllocation.team_id == Team.id)
+            .where(PortAllocation.purpose == "jumpbox")
+            .order_by(Team.name)
+        ).all()
+    return [(name, access) for name, tid, port in rows
+            if (access := jumpbox_access(rng, tid, port)) is not None]  # fmt: skip
+
+
 # --- a team's own instance ----------------------------------------------------------------
 
 
@@ -245,13 +268,8 @@ def instance_info(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
             for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
         }
     host = rng.settings.public_host
-    jb_port = ports.get((None, "jumpbox"))
-    password = jumpbox_password(secret(rng.settings.flag_secret), rng.event_slug, team_id)
     connection = {
-        "jumpbox": None if jb_port is None else {
-            "host": host, "port": jb_port, "user": "team", "password": password,
-            "command": f"ssh -p {jb_port} team@{host}",
-        },
+        "jumpbox": jumpbox_access(rng, team_id, ports.get((None, "jumpbox"))),
         "services": [{"name": svc.name, "ports": svc.ports} for svc in env.services],
         "published": [
             {"service": name, "port": p, "address": f"{host}:{ports[(inst.id, f'{name}:{p}')]}"}
