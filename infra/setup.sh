@@ -18,6 +18,7 @@ need dockerd docker.io              # the engine (infra/engine.sh starts it)
 need iptables iptables              # the host guard of team networks
 need debootstrap debootstrap        # rangectl images build-base
 need /bin/busybox busybox-static    # tiny tools for the test challenge images
+need /usr/bin/chromium chromium     # the browser of the page tests (driven by playwright)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_missing+=(python3-venv); fi
 
 if [ "${#apt_missing[@]}" -gt 0 ] && [ -z "${RANGE_SETUP_SKIP_APT:-}" ]; then

@@ -1,4 +1,4 @@
-"""The Flask application factory: the JSON API (and, as they land, the portals)."""
+"""The Flask application factory: the JSON API and the web pages (``scoreboard_web``)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(bp)
     install_error_handlers(app)
     spec.register(app)
+
+    import scoreboard_web
+
+    scoreboard_web.init_app(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

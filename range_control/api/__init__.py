@@ -56,7 +56,12 @@ def rng() -> Range:
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    resp = jsonify({"error": {"code": code, "message": message}})
+    """JSON under /api; pages (when the web layer is installed) get its HTML error page."""
+    html = current_app.extensions.get("html_error")
+    if html is not None and not request.path.startswith("/api/"):
+        resp = html(status, code.replace("_", " "), message)
+    else:
+        resp = jsonify({"error": {"code": code, "message": message}})
     resp.status_code = status
     for k, v in (headers or {}).items():
         resp.headers[k] = v

@@ -401,3 +401,19 @@ def admin_environments_down():
     body = parse(EnvSelectionIn)
     sel = environments.Selection(team=body.team, challenge=body.challenge)
     return ok(EnvChangeOut, {"changed": environments.down(rng(), sel, g.actor)})
+
+
+@bp.post("/admin/environments/reset")
+@spec.validate(
+    json=EnvSelectionIn,
+    resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_environments_reset():
+    """Fresh containers for the selected existing instances (a new generation each)."""
+    body = parse(EnvSelectionIn)
+    sel = environments.Selection(team=body.team, challenge=body.challenge)
+    return ok(EnvChangeOut, {"changed": environments.reset(rng(), sel, g.actor)})

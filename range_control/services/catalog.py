@@ -421,3 +421,26 @@ def set_visibility(rng: Range, slug: str, visible: bool | None, actor: str) -> b
         audit(s, rng, actor, "challenge.visibility", challenge=slug, state=ch.admin_state)
         bump_generation(s, rng)
         return ch.visible
+
+
+def has_environment(rng: Range, slug: str) -> bool:
+    with rng.store.read() as s:
+        spec = s.scalar(select(Challenge.spec).where(Challenge.slug == slug))
+    return bool((spec or {}).get("environment"))
+
+
+def attachment(rng: Range, slug: str, name: str) -> Path | None:
+    """The file of ``slug`` whose base name is ``name``, only if the spec lists it and it is
+    inside the challenge directory; anything else is None (404), never a path of the caller's."""
+    with rng.store.read() as s:
+        row = s.execute(
+            select(Challenge.files, Challenge.source_dir).where(Challenge.slug == slug)
+        ).one_or_none()
+    if row is None or row.source_dir is None:
+        return None
+    base = Path(row.source_dir)
+    for rel in row.files or []:
+        if rel.rsplit("/", 1)[-1] == name:
+            target = _inside(base, rel)
+            return target if target is not None and target.is_file() else None
+    return None

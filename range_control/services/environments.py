@@ -101,6 +101,31 @@ def follow_scenario(s: Any, wanted: frozenset[str], now: datetime) -> tuple[int,
     return added, removed
 
 
+def _renew(inst: Instance) -> None:
+    """A new generation: the reconciler replaces every container of the instance."""
+    inst.generation += 1
+    inst.state, inst.health, inst.restarts, inst.last_error = "pending", None, 0, None
+
+
+def reset(rng: Range, sel: Selection, actor: str) -> int:
+    """Organisers: fresh containers for the selected existing instances."""
+    with rng.store.write() as s:
+        q = select(Instance)
+        if sel.team is not None:
+            q = q.where(Instance.team_id.in_([t.id for t in _teams(s, sel)]))
+        if sel.challenge is not None:
+            ch = s.scalar(select(Challenge.id).where(Challenge.slug == sel.challenge))
+            if ch is None:
+                raise NotFound(f"challenge {sel.challenge!r} not found")
+            q = q.where(Instance.challenge_id == ch)
+        found = list(s.scalars(q))
+        for inst in found:
+            _renew(inst)
+        audit(s, rng, actor, "env.reset", team=sel.team, challenge=sel.challenge,
+              reset=len(found))  # fmt: skip
+    return len(found)
+
+
 def down(rng: Range, sel: Selection, actor: str) -> int:
     with rng.store.write() as s:
         q = delete(Instance)
@@ -212,8 +237,7 @@ def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
                            expires_at=now + env.lifetime))  # fmt: skip
             action = "instance.start"
         else:
-            inst.generation += 1
-            inst.state, inst.health, inst.restarts, inst.last_error = "pending", None, 0, None
+            _renew(inst)
             if inst.origin == "team":
                 inst.expires_at = now + env.lifetime
             action = "instance.reset"

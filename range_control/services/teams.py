@@ -184,8 +184,15 @@ def rotate_token(rng: Range, ref: int | str, actor: str) -> NewTeam:
 def authenticate(rng: Range, token: str) -> TeamView:
     if not token or len(token) > MAX_TOKEN_LEN:
         raise Unauthorized("a valid team token is required")
+    return authenticate_hash(rng, hash_token(token))
+
+
+def authenticate_hash(rng: Range, token_hash: str) -> TeamView:
+    """A web session holds the token's hash: rotating the token or disabling the team ends it."""
+    if len(token_hash) != 64:
+        raise Unauthorized("a valid team token is required")
     with rng.store.read() as s:
-        row = s.execute(_BY_TOKEN, {"h": hash_token(token)}).one_or_none()
+        row = s.execute(_BY_TOKEN, {"h": token_hash}).one_or_none()
         if row is None:
             raise Unauthorized("a valid team token is required")
         if row.disabled:

@@ -17,6 +17,8 @@ RULES = {
     "store": {"flask", "docker", "range_control.services"},
     "api": {"sqlalchemy", "docker", "range_control.store"},
     "orchestrator": {"flask", "werkzeug", "range_control.api"},
+    "../scoreboard_web": {"sqlalchemy", "docker", "range_control.store", "range_control.api",
+                          "range_control.orchestrator"},
 }  # fmt: skip
 
 

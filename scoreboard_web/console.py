@@ -1,0 +1,221 @@
+"""The organiser console: event control, the environment grid (team x challenge), the live
+attempts feed, flag-sharing alerts, teams, announcements and awards. Organiser token only; a
+team session is refused here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from range_control.services import admin, catalog, environments, scenario, teams
+from range_control.services.errors import InvalidInput, ServiceError
+from range_control.settings import secret
+from scoreboard_web.portal import TEAM
+from scoreboard_web.public import html_error, rng
+from scoreboard_web.render import login_limiter
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+
+ORGANISER = "organiser"  # session key: a fingerprint of the organiser token
+ACTOR = "organiser"
+CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario.resume,
+            "skip": scenario.skip, "end": scenario.end}  # fmt: skip
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(b"console:" + token.encode()).hexdigest()
+
+
+def _is_organiser() -> bool:
+    held = session.get(ORGANISER, "")
+    want = _fingerprint(secret(rng().settings.admin_token))
+    return bool(held) and hmac.compare_digest(held, want)
+
+
+def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not _is_organiser():
+            if session.get(TEAM):
+                return html_error(403, "forbidden",
+                                  "The organiser console refuses team sessions.")  # fmt: skip
+            return redirect(url_for("console.login"))
+        g.actor = ACTOR
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _back() -> Response:
+    return redirect(url_for("console.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("console/login.html")
+    wait = login_limiter().hit("console-login", request.remote_addr or "?")
+    if wait is not None:
+        flash(f"Too many login attempts from your address: try again in {wait} s.", "error")
+        return render_template("console/login.html"), 429
+    token = request.form.get("token", "").strip()
+    expected = secret(rng().settings.admin_token)
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        flash("That is not the organiser token.", "error")
+        return render_template("console/login.html"), 401
+    session.clear()
+    session[ORGANISER] = _fingerprint(token)
+    session.permanent = True
+    return _back()
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.pop(ORGANISER, None)
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@organiser_required
+def index() -> str:
+    view, st = scenario.state(rng())
+    status = environments.status(rng())
+    grid: dict[str, dict[str, Any]] = {}
+    for row in status:
+        grid.setdefault(row.team, {})[row.challenge] = row
+    live = sorted({row.challenge for row in status} | {
+        c["slug"] for c in admin.list_challenges(rng())
+        if c["visible"] and catalog.has_environment(rng(), c["slug"])
+    })  # fmt: skip
+    return render_template(
+        "console/index.html", ev=view, st=st, timeline=scenario.timeline_rows(rng()),
+        teams=teams.list_teams(rng()), grid=grid, live=live,
+        alerts=admin.sharing_alerts(rng())[:50], awards=admin.list_awards(rng())[:50],
+        announcements=scenario.announcements(rng(), 10), now=rng().clock.now(),
+    )  # fmt: skip
+
+
+@bp.post("/event/<action>")
+@organiser_required
+def event_control(action: str) -> Response:
+    try:
+        if action == "extend":
+            minutes = request.form.get("minutes", "")
+            if not minutes.isdigit() or not 1 <= int(minutes) <= 24 * 60:
+                raise InvalidInput("minutes: a whole number from 1 to 1440")
+            scenario.extend(rng(), timedelta(minutes=int(minutes)), ACTOR)
+            flash(f"Current phase extended by {minutes} min.", "ok")
+        elif action in CONTROLS:
+            ev = CONTROLS[action](rng(), ACTOR)
+            flash(f"Event {action}: now {ev.state.replace('_', ' ')}.", "ok")
+        else:
+            flash(f"Unknown action {action!r}.", "error")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+@bp.post("/environments")
+@organiser_required
+def env_action() -> Response:
+    action = request.form.get("action", "")
+    sel = environments.Selection(team=request.form.get("team") or None,
+                                 challenge=request.form.get("challenge") or None)  # fmt: skip
+    ops = {"up": environments.up, "reset": environments.reset, "stop": environments.down}
+    try:
+        if action not in ops:
+            raise InvalidInput(f"action: one of {', '.join(ops)}")
+        n = ops[action](rng(), sel, ACTOR)
+        flash(f"{action}: {n} instance(s); the reconciler applies it within seconds.", "ok")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+@bp.post("/teams")
+@organiser_required
+def add_team() -> Response:
+    try:
+        nt = teams.add_team(rng(), request.form.get("name", ""),
+                            request.form.get("country") or None, actor=ACTOR)  # fmt: skip
+        flash(f"Team {nt.team.name} added. Its token, shown once: {nt.token}", "token")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+@bp.post("/teams/<int:team_id>/<action>")
+@organiser_required
+def team_action(team_id: int, action: str) -> Response:
+    try:
+        if action in ("disable", "enable"):
+            t = teams.set_disabled(rng(), team_id, action == "disable", ACTOR)
+            flash(f"Team {t.name} {action}d.", "ok")
+        elif action == "rotate":
+            nt = teams.rotate_token(rng(), team_id, ACTOR)
+            flash(f"New token for {nt.team.name}, shown once: {nt.token}", "token")
+        else:
+            flash(f"Unknown action {action!r}.", "error")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+@bp.post("/announcements")
+@organiser_required
+def post_announcement() -> Response:
+    try:
+        scenario.post_announcement(rng(), request.form.get("title", ""),
+                                   request.form.get("body", ""), ACTOR)  # fmt: skip
+        flash("Announcement posted.", "ok")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+@bp.post("/awards")
+@organiser_required
+def add_award() -> Response:
+    value = request.form.get("value", "").strip()
+    try:
+        if not value.lstrip("-").isdigit():
+            raise InvalidInput("value: a whole number (negative for a penalty)")
+        admin.add_award(rng(), request.form.get("team", ""), int(value),
+                        request.form.get("reason", ""), ACTOR)  # fmt: skip
+        flash("Award given.", "ok")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+def _attempt_filter() -> admin.AttemptFilter:
+    return admin.AttemptFilter(
+        team=request.args.get("team") or None,
+        challenge=request.args.get("challenge") or None,
+        result=request.args.get("result") or None,
+        limit=100,
+    )
+
+
+@bp.get("/attempts")
+@organiser_required
+def attempts_page() -> str:
+    f = _attempt_filter()
+    return render_template("console/attempts.html", rows=admin.list_attempts(rng(), f), f=f,
+                           teams=teams.list_teams(rng()),
+                           challenges=admin.list_challenges(rng()))  # fmt: skip
+
+
+@bp.get("/attempts/feed")
+@organiser_required
+def attempts_feed() -> str:
+    """The rows alone, for the page's live refresh."""
+    rows = admin.list_attempts(rng(), _attempt_filter())
+    return render_template("console/_attempts.html", rows=rows)

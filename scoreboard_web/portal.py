@@ -1,0 +1,247 @@
+"""The team portal: login with the team token, challenges by phase and category, a challenge
+page (sanitised description, attachments, hints, flag form, the team's own instance), the
+team's attempts and the announcements. Every view acts for the session's team only: no URL
+names a team, so no team can reach another's instance, attempts or hints."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from range_control.services import (
+    admin,
+    attempts,
+    catalog,
+    environments,
+    events,
+    hints,
+    play,
+    scenario,
+    teams,
+)
+from range_control.services.errors import (
+    EventNotRunning,
+    Forbidden,
+    InvalidInput,
+    Locked,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unauthorized,
+)
+from scoreboard_web.public import rng
+from scoreboard_web.render import login_limiter
+
+bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+
+TEAM = "team"  # session key: the SHA-256 of the team token
+
+
+@bp.context_processor
+def _banner() -> dict[str, Any]:
+    """Team pages show the event banner: a pause, the phase and the countdown, everywhere."""
+    if getattr(g, "team", None) is None:
+        return {}
+    view, st = scenario.state(rng())
+    phase = st.phase.title if st is not None and st.phase is not None else None
+    return {"banner": {"ev": view, "phase_title": phase,
+                       "next_at": st.next_at if st is not None else None},
+            "now": rng().clock.now()}  # fmt: skip
+
+
+def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token_hash = session.get(TEAM)
+        if not token_hash:
+            return redirect(url_for("portal.login", next=request.path))
+        try:
+            g.team = teams.authenticate_hash(rng(), token_hash)
+        except Unauthorized as exc:
+            session.pop(TEAM, None)
+            flash(exc.message, "error")
+            return redirect(url_for("portal.login"))
+        g.event = events.current(rng())
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/portal/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("portal.challenges")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("portal/login.html", next=request.args.get("next", ""))
+    wait = login_limiter().hit("team-login", request.remote_addr or "?")
+    if wait is not None:
+        flash(f"Too many login attempts from your address: try again in {wait} s.", "error")
+        return render_template("portal/login.html", next=""), 429
+    token = request.form.get("token", "").strip()
+    try:
+        team = teams.authenticate(rng(), token)
+    except Unauthorized as exc:
+        flash(exc.message, "error")
+        return render_template("portal/login.html", next=request.form.get("next", "")), 401
+    session.clear()  # a new session (fixation) that holds only the token's hash
+    session[TEAM] = teams.hash_token(token)
+    session.permanent = True
+    flash(f"Logged in as {team.name}.", "ok")
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.pop(TEAM, None)
+    flash("Logged out.", "ok")
+    return redirect(url_for("portal.login"))
+
+
+@bp.get("/")
+@team_required
+def challenges() -> str:
+    items = play.team_challenges(rng(), g.team.id)
+    by_slug = {c["slug"]: c for c in items}
+    groups: OrderedDict[str, OrderedDict[str, list[dict[str, Any]]]] = OrderedDict()
+    placed: set[str] = set()
+    for phase in scenario.spec_phases(rng()):
+        mine = [by_slug[s] for s in phase.challenges if s in by_slug and s not in placed]
+        if mine:
+            groups[phase.title] = _by_category(mine)
+            placed.update(c["slug"] for c in mine)
+    rest = [c for c in items if c["slug"] not in placed]
+    if rest:
+        groups["Open challenges" if groups else "Challenges"] = _by_category(rest)
+    return render_template("portal/challenges.html", groups=groups,
+                           standing=_standing())  # fmt: skip
+
+
+def _by_category(items: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str, Any]]]:
+    out: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+    for c in sorted(items, key=lambda c: (c["category"], c["value"], c["name"])):
+        out.setdefault(c["category"], []).append(c)
+    return out
+
+
+def _standing() -> dict[str, Any] | None:
+    try:
+        from range_control.services import scoreboard
+
+        return scoreboard.ledger(rng(), g.team.id, public=True)
+    except NotFound:
+        return None
+
+
+@bp.get("/challenges/<slug>")
+@team_required
+def challenge(slug: str) -> str:
+    detail = play.challenge_detail(rng(), g.team.id, slug[:100])
+    instance = None
+    if catalog.has_environment(rng(), slug):
+        instance = environments.instance_info(rng(), g.team.id, slug)
+    return render_template("portal/challenge.html", c=detail, instance=instance,
+                           now=rng().clock.now())  # fmt: skip
+
+
+@bp.post("/challenges/<slug>/attempt")
+@team_required
+def attempt(slug: str) -> Response:
+    flag = request.form.get("flag", "")
+    try:
+        result = attempts.submit(rng(), g.team.id, slug[:100], flag.strip(), request.remote_addr)
+    except RateLimited as exc:
+        flash(f"Slow down: {exc.message}.", "error")
+    except EventNotRunning as exc:
+        flash(f"Not now: {exc.message}.", "error")
+    except (Locked, Forbidden, InvalidInput) as exc:
+        flash(exc.message, "error")
+    else:
+        if result.status == "correct":
+            flash(f"Correct! +{result.points} points.", "ok")
+        elif result.status == "already_solved":
+            flash("Already solved by your team.", "info")
+        else:
+            left = "" if result.attempts_left is None else f" ({result.attempts_left} left)"
+            flash(f"Incorrect flag{left}.", "error")
+    return redirect(url_for("portal.challenge", slug=slug))
+
+
+@bp.post("/challenges/<slug>/hints/<int:hint_id>")
+@team_required
+def unlock_hint(slug: str, hint_id: int) -> Response:
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm the hint's cost.", "error")
+    else:
+        try:
+            hints.unlock(rng(), g.team.id, hint_id)
+            flash("Hint unlocked.", "ok")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+    return redirect(url_for("portal.challenge", slug=slug))
+
+
+@bp.get("/challenges/<slug>/files/<name>")
+@team_required
+def attachment(slug: str, name: str) -> Response:
+    """Only a file the challenge lists, by its exact name: nothing else can be reached."""
+    play.challenge_detail(rng(), g.team.id, slug[:100])  # visible to this team, else 404
+    path: Path | None = catalog.attachment(rng(), slug, name)
+    if path is None:
+        abort(404)
+    return send_file(path, as_attachment=True, download_name=path.name)
+
+
+@bp.post("/challenges/<slug>/instance")
+@team_required
+def instance_action(slug: str) -> Response:
+    action = request.form.get("action", "")
+    try:
+        if action in ("start", "reset"):
+            environments.request_instance(rng(), g.team.id, slug[:100])
+            flash("Instance starting: fresh containers in a few seconds." if action == "start"
+                  else "Instance reset: fresh containers in a few seconds.", "ok")  # fmt: skip
+        elif action == "stop":
+            environments.stop_instance(rng(), g.team.id, slug[:100])
+            flash("Instance stopped.", "ok")
+        elif action == "extend":
+            environments.extend_instance(rng(), g.team.id, slug[:100])
+            flash("Instance extended.", "ok")
+        else:
+            flash("Unknown action.", "error")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("portal.challenge", slug=slug))
+
+
+@bp.get("/attempts")
+@team_required
+def my_attempts() -> str:
+    rows = admin.list_attempts(rng(), admin.AttemptFilter(team=g.team.name, limit=200))
+    return render_template("portal/attempts.html", rows=rows)
+
+
+@bp.get("/announcements")
+@team_required
+def announcements() -> str:
+    return render_template("portal/announcements.html", items=scenario.announcements(rng(), 100))
