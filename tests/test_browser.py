@@ -1,0 +1,191 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against the real app
+served by waitress on loopback (SQLite, the real clock). Screenshots of the scoreboard, a
+challenge page and the console go to ``test-artifacts/`` (or ``$RANGE_TEST_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import waitress
+import yaml
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from range_control.orchestrator.reconciler import Reconciler
+from range_control.services import catalog, environments, scenario, teams
+from range_control.services.context import Range
+from range_control.settings import Settings
+from range_control.store import migrate
+from range_control.store.session import make_engine
+from range_control.web import create_app
+from tests.conftest import ADMIN, FLAG_SECRET
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]  # fmt: skip
+ARTIFACTS = Path(os.environ.get("RANGE_TEST_ARTIFACTS",
+                                Path(__file__).resolve().parents[1] / "test-artifacts"))  # fmt: skip
+
+
+@dataclass
+class Live:
+    url: str
+    rng: Range
+    tokens: dict[str, str]
+    tmp: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _challenge(root: Path, slug: str, **spec: object) -> None:
+    d = root / slug
+    d.mkdir(parents=True, exist_ok=True)
+    data = {"name": slug.replace("-", " ").title(), "slug": slug, "value": 100,
+            "flags": [f"ICE{{{slug}}}"], **spec}  # fmt: skip
+    (d / "challenge.yml").write_text(yaml.safe_dump(data))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (infra/setup.sh does)",
+                    pytrace=False)  # fmt: skip
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    url = f"sqlite:///{tmp_path / 'range.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    settings = Settings(data_dir=tmp_path / "var", database_url=url, admin_token=ADMIN,
+                        flag_secret=FLAG_SECRET, secret_key="browser-test-key",
+                        event_slug="browser")  # fmt: skip
+    app = create_app(settings)
+    rng: Range = app.extensions["range"]
+    pack = tmp_path / "pack"
+    _challenge(pack, "convoy", category="web", description="Find the **convoy** orders.",
+               hints=[{"title": "Look closer", "content": "It is in the query.", "cost": 10}])
+    _challenge(pack, "beacon", category="network", dynamic_flag={"prefix": "ICE"}, flags=[],
+               environment={"services": [{"name": "box", "image": "range/base:bookworm"}]})
+    catalog.sync(rng, catalog.lint([pack]).challenges)
+    tokens = {name: teams.add_team(rng, name, cc, actor="test").token
+              for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
+    scenario.start(rng, "test")
+    port = _free_port()
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=6)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield Live(f"http://127.0.0.1:{port}", rng, tokens, tmp_path)
+    finally:
+        server.close()
+        thread.join(5)
+        rng.store.dispose()
+
+
+def team_login(page: Page, live: Live, team: str) -> None:
+    page.goto(f"{live.url}/portal/login")
+    page.get_by_label("Team token").fill(live.tokens[team])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text(f"Logged in as {team}.")).to_be_visible()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000
+
+
+def test_a_solve_reaches_the_open_scoreboard_within_5_s(browser: Browser, live: Live) -> None:
+    board = browser.new_page()
+    board.goto(f"{live.url}/")
+    row = board.locator("tr", has=board.get_by_role("link", name="Estonia"))
+    expect(row.locator("td.score")).to_have_text("0")
+    team = browser.new_page()
+    team_login(team, live, "Estonia")
+    team.get_by_role("link", name="Convoy").click()
+    expect(team.get_by_role("heading", name=re.compile("Convoy"))).to_be_visible()
+    expect(team.locator(".description strong")).to_have_text("convoy")
+    team.get_by_role("textbox", name="Flag").fill("ICE{wrong}")
+    team.get_by_role("button", name="Submit").click()
+    expect(team.get_by_text("Incorrect flag.")).to_be_visible()
+    team.get_by_role("textbox", name="Flag").fill("ICE{convoy}")
+    team.get_by_role("button", name="Submit").click()
+    expect(team.get_by_text("Correct! +100 points.")).to_be_visible()
+    shot(team, "challenge-page")
+    # The open scoreboard page was not reloaded: the live poll brings the new score.
+    expect(row.locator("td.score")).to_have_text("100", timeout=5_000)
+    expect(board.locator(".matrix td.fb")).to_have_count(1)
+    shot(board, "scoreboard")
+    # "Why this score": the team's row opens its ledger.
+    board.get_by_role("link", name="Estonia").click()
+    expect(board.get_by_role("cell", name="solve", exact=True)).to_be_visible()
+    expect(board.locator("tfoot td.num")).to_have_text("100")
+
+
+def test_organiser_pause_shows_in_the_portal_and_refuses_flags(browser: Browser,
+                                                              live: Live) -> None:  # fmt: skip
+    org = browser.new_page()
+    org.on("dialog", lambda d: d.accept())  # the confirmation of the pause
+    org.goto(f"{live.url}/console/")
+    org.get_by_label("Organiser token").fill(ADMIN)
+    org.get_by_role("button", name="Log in").click()
+    expect(org.get_by_role("heading", name="Event control")).to_be_visible()
+    org.locator("#event-pause").click()
+    expect(org.get_by_text("Event pause: now paused.")).to_be_visible()
+    shot(org, "console")
+    team = browser.new_page()
+    team_login(team, live, "Latvia")
+    expect(team.locator(".banner .pill")).to_have_text("paused")
+    team.goto(f"{live.url}/portal/challenges/convoy")
+    team.get_by_role("textbox", name="Flag").fill("ICE{convoy}")
+    team.get_by_role("button", name="Submit").click()
+    expect(team.get_by_text(re.compile(r"Not now: the event is not running \(state: paused\)"))).to_be_visible()
+    # The team's session does not open the console.
+    resp = team.goto(f"{live.url}/console/")
+    assert resp is not None and resp.status == 403
+
+
+def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live) -> None:
+    environments.up(live.rng, environments.Selection(challenge="beacon"), "test")
+    Reconciler(live.rng, backend=None).desired()  # type: ignore[arg-type]  # ports, no engine
+    ids = {t.name: t.id for t in teams.list_teams(live.rng)}
+    pw = {n: environments.jumpbox_access(live.rng, i, 1)["password"] for n, i in ids.items()}
+    page = browser.new_page()
+    team_login(page, live, "Latvia")
+    page.goto(f"{live.url}/portal/challenges/beacon")
+    expect(page.get_by_role("heading", name="Your instance")).to_be_visible()
+    expect(page.locator("code.secret")).to_have_text(pw["Latvia"])
+    assert pw["Estonia"] not in page.content()
+    resp = page.goto(f"{live.url}/portal/challenges/beacon/instance?team={ids['Estonia']}")
+    assert resp is not None and resp.status == 405
+
+
+def test_the_scoreboard_reads_without_javascript_and_on_a_phone(browser: Browser,
+                                                                live: Live) -> None:  # fmt: skip
+    ctx = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    page.goto(f"{live.url}/")
+    expect(page.get_by_role("table").first.get_by_role("link", name="Estonia")).to_be_visible()
+    expect(page.locator(".banner .pill")).to_have_text("running")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1, width  # no sideways scrolling of the page itself
+    ctx.close()
+    large = browser.new_page()
+    large.goto(f"{live.url}/?large=1")
+    assert "large" in (large.locator("body").get_attribute("class") or "")
