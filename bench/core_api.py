@@ -127,9 +127,12 @@ def write_lua(
 RESULT_RE = re.compile(r"^RESULT (\S+)$", re.M)
 
 
-def wrk(url: str, connections: int, duration: int, script: Path | None = None) -> dict:
+def wrk(url: str, connections: int, duration: int, script: Path | None = None,
+        headers: dict[str, str] | None = None) -> dict:  # fmt: skip
     cmd = ["wrk", "-t", "2" if connections >= 2 else "1", "-c", str(connections), "-d", f"{duration}s",
            "--latency", "-s", str(script or LUA / "report.lua"), url]  # fmt: skip
+    for k, v in (headers or {}).items():
+        cmd[1:1] = ["-H", f"{k}: {v}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     m = RESULT_RE.search(out)
     if not m:

@@ -38,6 +38,7 @@ from range_control.services.environments import Selection
 from range_control.settings import Settings
 from range_control.store import migrate
 
+HEALTH_INTERVAL = 10.0  # the product's default (RANGE_HEALTH_INTERVAL)
 HEALTH = ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
 
 
@@ -80,7 +81,7 @@ def raw_loop(client: docker.DockerClient, event: str, n_teams: int, tags: list[s
             c = api.create_container(
                 tag, name=f"rc-{event}-raw{t}-{i}", hostname="web", labels=labels,
                 environment={"RANGE_FLAG": "ICE{x}"}, host_config=hc,
-                healthcheck={"test": ["CMD", *HEALTH], "interval": 2_000_000_000,
+                healthcheck={"test": ["CMD", *HEALTH], "interval": int(HEALTH_INTERVAL * 1e9),
                              "timeout": 3_000_000_000, "retries": 3, "start_period": 1_000_000_000},
                 networking_config=api.create_networking_config(
                     {net: api.create_endpoint_config(aliases=["web"])}),
@@ -147,7 +148,7 @@ def main() -> None:
     catalog.sync(rng, result.challenges)
     for t in range(args.teams):
         teams.add_team(rng, f"Team {t:03d}", "NL")
-    backend = DockerBackend(client, publish_ip="127.0.0.1")
+    backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
     # Images first (not timed): the same for both.
     from range_control.orchestrator.backend import ServiceRun
 

@@ -596,7 +596,9 @@ def _reconcile(ctx: Ctx) -> Any:
     from range_control.orchestrator.docker_backend import DockerBackend
     from range_control.orchestrator.reconciler import Reconciler
 
-    rec = Reconciler(ctx.rng, DockerBackend(_docker(), publish_ip=ctx.settings.publish_ip))
+    backend = DockerBackend(_docker(), publish_ip=ctx.settings.publish_ip,
+                            health_interval=ctx.settings.health_interval)  # fmt: skip
+    rec = Reconciler(ctx.rng, backend)
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("reconciling", total=None)
@@ -786,7 +788,9 @@ def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool,
         _reconcile(ctx)
         _env_table(ctx)
         _print_jumpboxes(ctx)
-    console.print(f"scoreboard:     {base}/api/v1/scoreboard")
+    console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
+    console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
+    console.print(f"console:        {base}/console/  (organiser token below)")
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
     console.print(f"organiser token: rangectl admin-token (data dir {ctx.settings.data_dir})")

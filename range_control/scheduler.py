@@ -97,7 +97,8 @@ class RangeScheduler:
             log.warning("no Docker engine (%s): environments are not reconciled; run "
                         "infra/engine.sh", exc.__class__.__name__)  # fmt: skip
             return
-        backend = DockerBackend(client, publish_ip=self.rng.settings.publish_ip)
+        backend = DockerBackend(client, publish_ip=self.rng.settings.publish_ip,
+                                health_interval=self.rng.settings.health_interval)  # fmt: skip
         self.reconciler = Reconciler(self.rng, backend)
         self.scheduler.add_job(
             "range_control.scheduler:_reconcile_job", "interval",

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     publish_ip: str = Field(default="0.0.0.0", description="host address ports are published on")  # noqa: S104
     public_host: str = Field(default="localhost", description="host name teams connect to")
     reconcile_seconds: float = Field(default=5.0, ge=0.5, le=300)
+    health_interval: float = Field(
+        default=10.0, ge=1, le=300, description="seconds between two healthchecks of a service"
+    )
     instance_actions_per_minute: int = Field(default=6, ge=1, le=1000)
 
     @property

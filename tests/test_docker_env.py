@@ -49,7 +49,8 @@ def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Rec
     low = 30000 + random.randrange(0, 300) * 100  # a port range of its own: the engine is shared
     env = make_env(url, tmp_path, event_slug=event, port_range=f"{low}-{low + 99}",
                    public_host="127.0.0.1")  # fmt: skip
-    rec = Reconciler(env.rng, DockerBackend(client, publish_ip="127.0.0.1"), pool=4)
+    backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=1.0)
+    rec = Reconciler(env.rng, backend, pool=4)
     try:
         yield env, rec
     finally:

@@ -150,7 +150,7 @@ class LiveCheck:
         rec: Reconciler | None = None
         try:
             rng = self._range(tmp, event, index)
-            backend = DockerBackend(self.client, publish_ip="127.0.0.1")
+            backend = DockerBackend(self.client, publish_ip="127.0.0.1", health_interval=1.0)
             rec = Reconciler(rng, backend, pool=4, max_restarts=0)
             catalog.sync(rng, pack or [item], actor="check")
             team = teams.add_team(rng, "validation", actor="check").team.id

@@ -132,9 +132,14 @@ def _health(status_text: str) -> str | None:
 
 
 class DockerBackend:
-    def __init__(self, client: Any | None = None, *, publish_ip: str = "0.0.0.0") -> None:  # noqa: S104
+    def __init__(self, client: Any | None = None, *, publish_ip: str = "0.0.0.0",  # noqa: S104
+                 health_interval: float = 10.0) -> None:  # fmt: skip
         self.client = client or docker.from_env(timeout=120)
         self.publish_ip = publish_ip
+        # Each healthcheck is an exec in the container: at 2 s, 200 instances cost the engine
+        # 100 execs/s and a 2-core host never sees them all healthy. Events use 10 s; the
+        # live check (a handful of containers) polls every second.
+        self.health_interval_ns = int(health_interval * 1e9)
         self.api = self.client.api
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
@@ -307,8 +312,9 @@ class DockerBackend:
         if spec.healthcheck:
             test = ["CMD", *spec.healthcheck] if isinstance(spec.healthcheck, list) else [
                 "CMD-SHELL", spec.healthcheck]  # fmt: skip
-            healthcheck = {"test": test, "interval": 2_000_000_000, "timeout": 3_000_000_000,
-                           "retries": 3, "start_period": 1_000_000_000}  # fmt: skip
+            healthcheck = {"test": test, "interval": self.health_interval_ns,
+                           "timeout": 3_000_000_000, "retries": 3,
+                           "start_period": 1_000_000_000}  # fmt: skip
         published = inst.host_ports(spec.name) if spec.exposure == "published" else {}
         host_config = self.api.create_host_config(
             port_bindings={c: (self.publish_ip, h) for c, h in published.items()} or None,
