@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--teams", type=int, default=40)
     ap.add_argument("--challenges", type=int, default=5)
     ap.add_argument("--pool", type=int, default=8)
+    ap.add_argument("--ours-first", action="store_true", help="run ours before the raw loop")
     args = ap.parse_args()
     client = docker.from_env(timeout=600)
     if not images.image_exists(client, images.BASE_IMAGE):
@@ -161,20 +162,36 @@ def main() -> None:
     jumpbox = backend.jumpbox_image()
     n_containers = args.teams * (args.challenges + 1)
     try:
-        t0 = time.perf_counter()
-        raw = raw_loop(client, event, args.teams, tags, jumpbox, args.pool, 42000)
-        raw_healthy = wait_healthy(client, event, args.teams * args.challenges, t0)
-        sweep(client, event)
+        def run_raw() -> tuple[float, float]:
+            t0 = time.perf_counter()
+            took = raw_loop(client, event, args.teams, tags, jumpbox, args.pool, 42000)
+            healthy = wait_healthy(client, event, args.teams * args.challenges, t0)
+            sweep(client, event)
+            return took, healthy
 
-        t0 = time.perf_counter()
-        environments.up(rng, Selection(), "bench")
-        report = Reconciler(rng, backend, pool=args.pool).run_once()
-        ours = time.perf_counter() - t0
-        assert not report.failed, report.failed
-        assert len(report.created) == n_containers, len(report.created)
-        ours_healthy = wait_healthy(client, event, args.teams * args.challenges, t0)
-        time.sleep(5)
-        mean_mb, max_mb = idle_memory_mb(client, event)
+        def run_ours() -> tuple[float, float]:
+            t0 = time.perf_counter()
+            environments.up(rng, Selection(), "bench")
+            report = Reconciler(rng, backend, pool=args.pool).run_once()
+            took = time.perf_counter() - t0
+            assert not report.failed, report.failed
+            assert len(report.created) == n_containers, len(report.created)
+            return took, wait_healthy(client, event, args.teams * args.challenges, t0)
+
+        # Whichever runs second meets an engine still cleaning up after the first: --ours-first
+        # swaps the order to show how much of a difference is order, not code.
+        if args.ours_first:
+            ours, ours_healthy = run_ours()
+            idle = idle_memory_mb(client, event)
+            environments.down(rng, Selection(), "bench")
+            sweep(client, event)
+            raw, raw_healthy = run_raw()
+        else:
+            raw, raw_healthy = run_raw()
+            ours, ours_healthy = run_ours()
+            time.sleep(5)
+            idle = idle_memory_mb(client, event)
+        mean_mb, max_mb = idle
     finally:
         sweep(client, event)
         rng.store.dispose()
