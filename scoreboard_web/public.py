@@ -3,11 +3,16 @@ live by conditional polling of the board fragment (ETag), readable with JavaScri
 
 from __future__ import annotations
 
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, current_app, render_template, request
+from markupsafe import Markup
 
 from range_control.services import scenario, scoreboard
 from range_control.services.context import Range
-from scoreboard_web.render import board_view
+from scoreboard_web.render import BoardView, board_view
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
                template_folder="templates")  # fmt: skip
@@ -21,22 +26,53 @@ def _large() -> bool:
     return request.args.get("large") in ("1", "yes", "on")
 
 
+@dataclass(frozen=True)
+class _Body:
+    key: str
+    raw: bytes
+    gz: bytes  # compressed once per change: a 500-team matrix is ~750 KiB, ~5 % gzipped
+
+
+def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
+    """Public bodies are the same for every visitor: render and compress once per change and
+    per process. Countdowns take the server's time from the response's Date header."""
+    cache = rng().cache.setdefault("web_pages", {})
+    body = cache.get(name)
+    if body is None or body.key != key:
+        raw = render().encode()
+        body = _Body(key, raw, gzip.compress(raw, compresslevel=6, mtime=0))
+        cache[name] = body
+    return body
+
+
+def _send(body: _Body, status: int = 200) -> Response:
+    headers = {"ETag": f'"{body.key}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.headers.get("If-None-Match") == headers["ETag"]:
+        return Response(status=304, headers=headers)
+    data = body.raw
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        data, headers["Content-Encoding"] = body.gz, "gzip"
+    return Response(data, status=status, mimetype="text/html", headers=headers)
+
+
+def board_html(view: BoardView) -> Markup:
+    return Markup(_cached("board", view.key,  # noqa: S704 - our own template's output
+                          lambda: render_template("_board.html", b=view)).raw.decode())
+
+
 @bp.get("/")
-def scoreboard_page() -> str:
+def scoreboard_page() -> Response:
     view = board_view(rng())
-    return render_template("scoreboard.html", b=view, large=_large(), now=rng().clock.now())
+    large = _large()
+    return _send(_cached(f"page:{large}", view.key, lambda: render_template(
+        "scoreboard.html", key=view.key, board=board_html(view), large=large)))
 
 
 @bp.get("/board")
 def board_fragment() -> Response:
     """The live part of the page; 304 when nothing shown has changed."""
     view = board_view(rng())
-    etag = f'"{view.key}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if request.headers.get("If-None-Match") == etag:
-        return Response(status=304, headers=headers)
-    html = render_template("_board.html", b=view, now=rng().clock.now())
-    return Response(html, mimetype="text/html", headers=headers)
+    return _send(_cached("board", view.key, lambda: render_template("_board.html", b=view)))
 
 
 @bp.get("/teams/<int:team_id>")

@@ -11,7 +11,7 @@
     if (msg && !window.confirm(msg)) { ev.preventDefault(); }
   }, true);
 
-  // Countdowns: <time data-countdown="ISO" data-now="server ISO"> (server clock, not the client's).
+  // Countdowns: <time data-countdown="ISO"> with the server's time in data-now (server clock).
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function fmt(ms) {
     if (ms <= 0) { return "now"; }
@@ -23,8 +23,12 @@
     for (var i = 0; i < nodes.length; i++) {
       var el = nodes[i];
       if (!el.dataset.offset) {
-        el.dataset.offset = String(Date.parse(el.dataset.now) - Date.now());
-        el.title = el.textContent;
+        // The server's time: on the element, or on the live region around it (refreshed
+        // from each poll's Date header); the client's clock may be off.
+        var holder = el.dataset.now ? el : el.closest("[data-now]");
+        var now = holder ? Date.parse(holder.dataset.now) : Date.now();
+        el.dataset.offset = String(now - Date.now());
+        if (!el.title) { el.title = el.textContent; }
       }
       var left = Date.parse(el.dataset.countdown) - (Date.now() + Number(el.dataset.offset));
       el.textContent = "in " + fmt(left);
@@ -41,6 +45,12 @@
       var headers = etag ? { "If-None-Match": etag } : {};
       fetch(el.getAttribute("data-live"), { headers: headers, cache: "no-store", credentials: "same-origin" })
         .then(function (r) {
+          var date = r.headers.get("Date");
+          if (date) { // the server's clock for the countdowns inside
+            el.setAttribute("data-now", new Date(date).toISOString());
+            var t = el.querySelectorAll("[data-countdown]");
+            for (var j = 0; j < t.length; j++) { delete t[j].dataset.offset; }
+          }
           if (r.status !== 200) { return null; }
           etag = r.headers.get("ETag") || "";
           return r.text();
@@ -48,6 +58,7 @@
         .then(function (html) { if (html !== null) { el.innerHTML = html; tick(); } })
         .catch(function () { /* the next poll retries */ });
     }
+    poll();
     setInterval(poll, every);
   }
   var nodes = document.querySelectorAll("[data-live]");

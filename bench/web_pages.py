@@ -4,14 +4,15 @@ scoreboard for 500 teams x 50 challenges x 10k solves, under gunicorn, 50 concur
 Same machinery as ``core_api.py`` (seeding, gunicorn, wrk from loopback), measured in one run:
 
 1. baseline: a trivial Flask endpoint returning a body of the HTML page's size, same gunicorn;
-2. ``GET /``: the whole page (ranking, first bloods, 500 x 50 solve matrix, SVG chart);
+2. ``GET /``: the whole page (ranking, first bloods, 500 x 50 solve matrix, SVG chart), as is
+   and gzipped (``Accept-Encoding: gzip``, what browsers send);
 3. ``GET /board``: the fragment the page polls, and the same with ``If-None-Match`` (what
    every open scoreboard costs between two changes: a 304);
 4. ``GET /api/v1/scoreboard``: the JSON standings.
 
 Goal: p99 under 50 ms. Prints a table and writes JSON.
 
-    python bench/scoreboard_web.py [--duration 10] [--workers 2]
+    python bench/web_pages.py [--duration 10] [--workers 2]
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=Path("bench-results/scoreboard_web.json"))
+    ap.add_argument("--out", type=Path, default=Path("bench-results/web_pages.json"))
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -74,7 +75,10 @@ def main() -> None:
         results["bytes"] = sizes
         wrk(app.url("/"), c, 2)  # warm every worker's cache
         results["page"] = wrk(app.url("/"), c, d)
+        gz = {"Accept-Encoding": "gzip"}  # what every browser sends
+        results["page_gzip"] = wrk(app.url("/"), c, d, headers=gz)
         results["board_fragment"] = wrk(app.url("/board"), c, d)
+        results["board_fragment_gzip"] = wrk(app.url("/board"), c, d, headers=gz)
         results["board_poll_304"] = wrk(app.url("/board"), c, d,
                                         headers={"If-None-Match": board_etag})  # fmt: skip
         results["json"] = wrk(app.url("/api/v1/scoreboard"), c, d)
@@ -95,7 +99,8 @@ def main() -> None:
     print("first render (cold cache): " + ", ".join(
         f"{k.split(' ', 1)[1]} {v['ms']} ms" for k, v in results.items() if k.startswith("first")))
     print(f"{'scenario':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs baseline':>12}")
-    for key in ("baseline_flask", "page", "board_fragment", "board_poll_304", "json"):
+    for key in ("baseline_flask", "page", "page_gzip", "board_fragment", "board_fragment_gzip",
+                "board_poll_304", "json"):
         r = results[key]
         print(f"{key:22} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
               f"{r['non2xx'] + r['socket_errors']:7d} {r['rps'] / b:11.2f}x")  # fmt: skip
