@@ -5,18 +5,21 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from range_control.cli import main
+from range_control.orchestrator.docker_backend import sweep
 from tests.conftest import ADMIN, unique_event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,20 +176,51 @@ def test_serve_migrates_and_answers(cli_env: dict[str, str]) -> None:
 
 
 def test_demo_sets_up_pack_teams_and_running_event(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: Any
 ) -> None:
+    """The README's first command, end to end on the real engine: images, pack, teams, the
+    started scenario with the first phase's environments up; a second run reuses everything;
+    served, Ctrl-C tears the environments down."""
+    event = unique_event("d")
     monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RANGE_EVENT_SLUG", event)
+    monkeypatch.setenv("RANGE_PORT_RANGE", "29000-29099")
     monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
     monkeypatch.delenv("RANGE_ADMIN_TOKEN", raising=False)
-    code, out = run("demo", "--no-serve")
-    assert code == 0, out
-    assert "challenges: 3" in out and "Netherlands" in out
-    assert "event ICE - Operation STEADFAST RESERVE: running" in out and "detection" in out
-    assert (tmp_path / "var" / "range.db").exists()
-    secrets_file = tmp_path / "var" / "secrets.json"
-    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
-    assert set(json.loads(secrets_file.read_text())) == {"secret_key", "flag_secret", "admin_token"}
-    code, out = run("demo", "--no-serve")  # a second run reuses everything
-    assert code == 0 and "(0 new, 0 updated)" in out
+    flt = {"label": ["range.managed=1", f"range.event={event}"]}
+    try:
+        code, out = run("demo", "--no-serve")
+        assert code == 0, out
+        assert "challenges: 7" in out and "images: " in out and "Netherlands" in out
+        assert "event ICE - Operation STEADFAST RESERVE: running" in out and "detection" in out
+        assert "ssh -p 290" in out and "/portal/" in out and "/console/" in out
+        running = {(c["Labels"]["range.role"], c["Labels"].get("range.service"))
+                   for c in client.api.containers(filters=flt)}  # fmt: skip
+        assert running == {("service", "portal"), ("jumpbox", None)}  # logistics-portal
+        assert len(client.api.containers(filters=flt)) == 8  # 4 teams: instance + jumpbox
+        assert (tmp_path / "var" / "range.db").exists()
+        secrets_file = tmp_path / "var" / "secrets.json"
+        assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+        assert set(json.loads(secrets_file.read_text())) == {
+            "secret_key", "flag_secret", "admin_token"}  # fmt: skip
+        code, out = run("demo", "--no-serve")  # a second run reuses everything
+        assert code == 0 and "(0 new, 0 updated)" in out and "created 0" in out
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "range_control.cli", "demo", "--port", str(port)],
+            env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            page = _wait_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
+            assert b"Ranking" in page
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        assert "tearing the demo's environments down" in out
+        assert client.api.containers(all=True, filters=flt) == []
+        assert client.api.networks(filters=flt) == []
+    finally:
+        sweep(client, event)
     code, token = run("admin-token")
     assert token.strip() == json.loads(secrets_file.read_text())["admin_token"]
