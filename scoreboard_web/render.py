@@ -111,25 +111,30 @@ class BoardView:
     chart: Markup
     announcements: list[dict[str, Any]]
     key: str
+    marker: tuple[Any, ...] = ()
 
 
 _cache_lock = threading.Lock()
 
 
 def board_view(rng: Range, *, announcements: int = 5) -> BoardView:
-    """The public board as pages show it; rebuilt only when something shown changed."""
+    """The public board as pages show it; rebuilt only when something shown changed. A page
+    view costs one small read (the marker) while nothing changes."""
+    marker = events.page_marker(rng)
+    cached = rng.cache.get("web_board")
+    if cached is not None and cached.marker == marker:
+        return cached
     snap = scoreboard.snapshot(rng, public=True)
-    ev = snap.event
     ann = scenario.announcements(rng, limit=announcements)
-    _, st = scenario.state(rng)
+    ev, st = scenario.state(rng)  # fresh: the snapshot's event is as of its last score change
     phase = st.phase.title if st is not None and st.phase is not None else None
     next_at = st.next_at if st is not None else None
     key_src = f"{snap.etag}|{ev.state}|{phase}|{iso(next_at)}|{iso(ev.ends_at)}|" + ",".join(
         str(a["id"]) for a in ann
     )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
-    cached = rng.cache.get("web_board")
     if cached is not None and cached.key == key:
+        cached.marker = marker
         return cached
     with _cache_lock:
         visible = sorted((c for c in snap.challenges.values() if c.visible),
@@ -157,7 +162,7 @@ def board_view(rng: Range, *, announcements: int = 5) -> BoardView:
         view = BoardView(
             event=ev, phase_title=phase, next_at=next_at, rows=rows, columns=columns,
             first_blood=first_blood, chart=chart_svg(snap.board.standings[:10], ev),
-            announcements=ann, key=key,
+            announcements=ann, key=key, marker=marker,
         )  # fmt: skip
         rng.cache["web_board"] = view
         return view

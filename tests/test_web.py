@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from range_control.orchestrator.reconciler import Reconciler
-from range_control.services import environments, teams
+from range_control.services import environments, events, scenario, teams
 from tests.conftest import ADMIN, Env
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -223,7 +223,20 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     assert env.client.get("/board", headers={"If-None-Match": etag}).status_code == 304
     env.challenge("b")
     env.attempt(a, "b", "ICE{b}")
-    assert env.client.get("/board", headers={"If-None-Match": etag}).status_code == 200
+    r = env.client.get("/board", headers={"If-None-Match": etag})
+    assert r.status_code == 200
+    # Anything else the page shows changes it too: announcements, a pause, the freeze.
+    for change, shown in (
+        (lambda: scenario.post_announcement(env.rng, "Convoy 7 rerouted", "", "test"),
+         "Convoy 7 rerouted"),
+        (lambda: scenario.pause(env.rng, "test"), '<span class="pill">paused</span>'),
+        (lambda: events.configure(env.rng, "test", freeze_at=env.clock.now()),
+         "Scoreboard frozen"),
+    ):  # fmt: skip
+        etag = r.headers["ETag"]
+        change()
+        r = env.client.get("/board", headers={"If-None-Match": etag})
+        assert r.status_code == 200 and shown in r.get_data(as_text=True), shown
     assert env.client.get("/teams/999").status_code == 404
 
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from range_control.services.context import Range
 from range_control.services.errors import InvalidInput
-from range_control.store.models import AuditLog, Event
+from range_control.store.models import Announcement, AuditLog, Event, TimelineLog
 
 STATES = ("not_started", "running", "paused", "ended")
 
@@ -85,6 +85,27 @@ def current_in(session: Session, rng: Range, now: datetime) -> EventView:
 def current(rng: Range) -> EventView:
     with rng.store.read() as s:
         return current_in(s, rng, rng.clock.now())
+
+
+_MARKER = select(
+    Event.score_generation, Event.control_generation, Event.state, Event.name,
+    Event.starts_at, Event.ends_at, Event.freeze_at,
+    select(func.max(Announcement.id)).scalar_subquery(),
+    select(func.max(TimelineLog.id)).scalar_subquery(),
+).where(Event.slug == bindparam("slug"))  # fmt: skip
+
+
+def page_marker(rng: Range) -> tuple[Any, ...]:
+    """One read that changes whenever anything a public page shows may have changed: scores,
+    control actions, the stored state, announcements, applied milestones, and the crossing of
+    the start, end and freeze times."""
+    now = rng.clock.now()
+    with rng.store.read() as s:
+        row = s.connection().execute(_MARKER, {"slug": rng.event_slug}).one_or_none()
+    if row is None:
+        return ("no event",)
+    crossed = tuple(t is not None and now >= t for t in (row.starts_at, row.ends_at, row.freeze_at))
+    return (*row, *crossed)
 
 
 def bump_generation(session: Session, rng: Range) -> None:

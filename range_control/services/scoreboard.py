@@ -133,7 +133,7 @@ def snapshot(rng: Range, *, public: bool = True) -> Snapshot:
     """The current board, from cache when nothing that changes a score has happened."""
     ev = current(rng)
     cutoff = ev.freeze_at if (public and ev.frozen) else None
-    key = ("board", public, ev.generation, cutoff)
+    key = ("board", public, ev.generation, cutoff, ev.state)  # the body carries the state
     cached = rng.cache.get("board", {}).get(key)
     if cached is not None:
         return cached
