@@ -141,3 +141,30 @@ def test_unknown_route_and_method_are_json(env: Env) -> None:
     assert r.status_code == 404 and r.json["error"]["code"] == "not_found"
     r = env.client.delete("/api/v1/scoreboard")
     assert r.status_code == 405 and "error" in r.json
+
+
+def test_environment_selection_up_reset_down(env: Env) -> None:
+    """The desired state only (the reconciler is tested on the engine): up, reset, down."""
+    from range_control.services import environments
+
+    env.team("Alpha", "NL")
+    env.team("Bravo", "NO")
+    env.challenge("web", environment={"services": [{"name": "box", "image": "range/base:bookworm"}]})
+    h = env.admin()
+    r = env.client.post("/api/v1/admin/environments/up", json={}, headers=h)
+    assert r.status_code == 200 and r.json == {"changed": 2}
+    r = env.client.post("/api/v1/admin/environments/reset", json={"team": "Alpha"}, headers=h)
+    assert r.json == {"changed": 1}
+    gens = {v.team: v.state for v in environments.status(env.rng)}
+    assert gens == {"Alpha": "pending", "Bravo": "pending"}
+    r = env.client.post("/api/v1/admin/environments/down", json={"challenge": "nope"}, headers=h)
+    assert r.status_code == 404 and "nope" in r.json["error"]["message"]
+    r = env.client.post("/api/v1/admin/environments/down", json={"team": "Bravo"}, headers=h)
+    assert r.json == {"changed": 1}
+    assert [v.team for v in environments.status(env.rng)] == ["Alpha"]
+    paths = env.client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/api/v1/admin/environments/up", "/api/v1/admin/environments/down",
+            "/api/v1/admin/environments/reset"} <= set(paths)  # fmt: skip
+    r = env.client.post("/api/v1/admin/environments/reset", json={}, headers={
+        "Authorization": "Bearer rct_not_the_organiser"})  # fmt: skip
+    assert r.status_code == 403

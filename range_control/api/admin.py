@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Response, g, request, stream_with_context
 from spectree import Response as Doc
@@ -371,49 +372,26 @@ def admin_environments():
     return ok(EnvList, [r.__dict__ for r in environments.status(rng())])
 
 
-@bp.post("/admin/environments/up")
-@spec.validate(
-    json=EnvSelectionIn,
-    resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
-    tags=["organiser"],
-    security=ORG,
-    skip_validation=True,
-)
-@admin_required
-def admin_environments_up():
-    """Make instances desired (all teams x open live challenges, or filtered)."""
-    body = parse(EnvSelectionIn)
-    sel = environments.Selection(team=body.team, challenge=body.challenge)
-    return ok(EnvChangeOut, {"changed": environments.up(rng(), sel, g.actor)})
+def _env_change(action: str, change: Any, summary: str) -> None:
+    """``POST /admin/environments/<action>``: one selection body, one service call."""
+
+    def view():  # noqa: ANN202
+        body = parse(EnvSelectionIn)
+        sel = environments.Selection(team=body.team, challenge=body.challenge)
+        return ok(EnvChangeOut, {"changed": change(rng(), sel, g.actor)})
+
+    view.__name__ = f"admin_environments_{action}"
+    view.__doc__ = summary
+    documented = spec.validate(
+        json=EnvSelectionIn, resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
+        tags=["organiser"], security=ORG, skip_validation=True,
+    )(admin_required(view))  # fmt: skip
+    bp.post(f"/admin/environments/{action}")(documented)
 
 
-@bp.post("/admin/environments/down")
-@spec.validate(
-    json=EnvSelectionIn,
-    resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
-    tags=["organiser"],
-    security=ORG,
-    skip_validation=True,
-)
-@admin_required
-def admin_environments_down():
-    """Remove instances from the desired state (with no filter: every one of the event)."""
-    body = parse(EnvSelectionIn)
-    sel = environments.Selection(team=body.team, challenge=body.challenge)
-    return ok(EnvChangeOut, {"changed": environments.down(rng(), sel, g.actor)})
-
-
-@bp.post("/admin/environments/reset")
-@spec.validate(
-    json=EnvSelectionIn,
-    resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
-    tags=["organiser"],
-    security=ORG,
-    skip_validation=True,
-)
-@admin_required
-def admin_environments_reset():
-    """Fresh containers for the selected existing instances (a new generation each)."""
-    body = parse(EnvSelectionIn)
-    sel = environments.Selection(team=body.team, challenge=body.challenge)
-    return ok(EnvChangeOut, {"changed": environments.reset(rng(), sel, g.actor)})
+_env_change("up", environments.up,
+            "Make instances desired (all teams x open live challenges, or filtered).")
+_env_change("down", environments.down,
+            "Remove instances from the desired state (with no filter: every one of the event).")
+_env_change("reset", environments.reset,
+            "Fresh containers for the selected existing instances (a new generation each).")

@@ -101,6 +101,18 @@ def follow_scenario(s: Any, wanted: frozenset[str], now: datetime) -> tuple[int,
     return added, removed
 
 
+def _selected(s: Any, q: Any, sel: Selection) -> Any:
+    """``q`` (a select or delete of instances) narrowed to the selection; unknown names 404."""
+    if sel.team is not None:
+        q = q.where(Instance.team_id.in_([t.id for t in _teams(s, sel)]))
+    if sel.challenge is not None:
+        ch = s.scalar(select(Challenge.id).where(Challenge.slug == sel.challenge))
+        if ch is None:
+            raise NotFound(f"challenge {sel.challenge!r} not found")
+        q = q.where(Instance.challenge_id == ch)
+    return q
+
+
 def _renew(inst: Instance) -> None:
     """A new generation: the reconciler replaces every container of the instance."""
     inst.generation += 1
@@ -110,15 +122,7 @@ def _renew(inst: Instance) -> None:
 def reset(rng: Range, sel: Selection, actor: str) -> int:
     """Organisers: fresh containers for the selected existing instances."""
     with rng.store.write() as s:
-        q = select(Instance)
-        if sel.team is not None:
-            q = q.where(Instance.team_id.in_([t.id for t in _teams(s, sel)]))
-        if sel.challenge is not None:
-            ch = s.scalar(select(Challenge.id).where(Challenge.slug == sel.challenge))
-            if ch is None:
-                raise NotFound(f"challenge {sel.challenge!r} not found")
-            q = q.where(Instance.challenge_id == ch)
-        found = list(s.scalars(q))
+        found = list(s.scalars(_selected(s, select(Instance), sel)))
         for inst in found:
             _renew(inst)
         audit(s, rng, actor, "env.reset", team=sel.team, challenge=sel.challenge,
@@ -128,15 +132,7 @@ def reset(rng: Range, sel: Selection, actor: str) -> int:
 
 def down(rng: Range, sel: Selection, actor: str) -> int:
     with rng.store.write() as s:
-        q = delete(Instance)
-        if sel.team is not None:
-            q = q.where(Instance.team_id.in_([t.id for t in _teams(s, sel)]))
-        if sel.challenge is not None:
-            ch = s.scalar(select(Challenge.id).where(Challenge.slug == sel.challenge))
-            if ch is None:
-                raise NotFound(f"challenge {sel.challenge!r} not found")
-            q = q.where(Instance.challenge_id == ch)
-        removed = s.execute(q).rowcount or 0
+        removed = s.execute(_selected(s, delete(Instance), sel)).rowcount or 0
         audit(s, rng, actor, "env.down", team=sel.team, challenge=sel.challenge, removed=removed)
     return removed
 
