@@ -168,3 +168,25 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
     r = env.client.post("/api/v1/admin/environments/reset", json={}, headers={
         "Authorization": "Bearer rct_not_the_organiser"})  # fmt: skip
     assert r.status_code == 403
+
+
+def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp_path) -> None:  # noqa: ANN001
+    import socket
+
+    from range_control.orchestrator.reconciler import Reconciler
+    from range_control.services import environments
+    from tests.conftest import make_env
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        e = make_env(database_url, tmp_path, port_range=f"{port}-{port + 1}", publish_ip="127.0.0.1")
+        try:
+            e.team("Alpha", "NL")
+            e.challenge("web", environment={"services": [{"name": "box", "image": "x"}]})
+            environments.up(e.rng, environments.Selection(), "test")
+            _, jumpboxes, _ = Reconciler(e.rng, backend=None).desired()  # type: ignore[arg-type]
+            assert [jb.port for jb in jumpboxes.values()] == [port + 1]
+        finally:
+            e.rng.store.dispose()

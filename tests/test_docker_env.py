@@ -46,7 +46,9 @@ def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Rec
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    low = 30000 + random.randrange(0, 300) * 100  # a port range of its own: the engine is shared
+    # A port range of its own (the engine is shared), below Linux's ephemeral ports (32768+),
+    # which outgoing connections of this very run may hold.
+    low = 21000 + random.randrange(0, 110) * 100
     env = make_env(url, tmp_path, event_slug=event, port_range=f"{low}-{low + 99}",
                    public_host="127.0.0.1")  # fmt: skip
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=1.0)

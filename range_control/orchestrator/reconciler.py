@@ -16,6 +16,7 @@ A pass holds the reconciler lease, so two processes never reconcile at once.
 from __future__ import annotations
 
 import logging
+import socket
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -284,6 +285,17 @@ class Reconciler:
                 )  # fmt: skip
 
 
+def _bindable(ip: str, port: int) -> bool:
+    """A new allocation skips a port some other process on this host already listens on (it
+    would fail the container's start on every pass, "address already in use")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
 class _PortPool:
     """Host ports from RANGE_PORT_RANGE, recorded in port_allocations before use."""
 
@@ -295,7 +307,8 @@ class _PortPool:
             for a in session.scalars(select(PortAllocation))
         }
         used = set(self.held.values())
-        self.free = (p for p in rng.settings.ports if p not in used)
+        ip = rng.settings.publish_ip
+        self.free = (p for p in rng.settings.ports if p not in used and _bindable(ip, p))
 
     def get(self, team_id: int, instance_id: int | None, purpose: str) -> int:
         key = (team_id, instance_id, purpose)
