@@ -510,7 +510,7 @@ def event_stop(ctx: Ctx) -> None:
 @main.command()
 @pass_ctx
 def worker(ctx: Ctx) -> None:
-    """Run the scheduler (timeline transitions and injects) until stopped; exactly one per range."""
+    """Run the scheduler (timeline, injects, reconciling environments); one per range."""
     import threading
 
     from range_control.scheduler import RangeScheduler
