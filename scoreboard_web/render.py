@@ -48,7 +48,16 @@ def when(value: datetime | str | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def country_flag(code: str | None) -> str:
+    """ISO 3166 alpha-2 to its flag (two regional-indicator letters): no image set to vendor;
+    where the system has no flag glyphs, the letters show instead."""
+    if not code or len(code) != 2 or not code.isalpha():
+        return ""
+    return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in code.upper())
+
+
 def install_filters(app: Flask) -> None:
+    app.jinja_env.filters["flag"] = country_flag
     app.jinja_env.filters["markdown"] = markdown
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["iso"] = iso

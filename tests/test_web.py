@@ -211,7 +211,8 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     env.start()
     env.attempt(a, "a", "ICE{a}")
     page = env.client.get("/").get_data(as_text=True)
-    assert re.search(r"Alpha</a></th>\s*<td><abbr class=\"cc\">NL</abbr></td>\s*"
+    assert re.search(r"Alpha</a></th>\s*<td><span class=\"flag\" aria-hidden=\"true\">🇳🇱</span> "
+                     r"<abbr class=\"cc\">NL</abbr></td>\s*"
                      r"<td class=\"num score\">100</td>", page)  # fmt: skip
     assert 'class="fb"' in page and "<svg" in page and "ICE test" not in page
     ledger = env.client.get(f"/teams/{a_id}").get_data(as_text=True)
