@@ -253,3 +253,18 @@ def test_console_event_control(env: Env, action: str) -> None:
     assert ("now running" if action == "start" else "now paused") in text
     r = post(c, "/console/", "/console/event/extend", {"minutes": "abc"})
     assert "minutes: a whole number" in r.get_data(as_text=True)
+
+
+def test_portal_groups_challenges_by_phase_and_category(env: Env) -> None:
+    _, h = env.team()
+    env.challenge("recon", category="osint")
+    env.challenge("intercept", category="crypto")
+    env.challenge("free", category="misc")  # in no phase
+    spec = {"event": "ICE", "phases": [
+        {"id": "one", "title": "Detection", "duration": "1h", "challenges": ["recon", "intercept"]},
+        {"id": "two", "title": "Recovery", "duration": "1h", "challenges": []}]}  # fmt: skip
+    scenario.load(env.rng, scenario.parse(spec), "test")
+    scenario.start(env.rng, "test")
+    page = login(env, token_of(h)).get("/portal/").get_data(as_text=True)
+    order = [m.group(1) for m in re.finditer(r"<h[23]>([^<]+)</h[23]>", page)]
+    assert order == ["Detection", "crypto", "osint", "Open challenges", "misc"], order
