@@ -15,11 +15,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from werkzeug.wrappers import Response
 
 from range_control.services import admin, catalog, environments, scenario, teams
-from range_control.services.errors import InvalidInput, ServiceError
+from range_control.services.errors import InvalidInput
 from range_control.settings import secret
 from scoreboard_web.portal import TEAM
 from scoreboard_web.public import html_error, rng
-from scoreboard_web.render import login_limiter
+from scoreboard_web.render import flash_errors, login_limiter
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -105,7 +105,7 @@ def index() -> str:
 @bp.post("/event/<action>")
 @organiser_required
 def event_control(action: str) -> Response:
-    try:
+    with flash_errors():
         if action == "extend":
             minutes = request.form.get("minutes", "")
             if not minutes.isdigit() or not 1 <= int(minutes) <= 24 * 60:
@@ -117,8 +117,6 @@ def event_control(action: str) -> Response:
             flash(f"Event {action}: now {ev.state.replace('_', ' ')}.", "ok")
         else:
             flash(f"Unknown action {action!r}.", "error")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return _back()
 
 
@@ -129,32 +127,28 @@ def env_action() -> Response:
     sel = environments.Selection(team=request.form.get("team") or None,
                                  challenge=request.form.get("challenge") or None)  # fmt: skip
     ops = {"up": environments.up, "reset": environments.reset, "stop": environments.down}
-    try:
+    with flash_errors():
         if action not in ops:
             raise InvalidInput(f"action: one of {', '.join(ops)}")
         n = ops[action](rng(), sel, ACTOR)
         flash(f"{action}: {n} instance(s); the reconciler applies it within seconds.", "ok")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return _back()
 
 
 @bp.post("/teams")
 @organiser_required
 def add_team() -> Response:
-    try:
+    with flash_errors():
         nt = teams.add_team(rng(), request.form.get("name", ""),
                             request.form.get("country") or None, actor=ACTOR)  # fmt: skip
         flash(f"Team {nt.team.name} added. Its token, shown once: {nt.token}", "token")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return _back()
 
 
 @bp.post("/teams/<int:team_id>/<action>")
 @organiser_required
 def team_action(team_id: int, action: str) -> Response:
-    try:
+    with flash_errors():
         if action in ("disable", "enable"):
             t = teams.set_disabled(rng(), team_id, action == "disable", ACTOR)
             flash(f"Team {t.name} {action}d.", "ok")
@@ -163,20 +157,16 @@ def team_action(team_id: int, action: str) -> Response:
             flash(f"New token for {nt.team.name}, shown once: {nt.token}", "token")
         else:
             flash(f"Unknown action {action!r}.", "error")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return _back()
 
 
 @bp.post("/announcements")
 @organiser_required
 def post_announcement() -> Response:
-    try:
+    with flash_errors():
         scenario.post_announcement(rng(), request.form.get("title", ""),
                                    request.form.get("body", ""), ACTOR)  # fmt: skip
         flash("Announcement posted.", "ok")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return _back()
 
 
@@ -184,14 +174,12 @@ def post_announcement() -> Response:
 @organiser_required
 def add_award() -> Response:
     value = request.form.get("value", "").strip()
-    try:
+    with flash_errors():
         if not value.lstrip("-").isdigit():
             raise InvalidInput("value: a whole number (negative for a penalty)")
         admin.add_award(rng(), request.form.get("team", ""), int(value),
                         request.form.get("reason", ""), ACTOR)  # fmt: skip
         flash("Award given.", "ok")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return _back()
 
 

@@ -43,11 +43,10 @@ from range_control.services.errors import (
     Locked,
     NotFound,
     RateLimited,
-    ServiceError,
     Unauthorized,
 )
 from scoreboard_web.public import rng
-from scoreboard_web.render import login_limiter
+from scoreboard_web.render import flash_errors, login_limiter
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -193,11 +192,9 @@ def unlock_hint(slug: str, hint_id: int) -> Response:
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm the hint's cost.", "error")
     else:
-        try:
+        with flash_errors():
             hints.unlock(rng(), g.team.id, hint_id)
             flash("Hint unlocked.", "ok")
-        except ServiceError as exc:
-            flash(exc.message, "error")
     return redirect(url_for("portal.challenge", slug=slug))
 
 
@@ -216,7 +213,7 @@ def attachment(slug: str, name: str) -> Response:
 @team_required
 def instance_action(slug: str) -> Response:
     action = request.form.get("action", "")
-    try:
+    with flash_errors():
         if action in ("start", "reset"):
             environments.request_instance(rng(), g.team.id, slug[:100])
             flash("Instance starting: fresh containers in a few seconds." if action == "start"
@@ -229,8 +226,6 @@ def instance_action(slug: str) -> Response:
             flash("Instance extended.", "ok")
         else:
             flash("Unknown action.", "error")
-    except ServiceError as exc:
-        flash(exc.message, "error")
     return redirect(url_for("portal.challenge", slug=slug))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import nh3
-from flask import Flask, current_app, request
+from flask import Flask, current_app, flash, request
 from flask.sessions import SecureCookieSessionInterface
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
@@ -21,6 +23,7 @@ from markupsafe import Markup
 from range_control.clock import iso
 from range_control.services import events, scenario, scoreboard
 from range_control.services.context import Range
+from range_control.services.errors import ServiceError
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _TAGS = {
@@ -86,6 +89,16 @@ class LoginLimiter:
             return None
         reset = self.limiter.get_window_stats(self.item, scope, key).reset_time
         return max(1, int(reset - datetime.now().timestamp()) + 1)
+
+
+@contextmanager
+def flash_errors() -> Iterator[None]:
+    """A form's action: a refusal by the service (bad input, conflict, limit, ...) becomes a
+    message on the page the user is sent back to, never an error page."""
+    try:
+        yield
+    except ServiceError as exc:
+        flash(exc.message, "error")
 
 
 def login_limiter() -> LoginLimiter:
