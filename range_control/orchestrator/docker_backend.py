@@ -144,10 +144,6 @@ class DockerBackend:
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
         self._host_guarded = False
-        # Network ids by name, refreshed by every networks() listing (each reconcile pass
-        # starts with one): launches do not ask the engine again for every container.
-        self._nets: dict[str, str] = {}
-        self._jumpbox_tag: str | None = None
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
@@ -171,10 +167,7 @@ class DockerBackend:
 
     def networks(self, event: str) -> dict[str, str]:
         rows = self.api.networks(filters={"label": [f"{MANAGED}=1", f"{EVENT}={event}"]})
-        found = {r["Name"]: r["Id"] for r in rows}
-        with self._guard:
-            self._nets = {k: v for k, v in self._nets.items() if event not in k} | found
-        return found
+        return {r["Name"]: r["Id"] for r in rows}
 
     def volumes(self, event: str) -> list[str]:
         rows = self.api.volumes(filters={"label": [f"{MANAGED}=1", f"{EVENT}={event}"]})
@@ -188,11 +181,8 @@ class DockerBackend:
                 ensure_host_guard()
                 self._host_guarded = True
         with self._lock(f"net:{name}"):
-            if name in self._nets:
-                return self._nets[name]
             for n in self.api.networks(names=[name], filters={"label": f"{MANAGED}=1"}):
                 if n["Name"] == name:
-                    self._nets[name] = n["Id"]
                     return n["Id"]
             created = self.api.create_network(
                 name,
@@ -206,7 +196,6 @@ class DockerBackend:
                 },
                 check_duplicate=True,
             )
-            self._nets[name] = created["Id"]
             return created["Id"]
 
     def ensure_network(self, event: str, team_id: int) -> str:
@@ -223,14 +212,11 @@ class DockerBackend:
 
     def jumpbox_image(self) -> str:
         context = Path(__file__).parent / "jumpbox"
-        with self._lock("img:jumpbox"):
-            if self._jumpbox_tag is None or not images.image_exists(self.client,
-                                                                    self._jumpbox_tag):
-                tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
-                images.build_context(self.client, challenge="(jumpbox)", service="sshd",
-                                     context=context, dockerfile=None, tag=tag)  # fmt: skip
-                self._jumpbox_tag = tag
-        return self._jumpbox_tag
+        tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
+        with self._lock(f"img:{tag}"):
+            images.build_context(self.client, challenge="(jumpbox)", service="sshd",
+                                 context=context, dockerfile=None, tag=tag)  # fmt: skip
+        return tag
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
         name = jumpbox_name(jb.event, jb.team_id)
@@ -390,7 +376,6 @@ class DockerBackend:
             self.api.remove_container(obs.id, force=True)
 
     def remove_network(self, name: str) -> None:
-        self._nets.pop(name, None)
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_network(name)
 
