@@ -204,11 +204,13 @@ def challenges_check(paths: tuple[str, ...], live: bool, junit: str | None, jobs
         console.print(f"{len(result.challenges)} challenge(s) OK (lint; add --live to solve them)")
         return
     from range_control.orchestrator import check as chk
+    from range_control.orchestrator import images as img
 
     client = _docker()
-    base = "range/base:bookworm"
-    if not _image_present(client, base):
-        raise click.ClickException(f"{base} is missing: run `rangectl images build-base` first")
+    if not img.image_exists(client, img.BASE_IMAGE):
+        raise click.ClickException(
+            f"{img.BASE_IMAGE} is missing: run `rangectl images build-base` first"
+        )
     t0 = time.monotonic()
     checker = chk.LiveCheck(client, jobs=jobs, health_timeout=health_timeout,
                             progress=lambda msg: err_console.print(f"  {msg}", highlight=False,
@@ -237,12 +239,6 @@ def challenges_check(paths: tuple[str, ...], live: bool, junit: str | None, jobs
                   f"{time.monotonic() - t0:.1f} s")  # fmt: skip
     if failed:
         sys.exit(1)
-
-
-def _image_present(client: Any, ref: str) -> bool:
-    from range_control.orchestrator import images as img
-
-    return img.image_exists(client, ref)
 
 
 @challenges.command("sync")
@@ -834,7 +830,7 @@ def _build_images(client: Any, pack: list[Any]) -> None:
     from range_control.orchestrator.docker_backend import BackendError, DockerBackend
 
     backend = DockerBackend(client)
-    jobs: list[tuple[str, Any]] = [("base image range/base:bookworm", None),
+    jobs: list[tuple[str, Any]] = [(f"base image {img.BASE_IMAGE}", None),
                                    ("jumpbox image", backend.jumpbox_image)]  # fmt: skip
     for item in pack:
         env = item.spec.environment

@@ -109,7 +109,9 @@ class RangeScheduler:
         if self.reconciler is None:
             return
         try:
-            self.tick()  # teams added since the last milestone get the scenario's instances
+            # Teams added since the last milestone get the scenario's instances; the jobs only
+            # need deriving again when a milestone applied.
+            self.tick(derive=False)
         except Exception:
             log.exception("timeline pass before reconciling failed")
         try:
@@ -132,15 +134,17 @@ class RangeScheduler:
                 self._lease.release()
                 self._lease = None
 
-    def tick(self) -> None:
+    def tick(self, *, derive: bool = True) -> None:
         """Apply the timeline now, then derive the jobs for what is still to come."""
         with self._lock:
-            for done in scenario.apply(self.rng):
+            applied = scenario.apply(self.rng)
+            for done in applied:
                 late = ""
                 if done.due_at is not None:
                     late = f" ({(done.applied_at - done.due_at).total_seconds():+.2f} s)"
                 log.info("applied %s%s", done.key, late)
-            self._derive()
+            if derive or applied:
+                self._derive()
 
     def watch(self) -> None:
         """Re-derive when an organiser action changed the timeline (from any process)."""

@@ -19,8 +19,6 @@ pass with nothing desired, then a sweep of whatever still carries the check's ev
 
 from __future__ import annotations
 
-import hashlib
-import io
 import secrets
 import shutil
 import tempfile
@@ -48,7 +46,7 @@ from range_control.specs.challenge import SolverSpec
 from range_control.store import migrate
 
 SOLVER_BASE_DOCKERFILE = (
-    "FROM range/base:bookworm\n"
+    f"FROM {images.BASE_IMAGE}\n"
     "RUN apt-get update && apt-get install -y --no-install-recommends python3 "
     "&& rm -rf /var/lib/apt/lists/*\n"
 )
@@ -377,20 +375,14 @@ def check_flag(rng: Range, item: Loaded, team_id: int, printed: str) -> str:
 
 def solver_base_image(client: Any) -> str:
     """``range/solver-base``: the base image with Python 3, built once per content."""
-    digest = hashlib.sha256(SOLVER_BASE_DOCKERFILE.encode()).hexdigest()[:16]
-    tag = f"range/solver-base:{digest}"
-    if images.image_exists(client, tag):
-        return tag
-    stream = client.api.build(fileobj=io.BytesIO(SOLVER_BASE_DOCKERFILE.encode()), tag=tag,
-                              rm=True, forcerm=True, decode=True,
-                              labels={MANAGED: "1"})  # fmt: skip
-    last = ""
-    for chunk in stream:
-        if "error" in chunk:
-            raise StepFailed(f"solver base image: build failed: {chunk['error'].strip()} {last}")
-        last = (chunk.get("stream") or last).strip()
-    if not images.image_exists(client, tag):
-        raise StepFailed("solver base image: the build produced no image")
+    with tempfile.TemporaryDirectory(prefix="rc-solver-base-") as d:
+        (Path(d) / "Dockerfile").write_text(SOLVER_BASE_DOCKERFILE)
+        tag = f"range/solver-base:{images.context_digest(Path(d))[:16]}"
+        try:
+            images.build_context(client, challenge="(solver base)", service="python3",
+                                 context=Path(d), dockerfile=None, tag=tag)  # fmt: skip
+        except images.ImageError as exc:
+            raise StepFailed(str(exc)) from None
     return tag
 
 

@@ -104,7 +104,7 @@ class Reconciler:
             }
             ports = _PortPool(s, self.rng)
             for inst, ch, team in rows:
-                env_data = (ch.spec or {}).get("environment")
+                env_data = ch.environment
                 if not env_data:
                     continue
                 env = EnvironmentSpec.model_validate(env_data)

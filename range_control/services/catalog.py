@@ -22,7 +22,7 @@ from range_control.services.context import Range
 from range_control.services.errors import InvalidInput, NotFound
 from range_control.services.events import audit, bump_generation
 from range_control.specs.challenge import ChallengeSpec, SolverSpec
-from range_control.store.models import Challenge, Flag, Hint, HintUnlock
+from range_control.store.models import Challenge, Flag, Hint, HintUnlock, environment_of
 
 SPEC_NAME = "challenge.yml"
 ALT_SPEC_NAME = "challenge.yaml"
@@ -426,7 +426,14 @@ def set_visibility(rng: Range, slug: str, visible: bool | None, actor: str) -> b
 def has_environment(rng: Range, slug: str) -> bool:
     with rng.store.read() as s:
         spec = s.scalar(select(Challenge.spec).where(Challenge.slug == slug))
-    return bool((spec or {}).get("environment"))
+    return environment_of(spec) is not None
+
+
+def live_slugs(rng: Range) -> set[str]:
+    """The challenges with live services (one read, for pages that list many)."""
+    with rng.store.read() as s:
+        return {slug for slug, spec in s.execute(select(Challenge.slug, Challenge.spec))
+                if environment_of(spec) is not None}  # fmt: skip
 
 
 def attachment(rng: Range, slug: str, name: str) -> Path | None:

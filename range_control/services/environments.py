@@ -48,7 +48,7 @@ def _live(s: Any, sel: Selection) -> list[Challenge]:
     found = list(s.scalars(q))
     if sel.challenge is not None and not found:
         raise NotFound(f"challenge {sel.challenge!r} not found")
-    live = [c for c in found if (c.spec or {}).get("environment")]
+    live = [c for c in found if c.environment]
     if sel.challenge is not None and not live:
         raise NotFound(f"challenge {sel.challenge!r} has no environment")
     # With no filter, only open challenges; naming one brings it up even while it is closed.
@@ -82,7 +82,7 @@ def follow_scenario(s: Any, wanted: frozenset[str], now: datetime) -> tuple[int,
     live = {
         c.id: c.slug
         for c in s.scalars(select(Challenge).where(Challenge.slug.in_(wanted)))
-        if (c.spec or {}).get("environment")
+        if c.environment
     }
     teams = list(s.scalars(select(Team.id).where(Team.disabled.is_(False))))
     have = {(i.team_id, i.challenge_id): i for i in s.scalars(select(Instance))}
@@ -197,10 +197,25 @@ def _team_challenge(
     ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
     if ch is None or not ch.visible:
         raise NotFound(f"challenge {slug!r} not found")
-    env = (ch.spec or {}).get("environment")
+    env = ch.environment
     if not env:
         raise NotFound(f"challenge {slug!r} has no environment to start")
     return ch, EnvironmentSpec.model_validate(env)
+
+
+def _team_instance(
+    s: Any, rng: Range, team_id: int, slug: str
+) -> tuple[Challenge, EnvironmentSpec, Instance | None]:
+    ch, env = _team_challenge(s, rng, team_id, slug)
+    inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
+                                           Instance.challenge_id == ch.id))  # fmt: skip
+    return ch, env, inst
+
+
+def _extend_opens(inst: Instance, env: EnvironmentSpec) -> datetime:
+    """A team instance can be extended in the last quarter of its lifetime."""
+    assert inst.expires_at is not None
+    return inst.expires_at - env.lifetime / 4
 
 
 _NTH_ACTION = limits.nth_latest(
@@ -221,13 +236,11 @@ def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
     """Start the team's instance, or reset it (fresh containers) when it exists."""
     now = rng.clock.now()
     with rng.store.write() as s:
-        ch, env = _team_challenge(s, rng, team_id, slug)
+        ch, env, inst = _team_instance(s, rng, team_id, slug)
         event = current_in(s, rng, now)
         if not event.running:
             raise EventNotRunning(f"the event is {event.state.replace('_', ' ')}: no instances now")
         _rate_limit(s, rng, team_id, now)
-        inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
-                                               Instance.challenge_id == ch.id))  # fmt: skip
         if inst is None:
             s.add(Instance(team_id=team_id, challenge_id=ch.id, origin="team", created_at=now,
                            expires_at=now + env.lifetime))  # fmt: skip
@@ -257,14 +270,12 @@ def extend_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
     """Near expiry (the last quarter of its lifetime), a team instance gets a full lifetime."""
     now = rng.clock.now()
     with rng.store.write() as s:
-        ch, env = _team_challenge(s, rng, team_id, slug)
-        inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
-                                               Instance.challenge_id == ch.id))  # fmt: skip
+        ch, env, inst = _team_instance(s, rng, team_id, slug)
         if inst is None:
             raise NotFound(f"no instance of {slug!r} is running for your team")
         if inst.expires_at is None:
             raise Conflict("this instance was started by the organisers and does not expire")
-        opens = inst.expires_at - env.lifetime / 4
+        opens = _extend_opens(inst, env)
         if now < opens:
             raise Conflict(f"too early to extend: possible from {iso(opens)} (last quarter)")
         _rate_limit(s, rng, team_id, now)
@@ -277,9 +288,7 @@ def instance_info(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
     """State, health, expiry and how to connect: shown only to the team itself."""
     now = rng.clock.now()
     with rng.store.read() as s:
-        ch, env = _team_challenge(s, rng, team_id, slug)
-        inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
-                                               Instance.challenge_id == ch.id))  # fmt: skip
+        ch, env, inst = _team_instance(s, rng, team_id, slug)
         if inst is None:
             return {"challenge": slug, "state": "absent", "health": None, "expires_at": None,
                     "can_extend_from": None, "connection": None}  # fmt: skip
@@ -300,7 +309,7 @@ def instance_info(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
     }  # fmt: skip
     can_extend = None
     if inst.expires_at is not None:
-        can_extend = max(inst.expires_at - env.lifetime / 4, now)
+        can_extend = max(_extend_opens(inst, env), now)
     return {
         "challenge": slug,
         "state": inst.state,

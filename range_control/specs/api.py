@@ -362,7 +362,7 @@ class EnvSelectionIn(Body):
 
 
 class EnvChangeOut(BaseModel):
-    changed: int = Field(description="instances added to or removed from the desired state")
+    changed: int = Field(description="instances added, reset or removed (desired state)")
 
 
 class EnvRowOut(BaseModel):

@@ -150,6 +150,15 @@ class Challenge(Base):
     def visible(self) -> bool:
         return effective_state(self.admin_state, self.phase_state, self.spec_state) == "visible"
 
+    @property
+    def environment(self) -> dict[str, Any] | None:
+        """The spec's ``environment:`` block: present only for challenges with live services."""
+        return environment_of(self.spec)
+
+
+def environment_of(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    return (spec or {}).get("environment") or None
+
 
 class Flag(Base):
     __tablename__ = "flags"
