@@ -496,11 +496,7 @@ def event_end(ctx: Ctx) -> None:
     _print_event(scenario.end(ctx.rng, ACTOR))
 
 
-@event.command("stop", hidden=True)
-@pass_ctx
-def event_stop(ctx: Ctx) -> None:
-    """Alias of `end`."""
-    _print_event(scenario.end(ctx.rng, ACTOR))
+event.add_command(event_end, "stop")  # the core issue's name for it
 
 
 @main.command()

@@ -130,19 +130,19 @@ def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datet
     None of these depends on this team's other attempts, so they run outside the write lock;
     the HMACs of a dynamic flag (one per team when checking for sharing) do too.
     """
-    with rng.store.read() as s:
-        ch = s.execute(_CHALLENGE, {"slug": slug}).one_or_none()
+    with rng.store.read_conn() as c:
+        ch = c.execute(_CHALLENGE, {"slug": slug}).one_or_none()
         if (
             ch is None
             or effective_state(ch.admin_state, ch.phase_state, ch.spec_state) != "visible"
         ):
             raise NotFound(f"challenge {slug!r} not found")
-        event = events.current_in(s, rng, now)
+        event = events.current_in(c, rng, now)
         if not event.running:
             raise EventNotRunning(f"the event is not running (state: {event.state})")
         if ch.prerequisites:
             solved = set(
-                s.scalars(
+                c.scalars(
                     select(Challenge.slug)
                     .join(Solve, Solve.challenge_id == Challenge.id)
                     .where(Solve.team_id == team_id, Challenge.slug.in_(ch.prerequisites))
@@ -151,9 +151,9 @@ def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datet
             missing = [p for p in ch.prerequisites if p not in solved]
             if missing:
                 raise Locked(f"challenge {slug!r} is locked until you solve: {', '.join(missing)}")
-        flags = [Flag(*row) for row in s.execute(_FLAGS, {"cid": ch.id})]
+        flags = [Flag(*row) for row in c.execute(_FLAGS, {"cid": ch.id})]
         dynamic = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length) if ch.dynamic_prefix else None
-        others = s.scalars(select(Team.id)).all() if dynamic is not None else ()
+        others = c.scalars(select(Team.id)).all() if dynamic is not None else ()
         verdict = check_submission(
             submission,
             flags=flags,
@@ -184,8 +184,7 @@ def _write_phase(
     On PostgreSQL the team's row is locked first, so that this team's attempts are serialised
     and its counters exact across workers; on SQLite the write lock already does that.
     """
-    with rng.store.write() as s:
-        conn = s.connection()  # plain statements: no ORM unit of work on the hot path
+    with rng.store.write_conn() as conn:  # plain statements: no ORM unit of work
         conn.execute(_LOCK_TEAM, {"team": team_id})
         limit = rng.settings.attempts_per_minute
         # The limit-th most recent wrong flag inside the window, if there is one, decides both
@@ -211,8 +210,8 @@ def _write_phase(
         if not c.correct:
             attempt_id = conn.execute(_RECORD, {**row, "result": "incorrect"}).scalar_one()
             if c.shared_from_team is not None:
-                s.add(
-                    SharingAlert(
+                conn.execute(
+                    insert(SharingAlert).values(
                         attempt_id=attempt_id,
                         challenge_id=c.challenge_id,
                         submitting_team_id=team_id,
@@ -232,7 +231,7 @@ def _write_phase(
                 update(Attempt).where(Attempt.id == attempt_id).values(result="already_solved")
             )
             return AttemptResult("already_solved", 0)
-        bump_generation(s, rng)
+        bump_generation(conn, rng)
         # Worth now what the challenge is worth with this solve counted (in both scoring modes
         # the newest solver gets the current value), plus any first-blood bonus.
         solves = conn.execute(_SOLVES_OF, ids).scalar() or 1

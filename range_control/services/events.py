@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from range_control.services.context import Range
@@ -68,12 +69,13 @@ def view_of(ev: Any, now: datetime) -> EventView:
 _EVENT = select(*Event.__table__.c).where(Event.slug == bindparam("slug"))
 
 
-def current_in(session: Session, rng: Range, now: datetime) -> EventView:
-    """The event as of ``now``, read in the caller's transaction.
+def current_in(tx: Session | Connection, rng: Range, now: datetime) -> EventView:
+    """The event as of ``now``, read in the caller's transaction (a session or a connection).
 
     Before anything has written the event (a fresh database) it is a not-started event with
     defaults; it is never created here, so this is safe inside any transaction."""
-    ev = session.connection().execute(_EVENT, {"slug": rng.event_slug}).one_or_none()
+    conn = tx.connection() if isinstance(tx, Session) else tx
+    ev = conn.execute(_EVENT, {"slug": rng.event_slug}).one_or_none()
     if ev is None:
         return EventView(slug=rng.event_slug, name=rng.event_slug.upper(), state="not_started",
                          starts_at=None, ends_at=None, freeze_at=None,
@@ -83,8 +85,8 @@ def current_in(session: Session, rng: Range, now: datetime) -> EventView:
 
 
 def current(rng: Range) -> EventView:
-    with rng.store.read() as s:
-        return current_in(s, rng, rng.clock.now())
+    with rng.store.read_conn() as c:
+        return current_in(c, rng, rng.clock.now())
 
 
 _MARKER = select(
@@ -100,17 +102,17 @@ def page_marker(rng: Range) -> tuple[Any, ...]:
     control actions, the stored state, announcements, applied milestones, and the crossing of
     the start, end and freeze times."""
     now = rng.clock.now()
-    with rng.store.read() as s:
-        row = s.connection().execute(_MARKER, {"slug": rng.event_slug}).one_or_none()
+    with rng.store.read_conn() as c:
+        row = c.execute(_MARKER, {"slug": rng.event_slug}).one_or_none()
     if row is None:
         return ("no event",)
     crossed = tuple(t is not None and now >= t for t in (row.starts_at, row.ends_at, row.freeze_at))
     return (*row, *crossed)
 
 
-def bump_generation(session: Session, rng: Range) -> None:
+def bump_generation(tx: Session | Connection, rng: Range) -> None:
     """Invalidate every process's scoreboard cache, in the caller's transaction."""
-    session.execute(
+    tx.execute(
         update(Event)
         .where(Event.slug == rng.event_slug)
         .values(score_generation=Event.score_generation + 1)

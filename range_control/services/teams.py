@@ -191,8 +191,8 @@ def authenticate_hash(rng: Range, token_hash: str) -> TeamView:
     """A web session holds the token's hash: rotating the token or disabling the team ends it."""
     if len(token_hash) != 64:
         raise Unauthorized("a valid team token is required")
-    with rng.store.read() as s:
-        row = s.execute(_BY_TOKEN, {"h": token_hash}).one_or_none()
+    with rng.store.read_conn() as c:
+        row = c.execute(_BY_TOKEN, {"h": token_hash}).one_or_none()
         if row is None:
             raise Unauthorized("a valid team token is required")
         if row.disabled:
