@@ -162,6 +162,7 @@ def main() -> None:
     jumpbox = backend.jumpbox_image()
     n_containers = args.teams * (args.challenges + 1)
     try:
+
         def run_raw() -> tuple[float, float]:
             t0 = time.perf_counter()
             took = raw_loop(client, event, args.teams, tags, jumpbox, args.pool, 42000)

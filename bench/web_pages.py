@@ -96,11 +96,26 @@ def main() -> None:
     print(f"\ngunicorn {args.workers} sync workers, {c} connections, {d} s each; page "
           f"{sizes['/'] / 1024:.0f} KiB, fragment {sizes['/board'] / 1024:.0f} KiB, JSON "
           f"{sizes['/api/v1/scoreboard'] / 1024:.0f} KiB")  # fmt: skip
-    print("first render (cold cache): " + ", ".join(
-        f"{k.split(' ', 1)[1]} {v['ms']} ms" for k, v in results.items() if k.startswith("first")))
-    print(f"{'scenario':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs baseline':>12}")
-    for key in ("baseline_flask", "page", "page_gzip", "board_fragment", "board_fragment_gzip",
-                "board_poll_304", "json"):
+    print(
+        "first render (cold cache): "
+        + ", ".join(
+            f"{k.split(' ', 1)[1]} {v['ms']} ms"
+            for k, v in results.items()
+            if k.startswith("first")
+        )
+    )
+    print(
+        f"{'scenario':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs baseline':>12}"
+    )
+    for key in (
+        "baseline_flask",
+        "page",
+        "page_gzip",
+        "board_fragment",
+        "board_fragment_gzip",
+        "board_poll_304",
+        "json",
+    ):
         r = results[key]
         print(f"{key:22} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
               f"{r['non2xx'] + r['socket_errors']:7d} {r['rps'] / b:11.2f}x")  # fmt: skip

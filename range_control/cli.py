@@ -212,9 +212,12 @@ def challenges_check(paths: tuple[str, ...], live: bool, junit: str | None, jobs
             f"{img.BASE_IMAGE} is missing: run `rangectl images build-base` first"
         )
     t0 = time.monotonic()
-    checker = chk.LiveCheck(client, jobs=jobs, health_timeout=health_timeout,
-                            progress=lambda msg: err_console.print(f"  {msg}", highlight=False,
-                                                                  soft_wrap=True))
+    checker = chk.LiveCheck(
+        client,
+        jobs=jobs,
+        health_timeout=health_timeout,
+        progress=lambda msg: err_console.print(f"  {msg}", highlight=False, soft_wrap=True),
+    )
     try:
         results = checker.run(result.challenges)
     except KeyboardInterrupt:

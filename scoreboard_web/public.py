@@ -56,16 +56,23 @@ def _send(body: _Body, status: int = 200) -> Response:
 
 
 def board_html(view: BoardView) -> Markup:
-    return Markup(_cached("board", view.key,  # noqa: S704 - our own template's output
-                          lambda: render_template("_board.html", b=view)).raw.decode())
+    html = _cached("board", view.key, lambda: render_template("_board.html", b=view))
+    return Markup(html.raw.decode())  # noqa: S704 - our own template's (escaped) output
 
 
 @bp.get("/")
 def scoreboard_page() -> Response:
     view = board_view(rng())
     large = _large()
-    return _send(_cached(f"page:{large}", view.key, lambda: render_template(
-        "scoreboard.html", key=view.key, board=board_html(view), large=large)))
+    return _send(
+        _cached(
+            f"page:{large}",
+            view.key,
+            lambda: render_template(
+                "scoreboard.html", key=view.key, board=board_html(view), large=large
+            ),
+        )
+    )
 
 
 @bp.get("/board")

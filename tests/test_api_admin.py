@@ -149,7 +149,9 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
 
     env.team("Alpha", "NL")
     env.team("Bravo", "NO")
-    env.challenge("web", environment={"services": [{"name": "box", "image": "range/base:bookworm"}]})
+    env.challenge(
+        "web", environment={"services": [{"name": "box", "image": "range/base:bookworm"}]}
+    )
     h = env.admin()
     r = env.client.post("/api/v1/admin/environments/up", json={}, headers=h)
     assert r.status_code == 200 and r.json == {"changed": 2}
@@ -181,7 +183,9 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        e = make_env(database_url, tmp_path, port_range=f"{port}-{port + 1}", publish_ip="127.0.0.1")
+        e = make_env(
+            database_url, tmp_path, port_range=f"{port}-{port + 1}", publish_ip="127.0.0.1"
+        )
         try:
             e.team("Alpha", "NL")
             e.challenge("web", environment={"services": [{"name": "box", "image": "x"}]})

@@ -78,10 +78,21 @@ def live(tmp_path: Path) -> Iterator[Live]:
     app = create_app(settings)
     rng: Range = app.extensions["range"]
     pack = tmp_path / "pack"
-    _challenge(pack, "convoy", category="web", description="Find the **convoy** orders.",
-               hints=[{"title": "Look closer", "content": "It is in the query.", "cost": 10}])
-    _challenge(pack, "beacon", category="network", dynamic_flag={"prefix": "ICE"}, flags=[],
-               environment={"services": [{"name": "box", "image": "range/base:bookworm"}]})
+    _challenge(
+        pack,
+        "convoy",
+        category="web",
+        description="Find the **convoy** orders.",
+        hints=[{"title": "Look closer", "content": "It is in the query.", "cost": 10}],
+    )
+    _challenge(
+        pack,
+        "beacon",
+        category="network",
+        dynamic_flag={"prefix": "ICE"},
+        flags=[],
+        environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
+    )
     catalog.sync(rng, catalog.lint([pack]).challenges)
     tokens = {name: teams.add_team(rng, name, cc, actor="test").token
               for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
@@ -155,7 +166,9 @@ def test_organiser_pause_shows_in_the_portal_and_refuses_flags(browser: Browser,
     team.goto(f"{live.url}/portal/challenges/convoy")
     team.get_by_role("textbox", name="Flag").fill("ICE{convoy}")
     team.get_by_role("button", name="Submit").click()
-    expect(team.get_by_text(re.compile(r"Not now: the event is not running \(state: paused\)"))).to_be_visible()
+    expect(
+        team.get_by_text(re.compile(r"Not now: the event is not running \(state: paused\)"))
+    ).to_be_visible()
     # The team's session does not open the console.
     resp = team.goto(f"{live.url}/console/")
     assert resp is not None and resp.status == 403

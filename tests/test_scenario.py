@@ -202,7 +202,9 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
     from range_control.services import environments
     from range_control.store.models import Challenge, Instance, Team
 
-    live = {"services": [{"name": "box", "image": "range/base:bookworm", "command": ["sleep", "1d"]}]}
+    live = {
+        "services": [{"name": "box", "image": "range/base:bookworm", "command": ["sleep", "1d"]}]
+    }
     for slug in ("recon", "respond", "other"):
         env.challenge(slug, environment=live)
     env.team("Estonia", "EE")

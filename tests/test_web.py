@@ -119,7 +119,9 @@ def test_login_attempts_are_rate_limited(env: Env) -> None:
     c = env.app.test_client()
     codes = []
     for _ in range(12):
-        r = c.post("/portal/login", data={"token": "rct_wrong", "csrf_token": csrf(c, "/portal/login")})
+        r = c.post(
+            "/portal/login", data={"token": "rct_wrong", "csrf_token": csrf(c, "/portal/login")}
+        )
         codes.append(r.status_code)
     assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
     assert "try again in" in r.get_data(as_text=True)
@@ -184,10 +186,16 @@ def test_attachments_only_listed_files_no_traversal(env: Env) -> None:
     page = c.get("/portal/challenges/att").get_data(as_text=True)
     assert "/portal/challenges/att/files/intercept.b64" in page
     r = c.get("/portal/challenges/att/files/intercept.b64")
-    assert r.status_code == 200 and r.data == b"AAAA" and "attachment" in r.headers["Content-Disposition"]
+    assert (
+        r.status_code == 200
+        and r.data == b"AAAA"
+        and "attachment" in r.headers["Content-Disposition"]
+    )
     for name in ("secret.txt", "..%2fsecret.txt", "%2e%2e%2fsecret.txt", "challenge.yml"):
         assert c.get(f"/portal/challenges/att/files/{name}").status_code == 404, name
-    assert env.app.test_client().get("/portal/challenges/att/files/intercept.b64").status_code == 302
+    assert (
+        env.app.test_client().get("/portal/challenges/att/files/intercept.b64").status_code == 302
+    )
 
 
 def test_descriptions_are_sanitised_markdown(env: Env) -> None:

@@ -389,9 +389,16 @@ def _env_change(action: str, change: Any, summary: str) -> None:
     bp.post(f"/admin/environments/{action}")(documented)
 
 
-_env_change("up", environments.up,
-            "Make instances desired (all teams x open live challenges, or filtered).")
-_env_change("down", environments.down,
-            "Remove instances from the desired state (with no filter: every one of the event).")
-_env_change("reset", environments.reset,
-            "Fresh containers for the selected existing instances (a new generation each).")
+_env_change(
+    "up", environments.up, "Make instances desired (all teams x open live challenges, or filtered)."
+)
+_env_change(
+    "down",
+    environments.down,
+    "Remove instances from the desired state (with no filter: every one of the event).",
+)
+_env_change(
+    "reset",
+    environments.reset,
+    "Fresh containers for the selected existing instances (a new generation each).",
+)
