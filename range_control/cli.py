@@ -785,10 +785,10 @@ def demo(ctx: Ctx, host: str, port: int, pack: str, no_serve: bool,
         _print_jumpboxes(ctx)
     console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
     console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
-    console.print(f"console:        {base}/console/  (organiser token below)")
+    console.print(f"console:        {base}/console/  (log in with the organiser token: "
+                  f"RANGE_DATA_DIR={ctx.settings.data_dir} rangectl admin-token)")  # fmt: skip
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
-    console.print(f"organiser token: rangectl admin-token (data dir {ctx.settings.data_dir})")
     if no_serve:
         return
     try:
