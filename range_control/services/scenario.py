@@ -151,15 +151,21 @@ def control_generation(rng: Range) -> int:
         return int(gen or 0)
 
 
-def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
-    """Wall-clock times of the milestones still to come (none while paused or not scheduled)."""
-    now = now or rng.clock.now()
+def _loaded(rng: Range) -> tuple[ScenarioSpec, timeline.Control] | None:
+    """The loaded scenario and the organisers' control over it, or None without one."""
     with rng.store.read() as s:
         ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
         spec = _spec_of(ev) if ev is not None else None
-        if spec is None:
-            return []
-        ctl = control_of(ev, spec)
+        return (spec, control_of(ev, spec)) if spec is not None else None
+
+
+def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
+    """Wall-clock times of the milestones still to come (none while paused or not scheduled)."""
+    now = now or rng.clock.now()
+    loaded = _loaded(rng)
+    if loaded is None:
+        return []
+    spec, ctl = loaded
     st = timeline.at(spec, ctl, now)
     if st.next_at is None:
         return []
@@ -173,12 +179,10 @@ def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, st
 def timeline_rows(rng: Range, now: datetime | None = None) -> list[dict[str, Any]]:
     """The phases with absolute start/end (offsets while a manual start has not happened)."""
     now = now or rng.clock.now()
-    with rng.store.read() as s:
-        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
-        spec = _spec_of(ev) if ev is not None else None
-        if spec is None:
-            return []
-        ctl = control_of(ev, spec)
+    loaded = _loaded(rng)
+    if loaded is None:
+        return []
+    spec, ctl = loaded
     st = timeline.at(spec, ctl, now)
     rows = []
     for p, w in zip(spec.phases, st.windows, strict=True):
