@@ -142,12 +142,13 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None,
 
 class Server:
     def __init__(
-        self, app: str, env: dict[str, str], workers: int, worker_class: str, threads: int
+        self, app: str, env: dict[str, str], workers: int, worker_class: str, threads: int,
+        preload: bool = False,
     ) -> None:
         self.port = free_port()
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class,
                "--threads", str(threads), "-b", f"127.0.0.1:{self.port}", "--backlog", "2048",
-               "--log-level", "warning", app]  # fmt: skip
+               "--log-level", "warning", *(["--preload"] if preload else []), app]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=HERE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -195,6 +196,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--worker-class", default="sync")
+    ap.add_argument("--preload", action="store_true", help="gunicorn --preload (the README's)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--out", type=Path, default=Path("bench-results/core_api.json"))
@@ -241,7 +243,7 @@ def main() -> None:
     write_lua(wrong_lua, tokens, slugs, flags, right=0.0)
 
     results: dict[str, dict] = {"config": vars(args) | {"out": str(args.out)}}
-    gcfg = (args.workers, args.worker_class, args.threads)
+    gcfg = (args.workers, args.worker_class, args.threads, args.preload)
     c, d = args.connections, args.duration
 
     app = Server("range_control:create_app()", env, *gcfg)

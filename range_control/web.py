@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
     rng = Range.from_settings(settings, clock)
     rng.store.require_schema(SCHEMA_HEAD)
+    # No pooled connection outlives the factory: under `gunicorn --preload` the app is built
+    # before the workers fork, and a database connection must never be shared across a fork.
+    rng.store.engine.dispose()
     app.extensions["range"] = rng
 
     from range_control.api import bp, install_error_handlers, spec

@@ -4,6 +4,7 @@ matrix, score-over-time chart as SVG), markdown made safe, times, login limits, 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,7 +82,16 @@ class LoginLimiter:
 
     def __init__(self, limit: str = "10/minute") -> None:
         self.item = parse_limit(limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._pid = -1
+        self._limiter: MovingWindowRateLimiter | None = None
+
+    @property
+    def limiter(self) -> MovingWindowRateLimiter:
+        # Made in the worker that uses it: the storage runs an expiry thread, and a thread does
+        # not survive the fork of a preloading server (gunicorn --preload).
+        if self._limiter is None or self._pid != os.getpid():
+            self._limiter, self._pid = MovingWindowRateLimiter(MemoryStorage()), os.getpid()
+        return self._limiter
 
     def hit(self, scope: str, key: str) -> int | None:
         """Count one attempt; None when allowed, else the seconds until the next one."""

@@ -175,6 +175,57 @@ def test_serve_migrates_and_answers(cli_env: dict[str, str]) -> None:
     assert ADMIN not in out
 
 
+def test_gunicorn_preload_as_the_readme_runs_it(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """The production web tier: the app is built once before the workers fork, so it must hold
+    no database connection then; every worker serves flags and the scoreboard."""
+    from range_control.web import create_app
+
+    assert run("db", "upgrade")[0] == 0
+    assert create_app().extensions["range"].store.engine.pool.checkedin() == 0
+    code, out = run("teams", "add", "Norway", "--country", "NO", "--json")
+    token = json.loads(out)["token"]
+    d = tmp_path / "pack" / "relay"
+    d.mkdir(parents=True)
+    (d / "challenge.yml").write_text(
+        yaml.safe_dump({"name": "Relay", "value": 50, "flags": ["ICE{relay}"]})
+    )
+    assert run("challenges", "sync", str(tmp_path / "pack"))[0] == 0
+    assert run("event", "start")[0] == 0
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "range_control:create_app()"],
+        env={**os.environ, **cli_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/healthz", proc)
+
+        def attempt(flag: str) -> dict[str, Any]:
+            req = urllib.request.Request(  # noqa: S310 - loopback only
+                f"{base}/api/v1/challenges/relay/attempts", method="POST",
+                data=json.dumps({"flag": flag}).encode(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )  # fmt: skip
+            with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback only
+                return json.loads(r.read())
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        assert [attempt("nope")["status"] for _ in range(3)] == ["incorrect"] * 3
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(attempt, ["ICE{relay}"] * 16))
+        assert sorted(r["status"] for r in results) == ["already_solved"] * 15 + ["correct"]
+        for _ in range(6):  # any worker answers with the solve
+            board = json.loads(_wait_http(f"{base}/api/v1/scoreboard", proc))
+            assert [(r["team"], r["score"]) for r in board["standings"]] == [("Norway", 50)]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert token not in out and ADMIN not in out
+
+
 def test_demo_sets_up_pack_teams_and_running_event(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: Any
 ) -> None:
