@@ -142,7 +142,12 @@ def wrk(url: str, connections: int, duration: int, script: Path | None = None,
 
 class Server:
     def __init__(
-        self, app: str, env: dict[str, str], workers: int, worker_class: str, threads: int,
+        self,
+        app: str,
+        env: dict[str, str],
+        workers: int,
+        worker_class: str,
+        threads: int,
         preload: bool = False,
     ) -> None:
         self.port = free_port()
