@@ -201,7 +201,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--worker-class", default="sync")
-    ap.add_argument("--preload", action="store_true", help="gunicorn --preload (the README's)")
+    ap.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
+                    help="gunicorn --preload, as the README runs it")  # fmt: skip
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--out", type=Path, default=Path("bench-results/core_api.json"))
@@ -282,7 +283,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     b = results["baseline_flask_json"]["rps"]
-    print(f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}), {c} connections, "
+    print(f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}{', preload' if args.preload else ''}), {c} connections, "
           f"{d} s each, database {args.db}")  # fmt: skip
     print(
         f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'vs baseline':>12}"

@@ -60,7 +60,7 @@ def main() -> None:
           f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
     results: dict[str, dict] = {"config": vars(args) | {"out": str(args.out)}}
     c, d = args.connections, args.duration
-    gcfg = (args.workers, "sync", 1)
+    gcfg = (args.workers, "sync", 1, True)  # as the README runs it: 2 sync workers, --preload
     app = Server("range_control:create_app()", env, *gcfg)
     try:
         sizes = {}
