@@ -151,24 +151,27 @@ def control_generation(rng: Range) -> int:
         return int(gen or 0)
 
 
-def _loaded(rng: Range) -> tuple[ScenarioSpec, timeline.Control] | None:
-    """The loaded scenario and the organisers' control over it, or None without one."""
+def _loaded(
+    rng: Range, now: datetime | None
+) -> tuple[ScenarioSpec, timeline.Control, timeline.State, datetime] | None:
+    """The loaded scenario, the organisers' control over it and where the timeline stands at
+    ``now`` (default: the clock's), or None without a scenario."""
+    now = now or rng.clock.now()
     with rng.store.read() as s:
         ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
         spec = _spec_of(ev) if ev is not None else None
-        return (spec, control_of(ev, spec)) if spec is not None else None
+        if spec is None:
+            return None
+        ctl = control_of(ev, spec)
+    return spec, ctl, timeline.at(spec, ctl, now), now
 
 
 def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
     """Wall-clock times of the milestones still to come (none while paused or not scheduled)."""
-    now = now or rng.clock.now()
-    loaded = _loaded(rng)
-    if loaded is None:
+    loaded = _loaded(rng, now)
+    if loaded is None or loaded[2].next_at is None:
         return []
-    spec, ctl = loaded
-    st = timeline.at(spec, ctl, now)
-    if st.next_at is None:
-        return []
+    spec, ctl, st, now = loaded
     return [
         (timeline.wall_time(ctl, m.ex, now, st.ex_now), m.key)  # type: ignore[misc]
         for m in timeline.milestones(spec, ctl)
@@ -178,12 +181,10 @@ def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, st
 
 def timeline_rows(rng: Range, now: datetime | None = None) -> list[dict[str, Any]]:
     """The phases with absolute start/end (offsets while a manual start has not happened)."""
-    now = now or rng.clock.now()
-    loaded = _loaded(rng)
+    loaded = _loaded(rng, now)
     if loaded is None:
         return []
-    spec, ctl = loaded
-    st = timeline.at(spec, ctl, now)
+    spec, ctl, st, now = loaded
     rows = []
     for p, w in zip(spec.phases, st.windows, strict=True):
         if ctl.started_at is None:
