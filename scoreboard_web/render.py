@@ -70,10 +70,18 @@ def install_filters(app: Flask) -> None:
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Session cookies are Secure whenever the request came over TLS (ProxyFix included)."""
+    """Session cookies are Secure whenever the request came over TLS (ProxyFix included).
+
+    The JSON API authenticates by bearer token and never uses the session: its requests (flag
+    attempts, scoreboard polls) skip reading and signing a cookie altogether."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if request.path.startswith("/api/"):
+            return None  # Flask uses a null session: nothing read, nothing written back
+        return super().open_session(app, request)
 
 
 class LoginLimiter:

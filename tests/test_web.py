@@ -98,6 +98,10 @@ def test_session_cookie_flags_and_logout(env: Env) -> None:
     assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"]
     assert "Strict-Transport-Security" in r.headers
     assert c.get("/portal/").status_code == 200
+    # The JSON API never reads or writes the session, even for a browser that holds one.
+    for r in (c.get("/api/v1/scoreboard"), c.get("/api/v1/challenges", headers=h)):
+        assert r.status_code == 200 and "Set-Cookie" not in r.headers
+        assert "Cookie" not in r.headers.get("Vary", "")
     r = post(c, "/portal/", "/portal/logout", {})
     assert c.get("/portal/").status_code == 302
 
