@@ -173,16 +173,20 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
 
 
 def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp_path) -> None:  # noqa: ANN001
+    import random
     import socket
 
-    from range_control.orchestrator.reconciler import Reconciler
+    from range_control.orchestrator.reconciler import Reconciler, _bindable
     from range_control.services import environments
     from tests.conftest import make_env
 
+    # Below Linux's ephemeral ports (32768+): a port the kernel hands out could have a neighbour
+    # that this run's own outgoing connections (PostgreSQL's, say) hold.
+    port = next(p for p in random.sample(range(32000, 32700), 700)
+                if _bindable("127.0.0.1", p) and _bindable("127.0.0.1", p + 1))  # fmt: skip
     with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
+        busy.bind(("127.0.0.1", port))
         busy.listen()
-        port = busy.getsockname()[1]
         e = make_env(
             database_url, tmp_path, port_range=f"{port}-{port + 1}", publish_ip="127.0.0.1"
         )
