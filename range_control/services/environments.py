@@ -237,7 +237,7 @@ def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
     now = rng.clock.now()
     with rng.store.write() as s:
         ch, env, inst = _team_instance(s, rng, team_id, slug)
-        event = current_in(s, rng, now)
+        event = current_in(s.connection(), rng, now)
         if not event.running:
             raise EventNotRunning(f"the event is {event.state.replace('_', ' ')}: no instances now")
         _rate_limit(s, rng, team_id, now)

@@ -69,12 +69,11 @@ def view_of(ev: Any, now: datetime) -> EventView:
 _EVENT = select(*Event.__table__.c).where(Event.slug == bindparam("slug"))
 
 
-def current_in(tx: Session | Connection, rng: Range, now: datetime) -> EventView:
-    """The event as of ``now``, read in the caller's transaction (a session or a connection).
+def current_in(conn: Connection, rng: Range, now: datetime) -> EventView:
+    """The event as of ``now``, read in the caller's transaction (a session's: ``s.connection()``).
 
     Before anything has written the event (a fresh database) it is a not-started event with
     defaults; it is never created here, so this is safe inside any transaction."""
-    conn = tx.connection() if isinstance(tx, Session) else tx
     ev = conn.execute(_EVENT, {"slug": rng.event_slug}).one_or_none()
     if ev is None:
         return EventView(slug=rng.event_slug, name=rng.event_slug.upper(), state="not_started",

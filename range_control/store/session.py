@@ -140,12 +140,12 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back on any error."""
-        if self._writers is None:
-            with self._write() as session, session.begin():
-                yield session
-            return
-        with self._writers.hold(), self._write() as session, session.begin():
+        with self._writer_turn(), self._write() as session, session.begin():
             yield session
+
+    def _writer_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Wait for our turn among the SQLite file's writers (nothing to wait for elsewhere)."""
+        return self._writers.hold() if self._writers is not None else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -164,11 +164,7 @@ class Store:
     @contextlib.contextmanager
     def write_conn(self) -> Iterator[Connection]:
         """One write transaction on a plain connection, queued like :meth:`write`."""
-        if self._writers is None:
-            with self._immediate.begin() as conn:
-                yield conn
-            return
-        with self._writers.hold(), self._immediate.begin() as conn:
+        with self._writer_turn(), self._immediate.begin() as conn:
             yield conn
 
     def require_schema(self, head: str) -> None:
