@@ -37,8 +37,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from range_control.context import Range
 from range_control.services import scenario
-from range_control.services.context import Range
 from range_control.services.teams import hash_token
 from range_control.settings import Settings
 from range_control.store import migrate
@@ -55,15 +55,15 @@ def free_port() -> int:
 
 
 def seed(
-    rng: Range, n_teams: int, n_challenges: int, n_solves: int
+    ctx: Range, n_teams: int, n_challenges: int, n_solves: int
 ) -> tuple[list[str], list[str], list[str]]:
     """Bulk-insert the data set; returns team tokens, challenge slugs and their static flags."""
-    migrate.upgrade(rng.store.engine)
+    migrate.upgrade(ctx.store.engine)
     now = datetime.now(UTC)
     tokens = [f"rct_bench_{i:05d}_{random.getrandbits(64):016x}" for i in range(n_teams)]
     slugs = [f"ch-{i:03d}" for i in range(n_challenges)]
     flags = [f"ICE{{bench-flag-{i}}}" for i in range(n_challenges)]
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         s.execute(
             insert(Team),
             [
@@ -105,7 +105,7 @@ def seed(
              for k, (t, c) in enumerate(pairs)],
         )  # fmt: skip
         s.execute(Event.__table__.delete())
-    scenario.start(rng, "bench")
+    scenario.start(ctx, "bench")
     return tokens, slugs, flags
 
 
@@ -158,7 +158,7 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1).read()  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1).read()
                 return
             except OSError:
                 time.sleep(0.2)
@@ -237,10 +237,10 @@ def main() -> None:
     settings = Settings(
         data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x"
     )
-    rng = Range.from_settings(settings)
+    ctx = Range.from_settings(settings)
     t0 = time.perf_counter()
-    tokens, slugs, flags = seed(rng, args.teams, args.challenges, args.solves)
-    rng.store.dispose()
+    tokens, slugs, flags = seed(ctx, args.teams, args.challenges, args.solves)
+    ctx.store.dispose()
     print(f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves "
           f"in {time.perf_counter() - t0:.1f} s ({args.db})")  # fmt: skip
     mixed_lua = tmp / "attempts.lua"

@@ -28,13 +28,13 @@ import docker
 import yaml
 from docker.types import LogConfig
 
+from range_control.context import Range
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED
 from range_control.orchestrator.docker_backend import DockerBackend, bridge_name, sweep
-from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments, teams
-from range_control.services.context import Range
 from range_control.services.environments import Selection
+from range_control.services.reconcile import EnvironmentReconciler
 from range_control.settings import Settings
 from range_control.store import migrate
 
@@ -142,13 +142,13 @@ def main() -> None:
     settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'range.db'}", event_slug=event,
                         admin_token="x", flag_secret="x", secret_key="x", port_range="41000-41999",
                         publish_ip="127.0.0.1", launch_pool=args.pool)  # fmt: skip
-    rng = Range.from_settings(settings)
-    migrate.upgrade(rng.store.engine)
+    ctx = Range.from_settings(settings)
+    migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", args.challenges)
     result = catalog.lint([tmp / "pack"])
-    catalog.sync(rng, result.challenges)
+    catalog.sync(ctx, result.challenges)
     for t in range(args.teams):
-        teams.add_team(rng, f"Team {t:03d}", "NL")
+        teams.add_team(ctx, f"Team {t:03d}", "NL")
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
     # Images first (not timed): the same for both.
     from range_control.orchestrator.backend import ServiceRun
@@ -172,8 +172,8 @@ def main() -> None:
 
         def run_ours() -> tuple[float, float]:
             t0 = time.perf_counter()
-            environments.up(rng, Selection(), "bench")
-            report = Reconciler(rng, backend, pool=args.pool).run_once()
+            environments.up(ctx, Selection(), "bench")
+            report = EnvironmentReconciler(ctx, backend, pool=args.pool).run_once()
             took = time.perf_counter() - t0
             assert not report.failed, report.failed
             assert len(report.created) == n_containers, len(report.created)
@@ -184,7 +184,7 @@ def main() -> None:
         if args.ours_first:
             ours, ours_healthy = run_ours()
             idle = idle_memory_mb(client, event)
-            environments.down(rng, Selection(), "bench")
+            environments.down(ctx, Selection(), "bench")
             sweep(client, event)
             raw, raw_healthy = run_raw()
         else:
@@ -195,7 +195,7 @@ def main() -> None:
         mean_mb, max_mb = idle
     finally:
         sweep(client, event)
-        rng.store.dispose()
+        ctx.store.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{args.teams} teams x {args.challenges} challenges: {n_containers} containers "
           f"({args.teams} jumpboxes), {args.teams} networks, pool {args.pool}")  # fmt: skip

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core_api import Server, seed, wrk
 
-from range_control.services.context import Range
+from range_control.context import Range
 from range_control.settings import Settings
 
 
@@ -51,11 +51,11 @@ def main() -> None:
     env = {"RANGE_DATA_DIR": str(tmp), "RANGE_DATABASE_URL": db_url,
            "RANGE_ADMIN_TOKEN": "bench-admin-token", "RANGE_FLAG_SECRET": "bench-flag-secret",
            "RANGE_SECRET_KEY": "bench-secret-key", "RANGE_EVENT_SLUG": "ice"}  # fmt: skip
-    rng = Range.from_settings(Settings(data_dir=tmp, database_url=db_url, admin_token="x",
+    ctx = Range.from_settings(Settings(data_dir=tmp, database_url=db_url, admin_token="x",
                                        flag_secret="x", secret_key="x"))  # fmt: skip
     t0 = time.perf_counter()
-    seed(rng, args.teams, args.challenges, args.solves)
-    rng.store.dispose()
+    seed(ctx, args.teams, args.challenges, args.solves)
+    ctx.store.dispose()
     print(f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves in "
           f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
     results: dict[str, dict] = {"config": vars(args) | {"out": str(args.out)}}

@@ -7,7 +7,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 
-def create_app(**kwargs: Any):  # noqa: ANN201 - the Flask type would import flask eagerly
+def create_app(**kwargs: Any):
     """Application factory (``gunicorn 'range_control:create_app()'``)."""
     from range_control.web import create_app as _create_app
 

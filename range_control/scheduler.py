@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from range_control.services import scenario
-from range_control.services.context import Range
+from range_control.context import Range
+from range_control.errors import Unavailable
+from range_control.services import engine, scenario
+from range_control.services.reconcile import EnvironmentReconciler
 
 log = logging.getLogger("range_control.scheduler")
 
@@ -51,16 +53,16 @@ def _reconcile_job() -> None:
 
 
 class RangeScheduler:
-    def __init__(self, rng: Range, *, reconcile: bool = True) -> None:
-        self.rng = rng
+    def __init__(self, ctx: Range, *, reconcile: bool = True) -> None:
+        self.ctx = ctx
         self.want_reconcile = reconcile
-        self.reconciler: Any = None
+        self.reconciler: EnvironmentReconciler | None = None
         self._lock = threading.Lock()
         self._seen_generation: int | None = None
         self._lease: Any = None
         self.scheduler = BackgroundScheduler(
             jobstores={
-                "default": SQLAlchemyJobStore(engine=rng.store.engine, tablename="apscheduler_jobs")
+                "default": SQLAlchemyJobStore(engine=ctx.store.engine, tablename="apscheduler_jobs")
             },
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
@@ -68,7 +70,7 @@ class RangeScheduler:
 
     def start(self) -> None:
         global _active
-        self._lease = self.rng.store.scheduler_lease()
+        self._lease = self.ctx.store.scheduler_lease()
         _active = self
         self.scheduler.start()
         self.scheduler.add_job(
@@ -86,23 +88,14 @@ class RangeScheduler:
     def _start_reconciler(self) -> None:
         """Environments follow the database every few seconds, when an engine is there."""
         try:
-            import docker
-
-            from range_control.orchestrator.docker_backend import DockerBackend
-            from range_control.orchestrator.reconciler import Reconciler
-
-            client = docker.from_env(timeout=300)
-            client.ping()
-        except Exception as exc:  # noqa: BLE001 - no engine: the range runs without environments
-            log.warning("no Docker engine (%s): environments are not reconciled; run "
-                        "infra/engine.sh", exc.__class__.__name__)  # fmt: skip
+            backend = engine.backend(self.ctx.settings)
+        except Unavailable as exc:  # no engine: the range runs without environments
+            log.warning("%s; environments are not reconciled", exc.message)
             return
-        backend = DockerBackend(client, publish_ip=self.rng.settings.publish_ip,
-                                health_interval=self.rng.settings.health_interval)  # fmt: skip
-        self.reconciler = Reconciler(self.rng, backend)
+        self.reconciler = EnvironmentReconciler(self.ctx, backend)
         self.scheduler.add_job(
             "range_control.scheduler:_reconcile_job", "interval",
-            seconds=self.rng.settings.reconcile_seconds, id="reconcile", replace_existing=True,
+            seconds=self.ctx.settings.reconcile_seconds, id="reconcile", replace_existing=True,
         )  # fmt: skip
 
     def reconcile(self) -> None:
@@ -119,7 +112,7 @@ class RangeScheduler:
         except Exception:
             log.exception("reconcile pass failed")
             return
-        if report.created or report.removed or report.restarted or report.failed:
+        if report.changed:
             log.info("reconciled: created %d, removed %d, restarted %d, failed %d",
                      len(report.created), len(report.removed), len(report.restarted),
                      len(report.failed))  # fmt: skip
@@ -137,7 +130,7 @@ class RangeScheduler:
     def tick(self, *, derive: bool = True) -> None:
         """Apply the timeline now, then derive the jobs for what is still to come."""
         with self._lock:
-            applied = scenario.apply(self.rng)
+            applied = scenario.apply(self.ctx)
             for done in applied:
                 late = ""
                 if done.due_at is not None:
@@ -148,15 +141,15 @@ class RangeScheduler:
 
     def watch(self) -> None:
         """Re-derive when an organiser action changed the timeline (from any process)."""
-        if scenario.control_generation(self.rng) != self._seen_generation:
+        if scenario.control_generation(self.ctx) != self._seen_generation:
             self.tick()
 
     def _derive(self) -> None:
-        self._seen_generation = scenario.control_generation(self.rng)
+        self._seen_generation = scenario.control_generation(self.ctx)
         for job in self.scheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX):
                 job.remove()
-        for when, key in scenario.upcoming(self.rng):
+        for when, key in scenario.upcoming(self.ctx):
             self.scheduler.add_job(
                 "range_control.scheduler:_tick_job",
                 "date",
@@ -164,10 +157,3 @@ class RangeScheduler:
                 id=JOB_PREFIX + key,
                 replace_existing=True,
             )
-
-    def jobs(self) -> list[tuple[str, datetime]]:
-        return [
-            (j.id, j.next_run_time.astimezone(UTC))
-            for j in self.scheduler.get_jobs()
-            if j.next_run_time is not None
-        ]

@@ -8,9 +8,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from range_control.clock import Clock
-from range_control.services.context import Range
+from range_control.context import Range
+from range_control.services import schema
 from range_control.settings import Settings, load_settings, secret
-from range_control.store.session import SCHEMA_HEAD
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -29,12 +29,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
-    rng = Range.from_settings(settings, clock)
-    rng.store.require_schema(SCHEMA_HEAD)
+    ctx = Range.from_settings(settings, clock)
+    schema.require_current(ctx)
     # No pooled connection outlives the factory: under `gunicorn --preload` the app is built
     # before the workers fork, and a database connection must never be shared across a fork.
-    rng.store.engine.dispose()
-    app.extensions["range"] = rng
+    ctx.store.engine.dispose()
+    app.extensions["range"] = ctx
 
     from range_control.api import bp, install_error_handlers, spec
 

@@ -16,8 +16,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
-from scoreboard_web import console, portal, public
-from scoreboard_web.render import install_filters
+from scoreboard_web import common, console, filters, portal, public, sessions
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,8 +31,9 @@ def init_app(app: Flask) -> None:
     csrf.exempt(app.blueprints["api"])  # bearer tokens, no cookies: CSRF does not apply
     for bp in (public.bp, portal.bp, console.bp):
         app.register_blueprint(bp)
-    install_filters(app)
-    app.extensions["html_error"] = public.html_error
+    filters.install(app)
+    sessions.install(app)
+    app.extensions["html_error"] = common.html_error
     app.after_request(_security_headers)
 
 

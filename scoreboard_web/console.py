@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -14,16 +15,13 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from range_control.services import admin, catalog, environments, scenario, teams
-from range_control.services.errors import InvalidInput
+from range_control.errors import InvalidInput
+from range_control.services import access, admin, dashboard, environments, scenario, teams
 from range_control.settings import secret
-from scoreboard_web.portal import TEAM
-from scoreboard_web.public import html_error, rng
-from scoreboard_web.render import flash_errors, login_limiter
+from scoreboard_web.common import ORGANISER, TEAM, ctx, flash_errors, html_error, login_limiter
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
-ORGANISER = "organiser"  # session key: a fingerprint of the organiser token
 ACTOR = "organiser"
 CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario.resume,
             "skip": scenario.skip, "end": scenario.end}  # fmt: skip
@@ -35,7 +33,7 @@ def _fingerprint(token: str) -> str:
 
 def _is_organiser() -> bool:
     held = session.get(ORGANISER, "")
-    want = _fingerprint(secret(rng().settings.admin_token))
+    want = _fingerprint(secret(ctx().settings.admin_token))
     return bool(held) and hmac.compare_digest(held, want)
 
 
@@ -66,8 +64,7 @@ def login() -> Any:
         flash(f"Too many login attempts from your address: try again in {wait} s.", "error")
         return render_template("console/login.html"), 429
     token = request.form.get("token", "").strip()
-    expected = secret(rng().settings.admin_token)
-    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not access.is_organiser_token(ctx(), token):
         flash("That is not the organiser token.", "error")
         return render_template("console/login.html"), 401
     session.clear()
@@ -85,21 +82,8 @@ def logout() -> Response:
 @bp.get("/")
 @organiser_required
 def index() -> str:
-    view, st = scenario.state(rng())
-    status = environments.status(rng())
-    grid: dict[str, dict[str, Any]] = {}
-    for row in status:
-        grid.setdefault(row.team, {})[row.challenge] = row
-    with_env = catalog.live_slugs(rng())
-    live = sorted({row.challenge for row in status} | {
-        c["slug"] for c in admin.list_challenges(rng()) if c["visible"] and c["slug"] in with_env
-    })  # fmt: skip
-    return render_template(
-        "console/index.html", ev=view, st=st, timeline=scenario.timeline_rows(rng()),
-        teams=teams.list_teams(rng()), grid=grid, live=live,
-        alerts=admin.sharing_alerts(rng())[:50], awards=admin.list_awards(rng())[:50],
-        announcements=scenario.announcements(rng(), 10), now=rng().clock.now(),
-    )  # fmt: skip
+    d = dashboard.console(ctx())
+    return render_template("console/index.html", **{f.name: getattr(d, f.name) for f in fields(d)})
 
 
 @bp.post("/event/<action>")
@@ -110,10 +94,10 @@ def event_control(action: str) -> Response:
             minutes = request.form.get("minutes", "")
             if not minutes.isdigit() or not 1 <= int(minutes) <= 24 * 60:
                 raise InvalidInput("minutes: a whole number from 1 to 1440")
-            scenario.extend(rng(), timedelta(minutes=int(minutes)), ACTOR)
+            scenario.extend(ctx(), timedelta(minutes=int(minutes)), ACTOR)
             flash(f"Current phase extended by {minutes} min.", "ok")
         elif action in CONTROLS:
-            ev = CONTROLS[action](rng(), ACTOR)
+            ev = CONTROLS[action](ctx(), ACTOR)
             flash(f"Event {action}: now {ev.state.replace('_', ' ')}.", "ok")
         else:
             flash(f"Unknown action {action!r}.", "error")
@@ -130,7 +114,7 @@ def env_action() -> Response:
     with flash_errors():
         if action not in ops:
             raise InvalidInput(f"action: one of {', '.join(ops)}")
-        n = ops[action](rng(), sel, ACTOR)
+        n = ops[action](ctx(), sel, ACTOR)
         flash(f"{action}: {n} instance(s); the reconciler applies it within seconds.", "ok")
     return _back()
 
@@ -139,7 +123,7 @@ def env_action() -> Response:
 @organiser_required
 def add_team() -> Response:
     with flash_errors():
-        nt = teams.add_team(rng(), request.form.get("name", ""),
+        nt = teams.add_team(ctx(), request.form.get("name", ""),
                             request.form.get("country") or None, actor=ACTOR)  # fmt: skip
         flash(f"Team {nt.team.name} added. Its token, shown once: {nt.token}", "token")
     return _back()
@@ -150,10 +134,10 @@ def add_team() -> Response:
 def team_action(team_id: int, action: str) -> Response:
     with flash_errors():
         if action in ("disable", "enable"):
-            t = teams.set_disabled(rng(), team_id, action == "disable", ACTOR)
+            t = teams.set_disabled(ctx(), team_id, action == "disable", ACTOR)
             flash(f"Team {t.name} {action}d.", "ok")
         elif action == "rotate":
-            nt = teams.rotate_token(rng(), team_id, ACTOR)
+            nt = teams.rotate_token(ctx(), team_id, ACTOR)
             flash(f"New token for {nt.team.name}, shown once: {nt.token}", "token")
         else:
             flash(f"Unknown action {action!r}.", "error")
@@ -164,7 +148,7 @@ def team_action(team_id: int, action: str) -> Response:
 @organiser_required
 def post_announcement() -> Response:
     with flash_errors():
-        scenario.post_announcement(rng(), request.form.get("title", ""),
+        scenario.post_announcement(ctx(), request.form.get("title", ""),
                                    request.form.get("body", ""), ACTOR)  # fmt: skip
         flash("Announcement posted.", "ok")
     return _back()
@@ -177,7 +161,7 @@ def add_award() -> Response:
     with flash_errors():
         if not value.lstrip("-").isdigit():
             raise InvalidInput("value: a whole number (negative for a penalty)")
-        admin.add_award(rng(), request.form.get("team", ""), int(value),
+        admin.add_award(ctx(), request.form.get("team", ""), int(value),
                         request.form.get("reason", ""), ACTOR)  # fmt: skip
         flash("Award given.", "ok")
     return _back()
@@ -196,14 +180,14 @@ def _attempt_filter() -> admin.AttemptFilter:
 @organiser_required
 def attempts_page() -> str:
     f = _attempt_filter()
-    return render_template("console/attempts.html", rows=admin.list_attempts(rng(), f), f=f,
-                           teams=teams.list_teams(rng()),
-                           challenges=admin.list_challenges(rng()))  # fmt: skip
+    return render_template("console/attempts.html", rows=admin.list_attempts(ctx(), f), f=f,
+                           teams=teams.list_teams(ctx()),
+                           challenges=admin.list_challenges(ctx()))  # fmt: skip
 
 
 @bp.get("/attempts/feed")
 @organiser_required
 def attempts_feed() -> str:
     """The rows alone, for the page's live refresh."""
-    rows = admin.list_attempts(rng(), _attempt_filter())
+    rows = admin.list_attempts(ctx(), _attempt_filter())
     return render_template("console/_attempts.html", rows=rows)

@@ -25,6 +25,15 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from range_control.errors import (
+    EventNotRunning,
+    Forbidden,
+    InvalidInput,
+    Locked,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from range_control.services import (
     admin,
     attempts,
@@ -34,23 +43,13 @@ from range_control.services import (
     hints,
     play,
     scenario,
+    scoreboard,
     teams,
 )
-from range_control.services.errors import (
-    EventNotRunning,
-    Forbidden,
-    InvalidInput,
-    Locked,
-    NotFound,
-    RateLimited,
-    Unauthorized,
-)
-from scoreboard_web.public import rng
-from scoreboard_web.render import flash_errors, login_limiter
+from range_control.specs.api import ChallengeSummary, LedgerOut
+from scoreboard_web.common import TEAM, ctx, flash_errors, login_limiter
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
-
-TEAM = "team"  # session key: the SHA-256 of the team token
 
 
 @bp.context_processor
@@ -58,11 +57,11 @@ def _banner() -> dict[str, Any]:
     """Team pages show the event banner: a pause, the phase and the countdown, everywhere."""
     if getattr(g, "team", None) is None:
         return {}
-    view, st = scenario.state(rng())
+    view, st = scenario.state(ctx())
     phase = st.phase.title if st is not None and st.phase is not None else None
     return {"banner": {"ev": view, "phase_title": phase,
                        "next_at": st.next_at if st is not None else None},
-            "now": rng().clock.now()}  # fmt: skip
+            "now": ctx().clock.now()}  # fmt: skip
 
 
 def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,12 +71,12 @@ def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not token_hash:
             return redirect(url_for("portal.login", next=request.path))
         try:
-            g.team = teams.authenticate_hash(rng(), token_hash)
+            g.team = teams.authenticate_hash(ctx(), token_hash)
         except Unauthorized as exc:
             session.pop(TEAM, None)
             flash(exc.message, "error")
             return redirect(url_for("portal.login"))
-        g.event = events.current(rng())
+        g.event = events.current(ctx())
         return fn(*args, **kwargs)
 
     return wrapper
@@ -99,7 +98,7 @@ def login() -> Any:
         return render_template("portal/login.html", next=""), 429
     token = request.form.get("token", "").strip()
     try:
-        team = teams.authenticate(rng(), token)
+        team = teams.authenticate(ctx(), token)
     except Unauthorized as exc:
         flash(exc.message, "error")
         return render_template("portal/login.html", next=request.form.get("next", "")), 401
@@ -120,34 +119,32 @@ def logout() -> Response:
 @bp.get("/")
 @team_required
 def challenges() -> str:
-    items = play.team_challenges(rng(), g.team.id)
-    by_slug = {c["slug"]: c for c in items}
-    groups: OrderedDict[str, OrderedDict[str, list[dict[str, Any]]]] = OrderedDict()
+    items = play.team_challenges(ctx(), g.team.id)
+    by_slug = {c.slug: c for c in items}
+    groups: OrderedDict[str, OrderedDict[str, list[ChallengeSummary]]] = OrderedDict()
     placed: set[str] = set()
-    for phase in scenario.spec_phases(rng()):
+    for phase in scenario.spec_phases(ctx()):
         mine = [by_slug[s] for s in phase.challenges if s in by_slug and s not in placed]
         if mine:
             groups[phase.title] = _by_category(mine)
-            placed.update(c["slug"] for c in mine)
-    rest = [c for c in items if c["slug"] not in placed]
+            placed.update(c.slug for c in mine)
+    rest = [c for c in items if c.slug not in placed]
     if rest:
         groups["Open challenges" if groups else "Challenges"] = _by_category(rest)
     return render_template("portal/challenges.html", groups=groups,
                            standing=_standing())  # fmt: skip
 
 
-def _by_category(items: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str, Any]]]:
-    out: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-    for c in sorted(items, key=lambda c: (c["category"], c["value"], c["name"])):
-        out.setdefault(c["category"], []).append(c)
+def _by_category(items: list[ChallengeSummary]) -> OrderedDict[str, list[ChallengeSummary]]:
+    out: OrderedDict[str, list[ChallengeSummary]] = OrderedDict()
+    for c in sorted(items, key=lambda c: (c.category, c.value, c.name)):
+        out.setdefault(c.category, []).append(c)
     return out
 
 
-def _standing() -> dict[str, Any] | None:
+def _standing() -> LedgerOut | None:
     try:
-        from range_control.services import scoreboard
-
-        return scoreboard.ledger(rng(), g.team.id, public=True)
+        return scoreboard.ledger(ctx(), g.team.id, public=True)
     except NotFound:
         return None
 
@@ -155,12 +152,12 @@ def _standing() -> dict[str, Any] | None:
 @bp.get("/challenges/<slug>")
 @team_required
 def challenge(slug: str) -> str:
-    detail = play.challenge_detail(rng(), g.team.id, slug[:100])
+    detail = play.challenge_detail(ctx(), g.team.id, slug[:100])
     instance = None
-    if catalog.has_environment(rng(), slug):
-        instance = environments.instance_info(rng(), g.team.id, slug)
+    if catalog.has_environment(ctx(), slug):
+        instance = environments.instance_info(ctx(), g.team.id, slug)
     return render_template("portal/challenge.html", c=detail, instance=instance,
-                           now=rng().clock.now())  # fmt: skip
+                           now=ctx().clock.now())  # fmt: skip
 
 
 @bp.post("/challenges/<slug>/attempt")
@@ -168,7 +165,7 @@ def challenge(slug: str) -> str:
 def attempt(slug: str) -> Response:
     flag = request.form.get("flag", "")
     try:
-        result = attempts.submit(rng(), g.team.id, slug[:100], flag.strip(), request.remote_addr)
+        result = attempts.submit(ctx(), g.team.id, slug[:100], flag.strip(), request.remote_addr)
     except RateLimited as exc:
         flash(f"Slow down: {exc.message}.", "error")
     except EventNotRunning as exc:
@@ -193,7 +190,7 @@ def unlock_hint(slug: str, hint_id: int) -> Response:
         flash("Tick the box to confirm the hint's cost.", "error")
     else:
         with flash_errors():
-            hints.unlock(rng(), g.team.id, hint_id)
+            hints.unlock(ctx(), g.team.id, hint_id)
             flash("Hint unlocked.", "ok")
     return redirect(url_for("portal.challenge", slug=slug))
 
@@ -202,8 +199,8 @@ def unlock_hint(slug: str, hint_id: int) -> Response:
 @team_required
 def attachment(slug: str, name: str) -> Response:
     """Only a file the challenge lists, by its exact name: nothing else can be reached."""
-    play.challenge_detail(rng(), g.team.id, slug[:100])  # visible to this team, else 404
-    path: Path | None = catalog.attachment(rng(), slug, name)
+    play.challenge_detail(ctx(), g.team.id, slug[:100])  # visible to this team, else 404
+    path: Path | None = catalog.attachment(ctx(), slug, name)
     if path is None:
         abort(404)
     return send_file(path, as_attachment=True, download_name=path.name)
@@ -215,14 +212,14 @@ def instance_action(slug: str) -> Response:
     action = request.form.get("action", "")
     with flash_errors():
         if action in ("start", "reset"):
-            environments.request_instance(rng(), g.team.id, slug[:100])
+            environments.request_instance(ctx(), g.team.id, slug[:100])
             flash("Instance starting: fresh containers in a few seconds." if action == "start"
                   else "Instance reset: fresh containers in a few seconds.", "ok")  # fmt: skip
         elif action == "stop":
-            environments.stop_instance(rng(), g.team.id, slug[:100])
+            environments.stop_instance(ctx(), g.team.id, slug[:100])
             flash("Instance stopped.", "ok")
         elif action == "extend":
-            environments.extend_instance(rng(), g.team.id, slug[:100])
+            environments.extend_instance(ctx(), g.team.id, slug[:100])
             flash("Instance extended.", "ok")
         else:
             flash("Unknown action.", "error")
@@ -232,11 +229,11 @@ def instance_action(slug: str) -> Response:
 @bp.get("/attempts")
 @team_required
 def my_attempts() -> str:
-    rows = admin.list_attempts(rng(), admin.AttemptFilter(team=g.team.name, limit=200))
+    rows = admin.list_attempts(ctx(), admin.AttemptFilter(team=g.team.name, limit=200))
     return render_template("portal/attempts.html", rows=rows)
 
 
 @bp.get("/announcements")
 @team_required
 def announcements() -> str:
-    return render_template("portal/announcements.html", items=scenario.announcements(rng(), 100))
+    return render_template("portal/announcements.html", items=scenario.announcements(ctx(), 100))

@@ -7,19 +7,15 @@ import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
 from range_control.services import scenario, scoreboard
-from range_control.services.context import Range
-from scoreboard_web.render import BoardView, board_view
+from scoreboard_web.board import BoardView, board_view
+from scoreboard_web.common import ctx
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
                template_folder="templates")  # fmt: skip
-
-
-def rng() -> Range:
-    return current_app.extensions["range"]
 
 
 def _large() -> bool:
@@ -36,7 +32,7 @@ class _Body:
 def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
     """Public bodies are the same for every visitor: render and compress once per change and
     per process. Countdowns take the server's time from the response's Date header."""
-    cache = rng().cache.setdefault("web_pages", {})
+    cache = ctx().cache.setdefault("web_pages", {})
     body = cache.get(name)
     if body is None or body.key != key:
         raw = render().encode()
@@ -62,7 +58,7 @@ def board_html(view: BoardView) -> Markup:
 
 @bp.get("/")
 def scoreboard_page() -> Response:
-    view = board_view(rng())
+    view = board_view(ctx())
     large = _large()
     return _send(
         _cached(
@@ -78,23 +74,18 @@ def scoreboard_page() -> Response:
 @bp.get("/board")
 def board_fragment() -> Response:
     """The live part of the page; 304 when nothing shown has changed."""
-    view = board_view(rng())
+    view = board_view(ctx())
     return _send(_cached("board", view.key, lambda: render_template("_board.html", b=view)))
 
 
 @bp.get("/teams/<int:team_id>")
 def ledger_page(team_id: int) -> str:
     """Why this score: every entry with the points it gives now and the rule behind them."""
-    ledger = scoreboard.ledger(rng(), team_id, public=True)
+    ledger = scoreboard.ledger(ctx(), team_id, public=True)
     return render_template("ledger.html", ledger=ledger, team_id=team_id)
 
 
 @bp.get("/announcements")
 def announcements_page() -> str:
-    return render_template("announcements.html", items=scenario.announcements(rng(), 100),
+    return render_template("announcements.html", items=scenario.announcements(ctx(), 100),
                            back="web.scoreboard_page")  # fmt: skip
-
-
-def html_error(status: int, title: str, message: str) -> Response:
-    body = render_template("error.html", status=status, title=title, message=message)
-    return Response(body, status=status, mimetype="text/html")

@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from range_control.clock import FixedClock
+from range_control.context import Range
 from range_control.services import catalog, scenario, teams
-from range_control.services.context import Range
 from range_control.settings import Settings
 from range_control.store import migrate
 from range_control.web import create_app
@@ -90,7 +90,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @dataclass
 class Env:
     app: Flask
-    rng: Range
+    ctx: Range
     clock: FixedClock
     client: FlaskClient
     tmp: Path
@@ -99,7 +99,7 @@ class Env:
         return {"Authorization": f"Bearer {ADMIN}"}
 
     def team(self, name: str = "Netherlands", country: str = "NL") -> tuple[int, dict[str, str]]:
-        nt = teams.add_team(self.rng, name, country, actor="test")
+        nt = teams.add_team(self.ctx, name, country, actor="test")
         return nt.team.id, {"Authorization": f"Bearer {nt.token}"}
 
     def challenge(self, slug: str, **spec: object) -> None:
@@ -113,12 +113,12 @@ class Env:
         (d / "challenge.yml").write_text(yaml.safe_dump(data))
         result = catalog.lint([self.tmp / "pack"])
         assert result.ok, [str(p) for p in result.problems]
-        catalog.sync(self.rng, result.challenges, actor="test")
+        catalog.sync(self.ctx, result.challenges, actor="test")
 
     def start(self) -> None:
-        scenario.start(self.rng, "test")
+        scenario.start(self.ctx, "test")
 
-    def attempt(self, headers: dict[str, str], slug: str, flag: str):  # noqa: ANN201
+    def attempt(self, headers: dict[str, str], slug: str, flag: str):
         return self.client.post(
             f"/api/v1/challenges/{slug}/attempts", json={"flag": flag}, headers=headers
         )
@@ -128,7 +128,7 @@ BUSYBOX = Path("/bin/busybox")
 
 
 @pytest.fixture(scope="session")
-def client():  # noqa: ANN201
+def client():
     """The real Docker engine, with the base image; a missing engine fails loudly."""
     import docker
 
@@ -171,4 +171,4 @@ def make_env(database_url: str, tmp: Path, **overrides: object) -> Env:
 def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
     e = make_env(database_url, tmp_path)
     yield e
-    e.rng.store.dispose()
+    e.ctx.store.dispose()

@@ -157,13 +157,13 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
     assert r.status_code == 200 and r.json == {"changed": 2}
     r = env.client.post("/api/v1/admin/environments/reset", json={"team": "Alpha"}, headers=h)
     assert r.json == {"changed": 1}
-    gens = {v.team: v.state for v in environments.status(env.rng)}
+    gens = {v.team: v.state for v in environments.status(env.ctx)}
     assert gens == {"Alpha": "pending", "Bravo": "pending"}
     r = env.client.post("/api/v1/admin/environments/down", json={"challenge": "nope"}, headers=h)
     assert r.status_code == 404 and "nope" in r.json["error"]["message"]
     r = env.client.post("/api/v1/admin/environments/down", json={"team": "Bravo"}, headers=h)
     assert r.json == {"changed": 1}
-    assert [v.team for v in environments.status(env.rng)] == ["Alpha"]
+    assert [v.team for v in environments.status(env.ctx)] == ["Alpha"]
     paths = env.client.get("/api/v1/openapi.json").json["paths"]
     assert {"/api/v1/admin/environments/up", "/api/v1/admin/environments/down",
             "/api/v1/admin/environments/reset"} <= set(paths)  # fmt: skip
@@ -172,18 +172,19 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
     assert r.status_code == 403
 
 
-def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp_path) -> None:  # noqa: ANN001
+def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp_path) -> None:
     import random
     import socket
 
-    from range_control.orchestrator.reconciler import Reconciler, _bindable
     from range_control.services import environments
+    from range_control.services.ports import bindable
+    from range_control.services.reconcile import desired_state
     from tests.conftest import make_env
 
     # Below Linux's ephemeral ports (32768+): a port the kernel hands out could have a neighbour
     # that this run's own outgoing connections (PostgreSQL's, say) hold.
     port = next(p for p in random.sample(range(32000, 32700), 700)
-                if _bindable("127.0.0.1", p) and _bindable("127.0.0.1", p + 1))  # fmt: skip
+                if bindable("127.0.0.1", p) and bindable("127.0.0.1", p + 1))  # fmt: skip
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()
@@ -193,8 +194,8 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
         try:
             e.team("Alpha", "NL")
             e.challenge("web", environment={"services": [{"name": "box", "image": "x"}]})
-            environments.up(e.rng, environments.Selection(), "test")
-            _, jumpboxes, _ = Reconciler(e.rng, backend=None).desired()  # type: ignore[arg-type]
-            assert [jb.port for jb in jumpboxes.values()] == [port + 1]
+            environments.up(e.ctx, environments.Selection(), "test")
+            desired, _ = desired_state(e.ctx)
+            assert [jb.port for jb in desired.jumpboxes.values()] == [port + 1]
         finally:
-            e.rng.store.dispose()
+            e.ctx.store.dispose()

@@ -49,7 +49,7 @@ def test_check_order_exists_visible_running_prerequisites(env: Env) -> None:
     assert "first" in r.json["error"]["message"]
     assert env.attempt(team, "first", "ICE{first}").json["status"] == "correct"
     assert env.attempt(team, "second", "ICE{second}").json["status"] == "correct"
-    scenario.end(env.rng, "test")
+    scenario.end(env.ctx, "test")
     r = env.attempt(team, "first", "ICE{first}")
     assert r.status_code == 403 and r.json["error"]["code"] == "event_not_running"
 
@@ -57,7 +57,7 @@ def test_check_order_exists_visible_running_prerequisites(env: Env) -> None:
 def test_event_past_its_end_time_refuses_flags(env: Env) -> None:
     env.challenge("c")
     _, team = env.team()
-    events.configure(env.rng, "test", ends_at=T0 + timedelta(hours=1))
+    events.configure(env.ctx, "test", ends_at=T0 + timedelta(hours=1))
     env.start()
     assert env.attempt(team, "c", "nope").status_code == 200
     env.clock.advance(hours=1)
@@ -85,7 +85,7 @@ def test_rate_limit_per_team_with_retry_after(env: Env) -> None:
     assert env.attempt(a, "c", "ICE{c}").json["status"] == "correct"
 
 
-def test_rate_limit_is_configurable(database_url: str, tmp_path) -> None:  # noqa: ANN001
+def test_rate_limit_is_configurable(database_url: str, tmp_path) -> None:
     from tests.conftest import make_env
 
     env = make_env(database_url, tmp_path, attempts_per_minute=3)
@@ -97,7 +97,7 @@ def test_rate_limit_is_configurable(database_url: str, tmp_path) -> None:  # noq
             assert env.attempt(team, "c", "no").status_code == 200
         assert env.attempt(team, "c", "no").status_code == 429
     finally:
-        env.rng.store.dispose()
+        env.ctx.store.dispose()
 
 
 def test_max_attempts_per_challenge(env: Env) -> None:

@@ -41,7 +41,7 @@ def test_scoreboard_shape_and_retroactive_decay(env: Env) -> None:
 
 def test_points_fixed_at_solve_mode(env: Env) -> None:
     env.challenge("beacon", **DYNAMIC)
-    events.configure(env.rng, "test", points_fixed_at_solve=True)
+    events.configure(env.ctx, "test", points_fixed_at_solve=True)
     teams = [env.team(n, "NL")[1] for n in ("Alpha", "Bravo", "Charlie")]
     env.start()
     for t in teams:
@@ -75,7 +75,7 @@ def test_tie_break_on_time_reached(env: Env) -> None:
 
 def test_freeze_public_board_ignores_later_solves_and_decay(env: Env) -> None:
     env.challenge("beacon", **DYNAMIC)
-    events.configure(env.rng, "test", freeze_at=T0 + timedelta(minutes=10))
+    events.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
     _, a = env.team("Alpha", "NL")
     _, b = env.team("Bravo", "NO")
     env.start()
@@ -102,11 +102,11 @@ def test_wrong_flag_keeps_scoreboard_cache_and_solve_shows_at_once(env: Env) -> 
     first = env.client.get("/api/v1/scoreboard")
     etag = first.headers["ETag"]
     assert env.client.get("/api/v1/scoreboard", headers={"If-None-Match": etag}).status_code == 304
-    gen = env.rng.cache["board"]
+    gen = env.ctx.cache["board"]
     env.attempt(team, "c", "wrong")
     again = env.client.get("/api/v1/scoreboard", headers={"If-None-Match": etag})
     assert again.status_code == 304
-    assert env.rng.cache["board"] is gen  # the cached board was not recomputed
+    assert env.ctx.cache["board"] is gen  # the cached board was not recomputed
     env.attempt(team, "c", "ICE{c}")
     after = env.client.get("/api/v1/scoreboard", headers={"If-None-Match": etag})
     assert after.status_code == 200 and after.json["standings"][0]["score"] == 100
@@ -140,7 +140,7 @@ def test_hints_cost_once_and_content_only_after_unlock(env: Env) -> None:
 
 def test_awards_first_blood_and_public_ledger(env: Env) -> None:
     env.challenge("c", value=100)
-    events.configure(env.rng, "test", first_blood_bonus=25)
+    events.configure(env.ctx, "test", first_blood_bonus=25)
     a_id, a = env.team("Alpha", "NL")
     _, b = env.team("Bravo", "NO")
     env.start()

@@ -17,9 +17,9 @@ import waitress
 import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from range_control.orchestrator.reconciler import Reconciler
+from range_control.context import Range
 from range_control.services import catalog, environments, scenario, teams
-from range_control.services.context import Range
+from range_control.services.reconcile import desired_state
 from range_control.settings import Settings
 from range_control.store import migrate
 from range_control.store.session import make_engine
@@ -36,7 +36,7 @@ ARTIFACTS = Path(os.environ.get("RANGE_TEST_ARTIFACTS",
 @dataclass
 class Live:
     url: str
-    rng: Range
+    ctx: Range
     tokens: dict[str, str]
     tmp: Path
 
@@ -76,7 +76,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
                         flag_secret=FLAG_SECRET, secret_key="browser-test-key",
                         event_slug="browser")  # fmt: skip
     app = create_app(settings)
-    rng: Range = app.extensions["range"]
+    ctx: Range = app.extensions["range"]
     pack = tmp_path / "pack"
     _challenge(
         pack,
@@ -93,20 +93,20 @@ def live(tmp_path: Path) -> Iterator[Live]:
         flags=[],
         environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
     )
-    catalog.sync(rng, catalog.lint([pack]).challenges)
-    tokens = {name: teams.add_team(rng, name, cc, actor="test").token
+    catalog.sync(ctx, catalog.lint([pack]).challenges)
+    tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
               for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
-    scenario.start(rng, "test")
+    scenario.start(ctx, "test")
     port = _free_port()
     server = waitress.create_server(app, host="127.0.0.1", port=port, threads=6)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield Live(f"http://127.0.0.1:{port}", rng, tokens, tmp_path)
+        yield Live(f"http://127.0.0.1:{port}", ctx, tokens, tmp_path)
     finally:
         server.close()
         thread.join(5)
-        rng.store.dispose()
+        ctx.store.dispose()
 
 
 def team_login(page: Page, live: Live, team: str) -> None:
@@ -175,10 +175,10 @@ def test_organiser_pause_shows_in_the_portal_and_refuses_flags(browser: Browser,
 
 
 def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live) -> None:
-    environments.up(live.rng, environments.Selection(challenge="beacon"), "test")
-    Reconciler(live.rng, backend=None).desired()  # type: ignore[arg-type]  # ports, no engine
-    ids = {t.name: t.id for t in teams.list_teams(live.rng)}
-    pw = {n: environments.jumpbox_access(live.rng, i, 1)["password"] for n, i in ids.items()}
+    environments.up(live.ctx, environments.Selection(challenge="beacon"), "test")
+    desired_state(live.ctx)  # ports, no engine
+    ids = {t.name: t.id for t in teams.list_teams(live.ctx)}
+    pw = {n: environments.jumpbox_access(live.ctx, i, 1).password for n, i in ids.items()}
     page = browser.new_page()
     team_login(page, live, "Latvia")
     page.goto(f"{live.url}/portal/challenges/beacon")
@@ -191,14 +191,14 @@ def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live)
 
 def test_the_scoreboard_reads_without_javascript_and_on_a_phone(browser: Browser,
                                                                 live: Live) -> None:  # fmt: skip
-    ctx = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
-    page = ctx.new_page()
+    bctx = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = bctx.new_page()
     page.goto(f"{live.url}/")
     expect(page.get_by_role("table").first.get_by_role("link", name="Estonia")).to_be_visible()
     expect(page.locator(".banner .pill")).to_have_text("running")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, width  # no sideways scrolling of the page itself
-    ctx.close()
+    bctx.close()
     large = browser.new_page()
     large.goto(f"{live.url}/?large=1")
     assert "large" in (large.locator("body").get_attribute("class") or "")

@@ -111,7 +111,7 @@ def test_sync_is_idempotent_and_keeps_solves(cli_env: dict[str, str], tmp_path: 
             detail["description"] == "new text" and detail["hints"] == [] and detail["solved_by_me"]
         )
     finally:
-        env.rng.store.dispose()
+        env.ctx.store.dispose()
     (pack / "challenge.yml").write_text(yaml.safe_dump({**spec, "vaule": 1}))
     code, out = run("challenges", "sync", str(tmp_path / "pack"))
     assert code == 1 and "vaule: unknown key" in out and "nothing loaded" in out
@@ -275,3 +275,47 @@ def test_demo_sets_up_pack_teams_and_running_event(
         sweep(client, event)
     code, token = run("admin-token")
     assert token.strip() == json.loads(secrets_file.read_text())["admin_token"]
+
+
+def test_the_command_list_is_the_commands_and_help_loads_nothing_heavy() -> None:
+    import importlib
+
+    from range_control.cli import COMMANDS
+
+    for name, (module, attr, short) in COMMANDS.items():
+        command = getattr(importlib.import_module(f"range_control.cli.{module}"), attr)
+        assert (command.help or "").startswith(short.rstrip(".")), name
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from range_control.cli import main\n"
+        "out = CliRunner().invoke(main, ['--help']).output\n"
+        "assert 'worker' in out and 'demo' in out, out\n"
+        "heavy = [m for m in ('sqlalchemy', 'pydantic', 'rich', 'docker', 'flask') "
+        "if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, cwd=REPO)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("event: x\nphases: []\n")
+    # A directory where the database file should be: SQLite cannot open it (not a ServiceError).
+    (tmp_path / "db").mkdir()
+    env = {**os.environ, **cli_env, "RANGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}
+    for debug, want in (([], 1), (["--debug"], 1)):
+        done = subprocess.run([sys.executable, "-m", "range_control.cli", *debug, "teams", "list"],
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert done.returncode == want, done.stderr
+        if debug:
+            assert "Traceback (most recent call last)" in done.stderr
+        else:
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: OperationalError"), lines
+            assert "rangectl --debug" in lines[0]

@@ -30,9 +30,9 @@ from sqlalchemy import select, update
 from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
 from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.orchestrator.docker_backend import DockerBackend, sweep
-from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import catalog, environments
 from range_control.services.environments import Selection
+from range_control.services.reconcile import EnvironmentReconciler
 from range_control.store import migrate
 from range_control.store.models import Instance, PortAllocation
 from range_control.store.session import make_engine
@@ -40,7 +40,9 @@ from tests.conftest import BUSYBOX, FLAG_SECRET, Env, make_env, unique_event
 
 
 @pytest.fixture
-def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Reconciler]]:
+def live(
+    client: docker.DockerClient, tmp_path: Path
+) -> Iterator[tuple[Env, EnvironmentReconciler]]:
     event = unique_event()
     url = f"sqlite:///{tmp_path / 'range.db'}"
     engine = make_engine(url)
@@ -52,12 +54,12 @@ def live(client: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Env, Rec
     env = make_env(url, tmp_path, event_slug=event, port_range=f"{low}-{low + 99}",
                    public_host="127.0.0.1")  # fmt: skip
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=1.0)
-    rec = Reconciler(env.rng, backend, pool=4)
+    rec = EnvironmentReconciler(env.ctx, backend, pool=4)
     try:
         yield env, rec
     finally:
         sweep(client, event)
-        env.rng.store.dispose()
+        env.ctx.store.dispose()
 
 
 def web_challenge(env: Env, slug: str = "web", environment_lifetime: str = "2h",
@@ -82,7 +84,7 @@ def web_challenge(env: Env, slug: str = "web", environment_lifetime: str = "2h",
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
     result = catalog.lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
-    catalog.sync(env.rng, result.challenges)
+    catalog.sync(env.ctx, result.challenges)
 
 
 def sh(client: docker.DockerClient, container: str, cmd: str) -> tuple[int, str]:
@@ -98,27 +100,27 @@ def fetch(client: docker.DockerClient, container: str, host: str, port: int) -> 
 
 
 def name_of(env: Env, team_id: int, slug: str = "web", svc: str = "portal") -> str:
-    return f"rc-{env.rng.event_slug}-t{team_id}-{slug}-{svc}"
+    return f"rc-{env.ctx.event_slug}-t{team_id}-{slug}-{svc}"
 
 
-def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient) -> None:
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    assert environments.up(env.rng, Selection(), "test") == 2
+    assert environments.up(env.ctx, Selection(), "test") == 2
     report = rec.run_once()
     assert report.failed == {} and report.jumpbox_errors == {}
     a, b = name_of(env, a_id), name_of(env, b_id)
-    assert sorted(report.created) == sorted([a, b, jumpbox_name(env.rng.event_slug, a_id),
-                                             jumpbox_name(env.rng.event_slug, b_id)])  # fmt: skip
+    assert sorted(report.created) == sorted([a, b, jumpbox_name(env.ctx.event_slug, a_id),
+                                             jumpbox_name(env.ctx.event_slug, b_id)])  # fmt: skip
 
     # Own team's service by name: reachable.
     code, out = fetch(client, a, "portal", 8080)
     assert code == 0 and out.endswith("convoy manifest\n"), out
     # The other team's container, by IP: no route (separate internal networks).
     b_ip = client.api.inspect_container(b)["NetworkSettings"]["Networks"][
-        network_name(env.rng.event_slug, b_id)
+        network_name(env.ctx.event_slug, b_id)
     ]["IPAddress"]
     code, out = fetch(client, a, b_ip, 8080)
     assert code != 0, out
@@ -145,7 +147,7 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
 
     t = threading.Thread(target=accept, daemon=True)
     t.start()
-    team_net = client.api.inspect_network(network_name(env.rng.event_slug, a_id))
+    team_net = client.api.inspect_network(network_name(env.ctx.event_slug, a_id))
     # Every IPv4 address of the host (its own interfaces and the docker bridges), and the first
     # address of the team network (where a gateway would be).
     host_ips = set(re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", subprocess.run(
@@ -182,53 +184,53 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     }  # fmt: skip
 
     # Each team's instance holds that team's flag, by env and by a 0400 file.
-    want = dynamic_flag(FLAG_SECRET, env.rng.event_slug, a_id, "web", DynamicFlag("ICE", 32))
+    want = dynamic_flag(FLAG_SECRET, env.ctx.event_slug, a_id, "web", DynamicFlag("ICE", 32))
     assert sh(client, a, "echo $RANGE_FLAG")[1].strip() == want
     code, out = sh(client, a, "stat -c '%a %u' /run/flag/flag && cat /run/flag/flag")
     assert out.split() == ["400", "0", want]
-    other = dynamic_flag(FLAG_SECRET, env.rng.event_slug, b_id, "web", DynamicFlag("ICE", 32))
+    other = dynamic_flag(FLAG_SECRET, env.ctx.event_slug, b_id, "web", DynamicFlag("ICE", 32))
     assert sh(client, b, "cat /run/flag/flag")[1].strip() == other != want
 
 
-def test_reconciler_converges_idempotently(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+def test_reconciler_converges_idempotently(live, client: docker.DockerClient) -> None:
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    environments.up(env.rng, Selection(), "test")
+    environments.up(env.ctx, Selection(), "test")
     rec.run_once()
     again = rec.run_once()
     assert again.created == [] and again.removed == [] and again.restarted == []
     # A stray with our labels (an instance nobody wants) is removed; a removed one comes back.
     stray = client.api.create_container(
-        "range/base:bookworm", command=["sleep", "300"], name=f"rc-{env.rng.event_slug}-stray",
-        labels={MANAGED: "1", EVENT: env.rng.event_slug, "range.instance": "999999",
+        "range/base:bookworm", command=["sleep", "300"], name=f"rc-{env.ctx.event_slug}-stray",
+        labels={MANAGED: "1", EVENT: env.ctx.event_slug, "range.instance": "999999",
                 "range.service": "portal", "range.role": "service"},
     )  # fmt: skip
     client.api.remove_container(name_of(env, a_id), force=True)
     client.api.stop(name_of(env, b_id), timeout=1)  # died: restarted
     report = rec.run_once()
-    assert f"rc-{env.rng.event_slug}-stray" in report.removed
+    assert f"rc-{env.ctx.event_slug}-stray" in report.removed
     assert report.created == [name_of(env, a_id)] and report.restarted == [name_of(env, b_id)]
     assert stray["Id"] not in {c["Id"] for c in client.api.containers(all=True)}
-    rows = {r.team: r for r in environments.status(env.rng)}
+    rows = {r.team: r for r in environments.status(env.ctx)}
     assert rows["Alpha"].state == "running" and rows["Bravo"].restarts == 1
     # One team down: its containers, flag volumes and network go; the other team is untouched.
-    environments.down(env.rng, Selection(team="Alpha"), "test")
+    environments.down(env.ctx, Selection(team="Alpha"), "test")
     rec.run_once()
     names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True)}
     assert name_of(env, a_id) not in names and name_of(env, b_id) in names
-    assert network_name(env.rng.event_slug, a_id) not in {n["Name"] for n in client.api.networks()}
+    assert network_name(env.ctx.event_slug, a_id) not in {n["Name"] for n in client.api.networks()}
     # Everything down: nothing of the event is left on the engine.
-    environments.down(env.rng, Selection(), "test")
+    environments.down(env.ctx, Selection(), "test")
     rec.run_once()
-    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={env.rng.event_slug}"]}
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={env.ctx.event_slug}"]}
     assert client.api.containers(all=True, filters=flt) == []
     assert client.api.networks(filters=flt) == []
     assert (client.api.volumes(filters=flt).get("Volumes") or []) == []
 
 
-def test_missing_image_and_bad_build_fail_clearly(live) -> None:  # noqa: ANN001
+def test_missing_image_and_bad_build_fail_clearly(live) -> None:
     env, rec = live
     env.team("Alpha", "NL")
     d = env.tmp / "pack" / "ghost"
@@ -241,8 +243,8 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:  # noqa: ANN001
     (env.tmp / "pack" / "broken" / "src" / "Dockerfile").write_text(
         "FROM range/base:bookworm\nRUN exit 3\n"
     )
-    catalog.sync(env.rng, catalog.lint([env.tmp / "pack"]).challenges)
-    environments.up(env.rng, Selection(), "test")
+    catalog.sync(env.ctx, catalog.lint([env.tmp / "pack"]).challenges)
+    environments.up(env.ctx, Selection(), "test")
     report = rec.run_once()
     errors = sorted(report.failed.values())
     assert re.search(
@@ -252,7 +254,7 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:  # noqa: ANN001
         "challenge ghost, service svc: image 'range/does-not-exist:1' is not on this engine"
         in errors[1]
     )
-    states = {r.challenge: (r.state, r.last_error) for r in environments.status(env.rng)}
+    states = {r.challenge: (r.state, r.last_error) for r in environments.status(env.ctx)}
     assert states["ghost"][0] == "failed" and "does-not-exist" in states["ghost"][1]
 
 
@@ -279,14 +281,14 @@ def ssh_run(port: int, password: str, command: str) -> tuple[int, str]:
         c.close()
 
 
-def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.DockerClient) -> None:
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    environments.up(env.rng, Selection(), "test")
+    environments.up(env.ctx, Selection(), "test")
     assert rec.run_once().jumpbox_errors == {}
-    event = env.rng.event_slug
+    event = env.ctx.event_slug
     port_a = int(
         client.api.inspect_container(jumpbox_name(event, a_id))["HostConfig"]["PortBindings"][
             "2222/tcp"
@@ -312,21 +314,21 @@ def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.Doc
         ssh_run(port_a, jumpbox_password(FLAG_SECRET, event, b_id), "true")
 
 
-def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerClient) -> None:
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "pub", exposure="published")
-    environments.up(env.rng, Selection(), "test")
+    environments.up(env.ctx, Selection(), "test")
     assert rec.run_once().failed == {}
     binding = client.api.inspect_container(name_of(env, a_id, "pub"))["HostConfig"]["PortBindings"][
         "8080/tcp"
     ][0]
-    low, high = (int(x) for x in env.rng.settings.port_range.split("-"))
+    low, high = (int(x) for x in env.ctx.settings.port_range.split("-"))
     assert binding["HostIp"] == "127.0.0.1" and low <= int(binding["HostPort"]) <= high
     body = ""
     for _ in range(20):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{binding['HostPort']}/", timeout=3) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{binding['HostPort']}/", timeout=3) as r:
                 body = r.read().decode()
                 break
         except OSError:
@@ -336,37 +338,37 @@ def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerCl
     assert fetch(client, name_of(env, a_id, "pub"), "portal", 8080)[0] == 0
 
 
-def test_expired_instances_are_removed(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+def test_expired_instances_are_removed(live, client: docker.DockerClient) -> None:
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env)
-    environments.up(env.rng, Selection(), "test")
+    environments.up(env.ctx, Selection(), "test")
     rec.run_once()
-    with env.rng.store.write() as s:
+    with env.ctx.store.write() as s:
         s.execute(update(Instance).values(expires_at=env.clock.now() + timedelta(minutes=5)))
     assert rec.run_once().expired == []
     env.clock.advance(minutes=5)
     report = rec.run_once()
     assert len(report.expired) == 1 and name_of(env, a_id) in report.removed
-    assert environments.status(env.rng) == []
+    assert environments.status(env.ctx) == []
 
 
 def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     live, client: docker.DockerClient
-) -> None:  # noqa: ANN001
+) -> None:
     env, rec = live
     teams = [env.team(f"Team {i:02d}", "NL")[0] for i in range(25)]
     for slug in ("c1", "c2", "c3", "c4"):
         web_challenge(env, slug)
-    event = env.rng.event_slug
+    event = env.ctx.event_slug
     cli_env = {
         **os.environ,
         "RANGE_DATA_DIR": str(env.tmp / "var"),
-        "RANGE_DATABASE_URL": env.rng.settings.resolved_database_url,
+        "RANGE_DATABASE_URL": env.ctx.settings.resolved_database_url,
         "RANGE_EVENT_SLUG": event,
         "RANGE_FLAG_SECRET": FLAG_SECRET,
         "RANGE_ADMIN_TOKEN": "x",
-        "RANGE_PORT_RANGE": env.rng.settings.port_range,
+        "RANGE_PORT_RANGE": env.ctx.settings.port_range,
         "RANGE_PUBLISH_IP": "127.0.0.1",
         "RANGE_LAUNCH_POOL": "8",
     }
@@ -392,7 +394,7 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     assert len(jbs) == 25 and {c["Labels"]["range.team"] for c in jbs} == {str(t) for t in teams}
     assert all(c["State"] == "running" for c in containers)
     # Every port allocation is in the database and used by exactly the container it names.
-    with env.rng.store.read() as s:
+    with env.ctx.store.read() as s:
         held = {(a.team_id, a.purpose): a.port for a in s.scalars(select(PortAllocation))}
     bound = {
         (int(c["Labels"]["range.team"]), "jumpbox"): int(c["Labels"]["range.port"]) for c in jbs
@@ -400,10 +402,10 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     assert held == bound and len(set(held.values())) == 25
     published = {p["PublicPort"] for c in jbs for p in c["Ports"] if p.get("PublicPort")}
     assert published == set(held.values())
-    assert {r.state for r in environments.status(env.rng)} == {"running"}
+    assert {r.state for r in environments.status(env.ctx)} == {"running"}
 
 
-def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerClient) -> None:  # noqa: ANN001
+def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerClient) -> None:
     env, rec = live
     a_id, a = env.team("Alpha", "NL")
     _, b = env.team("Bravo", "NO")
@@ -429,7 +431,7 @@ def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerCl
     assert info["state"] == "running"
     jb = info["connection"]["jumpbox"]
     assert jb["user"] == "team" and jb["command"] == f"ssh -p {jb['port']} team@127.0.0.1"
-    assert jb["password"] == jumpbox_password(FLAG_SECRET, env.rng.event_slug, a_id)
+    assert jb["password"] == jumpbox_password(FLAG_SECRET, env.ctx.event_slug, a_id)
     assert info["connection"]["services"] == [{"name": "portal", "ports": [8080]}]
     # Another team sees nothing of it (and gets its own connection info only).
     assert env.client.get(url, headers=b).json == {
@@ -457,7 +459,7 @@ def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerCl
     assert env.client.delete(url, headers=a).status_code == 404
     rec.run_once()
     names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True)}
-    assert name_of(env, a_id) not in names and jumpbox_name(env.rng.event_slug, a_id) not in names
+    assert name_of(env, a_id) not in names and jumpbox_name(env.ctx.event_slug, a_id) not in names
     # Organisers see the grid through the API.
     env.client.post("/api/v1/admin/environments/up", json={"team": "Bravo"}, headers=env.admin())
     rows = env.client.get("/api/v1/admin/environments", headers=env.admin()).json

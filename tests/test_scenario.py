@@ -10,8 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from range_control.cli import main
+from range_control.errors import Conflict, InvalidInput
 from range_control.services import catalog, scenario
-from range_control.services.errors import Conflict, InvalidInput
 from tests.conftest import ADMIN, Env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def scen(env: Env) -> Env:
         env.challenge(slug)
     env.challenge("b", hints=[{"content": "secret hint", "cost": 50}])
     env.challenge("free")  # not in the scenario: follows its own state
-    scenario.load(env.rng, scenario.parse(SCENARIO), "test")
+    scenario.load(env.ctx, scenario.parse(SCENARIO), "test")
     return env
 
 
@@ -54,19 +54,19 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
     env = scen
     _, team = env.team()
     assert visible(env, team) == ["free"]  # scenario challenges wait for their phase
-    scenario.start(env.rng, "test")
+    scenario.start(env.ctx, "test")
     assert visible(env, team) == ["a", "free"]
     event = env.client.get("/api/v1/event").json
     assert event["phase"]["id"] == "one" and event["phase"]["briefing"] == "go **now**"
     assert event["phase"]["ends_at"] == "2026-07-01T09:20:00Z"
     assert event["next_transition"] == {"at": "2026-07-01T09:10:00Z", "milestone": "inject:one:0"}
     env.clock.advance(minutes=10)
-    assert [a.key for a in scenario.apply(env.rng)] == ["inject:one:0"]
-    assert scenario.apply(env.rng) == []  # idempotent
+    assert [a.key for a in scenario.apply(env.ctx)] == ["inject:one:0"]
+    assert scenario.apply(env.ctx) == []  # idempotent
     assert visible(env, team) == ["a", "free", "x"]
     assert titles(env) == ["Inject A", "Phase: One"]
     env.clock.advance(minutes=11)  # past the award inject and into phase two
-    keys = [a.key for a in scenario.apply(env.rng)]
+    keys = [a.key for a in scenario.apply(env.ctx)]
     assert keys == ["inject:one:1", "phase:one:end", "phase:two:start", "inject:two:0"]
     assert visible(env, team) == ["b", "free", "x"]  # a closed: keep_open false
     hint = env.client.get("/api/v1/challenges/b", headers=team).json["hints"][0]
@@ -75,7 +75,7 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
     assert me["score"] == 5 and me["entries"][0]["why"] == "r"
     assert env.attempt(team, "a", "ICE{a}").status_code == 404
     env.clock.advance(minutes=30)
-    scenario.apply(env.rng)
+    scenario.apply(env.ctx)
     assert env.client.get("/api/v1/event").json["state"] == "ended"
     assert env.attempt(team, "b", "ICE{b}").status_code == 403
     assert titles(env).count("Inject A") == 1
@@ -84,7 +84,7 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
 def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
     env = scen
     _, team = env.team()
-    scenario.start(env.rng, "test")
+    scenario.start(env.ctx, "test")
     env.clock.advance(minutes=5)
     r = env.client.post("/api/v1/admin/event/pause", headers=env.admin())
     assert (
@@ -94,8 +94,8 @@ def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
     assert resp.status_code == 403 and "paused" in resp.json["error"]["message"]
     assert env.client.post("/api/v1/admin/event/pause", headers=env.admin()).status_code == 409
     env.clock.advance(minutes=30)
-    scenario.apply(env.rng)
-    assert scenario.state(env.rng)[1].phase.id == "one"  # no time passed in the exercise
+    scenario.apply(env.ctx)
+    assert scenario.state(env.ctx)[1].phase.id == "one"  # no time passed in the exercise
     r = env.client.post("/api/v1/admin/event/resume", headers=env.admin())
     assert r.json["state"] == "running" and r.json["phase"]["ends_at"] == "2026-07-01T09:50:00Z"
     assert env.attempt(team, "a", "ICE{a}").json["status"] == "correct"
@@ -104,7 +104,7 @@ def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
 
 def test_extend_and_skip(scen: Env) -> None:
     env = scen
-    scenario.start(env.rng, "test")
+    scenario.start(env.ctx, "test")
     h = env.admin()
     r = env.client.post("/api/v1/admin/event/extend", json={"by": "15m"}, headers=h)
     assert r.status_code == 200 and r.json["phase"]["ends_at"] == "2026-07-01T09:35:00Z"
@@ -127,17 +127,17 @@ def test_extend_and_skip(scen: Env) -> None:
 
 def test_end_and_controls_need_a_scenario_or_the_right_state(env: Env) -> None:
     with pytest.raises(Conflict, match="only a running event can be paused"):
-        scenario.pause(env.rng, "test")
-    scenario.start(env.rng, "test")
+        scenario.pause(env.ctx, "test")
+    scenario.start(env.ctx, "test")
     with pytest.raises(Conflict, match="no scenario"):
-        scenario.extend(env.rng, timedelta(minutes=5), "test")
-    assert scenario.end(env.rng, "test").state == "ended"
+        scenario.extend(env.ctx, timedelta(minutes=5), "test")
+    assert scenario.end(env.ctx, "test").state == "ended"
 
 
 def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
     env.challenge("a")
     with pytest.raises(InvalidInput, match="unknown challenge slug.*: ghost"):
-        scenario.load(env.rng, scenario.parse({**SCENARIO, "phases": [
+        scenario.load(env.ctx, scenario.parse({**SCENARIO, "phases": [
             {"id": "p", "title": "P", "duration": "10m", "challenges": ["a", "ghost"]}]}), "test")  # fmt: skip
     with pytest.raises(InvalidInput) as exc:
         scenario.parse(
@@ -164,8 +164,8 @@ def test_cli_loads_the_ice_scenario_and_shows_absolute_times(
 ) -> None:
     result = catalog.lint([REPO / "challenges"])
     assert result.ok
-    catalog.sync(env.rng, result.challenges)
-    monkeypatch.setenv("RANGE_DATABASE_URL", env.rng.settings.resolved_database_url)
+    catalog.sync(env.ctx, result.challenges)
+    monkeypatch.setenv("RANGE_DATABASE_URL", env.ctx.settings.resolved_database_url)
     monkeypatch.setenv("RANGE_DATA_DIR", str(env.tmp / "var"))
     monkeypatch.setenv("RANGE_ADMIN_TOKEN", ADMIN)
     runner = CliRunner()
@@ -218,11 +218,11 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
              "warmup": "5m"},
         ],
     }  # fmt: skip
-    scenario.load(env.rng, scenario.parse(spec), "test")
-    environments.up(env.rng, environments.Selection(challenge="other", team="Estonia"), "test")
+    scenario.load(env.ctx, scenario.parse(spec), "test")
+    environments.up(env.ctx, environments.Selection(challenge="other", team="Estonia"), "test")
 
     def rows() -> set[tuple[str, str, str]]:
-        with env.rng.store.read() as s:
+        with env.ctx.store.read() as s:
             q = (select(Team.name, Challenge.slug, Instance.origin)
                  .join(Team, Team.id == Instance.team_id)
                  .join(Challenge, Challenge.id == Instance.challenge_id))  # fmt: skip
@@ -230,24 +230,24 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
 
     organiser = {("Estonia", "other", "organiser")}
     env.clock.advance(minutes=49)  # 09:49, warm-up of phase one at 09:50
-    scenario.apply(env.rng)
+    scenario.apply(env.ctx)
     assert rows() == organiser
     env.clock.advance(minutes=1)
-    assert [a.key for a in scenario.apply(env.rng)] == ["warmup:one"]
+    assert [a.key for a in scenario.apply(env.ctx)] == ["warmup:one"]
     recon = {("Estonia", "recon", "scenario"), ("Latvia", "recon", "scenario")}
     assert rows() == organiser | recon
     env.team("Poland", "PL")  # a late team: the next pass gives it the phase's instances
-    scenario.apply(env.rng)
+    scenario.apply(env.ctx)
     recon.add(("Poland", "recon", "scenario"))
     assert rows() == organiser | recon
     env.clock.advance(minutes=35)  # 10:25: phase two warms up at 10:25
-    scenario.apply(env.rng)
+    scenario.apply(env.ctx)
     respond = {(t, "respond", "scenario") for t in ("Estonia", "Latvia", "Poland")}
     assert rows() == organiser | recon | respond
     env.clock.advance(minutes=5)  # 10:30: phase one ends and tears down
-    scenario.apply(env.rng)
+    scenario.apply(env.ctx)
     assert rows() == organiser | respond
     env.clock.advance(minutes=30)  # the end: nothing of the scenario stays up
-    scenario.apply(env.rng)
-    assert scenario.state(env.rng)[0].state == "ended"
+    scenario.apply(env.ctx)
+    assert scenario.state(env.ctx)[0].state == "ended"
     assert rows() == organiser

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from range_control.context import Range
 from range_control.services import catalog, scenario
-from range_control.services.context import Range
 from range_control.settings import Settings
 from range_control.store.models import Announcement, TimelineLog
 from tests.conftest import ADMIN, unique_event
@@ -74,7 +74,7 @@ class Worker:
 
 
 @pytest.fixture
-def setup(database_url: str, tmp_path: Path):  # noqa: ANN201
+def setup(database_url: str, tmp_path: Path):
     env = {
         "RANGE_DATA_DIR": str(tmp_path / "var"),
         "RANGE_DATABASE_URL": database_url,
@@ -83,7 +83,7 @@ def setup(database_url: str, tmp_path: Path):  # noqa: ANN201
         "RANGE_SECRET_KEY": "k",
         "RANGE_EVENT_SLUG": unique_event("s"),
     }
-    rng = Range.from_settings(
+    ctx = Range.from_settings(
         Settings(data_dir=tmp_path / "var", database_url=database_url, admin_token=ADMIN,
                  flag_secret="f", secret_key="k", event_slug=env["RANGE_EVENT_SLUG"])
     )  # fmt: skip
@@ -93,14 +93,14 @@ def setup(database_url: str, tmp_path: Path):  # noqa: ANN201
         (d / "challenge.yml").write_text(
             yaml.safe_dump({"name": slug, "slug": slug, "value": 10, "flags": ["x"]})
         )
-    catalog.sync(rng, catalog.lint([tmp_path / "pack"]).challenges)
-    scenario.load(rng, scenario.parse(SCENARIO), "test")
-    yield rng, env, tmp_path / "worker.log"
-    rng.store.dispose()
+    catalog.sync(ctx, catalog.lint([tmp_path / "pack"]).challenges)
+    scenario.load(ctx, scenario.parse(SCENARIO), "test")
+    yield ctx, env, tmp_path / "worker.log"
+    ctx.store.dispose()
 
 
-def outcome(rng: Range) -> tuple[list[tuple[str, datetime, datetime]], list[str]]:
-    with rng.store.read() as s:
+def outcome(ctx: Range) -> tuple[list[tuple[str, datetime, datetime]], list[str]]:
+    with ctx.store.read() as s:
         log = [
             (r.key, r.due_at, r.applied_at)
             for r in s.scalars(select(TimelineLog).order_by(TimelineLog.id))
@@ -109,39 +109,39 @@ def outcome(rng: Range) -> tuple[list[tuple[str, datetime, datetime]], list[str]
     return log, ann
 
 
-def wait_for_end(rng: Range, timeout: float = 20) -> None:
+def wait_for_end(ctx: Range, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if "end" in {k for k, _, _ in outcome(rng)[0]}:
+        if "end" in {k for k, _, _ in outcome(ctx)[0]}:
             return
         time.sleep(0.1)
-    raise AssertionError(f"the scenario did not end: {outcome(rng)[0]}")
+    raise AssertionError(f"the scenario did not end: {outcome(ctx)[0]}")
 
 
-def test_transitions_and_injects_fire_once_in_order_on_time(setup) -> None:  # noqa: ANN001
-    rng, env, log_path = setup
+def test_transitions_and_injects_fire_once_in_order_on_time(setup) -> None:
+    ctx, env, log_path = setup
     worker = Worker(env, log_path)
     try:
         worker.wait_ready()
-        scenario.start(rng, "test")
-        wait_for_end(rng)
+        scenario.start(ctx, "test")
+        wait_for_end(ctx)
         time.sleep(1.2)  # anything firing twice would show up now
     finally:
         assert worker.stop() == 0
-    log, ann = outcome(rng)
+    log, ann = outcome(ctx)
     assert [k for k, _, _ in log] == EXPECTED
     lateness = {k: (applied - due).total_seconds() for k, due, applied in log}
     assert all(-0.05 <= v <= 1.0 for v in lateness.values()), lateness
     assert ann == ANNOUNCED
-    view, st = scenario.state(rng)
+    view, st = scenario.state(ctx)
     assert view.state == "ended" and st.state == "ended"
 
 
-def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None:  # noqa: ANN001
-    rng, env, log_path = setup
+def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None:
+    ctx, env, log_path = setup
     worker = Worker(env, log_path)
     worker.wait_ready()
-    scenario.start(rng, "test")
+    scenario.start(ctx, "test")
     time.sleep(3.6)  # into phase two, before its inject
     worker.stop(signal.SIGKILL)
     time.sleep(2.0)  # the inject of phase two falls due while no scheduler runs
@@ -150,11 +150,11 @@ def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None
     worker.starts_seen = 1
     try:
         ready = worker.wait_ready()  # logged after the start-up pass applied what was missed
-        wait_for_end(rng)
+        wait_for_end(ctx)
         time.sleep(1.2)
     finally:
         assert worker.stop() == 0
-    log, ann = outcome(rng)
+    log, ann = outcome(ctx)
     assert [k for k, _, _ in log] == EXPECTED  # each once, in order, nothing lost
     assert ann == ANNOUNCED
     for key, due, applied in log:
@@ -169,8 +169,8 @@ def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None
                for _, due, applied in log), "no milestone fell due while the worker was down"  # fmt: skip
 
 
-def test_only_one_scheduler_per_database(setup) -> None:  # noqa: ANN001
-    rng, env, log_path = setup
+def test_only_one_scheduler_per_database(setup) -> None:
+    ctx, env, log_path = setup
     first = Worker(env, log_path)
     try:
         first.wait_ready()

@@ -24,7 +24,7 @@ def test_migrations_are_at_head_and_match_the_models(database_url: str) -> None:
         engine.dispose()
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:  # noqa: ANN001
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout_ms=4321)
     try:
         with engine.connect() as conn:
@@ -39,7 +39,7 @@ def test_schema_head_constant_is_alembics_head() -> None:
     assert migrate.head() == SCHEMA_HEAD
 
 
-def test_app_refuses_an_unmigrated_database_with_a_clear_message(tmp_path) -> None:  # noqa: ANN001
+def test_app_refuses_an_unmigrated_database_with_a_clear_message(tmp_path) -> None:
     store = Store.from_url(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
         store.require_schema(SCHEMA_HEAD)

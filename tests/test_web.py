@@ -8,8 +8,8 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from range_control.orchestrator.reconciler import Reconciler
 from range_control.services import environments, events, scenario, teams
+from range_control.services.reconcile import desired_state
 from tests.conftest import ADMIN, Env
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -41,7 +41,7 @@ def token_of(headers: dict[str, str]) -> str:
     return headers["Authorization"].split()[1]
 
 
-def post(c: FlaskClient, page: str, action: str, data: dict[str, str]):  # noqa: ANN201
+def post(c: FlaskClient, page: str, action: str, data: dict[str, str]):
     return c.post(action, data={**data, "csrf_token": csrf(c, page)}, follow_redirects=True)
 
 
@@ -110,12 +110,12 @@ def test_rotating_the_token_or_disabling_the_team_ends_its_sessions(env: Env) ->
     tid, h = env.team()
     c = login(env, token_of(h))
     assert c.get("/portal/").status_code == 200
-    teams.rotate_token(env.rng, tid, "test")
+    teams.rotate_token(env.ctx, tid, "test")
     r = c.get("/portal/")
     assert r.status_code == 302 and "/portal/login" in r.headers["Location"]
-    nt = teams.rotate_token(env.rng, tid, "test")
+    nt = teams.rotate_token(env.ctx, tid, "test")
     c = login(env, nt.token)
-    teams.set_disabled(env.rng, tid, True, "test")
+    teams.set_disabled(env.ctx, tid, True, "test")
     assert c.get("/portal/").status_code == 302
 
 
@@ -167,9 +167,9 @@ def test_no_team_sees_another_teams_hints_attempts_or_connection_info(env: Env) 
     assert "alpha-guess" in ca.get("/portal/attempts").get_data(as_text=True)
     assert "alpha-guess" not in cb.get("/portal/attempts").get_data(as_text=True)
     # Both teams' instances, with their jumpbox ports allocated (no engine needed for that).
-    environments.up(env.rng, environments.Selection(challenge="web"), "test")
-    Reconciler(env.rng, backend=None).desired()  # type: ignore[arg-type]
-    pw = {t: environments.jumpbox_access(env.rng, t, 1)["password"] for t in (a_id, b_id)}
+    environments.up(env.ctx, environments.Selection(challenge="web"), "test")
+    desired_state(env.ctx)
+    pw = {t: environments.jumpbox_access(env.ctx, t, 1).password for t in (a_id, b_id)}
     page_a = ca.get("/portal/challenges/web").get_data(as_text=True)
     page_b = cb.get("/portal/challenges/web").get_data(as_text=True)
     assert pw[a_id] in page_a and pw[b_id] not in page_a
@@ -240,10 +240,10 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     assert r.status_code == 200
     # Anything else the page shows changes it too: announcements, a pause, the freeze.
     for change, shown in (
-        (lambda: scenario.post_announcement(env.rng, "Convoy 7 rerouted", "", "test"),
+        (lambda: scenario.post_announcement(env.ctx, "Convoy 7 rerouted", "", "test"),
          "Convoy 7 rerouted"),
-        (lambda: scenario.pause(env.rng, "test"), '<span class="pill">paused</span>'),
-        (lambda: events.configure(env.rng, "test", freeze_at=env.clock.now()),
+        (lambda: scenario.pause(env.ctx, "test"), '<span class="pill">paused</span>'),
+        (lambda: events.configure(env.ctx, "test", freeze_at=env.clock.now()),
          "Scoreboard frozen"),
     ):  # fmt: skip
         etag = r.headers["ETag"]
@@ -275,8 +275,8 @@ def test_portal_groups_challenges_by_phase_and_category(env: Env) -> None:
     spec = {"event": "ICE", "phases": [
         {"id": "one", "title": "Detection", "duration": "1h", "challenges": ["recon", "intercept"]},
         {"id": "two", "title": "Recovery", "duration": "1h", "challenges": []}]}  # fmt: skip
-    scenario.load(env.rng, scenario.parse(spec), "test")
-    scenario.start(env.rng, "test")
+    scenario.load(env.ctx, scenario.parse(spec), "test")
+    scenario.start(env.ctx, "test")
     page = login(env, token_of(h)).get("/portal/").get_data(as_text=True)
     order = [m.group(1) for m in re.finditer(r"<h[23]>([^<]+)</h[23]>", page)]
     assert order == ["Detection", "crypto", "osint", "Open challenges", "misc"], order

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Response, g, request, stream_with_context
 from spectree import Response as Doc
 
-from range_control.api import admin_required, bp, ok, parse, rng, spec
-from range_control.api.public import event_payload
+from range_control.api import admin_required, bp, ctx, ok, parse, spec
+from range_control.errors import InvalidInput
 from range_control.services import (
     admin,
     catalog,
@@ -19,7 +18,6 @@ from range_control.services import (
     scoreboard,
     teams,
 )
-from range_control.services.errors import InvalidInput
 from range_control.specs.api import (
     AdminChallengeList,
     AnnouncementIn,
@@ -51,7 +49,7 @@ from range_control.specs.scenario import ScenarioSpec, parse_duration
 ORG = {"organiser": []}
 
 
-def _doc(model, **extra):  # noqa: ANN001, ANN202
+def _doc(model, **extra):
     return spec.validate(
         resp=Doc(HTTP_200=model, HTTP_401=ErrorOut, HTTP_403=ErrorOut, **extra),
         tags=["organiser"],
@@ -61,17 +59,13 @@ def _doc(model, **extra):  # noqa: ANN001, ANN202
     )
 
 
-def _team_out(t: teams.TeamView) -> dict:
-    return t.__dict__
-
-
 # --- teams --------------------------------------------------------------------------------
 @bp.get("/admin/teams")
 @_doc(TeamList)
 @admin_required
 def admin_list_teams():
     """All teams, enabled or not."""
-    return ok(TeamList, [_team_out(t) for t in teams.list_teams(rng())])
+    return ok(TeamList, teams.list_teams(ctx()))
 
 
 @bp.post("/admin/teams")
@@ -86,8 +80,7 @@ def admin_list_teams():
 def admin_add_team():
     """Add a team; the answer holds its token, shown this once."""
     body = parse(TeamIn)
-    nt = teams.add_team(rng(), body.name, body.country, actor=g.actor)
-    return ok(TeamTokenOut, {"team": _team_out(nt.team), "token": nt.token}, status=201)
+    return ok(TeamTokenOut, teams.add_team(ctx(), body.name, body.country, actor=g.actor), 201)
 
 
 @bp.post("/admin/teams/<ref>/disable")
@@ -95,7 +88,7 @@ def admin_add_team():
 @admin_required
 def admin_disable_team(ref: str):
     """Disable a team (its token stops working; it leaves the scoreboard)."""
-    return ok(TeamOut, _team_out(teams.set_disabled(rng(), ref[:100], True, g.actor)))
+    return ok(TeamOut, teams.set_disabled(ctx(), ref[:100], True, g.actor))
 
 
 @bp.post("/admin/teams/<ref>/enable")
@@ -103,7 +96,7 @@ def admin_disable_team(ref: str):
 @admin_required
 def admin_enable_team(ref: str):
     """Enable a disabled team again."""
-    return ok(TeamOut, _team_out(teams.set_disabled(rng(), ref[:100], False, g.actor)))
+    return ok(TeamOut, teams.set_disabled(ctx(), ref[:100], False, g.actor))
 
 
 @bp.post("/admin/teams/<ref>/rotate-token")
@@ -111,8 +104,7 @@ def admin_enable_team(ref: str):
 @admin_required
 def admin_rotate_token(ref: str):
     """Issue a new token; the old one stops working at once."""
-    nt = teams.rotate_token(rng(), ref[:100], g.actor)
-    return ok(TeamTokenOut, {"team": _team_out(nt.team), "token": nt.token})
+    return ok(TeamTokenOut, teams.rotate_token(ctx(), ref[:100], g.actor))
 
 
 # --- challenges ---------------------------------------------------------------------------
@@ -121,7 +113,7 @@ def admin_rotate_token(ref: str):
 @admin_required
 def admin_list_challenges():
     """Every challenge with its state, solves and the organiser override."""
-    return ok(AdminChallengeList, admin.list_challenges(rng()))
+    return ok(AdminChallengeList, admin.list_challenges(ctx()))
 
 
 @bp.post("/admin/challenges/<slug>/visibility")
@@ -136,8 +128,8 @@ def admin_list_challenges():
 def admin_set_visibility(slug: str):
     """Hide or show a challenge (null returns to what challenge.yml says)."""
     body = parse(VisibilityIn)
-    catalog.set_visibility(rng(), slug[:100], body.visible, g.actor)
-    return ok(AdminChallengeList, [c for c in admin.list_challenges(rng()) if c["slug"] == slug])
+    catalog.set_visibility(ctx(), slug[:100], body.visible, g.actor)
+    return ok(AdminChallengeList, [c for c in admin.list_challenges(ctx()) if c.slug == slug])
 
 
 # --- attempts, alerts, awards -------------------------------------------------------------
@@ -157,7 +149,7 @@ def _attempt_filter() -> admin.AttemptFilter:
 @admin_required
 def admin_list_attempts():
     """Attempts, newest first, filtered by team, challenge, result and time; paged by before_id."""
-    return ok(AttemptList, admin.list_attempts(rng(), _attempt_filter()))
+    return ok(AttemptList, admin.list_attempts(ctx(), _attempt_filter()))
 
 
 @bp.get("/admin/attempts.csv")
@@ -167,7 +159,7 @@ def admin_attempts_csv():
     """Every matching attempt as CSV (no page limit): the after-action record."""
     f = _attempt_filter()
     return Response(
-        stream_with_context(admin.attempts_csv(rng(), f)),
+        stream_with_context(admin.attempts_csv(ctx(), f)),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=attempts.csv"},
     )
@@ -178,7 +170,7 @@ def admin_attempts_csv():
 @admin_required
 def admin_sharing_alerts():
     """Attempts that carried another team's dynamic flag: both teams named."""
-    return ok(SharingAlertList, admin.sharing_alerts(rng()))
+    return ok(SharingAlertList, admin.sharing_alerts(ctx()))
 
 
 @bp.get("/admin/awards")
@@ -186,7 +178,7 @@ def admin_sharing_alerts():
 @admin_required
 def admin_list_awards():
     """Awards and penalties given by the organisers."""
-    return ok(AwardList, admin.list_awards(rng()))
+    return ok(AwardList, admin.list_awards(ctx()))
 
 
 @bp.post("/admin/awards")
@@ -201,7 +193,7 @@ def admin_list_awards():
 def admin_add_award():
     """Give points (or take them, with a negative value); the reason shows in the ledger."""
     body = parse(AwardIn)
-    return ok(AwardOut, admin.add_award(rng(), body.team, body.value, body.reason, g.actor), 201)
+    return ok(AwardOut, admin.add_award(ctx(), body.team, body.value, body.reason, g.actor), 201)
 
 
 # --- event and live scoreboard ------------------------------------------------------------
@@ -210,7 +202,7 @@ def admin_add_award():
 @admin_required
 def admin_get_event():
     """The event, as organisers see it."""
-    return ok(EventOut, event_payload(events.current(rng())))
+    return ok(EventOut, scenario.overview(ctx()))
 
 
 @bp.patch("/admin/event")
@@ -225,8 +217,8 @@ def admin_get_event():
 def admin_patch_event():
     """Set name, start, end, freeze and scoring options."""
     body = parse(EventPatch)
-    ev = events.configure(rng(), g.actor, **body.model_dump(exclude_unset=True))
-    return ok(EventOut, event_payload(ev))
+    ev = events.configure(ctx(), g.actor, **body.model_dump(exclude_unset=True))
+    return ok(EventOut, scenario.overview(ctx(), ev))
 
 
 @bp.post("/admin/event/start")
@@ -234,7 +226,7 @@ def admin_patch_event():
 @admin_required
 def admin_start_event():
     """Start the event: flags are accepted from now on."""
-    return ok(EventOut, event_payload(scenario.start(rng(), g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.start(ctx(), g.actor)))
 
 
 @bp.post("/admin/event/end")
@@ -242,7 +234,7 @@ def admin_start_event():
 @admin_required
 def admin_end_event():
     """End the event now: no more flags are accepted."""
-    return ok(EventOut, event_payload(scenario.end(rng(), g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.end(ctx(), g.actor)))
 
 
 @bp.post("/admin/event/stop")
@@ -250,7 +242,7 @@ def admin_end_event():
 @admin_required
 def admin_stop_event():
     """Alias of /admin/event/end."""
-    return ok(EventOut, event_payload(scenario.end(rng(), g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.end(ctx(), g.actor)))
 
 
 @bp.post("/admin/event/pause")
@@ -258,7 +250,7 @@ def admin_stop_event():
 @admin_required
 def admin_pause_event():
     """Pause: flags are refused with a clear status; the remaining time is kept."""
-    return ok(EventOut, event_payload(scenario.pause(rng(), g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.pause(ctx(), g.actor)))
 
 
 @bp.post("/admin/event/resume")
@@ -266,7 +258,7 @@ def admin_pause_event():
 @admin_required
 def admin_resume_event():
     """Resume a paused event; every later transition moves by the pause."""
-    return ok(EventOut, event_payload(scenario.resume(rng(), g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.resume(ctx(), g.actor)))
 
 
 @bp.post("/admin/event/extend")
@@ -285,7 +277,7 @@ def admin_extend_event():
         by = parse_duration(body.by)
     except ValueError as exc:
         raise InvalidInput(f"by: {exc}") from None
-    return ok(EventOut, event_payload(scenario.extend(rng(), by, g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.extend(ctx(), by, g.actor)))
 
 
 @bp.post("/admin/event/skip")
@@ -293,7 +285,7 @@ def admin_extend_event():
 @admin_required
 def admin_skip_phase():
     """End the current phase now; the next one starts."""
-    return ok(EventOut, event_payload(scenario.skip(rng(), g.actor)))
+    return ok(EventOut, scenario.overview(ctx(), scenario.skip(ctx(), g.actor)))
 
 
 @bp.get("/admin/scenario")
@@ -301,7 +293,7 @@ def admin_skip_phase():
 @admin_required
 def admin_get_scenario():
     """The event with its computed timeline."""
-    return ok(ScenarioOut, {"event": event_payload(), "timeline": _timeline()})
+    return ok(ScenarioOut, scenario.with_timeline(ctx()))
 
 
 @bp.put("/admin/scenario")
@@ -317,16 +309,8 @@ def admin_load_scenario():
     """Load a scenario (scenario.yml as JSON); unknown challenge slugs are refused."""
     data = request.get_json(silent=True, force=True)
     spec_ = scenario.parse(data, "body")
-    scenario.load(rng(), spec_, g.actor, source="api")
-    return ok(ScenarioOut, {"event": event_payload(), "timeline": _timeline()})
-
-
-def _timeline() -> list[dict]:
-    rows = scenario.timeline_rows(rng())
-    for r in rows:  # offsets (manual start not yet given) have no absolute time
-        r["start"] = r["start"] if isinstance(r["start"], datetime) else None
-        r["end"] = r["end"] if isinstance(r["end"], datetime) else None
-    return rows
+    scenario.load(ctx(), spec_, g.actor, source="api")
+    return ok(ScenarioOut, scenario.with_timeline(ctx()))
 
 
 @bp.post("/admin/announcements")
@@ -342,7 +326,7 @@ def admin_post_announcement():
     """Post an announcement now (portal, API, scoreboard banner)."""
     body = parse(AnnouncementIn)
     return ok(
-        AnnouncementOut, scenario.post_announcement(rng(), body.title, body.message, g.actor), 201
+        AnnouncementOut, scenario.post_announcement(ctx(), body.title, body.message, g.actor), 201
     )
 
 
@@ -351,7 +335,7 @@ def admin_post_announcement():
 @admin_required
 def admin_audit():
     """Organiser actions, newest first: who did what, when."""
-    return ok(AuditList, scenario.audit_log(rng()))
+    return ok(AuditList, scenario.audit_log(ctx()))
 
 
 @bp.get("/admin/scoreboard")
@@ -359,7 +343,7 @@ def admin_audit():
 @admin_required
 def admin_scoreboard():
     """The live scoreboard, ignoring the freeze."""
-    snap = scoreboard.snapshot(rng(), public=False)
+    snap = scoreboard.snapshot(ctx(), public=False)
     return Response(snap.body, mimetype="application/json")
 
 
@@ -369,16 +353,16 @@ def admin_scoreboard():
 @admin_required
 def admin_environments():
     """Every desired instance with what the reconciler last saw (state, health, restarts)."""
-    return ok(EnvList, [r.__dict__ for r in environments.status(rng())])
+    return ok(EnvList, environments.status(ctx()))
 
 
 def _env_change(action: str, change: Any, summary: str) -> None:
     """``POST /admin/environments/<action>``: one selection body, one service call."""
 
-    def view():  # noqa: ANN202
+    def view():
         body = parse(EnvSelectionIn)
         sel = environments.Selection(team=body.team, challenge=body.challenge)
-        return ok(EnvChangeOut, {"changed": change(rng(), sel, g.actor)})
+        return ok(EnvChangeOut, {"changed": change(ctx(), sel, g.actor)})
 
     view.__name__ = f"admin_environments_{action}"
     view.__doc__ = summary

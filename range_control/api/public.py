@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from spectree import Response as Doc
 
-from range_control.api import bp, ok, rng, spec
-from range_control.services import events, scenario, scoreboard
-from range_control.services.errors import InvalidInput
+from range_control.api import bp, ctx, ok, spec
+from range_control.errors import InvalidInput
+from range_control.services import scenario, scoreboard
 from range_control.specs.api import (
     AnnouncementList,
     CtftimeOut,
@@ -21,7 +21,7 @@ from range_control.specs.api import (
 @spec.validate(resp=Doc(HTTP_200=ScoreboardOut), tags=["public"], skip_validation=True)
 def get_scoreboard():
     """Standings: position, team, country, score, solves, last solve. Supports If-None-Match."""
-    snap = scoreboard.snapshot(rng(), public=True)
+    snap = scoreboard.snapshot(ctx(), public=True)
     etag = f'"{snap.etag}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("If-None-Match") == etag:
@@ -33,21 +33,21 @@ def get_scoreboard():
 @spec.validate(resp=Doc(HTTP_200=LedgerOut), tags=["public"], skip_validation=True)
 def get_team_ledger(team_id: int):
     """Why a team has its score: each solve, award and hint with the points it gives now."""
-    return ok(LedgerOut, scoreboard.ledger(rng(), team_id, public=True))
+    return ok(LedgerOut, scoreboard.ledger(ctx(), team_id, public=True))
 
 
 @bp.get("/scoreboard/ctftime")
 @spec.validate(resp=Doc(HTTP_200=CtftimeOut), tags=["public"], skip_validation=True)
 def get_ctftime():
     """CTFtime's scoreboard feed format."""
-    return ok(CtftimeOut, scoreboard.ctftime(rng()))
+    return ok(CtftimeOut, scoreboard.ctftime(ctx()))
 
 
 @bp.get("/event")
 @spec.validate(resp=Doc(HTTP_200=EventOut), tags=["public"], skip_validation=True)
 def get_event():
     """State, current phase and its end, next transition and server time (for countdowns)."""
-    return ok(EventOut, event_payload())
+    return ok(EventOut, scenario.overview(ctx()))
 
 
 @bp.get("/announcements")
@@ -57,34 +57,7 @@ def get_announcements():
     limit = request.args.get("limit", "50")
     if not limit.isdigit() or not 1 <= int(limit) <= 200:
         raise InvalidInput("limit: a whole number from 1 to 200")
-    return ok(AnnouncementList, scenario.announcements(rng(), int(limit)))
-
-
-def event_payload(ev: events.EventView | None = None) -> dict:
-    """The event as ``EventOut``; with a scenario, its current phase and next transition."""
-    view, st = scenario.state(rng())
-    ev = ev or view
-    phase = next_transition = None
-    if st is not None and st.phase is not None:
-        brief = next(p.briefing for p in scenario.spec_phases(rng()) if p.id == st.phase.id)
-        phase = {"id": st.phase.id, "title": st.phase.title, "briefing": brief,
-                 "ends_at": st.phase_ends_at}  # fmt: skip
-    if st is not None and st.next_at is not None and st.next_milestone is not None:
-        next_transition = {"at": st.next_at, "milestone": st.next_milestone.key}
-    return {
-        "slug": ev.slug,
-        "name": ev.name,
-        "state": ev.state,
-        "starts_at": ev.starts_at,
-        "ends_at": ev.ends_at,
-        "freeze_at": ev.freeze_at,
-        "frozen": ev.frozen,
-        "points_fixed_at_solve": ev.points_fixed_at_solve,
-        "first_blood_bonus": ev.first_blood_bonus,
-        "server_time": rng().clock.now(),
-        "phase": phase,
-        "next_transition": next_transition,
-    }
+    return ok(AnnouncementList, scenario.announcements(ctx(), int(limit)))
 
 
 @bp.get("/openapi.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, g, request
 from spectree import Response as Doc
 
-from range_control.api import bp, ok, parse, rng, spec, team_required
+from range_control.api import bp, ctx, ok, parse, spec, team_required
 from range_control.services import attempts, environments, hints, play, scoreboard
 from range_control.specs.api import (
     AttemptIn,
@@ -31,7 +31,7 @@ TEAM = {"team": []}
 @team_required
 def list_challenges():
     """The visible challenges with their current value, solves and whether we solved them."""
-    return ok(ChallengeList, play.team_challenges(rng(), g.team.id))
+    return ok(ChallengeList, play.team_challenges(ctx(), g.team.id))
 
 
 @bp.get("/challenges/<slug>")
@@ -44,7 +44,7 @@ def list_challenges():
 @team_required
 def get_challenge(slug: str):
     """One challenge: description, files, hints (content only once unlocked)."""
-    return ok(ChallengeDetail, play.challenge_detail(rng(), g.team.id, slug[:100]))
+    return ok(ChallengeDetail, play.challenge_detail(ctx(), g.team.id, slug[:100]))
 
 
 @bp.post("/challenges/<slug>/attempts")
@@ -66,8 +66,8 @@ def get_challenge(slug: str):
 def submit_attempt(slug: str):
     """Submit a flag. 429 with Retry-After after too many wrong flags (per team, per minute)."""
     body = parse(AttemptIn)
-    result = attempts.submit(rng(), g.team.id, slug[:100], body.flag, request.remote_addr)
-    return ok(AttemptOut, result.__dict__)
+    result = attempts.submit(ctx(), g.team.id, slug[:100], body.flag, request.remote_addr)
+    return ok(AttemptOut, result)
 
 
 @bp.post("/hints/<int:hint_id>/unlock")
@@ -80,7 +80,7 @@ def submit_attempt(slug: str):
 @team_required
 def unlock_hint(hint_id: int):
     """Unlock a hint; its cost is deducted once. Unlocking again costs nothing."""
-    return ok(HintOut, hints.unlock(rng(), g.team.id, hint_id))
+    return ok(HintOut, hints.unlock(ctx(), g.team.id, hint_id))
 
 
 INSTANCE_DOC = dict(tags=["team"], security=TEAM, skip_validation=True)
@@ -91,7 +91,7 @@ INSTANCE_DOC = dict(tags=["team"], security=TEAM, skip_validation=True)
 @team_required
 def get_instance(slug: str):
     """Our instance of a live challenge: state, health, expiry and connection info (ours only)."""
-    return ok(InstanceOut, environments.instance_info(rng(), g.team.id, slug[:100]))
+    return ok(InstanceOut, environments.instance_info(ctx(), g.team.id, slug[:100]))
 
 
 @bp.post("/challenges/<slug>/instance")
@@ -108,7 +108,7 @@ def get_instance(slug: str):
 @team_required
 def start_instance(slug: str):
     """Start our instance, or reset it to fresh containers; the reconciler does it shortly."""
-    return ok(InstanceOut, environments.request_instance(rng(), g.team.id, slug[:100]), 202)
+    return ok(InstanceOut, environments.request_instance(ctx(), g.team.id, slug[:100]), 202)
 
 
 @bp.post("/challenges/<slug>/instance/extend")
@@ -119,7 +119,7 @@ def start_instance(slug: str):
 @team_required
 def extend_instance(slug: str):
     """In the last quarter of its lifetime, give our instance a full lifetime again."""
-    return ok(InstanceOut, environments.extend_instance(rng(), g.team.id, slug[:100]))
+    return ok(InstanceOut, environments.extend_instance(ctx(), g.team.id, slug[:100]))
 
 
 @bp.delete("/challenges/<slug>/instance")
@@ -127,7 +127,7 @@ def extend_instance(slug: str):
 @team_required
 def delete_instance(slug: str):
     """Stop our instance; its containers are removed shortly."""
-    environments.stop_instance(rng(), g.team.id, slug[:100])
+    environments.stop_instance(ctx(), g.team.id, slug[:100])
     return Response(status=204)
 
 
@@ -139,5 +139,5 @@ def delete_instance(slug: str):
 def me():
     """Our team, position and ledger: every point explained."""
     t = g.team
-    standing = scoreboard.ledger(rng(), t.id, public=True)
-    return ok(MeOut, {"id": t.id, "name": t.name, "country": t.country, "standing": standing})
+    standing = scoreboard.ledger(ctx(), t.id, public=True)
+    return ok(MeOut, MeOut(id=t.id, name=t.name, country=t.country, standing=standing))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 
@@ -76,7 +76,7 @@ class LedgerEntry:
     why: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Standing:
     pos: int
     team_id: int
@@ -189,7 +189,7 @@ def compute_board(
                 LedgerEntry("hint", -u.cost, u.at, ch.slug if ch else None, f"hint{title} unlocked")
             )
 
-    rows: list[Standing] = []
+    rows: list[Standing] = []  # positions are given once sorted
     for t in teams:
         ledger = sorted(ledgers.get(t.id, []), key=lambda e: e.at)
         solve_times = [e.at for e in ledger if e.kind == "solve"]
@@ -207,9 +207,8 @@ def compute_board(
             )
         )
     rows.sort(key=_rank_key)
-    for i, row in enumerate(rows, start=1):
-        row.pos = i
-    return Board(standings=rows, challenges=states)
+    ranked = [replace(row, pos=i) for i, row in enumerate(rows, start=1)]
+    return Board(standings=ranked, challenges=states)
 
 
 def _rank_key(s: Standing) -> tuple[int, int, float, str, int]:

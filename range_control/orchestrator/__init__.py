@@ -1,0 +1,18 @@
+"""Engines: the ``Backend`` protocol, its implementations, images and the reconciler."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from range_control.orchestrator.backend import Backend
+    from range_control.settings import Settings
+
+
+def connect(settings: Settings, *, publish_ip: str | None = None,
+            health_interval: float | None = None) -> Backend:  # fmt: skip
+    """The backend the settings choose, connected (the Docker SDK is imported only here)."""
+    from range_control.orchestrator.docker_backend import DockerBackend
+
+    return DockerBackend.from_settings(settings, publish_ip=publish_ip,
+                                       health_interval=health_interval)  # fmt: skip

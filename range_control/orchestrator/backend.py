@@ -1,14 +1,21 @@
-"""What the reconciler asks of an engine, and the names and labels of everything it creates.
+"""What the reconciler and the live check ask of an engine, and the names and labels of
+everything they create.
 
 Every object carries ``range.managed=1``, ``range.event``, ``range.team`` and, for instances,
 ``range.challenge``, ``range.instance`` and ``range.service``. A label query is how the reconciler
 sees the world; the names (``rc-<event>-t<team>-<challenge>-<service>``, networks
 ``rc-<event>-t<team>``) are for humans and are derived, stable and short.
+
+Two implementations: :mod:`docker_backend` (one Docker engine) and :mod:`fake_backend` (in
+memory, for unit tests of the convergence rules).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from range_control.specs.environment import ServiceSpec
@@ -19,7 +26,7 @@ TEAM = "range.team"
 CHALLENGE = "range.challenge"
 INSTANCE = "range.instance"
 SERVICE = "range.service"
-ROLE = "range.role"  # service | jumpbox | flag-volume | team-network | edge-network
+ROLE = "range.role"  # service | jumpbox | flag-volume | team-network | edge-network | solver
 GENERATION = "range.generation"
 PORT = "range.port"
 
@@ -40,6 +47,14 @@ def edge_network_name(event: str) -> str:
     return f"rc-{event}-edge"
 
 
+def flag_volume_name(event: str, team_id: int, challenge: str, service: str) -> str:
+    return container_name(event, team_id, challenge, service) + "-flag"
+
+
+class BackendError(RuntimeError):
+    """An engine refused or failed an operation; the message names what and for whom."""
+
+
 @dataclass(frozen=True)
 class ServiceRun:
     spec: ServiceSpec
@@ -56,6 +71,7 @@ class DesiredInstance:
     services: tuple[ServiceRun, ...]
     generation: int = 0
     published: tuple[tuple[str, int, int], ...] = ()  # (service, container port, host port)
+    source_dir: str | None = None  # where the build contexts of the services are
 
     def host_ports(self, service: str) -> dict[int, int]:
         return {cport: hport for svc, cport, hport in self.published if svc == service}
@@ -73,6 +89,10 @@ class DesiredInstance:
             out[SERVICE] = service
         return out
 
+    def flag_volumes(self) -> set[str]:
+        return {flag_volume_name(self.event, self.team_id, self.challenge, r.spec.name)
+                for r in self.services}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class DesiredJumpbox:
@@ -86,7 +106,7 @@ class DesiredJumpbox:
                 PORT: str(self.port)}  # fmt: skip
 
 
-@dataclass
+@dataclass(frozen=True)
 class Observed:
     """One managed container as the engine reports it."""
 
@@ -95,24 +115,86 @@ class Observed:
     labels: dict[str, str]
     status: str  # created | running | exited | dead | ...
     health: str | None = None
-    exit_code: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def instance_id(self) -> int | None:
         value = self.labels.get(INSTANCE)
         return int(value) if value and value.isdigit() else None
 
+    @property
+    def team_id(self) -> int | None:
+        value = self.labels.get(TEAM)
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def role(self) -> str | None:
+        return self.labels.get(ROLE)
+
+    @property
+    def service(self) -> str | None:
+        return self.labels.get(SERVICE)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A one-shot container (the live check's solver): on ``network`` (None: no network at
+    all), hardened like a service, killed after ``timeout`` seconds."""
+
+    event: str
+    name: str
+    image: str
+    command: tuple[str, ...]
+    network: str | None
+    timeout: float
+
+
+@dataclass(frozen=True)
+class JobResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+@dataclass
+class Cancel:
+    """Set from another thread (Ctrl-C) to stop a wait early."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def set(self) -> None:
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
 
 class Backend(Protocol):
+    # --- what exists
     def containers(self, event: str) -> list[Observed]: ...
     def networks(self, event: str) -> dict[str, str]: ...  # name -> id
     def volumes(self, event: str) -> list[str]: ...
+
+    # --- creating and repairing
+    def ensure_host_guard(self) -> None: ...  # packet filter keeping team networks contained
     def ensure_network(self, event: str, team_id: int) -> str: ...
+    def ensure_edge_network(self, event: str) -> str: ...
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None: ...
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed: ...
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed: ...
     def restart(self, obs: Observed) -> None: ...
+
+    # --- removing
     def remove_container(self, obs: Observed) -> None: ...
     def remove_network(self, name: str) -> None: ...
     def remove_volume(self, name: str) -> None: ...
+    def sweep(self, event: str) -> None: ...  # everything of the event, whatever is desired
+
+    # --- images and one-shot jobs (image builds, the live check)
+    def ensure_base_image(
+        self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
+    ) -> bool: ...  # True when built now
+    def jumpbox_image(self) -> str: ...
+    def build_image(self, context: Path, tag: str, label: str) -> None: ...
+    def run_job(self, job: Job, cancel: Cancel) -> JobResult: ...
+    def why_down(self, obs: Observed, lines: int) -> str: ...  # exit code and log tail

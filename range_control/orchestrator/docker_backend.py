@@ -18,10 +18,12 @@ import shutil
 import subprocess
 import tarfile
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -33,15 +35,23 @@ from range_control.orchestrator.backend import (
     MANAGED,
     ROLE,
     TEAM,
+    BackendError,
+    Cancel,
     DesiredInstance,
     DesiredJumpbox,
+    Job,
+    JobResult,
     Observed,
     ServiceRun,
     container_name,
     edge_network_name,
+    flag_volume_name,
     jumpbox_name,
     network_name,
 )
+
+if TYPE_CHECKING:
+    from range_control.settings import Settings
 
 LOG_MAX = {"max-size": "1m", "max-file": "2"}
 
@@ -110,8 +120,11 @@ def sweep(client: Any, event: str) -> None:
             api.remove_network(n["Id"])
 
 
-class BackendError(RuntimeError):
-    pass
+class EngineUnavailable(BackendError):
+    """No Docker engine answers where the settings (``DOCKER_HOST``) point."""
+
+
+GUARD_RECHECK_SECONDS = 30.0
 
 
 def _flag_tar(filename: str, flag: str) -> bytes:
@@ -131,10 +144,33 @@ def _health(status_text: str) -> str | None:
     return None
 
 
+def engine_client(timeout: int = 300) -> Any:
+    """A client of the engine ``DOCKER_HOST`` (or the local socket) names, known to answer."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
+        raise EngineUnavailable(
+            f"no Docker engine answers ({exc.__class__.__name__}): run infra/engine.sh"
+        ) from None
+    return client
+
+
 class DockerBackend:
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Any | None = None, *,
+                      publish_ip: str | None = None,
+                      health_interval: float | None = None) -> DockerBackend:  # fmt: skip
+        """The backend an event runs on: the engine that answers, the settings' addresses."""
+        return cls(
+            client or engine_client(),
+            publish_ip=publish_ip or settings.publish_ip,
+            health_interval=health_interval or settings.health_interval,
+        )
+
     def __init__(self, client: Any | None = None, *, publish_ip: str = "0.0.0.0",  # noqa: S104
                  health_interval: float = 10.0) -> None:  # fmt: skip
-        self.client = client or docker.from_env(timeout=120)
+        self.client = client or engine_client()
         self.publish_ip = publish_ip
         # Each healthcheck is an exec in the container: at 2 s, 200 instances cost the engine
         # 100 execs/s and a 2-core host never sees them all healthy. Events use 10 s; the
@@ -143,7 +179,7 @@ class DockerBackend:
         self.api = self.client.api
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
-        self._host_guarded = False
+        self._guarded_at = -GUARD_RECHECK_SECONDS
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
@@ -174,12 +210,17 @@ class DockerBackend:
         return [v["Name"] for v in (rows.get("Volumes") or [])]
 
     # --- creating -----------------------------------------------------------------------
+    def ensure_host_guard(self) -> None:
+        """The rules that keep our bridges off the host and the outside (re-checked every
+        half minute: they do not survive a reboot or a firewall reload)."""
+        with self._lock("host-guard"):
+            if time.monotonic() - self._guarded_at >= GUARD_RECHECK_SECONDS:
+                ensure_host_guard()
+                self._guarded_at = time.monotonic()
+
     def _bridge(self, name: str, *, internal: bool, icc: bool, labels: dict[str, str]) -> str:
         """Create (once) a bridge of ours: rcb-named, masquerading off, host guard in place."""
-        with self._lock("host-guard"):
-            if not self._host_guarded:
-                ensure_host_guard()
-                self._host_guarded = True
+        self.ensure_host_guard()
         with self._lock(f"net:{name}"):
             for n in self.api.networks(names=[name], filters={"label": f"{MANAGED}=1"}):
                 if n["Name"] == name:
@@ -221,10 +262,8 @@ class DockerBackend:
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
         name = jumpbox_name(jb.event, jb.team_id)
         image = self.jumpbox_image()
-        edge = edge_network_name(jb.event)
-        self.ensure_edge_network(jb.event)
+        edge = edge_network_name(jb.event)  # both networks exist: the reconciler made them
         team_net = network_name(jb.event, jb.team_id)
-        self.ensure_network(jb.event, jb.team_id)
         host_config = self.api.create_host_config(
             cap_drop=["ALL"],
             # sshd: privilege separation, the team's login, and its own host keys and password.
@@ -279,11 +318,11 @@ class DockerBackend:
                 tag=run.image,
             )  # fmt: skip
 
-    def _flag_volume(self, inst: DesiredInstance, run: ServiceRun, name: str) -> Mount:
+    def _flag_volume(self, inst: DesiredInstance, run: ServiceRun) -> Mount:
         """A volume holding only the flag file, filled before the service starts."""
         path = run.spec.flag.file
         assert path is not None
-        volume = f"{name}-flag"
+        volume = flag_volume_name(inst.event, inst.team_id, inst.challenge, run.spec.name)
         self.api.create_volume(volume, labels={**inst.labels(run.spec.name), ROLE: "flag-volume"})
         helper = self.api.create_container(
             run.image, command=["true"], network_disabled=True,
@@ -307,7 +346,7 @@ class DockerBackend:
             env["RANGE_FLAG"] = inst.flag
         mounts = []
         if spec.flag.file and spec.read_only:
-            mounts.append(self._flag_volume(inst, run, name))
+            mounts.append(self._flag_volume(inst, run))
         healthcheck = None
         if spec.healthcheck:
             test = ["CMD", *spec.healthcheck] if isinstance(spec.healthcheck, list) else [
@@ -334,7 +373,6 @@ class DockerBackend:
         )
         if published:  # first on the edge network (for the port), then on the team's
             first = {edge_network_name(inst.event): self.api.create_endpoint_config()}
-            self.ensure_edge_network(inst.event)
         else:
             first = {net: self.api.create_endpoint_config(aliases=[spec.name])}
         try:
@@ -382,3 +420,64 @@ class DockerBackend:
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_volume(name, force=True)
+
+    def sweep(self, event: str) -> None:
+        sweep(self.client, event)
+
+    # --- images and jobs ----------------------------------------------------------------
+    def ensure_base_image(self, progress: Callable[[str], None], *, rebuild: bool = False,
+                          tag: str | None = None) -> bool:  # fmt: skip
+        try:
+            return images.build_base(self.client, tag=tag or images.BASE_IMAGE, rebuild=rebuild,
+                                     progress=progress)  # fmt: skip
+        except images.ImageError as exc:
+            raise BackendError(str(exc)) from None
+
+    def build_image(self, context: Path, tag: str, label: str) -> None:
+        with self._lock(f"img:{tag}"):
+            try:
+                images.build_context(self.client, challenge=label, service="image",
+                                     context=context, dockerfile=None, tag=tag)  # fmt: skip
+            except images.ImageError as exc:
+                raise BackendError(str(exc)) from None
+
+    def run_job(self, job: Job, cancel: Cancel) -> JobResult:
+        """Run to the end, or kill at the timeout (or when cancelled): output and exit code."""
+        api = self.api
+        created = api.create_container(
+            job.image, command=list(job.command), name=job.name,
+            labels={MANAGED: "1", EVENT: job.event, ROLE: "solver"},
+            network_disabled=job.network is None,
+            host_config=api.create_host_config(
+                network_mode=job.network or "none", cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"], mem_limit=512 * 2**20, pids_limit=256,
+                log_config=LogConfig(type="json-file", config={"max-size": "1m"}), init=True,
+            ),
+        )  # fmt: skip
+        cid = created["Id"]
+        try:
+            api.start(cid)
+            deadline = time.monotonic() + job.timeout
+            timed_out = False
+            while True:
+                state = api.inspect_container(cid)["State"]
+                if not state["Running"]:
+                    break
+                if cancel.is_set() or time.monotonic() > deadline:
+                    timed_out = not cancel.is_set()
+                    api.kill(cid)
+                    state = {"ExitCode": -1}
+                    break
+                time.sleep(0.25)
+            out = api.logs(cid, stdout=True, stderr=False).decode(errors="replace")
+            err = api.logs(cid, stdout=False, stderr=True).decode(errors="replace")
+            return JobResult(int(state.get("ExitCode", -1)), out, err, timed_out)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_container(cid, force=True)
+
+    def why_down(self, obs: Observed, lines: int) -> str:
+        info = self.api.inspect_container(obs.id)["State"]
+        logs = self.api.logs(obs.id, tail=lines).decode(errors="replace")
+        tail = "\n".join(ln for ln in logs.splitlines() if ln.strip())
+        return f"exit code {info.get('ExitCode')}" + (f":\n{tail}" if tail else "")

@@ -1,52 +1,90 @@
 """The reconciler: the only code that creates or removes containers, networks and volumes.
 
-Desired state is the ``instances`` table; actual state is what the engine reports under our
-labels. One pass (level-triggered, idempotent, safe at any time and after any crash):
+It is given the desired state (built from the database by ``services.reconcile``) and makes the
+engine agree with it, level-triggered and idempotent, like a Kubernetes controller's reconcile:
+safe at any time, after any crash, as often as it runs. A pass is a list of named steps over one
+:class:`Pass` (what is wanted, what was seen, what is left to do):
 
-1. drop expired instances from the desired set;
-2. remove what is not desired: containers of unknown instances or services, duplicates, the
-   flag volumes and team networks nobody needs any more (teams removed or with nothing left);
-3. create what is missing (in parallel, a bounded pool), restart what died (bounded), start
-   what was created but never started;
-4. write what it saw back to the instances (state, health, restarts, last error).
+1. ``remove_strays``: containers of unknown instances or services, of an old generation,
+   duplicates, jumpboxes on the wrong port, and flag volumes nobody needs;
+2. ``networks``: the host guard in place, networks nobody needs removed, missing ones created;
+3. ``services``: each desired service kept, restarted (within a budget), replaced (created but
+   never started: a launch cut short, maybe before its flag arrived) or queued for creation;
+4. ``jumpboxes``: the same for each team's entry point;
+5. ``launch``: the queue, in parallel (a bounded pool; the services of one instance in order);
+6. ``observe``: what each desired instance looks like afterwards (state, health, error).
 
-A pass holds the reconciler lease, so two processes never reconcile at once.
+Nothing here reads or writes the database: the caller writes :attr:`PassReport.observed` back.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-from collections import defaultdict
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-from sqlalchemy import delete, select
-
-from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
 from range_control.orchestrator.backend import (
     GENERATION,
     PORT,
-    ROLE,
-    SERVICE,
-    TEAM,
     Backend,
     DesiredInstance,
     DesiredJumpbox,
     Observed,
     ServiceRun,
-    container_name,
     edge_network_name,
     network_name,
 )
-from range_control.services.context import Range
-from range_control.settings import secret
-from range_control.specs.environment import EnvironmentSpec
-from range_control.store.models import Challenge, Flag, Instance, PortAllocation, Team
 
 log = logging.getLogger("range_control.reconciler")
+
+DOWN = ("exited", "dead")
+EDGE = 0  # the edge network's key among team ids (which start at 1)
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    event: str
+    instances: dict[int, DesiredInstance]  # by instance id
+    jumpboxes: dict[int, DesiredJumpbox]  # by team id
+    restarts: dict[int, int] = field(default_factory=dict)  # restarts used, by instance id
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    state: Literal["running", "pending", "failed"]
+    health: str | None
+    error: str | None
+    restarts: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """After each finished launch: services and jumpboxes created so far, of how many."""
+
+    done: int
+    total: int
+    last: str
+
+
+@dataclass(frozen=True)
+class Launch:
+    kind: Literal["instance", "jumpbox"]
+    key: int  # instance id, or team id for a jumpbox
+    runs: tuple[ServiceRun, ...] = ()  # the services to create, in order
+
+    @property
+    def size(self) -> int:
+        return len(self.runs) if self.kind == "instance" else 1
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    launch: Launch
+    created: tuple[str, ...]
+    error: str | None
 
 
 @dataclass
@@ -58,269 +96,251 @@ class PassReport:
     expired: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)  # instance id -> error
     jumpbox_errors: dict[int, str] = field(default_factory=dict)  # team id -> error
+    observed: dict[int, InstanceStatus] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per step
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.removed or self.restarted or self.failed)
 
 
 @dataclass
-class _Want:
-    inst: DesiredInstance
-    source_dir: str | None
+class Pass:
+    """The working state of one pass, handed from step to step."""
+
+    desired: DesiredState
+    report: PassReport = field(default_factory=PassReport)
+    keep: dict[tuple[int, str], Observed] = field(default_factory=dict)  # (instance, service)
+    keep_jumpbox: dict[int, Observed] = field(default_factory=dict)  # by team id
+    restarts: dict[int, int] = field(default_factory=dict)
+    queue: list[Launch] = field(default_factory=list)
+    # Why a team's network (by team id) or the edge network (EDGE) could not be made.
+    blocked: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.restarts = dict(self.desired.restarts)
+
+    @property
+    def event(self) -> str:
+        return self.desired.event
+
+
+Step = Callable[[Pass], None]
 
 
 class Reconciler:
-    def __init__(self, rng: Range, backend: Backend, *, pool: int | None = None,
-                 max_restarts: int = 3) -> None:  # fmt: skip
-        self.rng = rng
+    def __init__(self, backend: Backend, *, pool: int = 8, max_restarts: int = 3) -> None:
         self.backend = backend
-        self.pool = pool or rng.settings.launch_pool
+        self.pool = max(1, pool)
         self.max_restarts = max_restarts
+        self.progress: Callable[[Progress], None] = lambda _p: None
 
-    # --- desired ------------------------------------------------------------------------
-    def desired(self) -> tuple[dict[int, _Want], dict[int, DesiredJumpbox], list[int]]:
-        """Instances, jumpboxes and expired instance ids. Drops expired instances and allocates
-        missing host ports in the same transaction, before any container exists."""
-        now = self.rng.clock.now()
-        event = self.rng.event_slug
-        key = secret(self.rng.settings.flag_secret)
-        out: dict[int, _Want] = {}
-        with self.rng.store.write() as s:
-            expired = list(
-                s.execute(delete(Instance).where(Instance.expires_at <= now).returning(Instance.id))
-                .scalars()
-                .all()
-            )
-            rows = s.execute(
-                select(Instance, Challenge, Team)
-                .join(Challenge, Challenge.id == Instance.challenge_id)
-                .join(Team, Team.id == Instance.team_id)
-                .where(Team.disabled.is_(False))
-            ).all()
-            static = {
-                cid: content
-                for cid, content in s.execute(
-                    select(Flag.challenge_id, Flag.content)
-                    .where(Flag.type == "static")
-                    .order_by(Flag.challenge_id, Flag.position.desc())
-                )
-            }
-            ports = _PortPool(s, self.rng)
-            for inst, ch, team in rows:
-                env_data = ch.environment
-                if not env_data:
-                    continue
-                env = EnvironmentSpec.model_validate(env_data)
-                if ch.dynamic_prefix:
-                    spec = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length)
-                    flag = dynamic_flag(key, event, team.id, ch.slug, spec)
-                else:
-                    flag = static.get(ch.id, "")
-                runs = tuple(ServiceRun(svc, ch.images.get(svc.name, "")) for svc in env.services)
-                published = tuple(
-                    (svc.name, p, ports.get(team.id, inst.id, f"{svc.name}:{p}"))
-                    for svc in env.services
-                    if svc.exposure == "published"
-                    for p in svc.ports
-                )
-                out[inst.id] = _Want(
-                    DesiredInstance(event, team.id, inst.id, ch.slug, flag, runs,
-                                    inst.generation, published),
-                    ch.source_dir,
-                )  # fmt: skip
-            jumpboxes = {
-                t: DesiredJumpbox(event, t, ports.get(t, None, "jumpbox"),
-                                  jumpbox_password(key, event, t))
-                for t in sorted({w.inst.team_id for w in out.values()})
-            }  # fmt: skip
-        if expired:
-            log.info("expired instances: %s", expired)
-        return out, jumpboxes, expired
+    def steps(self) -> list[tuple[str, Step]]:
+        return [
+            ("remove_strays", self.remove_strays),
+            ("networks", self.networks),
+            ("services", self.services),
+            ("jumpboxes", self.jumpboxes),
+            ("launch", self.launch),
+            ("observe", self.observe),
+        ]
 
-    # --- one pass -----------------------------------------------------------------------
-    def run_once(self, progress: Callable[[str], None] | None = None) -> PassReport:
-        with self.rng.store.lease("reconciler", wait=True):
-            return self._pass(progress or (lambda _msg: None))
+    def converge(
+        self, desired: DesiredState, progress: Callable[[Progress], None] | None = None
+    ) -> PassReport:
+        p = Pass(desired)
+        self.progress = progress or (lambda _p: None)
+        for name, step in self.steps():
+            t0 = time.monotonic()
+            step(p)
+            p.report.seconds[name] = time.monotonic() - t0
+        return p.report
 
-    def _pass(self, progress: Callable[[str], None]) -> PassReport:
-        report = PassReport()
-        event = self.rng.event_slug
-        want, jumpboxes, report.expired = self.desired()
-
-        # 2. remove what is not desired (and duplicates of what is)
-        keep: dict[tuple[int, str], Observed] = {}
-        keep_jb: dict[int, Observed] = {}
-        for obs in sorted(self.backend.containers(event), key=lambda o: o.status != "running"):
-            role = obs.labels.get(ROLE)
-            if role == "jumpbox":
-                team = int(obs.labels.get(TEAM, "0") or 0)
-                jb = jumpboxes.get(team)
-                if jb is not None and obs.labels.get(PORT) == str(jb.port) and team not in keep_jb:
-                    keep_jb[team] = obs
-                    continue
-            elif role == "service":
-                iid, svc = obs.instance_id, obs.labels.get(SERVICE, "")
-                w = want.get(iid) if iid is not None else None
+    # --- 1 ------------------------------------------------------------------------------
+    def remove_strays(self, p: Pass) -> None:
+        """Keep one container per desired service (a running one first) and per jumpbox."""
+        want, jumpboxes = p.desired.instances, p.desired.jumpboxes
+        seen = sorted(self.backend.containers(p.event), key=lambda o: o.status != "running")
+        for obs in seen:
+            if obs.role == "jumpbox":
+                jb = jumpboxes.get(obs.team_id or 0)
                 if (
-                    w is not None
-                    and any(r.spec.name == svc for r in w.inst.services)
-                    and obs.labels.get(GENERATION) == str(w.inst.generation)
-                    and (iid, svc) not in keep
+                    jb is not None
+                    and obs.labels.get(PORT) == str(jb.port)
+                    and jb.team_id not in p.keep_jumpbox
                 ):
-                    keep[(iid, svc)] = obs
+                    p.keep_jumpbox[jb.team_id] = obs
                     continue
-            self.backend.remove_container(obs)
-            report.removed.append(obs.name)
-        wanted_nets = {network_name(event, t) for t in jumpboxes}
-        if jumpboxes:
-            wanted_nets.add(edge_network_name(event))
-        wanted_volumes = {
-            container_name(w.inst.event, w.inst.team_id, w.inst.challenge, r.spec.name) + "-flag"
-            for w in want.values()
-            for r in w.inst.services
-        }
-        for name in self.backend.volumes(event):
-            if name not in wanted_volumes:
+            elif obs.role == "service" and obs.instance_id in want:
+                inst = want[obs.instance_id]
+                key = (inst.instance_id, obs.service or "")
+                if (
+                    any(r.spec.name == key[1] for r in inst.services)
+                    and obs.labels.get(GENERATION) == str(inst.generation)
+                    and key not in p.keep
+                ):
+                    p.keep[key] = obs
+                    continue
+            self._remove(p, obs)
+        volumes = set().union(*(i.flag_volumes() for i in want.values()))
+        for name in self.backend.volumes(p.event):
+            if name not in volumes:
                 self.backend.remove_volume(name)
-        for name in self.backend.networks(event):
-            if name not in wanted_nets:
-                self.backend.remove_network(name)
-                report.networks_removed.append(name)
 
-        # 3. create, restart, replace
-        with self.rng.store.read() as s:
-            restarts = dict(s.execute(select(Instance.id, Instance.restarts)).all())
-        jobs: dict[int, list[ServiceRun]] = defaultdict(list)
-        for iid, w in want.items():
-            for run in w.inst.services:
-                obs = keep.get((iid, run.spec.name))
+    # --- 2 ------------------------------------------------------------------------------
+    def networks(self, p: Pass) -> None:
+        """The host guard is in place; each team with something desired has its network, the
+        edge network exists while any jumpbox does; every other network of the event goes. A
+        network that cannot be made fails what needs it, with its reason."""
+        teams = sorted(p.desired.jumpboxes)
+        edge = edge_network_name(p.event)
+        wanted = {network_name(p.event, t): t for t in teams}
+        if teams:
+            try:
+                self.backend.ensure_host_guard()
+            except Exception as exc:  # noqa: BLE001 - nothing starts without it
+                p.blocked.update(dict.fromkeys(teams, str(exc)))
+                p.blocked[EDGE] = str(exc)
+                return
+        have = self.backend.networks(p.event)
+        for name in have:
+            if name not in wanted and not (name == edge and teams):
+                try:
+                    self.backend.remove_network(name)
+                except Exception as exc:  # noqa: BLE001 - in use: the next pass tries again
+                    log.warning("network %s not removed: %s", name, exc)
+                    continue
+                p.report.networks_removed.append(name)
+        jobs: dict[int, Callable[[], object]] = {
+            t: (lambda t=t: self.backend.ensure_network(p.event, t))  # type: ignore[misc]
+            for name, t in wanted.items()
+            if name not in have
+        }
+        if teams and edge not in have:
+            jobs[EDGE] = lambda: self.backend.ensure_edge_network(p.event)
+        for key, error in self._parallel(jobs).items():
+            log.warning("network %s: %s", edge if key == EDGE else network_name(p.event, key),
+                        error)  # fmt: skip
+            p.blocked[key] = error
+
+    # --- 3 ------------------------------------------------------------------------------
+    def services(self, p: Pass) -> None:
+        for iid, inst in p.desired.instances.items():
+            why = p.blocked.get(inst.team_id) or (p.blocked.get(EDGE) if inst.published else None)
+            if why is not None:
+                p.report.failed[iid] = why
+                continue
+            todo: list[ServiceRun] = []
+            for run in inst.services:
+                obs = p.keep.get((iid, run.spec.name))
                 if obs is None:
-                    jobs[iid].append(run)
-                elif obs.status in ("exited", "dead"):
-                    if restarts.get(iid, 0) < self.max_restarts:
+                    todo.append(run)
+                elif obs.status in DOWN:
+                    if p.restarts.get(iid, 0) < self.max_restarts:
                         self.backend.restart(obs)
-                        restarts[iid] = restarts.get(iid, 0) + 1
-                        report.restarted.append(obs.name)
+                        p.restarts[iid] = p.restarts.get(iid, 0) + 1
+                        p.report.restarted.append(obs.name)
                     else:
-                        report.failed[iid] = (
+                        p.report.failed[iid] = (
                             f"service {run.spec.name} keeps exiting ({self.max_restarts} restarts)"
                         )
                 elif obs.status == "created":
-                    # Created but never started: a launch cut short (crash), maybe before its
-                    # flag was delivered. Never start it as it is: replace it.
-                    self.backend.remove_container(obs)
-                    report.removed.append(obs.name)
-                    jobs[iid].append(run)
-        jb_jobs = []
-        for team, jb in jumpboxes.items():
-            obs = keep_jb.get(team)
+                    # Created but never started: never start it as it is (its flag may be
+                    # missing); replace it.
+                    self._remove(p, obs)
+                    todo.append(run)
+            if todo:
+                p.queue.append(Launch("instance", iid, tuple(todo)))
+
+    # --- 4 ------------------------------------------------------------------------------
+    def jumpboxes(self, p: Pass) -> None:
+        for team in p.desired.jumpboxes:
+            why = p.blocked.get(team) or p.blocked.get(EDGE)
+            if why is not None:
+                p.report.jumpbox_errors[team] = why
+                continue
+            obs = p.keep_jumpbox.get(team)
             if obs is None:
-                jb_jobs.append(jb)
-            elif obs.status in ("exited", "dead"):
+                p.queue.append(Launch("jumpbox", team))
+            elif obs.status in DOWN:
                 self.backend.restart(obs)
-                report.restarted.append(obs.name)
+                p.report.restarted.append(obs.name)
             elif obs.status == "created":
-                self.backend.remove_container(obs)
-                report.removed.append(obs.name)
-                jb_jobs.append(jb)
+                self._remove(p, obs)
+                p.queue.append(Launch("jumpbox", team))
 
-        def launch(iid: int, runs: list[ServiceRun]) -> tuple[int, list[str], str | None]:
-            w = want[iid]
-            names = []
-            try:
-                self.backend.ensure_network(event, w.inst.team_id)
-                for run in runs:  # services of one instance in order; instances in parallel
-                    self.backend.ensure_image(run, w.inst.challenge, w.source_dir)
-                    names.append(self.backend.create_service(w.inst, run).name)
-            except Exception as exc:  # noqa: BLE001 - recorded on the instance, pass goes on
-                return iid, names, str(exc)
-            return iid, names, None
-
-        def launch_jumpbox(jb: DesiredJumpbox) -> tuple[int, list[str], str | None]:
-            try:
-                return -jb.team_id, [self.backend.create_jumpbox(jb).name], None
-            except Exception as exc:  # noqa: BLE001
-                return -jb.team_id, [], str(exc)
-
-        total = sum(len(r) for r in jobs.values()) + len(jb_jobs)
+    # --- 5 ------------------------------------------------------------------------------
+    def launch(self, p: Pass) -> None:
+        total = sum(job.size for job in p.queue)
         done = 0
-        with ThreadPoolExecutor(max_workers=self.pool) as pool:
-            futures = [pool.submit(launch_jumpbox, jb) for jb in jb_jobs]
-            futures += [pool.submit(launch, iid, runs) for iid, runs in jobs.items()]
+        # Jumpboxes first: a team's entry point is worth more than any one of its challenges.
+        ordered = sorted(p.queue, key=lambda job: job.kind != "jumpbox")
+        with ThreadPoolExecutor(max_workers=self.pool, thread_name_prefix="launch") as pool:
+            futures = [pool.submit(self._launch_one, p, job) for job in ordered]
             for fut in as_completed(futures):
-                iid, names, error = fut.result()
-                report.created.extend(names)
-                done += len(jobs[iid]) if iid > 0 else 1
-                if error and iid > 0:
-                    report.failed[iid] = error
-                    log.warning("instance %s: %s", iid, error)
-                elif error:
-                    report.jumpbox_errors[-iid] = error
-                    log.warning("jumpbox of team %s: %s", -iid, error)
-                progress(f"{done}/{total}")
+                result = fut.result()
+                p.report.created.extend(result.created)
+                done += result.launch.size
+                if result.error is not None:
+                    if result.launch.kind == "instance":
+                        p.report.failed[result.launch.key] = result.error
+                        log.warning("instance %s: %s", result.launch.key, result.error)
+                    else:
+                        p.report.jumpbox_errors[result.launch.key] = result.error
+                        log.warning("jumpbox of team %s: %s", result.launch.key, result.error)
+                last = result.created[-1] if result.created else f"{result.launch.kind} failed"
+                self.progress(Progress(done, total, last))
+        p.queue.clear()
 
-        # 4. write back what we saw
-        self._write_back(want, restarts, report)
-        return report
-
-    def _write_back(self, want: dict[int, _Want], restarts: dict[int, int],
-                    report: PassReport) -> None:  # fmt: skip
-        now = self.rng.clock.now()
-        event = self.rng.event_slug
-        after = {(o.instance_id, o.labels.get(SERVICE)): o for o in self.backend.containers(event)}
-        with self.rng.store.write() as s:
-            for inst in s.scalars(select(Instance).where(Instance.id.in_(list(want)))):
-                runs = want[inst.id].inst.services
-                seen = [after.get((inst.id, r.spec.name)) for r in runs]
-                healths = {o.health for o in seen if o is not None and o.health}
-                inst.restarts = restarts.get(inst.id, inst.restarts)
-                inst.observed_at = now
-                if inst.id in report.failed:
-                    inst.state, inst.last_error = "failed", report.failed[inst.id][:2000]
-                elif all(o is not None and o.status == "running" for o in seen):
-                    inst.state, inst.last_error = "running", None
-                else:
-                    inst.state = "pending"
-                inst.health = (
-                    "unhealthy" if "unhealthy" in healths
-                    else "starting" if "starting" in healths
-                    else "healthy" if healths else None
-                )  # fmt: skip
-
-
-def _bindable(ip: str, port: int) -> bool:
-    """A new allocation skips a port some other process on this host already listens on (it
-    would fail the container's start on every pass, "address already in use")."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    def _launch_one(self, p: Pass, job: Launch) -> LaunchResult:
+        created: list[str] = []
         try:
-            probe.bind((ip, port))
-        except OSError:
-            return False
-    return True
+            if job.kind == "jumpbox":
+                created.append(self.backend.create_jumpbox(p.desired.jumpboxes[job.key]).name)
+            else:
+                inst = p.desired.instances[job.key]
+                for run in job.runs:  # in order: a service may need the one before it
+                    self.backend.ensure_image(run, inst.challenge, inst.source_dir)
+                    created.append(self.backend.create_service(inst, run).name)
+        except Exception as exc:  # noqa: BLE001 - recorded on the instance; the pass goes on
+            return LaunchResult(job, tuple(created), str(exc) or exc.__class__.__name__)
+        return LaunchResult(job, tuple(created), None)
 
+    # --- 6 ------------------------------------------------------------------------------
+    def observe(self, p: Pass) -> None:
+        after = {(o.instance_id, o.service): o for o in self.backend.containers(p.event)}
+        for iid, inst in p.desired.instances.items():
+            seen = [after.get((iid, r.spec.name)) for r in inst.services]
+            healths = {o.health for o in seen if o is not None and o.health}
+            health = (
+                "unhealthy" if "unhealthy" in healths
+                else "starting" if "starting" in healths
+                else "healthy" if healths else None
+            )  # fmt: skip
+            restarts = p.restarts.get(iid, 0)
+            if iid in p.report.failed:
+                status = InstanceStatus("failed", health, p.report.failed[iid], restarts)
+            elif all(o is not None and o.status == "running" for o in seen):
+                status = InstanceStatus("running", health, None, restarts)
+            else:
+                status = InstanceStatus("pending", health, None, restarts)
+            p.report.observed[iid] = status
 
-class _PortPool:
-    """Host ports from RANGE_PORT_RANGE, recorded in port_allocations before use."""
+    # --- helpers ------------------------------------------------------------------------
+    def _remove(self, p: Pass, obs: Observed) -> None:
+        self.backend.remove_container(obs)
+        p.report.removed.append(obs.name)
 
-    def __init__(self, session: Any, rng: Range) -> None:
-        self.s = session
-        self.rng = rng
-        self.held = {
-            (a.team_id, a.instance_id, a.purpose): a.port
-            for a in session.scalars(select(PortAllocation))
-        }
-        used = set(self.held.values())
-        ip = rng.settings.publish_ip
-        self.free = (p for p in rng.settings.ports if p not in used and _bindable(ip, p))
-
-    def get(self, team_id: int, instance_id: int | None, purpose: str) -> int:
-        key = (team_id, instance_id, purpose)
-        if key not in self.held:
-            port = next(self.free, None)
-            if port is None:
-                raise RuntimeError(
-                    f"the host port pool {self.rng.settings.port_range} is exhausted "
-                    "(RANGE_PORT_RANGE)"
-                )
-            row = PortAllocation(port=port, team_id=team_id, instance_id=instance_id,
-                                 purpose=purpose, created_at=self.rng.clock.now())  # fmt: skip
-            self.s.add(row)
-            self.held[key] = port
-        return self.held[key]
+    def _parallel(self, jobs: dict[int, Callable[[], object]]) -> dict[int, str]:
+        """Run ``jobs`` in the pool; the errors by key."""
+        if not jobs:
+            return {}
+        errors = {}
+        with ThreadPoolExecutor(max_workers=self.pool, thread_name_prefix="net") as pool:
+            futures = {pool.submit(job): key for key, job in jobs.items()}
+            for fut in as_completed(futures):
+                try:
+                    fut.result()
+                except Exception as exc:  # noqa: BLE001 - reported on what needs it
+                    errors[futures[fut]] = str(exc) or exc.__class__.__name__
+        return errors

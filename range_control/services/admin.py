@@ -9,66 +9,56 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
 
 from range_control.clock import iso
-from range_control.services.context import Range
-from range_control.services.errors import InvalidInput, NotFound
+from range_control.context import Range
+from range_control.domain.visibility import is_visible
+from range_control.errors import InvalidInput
+from range_control.services import teams
 from range_control.services.events import audit, bump_generation
+from range_control.specs.api import AdminChallenge, AttemptRecord, AwardOut, SharingAlertOut
 from range_control.store.models import Attempt, Award, Challenge, SharingAlert, Solve, Team
 
 MAX_PAGE = 1000
 
 
-def add_award(
-    rng: Range, team_ref: int | str, value: int, reason: str, actor: str
-) -> dict[str, Any]:
+def add_award(ctx: Range, team_ref: int | str, value: int, reason: str, actor: str) -> AwardOut:
     if not -1_000_000 <= value <= 1_000_000 or value == 0:
         raise InvalidInput("value: a non-zero whole number between -1000000 and 1000000")
     reason = reason.strip()
     if not 1 <= len(reason) <= 500:
         raise InvalidInput("reason: 1 to 500 characters (teams see it in their ledger)")
-    with rng.store.write() as s:
-        team = None
-        if isinstance(team_ref, int) or str(team_ref).isdigit():
-            team = s.get(Team, int(team_ref))
-        if team is None:
-            team = s.scalar(select(Team).where(Team.name == str(team_ref)))
-        if team is None:
-            raise NotFound(f"team {team_ref!r} not found")
+    with ctx.store.write() as s:
+        team = teams.find(s, team_ref)
         award = Award(
             team_id=team.id,
             value=value,
             reason=reason,
             created_by=actor,
-            created_at=rng.clock.now(),
+            created_at=ctx.clock.now(),
         )
         s.add(award)
         s.flush()
-        audit(s, rng, actor, "award.add", team=team.name, value=value, reason=reason)
-        bump_generation(s, rng)
+        audit(s, ctx, actor, "award.add", team=team.name, value=value, reason=reason)
+        bump_generation(s, ctx)
         return _award(award, team.name)
 
 
-def _award(a: Award, team: str) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "team": team,
-        "team_id": a.team_id,
-        "value": a.value,
-        "reason": a.reason,
-        "created_by": a.created_by,
-        "created_at": iso(a.created_at),
-    }
+def _award(a: Award, team: str) -> AwardOut:
+    return AwardOut(id=a.id, team=team, team_id=a.team_id, value=a.value, reason=a.reason,
+                    created_by=a.created_by, created_at=a.created_at)  # fmt: skip
 
 
-def list_awards(rng: Range) -> list[dict[str, Any]]:
-    with rng.store.read() as s:
-        rows = s.execute(
-            select(Award, Team.name).join(Team, Team.id == Award.team_id).order_by(Award.id)
-        )
-        return [_award(a, name) for a, name in rows]
+def list_awards(ctx: Range) -> list[AwardOut]:
+    with ctx.store.read() as s:
+        return awards_in(s)
+
+
+def awards_in(s: Session, limit: int | None = None) -> list[AwardOut]:
+    q = select(Award, Team.name).join(Team, Team.id == Award.team_id).order_by(Award.id)
+    return [_award(a, name) for a, name in s.execute(q.limit(limit))]
 
 
 @dataclass(frozen=True)
@@ -88,13 +78,14 @@ class AttemptFilter:
             raise InvalidInput(f"limit: between 1 and {MAX_PAGE}")
 
 
-def _attempt_query(f: AttemptFilter, limit: int | None):  # noqa: ANN202
+def _attempt_query(f: AttemptFilter, limit: int | None) -> Select[Any]:
     q = (
-        select(Attempt, Team.name, Challenge.slug)
+        select(Attempt.id, Team.name.label("team"), Challenge.slug.label("challenge"),
+               Attempt.result, Attempt.submitted, Attempt.source_ip, Attempt.created_at)
         .join(Team, Team.id == Attempt.team_id)
         .join(Challenge, Challenge.id == Attempt.challenge_id)
         .order_by(Attempt.id.desc())
-    )
+    )  # fmt: skip
     if f.team:
         q = q.where(Team.name == f.team)
     if f.challenge:
@@ -112,32 +103,23 @@ def _attempt_query(f: AttemptFilter, limit: int | None):  # noqa: ANN202
     return q
 
 
-def _attempt(a: Attempt, team: str, slug: str) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "team": team,
-        "challenge": slug,
-        "result": a.result,
-        "submitted": a.submitted,
-        "source_ip": a.source_ip,
-        "created_at": iso(a.created_at),
-    }
+def list_attempts(ctx: Range, f: AttemptFilter) -> list[AttemptRecord]:
+    with ctx.store.read_conn() as c:
+        return [AttemptRecord.model_validate(row) for row in c.execute(_attempt_query(f, f.limit))]
 
 
-def list_attempts(rng: Range, f: AttemptFilter) -> list[dict[str, Any]]:
-    with rng.store.read() as s:
-        return [_attempt(*row) for row in s.execute(_attempt_query(f, f.limit))]
+CSV_FIELDS = ("id", "created_at", "team", "challenge", "result", "submitted", "source_ip")
 
 
-def attempts_csv(rng: Range, f: AttemptFilter) -> Iterator[str]:
+def attempts_csv(ctx: Range, f: AttemptFilter) -> Iterator[str]:
     """Every matching attempt (no page limit), streamed in chunks."""
-    fields = ["id", "created_at", "team", "challenge", "result", "submitted", "source_ip"]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-    w.writeheader()
-    with rng.store.read() as s:
-        for i, row in enumerate(s.execute(_attempt_query(f, None)), start=1):
-            w.writerow(_attempt(*row))
+    w = csv.writer(buf)
+    w.writerow(CSV_FIELDS)
+    with ctx.store.read_conn() as c:
+        for i, row in enumerate(c.execute(_attempt_query(f, None)), start=1):
+            values = row._mapping
+            w.writerow([iso(values[k]) if k == "created_at" else values[k] for k in CSV_FIELDS])
             if i % 500 == 0:
                 yield buf.getvalue()
                 buf.seek(0)
@@ -145,51 +127,50 @@ def attempts_csv(rng: Range, f: AttemptFilter) -> Iterator[str]:
     yield buf.getvalue()
 
 
-def sharing_alerts(rng: Range) -> list[dict[str, Any]]:
+def sharing_alerts(ctx: Range) -> list[SharingAlertOut]:
+    with ctx.store.read() as s:
+        return sharing_alerts_in(s)
+
+
+def sharing_alerts_in(s: Session, limit: int | None = None) -> list[SharingAlertOut]:
     owner = aliased(Team)
-    with rng.store.read() as s:
-        rows = s.execute(
-            select(SharingAlert, Team.name, owner.name, Challenge.slug, Attempt.submitted)
-            .join(Team, Team.id == SharingAlert.submitting_team_id)
-            .join(owner, owner.id == SharingAlert.owner_team_id)
-            .join(Challenge, Challenge.id == SharingAlert.challenge_id)
-            .join(Attempt, Attempt.id == SharingAlert.attempt_id)
-            .order_by(SharingAlert.id.desc())
+    q = (
+        select(SharingAlert.id, Challenge.slug.label("challenge"),
+               Team.name.label("submitting_team"), owner.name.label("flag_owner_team"),
+               SharingAlert.attempt_id, Attempt.submitted, SharingAlert.created_at)
+        .join(Team, Team.id == SharingAlert.submitting_team_id)
+        .join(owner, owner.id == SharingAlert.owner_team_id)
+        .join(Challenge, Challenge.id == SharingAlert.challenge_id)
+        .join(Attempt, Attempt.id == SharingAlert.attempt_id)
+        .order_by(SharingAlert.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    return [SharingAlertOut.model_validate(row) for row in s.execute(q)]
+
+
+def list_challenges(ctx: Range) -> list[AdminChallenge]:
+    with ctx.store.read() as s:
+        return challenges_in(s)
+
+
+def challenges_in(s: Session) -> list[AdminChallenge]:
+    per = select(Solve.challenge_id, func.count()).group_by(Solve.challenge_id)
+    counts = {cid: n for cid, n in s.execute(per)}
+    return [
+        AdminChallenge(
+            slug=c.slug,
+            name=c.name,
+            category=c.category,
+            type=c.type,
+            value=c.value,
+            visible=is_visible(c),
+            spec_state=c.spec_state,
+            admin_state=c.admin_state,
+            solves=counts.get(c.id, 0),
+            dynamic_flag=c.dynamic_prefix is not None,
+            max_attempts=c.max_attempts,
+            requires=list(c.prerequisites),
+            version=c.version,
         )
-        return [
-            {
-                "id": a.id,
-                "challenge": slug,
-                "submitting_team": sub,
-                "flag_owner_team": own,
-                "attempt_id": a.attempt_id,
-                "submitted": text,
-                "created_at": iso(a.created_at),
-            }
-            for a, sub, own, slug, text in rows
-        ]
-
-
-def list_challenges(rng: Range) -> list[dict[str, Any]]:
-    with rng.store.read() as s:
-        counts: dict[int, int] = {}
-        for (cid,) in s.execute(select(Solve.challenge_id)):
-            counts[cid] = counts.get(cid, 0) + 1
-        return [
-            {
-                "slug": c.slug,
-                "name": c.name,
-                "category": c.category,
-                "type": c.type,
-                "value": c.value,
-                "visible": c.visible,
-                "spec_state": c.spec_state,
-                "admin_state": c.admin_state,
-                "solves": counts.get(c.id, 0),
-                "dynamic_flag": c.dynamic_prefix is not None,
-                "max_attempts": c.max_attempts,
-                "requires": list(c.prerequisites),
-                "version": c.version,
-            }
-            for c in s.scalars(select(Challenge).order_by(Challenge.category, Challenge.slug))
-        ]
+        for c in s.scalars(select(Challenge).order_by(Challenge.category, Challenge.slug))
+    ]

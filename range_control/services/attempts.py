@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from range_control.context import Range
 from range_control.domain.flags import (
     MAX_SUBMISSION,
     DynamicFlag,
@@ -28,25 +29,19 @@ from range_control.domain.flags import (
     check_submission,
 )
 from range_control.domain.scoring import ChallengeValue, decayed_value
-from range_control.services import events, limits
-from range_control.services.context import Range
-from range_control.services.errors import (
+from range_control.domain.visibility import is_visible
+from range_control.errors import (
     EventNotRunning,
     InvalidInput,
     Locked,
     NotFound,
 )
+from range_control.services import events, limits
 from range_control.services.events import bump_generation
 from range_control.services.scoreboard import value_of
 from range_control.settings import secret
-from range_control.store.models import (
-    Attempt,
-    Challenge,
-    SharingAlert,
-    Solve,
-    Team,
-    effective_state,
-)
+from range_control.specs.api import AttemptOut
+from range_control.store.models import Attempt, Challenge, SharingAlert, Solve, Team
 from range_control.store.models import Flag as FlagRow
 
 # Hot-path statements, built once (plain columns, no ORM entities to assemble).
@@ -96,13 +91,6 @@ _FLAGS = select(FlagRow.type, FlagRow.content, FlagRow.case_insensitive).where(
 
 
 @dataclass(frozen=True)
-class AttemptResult:
-    status: str  # correct | incorrect | already_solved
-    points: int
-    attempts_left: int | None = None
-
-
-@dataclass(frozen=True)
 class _Checked:
     """What the read phase learnt: the challenge passed the first checks; the verdict."""
 
@@ -115,29 +103,26 @@ class _Checked:
 
 
 def submit(
-    rng: Range, team_id: int, slug: str, submission: str, source_ip: str | None
-) -> AttemptResult:
+    ctx: Range, team_id: int, slug: str, submission: str, source_ip: str | None
+) -> AttemptOut:
     if len(submission) > MAX_SUBMISSION:
         raise InvalidInput(f"flag: at most {MAX_SUBMISSION} characters")
-    now = rng.clock.now()
-    checked = _read_phase(rng, team_id, slug, submission, now)
-    return _write_phase(rng, team_id, slug, submission, source_ip, now, checked)
+    now = ctx.clock.now()
+    checked = _read_phase(ctx, team_id, slug, submission, now)
+    return _write_phase(ctx, team_id, slug, submission, source_ip, now, checked)
 
 
-def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datetime) -> _Checked:
+def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datetime) -> _Checked:
     """exists -> visible -> event running -> prerequisites, and the comparison itself.
 
     None of these depends on this team's other attempts, so they run outside the write lock;
     the HMACs of a dynamic flag (one per team when checking for sharing) do too.
     """
-    with rng.store.read_conn() as c:
+    with ctx.store.read_conn() as c:
         ch = c.execute(_CHALLENGE, {"slug": slug}).one_or_none()
-        if (
-            ch is None
-            or effective_state(ch.admin_state, ch.phase_state, ch.spec_state) != "visible"
-        ):
+        if ch is None or not is_visible(ch):
             raise NotFound(f"challenge {slug!r} not found")
-        event = events.current_in(c, rng, now)
+        event = events.current_in(c, ctx, now)
         if not event.running:
             raise EventNotRunning(f"the event is not running (state: {event.state})")
         if ch.prerequisites:
@@ -158,8 +143,8 @@ def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datet
             submission,
             flags=flags,
             dynamic=dynamic,
-            secret=secret(rng.settings.flag_secret),
-            event=rng.event_slug,
+            secret=secret(ctx.settings.flag_secret),
+            event=ctx.event_slug,
             team_id=team_id,
             challenge=ch.slug,
             other_team_ids=others,
@@ -171,22 +156,22 @@ def _read_phase(rng: Range, team_id: int, slug: str, submission: str, now: datet
 
 
 def _write_phase(
-    rng: Range,
+    ctx: Range,
     team_id: int,
     slug: str,
     submission: str,
     source_ip: str | None,
     now: datetime,
     c: _Checked,
-) -> AttemptResult:
+) -> AttemptOut:
     """rate limit -> max attempts -> already solved -> record, in one short write transaction.
 
     On PostgreSQL the team's row is locked first, so that this team's attempts are serialised
     and its counters exact across workers; on SQLite the write lock already does that.
     """
-    with rng.store.write_conn() as conn:  # plain statements: no ORM unit of work
+    with ctx.store.write_conn() as conn:  # plain statements: no ORM unit of work
         conn.execute(_LOCK_TEAM, {"team": team_id})
-        limit = rng.settings.attempts_per_minute
+        limit = ctx.settings.attempts_per_minute
         # The limit-th most recent wrong flag inside the window, if there is one, decides both
         # the refusal and when the window frees up again (one index range scan).
         nth = conn.execute(_NTH_WRONG, limits.params(now, limit, team=team_id)).scalar()
@@ -206,7 +191,7 @@ def _write_phase(
         }
         if conn.execute(_SOLVED, ids).first() is not None:
             conn.execute(_RECORD, {**row, "result": "already_solved"})
-            return AttemptResult("already_solved", 0)
+            return AttemptOut(status="already_solved", points=0)
         if not c.correct:
             attempt_id = conn.execute(_RECORD, {**row, "result": "incorrect"}).scalar_one()
             if c.shared_from_team is not None:
@@ -220,7 +205,7 @@ def _write_phase(
                     )
                 )
             # A wrong flag changes no score: the scoreboard cache is left alone.
-            return AttemptResult("incorrect", 0, left)
+            return AttemptOut(status="incorrect", points=0, attempts_left=left)
         attempt_id = conn.execute(_RECORD, {**row, "result": "correct"}).scalar_one()
         try:
             with conn.begin_nested():
@@ -230,12 +215,12 @@ def _write_phase(
             conn.execute(
                 update(Attempt).where(Attempt.id == attempt_id).values(result="already_solved")
             )
-            return AttemptResult("already_solved", 0)
-        bump_generation(conn, rng)
+            return AttemptOut(status="already_solved", points=0)
+        bump_generation(conn, ctx)
         # Worth now what the challenge is worth with this solve counted (in both scoring modes
         # the newest solver gets the current value), plus any first-blood bonus.
         solves = conn.execute(_SOLVES_OF, ids).scalar() or 1
         points = decayed_value(c.value, solves - 1)
         if solves == 1:
             points += c.first_blood_bonus
-        return AttemptResult("correct", points, left)
+        return AttemptOut(status="correct", points=points, attempts_left=left)

@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from range_control.context import Range
+from range_control.domain.visibility import is_visible
+from range_control.errors import InvalidInput, NotFound
 from range_control.orchestrator.images import context_digest, image_tag
-from range_control.services.context import Range
-from range_control.services.errors import InvalidInput, NotFound
 from range_control.services.events import audit, bump_generation
 from range_control.specs.challenge import ChallengeSpec, SolverSpec
+from range_control.specs.files import FileProblem, field_errors, read_yaml
 from range_control.store.models import Challenge, Flag, Hint, HintUnlock, environment_of
 
 SPEC_NAME = "challenge.yml"
@@ -95,12 +97,6 @@ def find_specs(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
     return found, problems
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    # pydantic names union branches and validator wrappers in the location; authors need keys.
-    parts = [str(x) for x in loc if not (isinstance(x, str) and (x[:1].isupper() or "[" in x))]
-    return ".".join(parts) or "(top level)"
-
-
 def _named(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[Any, ...]:
     """``environment.services.1.memory`` -> ``environment.services.db.memory`` when named."""
     if loc[:2] == ("environment", "services") and len(loc) > 2 and isinstance(loc[2], int):
@@ -113,34 +109,16 @@ def _named(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _validation_problems(path: Path, exc: ValidationError, data: dict[str, Any]) -> list[Problem]:
-    problems = []
-    seen: set[tuple[str, str]] = set()
-    for err in exc.errors():
-        loc = _loc(_named(err["loc"], data))
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not part of challenge.yml; a typo?)"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-        if (loc, msg) in seen:
-            continue
-        seen.add((loc, msg))
-        problems.append(Problem(path, loc, msg))
-    return problems
+    unknown = "unknown key (not part of challenge.yml; a typo?)"
+    found = field_errors(exc, unknown=unknown, rename=lambda loc: _named(loc, data))
+    return [Problem(path, loc or "(top level)", msg) for loc, msg in found]
 
 
 def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem]]:
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem(path, "", f"cannot read: {exc.strerror}")]
-    if len(raw) > MAX_SPEC_BYTES:
-        return None, [Problem(path, "", f"larger than {MAX_SPEC_BYTES} bytes")]
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return None, [Problem(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        data = read_yaml(path, MAX_SPEC_BYTES)
+    except FileProblem as exc:
+        return None, [Problem(path, exc.where, exc.message)]
     if not isinstance(data, dict):
         return None, [Problem(path, "", "must be a YAML mapping of keys to values")]
     try:
@@ -225,12 +203,12 @@ def _environment_problems(item: Loaded) -> list[Problem]:
         where = f"environment.services.{svc.name}"
         if svc.build is None:
             continue
-        ctx = _inside(item.directory, svc.build)
-        if ctx is None or not ctx.is_dir():
+        context_dir = _inside(item.directory, svc.build)
+        if context_dir is None or not context_dir.is_dir():
             msg = f"{svc.build!r} is not a directory inside the challenge"
             problems.append(Problem(item.path, f"{where}.build", msg))
             continue
-        dockerfile = _inside(ctx, svc.dockerfile or "Dockerfile")
+        dockerfile = _inside(context_dir, svc.dockerfile or "Dockerfile")
         if dockerfile is None or not dockerfile.is_file():
             msg = f"no {svc.dockerfile or 'Dockerfile'} in {svc.build!r}"
             problems.append(Problem(item.path, f"{where}.dockerfile", msg))
@@ -305,11 +283,11 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
 
 
-def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
+def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
     """Insert or update by slug; solves, attempts and paid hints are never touched."""
     report = SyncReport()
     name_to_slug = {c.spec.name: c.slug for c in loaded}
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         existing = {c.slug: c for c in s.scalars(select(Challenge))}
         known = set(existing) | {c.slug for c in loaded}
         for item in loaded:
@@ -360,13 +338,13 @@ def sync(rng: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             ch.spec_hash = digest
             ch.images = images
             ch.version = spec.version
-            ch.updated_at = rng.clock.now()
+            ch.updated_at = ctx.clock.now()
             _sync_flags(ch, spec)
             s.flush()
             _sync_hints(s, ch, spec)
         if report.created or report.updated:
-            audit(s, rng, actor, "challenges.sync", created=report.created, updated=report.updated)
-            bump_generation(s, rng)
+            audit(s, ctx, actor, "challenges.sync", created=report.created, updated=report.updated)
+            bump_generation(s, ctx)
     return report
 
 
@@ -395,7 +373,7 @@ def _sync_flags(ch: Challenge, spec: ChallengeSpec) -> None:
         ch.flags.append(Flag(position=pos, type=kind, content=content, case_insensitive=ci))
 
 
-def _sync_hints(s, ch: Challenge, spec: ChallengeSpec) -> None:  # noqa: ANN001
+def _sync_hints(s: Session, ch: Challenge, spec: ChallengeSpec) -> None:
     by_pos = {h.position: h for h in ch.hints}
     for pos, h in enumerate(spec.hints):
         row = by_pos.pop(pos, None)
@@ -411,35 +389,34 @@ def _sync_hints(s, ch: Challenge, spec: ChallengeSpec) -> None:  # noqa: ANN001
             row.retired = True
 
 
-def set_visibility(rng: Range, slug: str, visible: bool | None, actor: str) -> bool:
+def set_visibility(ctx: Range, slug: str, visible: bool | None, actor: str) -> bool:
     """Organiser override: hide or show; ``None`` returns to what challenge.yml says."""
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
         if ch is None:
             raise NotFound(f"challenge {slug!r} not found")
         ch.admin_state = None if visible is None else ("visible" if visible else "hidden")
-        audit(s, rng, actor, "challenge.visibility", challenge=slug, state=ch.admin_state)
-        bump_generation(s, rng)
-        return ch.visible
+        audit(s, ctx, actor, "challenge.visibility", challenge=slug, state=ch.admin_state)
+        bump_generation(s, ctx)
+        return is_visible(ch)
 
 
-def has_environment(rng: Range, slug: str) -> bool:
-    with rng.store.read() as s:
+def has_environment(ctx: Range, slug: str) -> bool:
+    with ctx.store.read() as s:
         spec = s.scalar(select(Challenge.spec).where(Challenge.slug == slug))
     return environment_of(spec) is not None
 
 
-def live_slugs(rng: Range) -> set[str]:
+def live_slugs_in(s: Session) -> set[str]:
     """The challenges with live services (one read, for pages that list many)."""
-    with rng.store.read() as s:
-        return {slug for slug, spec in s.execute(select(Challenge.slug, Challenge.spec))
-                if environment_of(spec) is not None}  # fmt: skip
+    return {slug for slug, spec in s.execute(select(Challenge.slug, Challenge.spec))
+            if environment_of(spec) is not None}  # fmt: skip
 
 
-def attachment(rng: Range, slug: str, name: str) -> Path | None:
+def attachment(ctx: Range, slug: str, name: str) -> Path | None:
     """The file of ``slug`` whose base name is ``name``, only if the spec lists it and it is
     inside the challenge directory; anything else is None (404), never a path of the caller's."""
-    with rng.store.read() as s:
+    with ctx.store.read() as s:
         row = s.execute(
             select(Challenge.files, Challenge.source_dir).where(Challenge.slug == slug)
         ).one_or_none()

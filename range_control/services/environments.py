@@ -12,14 +12,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.orm import Session
 
 from range_control.clock import iso
+from range_control.context import Range
 from range_control.domain.flags import jumpbox_password
-from range_control.services import limits
-from range_control.services.context import Range
-from range_control.services.errors import Conflict, EventNotRunning, NotFound
+from range_control.domain.visibility import is_visible
+from range_control.errors import Conflict, EventNotRunning, NotFound
+from range_control.services import limits, teams
 from range_control.services.events import audit, current_in
 from range_control.settings import secret
+from range_control.specs.api import (
+    ConnectionOut,
+    EnvRowOut,
+    InstanceOut,
+    JumpboxOut,
+    PublishedOut,
+    ServicePortsOut,
+    TeamJumpboxOut,
+)
 from range_control.specs.environment import EnvironmentSpec
 from range_control.store.models import AuditLog, Challenge, Instance, PortAllocation, Team
 
@@ -30,18 +41,16 @@ class Selection:
     challenge: str | None = None  # slug
 
 
-def _teams(s: Any, sel: Selection) -> list[Team]:
-    q = select(Team).where(Team.disabled.is_(False)).order_by(Team.id)
-    if sel.team is not None:
-        ref = sel.team
-        q = q.where(Team.id == int(ref)) if ref.isdigit() else q.where(Team.name == ref)
-    teams = list(s.scalars(q))
-    if sel.team is not None and not teams:
-        raise NotFound(f"team {sel.team!r} not found (or disabled)")
-    return teams
+def _teams(s: Session, sel: Selection) -> list[Team]:
+    if sel.team is None:
+        return list(s.scalars(select(Team).where(Team.disabled.is_(False)).order_by(Team.id)))
+    team = teams.find(s, sel.team)
+    if team.disabled:
+        raise NotFound(f"team {sel.team!r} is disabled")
+    return [team]
 
 
-def _live(s: Any, sel: Selection) -> list[Challenge]:
+def _live(s: Session, sel: Selection) -> list[Challenge]:
     q = select(Challenge).order_by(Challenge.slug)
     if sel.challenge is not None:
         q = q.where(Challenge.slug == sel.challenge)
@@ -52,14 +61,14 @@ def _live(s: Any, sel: Selection) -> list[Challenge]:
     if sel.challenge is not None and not live:
         raise NotFound(f"challenge {sel.challenge!r} has no environment")
     # With no filter, only open challenges; naming one brings it up even while it is closed.
-    return live if sel.challenge is not None else [c for c in live if c.visible]
+    return live if sel.challenge is not None else [c for c in live if is_visible(c)]
 
 
-def up(rng: Range, sel: Selection, actor: str) -> int:
+def up(ctx: Range, sel: Selection, actor: str) -> int:
     """Make every selected team's instance of every selected live challenge desired."""
-    now = rng.clock.now()
+    now = ctx.clock.now()
     added = 0
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         teams = _teams(s, sel)
         challenges = _live(s, sel)
         have = set(s.execute(select(Instance.team_id, Instance.challenge_id)).all())
@@ -69,11 +78,11 @@ def up(rng: Range, sel: Selection, actor: str) -> int:
                     s.add(Instance(team_id=t.id, challenge_id=c.id, origin="organiser",
                                    created_at=now))  # fmt: skip
                     added += 1
-        audit(s, rng, actor, "env.up", team=sel.team, challenge=sel.challenge, added=added)
+        audit(s, ctx, actor, "env.up", team=sel.team, challenge=sel.challenge, added=added)
     return added
 
 
-def follow_scenario(s: Any, wanted: frozenset[str], now: datetime) -> tuple[int, int]:
+def follow_scenario(s: Session, wanted: frozenset[str], now: datetime) -> tuple[int, int]:
     """Inside the timeline's transaction: every enabled team has an instance of each live
     challenge the timeline wants warm (``wanted``); instances the scenario created for anything
     else are torn down. Organiser and team instances are left alone, except that a team's
@@ -101,7 +110,7 @@ def follow_scenario(s: Any, wanted: frozenset[str], now: datetime) -> tuple[int,
     return added, removed
 
 
-def _selected(s: Any, q: Any, sel: Selection) -> Any:
+def _selected(s: Session, q: Any, sel: Selection) -> Any:
     """``q`` (a select or delete of instances) narrowed to the selection; unknown names 404."""
     if sel.team is not None:
         q = q.where(Instance.team_id.in_([t.id for t in _teams(s, sel)]))
@@ -119,83 +128,71 @@ def _renew(inst: Instance) -> None:
     inst.state, inst.health, inst.restarts, inst.last_error = "pending", None, 0, None
 
 
-def reset(rng: Range, sel: Selection, actor: str) -> int:
+def reset(ctx: Range, sel: Selection, actor: str) -> int:
     """Organisers: fresh containers for the selected existing instances."""
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         found = list(s.scalars(_selected(s, select(Instance), sel)))
         for inst in found:
             _renew(inst)
-        audit(s, rng, actor, "env.reset", team=sel.team, challenge=sel.challenge,
+        audit(s, ctx, actor, "env.reset", team=sel.team, challenge=sel.challenge,
               reset=len(found))  # fmt: skip
     return len(found)
 
 
-def down(rng: Range, sel: Selection, actor: str) -> int:
-    with rng.store.write() as s:
+def down(ctx: Range, sel: Selection, actor: str) -> int:
+    with ctx.store.write() as s:
         removed = s.execute(_selected(s, delete(Instance), sel)).rowcount or 0
-        audit(s, rng, actor, "env.down", team=sel.team, challenge=sel.challenge, removed=removed)
+        audit(s, ctx, actor, "env.down", team=sel.team, challenge=sel.challenge, removed=removed)
     return removed
 
 
-@dataclass(frozen=True)
-class InstanceView:
-    id: int
-    team: str
-    challenge: str
-    state: str
-    health: str | None
-    restarts: int
-    expires_at: datetime | None
-    last_error: str | None
+_STATUS = (
+    select(Instance.id, Team.name.label("team"), Challenge.slug.label("challenge"),
+           Instance.state, Instance.health, Instance.restarts, Instance.expires_at,
+           Instance.last_error)
+    .join(Team, Team.id == Instance.team_id)
+    .join(Challenge, Challenge.id == Instance.challenge_id)
+    .order_by(Team.name, Challenge.slug)
+)  # fmt: skip
 
 
-def status(rng: Range) -> list[InstanceView]:
-    with rng.store.read() as s:
-        rows = s.execute(
-            select(Instance, Team.name, Challenge.slug)
-            .join(Team, Team.id == Instance.team_id)
-            .join(Challenge, Challenge.id == Instance.challenge_id)
-            .order_by(Team.name, Challenge.slug)
-        )
-        return [
-            InstanceView(
-                i.id, team, slug, i.state, i.health, i.restarts, i.expires_at, i.last_error
-            )  # fmt: skip
-            for i, team, slug in rows
-        ]
+def status(ctx: Range) -> list[EnvRowOut]:
+    """Every desired instance with what the reconciler last saw of it."""
+    with ctx.store.read() as s:
+        return status_in(s)
 
 
-def jumpbox_access(rng: Range, team_id: int, port: int | None) -> dict[str, Any] | None:
+def status_in(s: Session) -> list[EnvRowOut]:
+    return [EnvRowOut.model_validate(row) for row in s.execute(_STATUS)]
+
+
+def jumpbox_access(ctx: Range, team_id: int, port: int) -> JumpboxOut:
     """How a team logs in to its jumpbox: shown only to that team (and to organisers)."""
-    if port is None:
-        return None
-    host = rng.settings.public_host
-    password = jumpbox_password(secret(rng.settings.flag_secret), rng.event_slug, team_id)
-    return {"host": host, "port": port, "user": "team", "password": password,
-            "command": f"ssh -p {port} team@{host}"}  # fmt: skip
+    host = ctx.settings.public_host
+    password = jumpbox_password(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)
+    return JumpboxOut(host=host, port=port, user="team", password=password,
+                      command=f"ssh -p {port} team@{host}")  # fmt: skip
 
 
-def jumpboxes(rng: Range) -> list[tuple[str, dict[str, Any]]]:
-    """(team name, access) for every team that has a jumpbox port."""
-    with rng.store.read() as s:
+def jumpboxes(ctx: Range) -> list[TeamJumpboxOut]:
+    """Every team that has a jumpbox port, with how to log in."""
+    with ctx.store.read() as s:
         rows = s.execute(
             select(Team.name, Team.id, PortAllocation.port)
             .join(PortAllocation, PortAllocation.team_id == Team.id)
             .where(PortAllocation.purpose == "jumpbox")
             .order_by(Team.name)
         ).all()
-    return [(name, access) for name, tid, port in rows
-            if (access := jumpbox_access(rng, tid, port)) is not None]  # fmt: skip
+    return [TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, port))
+            for name, tid, port in rows]  # fmt: skip
 
 
 # --- a team's own instance ----------------------------------------------------------------
 
 
-def _team_challenge(
-    s: Any, rng: Range, team_id: int, slug: str
-) -> tuple[Challenge, EnvironmentSpec]:
+def _team_challenge(s: Session, slug: str) -> tuple[Challenge, EnvironmentSpec]:
     ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
-    if ch is None or not ch.visible:
+    if ch is None or not is_visible(ch):
         raise NotFound(f"challenge {slug!r} not found")
     env = ch.environment
     if not env:
@@ -204,9 +201,9 @@ def _team_challenge(
 
 
 def _team_instance(
-    s: Any, rng: Range, team_id: int, slug: str
+    s: Session, team_id: int, slug: str
 ) -> tuple[Challenge, EnvironmentSpec, Instance | None]:
-    ch, env = _team_challenge(s, rng, team_id, slug)
+    ch, env = _team_challenge(s, slug)
     inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
                                            Instance.challenge_id == ch.id))  # fmt: skip
     return ch, env, inst
@@ -226,21 +223,21 @@ _NTH_ACTION = limits.nth_latest(
 )
 
 
-def _rate_limit(s: Any, rng: Range, team_id: int, now: datetime) -> None:
-    limit = rng.settings.instance_actions_per_minute
+def _rate_limit(s: Session, ctx: Range, team_id: int, now: datetime) -> None:
+    limit = ctx.settings.instance_actions_per_minute
     nth = s.scalar(_NTH_ACTION, limits.params(now, limit, actor=f"team:{team_id}"))
     limits.enforce(nth, now, limit, "instance requests")
 
 
-def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
+def request_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     """Start the team's instance, or reset it (fresh containers) when it exists."""
-    now = rng.clock.now()
-    with rng.store.write() as s:
-        ch, env, inst = _team_instance(s, rng, team_id, slug)
-        event = current_in(s.connection(), rng, now)
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        ch, env, inst = _team_instance(s, team_id, slug)
+        event = current_in(s.connection(), ctx, now)
         if not event.running:
             raise EventNotRunning(f"the event is {event.state.replace('_', ' ')}: no instances now")
-        _rate_limit(s, rng, team_id, now)
+        _rate_limit(s, ctx, team_id, now)
         if inst is None:
             s.add(Instance(team_id=team_id, challenge_id=ch.id, origin="team", created_at=now,
                            expires_at=now + env.lifetime))  # fmt: skip
@@ -250,27 +247,27 @@ def request_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
             if inst.origin == "team":
                 inst.expires_at = now + env.lifetime
             action = "instance.reset"
-        audit(s, rng, f"team:{team_id}", action, challenge=slug)
-    return instance_info(rng, team_id, slug)
+        audit(s, ctx, f"team:{team_id}", action, challenge=slug)
+    return instance_info(ctx, team_id, slug)
 
 
-def stop_instance(rng: Range, team_id: int, slug: str) -> None:
-    now = rng.clock.now()
-    with rng.store.write() as s:
-        ch, _ = _team_challenge(s, rng, team_id, slug)
-        _rate_limit(s, rng, team_id, now)
+def stop_instance(ctx: Range, team_id: int, slug: str) -> None:
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        ch, _ = _team_challenge(s, slug)
+        _rate_limit(s, ctx, team_id, now)
         mine = delete(Instance).where(Instance.team_id == team_id, Instance.challenge_id == ch.id)
         gone = s.execute(mine).rowcount
         if not gone:
             raise NotFound(f"no instance of {slug!r} is running for your team")
-        audit(s, rng, f"team:{team_id}", "instance.stop", challenge=slug)
+        audit(s, ctx, f"team:{team_id}", "instance.stop", challenge=slug)
 
 
-def extend_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
+def extend_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     """Near expiry (the last quarter of its lifetime), a team instance gets a full lifetime."""
-    now = rng.clock.now()
-    with rng.store.write() as s:
-        ch, env, inst = _team_instance(s, rng, team_id, slug)
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        ch, env, inst = _team_instance(s, team_id, slug)
         if inst is None:
             raise NotFound(f"no instance of {slug!r} is running for your team")
         if inst.expires_at is None:
@@ -278,43 +275,44 @@ def extend_instance(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
         opens = _extend_opens(inst, env)
         if now < opens:
             raise Conflict(f"too early to extend: possible from {iso(opens)} (last quarter)")
-        _rate_limit(s, rng, team_id, now)
+        _rate_limit(s, ctx, team_id, now)
         inst.expires_at = now + env.lifetime
-        audit(s, rng, f"team:{team_id}", "instance.extend", challenge=slug)
-    return instance_info(rng, team_id, slug)
+        audit(s, ctx, f"team:{team_id}", "instance.extend", challenge=slug)
+    return instance_info(ctx, team_id, slug)
 
 
-def instance_info(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
+def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     """State, health, expiry and how to connect: shown only to the team itself."""
-    now = rng.clock.now()
-    with rng.store.read() as s:
-        ch, env, inst = _team_instance(s, rng, team_id, slug)
+    now = ctx.clock.now()
+    with ctx.store.read() as s:
+        ch, env, inst = _team_instance(s, team_id, slug)
         if inst is None:
-            return {"challenge": slug, "state": "absent", "health": None, "expires_at": None,
-                    "can_extend_from": None, "connection": None}  # fmt: skip
+            return InstanceOut(challenge=slug, state="absent", health=None, expires_at=None,
+                               can_extend_from=None, connection=None)  # fmt: skip
         ports = {
             (a.instance_id, a.purpose): a.port
             for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
         }
-    host = rng.settings.public_host
-    connection = {
-        "jumpbox": jumpbox_access(rng, team_id, ports.get((None, "jumpbox"))),
-        "services": [{"name": svc.name, "ports": svc.ports} for svc in env.services],
-        "published": [
-            {"service": name, "port": p, "address": f"{host}:{ports[(inst.id, f'{name}:{p}')]}"}
+    host = ctx.settings.public_host
+    jumpbox_port = ports.get((None, "jumpbox"))
+    connection = ConnectionOut(
+        jumpbox=jumpbox_access(ctx, team_id, jumpbox_port) if jumpbox_port else None,
+        services=[ServicePortsOut(name=svc.name, ports=svc.ports) for svc in env.services],
+        published=[
+            PublishedOut(service=name, port=p, address=f"{host}:{ports[(inst.id, f'{name}:{p}')]}")
             for name, p in ((svc.name, p) for svc in env.services if svc.exposure == "published"
                             for p in svc.ports)
             if (inst.id, f"{name}:{p}") in ports
         ],
-    }  # fmt: skip
+    )  # fmt: skip
     can_extend = None
     if inst.expires_at is not None:
         can_extend = max(_extend_opens(inst, env), now)
-    return {
-        "challenge": slug,
-        "state": inst.state,
-        "health": inst.health,
-        "expires_at": inst.expires_at,
-        "can_extend_from": can_extend,
-        "connection": connection,
-    }
+    return InstanceOut(
+        challenge=slug,
+        state=inst.state,  # type: ignore[arg-type]
+        health=inst.health,
+        expires_at=inst.expires_at,
+        can_extend_from=can_extend,
+        connection=connection,
+    )

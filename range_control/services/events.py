@@ -10,11 +10,9 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from range_control.services.context import Range
-from range_control.services.errors import InvalidInput
+from range_control.context import Range
+from range_control.errors import InvalidInput
 from range_control.store.models import Announcement, AuditLog, Event, TimelineLog
-
-STATES = ("not_started", "running", "paused", "ended")
 
 
 @dataclass(frozen=True)
@@ -35,10 +33,10 @@ class EventView:
         return self.state == "running"
 
 
-def ensure_event(session: Session, rng: Range) -> Event:
-    ev = session.scalar(select(Event).where(Event.slug == rng.event_slug))
+def ensure_event(session: Session, ctx: Range) -> Event:
+    ev = session.scalar(select(Event).where(Event.slug == ctx.event_slug))
     if ev is None:
-        ev = Event(slug=rng.event_slug, name=rng.event_slug.upper(), state="not_started")
+        ev = Event(slug=ctx.event_slug, name=ctx.event_slug.upper(), state="not_started")
         session.add(ev)
         session.flush()
     return ev
@@ -69,23 +67,23 @@ def view_of(ev: Any, now: datetime) -> EventView:
 _EVENT = select(*Event.__table__.c).where(Event.slug == bindparam("slug"))
 
 
-def current_in(conn: Connection, rng: Range, now: datetime) -> EventView:
+def current_in(conn: Connection, ctx: Range, now: datetime) -> EventView:
     """The event as of ``now``, read in the caller's transaction (a session's: ``s.connection()``).
 
     Before anything has written the event (a fresh database) it is a not-started event with
     defaults; it is never created here, so this is safe inside any transaction."""
-    ev = conn.execute(_EVENT, {"slug": rng.event_slug}).one_or_none()
+    ev = conn.execute(_EVENT, {"slug": ctx.event_slug}).one_or_none()
     if ev is None:
-        return EventView(slug=rng.event_slug, name=rng.event_slug.upper(), state="not_started",
+        return EventView(slug=ctx.event_slug, name=ctx.event_slug.upper(), state="not_started",
                          starts_at=None, ends_at=None, freeze_at=None,
                          points_fixed_at_solve=False, first_blood_bonus=0, frozen=False,
                          generation=0)  # fmt: skip
     return view_of(ev, now)
 
 
-def current(rng: Range) -> EventView:
-    with rng.store.read_conn() as c:
-        return current_in(c, rng, rng.clock.now())
+def current(ctx: Range) -> EventView:
+    with ctx.store.read_conn() as c:
+        return current_in(c, ctx, ctx.clock.now())
 
 
 _MARKER = select(
@@ -96,33 +94,33 @@ _MARKER = select(
 ).where(Event.slug == bindparam("slug"))  # fmt: skip
 
 
-def page_marker(rng: Range) -> tuple[Any, ...]:
+def page_marker(ctx: Range) -> tuple[Any, ...]:
     """One read that changes whenever anything a public page shows may have changed: scores,
     control actions, the stored state, announcements, applied milestones, and the crossing of
     the start, end and freeze times."""
-    now = rng.clock.now()
-    with rng.store.read_conn() as c:
-        row = c.execute(_MARKER, {"slug": rng.event_slug}).one_or_none()
+    now = ctx.clock.now()
+    with ctx.store.read_conn() as c:
+        row = c.execute(_MARKER, {"slug": ctx.event_slug}).one_or_none()
     if row is None:
         return ("no event",)
     crossed = tuple(t is not None and now >= t for t in (row.starts_at, row.ends_at, row.freeze_at))
     return (*row, *crossed)
 
 
-def bump_generation(tx: Session | Connection, rng: Range) -> None:
+def bump_generation(tx: Session | Connection, ctx: Range) -> None:
     """Invalidate every process's scoreboard cache, in the caller's transaction."""
     tx.execute(
         update(Event)
-        .where(Event.slug == rng.event_slug)
+        .where(Event.slug == ctx.event_slug)
         .values(score_generation=Event.score_generation + 1)
     )
 
 
-def audit(session: Session, rng: Range, actor: str, action: str, **detail: Any) -> None:
-    session.add(AuditLog(actor=actor, action=action, detail=detail, created_at=rng.clock.now()))
+def audit(session: Session, ctx: Range, actor: str, action: str, **detail: Any) -> None:
+    session.add(AuditLog(actor=actor, action=action, detail=detail, created_at=ctx.clock.now()))
 
 
-def configure(rng: Range, actor: str, **changes: Any) -> EventView:
+def configure(ctx: Range, actor: str, **changes: Any) -> EventView:
     """Set name, times and scoring options; ``None`` leaves a field alone, ``""`` clears a time."""
     allowed = {
         "name",
@@ -135,8 +133,8 @@ def configure(rng: Range, actor: str, **changes: Any) -> EventView:
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"unknown event field(s): {', '.join(sorted(unknown))}")
-    with rng.store.write() as s:
-        ev = ensure_event(s, rng)
+    with ctx.store.write() as s:
+        ev = ensure_event(s, ctx)
         applied: dict[str, Any] = {}
         for key, value in changes.items():
             if value is None:
@@ -152,7 +150,7 @@ def configure(rng: Range, actor: str, **changes: Any) -> EventView:
         if ev.freeze_at and ev.starts_at and ev.freeze_at < ev.starts_at:
             raise InvalidInput("freeze_at must not be before starts_at")
         # Times and scoring options all change what the scoreboard shows.
-        bump_generation(s, rng)
-        audit(s, rng, actor, "event.configure", **applied)
+        bump_generation(s, ctx)
+        audit(s, ctx, actor, "event.configure", **applied)
         s.flush()
-        return view_of(ev, rng.clock.now())
+        return view_of(ev, ctx.clock.now())

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 
-from range_control.services.errors import RateLimited
+from range_control.errors import RateLimited
 
 WINDOW = timedelta(minutes=1)
 

@@ -1,69 +1,68 @@
-"""What a team sees of the catalog: the list, one challenge with its hints, its own standing."""
+"""What a team sees of the catalog: the list, and one challenge with its hints."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
-from range_control.services.context import Range
-from range_control.services.errors import NotFound
+from range_control.context import Range
+from range_control.domain.visibility import is_visible
+from range_control.errors import NotFound
 from range_control.services.hints import hints_for
 from range_control.services.scoreboard import snapshot
+from range_control.specs.api import ChallengeDetail, ChallengeSummary
 from range_control.store.models import Challenge, Solve
 
 
-def team_challenges(rng: Range, team_id: int) -> list[dict[str, Any]]:
+def team_challenges(ctx: Range, team_id: int) -> list[ChallengeSummary]:
     """The catalog as a team sees it: values and solve counts from the public board."""
-    snap = snapshot(rng, public=True)
-    with rng.store.read() as s:
-        mine = set(s.scalars(select(Solve.challenge_id).where(Solve.team_id == team_id)))
+    snap = snapshot(ctx, public=True)
+    with ctx.store.read_conn() as c:
+        mine = set(c.scalars(select(Solve.challenge_id).where(Solve.team_id == team_id)))
     slugs_solved = {snap.challenges[c].slug for c in mine if c in snap.challenges}
     out = []
-    for ch in sorted(snap.challenges.values(), key=lambda c: (c.category, c.value, c.name)):
+    for ch in sorted(snap.challenges.values(), key=lambda c: (c.category, c.score.value, c.name)):
         if not ch.visible:
             continue
         state = snap.board.challenges[ch.id]
-        locked_by = [p for p in ch.prerequisites if p not in slugs_solved]
         out.append(
-            {
-                "slug": ch.slug,
-                "name": ch.name,
-                "category": ch.category,
-                "value": state.value,
-                "solves": state.solves,
-                "solved_by_me": ch.id in mine,
-                "locked": bool(locked_by),
-                "requires": list(ch.prerequisites),
-                "tags": list(ch.tags),
-            }
+            ChallengeSummary(
+                slug=ch.slug,
+                name=ch.name,
+                category=ch.category,
+                value=state.value,
+                solves=state.solves,
+                solved_by_me=ch.id in mine,
+                locked=any(p not in slugs_solved for p in ch.prerequisites),
+                requires=list(ch.prerequisites),
+                tags=list(ch.tags),
+            )
         )
     return out
 
 
-def challenge_detail(rng: Range, team_id: int, slug: str) -> dict[str, Any]:
-    snap = snapshot(rng, public=True)
-    with rng.store.read() as s:
+def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
+    snap = snapshot(ctx, public=True)
+    with ctx.store.read() as s:
         ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
-        if ch is None or not ch.visible:
+        if ch is None or not is_visible(ch):
             raise NotFound(f"challenge {slug!r} not found")
         solved = s.scalar(
             select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == ch.id)
         )
         state = snap.board.challenges.get(ch.id)
-        return {
-            "slug": ch.slug,
-            "name": ch.name,
-            "category": ch.category,
-            "author": ch.author,
-            "description": ch.description,
-            "value": state.value if state else ch.value,
-            "solves": state.solves if state else 0,
-            "solved_by_me": solved is not None,
-            "files": [f.rsplit("/", 1)[-1] for f in ch.files],
-            "connection_info": ch.connection_info,
-            "max_attempts": ch.max_attempts,
-            "requires": list(ch.prerequisites),
-            "tags": list(ch.tags),
-            "hints": hints_for(s, team_id, ch.id),
-        }
+        return ChallengeDetail(
+            slug=ch.slug,
+            name=ch.name,
+            category=ch.category,
+            author=ch.author,
+            description=ch.description,
+            value=state.value if state else ch.value,
+            solves=state.solves if state else 0,
+            solved_by_me=solved is not None,
+            files=[f.rsplit("/", 1)[-1] for f in ch.files],
+            connection_info=ch.connection_info,
+            max_attempts=ch.max_attempts,
+            requires=list(ch.prerequisites),
+            tags=list(ch.tags),
+            hints=hints_for(s, team_id, ch.id),
+        )

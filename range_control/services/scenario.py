@@ -15,20 +15,29 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from range_control.context import Range
 from range_control.domain import timeline
+from range_control.errors import Conflict, InvalidInput
 from range_control.services import environments
-from range_control.services.context import Range
-from range_control.services.errors import Conflict, InvalidInput
-from range_control.services.events import EventView, audit, bump_generation, ensure_event, view_of
-from range_control.specs.scenario import ScenarioSpec
+from range_control.services.events import (
+    EventView,
+    audit,
+    bump_generation,
+    current_in,
+    ensure_event,
+    view_of,
+)
+from range_control.specs.api import AnnouncementOut, AuditOut, EventOut, PhaseRowOut, ScenarioOut
+from range_control.specs.files import FileProblem, field_errors, read_yaml
+from range_control.specs.scenario import PhaseSpec, ScenarioSpec
 from range_control.store.models import (
     Announcement,
+    AuditLog,
     Award,
     Challenge,
     Event,
@@ -43,19 +52,9 @@ MAX_SCENARIO_BYTES = 1024 * 1024
 def read_file(path: Path) -> ScenarioSpec:
     """Parse and validate a scenario file; errors name the file and the field."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_SCENARIO_BYTES:
-        raise InvalidInput(f"{path}: larger than {MAX_SCENARIO_BYTES} bytes")
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise InvalidInput(
-            f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+        data = read_yaml(path, MAX_SCENARIO_BYTES)
+    except FileProblem as exc:
+        raise InvalidInput(str(exc)) from None
     return parse(data, str(path))
 
 
@@ -65,17 +64,13 @@ def parse(data: Any, source: str = "scenario") -> ScenarioSpec:
     try:
         return ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{source}: {loc}: {msg.removeprefix('Value error, ')}")
+        lines = [f"{source}: {loc or '(top level)'}: {msg}" for loc, msg in field_errors(exc)]
         raise InvalidInput("\n".join(lines)) from None
 
 
-def load(rng: Range, spec: ScenarioSpec, actor: str, source: str = "scenario") -> timeline.State:
+def load(ctx: Range, spec: ScenarioSpec, actor: str, source: str = "scenario") -> timeline.State:
     """Store the scenario for the event; refuses challenge slugs that are not loaded."""
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         known = set(s.scalars(select(Challenge.slug)))
         unknown = sorted(spec.challenge_slugs() - known)
         if unknown:
@@ -93,15 +88,15 @@ def load(rng: Range, spec: ScenarioSpec, actor: str, source: str = "scenario") -
                             f"{source}: phases.{p.id}.injects.{i}.action.unlock_hint: "
                             f"{uh.challenge!r} has no hint {uh.hint}"
                         )
-        ev = ensure_event(s, rng)
+        ev = ensure_event(s, ctx)
         ev.scenario = spec.model_dump(mode="json")
         ev.name = spec.event
         if spec.start != "manual" and ev.started_at is None:
             ev.starts_at = spec.start
         ev.control_generation += 1
-        audit(s, rng, actor, "scenario.load", source=source, phases=[p.id for p in spec.phases])
-    apply(rng)
-    return state(rng)[1]  # type: ignore[return-value]
+        audit(s, ctx, actor, "scenario.load", source=source, phases=[p.id for p in spec.phases])
+    apply(ctx)
+    return state(ctx)[1]  # type: ignore[return-value]
 
 
 def _spec_of(ev: Event) -> ScenarioSpec | None:
@@ -125,92 +120,130 @@ def control_of(ev: Event, spec: ScenarioSpec) -> timeline.Control:
     )
 
 
-def state(rng: Range, now: datetime | None = None) -> tuple[EventView, timeline.State | None]:
-    now = now or rng.clock.now()
-    with rng.store.read() as s:
-        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
-        if ev is None:
-            from range_control.services.events import current
+@dataclass(frozen=True)
+class Where:
+    """The event, its scenario and where the timeline stands at ``now``."""
 
-            return current(rng), None
-        spec = _spec_of(ev)
-        view = view_of(ev, now)
-        return view, timeline.at(spec, control_of(ev, spec), now) if spec else None
+    view: EventView
+    spec: ScenarioSpec | None
+    control: timeline.Control | None
+    at: timeline.State | None
+    now: datetime
 
 
-def spec_phases(rng: Range) -> list[Any]:
-    with rng.store.read() as s:
-        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
-        spec = _spec_of(ev) if ev is not None else None
-        return list(spec.phases) if spec else []
+def where_in(s: Session, ctx: Range, now: datetime) -> Where:
+    """Read in the caller's transaction; no event row yet reads as a fresh, not started one."""
+    ev = s.scalar(select(Event).where(Event.slug == ctx.event_slug))
+    if ev is None:
+        return Where(current_in(s.connection(), ctx, now), None, None, None, now)
+    spec = _spec_of(ev)
+    if spec is None:
+        return Where(view_of(ev, now), None, None, None, now)
+    ctl = control_of(ev, spec)
+    return Where(view_of(ev, now), spec, ctl, timeline.at(spec, ctl, now), now)
 
 
-def control_generation(rng: Range) -> int:
-    with rng.store.read() as s:
-        gen = s.scalar(select(Event.control_generation).where(Event.slug == rng.event_slug))
+def where(ctx: Range, now: datetime | None = None) -> Where:
+    with ctx.store.read() as s:
+        return where_in(s, ctx, now or ctx.clock.now())
+
+
+def state(ctx: Range, now: datetime | None = None) -> tuple[EventView, timeline.State | None]:
+    w = where(ctx, now)
+    return w.view, w.at
+
+
+def spec_phases(ctx: Range) -> list[PhaseSpec]:
+    spec = where(ctx).spec
+    return list(spec.phases) if spec else []
+
+
+def control_generation(ctx: Range) -> int:
+    with ctx.store.read_conn() as c:
+        gen = c.scalar(select(Event.control_generation).where(Event.slug == ctx.event_slug))
         return int(gen or 0)
 
 
-def _loaded(
-    rng: Range, now: datetime | None
-) -> tuple[ScenarioSpec, timeline.Control, timeline.State, datetime] | None:
-    """The loaded scenario, the organisers' control over it and where the timeline stands at
-    ``now`` (default: the clock's), or None without a scenario."""
-    now = now or rng.clock.now()
-    with rng.store.read() as s:
-        ev = s.scalar(select(Event).where(Event.slug == rng.event_slug))
-        spec = _spec_of(ev) if ev is not None else None
-        if spec is None:
-            return None
-        ctl = control_of(ev, spec)
-    return spec, ctl, timeline.at(spec, ctl, now), now
-
-
-def upcoming(rng: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
+def upcoming(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
     """Wall-clock times of the milestones still to come (none while paused or not scheduled)."""
-    loaded = _loaded(rng, now)
-    if loaded is None or loaded[2].next_at is None:
+    w = where(ctx, now)
+    if w.spec is None or w.control is None or w.at is None or w.at.next_at is None:
         return []
-    spec, ctl, st, now = loaded
+    ctl, st = w.control, w.at
     return [
-        (timeline.wall_time(ctl, m.ex, now, st.ex_now), m.key)  # type: ignore[misc]
-        for m in timeline.milestones(spec, ctl)
+        (timeline.wall_time(ctl, m.ex, w.now, st.ex_now), m.key)  # type: ignore[misc]
+        for m in timeline.milestones(w.spec, ctl)
         if m.ex > st.ex_now
     ]
 
 
-def timeline_rows(rng: Range, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The phases with absolute start/end (offsets while a manual start has not happened)."""
-    loaded = _loaded(rng, now)
-    if loaded is None:
+def rows_of(w: Where) -> list[PhaseRowOut]:
+    """The phases with their offsets from the start and, once started, their wall-clock times."""
+    if w.spec is None or w.control is None or w.at is None:
         return []
-    spec, ctl, st, now = loaded
+    ctl, st = w.control, w.at
+    started = ctl.started_at is not None
     rows = []
-    for p, w in zip(spec.phases, st.windows, strict=True):
-        if ctl.started_at is None:
-            start: Any = w.start
-            end: Any = w.end
-        else:
-            start = timeline.wall_time(ctl, w.start, now, st.ex_now)
-            end = timeline.wall_time(ctl, w.end, now, st.ex_now)
+    for p, win in zip(w.spec.phases, st.windows, strict=True):
         status = "upcoming"
-        if st.phase is not None and st.phase.id == w.id:
+        if st.phase is not None and st.phase.id == win.id:
             status = st.state  # running or paused
-        elif ctl.started_at is not None and st.ex_now >= w.end and st.state != "not_started":
-            status = "done" if w.id not in ctl.skips else "skipped"
+        elif started and st.ex_now >= win.end and st.state != "not_started":
+            status = "done" if win.id not in ctl.skips else "skipped"
         rows.append(
-            {
-                "id": p.id,
-                "title": p.title,
-                "start": start,
-                "end": end,
-                "challenges": list(p.challenges),
-                "injects": len(p.injects),
-                "status": status,
-                "extended_by": ctl.extensions.get(p.id),
-            }
+            PhaseRowOut(
+                id=p.id,
+                title=p.title,
+                start=timeline.wall_time(ctl, win.start, w.now, st.ex_now) if started else None,
+                end=timeline.wall_time(ctl, win.end, w.now, st.ex_now) if started else None,
+                start_offset=win.start,
+                end_offset=win.end,
+                challenges=list(p.challenges),
+                injects=len(p.injects),
+                status=status,
+                extended_by=ctl.extensions.get(p.id),
+            )
         )
     return rows
+
+
+def with_timeline(ctx: Range) -> ScenarioOut:
+    """The event and its computed timeline, from one read."""
+    w = where(ctx)
+    return ScenarioOut(event=overview_of(w), timeline=rows_of(w))
+
+
+def overview(ctx: Range, ev: EventView | None = None) -> EventOut:
+    """The event as teams and organisers see it: state, times, current phase, next transition."""
+    return overview_of(where(ctx), ev)
+
+
+def overview_of(w: Where, ev: EventView | None = None) -> EventOut:
+    ev = ev or w.view
+    st = w.at
+    phase = next_transition = None
+    if st is not None and st.phase is not None and w.spec is not None:
+        brief = next(p.briefing for p in w.spec.phases if p.id == st.phase.id)
+        phase = {"id": st.phase.id, "title": st.phase.title, "briefing": brief,
+                 "ends_at": st.phase_ends_at}  # fmt: skip
+    if st is not None and st.next_at is not None and st.next_milestone is not None:
+        next_transition = {"at": st.next_at, "milestone": st.next_milestone.key}
+    return EventOut.model_validate(
+        {
+            "slug": ev.slug,
+            "name": ev.name,
+            "state": ev.state,
+            "starts_at": ev.starts_at,
+            "ends_at": ev.ends_at,
+            "freeze_at": ev.freeze_at,
+            "frozen": ev.frozen,
+            "points_fixed_at_solve": ev.points_fixed_at_solve,
+            "first_blood_bonus": ev.first_blood_bonus,
+            "server_time": w.now,
+            "phase": phase,
+            "next_transition": next_transition,
+        }
+    )
 
 
 # --- applying -----------------------------------------------------------------------------
@@ -222,12 +255,12 @@ class Applied:
     applied_at: datetime
 
 
-def apply(rng: Range, now: datetime | None = None) -> list[Applied]:
+def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
     """Make the database agree with the timeline at ``now``; returns what was newly applied."""
-    now = now or rng.clock.now()
+    now = now or ctx.clock.now()
     applied: list[Applied] = []
-    with rng.store.write() as s:
-        ev = ensure_event(s, rng)
+    with ctx.store.write() as s:
+        ev = ensure_event(s, ctx)
         spec = _spec_of(ev)
         if spec is None:
             return []
@@ -257,17 +290,17 @@ def apply(rng: Range, now: datetime | None = None) -> list[Applied]:
             try:
                 with s.begin_nested():
                     s.add(TimelineLog(key=m.key, kind=m.kind, due_at=due_at, applied_at=now))
-                    scores_changed |= _effects(s, rng, m, phases, now)
+                    scores_changed |= _effects(s, ctx, m, phases, now)
             except IntegrityError:
                 continue  # another process applied it first
             applied.append(Applied(m.key, m.kind, due_at, now))
         environments.follow_scenario(s, st.environments, now)
         if scores_changed:
-            bump_generation(s, rng)
+            bump_generation(s, ctx)
     return applied
 
 
-def _effects(s: Session, rng: Range, m: timeline.Milestone, phases: dict, now: datetime) -> bool:
+def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: datetime) -> bool:
     """Publish and act for one milestone; True when scores may have changed."""
     if m.kind == "phase_start":
         p = phases[m.phase]
@@ -299,15 +332,15 @@ def _effects(s: Session, rng: Range, m: timeline.Milestone, phases: dict, now: d
 
 
 # --- organiser control --------------------------------------------------------------------
-def _control(rng: Range, actor: str, action: str, change: Any, **detail: Any) -> EventView:
-    now = rng.clock.now()
-    with rng.store.write() as s:
-        ev = ensure_event(s, rng)
+def _control(ctx: Range, actor: str, action: str, change: Any, **detail: Any) -> EventView:
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        ev = ensure_event(s, ctx)
         change(ev, now)
         ev.control_generation += 1
-        audit(s, rng, actor, f"event.{action}", **detail)
-    apply(rng, now)
-    return state(rng, now)[0]
+        audit(s, ctx, actor, f"event.{action}", **detail)
+    apply(ctx, now)
+    return state(ctx, now)[0]
 
 
 def _ex_now(ev: Event, now: datetime) -> tuple[ScenarioSpec, timeline.State]:
@@ -317,7 +350,7 @@ def _ex_now(ev: Event, now: datetime) -> tuple[ScenarioSpec, timeline.State]:
     return spec, timeline.at(spec, control_of(ev, spec), now)
 
 
-def start(rng: Range, actor: str) -> EventView:
+def start(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if ev.state in ("running", "paused"):
             raise Conflict(f"the event is already {ev.state}")
@@ -331,30 +364,30 @@ def start(rng: Range, actor: str) -> EventView:
         ev.started_at = now
         ev.ended_at = None
 
-    return _control(rng, actor, "start", change)
+    return _control(ctx, actor, "start", change)
 
 
-def pause(rng: Range, actor: str) -> EventView:
+def pause(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if view_of(ev, now).state != "running":
             raise Conflict(f"only a running event can be paused (state: {view_of(ev, now).state})")
         ev.pauses = [*ev.pauses, [now.isoformat(), None]]
         ev.state = "paused"
 
-    return _control(rng, actor, "pause", change)
+    return _control(ctx, actor, "pause", change)
 
 
-def resume(rng: Range, actor: str) -> EventView:
+def resume(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if ev.state != "paused" or not ev.pauses or ev.pauses[-1][1] is not None:
             raise Conflict(f"the event is not paused (state: {ev.state})")
         ev.pauses = [*ev.pauses[:-1], [ev.pauses[-1][0], now.isoformat()]]
         ev.state = "running"
 
-    return _control(rng, actor, "resume", change)
+    return _control(ctx, actor, "resume", change)
 
 
-def extend(rng: Range, by: timedelta, actor: str) -> EventView:
+def extend(ctx: Range, by: timedelta, actor: str) -> EventView:
     if not timedelta(0) < by <= timedelta(days=7):
         raise InvalidInput("extend: a duration between 1s and 7d")
     phase_id: list[str] = []
@@ -368,20 +401,20 @@ def extend(rng: Range, by: timedelta, actor: str) -> EventView:
         ext[st.phase.id] = ext.get(st.phase.id, 0) + by.total_seconds()
         ev.extensions = ext
 
-    return _control(rng, actor, "extend", change, by_seconds=by.total_seconds(), phase=phase_id)
+    return _control(ctx, actor, "extend", change, by_seconds=by.total_seconds(), phase=phase_id)
 
 
-def skip(rng: Range, actor: str) -> EventView:
+def skip(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         _, st = _ex_now(ev, now)
         if st.phase is None:
             raise Conflict(f"no phase is current (state: {st.state})")
         ev.skips = {**ev.skips, st.phase.id: st.ex_now.total_seconds()}
 
-    return _control(rng, actor, "skip", change)
+    return _control(ctx, actor, "skip", change)
 
 
-def end(rng: Range, actor: str) -> EventView:
+def end(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if view_of(ev, now).state not in ("running", "paused"):
             raise Conflict(f"the event is not running (state: {view_of(ev, now).state})")
@@ -390,44 +423,36 @@ def end(rng: Range, actor: str) -> EventView:
         ev.state = "ended"
         ev.ended_at = now
 
-    return _control(rng, actor, "end", change)
+    return _control(ctx, actor, "end", change)
 
 
 # --- announcements ------------------------------------------------------------------------
-def announcements(rng: Range, limit: int = 50) -> list[dict[str, Any]]:
-    from range_control.clock import iso
-
-    with rng.store.read() as s:
-        rows = s.scalars(select(Announcement).order_by(Announcement.id.desc()).limit(limit))
-        return [
-            {"id": a.id, "title": a.title, "body": a.body, "source": a.source,
-             "created_at": iso(a.created_at)}
-            for a in rows
-        ]  # fmt: skip
+def announcements(ctx: Range, limit: int = 50) -> list[AnnouncementOut]:
+    with ctx.store.read() as s:
+        return announcements_in(s, limit)
 
 
-def post_announcement(rng: Range, title: str, body: str, actor: str) -> dict[str, Any]:
+def announcements_in(s: Session, limit: int) -> list[AnnouncementOut]:
+    rows = s.scalars(select(Announcement).order_by(Announcement.id.desc()).limit(limit))
+    return [AnnouncementOut.model_validate(a) for a in rows]
+
+
+def post_announcement(ctx: Range, title: str, body: str, actor: str) -> AnnouncementOut:
     title, body = title.strip(), body.strip()
     if not 1 <= len(title) <= 200:
         raise InvalidInput("title: 1 to 200 characters")
     if len(body) > 20_000:
         raise InvalidInput("body: at most 20000 characters")
-    with rng.store.write() as s:
+    with ctx.store.write() as s:
         a = Announcement(title=title, body=body, source="organiser", created_by=actor,
-                         created_at=rng.clock.now())  # fmt: skip
+                         created_at=ctx.clock.now())  # fmt: skip
         s.add(a)
-        audit(s, rng, actor, "announcement.post", title=title)
-    return announcements(rng, 1)[0]
+        s.flush()
+        audit(s, ctx, actor, "announcement.post", title=title)
+        return AnnouncementOut.model_validate(a)
 
 
-def audit_log(rng: Range, limit: int = 200) -> list[dict[str, Any]]:
-    from range_control.clock import iso
-    from range_control.store.models import AuditLog
-
-    with rng.store.read() as s:
+def audit_log(ctx: Range, limit: int = 200) -> list[AuditOut]:
+    with ctx.store.read() as s:
         rows = s.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
-        return [
-            {"id": a.id, "actor": a.actor, "action": a.action, "detail": a.detail,
-             "created_at": iso(a.created_at)}
-            for a in rows
-        ]  # fmt: skip
+        return [AuditOut.model_validate(a) for a in rows]

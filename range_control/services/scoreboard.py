@@ -1,9 +1,10 @@
-"""Scoreboards (public and organiser), the CTFtime feed, and a team's view of the catalog.
+"""Scoreboards (public and organiser), a team's ledger and the CTFtime feed.
 
 A board is computed from the raw records by ``domain.scoring`` and cached per process under the
 event's ``score_generation``, which every score-changing transaction bumps (solves, awards, hint
 unlocks, team and challenge changes), plus the cut-off in force. A wrong flag bumps nothing, so
 it never throws the cache away; a solve bumps it in its own transaction, so it shows at once.
+Everything in a snapshot is immutable: it is shared by every thread of the process.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from range_control.clock import iso
+from range_control.context import Range
 from range_control.domain.scoring import (
     AwardRec,
     Board,
@@ -28,16 +30,17 @@ from range_control.domain.scoring import (
     UnlockRec,
     compute_board,
 )
-from range_control.services.context import Range
-from range_control.services.errors import NotFound
+from range_control.domain.visibility import is_visible
+from range_control.errors import NotFound
 from range_control.services.events import EventView, current
+from range_control.specs.api import CtftimeOut, LedgerOut
 from range_control.store.models import Award, Challenge, Hint, HintUnlock, Solve, Team
 
 _lock = threading.Lock()
 
 
 def value_of(ch: Any) -> ChallengeValue:
-    """The scoring view of a challenge (an ORM row or a plain row with the same columns)."""
+    """The scoring view of a challenge (any row or record with the same columns)."""
     return ChallengeValue(
         id=ch.id,
         slug=ch.slug,
@@ -50,61 +53,66 @@ def value_of(ch: Any) -> ChallengeValue:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ChallengeInfo:
+    """What boards and catalog listings need of a challenge: plain values, no ORM row."""
+
+    id: int
+    slug: str
+    name: str
+    category: str
+    visible: bool
+    prerequisites: tuple[str, ...]
+    tags: tuple[str, ...]
+    score: ChallengeValue
+
+
 @dataclass(frozen=True)
 class Snapshot:
     event: EventView
     board: Board
     public: bool
-    challenges: dict[int, Challenge]
+    challenges: dict[int, ChallengeInfo]
     body: bytes  # GET /scoreboard JSON
     etag: str
 
 
+_CHALLENGES = select(
+    Challenge.id, Challenge.slug, Challenge.name, Challenge.category, Challenge.type,
+    Challenge.value, Challenge.minimum, Challenge.decay, Challenge.decay_function,
+    Challenge.admin_state, Challenge.phase_state, Challenge.spec_state, Challenge.prerequisites,
+    Challenge.tags,
+)  # fmt: skip
+_TEAMS = select(Team.id, Team.name, Team.country).where(Team.disabled.is_(False)).order_by(Team.id)
+_SOLVES = select(Solve.id, Solve.team_id, Solve.challenge_id, Solve.created_at)
+_AWARDS = select(Award.id, Award.team_id, Award.value, Award.created_at, Award.reason)
+_UNLOCKS = select(
+    HintUnlock.id, HintUnlock.team_id, Hint.challenge_id, HintUnlock.cost, HintUnlock.created_at,
+    Hint.title,
+).join(Hint, Hint.id == HintUnlock.hint_id)  # fmt: skip
+
+
 def _compute(
-    s: Session, ev: EventView, cutoff: datetime | None
-) -> tuple[Board, dict[int, Challenge]]:
-    teams = [
-        TeamRec(t.id, t.name, t.country)
-        for t in s.scalars(select(Team).where(Team.disabled.is_(False)).order_by(Team.id))
-    ]
-    challenges = {c.id: c for c in s.scalars(select(Challenge))}
-    solves = [
-        SolveRec(i, t, c, at)
-        for i, t, c, at in s.execute(
-            select(Solve.id, Solve.team_id, Solve.challenge_id, Solve.created_at)
-        )
-    ]
-    awards = [
-        AwardRec(i, t, v, at, r)
-        for i, t, v, at, r in s.execute(
-            select(Award.id, Award.team_id, Award.value, Award.created_at, Award.reason)
-        )
-    ]
-    unlocks = [
-        UnlockRec(i, t, c, cost, at, title or "")
-        for i, t, c, cost, at, title in s.execute(
-            select(
-                HintUnlock.id,
-                HintUnlock.team_id,
-                Hint.challenge_id,
-                HintUnlock.cost,
-                HintUnlock.created_at,
-                Hint.title,
-            ).join(Hint, Hint.id == HintUnlock.hint_id)
-        )
-    ]
+    c: Connection, ev: EventView, cutoff: datetime | None
+) -> tuple[Board, dict[int, ChallengeInfo]]:
+    challenges = {
+        r.id: ChallengeInfo(r.id, r.slug, r.name, r.category, is_visible(r),
+                            tuple(r.prerequisites or ()), tuple(r.tags or ()), value_of(r))
+        for r in c.execute(_CHALLENGES)
+    }  # fmt: skip
     board = compute_board(
-        teams=teams,
-        challenges=[value_of(c) for c in challenges.values()],
-        solves=solves,
-        awards=awards,
-        unlocks=unlocks,
+        teams=[TeamRec(*r) for r in c.execute(_TEAMS)],
+        challenges=[info.score for info in challenges.values()],
+        solves=[SolveRec(*r) for r in c.execute(_SOLVES)],
+        awards=[AwardRec(*r) for r in c.execute(_AWARDS)],
+        unlocks=[
+            UnlockRec(i, t, ch, cost, at, title or "")
+            for i, t, ch, cost, at, title in c.execute(_UNLOCKS)
+        ],  # fmt: skip
         cutoff=cutoff,
         points_fixed_at_solve=ev.points_fixed_at_solve,
         first_blood_bonus=ev.first_blood_bonus,
     )
-    for c in challenges.values():
-        s.expunge(c)
     return board, challenges
 
 
@@ -129,20 +137,20 @@ def _standings_body(ev: EventView, board: Board, public: bool) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def snapshot(rng: Range, *, public: bool = True) -> Snapshot:
+def snapshot(ctx: Range, *, public: bool = True) -> Snapshot:
     """The current board, from cache when nothing that changes a score has happened."""
-    ev = current(rng)
+    ev = current(ctx)
     cutoff = ev.freeze_at if (public and ev.frozen) else None
     key = ("board", public, ev.generation, cutoff, ev.state)  # the body carries the state
-    cached = rng.cache.get("board", {}).get(key)
+    cached = ctx.cache.get("board", {}).get(key)
     if cached is not None:
         return cached
     with _lock:
-        cached = rng.cache.get("board", {}).get(key)
+        cached = ctx.cache.get("board", {}).get(key)
         if cached is not None:
             return cached
-        with rng.store.read() as s:
-            board, challenges = _compute(s, ev, cutoff)
+        with ctx.store.read_conn() as c:
+            board, challenges = _compute(c, ev, cutoff)
         body = _standings_body(ev, board, public)
         snap = Snapshot(
             event=ev,
@@ -153,39 +161,31 @@ def snapshot(rng: Range, *, public: bool = True) -> Snapshot:
             etag=hashlib.sha256(body).hexdigest()[:32],
         )
         # Keep only the newest entry per view (public / organiser).
-        store = {k: v for k, v in rng.cache.get("board", {}).items() if k[1] != public}
+        store = {k: v for k, v in ctx.cache.get("board", {}).items() if k[1] != public}
         store[key] = snap
-        rng.cache["board"] = store
+        ctx.cache["board"] = store
         return snap
 
 
-def ledger(rng: Range, team_id: int, *, public: bool = True) -> dict[str, Any]:
-    snap = snapshot(rng, public=public)
+def ledger(ctx: Range, team_id: int, *, public: bool = True) -> LedgerOut:
+    """Why a team has its score: every entry with the points it gives now."""
+    snap = snapshot(ctx, public=public)
     for row in snap.board.standings:
         if row.team_id == team_id:
-            return {
-                "team": row.team,
-                "country": row.country,
-                "pos": row.pos,
-                "score": row.score,
-                "frozen": snap.public and snap.event.frozen,
-                "entries": [
-                    {
-                        "kind": e.kind,
-                        "challenge": e.challenge,
-                        "points": e.points,
-                        "at": iso(e.at),
-                        "why": e.why,
-                    }
-                    for e in row.ledger
-                ],
-            }
+            return LedgerOut(
+                team=row.team,
+                country=row.country,
+                pos=row.pos,
+                score=row.score,
+                frozen=snap.public and snap.event.frozen,
+                entries=row.ledger,  # type: ignore[arg-type]  # read from attributes
+            )
     raise NotFound(f"team {team_id} not found")
 
 
-def ctftime(rng: Range) -> dict[str, Any]:
+def ctftime(ctx: Range) -> CtftimeOut:
     """CTFtime's scoreboard feed: standings with per-task points and times."""
-    snap = snapshot(rng, public=True)
+    snap = snapshot(ctx, public=True)
     tasks = sorted(c.name for c in snap.challenges.values() if c.visible)
     names = {c.slug: c.name for c in snap.challenges.values()}
     standings = []
@@ -195,4 +195,4 @@ def ctftime(rng: Range) -> dict[str, Any]:
             if e.kind == "solve" and e.challenge in names:
                 stats[names[e.challenge]] = {"points": e.points, "time": int(e.at.timestamp())}
         standings.append({"pos": row.pos, "team": row.team, "score": row.score, "taskStats": stats})
-    return {"tasks": tasks, "standings": standings}
+    return CtftimeOut.model_validate({"tasks": tasks, "standings": standings})

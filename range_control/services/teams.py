@@ -10,18 +10,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from range_control.services.context import Range
-from range_control.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from range_control.context import Range
+from range_control.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from range_control.services.events import audit, bump_generation
+from range_control.specs.api import TeamOut, TeamTokenOut
 from range_control.store.models import Team
 
 TOKEN_PREFIX = "rct_"  # noqa: S105 - a marker, not a secret
@@ -30,23 +31,12 @@ COUNTRY_RE = re.compile(r"^[A-Z]{2,3}$")
 MAX_TEAMS_CSV_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class TeamView:
-    id: int
-    name: str
-    country: str | None
-    disabled: bool
-    created_at: datetime
+def _view(t: Team) -> TeamOut:
+    return TeamOut.model_validate(t)
 
 
-@dataclass(frozen=True)
-class NewTeam:
-    team: TeamView
-    token: str
-
-
-def _view(t: Team) -> TeamView:
-    return TeamView(t.id, t.name, t.country, t.disabled, t.created_at)
+def _issued(t: Team, token: str) -> TeamTokenOut:
+    return TeamTokenOut(team=_view(t), token=token)
 
 
 def hash_token(token: str) -> str:
@@ -77,12 +67,12 @@ def clean_country(country: str | None) -> str | None:
     return code
 
 
-def add_team(rng: Range, name: str, country: str | None = None, actor: str = "cli") -> NewTeam:
+def add_team(ctx: Range, name: str, country: str | None = None, actor: str = "cli") -> TeamTokenOut:
     name = clean_name(name)
     code = clean_country(country)
     token = new_token()
     try:
-        with rng.store.write() as s:
+        with ctx.store.write() as s:
             if s.scalar(select(Team.id).where(Team.name == name)) is not None:
                 raise Conflict(f"team name: a team named {name!r} already exists")
             team = Team(
@@ -90,18 +80,18 @@ def add_team(rng: Range, name: str, country: str | None = None, actor: str = "cl
                 country=code,
                 token_hash=hash_token(token),
                 disabled=False,
-                created_at=rng.clock.now(),
+                created_at=ctx.clock.now(),
             )
             s.add(team)
             s.flush()
-            audit(s, rng, actor, "team.add", team=name)
-            bump_generation(s, rng)
-            return NewTeam(_view(team), token)
+            audit(s, ctx, actor, "team.add", team=name)
+            bump_generation(s, ctx)
+            return _issued(team, token)
     except IntegrityError:
         raise Conflict(f"team name: a team named {name!r} already exists") from None
 
 
-def import_csv(rng: Range, source: Path, actor: str = "cli") -> list[NewTeam]:
+def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOut]:
     """Read ``name,country`` rows (a header row is optional); all or nothing."""
     raw = source.read_bytes()
     if len(raw) > MAX_TEAMS_CSV_BYTES:
@@ -130,29 +120,34 @@ def import_csv(rng: Range, source: Path, actor: str = "cli") -> list[NewTeam]:
         rows.append((name, country))
     if not rows:
         raise InvalidInput(f"{source}: no teams found")
-    created: list[NewTeam] = []
-    with rng.store.write() as s:
+    created: list[TeamTokenOut] = []
+    with ctx.store.write() as s:
         existing = set(s.scalars(select(Team.name).where(Team.name.in_(seen))))
         if existing:
             raise Conflict(f"{source}: team(s) already exist: {', '.join(sorted(existing))}")
-        now = rng.clock.now()
+        now = ctx.clock.now()
         for name, country in rows:
             token = new_token()
             team = Team(name=name, country=country, token_hash=hash_token(token), created_at=now)
             s.add(team)
             s.flush()
-            created.append(NewTeam(_view(team), token))
-        audit(s, rng, actor, "team.import", count=len(rows), source=source.name)
-        bump_generation(s, rng)
+            created.append(_issued(team, token))
+        audit(s, ctx, actor, "team.import", count=len(rows), source=source.name)
+        bump_generation(s, ctx)
     return created
 
 
-def list_teams(rng: Range) -> list[TeamView]:
-    with rng.store.read() as s:
-        return [_view(t) for t in s.scalars(select(Team).order_by(Team.id))]
+def list_teams(ctx: Range) -> list[TeamOut]:
+    with ctx.store.read() as s:
+        return teams_in(s)
 
 
-def _get(s, ref: int | str) -> Team:  # noqa: ANN001
+def teams_in(s: Session) -> list[TeamOut]:
+    return [_view(t) for t in s.scalars(select(Team).order_by(Team.id))]
+
+
+def find(s: Session, ref: int | str) -> Team:
+    """The one way every use case finds a team an organiser names (by id or by name)."""
     team = None
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
         team = s.get(Team, int(ref))
@@ -163,41 +158,41 @@ def _get(s, ref: int | str) -> Team:  # noqa: ANN001
     return team
 
 
-def set_disabled(rng: Range, ref: int | str, disabled: bool, actor: str) -> TeamView:
-    with rng.store.write() as s:
-        team = _get(s, ref)
+def set_disabled(ctx: Range, ref: int | str, disabled: bool, actor: str) -> TeamOut:
+    with ctx.store.write() as s:
+        team = find(s, ref)
         team.disabled = disabled
-        audit(s, rng, actor, "team.disable" if disabled else "team.enable", team=team.name)
-        bump_generation(s, rng)
+        audit(s, ctx, actor, "team.disable" if disabled else "team.enable", team=team.name)
+        bump_generation(s, ctx)
         return _view(team)
 
 
-def rotate_token(rng: Range, ref: int | str, actor: str) -> NewTeam:
+def rotate_token(ctx: Range, ref: int | str, actor: str) -> TeamTokenOut:
     token = new_token()
-    with rng.store.write() as s:
-        team = _get(s, ref)
+    with ctx.store.write() as s:
+        team = find(s, ref)
         team.token_hash = hash_token(token)
-        audit(s, rng, actor, "team.rotate_token", team=team.name)
-        return NewTeam(_view(team), token)
+        audit(s, ctx, actor, "team.rotate_token", team=team.name)
+        return _issued(team, token)
 
 
-def authenticate(rng: Range, token: str) -> TeamView:
+def authenticate(ctx: Range, token: str) -> TeamOut:
     if not token or len(token) > MAX_TOKEN_LEN:
         raise Unauthorized("a valid team token is required")
-    return authenticate_hash(rng, hash_token(token))
+    return authenticate_hash(ctx, hash_token(token))
 
 
-def authenticate_hash(rng: Range, token_hash: str) -> TeamView:
+def authenticate_hash(ctx: Range, token_hash: str) -> TeamOut:
     """A web session holds the token's hash: rotating the token or disabling the team ends it."""
     if len(token_hash) != 64:
         raise Unauthorized("a valid team token is required")
-    with rng.store.read_conn() as c:
+    with ctx.store.read_conn() as c:
         row = c.execute(_BY_TOKEN, {"h": token_hash}).one_or_none()
         if row is None:
             raise Unauthorized("a valid team token is required")
         if row.disabled:
             raise Unauthorized("this team is disabled; ask the organisers")
-        return TeamView(*row)
+        return TeamOut.model_validate(row)
 
 
 _BY_TOKEN = select(Team.id, Team.name, Team.country, Team.disabled, Team.created_at).where(
@@ -205,10 +200,8 @@ _BY_TOKEN = select(Team.id, Team.name, Team.country, Team.disabled, Team.created
 )
 
 
-def write_tokens_csv(created: list[NewTeam], dest: Path) -> None:
+def write_tokens_csv(created: list[TeamTokenOut], dest: Path) -> None:
     """The hand-out sheet: name, country, token. Written 0600; it holds live credentials."""
-    import os
-
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)

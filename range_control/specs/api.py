@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
@@ -11,16 +11,28 @@ from range_control.specs.challenge import MAX_FLAG_LEN
 
 
 class Body(BaseModel):
+    """A request body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+VIEW = ConfigDict(frozen=True, from_attributes=True)
+
+
+class View(BaseModel):
+    """A use case's result: immutable, built from attributes (rows, dataclasses) or values,
+    and sent as it is (the OpenAPI document describes exactly these)."""
+
+    model_config = VIEW
+
+
 # --- errors -------------------------------------------------------------------------------
-class ErrorDetail(BaseModel):
+class ErrorDetail(View):
     code: str = Field(examples=["rate_limited"])
     message: str
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(View):
     error: ErrorDetail
 
 
@@ -29,13 +41,13 @@ class AttemptIn(Body):
     flag: str = Field(min_length=1, max_length=MAX_FLAG_LEN, description="the flag text")
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(View):
     status: Literal["correct", "incorrect", "already_solved"]
     points: int
     attempts_left: int | None = None
 
 
-class ChallengeSummary(BaseModel):
+class ChallengeSummary(View):
     slug: str
     name: str
     category: str
@@ -48,10 +60,10 @@ class ChallengeSummary(BaseModel):
 
 
 class ChallengeList(RootModel[list[ChallengeSummary]]):
-    pass
+    model_config = VIEW
 
 
-class HintOut(BaseModel):
+class HintOut(View):
     id: int
     title: str | None
     cost: int
@@ -59,7 +71,7 @@ class HintOut(BaseModel):
     content: str | None
 
 
-class ChallengeDetail(BaseModel):
+class ChallengeDetail(View):
     slug: str
     name: str
     category: str
@@ -76,7 +88,7 @@ class ChallengeDetail(BaseModel):
     hints: list[HintOut]
 
 
-class LedgerEntryOut(BaseModel):
+class LedgerEntryOut(View):
     kind: Literal["solve", "first_blood", "award", "hint"]
     challenge: str | None
     points: int
@@ -84,7 +96,7 @@ class LedgerEntryOut(BaseModel):
     why: str
 
 
-class LedgerOut(BaseModel):
+class LedgerOut(View):
     team: str
     country: str | None
     pos: int
@@ -93,7 +105,7 @@ class LedgerOut(BaseModel):
     entries: list[LedgerEntryOut]
 
 
-class MeOut(BaseModel):
+class MeOut(View):
     id: int
     name: str
     country: str | None
@@ -101,7 +113,7 @@ class MeOut(BaseModel):
 
 
 # --- public -------------------------------------------------------------------------------
-class StandingOut(BaseModel):
+class StandingOut(View):
     pos: int
     team: str
     team_id: int
@@ -111,38 +123,38 @@ class StandingOut(BaseModel):
     last_solve_at: datetime | None
 
 
-class ScoreboardOut(BaseModel):
+class ScoreboardOut(View):
     standings: list[StandingOut]
     frozen: bool
     freeze_at: datetime | None
     state: str
 
 
-class CtftimeStanding(BaseModel):
+class CtftimeStanding(View):
     pos: int
     team: str
     score: int
-    taskStats: dict[str, dict[str, int]]  # noqa: N815 - CTFtime's field name
+    taskStats: dict[str, dict[str, int]]
 
 
-class CtftimeOut(BaseModel):
+class CtftimeOut(View):
     tasks: list[str]
     standings: list[CtftimeStanding]
 
 
-class PhaseOut(BaseModel):
+class PhaseOut(View):
     id: str
     title: str
     briefing: str
     ends_at: datetime | None = Field(description="projected; null while paused")
 
 
-class TransitionOut(BaseModel):
+class TransitionOut(View):
     at: datetime
     milestone: str = Field(examples=["phase:containment:start", "inject:detection:0", "freeze"])
 
 
-class EventOut(BaseModel):
+class EventOut(View):
     slug: str
     name: str
     state: Literal["not_started", "running", "paused", "ended"]
@@ -166,7 +178,7 @@ class AnnouncementIn(Body):
     message: str = Field(default="", max_length=20_000, description="markdown")
 
 
-class AnnouncementOut(BaseModel):
+class AnnouncementOut(View):
     id: int
     title: str
     body: str
@@ -175,10 +187,10 @@ class AnnouncementOut(BaseModel):
 
 
 class AnnouncementList(RootModel[list[AnnouncementOut]]):
-    pass
+    model_config = VIEW
 
 
-class AuditOut(BaseModel):
+class AuditOut(View):
     id: int
     actor: str
     action: str
@@ -187,20 +199,27 @@ class AuditOut(BaseModel):
 
 
 class AuditList(RootModel[list[AuditOut]]):
-    pass
+    model_config = VIEW
 
 
-class PhaseRowOut(BaseModel):
+class PhaseRowOut(View):
+    """A phase of the timeline. Durations are in seconds in JSON."""
+
+    model_config = VIEW | ConfigDict(ser_json_timedelta="float")
+
     id: str
     title: str
     start: datetime | None = Field(description="null until a manual start has happened")
     end: datetime | None
+    start_offset: timedelta = Field(description="from the start of the exercise")
+    end_offset: timedelta
     challenges: list[str]
     injects: int
     status: str
+    extended_by: timedelta | None = Field(default=None, description="by the organisers")
 
 
-class ScenarioOut(BaseModel):
+class ScenarioOut(View):
     event: EventOut
     timeline: list[PhaseRowOut]
 
@@ -211,7 +230,7 @@ class TeamIn(Body):
     country: str | None = Field(default=None, max_length=3, description="ISO 3166 code")
 
 
-class TeamOut(BaseModel):
+class TeamOut(View):
     id: int
     name: str
     country: str | None
@@ -220,10 +239,10 @@ class TeamOut(BaseModel):
 
 
 class TeamList(RootModel[list[TeamOut]]):
-    pass
+    model_config = VIEW
 
 
-class TeamTokenOut(BaseModel):
+class TeamTokenOut(View):
     team: TeamOut
     token: str = Field(description="shown once; only its hash is stored")
 
@@ -234,7 +253,7 @@ class AwardIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class AwardOut(BaseModel):
+class AwardOut(View):
     id: int
     team: str
     team_id: int
@@ -245,7 +264,7 @@ class AwardOut(BaseModel):
 
 
 class AwardList(RootModel[list[AwardOut]]):
-    pass
+    model_config = VIEW
 
 
 class AttemptQuery(Body):
@@ -258,7 +277,7 @@ class AttemptQuery(Body):
     before_id: int | None = Field(default=None, ge=1, description="page: attempts older than this")
 
 
-class AttemptRecord(BaseModel):
+class AttemptRecord(View):
     id: int
     team: str
     challenge: str
@@ -269,10 +288,10 @@ class AttemptRecord(BaseModel):
 
 
 class AttemptList(RootModel[list[AttemptRecord]]):
-    pass
+    model_config = VIEW
 
 
-class SharingAlertOut(BaseModel):
+class SharingAlertOut(View):
     id: int
     challenge: str
     submitting_team: str
@@ -283,10 +302,10 @@ class SharingAlertOut(BaseModel):
 
 
 class SharingAlertList(RootModel[list[SharingAlertOut]]):
-    pass
+    model_config = VIEW
 
 
-class AdminChallenge(BaseModel):
+class AdminChallenge(View):
     slug: str
     name: str
     category: str
@@ -303,7 +322,7 @@ class AdminChallenge(BaseModel):
 
 
 class AdminChallengeList(RootModel[list[AdminChallenge]]):
-    pass
+    model_config = VIEW
 
 
 class VisibilityIn(Body):
@@ -322,7 +341,7 @@ class EventPatch(Body):
 
 
 # --- environments -------------------------------------------------------------------------
-class JumpboxOut(BaseModel):
+class JumpboxOut(View):
     host: str
     port: int
     user: str
@@ -330,24 +349,29 @@ class JumpboxOut(BaseModel):
     command: str
 
 
-class ServicePortsOut(BaseModel):
+class TeamJumpboxOut(View):
+    team: str
+    jumpbox: JumpboxOut
+
+
+class ServicePortsOut(View):
     name: str
     ports: list[int]
 
 
-class PublishedOut(BaseModel):
+class PublishedOut(View):
     service: str
     port: int
     address: str
 
 
-class ConnectionOut(BaseModel):
+class ConnectionOut(View):
     jumpbox: JumpboxOut | None = Field(description="null until the reconciler gave it a port")
     services: list[ServicePortsOut] = Field(description="reachable by name from the jumpbox")
     published: list[PublishedOut]
 
 
-class InstanceOut(BaseModel):
+class InstanceOut(View):
     challenge: str
     state: Literal["absent", "pending", "running", "failed"]
     health: str | None
@@ -361,11 +385,11 @@ class EnvSelectionIn(Body):
     challenge: str | None = Field(default=None, max_length=63, description="slug; null: all open")
 
 
-class EnvChangeOut(BaseModel):
+class EnvChangeOut(View):
     changed: int = Field(description="instances added, reset or removed (desired state)")
 
 
-class EnvRowOut(BaseModel):
+class EnvRowOut(View):
     id: int
     team: str
     challenge: str
@@ -377,4 +401,4 @@ class EnvRowOut(BaseModel):
 
 
 class EnvList(RootModel[list[EnvRowOut]]):
-    pass
+    model_config = VIEW

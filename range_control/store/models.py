@@ -56,11 +56,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def effective_state(admin: str | None, phase: str | None, spec: str) -> str:
-    """Organiser override, then the scenario's timeline, then challenge.yml."""
-    return admin or phase or spec
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -145,10 +140,6 @@ class Challenge(Base):
     hints: Mapped[list[Hint]] = relationship(
         back_populates="challenge", cascade="all, delete-orphan", order_by="Hint.position"
     )
-
-    @property
-    def visible(self) -> bool:
-        return effective_state(self.admin_state, self.phase_state, self.spec_state) == "visible"
 
     @property
     def environment(self) -> dict[str, Any] | None:

@@ -27,23 +27,16 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from range_control.errors import LeaseBusy, SchedulerBusy, SchemaMismatch
+
+__all__ = ["SCHEMA_HEAD", "LeaseBusy", "Lease", "SchedulerBusy", "SchemaMismatch", "Store",
+           "make_engine"]  # fmt: skip
+
 _IMMEDIATE = "range_immediate"
 
 # The newest Alembic revision. Kept here so that web workers need not import Alembic (10 MB)
 # to check the schema; tests/test_store.py checks that it equals Alembic's own head.
 SCHEMA_HEAD = "0004"
-
-
-class SchemaMismatch(RuntimeError):
-    pass
-
-
-class LeaseBusy(RuntimeError):
-    pass
-
-
-class SchedulerBusy(LeaseBusy):
-    pass
 
 
 class Lease:
@@ -132,10 +125,6 @@ class Store:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
         return cls(make_engine(url, **kwargs))
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

@@ -1,4 +1,4 @@
-"""``rangectl challenges check --live``: prove each challenge solvable on the real engine.
+"""``rangectl challenges check --live``: prove each challenge solvable on a live engine.
 
 For every challenge, in a range of its own (a throw-away SQLite database, an event slug of its
 own, one validation team), exactly as an event would run it:
@@ -15,6 +15,7 @@ own, one validation team), exactly as an event would run it:
 
 Everything is torn down afterwards, also on failure and on Ctrl-C (``cancel``): a reconciler
 pass with nothing desired, then a sweep of whatever still carries the check's event label.
+The engine is any ``Backend``: the check runs where the event will run.
 """
 
 from __future__ import annotations
@@ -29,18 +30,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from docker.types import LogConfig
-
+from range_control.context import Range
 from range_control.domain.flags import DynamicFlag, Flag, dynamic_flag, matches
 from range_control.orchestrator import images
-from range_control.orchestrator.backend import EVENT, MANAGED, ROLE, ServiceRun, network_name
-from range_control.orchestrator.docker_backend import DockerBackend, sweep
-from range_control.orchestrator.reconciler import Reconciler
+from range_control.orchestrator.backend import (
+    ROLE,
+    SERVICE,
+    Backend,
+    Cancel,
+    Job,
+    network_name,
+)
 from range_control.services import catalog, environments, teams
+from range_control.services import images as builds
 from range_control.services.catalog import Loaded
-from range_control.services.context import Range
+from range_control.services.reconcile import EnvironmentReconciler
 from range_control.settings import Settings, secret
 from range_control.specs.challenge import SolverSpec
 from range_control.store import migrate
@@ -108,13 +113,13 @@ def _tail(text: str, n: int = OUTPUT_LINES) -> str:
 class LiveCheck:
     """Runs the live check of many challenges, ``jobs`` at a time."""
 
-    def __init__(self, client: Any, *, jobs: int = 2, health_timeout: float = 180,
+    def __init__(self, backend: Backend, *, jobs: int = 2, health_timeout: float = 180,
                  progress: Callable[[str], None] | None = None) -> None:  # fmt: skip
-        self.client = client
+        self.backend = backend
         self.jobs = max(1, jobs)
         self.health_timeout = health_timeout
         self.progress = progress or (lambda _msg: None)
-        self.cancel = threading.Event()
+        self.cancel = Cancel()
         self._events: set[str] = set()
         self._lock = threading.Lock()
         self._solver_base: str | None = None
@@ -135,7 +140,7 @@ class LiveCheck:
         finally:
             pool.shutdown(wait=True)
             for event in list(self._events):  # backstop: nothing of the check survives
-                sweep(self.client, event)
+                self.backend.sweep(event)
 
     def check_one(self, item: Loaded, index: int, pack: list[Loaded] | None = None) -> Result:
         """Check ``item``; ``pack`` (its whole set) is loaded too, for prerequisites."""
@@ -144,21 +149,20 @@ class LiveCheck:
         event = "chk" + secrets.token_hex(4)
         with self._lock:
             self._events.add(event)
-        rng: Range | None = None
-        rec: Reconciler | None = None
+        ctx: Range | None = None
+        rec: EnvironmentReconciler | None = None
         try:
-            rng = self._range(tmp, event, index)
-            backend = DockerBackend(self.client, publish_ip="127.0.0.1", health_interval=1.0)
-            rec = Reconciler(rng, backend, pool=4, max_restarts=0)
-            catalog.sync(rng, pack or [item], actor="check")
-            team = teams.add_team(rng, "validation", actor="check").team.id
-            self._steps(result, item, rng, backend, rec, team)
+            ctx = self._range(tmp, event, index)
+            rec = EnvironmentReconciler(ctx, self.backend, pool=4, max_restarts=0)
+            catalog.sync(ctx, pack or [item], actor="check")
+            team = teams.add_team(ctx, "validation", actor="check").team.id
+            self._steps(result, item, ctx, rec, team)
         except Cancelled:
             result.steps.append(Step("cancelled", False, 0.0, "interrupted (Ctrl-C)"))
         except Exception as exc:  # noqa: BLE001 - reported as the check's failure
             result.steps.append(Step("setup", False, 0.0, f"{exc.__class__.__name__}: {exc}"))
         finally:
-            self._teardown(rng, rec, event)
+            self._teardown(ctx, rec, event)
             shutil.rmtree(tmp, ignore_errors=True)
         self.progress(result.summary())
         return result
@@ -172,13 +176,13 @@ class LiveCheck:
             admin_token=secrets.token_hex(16), port_range=f"{low}-{low + 39}",
             publish_ip="127.0.0.1", public_host="127.0.0.1", launch_pool=4,
         )  # fmt: skip
-        rng = Range.from_settings(settings)
+        ctx = Range.from_settings(settings)
         with _MIGRATING:  # Alembic's context is process-global: one upgrade at a time
-            migrate.upgrade(rng.store.engine)
-        return rng
+            migrate.upgrade(ctx.store.engine)
+        return ctx
 
-    def _steps(self, result: Result, item: Loaded, rng: Range, backend: DockerBackend,
-               rec: Reconciler, team: int) -> None:  # fmt: skip
+    def _steps(self, result: Result, item: Loaded, ctx: Range, rec: EnvironmentReconciler,
+               team: int) -> None:  # fmt: skip
         solver = catalog.solver_of(item)
         env = item.spec.environment
 
@@ -200,19 +204,17 @@ class LiveCheck:
         def build() -> str:
             if solver is None:
                 raise StepFailed(f"no solver: add {SolverSpec().path}/solve.py or a solver: key")
-            for svc, ref in catalog.image_refs(item).items():
-                spec = next(s for s in env.services if s.name == svc) if env else None
-                try:
-                    backend.ensure_image(ServiceRun(spec, ref), item.slug, str(item.directory))
-                except Exception as exc:  # noqa: BLE001 - the message names challenge and step
-                    raise StepFailed(str(exc)) from None
+            try:
+                builds.build_challenge(self.backend, item)
+            except Exception as exc:  # noqa: BLE001 - the message names challenge and step
+                raise StepFailed(str(exc)) from None
             solver_image.append(self._solver_image(item, solver))
             return ""
 
         def start() -> str:
             if env is None:
                 return "no environment: the solver works on the attachments"
-            environments.up(rng, environments.Selection(challenge=item.slug), "check")
+            environments.up(ctx, environments.Selection(challenge=item.slug), "check")
             report = rec.run_once()
             errors = [*report.failed.values(), *report.jumpbox_errors.values()]
             if errors:
@@ -222,22 +224,30 @@ class LiveCheck:
         def health() -> str:
             if env is None:
                 return ""
-            return self._wait_healthy(backend, rng.event_slug, [s.name for s in env.services])
+            return self._wait_healthy(ctx.event_slug, [s.name for s in env.services])
 
         def solve() -> str:
             assert solver is not None
-            net = network_name(rng.event_slug, team) if env is not None else None
-            code, out = self._run_solver(solver_image[0], solver, rng.event_slug, net)
-            result.output = out
-            if code != 0:
-                last = _tail(out, 1)
-                raise StepFailed(f"solver exited with code {code}: {last}\n{_tail(out)}")
+            net = network_name(ctx.event_slug, team) if env is not None else None
+            job = Job(ctx.event_slug, f"rc-{ctx.event_slug}-solver", solver_image[0],
+                      tuple(solver.command), net, solver.timeout)  # fmt: skip
+            done = self.backend.run_job(job, self.cancel)
+            if self.cancel.is_set():
+                raise Cancelled
+            if done.timed_out:
+                out = done.stdout + done.stderr
+                raise StepFailed(f"solver timed out after {solver.timeout} s\n{_tail(out)}")
+            result.output = done.stdout
+            if done.exit_code != 0:
+                out = done.stdout + done.stderr
+                raise StepFailed(f"solver exited with code {done.exit_code}: {_tail(out, 1)}\n"
+                                 f"{_tail(out)}")  # fmt: skip
             return ""
 
         def flag() -> str:
             lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
             printed = lines[-1] if lines else ""
-            return check_flag(rng, item, team, printed)
+            return check_flag(ctx, item, team, printed)
 
         try:
             for name, fn in zip(STEPS, (build, start, health, solve, flag), strict=True):
@@ -249,41 +259,34 @@ class LiveCheck:
     def _solver_image(self, item: Loaded, solver: SolverSpec) -> str:
         with self._lock:
             if self._solver_base is None:
-                self._solver_base = solver_base_image(self.client)
+                self._solver_base = solver_base_image(self.backend)
         with tempfile.TemporaryDirectory(prefix="rc-solver-") as d:
-            ctx = Path(d)
-            shutil.copytree(item.directory / solver.path, ctx / "solve")
-            (ctx / "files").mkdir()
+            context_dir = Path(d)
+            shutil.copytree(item.directory / solver.path, context_dir / "solve")
+            (context_dir / "files").mkdir()
             for rel in item.spec.files:
-                shutil.copy(item.directory / rel, ctx / "files" / Path(rel).name)
-            (ctx / "Dockerfile").write_text(
+                shutil.copy(item.directory / rel, context_dir / "files" / Path(rel).name)
+            (context_dir / "Dockerfile").write_text(
                 f"FROM {self._solver_base}\nCOPY solve /solve\nCOPY files /files\nWORKDIR /solve\n"
             )
-            tag = f"range/solver-{item.slug}:{images.context_digest(ctx)[:16]}"
-            try:
-                images.build_context(self.client, challenge=item.slug, service="solver",
-                                     context=ctx, dockerfile=None, tag=tag)  # fmt: skip
-            except images.ImageError as exc:
-                raise StepFailed(str(exc)) from None
+            tag = f"range/solver-{item.slug}:{images.context_digest(context_dir)[:16]}"
+            _build(self.backend, context_dir, tag, f"{item.slug} (solver)")
         return tag
 
-    def _wait_healthy(self, backend: DockerBackend, event: str, services: list[str]) -> str:
+    def _wait_healthy(self, event: str, services: list[str]) -> str:
         deadline = time.monotonic() + self.health_timeout
         ready_since: float | None = None
         while True:
             if self.cancel.is_set():
                 raise Cancelled
-            seen = {o.labels.get("range.service"): o for o in backend.containers(event)
+            seen = {o.labels.get(SERVICE): o for o in self.backend.containers(event)
                     if o.labels.get(ROLE) == "service"}  # fmt: skip
             for name in services:
                 obs = seen.get(name)
                 if obs is not None and obs.status in ("exited", "dead", "restarting"):
-                    info = self.client.api.inspect_container(obs.id)["State"]
-                    logs = self.client.api.logs(obs.id, tail=OUTPUT_LINES).decode(errors="replace")
-                    raise StepFailed(
-                        f"service {name} {obs.status} (exit code {info.get('ExitCode')})"
-                        + (f":\n{_tail(logs)}" if logs.strip() else "")
-                    )
+                    head, _, tail = self.backend.why_down(obs, OUTPUT_LINES).partition(":\n")
+                    raise StepFailed(f"service {name} {obs.status} ({head})"
+                                     + (f":\n{_tail(tail)}" if tail else ""))  # fmt: skip
             pending = [
                 n for n in services
                 if n not in seen or seen[n].status != "running"
@@ -305,48 +308,17 @@ class LiveCheck:
                 raise StepFailed(f"not healthy after {self.health_timeout:.0f} s ({states})")
             time.sleep(0.5)
 
-    def _run_solver(
-        self, image: str, solver: SolverSpec, event: str, network: str | None
-    ) -> tuple[int, str]:
-        api = self.client.api
-        created = api.create_container(
-            image, command=solver.command, name=f"rc-{event}-solver",
-            labels={MANAGED: "1", EVENT: event, ROLE: "solver"},
-            network_disabled=network is None,
-            host_config=api.create_host_config(
-                network_mode=network or "none", cap_drop=["ALL"],
-                security_opt=["no-new-privileges:true"], mem_limit=512 * 2**20, pids_limit=256,
-                log_config=LogConfig(type="json-file", config={"max-size": "1m"}), init=True,
-            ),
-        )  # fmt: skip
-        api.start(created["Id"])
-        deadline = time.monotonic() + solver.timeout
-        while True:
-            if self.cancel.is_set():
-                raise Cancelled
-            state = api.inspect_container(created["Id"])["State"]
-            if not state["Running"]:
-                break
-            if time.monotonic() > deadline:
-                out = api.logs(created["Id"]).decode(errors="replace")
-                raise StepFailed(f"solver timed out after {solver.timeout} s\n{_tail(out)}")
-            time.sleep(0.25)
-        out = api.logs(created["Id"], stdout=True, stderr=False).decode(errors="replace")
-        err = api.logs(created["Id"], stdout=False, stderr=True).decode(errors="replace")
-        code = int(state.get("ExitCode", -1))
-        return code, out if code == 0 else out + err
-
-    def _teardown(self, rng: Range | None, rec: Reconciler | None, event: str) -> None:
+    def _teardown(self, ctx: Range | None, rec: EnvironmentReconciler | None, event: str) -> None:
         try:
-            if rng is not None and rec is not None:
-                environments.down(rng, environments.Selection(), "check")
+            if ctx is not None and rec is not None:
+                environments.down(ctx, environments.Selection(), "check")
                 rec.run_once()
         except Exception:  # noqa: BLE001, S110 - the sweep below removes the rest
             pass
         finally:
-            sweep(self.client, event)
-            if rng is not None:
-                rng.store.dispose()
+            self.backend.sweep(event)
+            if ctx is not None:
+                ctx.store.dispose()
             with self._lock:
                 self._events.discard(event)
 
@@ -355,15 +327,15 @@ class _Stop(Exception):
     pass
 
 
-def check_flag(rng: Range, item: Loaded, team_id: int, printed: str) -> str:
+def check_flag(ctx: Range, item: Loaded, team_id: int, printed: str) -> str:
     """The captured flag against what this team's instance holds; raises StepFailed."""
     spec = item.spec
     if not printed:
         raise StepFailed("the solver printed nothing")
     if spec.dynamic_flag is not None:
         shape = DynamicFlag(spec.dynamic_flag.prefix, spec.dynamic_flag.length)
-        key = secret(rng.settings.flag_secret)
-        want = dynamic_flag(key, rng.event_slug, team_id, item.slug, shape)
+        key = secret(ctx.settings.flag_secret)
+        want = dynamic_flag(key, ctx.event_slug, team_id, item.slug, shape)
         if matches(Flag("static", want), printed):
             return "the team's dynamic flag"
         raise StepFailed(f"solver printed {printed[:200]!r}, not the validation team's flag {want}")
@@ -373,17 +345,20 @@ def check_flag(rng: Range, item: Loaded, team_id: int, printed: str) -> str:
     raise StepFailed(f"solver printed {printed[:200]!r}, which matches none of the flags")
 
 
-def solver_base_image(client: Any) -> str:
+def solver_base_image(backend: Backend) -> str:
     """``range/solver-base``: the base image with Python 3, built once per content."""
     with tempfile.TemporaryDirectory(prefix="rc-solver-base-") as d:
         (Path(d) / "Dockerfile").write_text(SOLVER_BASE_DOCKERFILE)
         tag = f"range/solver-base:{images.context_digest(Path(d))[:16]}"
-        try:
-            images.build_context(client, challenge="(solver base)", service="python3",
-                                 context=Path(d), dockerfile=None, tag=tag)  # fmt: skip
-        except images.ImageError as exc:
-            raise StepFailed(str(exc)) from None
+        _build(backend, Path(d), tag, "(solver base)")
     return tag
+
+
+def _build(backend: Backend, context: Path, tag: str, label: str) -> None:
+    try:
+        backend.build_image(context, tag, label)
+    except Exception as exc:  # noqa: BLE001 - the builder's message names the step at fault
+        raise StepFailed(str(exc)) from None
 
 
 def junit_xml(results: list[Result]) -> bytes:

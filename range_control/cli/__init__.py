@@ -1,0 +1,113 @@
+"""``rangectl``: the organisers' and authors' command line.
+
+One module per command group (``cli/teams.py``, ``cli/event.py``, ...) over a small shared
+module (``cli/common.py``). The root group loads a group's module only when that group runs, so
+``rangectl --help`` and shell completion do not pay for SQLAlchemy, pydantic, rich or the Docker
+SDK; its listing reads the short help kept below (a test checks it against the commands).
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import traceback
+from typing import Any
+
+import click
+
+# name -> (module under range_control.cli, attribute, short help shown by `rangectl --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "admin-token": ("admin", "admin_token", "Print the organiser API token."),
+    "award": ("admin", "award", "Give a team points (negative: a penalty)."),
+    "challenges": ("challenges", "challenges", "Challenge catalog: lint, check and load."),
+    "db": ("db", "db", "Database schema (Alembic migrations)."),
+    "demo": ("demo", "demo", "A demo event on the embedded defaults."),
+    "env": ("env", "env", "Team instances of live challenges."),
+    "event": ("event", "event", "The event: times, state, scenario and its timeline."),
+    "images": (
+        "images",
+        "images",
+        "Local images (no registry): the base image and challenge images.",
+    ),
+    "serve": ("serve", "serve", "Run the control plane in one process (embedded default)."),
+    "teams": ("teams", "teams", "Teams and their tokens."),
+    "worker": (
+        "serve",
+        "worker",
+        "Run the scheduler and the reconciler (one per range: timeline, environments).",
+    ),
+}
+
+
+class RangeCLI(click.Group):
+    """Loads command groups on demand; turns every error into one clear line and exit status 1
+    (the traceback only with ``--debug``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(f"range_control.cli.{module}"), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from range_control.errors import ServiceError
+
+        try:
+            return super().invoke(ctx)
+        except ServiceError as exc:
+            # Plain echo, not rich: an error line must never be wrapped (paths are grepped).
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything else: one line, not a traceback
+            if ctx.obj is not None and getattr(ctx.obj, "debug", False):
+                traceback.print_exc()
+            else:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                click.echo(
+                    f"error: {exc.__class__.__name__}: {first} (rangectl --debug shows where)",
+                    err=True,
+                )
+            sys.exit(1)
+
+
+class Options:
+    """What the root group's options say; command modules add the range (cli/common.py)."""
+
+    def __init__(self, debug: bool) -> None:
+        self.debug = debug
+
+
+@click.group(cls=RangeCLI)
+@click.option("--debug", is_flag=True, help="Print the traceback of an unexpected error.")
+@click.version_option(package_name="range-control")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Range Control: run the CIOR International Cyber Event range.
+
+    Settings come from the environment: RANGE_DATA_DIR (default ./var), RANGE_DATABASE_URL
+    (default SQLite in the data dir), RANGE_ADMIN_TOKEN, RANGE_SECRET_KEY, RANGE_FLAG_SECRET
+    (generated and kept in the data dir when unset). See the README for the others.
+    """
+    ctx.obj = Options(debug)
+
+
+def run() -> None:
+    """The ``rangectl`` entry point. Ctrl-C works even when the shell that started us ignored
+    SIGINT (a background job of a script): long commands promise to tear down on it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,153 @@
+"""``rangectl challenges``: lint, prove solvable, load, list, hide and show."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from range_control.cli.common import ACTOR, State, console, err_console, pass_state
+from range_control.services import admin, catalog, engine
+from range_control.services import check as chk
+from range_control.services import images as builds
+from range_control.services.catalog import LintResult
+
+
+@click.group()
+def challenges() -> None:
+    """Challenge catalog: lint, check and load challenge.yml directories."""
+
+
+def _lint(paths: tuple[str, ...]) -> LintResult:
+    result = catalog.lint([Path(p) for p in paths])
+    for problem in result.problems:
+        click.echo(str(problem))
+    return result
+
+
+@challenges.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def challenges_validate(paths: tuple[str, ...]) -> None:
+    """Lint challenge dirs (or trees of them); one line per problem, exit 1 if any."""
+    result = _lint(paths)
+    if result.problems:
+        err_console.print(
+            f"[red]{len(result.problems)} problem(s)[/red] in {len(result.challenges)} "
+            "loadable challenge(s)"
+        )
+        sys.exit(1)
+    console.print(f"{len(result.challenges)} challenge(s) OK")
+
+
+@challenges.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--live", is_flag=True, help="build, start, solve and compare flags on the engine")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="write JUnit XML here")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="challenges checked at once")  # fmt: skip
+@click.option("--health-timeout", default=180, show_default=True, type=click.IntRange(5, 3600),
+              help="seconds for services to become healthy")  # fmt: skip
+@pass_state
+def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: str | None,
+                     jobs: int, health_timeout: int) -> None:  # fmt: skip
+    """Lint; with --live also prove each challenge solvable on a live instance; exit 1 on any
+    failure."""
+    result = _lint(paths)
+    if result.problems:
+        raise click.ClickException(f"{len(result.problems)} problem(s): fix them first")
+    if not live:
+        console.print(f"{len(result.challenges)} challenge(s) OK (lint; add --live to solve them)")
+        return
+    # The check's own instances publish on loopback and are watched closely.
+    backend = engine.backend(state.settings, publish_ip="127.0.0.1", health_interval=1.0)
+    t0 = time.monotonic()
+
+    # Challenge images build FROM the base image: made here on an engine that has none yet.
+    def say(line: str) -> None:
+        err_console.print(f"  base image: {line[:100]}", highlight=False)
+
+    if builds.build_base(backend, say):
+        err_console.print(f"  base image built in {time.monotonic() - t0:.0f} s")
+    checker = chk.LiveCheck(
+        backend,
+        jobs=jobs,
+        health_timeout=health_timeout,
+        progress=lambda msg: err_console.print(f"  {msg}", highlight=False, soft_wrap=True),
+    )
+    try:
+        results = checker.run(result.challenges)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/red]: everything the check started is removed")
+        sys.exit(130)
+    if junit:
+        Path(junit).write_bytes(chk.junit_xml(results))
+    table = Table("challenge", "result", *chk.STEPS, "why")
+    for r in results:
+        times = {st.name: f"{st.seconds:.1f}s" + ("" if st.ok else " ✗") for st in r.steps}
+        bad = r.failure
+        why = f"{bad.name}: {bad.detail.splitlines()[0] if bad.detail else ''}" if bad else ""
+        table.add_row(r.slug, "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
+                      *(times.get(n, "") for n in chk.STEPS), why)  # fmt: skip
+    console.print(table)
+    for r in results:
+        if r.failure is not None and "\n" in r.failure.detail:
+            err_console.print(f"[red]{r.slug}[/red] ({r.failure.name}):")
+            err_console.print(r.failure.detail, highlight=False, markup=False)
+    failed = sum(1 for r in results if not r.ok)
+    console.print(f"{len(results) - failed} passed, {failed} failed in "
+                  f"{time.monotonic() - t0:.1f} s")  # fmt: skip
+    if failed:
+        sys.exit(1)
+
+
+@challenges.command("sync")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@pass_state
+def challenges_sync(state: State, paths: tuple[str, ...]) -> None:
+    """Lint, then load into the database by slug (idempotent; solves are kept)."""
+    result = _lint(paths)
+    if result.problems:
+        err_console.print("[red]nothing loaded:[/red] fix the problems above first")
+        sys.exit(1)
+    report = catalog.sync(state.ctx, result.challenges, actor=ACTOR)
+    console.print(
+        f"created {len(report.created)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}"
+    )
+    for slug in report.created:
+        console.print(f"  + {slug}")
+    for slug in report.updated:
+        console.print(f"  ~ {slug}")
+
+
+@challenges.command("list")
+@pass_state
+def challenges_list(state: State) -> None:
+    """The loaded challenges."""
+    table = Table("slug", "name", "category", "type", "value", "visible", "solves")
+    for c in admin.list_challenges(state.ctx):
+        table.add_row(c.slug, c.name, c.category, c.type, str(c.value),
+                      "yes" if c.visible else "no", str(c.solves))  # fmt: skip
+    console.print(table)
+
+
+@challenges.command("hide")
+@click.argument("slug")
+@pass_state
+def challenges_hide(state: State, slug: str) -> None:
+    """Hide a challenge from teams (organiser override)."""
+    catalog.set_visibility(state.ctx, slug, False, ACTOR)
+    console.print(f"{slug}: hidden")
+
+
+@challenges.command("show")
+@click.argument("slug")
+@click.option("--as-spec", is_flag=True, help="drop the override: follow challenge.yml's state")
+@pass_state
+def challenges_show(state: State, slug: str, as_spec: bool) -> None:
+    """Show a hidden challenge to teams."""
+    visible = catalog.set_visibility(state.ctx, slug, None if as_spec else True, ACTOR)
+    console.print(f"{slug}: {'visible' if visible else 'hidden'}")

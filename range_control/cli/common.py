@@ -1,0 +1,162 @@
+"""What the command modules share: the range of the settings, consoles, option types, and the
+views several commands print (the event, its timeline, the environment grid)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from range_control.clock import iso
+from range_control.context import Range
+from range_control.services import engine, environments, scenario
+from range_control.services.engine import Backend
+from range_control.services.events import EventView
+from range_control.services.reconcile import EnvironmentReconciler, PassReport
+from range_control.services.reconcile import Progress as LaunchProgress
+from range_control.settings import Settings, load_settings
+
+# Piped or captured output is not cut to 80 columns: organisers grep and log it.
+console = Console() if sys.stdout.isatty() else Console(width=200)
+err_console = Console(stderr=True)
+ACTOR = "cli"
+
+
+class State:
+    """The settings and the range, made on first use (``--help`` of a command needs neither)."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._ctx: Range | None = None
+        self._backend: Backend | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def ctx(self) -> Range:
+        if self._ctx is None:
+            self._ctx = Range.from_settings(self.settings)
+        return self._ctx
+
+    @property
+    def backend(self) -> Backend:
+        """The engine of the settings; a clear error (exit 1) when none answers."""
+        if self._backend is None:
+            self._backend = engine.backend(self.settings)
+        return self._backend
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def log_setup() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # APScheduler logs every run of the half-second watch job at INFO.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class AwareDateTime(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime | str:
+        if value in ("", "none"):
+            return ""
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-07-01T09:00Z", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no time zone; add Z for UTC", param, ctx)
+        return parsed
+
+
+def print_event(ev: EventView) -> None:
+    table = Table(show_header=False)
+    for k, v in (
+        ("event", f"{ev.name} ({ev.slug})"),
+        ("state", ev.state),
+        ("starts", iso(ev.starts_at) or "-"),
+        ("ends", iso(ev.ends_at) or "-"),
+        ("freeze", iso(ev.freeze_at) or "-"),
+        ("frozen now", "yes" if ev.frozen else "no"),
+        ("scoring", "fixed at solve" if ev.points_fixed_at_solve else "retroactive (CTFd)"),
+        ("first blood bonus", str(ev.first_blood_bonus)),
+    ):
+        table.add_row(k, v)
+    console.print(table)
+
+
+def print_timeline(state: State) -> None:
+    w = scenario.where(state.ctx)
+    rows = scenario.rows_of(w)
+    if not rows:
+        return
+    table = Table("phase", "title", "start", "end", "challenges", "injects", "status",
+                  title="timeline (UTC)")  # fmt: skip
+    for r in rows:
+        status = r.status + (f" (+{r.extended_by})" if r.extended_by else "")
+        start = iso(r.start) if r.start else f"start +{r.start_offset}"
+        end = iso(r.end) if r.end else f"start +{r.end_offset}"
+        table.add_row(r.id, r.title, start, end, ", ".join(r.challenges) or "-", str(r.injects),
+                      status)  # fmt: skip
+    console.print(table)
+    st = w.at
+    if st is not None and st.next_milestone is not None and st.next_at is not None:
+        console.print(f"next: {st.next_milestone.key} at {iso(st.next_at)}")
+
+
+def reconcile(state: State) -> PassReport:
+    """One reconciler pass with a progress bar; prints what it did and what failed."""
+    rec = EnvironmentReconciler(state.ctx, state.backend)
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("reconciling", total=None)
+
+        def show(p: LaunchProgress) -> None:
+            bar.update(task, completed=p.done, total=p.total, description="launching containers")
+
+        report = rec.run_once(progress=show)
+    console.print(
+        f"created {len(report.created)}, restarted {len(report.restarted)}, removed "
+        f"{len(report.removed)} container(s) and {len(report.networks_removed)} network(s); "
+        f"{len(report.failed)} instance(s) failed"
+    )
+    for iid, error in sorted(report.failed.items()):
+        click.echo(f"instance {iid}: {error}", err=True)
+    for team, error in sorted(report.jumpbox_errors.items()):
+        click.echo(f"jumpbox of team {team}: {error}", err=True)
+    return report
+
+
+def env_table(state: State) -> None:
+    rows = environments.status(state.ctx)
+    challenges = sorted({r.challenge for r in rows})
+    table = Table("team", *challenges, title="instances (state/health)")
+    by_team: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        by_team.setdefault(r.team, {})[r.challenge] = r
+    for team_name, cells in by_team.items():
+        table.add_row(team_name, *(
+            f"{c.state}/{c.health or '-'}" if (c := cells.get(ch)) else "" for ch in challenges
+        ))  # fmt: skip
+    console.print(table)
+
+
+def print_jumpboxes(state: State) -> None:
+    rows = environments.jumpboxes(state.ctx)
+    if not rows:
+        return
+    table = Table("team", "jumpbox (SSH)", "password", title="team entry points")
+    for row in rows:
+        table.add_row(row.team, row.jumpbox.command, row.jumpbox.password)
+    console.print(table)

@@ -1,0 +1,140 @@
+"""``rangectl demo``: a whole event on the embedded defaults, in one command."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from range_control.cli.common import (
+    State,
+    console,
+    env_table,
+    pass_state,
+    print_jumpboxes,
+    print_timeline,
+    reconcile,
+)
+from range_control.cli.serve import run_server
+from range_control.errors import Unavailable
+from range_control.services import catalog, environments, events, scenario, schema, teams
+from range_control.services import images as builds
+from range_control.services.catalog import Loaded
+from range_control.services.engine import Backend
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
+ACTOR = "demo"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--challenges",
+    "pack",
+    default=str(REPO / "challenges"),
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+)
+@click.option("--no-serve", is_flag=True, help="set everything up, print, and exit")
+@click.option("--no-environments", is_flag=True,
+              help="no Docker: challenges without live environments only")  # fmt: skip
+@pass_state
+def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
+         no_environments: bool) -> None:  # fmt: skip
+    """A demo event on the embedded defaults: engine, images, schema, the challenge pack, teams,
+    the ICE scenario started with its environments up; serves until Ctrl-C, which tears the
+    environments down. A second run reuses what was built."""
+    ctx = state.ctx
+    schema.upgrade(ctx)
+    result = catalog.lint([Path(pack)])
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem))
+        raise click.ClickException("the challenge pack has problems")
+    backend = None if no_environments else _engine(state)
+    if backend is not None:
+        _build_images(backend, result.challenges)
+    report = catalog.sync(ctx, result.challenges, actor=ACTOR)
+    console.print(
+        f"challenges: {len(result.challenges)} ({len(report.created)} new, "
+        f"{len(report.updated)} updated)"
+    )
+    existing = {t.name for t in teams.list_teams(ctx)}
+    table = Table("team", "country", "token (use as: Authorization: Bearer <token>)")
+    for name, country in DEMO_TEAMS:
+        if name in existing:
+            nt = teams.rotate_token(ctx, name, ACTOR)
+        else:
+            nt = teams.add_team(ctx, name, country, actor=ACTOR)
+        table.add_row(nt.team.name, nt.team.country or "", nt.token)
+    console.print(table)
+    scenario_file = Path(pack) / "ice-scenario.yml"
+    ev = events.current(ctx)
+    if scenario_file.is_file() and ev.state == "not_started":
+        scenario.load(ctx, scenario.read_file(scenario_file), ACTOR, source=str(scenario_file))
+    if ev.state == "ended":
+        raise click.ClickException(
+            f"the demo exercise in {state.settings.data_dir} has ended; remove that directory "
+            "(or set RANGE_DATA_DIR elsewhere) for a new one"
+        )
+    if ev.state == "not_started":
+        scenario.start(ctx, ACTOR)
+    scenario.apply(ctx)  # the first phase's warm-up: its instances are desired now
+    ev = events.current(ctx)
+    base = f"http://{host}:{port}"
+    console.print(f"event {ev.name}: {ev.state}")
+    print_timeline(state)
+    if backend is not None:
+        reconcile(state)
+        env_table(state)
+        print_jumpboxes(state)
+    console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
+    console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
+    console.print(f"console:        {base}/console/  (log in with the organiser token: "
+                  f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)")  # fmt: skip
+    console.print(f"team API:       {base}/api/v1/challenges")
+    console.print(f"API document:   {base}/api/v1/openapi.json")
+    if no_serve:
+        return
+    try:
+        run_server(state, host, port, threads=8)
+    finally:
+        if backend is not None:
+            console.print("stopping: tearing the demo's environments down")
+            environments.down(ctx, environments.Selection(), ACTOR)
+            reconcile(state)
+
+
+def _engine(state: State) -> Backend:
+    """The running engine, else the repository's infra/engine.sh starts one."""
+    script = REPO / "infra" / "engine.sh"
+    try:
+        return state.backend
+    except Unavailable:
+        if not script.is_file():
+            raise
+    console.print("no Docker engine answers: starting one with infra/engine.sh")
+    if subprocess.run(["bash", str(script)], check=False).returncode != 0:  # noqa: S603, S607
+        raise click.ClickException("infra/engine.sh could not start an engine (see above); "
+                                   "or run the demo with --no-environments")  # fmt: skip
+    return state.backend
+
+
+def _build_images(backend: Backend, pack: list[Loaded]) -> None:
+    """The base image, the jumpbox image and every live challenge's images, with progress;
+    content-tagged, so a second run builds nothing."""
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("images", total=None)
+
+        def show(p: builds.BuildProgress) -> None:
+            what = f"{p.label}: {p.line[:80]}" if p.line else p.label
+            bar.update(task, completed=p.done, total=p.total, description=f"building {what}")
+
+        total = builds.build_pack(backend, pack, show)
+    console.print(f"images: {total} ready")

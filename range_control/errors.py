@@ -1,0 +1,81 @@
+"""Errors a user or an operator can cause, for every layer (the store raises some of them).
+
+Each has a stable ``code``; the API maps them to HTTP statuses, the pages to a message on the
+page, the command line to one line and exit status 1. The message says what is at fault (the
+file, field or value) and, where there is one, what to do."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ServiceError):
+    code = "invalid"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class Unauthorized(ServiceError):
+    code = "unauthorized"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class Locked(Forbidden):
+    """The challenge exists and is visible, but cannot be attempted now."""
+
+    code = "locked"
+
+
+class EventNotRunning(Forbidden):
+    code = "event_not_running"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """Something the range depends on is not there now (an engine, a lock, a pool)."""
+
+    code = "unavailable"
+
+
+class EngineFailed(ServiceError):
+    """The engine refused or failed an operation (a build, a start); the message says which."""
+
+    code = "engine_failed"
+
+
+class SchemaMismatch(Unavailable):
+    """The database has no schema, or not the one this code needs."""
+
+    code = "schema_mismatch"
+
+
+class LeaseBusy(Unavailable):
+    """A named lease (one process at a time) is held by another process."""
+
+    code = "busy"
+
+
+class SchedulerBusy(LeaseBusy):
+    """Another scheduler already runs on this database."""

@@ -1,0 +1,64 @@
+"""Reading the YAML files organisers and authors write (``challenge.yml``, ``scenario.yml``) and
+describing pydantic's refusals of them: one reader and one wording for every file and body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+
+class FileProblem(Exception):
+    """A file that cannot be used: ``where`` is a position in it ("line 3, column 5") or ""."""
+
+    def __init__(self, path: Path, where: str, message: str) -> None:
+        super().__init__(f"{path}: {where}: {message}" if where else f"{path}: {message}")
+        self.path, self.where, self.message = path, where, message
+
+
+def read_yaml(path: Path, max_bytes: int) -> Any:
+    """The parsed document; :class:`FileProblem` when it cannot be read, is too large or is not
+    YAML (with the line and column of the fault)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FileProblem(path, "", f"cannot read: {exc.strerror}") from None
+    if len(raw) > max_bytes:
+        raise FileProblem(path, "", f"larger than {max_bytes} bytes")
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise FileProblem(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def field_errors(
+    exc: ValidationError,
+    *,
+    unknown: str = "unknown key",
+    limit: int | None = None,
+    rename: Callable[[tuple[Any, ...]], tuple[Any, ...]] = lambda loc: loc,
+) -> list[tuple[str, str]]:
+    """``(location, message)`` for each error, without repeats: locations are the dotted keys a
+    writer knows (pydantic's names of union branches and validators are dropped; "" is the top
+    level), an unknown key reads ``unknown``, and "Value error, " prefixes are dropped.
+    ``rename`` may replace positions by names (a list item by its ``name:``)."""
+    out: list[tuple[str, str]] = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in rename(err["loc"]) if not _internal(x))
+        msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
+        item = (loc, msg.removeprefix("Value error, "))
+        if item not in out:
+            out.append(item)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def _internal(part: Any) -> bool:
+    """pydantic names union branches (``FlagSpec``) and wrappers (``function-after[...]``)."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)

@@ -1,0 +1,39 @@
+"""What every blueprint of the pages shares: the range, error pages, session keys, the login
+limiter and turning a service's refusal into a message on the page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Response, current_app, flash, render_template
+
+from range_control.context import Range
+from range_control.errors import ServiceError
+from scoreboard_web.sessions import LoginLimiter
+
+TEAM = "team"  # session key: the SHA-256 of the team token
+ORGANISER = "organiser"  # session key: a fingerprint of the organiser token
+
+
+def ctx() -> Range:
+    return current_app.extensions["range"]
+
+
+def login_limiter() -> LoginLimiter:
+    return current_app.extensions["login_limiter"]
+
+
+def html_error(status: int, title: str, message: str) -> Response:
+    body = render_template("error.html", status=status, title=title, message=message)
+    return Response(body, status=status, mimetype="text/html")
+
+
+@contextmanager
+def flash_errors() -> Iterator[None]:
+    """A form's action: a refusal by the service (bad input, conflict, limit, ...) becomes a
+    message on the page the user is sent back to, never an error page."""
+    try:
+        yield
+    except ServiceError as exc:
+        flash(exc.message, "error")
