@@ -19,6 +19,8 @@ need iptables iptables              # the host guard of team networks
 need debootstrap debootstrap        # rangectl images build-base
 need /bin/busybox busybox-static    # tiny tools for the test challenge images
 need /usr/bin/chromium chromium     # the browser of the page tests (driven by playwright)
+need node nodejs                    # axe-core, the accessibility checker of the page tests
+need npm npm
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_missing+=(python3-venv); fi
 
 if [ "${#apt_missing[@]}" -gt 0 ] && [ -z "${RANGE_SETUP_SKIP_APT:-}" ]; then
@@ -45,5 +47,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
+fi
+# axe-core for the browser tests (WCAG 2.1 AA): from the npm registry, into tests/a11y.
+if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ] || [ tests/a11y/package.json -nt tests/a11y/node_modules ]; then
+  log "installing axe-core (npm) for the page tests"
+  npm install --prefix tests/a11y --no-audit --no-fund --silent >/dev/null
+  touch tests/a11y/node_modules
 fi
 log "ready: .venv/bin/rangectl"

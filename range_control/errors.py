@@ -2,7 +2,8 @@
 
 Each has a stable ``code``; the API maps them to HTTP statuses, the pages to a message on the
 page, the command line to one line and exit status 1. The message says what is at fault (the
-file, field or value) and, where there is one, what to do."""
+file, field or value) and, where there is one, what to do. ``retry_after`` (seconds), when set,
+says when trying again makes sense (the API sends it as ``Retry-After``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 class ServiceError(Exception):
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
 
 class InvalidInput(ServiceError):
@@ -49,8 +51,7 @@ class RateLimited(ServiceError):
     code = "rate_limited"
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after)
 
 
 class Unavailable(ServiceError):
@@ -79,3 +80,21 @@ class LeaseBusy(Unavailable):
 
 class SchedulerBusy(LeaseBusy):
     """Another scheduler already runs on this database."""
+
+
+class WriterBusy(Unavailable):
+    """The database's writer queue did not come free in time (a writer is stuck)."""
+
+    code = "writer_busy"
+
+
+class ReadOnly(Unavailable):
+    """The database can be read but not written (a read-only copy, file or mount)."""
+
+    code = "read_only"
+
+
+class Corrupt(Unavailable):
+    """The database file fails SQLite's integrity check."""
+
+    code = "corrupt"

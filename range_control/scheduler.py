@@ -87,6 +87,9 @@ class RangeScheduler:
 
     def _start_reconciler(self) -> None:
         """Environments follow the database every few seconds, when an engine is there."""
+        if not self.ctx.settings.environments_on:
+            log.info("live environments are off (RANGE_ENVIRONMENTS=off): no engine is used")
+            return
         try:
             backend = engine.backend(self.ctx.settings)
         except Unavailable as exc:  # no engine: the range runs without environments

@@ -8,12 +8,16 @@ They are held as ``SecretStr`` so that a stray ``repr()`` or log line never show
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
 _GENERATED = ("secret_key", "flag_secret", "admin_token")
@@ -50,6 +54,20 @@ class Settings(BaseSettings):
         default=10.0, ge=1, le=300, description="seconds between two healthchecks of a service"
     )
     instance_actions_per_minute: int = Field(default=6, ge=1, le=1000)
+    environments: Literal["on", "off"] = Field(
+        default="on",
+        description="off: no live environments at all, and no call to any engine",
+    )
+    team_session_hours: float = Field(
+        default=72, gt=0, le=24 * 31, description="how long a team's portal login lasts"
+    )
+    console_session_hours: float = Field(
+        default=8, gt=0, le=24 * 7, description="how long an organiser's console login lasts"
+    )
+
+    @property
+    def environments_on(self) -> bool:
+        return self.environments == "on"
 
     @property
     def ports(self) -> range:
@@ -83,7 +101,7 @@ class Settings(BaseSettings):
         missing = [name for name in _GENERATED if getattr(self, name) is None]
         if not missing:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.data_dir)
         path = self.data_dir / SECRETS_FILE
         stored: dict[str, str] = {}
         if path.exists():
@@ -94,13 +112,27 @@ class Settings(BaseSettings):
                 stored[name] = secrets.token_urlsafe(32)
                 changed = True
             setattr(self, name, SecretStr(stored[name]))
-        if changed:
+        if changed and not os.access(self.data_dir, os.W_OK):
+            # A read-only copy of a range without its secrets: it can be looked at, and these
+            # secrets (nothing can be written with them) live as long as this process.
+            log.warning("%s is read-only: secrets generated for this process only", self.data_dir)
+        elif changed:
             tmp = path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(stored, fh)
             os.replace(tmp, path)
         return self
+
+
+def _private_dir(path: Path) -> None:
+    """The data directory holds the database and the secrets: 0700, tightened if we own it."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        return
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid() and os.access(path, os.W_OK):
+        path.chmod(0o700)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -24,6 +25,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # The cookie only names a server-side session, which holds the real expiry.
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            hours=max(settings.team_session_hours, settings.console_session_hours)
+        ),
     )
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(

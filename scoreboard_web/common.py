@@ -12,8 +12,8 @@ from range_control.context import Range
 from range_control.errors import ServiceError
 from scoreboard_web.sessions import LoginLimiter
 
-TEAM = "team"  # session key: the SHA-256 of the team token
-ORGANISER = "organiser"  # session key: a fingerprint of the organiser token
+SID = "sid"  # the only session key: the secret of a server-side session (services.sessions)
+KIND = "kind"  # "team" or "organiser": which login the browser holds, for messages only
 
 
 def ctx() -> Range:
@@ -22,6 +22,11 @@ def ctx() -> Range:
 
 def login_limiter() -> LoginLimiter:
     return current_app.extensions["login_limiter"]
+
+
+def too_many(template: str, wait: int, **context: object) -> tuple[str, int]:
+    flash(f"Too many failed logins: try again in {wait} s.", "error")
+    return render_template(template, **context), 429
 
 
 def html_error(status: int, title: str, message: str) -> Response:

@@ -4,8 +4,6 @@ team session is refused here."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import timedelta
@@ -15,10 +13,11 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from range_control.errors import InvalidInput
-from range_control.services import access, admin, dashboard, environments, scenario, teams
-from range_control.settings import secret
-from scoreboard_web.common import ORGANISER, TEAM, ctx, flash_errors, html_error, login_limiter
+from range_control.api import ID, whole
+from range_control.errors import InvalidInput, Unauthorized
+from range_control.services import admin, dashboard, environments, scenario, sessions, teams
+from range_control.specs.api import TeamTokenOut
+from scoreboard_web.common import KIND, SID, ctx, flash_errors, html_error, login_limiter, too_many
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -27,21 +26,12 @@ CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario
             "skip": scenario.skip, "end": scenario.end}  # fmt: skip
 
 
-def _fingerprint(token: str) -> str:
-    return hashlib.sha256(b"console:" + token.encode()).hexdigest()
-
-
-def _is_organiser() -> bool:
-    held = session.get(ORGANISER, "")
-    want = _fingerprint(secret(ctx().settings.admin_token))
-    return bool(held) and hmac.compare_digest(held, want)
-
-
 def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not _is_organiser():
-            if session.get(TEAM):
+        if not (session.get(KIND) == sessions.ORGANISER
+                and sessions.is_organiser(ctx(), session.get(SID, ""))):  # fmt: skip
+            if session.get(KIND) == sessions.TEAM:
                 return html_error(403, "forbidden",
                                   "The organiser console refuses team sessions.")  # fmt: skip
             return redirect(url_for("console.login"))
@@ -59,23 +49,26 @@ def _back() -> Response:
 def login() -> Any:
     if request.method == "GET":
         return render_template("console/login.html")
-    wait = login_limiter().hit("console-login", request.remote_addr or "?")
-    if wait is not None:
-        flash(f"Too many login attempts from your address: try again in {wait} s.", "error")
-        return render_template("console/login.html"), 429
     token = request.form.get("token", "").strip()
-    if not access.is_organiser_token(ctx(), token):
+    wait = login_limiter().wait("console-login", request.remote_addr, token)
+    if wait is not None:
+        return too_many("console/login.html", wait)
+    try:
+        sid = sessions.open_organiser(ctx(), token)
+    except Unauthorized:
+        login_limiter().failed("console-login", request.remote_addr, token)
         flash("That is not the organiser token.", "error")
         return render_template("console/login.html"), 401
     session.clear()
-    session[ORGANISER] = _fingerprint(token)
+    session[SID], session[KIND] = sid, sessions.ORGANISER
     session.permanent = True
     return _back()
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.pop(ORGANISER, None)
+    sessions.close(ctx(), session.get(SID, ""))
+    session.clear()
     return redirect(url_for("console.login"))
 
 
@@ -91,10 +84,8 @@ def index() -> str:
 def event_control(action: str) -> Response:
     with flash_errors():
         if action == "extend":
-            minutes = request.form.get("minutes", "")
-            if not minutes.isdigit() or not 1 <= int(minutes) <= 24 * 60:
-                raise InvalidInput("minutes: a whole number from 1 to 1440")
-            scenario.extend(ctx(), timedelta(minutes=int(minutes)), ACTOR)
+            minutes = whole(request.form.get("minutes"), "minutes", 1, 24 * 60)
+            scenario.extend(ctx(), timedelta(minutes=minutes), ACTOR)
             flash(f"Current phase extended by {minutes} min.", "ok")
         elif action in CONTROLS:
             ev = CONTROLS[action](ctx(), ACTOR)
@@ -121,15 +112,21 @@ def env_action() -> Response:
 
 @bp.post("/teams")
 @organiser_required
-def add_team() -> Response:
+def add_team() -> Response | str:
     with flash_errors():
         nt = teams.add_team(ctx(), request.form.get("name", ""),
                             request.form.get("country") or None, actor=ACTOR)  # fmt: skip
-        flash(f"Team {nt.team.name} added. Its token, shown once: {nt.token}", "token")
+        return _token_page("Team added", nt)
     return _back()
 
 
-@bp.post("/teams/<int:team_id>/<action>")
+def _token_page(what: str, nt: TeamTokenOut) -> Response:
+    """The new token in this answer's body only: never in a cookie, a URL or a log."""
+    body = render_template("console/token.html", what=what, team=nt.team, token=nt.token)
+    return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
+
+
+@bp.post(f"/teams/<{ID}:team_id>/<action>")
 @organiser_required
 def team_action(team_id: int, action: str) -> Response:
     with flash_errors():
@@ -137,8 +134,7 @@ def team_action(team_id: int, action: str) -> Response:
             t = teams.set_disabled(ctx(), team_id, action == "disable", ACTOR)
             flash(f"Team {t.name} {action}d.", "ok")
         elif action == "rotate":
-            nt = teams.rotate_token(ctx(), team_id, ACTOR)
-            flash(f"New token for {nt.team.name}, shown once: {nt.token}", "token")
+            return _token_page("New token", teams.rotate_token(ctx(), team_id, ACTOR))
         else:
             flash(f"Unknown action {action!r}.", "error")
     return _back()
@@ -157,11 +153,9 @@ def post_announcement() -> Response:
 @bp.post("/awards")
 @organiser_required
 def add_award() -> Response:
-    value = request.form.get("value", "").strip()
     with flash_errors():
-        if not value.lstrip("-").isdigit():
-            raise InvalidInput("value: a whole number (negative for a penalty)")
-        admin.add_award(ctx(), request.form.get("team", ""), int(value),
+        value = whole(request.form.get("value"), "value", -1_000_000, 1_000_000)
+        admin.add_award(ctx(), request.form.get("team", ""), value,
                         request.form.get("reason", ""), ACTOR)  # fmt: skip
         flash("Award given.", "ok")
     return _back()

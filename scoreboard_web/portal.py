@@ -25,6 +25,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from range_control.api import ID
 from range_control.errors import (
     EventNotRunning,
     Forbidden,
@@ -44,10 +45,10 @@ from range_control.services import (
     play,
     scenario,
     scoreboard,
-    teams,
+    sessions,
 )
 from range_control.specs.api import ChallengeSummary, LedgerOut
-from scoreboard_web.common import TEAM, ctx, flash_errors, login_limiter
+from scoreboard_web.common import KIND, SID, ctx, flash_errors, login_limiter, too_many
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -67,13 +68,13 @@ def _banner() -> dict[str, Any]:
 def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token_hash = session.get(TEAM)
-        if not token_hash:
+        sid = session.get(SID)
+        if not sid or session.get(KIND) != sessions.TEAM:
             return redirect(url_for("portal.login", next=request.path))
         try:
-            g.team = teams.authenticate_hash(ctx(), token_hash)
+            g.team = sessions.team_of(ctx(), sid)
         except Unauthorized as exc:
-            session.pop(TEAM, None)
+            session.clear()
             flash(exc.message, "error")
             return redirect(url_for("portal.login"))
         g.event = events.current(ctx())
@@ -83,7 +84,16 @@ def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/portal/") and "//" not in target and "\\" not in target:
+    """Only a path of the portal itself: no other host, no scheme, nothing a header cannot hold."""
+    if (
+        target
+        and len(target) <= 300
+        and target.startswith("/portal/")
+        and target.isascii()
+        and target.isprintable()
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return url_for("portal.challenges")
 
@@ -92,18 +102,18 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     if request.method == "GET":
         return render_template("portal/login.html", next=request.args.get("next", ""))
-    wait = login_limiter().hit("team-login", request.remote_addr or "?")
-    if wait is not None:
-        flash(f"Too many login attempts from your address: try again in {wait} s.", "error")
-        return render_template("portal/login.html", next=""), 429
     token = request.form.get("token", "").strip()
+    wait = login_limiter().wait("team-login", request.remote_addr, token)
+    if wait is not None:
+        return too_many("portal/login.html", wait, next="")
     try:
-        team = teams.authenticate(ctx(), token)
+        sid, team = sessions.open_team(ctx(), token)
     except Unauthorized as exc:
+        login_limiter().failed("team-login", request.remote_addr, token)
         flash(exc.message, "error")
         return render_template("portal/login.html", next=request.form.get("next", "")), 401
-    session.clear()  # a new session (fixation) that holds only the token's hash
-    session[TEAM] = teams.hash_token(token)
+    session.clear()  # a new session (no fixation) that holds only the session's secret
+    session[SID], session[KIND] = sid, sessions.TEAM
     session.permanent = True
     flash(f"Logged in as {team.name}.", "ok")
     return redirect(_safe_next(request.form.get("next")))
@@ -111,7 +121,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.pop(TEAM, None)
+    sessions.close(ctx(), session.get(SID, ""))
+    session.clear()
     flash("Logged out.", "ok")
     return redirect(url_for("portal.login"))
 
@@ -154,8 +165,8 @@ def _standing() -> LedgerOut | None:
 def challenge(slug: str) -> str:
     detail = play.challenge_detail(ctx(), g.team.id, slug[:100])
     instance = None
-    if catalog.has_environment(ctx(), slug):
-        instance = environments.instance_info(ctx(), g.team.id, slug)
+    if detail.environment == "available" and not detail.locked:
+        instance = environments.instance_info(ctx(), g.team.id, detail.slug)
     return render_template("portal/challenge.html", c=detail, instance=instance,
                            now=ctx().clock.now())  # fmt: skip
 
@@ -183,7 +194,7 @@ def attempt(slug: str) -> Response:
     return redirect(url_for("portal.challenge", slug=slug))
 
 
-@bp.post("/challenges/<slug>/hints/<int:hint_id>")
+@bp.post(f"/challenges/<slug>/hints/<{ID}:hint_id>")
 @team_required
 def unlock_hint(slug: str, hint_id: int) -> Response:
     if request.form.get("confirm") != "yes":
@@ -199,8 +210,10 @@ def unlock_hint(slug: str, hint_id: int) -> Response:
 @team_required
 def attachment(slug: str, name: str) -> Response:
     """Only a file the challenge lists, by its exact name: nothing else can be reached."""
-    play.challenge_detail(ctx(), g.team.id, slug[:100])  # visible to this team, else 404
-    path: Path | None = catalog.attachment(ctx(), slug, name)
+    detail = play.challenge_detail(ctx(), g.team.id, slug[:100])  # visible to this team
+    if detail.locked:
+        abort(404)
+    path: Path | None = catalog.attachment(ctx(), detail.slug, name)
     if path is None:
         abort(404)
     return send_file(path, as_attachment=True, download_name=path.name)

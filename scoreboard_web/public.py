@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
+from range_control.api import ID
 from range_control.services import scenario, scoreboard
 from scoreboard_web.board import BoardView, board_view
 from scoreboard_web.common import ctx
@@ -78,7 +79,7 @@ def board_fragment() -> Response:
     return _send(_cached("board", view.key, lambda: render_template("_board.html", b=view)))
 
 
-@bp.get("/teams/<int:team_id>")
+@bp.get(f"/teams/<{ID}:team_id>")
 def ledger_page(team_id: int) -> str:
     """Why this score: every entry with the points it gives now and the rule behind them."""
     ledger = scoreboard.ledger(ctx(), team_id, public=True)

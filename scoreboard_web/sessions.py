@@ -3,12 +3,14 @@ login limiter of the portal and the console."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import datetime
 from typing import Any
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
+from limits import RateLimitItem
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -30,11 +32,14 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 class LoginLimiter:
-    """Login attempts per client address: a moving window (``limits``, in memory per process:
-    with N gunicorn workers a client gets at most N times the limit)."""
+    """Failed logins, in a moving window (``limits``, in memory per process: with N gunicorn
+    workers at most N times these). A success costs nothing. Counted per address and token
+    tried (a team mistyping its token is slowed down, another team behind the same NAT is not)
+    and, more loosely, per address (spraying many tokens from one place is)."""
 
-    def __init__(self, limit: str = "10/minute") -> None:
-        self.item = parse_limit(limit)
+    def __init__(self, per_key: str = "10/minute", per_address: str = "60/minute") -> None:
+        self.per_key = parse_limit(per_key)
+        self.per_address = parse_limit(per_address)
         self._pid = -1
         self._limiter: MovingWindowRateLimiter | None = None
 
@@ -46,12 +51,22 @@ class LoginLimiter:
             self._limiter, self._pid = MovingWindowRateLimiter(MemoryStorage()), os.getpid()
         return self._limiter
 
-    def hit(self, scope: str, key: str) -> int | None:
-        """Count one attempt; None when allowed, else the seconds until the next one."""
-        if self.limiter.hit(self.item, scope, key):
-            return None
-        reset = self.limiter.get_window_stats(self.item, scope, key).reset_time
-        return max(1, int(reset - datetime.now().timestamp()) + 1)
+    def _checks(self, address: str | None, token: str) -> list[tuple[RateLimitItem, str]]:
+        tried = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        where = address or "?"
+        return [(self.per_key, f"{where}|{tried}"), (self.per_address, where)]
+
+    def wait(self, scope: str, address: str | None, token: str) -> int | None:
+        """None when this login may be tried now, else the seconds until it may."""
+        for item, key in self._checks(address, token):
+            if not self.limiter.test(item, scope, key):
+                reset = self.limiter.get_window_stats(item, scope, key).reset_time
+                return max(1, int(reset - datetime.now().timestamp()) + 1)
+        return None
+
+    def failed(self, scope: str, address: str | None, token: str) -> None:
+        for item, key in self._checks(address, token):
+            self.limiter.hit(item, scope, key)
 
 
 def install(app: Flask) -> None:

@@ -153,14 +153,9 @@ def unique_event(prefix: str = "t") -> str:
 
 
 def make_env(database_url: str, tmp: Path, **overrides: object) -> Env:
-    settings = Settings(
-        data_dir=tmp / "var",
-        database_url=database_url,
-        admin_token=ADMIN,
-        flag_secret=FLAG_SECRET,
-        secret_key="test-secret-key",
-        **overrides,  # type: ignore[arg-type]
-    ).ensure_secrets()
+    given = {"data_dir": tmp / "var", "database_url": database_url, "admin_token": ADMIN,
+             "flag_secret": FLAG_SECRET, "secret_key": "test-secret-key", **overrides}  # fmt: skip
+    settings = Settings(**given).ensure_secrets()  # type: ignore[arg-type]
     clock = FixedClock(T0)
     app = create_app(settings, clock)
     app.config["TESTING"] = True

@@ -39,7 +39,7 @@ def test_disabled_team_leaves_the_scoreboard(env: Env) -> None:
     env.start()
     env.attempt(team, "c", "ICE{c}")
     assert len(env.client.get("/api/v1/scoreboard").json["standings"]) == 1
-    env.client.post(f"/api/v1/admin/teams/{team_id}/disable", headers=env.admin())
+    env.client.post(f"/api/v1/admin/teams/%23{team_id}/disable", headers=env.admin())
     assert env.client.get("/api/v1/scoreboard").json["standings"] == []
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.services import events, scenario
-from tests.conftest import FLAG_SECRET, T0, Env
+from tests.conftest import FLAG_SECRET, T0, Env, make_env
 
 
 def test_right_wrong_and_already_solved_are_all_recorded(env: Env) -> None:
@@ -19,11 +23,13 @@ def test_right_wrong_and_already_solved_are_all_recorded(env: Env) -> None:
         "status": "incorrect",
         "points": 0,
         "attempts_left": None,
+        "frozen": False,
     }
     r = env.attempt(team, "convoy", "ICE{convoy}")
     assert r.json["status"] == "correct" and r.json["points"] == 150
     r = env.attempt(team, "convoy", "ICE{convoy}")
-    assert r.json == {"status": "already_solved", "points": 0, "attempts_left": None}
+    assert r.json == {"status": "already_solved", "points": 0, "attempts_left": None,
+                      "frozen": False}  # fmt: skip
     rows = env.client.get("/api/v1/admin/attempts", headers=env.admin()).json
     assert [(a["result"], a["submitted"], a["team"], a["challenge"]) for a in rows] == [
         ("already_solved", "ICE{convoy}", "Netherlands", "convoy"),
@@ -188,12 +194,21 @@ def test_auth_team_and_organiser_tokens_never_cross(env: Env) -> None:
     assert r.status_code == 403 and r.json["error"]["code"] == "forbidden"
     assert env.client.get("/api/v1/admin/teams").status_code == 401
     assert env.client.get("/api/v1/admin/teams", headers=env.admin()).status_code == 200
-    env.client.post(f"/api/v1/admin/teams/{team_id}/disable", headers=env.admin())
+    env.client.post(f"/api/v1/admin/teams/%23{team_id}/disable", headers=env.admin())
     r = env.client.get("/api/v1/challenges", headers=team)
     assert r.status_code == 401 and "disabled" in r.json["error"]["message"]
 
 
-def test_fifty_threads_same_correct_flag_one_solve(env: Env) -> None:
+@pytest.fixture
+def unlimited(database_url: str, tmp_path: Path) -> Iterator[Env]:
+    """A range whose attempt limit is out of the way (the repeats below are not spam)."""
+    e = make_env(database_url, tmp_path, attempts_per_minute=10_000)
+    yield e
+    e.ctx.store.dispose()
+
+
+def test_fifty_threads_same_correct_flag_one_solve(unlimited: Env) -> None:
+    env = unlimited
     env.challenge("race", value=300)
     _, team = env.team()
     env.start()

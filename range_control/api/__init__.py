@@ -21,6 +21,7 @@ from range_control import errors as svc
 from range_control.context import Range
 from range_control.services import access, teams
 from range_control.specs.files import field_errors
+from range_control.specs.text import MAX_DEPTH, first_problem, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ spec = SpecTree(
     path="api/v1/docs",
     annotations=False,
     page_templates={},
+    mode="strict",  # the document describes the API's own routes only, not the pages
     security_schemes=[
         {"name": "team", "data": {"type": "http", "scheme": "bearer"}},
         {"name": "organiser", "data": {"type": "http", "scheme": "bearer"}},
@@ -45,6 +47,8 @@ STATUS = {
     svc.Forbidden: 403,
     svc.Conflict: 409,
     svc.RateLimited: 429,
+    svc.EngineFailed: 502,
+    svc.Unavailable: 503,
 }
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,7 +80,7 @@ def _status_of(exc: svc.ServiceError) -> int:
 
 def _service_error(exc: svc.ServiceError) -> Response:
     headers = {}
-    if isinstance(exc, svc.RateLimited):
+    if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, svc.Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="range"'
@@ -97,7 +101,34 @@ def _unexpected(exc: Exception) -> Response:
     return error(500, "internal", "internal error; the organisers can find it in the server log")
 
 
+def reject_unstorable_input() -> None:
+    """Before any view, for the API and the pages alike: no path, query, form or JSON value
+    may hold what no database can store (NUL, unpaired surrogates) or nest without end. One
+    check at the edge instead of one per field; a 400 naming the field, never a 500."""
+    for where, values in (
+        ("path", request.view_args or {}),
+        ("query", request.args.to_dict(flat=False)),
+        ("form", request.form.to_dict(flat=False) if request.method != "GET" else {}),
+    ):
+        if (bad := first_problem(values, where)) is not None:
+            raise svc.InvalidInput(f"{bad[0]}: {bad[1]}")
+    if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH"):
+        try:
+            data = request.get_json(silent=True, force=True)
+        except RecursionError:
+            raise svc.InvalidInput(f"body: nested more than {MAX_DEPTH} levels deep") from None
+        if (bad := first_problem(data)) is not None:
+            raise svc.InvalidInput(f"{bad[0]}: {bad[1]}")
+
+
+# A row id in a route: ``f"/teams/<{ID}:team_id>"``. 1 to 2**31 - 1 (what every database's
+# integer column holds): anything else is a 404 like any unknown path, never an overflow in the
+# database driver. Documented as such in the OpenAPI document.
+ID = "int(min=1, max=2147483647)"
+
+
 def install_error_handlers(app: Flask) -> None:
+    app.before_request(reject_unstorable_input)
     app.register_error_handler(svc.ServiceError, _service_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -106,7 +137,10 @@ def install_error_handlers(app: Flask) -> None:
 def parse(model: type[M], data: Any | None = None) -> M:
     """Validate a JSON body (or ``data``) into ``model``; 400 naming the field when it fails."""
     if data is None:
-        data = request.get_json(silent=True, force=True)
+        try:
+            data = request.get_json(silent=True, force=True)
+        except RecursionError:
+            data = None
         if data is None:
             raise svc.InvalidInput("request body must be a JSON object")
     if not isinstance(data, dict):
@@ -116,6 +150,17 @@ def parse(model: type[M], data: Any | None = None) -> M:
     except ValidationError as exc:
         found = field_errors(exc, unknown="unknown field", limit=5)
         raise svc.InvalidInput("; ".join(f"{loc or 'body'}: {msg}" for loc, msg in found)) from None
+
+
+def whole(value: str | None, field: str, low: int, high: int, default: int | None = None) -> int:
+    """A whole number from a query or form field, in ASCII digits within bounds; 400 naming the
+    field otherwise (never ``int()`` on what ``str.isdigit`` lets through, such as ``"²"``)."""
+    if (value is None or value == "") and default is not None:
+        return default
+    try:
+        return whole_number(value or "", field, low, high)
+    except ValueError as exc:
+        raise svc.InvalidInput(str(exc)) from None
 
 
 def _bearer() -> str:

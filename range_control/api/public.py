@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+import copy
+
+from flask import Response, current_app, jsonify, request
 from spectree import Response as Doc
 
-from range_control.api import bp, ctx, ok, spec
-from range_control.errors import InvalidInput
+from range_control.api import ID, bp, ctx, ok, spec, whole
 from range_control.services import scenario, scoreboard
 from range_control.specs.api import (
     AnnouncementList,
@@ -29,7 +30,7 @@ def get_scoreboard():
     return Response(snap.body, mimetype="application/json", headers=headers)
 
 
-@bp.get("/scoreboard/teams/<int:team_id>")
+@bp.get(f"/scoreboard/teams/<{ID}:team_id>")
 @spec.validate(resp=Doc(HTTP_200=LedgerOut), tags=["public"], skip_validation=True)
 def get_team_ledger(team_id: int):
     """Why a team has its score: each solve, award and hint with the points it gives now."""
@@ -54,13 +55,36 @@ def get_event():
 @spec.validate(resp=Doc(HTTP_200=AnnouncementList), tags=["public"], skip_validation=True)
 def get_announcements():
     """Injects, phase briefings and organiser messages, newest first."""
-    limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
-        raise InvalidInput("limit: a whole number from 1 to 200")
-    return ok(AnnouncementList, scenario.announcements(ctx(), int(limit)))
+    limit = whole(request.args.get("limit"), "limit", 1, 200, default=50)
+    return ok(AnnouncementList, scenario.announcements(ctx(), limit))
 
 
 @bp.get("/openapi.json")
 def openapi():
     """This API's OpenAPI document, generated from the pydantic models."""
-    return jsonify(spec.spec)
+    return jsonify(document())
+
+
+def document() -> dict:
+    """spectree's document, with what holds for every operation said once: any answer not
+    listed (a bad value anywhere, a body too large, a store that cannot answer now) is an
+    ``ErrorOut``. Built once per process."""
+    doc = current_app.extensions.get("openapi")
+    if doc is None:
+        doc = copy.deepcopy(spec.spec)
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        name = next((n for n in schemas if n.endswith("ErrorOut")), None)
+        error = {"$ref": f"#/components/schemas/{name}"} if name else {"type": "object"}
+        default = {"description": "an error: {error: {code, message}}",
+                   "content": {"application/json": {"schema": error}}}  # fmt: skip
+        for url, path in doc.get("paths", {}).items():
+            for op in path.values():
+                if isinstance(op, dict) and "responses" in op:
+                    op["responses"].setdefault("default", default)
+                    if url.endswith(".csv"):  # a download, not JSON
+                        op["responses"]["200"] = {
+                            "description": "CSV, a header row first",
+                            "content": {"text/csv": {"schema": {"type": "string"}}},
+                        }
+        current_app.extensions["openapi"] = doc
+    return doc

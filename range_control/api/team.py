@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, g, request
 from spectree import Response as Doc
 
-from range_control.api import bp, ctx, ok, parse, spec, team_required
+from range_control.api import ID, bp, ctx, ok, parse, spec, team_required
 from range_control.services import attempts, environments, hints, play, scoreboard
 from range_control.specs.api import (
     AttemptIn,
@@ -70,7 +70,7 @@ def submit_attempt(slug: str):
     return ok(AttemptOut, result)
 
 
-@bp.post("/hints/<int:hint_id>/unlock")
+@bp.post(f"/hints/<{ID}:hint_id>/unlock")
 @spec.validate(
     resp=Doc(HTTP_200=HintOut, HTTP_401=ErrorOut, HTTP_403=ErrorOut, HTTP_404=ErrorOut),
     tags=["team"],

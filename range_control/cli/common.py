@@ -42,6 +42,10 @@ class State:
             self._settings = load_settings()
         return self._settings
 
+    def environments_off(self) -> None:
+        """No live environment and no engine call at all (``--no-environments``)."""
+        self.settings.environments = "off"
+
     @property
     def ctx(self) -> Range:
         if self._ctx is None:

@@ -17,7 +17,9 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 @pass_state
 def db_upgrade(state: State, revision: str) -> None:
-    """Create or migrate the schema to the newest revision."""
+    """Check the database's integrity, then create or migrate the schema to the newest
+    revision."""
+    schema.check_integrity(state.ctx)
     console.print(f"schema at revision {schema.upgrade(state.ctx, revision)}")
 
 

@@ -49,14 +49,17 @@ def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
     """A demo event on the embedded defaults: engine, images, schema, the challenge pack, teams,
     the ICE scenario started with its environments up; serves until Ctrl-C, which tears the
     environments down. A second run reuses what was built."""
+    if no_environments:
+        state.environments_off()
     ctx = state.ctx
+    schema.check_integrity(ctx)
     schema.upgrade(ctx)
     result = catalog.lint([Path(pack)])
     if result.problems:
         for problem in result.problems:
             click.echo(str(problem))
         raise click.ClickException("the challenge pack has problems")
-    backend = None if no_environments else _engine(state)
+    backend = _engine(state) if state.settings.environments_on else None
     if backend is not None:
         _build_images(backend, result.challenges)
     report = catalog.sync(ctx, result.challenges, actor=ACTOR)

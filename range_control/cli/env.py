@@ -25,7 +25,7 @@ def env() -> None:
 
 
 @env.command("up")
-@click.option("--team", help="team name or id (default: every enabled team)")
+@click.option("--team", help="team name or #<id> (default: every enabled team)")
 @click.option("--challenge", help="challenge slug (default: every open live challenge)")
 @pass_state
 def env_up(state: State, team: str | None, challenge: str | None) -> None:

@@ -19,6 +19,7 @@ from range_control.web import create_app
 def run_server(state: State, host: str, port: int, threads: int) -> None:
     """One process: migrate, run the scheduler in-process, serve with waitress."""
     log_setup()
+    schema.check_integrity(state.ctx)
     schema.upgrade(state.ctx)
     app = create_app(state.settings)
     sched = RangeScheduler(app.extensions["range"])
@@ -45,9 +46,13 @@ def run_server(state: State, host: str, port: int, threads: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-environments", is_flag=True,
+              help="no live environments, no engine (RANGE_ENVIRONMENTS=off)")  # fmt: skip
 @pass_state
-def serve(state: State, host: str, port: int, threads: int) -> None:
+def serve(state: State, host: str, port: int, threads: int, no_environments: bool) -> None:
     """Run the control plane in one process (embedded default); migrates the schema first."""
+    if no_environments:
+        state.environments_off()
     run_server(state, host, port, threads)
 
 
@@ -57,6 +62,7 @@ def worker(state: State) -> None:
     """Run the scheduler and the reconciler (one per range: timeline, environments). The
     timeline applies phases and injects; the reconciler keeps the environments as desired."""
     log_setup()
+    schema.check_integrity(state.ctx)
     schema.require_current(state.ctx)
     sched = RangeScheduler(state.ctx)
     sched.start()

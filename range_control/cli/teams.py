@@ -72,7 +72,7 @@ def teams_list(state: State, as_json: bool) -> None:
 @click.argument("team")
 @pass_state
 def teams_disable(state: State, team: str) -> None:
-    """Disable a team (by name or id)."""
+    """Disable a team (by name, or #<id>)."""
     console.print(f"disabled {svc.set_disabled(state.ctx, team, True, ACTOR).name}")
 
 

@@ -31,6 +31,10 @@ class Control:
     extensions: dict[str, timedelta] = field(default_factory=dict)  # phase id -> extra
     skips: dict[str, timedelta] = field(default_factory=dict)  # phase id -> cut (exercise time)
     ended_at: datetime | None = None
+    # The exercise time at which the freeze happened, once it has: it stays there whatever is
+    # done afterwards (the freeze is "so long before the end", and extending a phase moves the
+    # end, but a freeze that happened cannot un-happen).
+    frozen_at: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,22 @@ def milestones(spec: ScenarioSpec, ctl: Control) -> list[Milestone]:
             if w.start + inj.at < w.end or (inj.at == ZERO and w.end == w.start):
                 out.append(Milestone(f"inject:{p.id}:{i}", "inject", w.start + inj.at, p.id, i))
         out.append(Milestone(f"phase:{p.id}:end", "phase_end", w.end, p.id))
-    if spec.freeze is not None:
-        out.append(Milestone("freeze", "freeze", max(total - spec.freeze, ZERO)))
+    freeze = freeze_ex(spec, ctl, total)
+    if freeze is not None:
+        out.append(Milestone("freeze", "freeze", freeze))
     out.append(Milestone("end", "end", total))
     order = {"phase_end": 0, "warmup": 1, "phase_start": 2, "inject": 3, "freeze": 4, "end": 5}
     out.sort(key=lambda m: (m.ex, order[m.kind]))
     return out
+
+
+def freeze_ex(spec: ScenarioSpec, ctl: Control, total: timedelta) -> timedelta | None:
+    """When the freeze happens (or happened), in exercise time; None without a freeze."""
+    if ctl.frozen_at is not None:
+        return ctl.frozen_at
+    if spec.freeze is None:
+        return None
+    return max(total - spec.freeze, ZERO)
 
 
 def exercise_time(ctl: Control, now: datetime) -> timedelta:
@@ -124,7 +138,7 @@ def wall_time(ctl: Control, ex: timedelta, now: datetime, ex_now: timedelta) -> 
     # Walk the pauses in order: a pause that began before the instant was reached shifts it by
     # the pause's length (an instant reached exactly when a pause began happened before it).
     wall = ctl.started_at + ex
-    for start, end in sorted(ctl.pauses):
+    for start, end in sorted(ctl.pauses, key=lambda p: p[0]):  # an open pause ends None
         if start < wall:
             wall += (end or now) - start
     return wall
@@ -182,15 +196,13 @@ def at(spec: ScenarioSpec, ctl: Control, now: datetime) -> State:
     upcoming = [m for m in ms if m.ex > ex_now]
     next_m = upcoming[0] if upcoming and scheduled and state in ("running", "not_started") else None
     next_at = wall_time(ctl, next_m.ex, now, ex_now) if next_m is not None else None
-    freeze_ex = max(total - spec.freeze, ZERO) if spec.freeze is not None else None
+    freeze = freeze_ex(spec, ctl, total)
     freeze_at = None
-    if freeze_ex is not None and ctl.started_at is not None:
-        if started and freeze_ex <= ex_now:
-            freeze_at = wall_time(ctl, freeze_ex, now, ex_now)
-        elif not paused:
-            freeze_at = (
-                wall_time(ctl, freeze_ex, now, ex_now) if started else ctl.started_at + freeze_ex
-            )
+    if freeze is not None and ctl.started_at is not None:
+        if started and freeze <= ex_now:
+            freeze_at = wall_time(ctl, freeze, now, ex_now)
+        elif not paused and state != "ended":  # an event that ended first never froze
+            freeze_at = wall_time(ctl, freeze, now, ex_now) if started else ctl.started_at + freeze
     if state == "ended":
         ends_at = (
             ctl.ended_at if ctl.ended_at and ex_now < total else wall_time(ctl, total, now, ex_now)

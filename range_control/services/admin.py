@@ -19,6 +19,7 @@ from range_control.errors import InvalidInput
 from range_control.services import teams
 from range_control.services.events import audit, bump_generation
 from range_control.specs.api import AdminChallenge, AttemptRecord, AwardOut, SharingAlertOut
+from range_control.specs.text import csv_cell
 from range_control.store.models import Attempt, Award, Challenge, SharingAlert, Solve, Team
 
 MAX_PAGE = 1000
@@ -119,7 +120,8 @@ def attempts_csv(ctx: Range, f: AttemptFilter) -> Iterator[str]:
     with ctx.store.read_conn() as c:
         for i, row in enumerate(c.execute(_attempt_query(f, None)), start=1):
             values = row._mapping
-            w.writerow([iso(values[k]) if k == "created_at" else values[k] for k in CSV_FIELDS])
+            w.writerow([iso(values[k]) if k == "created_at" else csv_cell(values[k])
+                        for k in CSV_FIELDS])  # fmt: skip
             if i % 500 == 0:
                 yield buf.getvalue()
                 buf.seek(0)

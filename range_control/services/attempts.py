@@ -36,7 +36,7 @@ from range_control.errors import (
     Locked,
     NotFound,
 )
-from range_control.services import events, limits
+from range_control.services import access, events, limits
 from range_control.services.events import bump_generation
 from range_control.services.scoreboard import value_of
 from range_control.settings import secret
@@ -52,10 +52,12 @@ _CHALLENGE = select(
     Challenge.dynamic_prefix, Challenge.dynamic_length,
 ).where(Challenge.slug == bindparam("slug"))  # fmt: skip
 _LOCK_TEAM = select(Team.id).where(Team.id == bindparam("team")).with_for_update()
-_NTH_WRONG = limits.nth_latest(
+# Every flag that did not score counts: wrong ones, and repeats of one already solved (a team
+# re-sending a solved flag in a loop would otherwise fill the audit table).
+_NTH_UNSCORED = limits.nth_latest(
     Attempt.created_at,
     Attempt.team_id == bindparam("team"),
-    Attempt.result == "incorrect",
+    Attempt.result != "correct",
     Attempt.created_at > bindparam("since"),
 )
 _USED = select(func.count(Attempt.id)).where(
@@ -67,6 +69,9 @@ _SOLVED = select(Solve.id).where(
     Solve.team_id == bindparam("team"), Solve.challenge_id == bindparam("cid")
 )
 _SOLVES_OF = select(func.count(Solve.id)).where(Solve.challenge_id == bindparam("cid"))
+_SOLVES_BEFORE = select(func.count(Solve.id)).where(
+    Solve.challenge_id == bindparam("cid"), Solve.created_at < bindparam("at")
+)
 _RECORD = (
     insert(Attempt)
     .values(
@@ -100,6 +105,7 @@ class _Checked:
     correct: bool
     shared_from_team: int | None
     first_blood_bonus: int
+    freeze_at: datetime | None  # set while the scoreboard is frozen
 
 
 def submit(
@@ -107,6 +113,8 @@ def submit(
 ) -> AttemptOut:
     if len(submission) > MAX_SUBMISSION:
         raise InvalidInput(f"flag: at most {MAX_SUBMISSION} characters")
+    if not submission.strip():
+        raise InvalidInput("flag: empty (only white space)")
     now = ctx.clock.now()
     checked = _read_phase(ctx, team_id, slug, submission, now)
     return _write_phase(ctx, team_id, slug, submission, source_ip, now, checked)
@@ -125,17 +133,7 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
         event = events.current_in(c, ctx, now)
         if not event.running:
             raise EventNotRunning(f"the event is not running (state: {event.state})")
-        if ch.prerequisites:
-            solved = set(
-                c.scalars(
-                    select(Challenge.slug)
-                    .join(Solve, Solve.challenge_id == Challenge.id)
-                    .where(Solve.team_id == team_id, Challenge.slug.in_(ch.prerequisites))
-                )
-            )
-            missing = [p for p in ch.prerequisites if p not in solved]
-            if missing:
-                raise Locked(f"challenge {slug!r} is locked until you solve: {', '.join(missing)}")
+        access.require_unlocked(c, team_id, slug, ch.prerequisites)
         flags = [Flag(*row) for row in c.execute(_FLAGS, {"cid": ch.id})]
         dynamic = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length) if ch.dynamic_prefix else None
         others = c.scalars(select(Team.id)).all() if dynamic is not None else ()
@@ -151,7 +149,7 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
         )
         return _Checked(
             ch.id, value_of(ch), ch.max_attempts, verdict.correct, verdict.shared_from_team,
-            event.first_blood_bonus,
+            event.first_blood_bonus, event.freeze_at if event.frozen else None,
         )  # fmt: skip
 
 
@@ -174,8 +172,8 @@ def _write_phase(
         limit = ctx.settings.attempts_per_minute
         # The limit-th most recent wrong flag inside the window, if there is one, decides both
         # the refusal and when the window frees up again (one index range scan).
-        nth = conn.execute(_NTH_WRONG, limits.params(now, limit, team=team_id)).scalar()
-        limits.enforce(nth, now, limit, "wrong flags")
+        nth = conn.execute(_NTH_UNSCORED, limits.params(now, limit, team=team_id)).scalar()
+        limits.enforce(nth, now, limit, "flags that did not score")
         ids = {"team": team_id, "cid": c.challenge_id}
         left = None
         if c.max_attempts:
@@ -217,6 +215,12 @@ def _write_phase(
             )
             return AttemptOut(status="already_solved", points=0)
         bump_generation(conn, ctx)
+        if c.freeze_at is not None:
+            # Frozen: worth what the frozen board says with this solve added to it. The count
+            # of solves since the freeze (and so the first blood) stays hidden until the end.
+            before = conn.execute(_SOLVES_BEFORE, {**ids, "at": c.freeze_at}).scalar() or 0
+            points = decayed_value(c.value, before)
+            return AttemptOut(status="correct", points=points, attempts_left=left, frozen=True)
         # Worth now what the challenge is worth with this solve counted (in both scoring modes
         # the newest solver gets the current value), plus any first-blood bonus.
         solves = conn.execute(_SOLVES_OF, ids).scalar() or 1

@@ -18,8 +18,8 @@ from range_control.clock import iso
 from range_control.context import Range
 from range_control.domain.flags import jumpbox_password
 from range_control.domain.visibility import is_visible
-from range_control.errors import Conflict, EventNotRunning, NotFound
-from range_control.services import limits, teams
+from range_control.errors import Conflict, EventNotRunning, NotFound, Unavailable
+from range_control.services import access, limits, teams
 from range_control.services.events import audit, current_in
 from range_control.settings import secret
 from range_control.specs.api import (
@@ -37,7 +37,7 @@ from range_control.store.models import AuditLog, Challenge, Instance, PortAlloca
 
 @dataclass(frozen=True)
 class Selection:
-    team: str | None = None  # name or id
+    team: str | None = None  # a name, or #<id>
     challenge: str | None = None  # slug
 
 
@@ -66,6 +66,7 @@ def _live(s: Session, sel: Selection) -> list[Challenge]:
 
 def up(ctx: Range, sel: Selection, actor: str) -> int:
     """Make every selected team's instance of every selected live challenge desired."""
+    _environments_on(ctx)
     now = ctx.clock.now()
     added = 0
     with ctx.store.write() as s:
@@ -130,6 +131,7 @@ def _renew(inst: Instance) -> None:
 
 def reset(ctx: Range, sel: Selection, actor: str) -> int:
     """Organisers: fresh containers for the selected existing instances."""
+    _environments_on(ctx)
     with ctx.store.write() as s:
         found = list(s.scalars(_selected(s, select(Instance), sel)))
         for inst in found:
@@ -203,7 +205,9 @@ def _team_challenge(s: Session, slug: str) -> tuple[Challenge, EnvironmentSpec]:
 def _team_instance(
     s: Session, team_id: int, slug: str
 ) -> tuple[Challenge, EnvironmentSpec, Instance | None]:
+    """The challenge (visible, live, open to this team) and the team's instance of it."""
     ch, env = _team_challenge(s, slug)
+    access.require_unlocked(s.connection(), team_id, slug, ch.prerequisites)
     inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
                                            Instance.challenge_id == ch.id))  # fmt: skip
     return ch, env, inst
@@ -229,9 +233,18 @@ def _rate_limit(s: Session, ctx: Range, team_id: int, now: datetime) -> None:
     limits.enforce(nth, now, limit, "instance requests")
 
 
+def _environments_on(ctx: Range) -> None:
+    if not ctx.settings.environments_on:
+        raise Unavailable(
+            "live environments are off in this range (RANGE_ENVIRONMENTS=off): "
+            "no instance can be started"
+        )
+
+
 def request_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     """Start the team's instance, or reset it (fresh containers) when it exists."""
     now = ctx.clock.now()
+    _environments_on(ctx)
     with ctx.store.write() as s:
         ch, env, inst = _team_instance(s, team_id, slug)
         event = current_in(s.connection(), ctx, now)
@@ -266,6 +279,7 @@ def stop_instance(ctx: Range, team_id: int, slug: str) -> None:
 def extend_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     """Near expiry (the last quarter of its lifetime), a team instance gets a full lifetime."""
     now = ctx.clock.now()
+    _environments_on(ctx)
     with ctx.store.write() as s:
         ch, env, inst = _team_instance(s, team_id, slug)
         if inst is None:
@@ -286,8 +300,9 @@ def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     now = ctx.clock.now()
     with ctx.store.read() as s:
         ch, env, inst = _team_instance(s, team_id, slug)
-        if inst is None:
-            return InstanceOut(challenge=slug, state="absent", health=None, expires_at=None,
+        if inst is None or not ctx.settings.environments_on:
+            state = "absent" if ctx.settings.environments_on else "unavailable"
+            return InstanceOut(challenge=slug, state=state, health=None, expires_at=None,
                                can_extend_from=None, connection=None)  # fmt: skip
         ports = {
             (a.instance_id, a.purpose): a.port

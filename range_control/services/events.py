@@ -143,12 +143,14 @@ def configure(ctx: Range, actor: str, **changes: Any) -> EventView:
                 value = None
             setattr(ev, key, value)
             applied[key] = value.isoformat() if isinstance(value, datetime) else value
-        if ev.starts_at and ev.ends_at and ev.ends_at <= ev.starts_at:
-            raise InvalidInput("ends_at must be after starts_at")
+        # The start is the planned one, or the one that happened (a manual start).
+        start = ev.starts_at or ev.started_at
+        if start and ev.ends_at and ev.ends_at <= start:
+            raise InvalidInput("ends_at must be after the start")
         if ev.freeze_at and ev.ends_at and ev.freeze_at > ev.ends_at:
             raise InvalidInput("freeze_at must not be after ends_at")
-        if ev.freeze_at and ev.starts_at and ev.freeze_at < ev.starts_at:
-            raise InvalidInput("freeze_at must not be before starts_at")
+        if ev.freeze_at and start and ev.freeze_at < start:
+            raise InvalidInput("freeze_at must not be before the start")
         # Times and scoring options all change what the scoreboard shows.
         bump_generation(s, ctx)
         audit(s, ctx, actor, "event.configure", **applied)

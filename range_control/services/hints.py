@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.domain.visibility import is_visible
 from range_control.errors import EventNotRunning, NotFound
+from range_control.services import access
 from range_control.services.events import bump_generation, ensure_event, view_of
 from range_control.specs.api import HintOut
 from range_control.store.models import Challenge, Hint, HintUnlock
@@ -46,6 +47,7 @@ def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
         ch = s.get(Challenge, hint.challenge_id)
         if ch is None or not is_visible(ch):
             raise NotFound(f"hint {hint_id} not found")
+        access.require_unlocked(s.connection(), team_id, ch.slug, ch.prerequisites)
         existing = s.scalar(
             select(HintUnlock.id).where(
                 HintUnlock.team_id == team_id, HintUnlock.hint_id == hint_id

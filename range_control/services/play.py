@@ -7,6 +7,7 @@ from sqlalchemy import select
 from range_control.context import Range
 from range_control.domain.visibility import is_visible
 from range_control.errors import NotFound
+from range_control.services import access
 from range_control.services.hints import hints_for
 from range_control.services.scoreboard import snapshot
 from range_control.specs.api import ChallengeDetail, ChallengeSummary
@@ -41,6 +42,7 @@ def team_challenges(ctx: Range, team_id: int) -> list[ChallengeSummary]:
 
 
 def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
+    """One challenge as the team sees it; a locked one shows its name and value only."""
     snap = snapshot(ctx, public=True)
     with ctx.store.read() as s:
         ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
@@ -50,6 +52,16 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
             select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == ch.id)
         )
         state = snap.board.challenges.get(ch.id)
+        live = "none" if not ch.environment else (
+            "available" if ctx.settings.environments_on else "unavailable"
+        )  # fmt: skip
+        if access.missing_prerequisites(s.connection(), team_id, ch.prerequisites):
+            return ChallengeDetail(
+                slug=ch.slug, name=ch.name, category=ch.category, author=None, description="",
+                value=state.value if state else ch.value, solves=state.solves if state else 0,
+                solved_by_me=False, files=[], connection_info=None, max_attempts=ch.max_attempts,
+                requires=list(ch.prerequisites), tags=[], hints=[], locked=True, environment=live,
+            )  # fmt: skip
         return ChallengeDetail(
             slug=ch.slug,
             name=ch.name,
@@ -65,4 +77,5 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
             requires=list(ch.prerequisites),
             tags=list(ch.tags),
             hints=hints_for(s, team_id, ch.id),
+            environment=live,
         )

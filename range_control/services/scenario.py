@@ -10,7 +10,7 @@ often, late or concurrently ``apply`` runs. The scheduler only decides *when* to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.domain import timeline
 from range_control.errors import Conflict, InvalidInput
-from range_control.services import environments
+from range_control.services import environments, teams
 from range_control.services.events import (
     EventView,
     audit,
@@ -120,6 +120,15 @@ def control_of(ev: Event, spec: ScenarioSpec) -> timeline.Control:
     )
 
 
+def control_in(s: Session, ev: Event, spec: ScenarioSpec) -> timeline.Control:
+    """The control, with the moment the freeze happened once it has (``timeline_log``)."""
+    ctl = control_of(ev, spec)
+    due = s.scalar(select(TimelineLog.due_at).where(TimelineLog.key == "freeze"))
+    if due is not None and ctl.started_at is not None:
+        ctl = replace(ctl, frozen_at=timeline.exercise_time(ctl, due))
+    return ctl
+
+
 @dataclass(frozen=True)
 class Where:
     """The event, its scenario and where the timeline stands at ``now``."""
@@ -139,7 +148,7 @@ def where_in(s: Session, ctx: Range, now: datetime) -> Where:
     spec = _spec_of(ev)
     if spec is None:
         return Where(view_of(ev, now), None, None, None, now)
-    ctl = control_of(ev, spec)
+    ctl = control_in(s, ev, spec)
     return Where(view_of(ev, now), spec, ctl, timeline.at(spec, ctl, now), now)
 
 
@@ -264,7 +273,7 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
         spec = _spec_of(ev)
         if spec is None:
             return []
-        ctl = control_of(ev, spec)
+        ctl = control_in(s, ev, spec)
         st = timeline.at(spec, ctl, now)
         scores_changed = False
         if ev.state != st.state:
@@ -294,7 +303,8 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
             except IntegrityError:
                 continue  # another process applied it first
             applied.append(Applied(m.key, m.kind, due_at, now))
-        environments.follow_scenario(s, st.environments, now)
+        if ctx.settings.environments_on:
+            environments.follow_scenario(s, st.environments, now)
         if scores_changed:
             bump_generation(s, ctx)
     return applied
@@ -322,10 +332,14 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
             live[action.unlock_hint.hint].released = True
         return False
     award = action.award
-    q = select(Team).where(Team.disabled.is_(False))
-    if award.team != "*":
-        q = q.where(Team.name == award.team)
-    for team in s.scalars(q):
+    if award.team == "*":
+        chosen = list(s.scalars(select(Team).where(Team.disabled.is_(False))))
+    else:
+        one = teams.lookup(s, award.team)
+        chosen = [one] if one is not None and not one.disabled else []
+        if one is None:
+            audit(s, ctx, "timeline", "award.skipped", team=award.team, reason="no such team")
+    for team in chosen:
         s.add(Award(team_id=team.id, value=award.value, reason=award.reason,
                     created_by="timeline", created_at=now))  # fmt: skip
     return True
@@ -347,7 +361,9 @@ def _ex_now(ev: Event, now: datetime) -> tuple[ScenarioSpec, timeline.State]:
     spec = _spec_of(ev)
     if spec is None:
         raise Conflict("no scenario is loaded: `rangectl event load scenario.yml` first")
-    return spec, timeline.at(spec, control_of(ev, spec), now)
+    s = Session.object_session(ev)
+    ctl = control_in(s, ev, spec) if s is not None else control_of(ev, spec)
+    return spec, timeline.at(spec, ctl, now)
 
 
 def start(ctx: Range, actor: str) -> EventView:

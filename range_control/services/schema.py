@@ -14,6 +14,11 @@ def require_current(ctx: Range) -> None:
     ctx.store.require_schema(SCHEMA_HEAD)
 
 
+def check_integrity(ctx: Range) -> None:
+    """Refuse (``Corrupt``, one line saying what to do) a damaged SQLite file."""
+    ctx.store.check_integrity()
+
+
 def upgrade(ctx: Range, revision: str = "head") -> str | None:
     """Create or migrate the schema (to the newest revision by default); the revision now."""
     from range_control.store import migrate

@@ -15,7 +15,7 @@ import re
 import secrets
 from pathlib import Path
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from range_control.context import Range
 from range_control.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from range_control.services.events import audit, bump_generation
 from range_control.specs.api import TeamOut, TeamTokenOut
-from range_control.store.models import Team
+from range_control.specs.text import csv_cell, name_problem
+from range_control.store.models import Team, WebSession
 
 TOKEN_PREFIX = "rct_"  # noqa: S105 - a marker, not a secret
 MAX_TOKEN_LEN = 128
@@ -48,11 +49,16 @@ def new_token() -> str:
 
 
 def clean_name(name: str) -> str:
+    """Spaces collapsed; 1 to 100 characters; no control, format or bidi characters (a name
+    must read as what it is, next to others); not starting with ``#`` (that is an id)."""
     name = " ".join(name.split())
     if not 1 <= len(name) <= 100:
         raise InvalidInput("team name: must be 1 to 100 characters")
-    if any(ord(c) < 32 for c in name):
-        raise InvalidInput("team name: control characters are not allowed")
+    bad = name_problem(name)
+    if bad is not None:
+        raise InvalidInput(f"team name: {bad}")
+    if name.startswith("#"):
+        raise InvalidInput("team name: must not start with # (#<id> names a team by its id)")
     return name
 
 
@@ -146,25 +152,43 @@ def teams_in(s: Session) -> list[TeamOut]:
     return [_view(t) for t in s.scalars(select(Team).order_by(Team.id))]
 
 
+ID_REF = re.compile(r"^#([0-9]{1,10})$")
+
+
 def find(s: Session, ref: int | str) -> Team:
-    """The one way every use case finds a team an organiser names (by id or by name)."""
-    team = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        team = s.get(Team, int(ref))
-    if team is None and isinstance(ref, str):
-        team = s.scalar(select(Team).where(Team.name == ref))
+    """The one way every use case finds a team an organiser names: a name exactly as written,
+    or ``#<id>`` (an int is an id too). A name never starts with ``#``, so a reference never
+    means two teams: the team named "3" is "3", the team with id 3 is "#3"."""
+    team = lookup(s, ref)
     if team is None:
-        raise NotFound(f"team {ref!r} not found")
+        hint = "" if isinstance(ref, int) or ref.startswith("#") else " (by name; #<id> for an id)"
+        raise NotFound(f"team {ref!r} not found{hint}")
     return team
+
+
+def lookup(s: Session, ref: int | str) -> Team | None:
+    """:func:`find`, or None when there is no such team."""
+    if isinstance(ref, int):
+        return s.get(Team, ref) if 0 < ref < 2**31 else None
+    if m := ID_REF.fullmatch(ref.strip()):
+        return s.get(Team, int(m.group(1))) if int(m.group(1)) < 2**31 else None
+    return s.scalar(select(Team).where(Team.name == " ".join(ref.split())))
 
 
 def set_disabled(ctx: Range, ref: int | str, disabled: bool, actor: str) -> TeamOut:
     with ctx.store.write() as s:
         team = find(s, ref)
         team.disabled = disabled
+        if disabled:
+            _end_sessions(s, team.id)
         audit(s, ctx, actor, "team.disable" if disabled else "team.enable", team=team.name)
         bump_generation(s, ctx)
         return _view(team)
+
+
+def _end_sessions(s: Session, team_id: int) -> None:
+    """Every browser login of the team ends now (its token changed, or it was disabled)."""
+    s.execute(delete(WebSession).where(WebSession.team_id == team_id))
 
 
 def rotate_token(ctx: Range, ref: int | str, actor: str) -> TeamTokenOut:
@@ -172,6 +196,7 @@ def rotate_token(ctx: Range, ref: int | str, actor: str) -> TeamTokenOut:
     with ctx.store.write() as s:
         team = find(s, ref)
         team.token_hash = hash_token(token)
+        _end_sessions(s, team.id)
         audit(s, ctx, actor, "team.rotate_token", team=team.name)
         return _issued(team, token)
 
@@ -207,4 +232,4 @@ def write_tokens_csv(created: list[TeamTokenOut], dest: Path) -> None:
         w = csv.writer(fh)
         w.writerow(["name", "country", "token"])
         for nt in created:
-            w.writerow([nt.team.name, nt.team.country or "", nt.token])
+            w.writerow([csv_cell(nt.team.name), nt.team.country or "", nt.token])

@@ -45,6 +45,11 @@ class AttemptOut(View):
     status: Literal["correct", "incorrect", "already_solved"]
     points: int
     attempts_left: int | None = None
+    frozen: bool = Field(
+        default=False,
+        description="the scoreboard is frozen: points as the frozen board values the solve "
+        "(a first-blood bonus shows once it ends)",
+    )
 
 
 class ChallengeSummary(View):
@@ -86,6 +91,13 @@ class ChallengeDetail(View):
     requires: list[str]
     tags: list[str]
     hints: list[HintOut]
+    locked: bool = Field(
+        default=False, description="prerequisites unsolved: only the name and value are shown"
+    )
+    environment: Literal["none", "available", "unavailable"] = Field(
+        default="none",
+        description="a live environment per team: none, startable, or not in this range",
+    )
 
 
 class LedgerEntryOut(View):
@@ -248,7 +260,7 @@ class TeamTokenOut(View):
 
 
 class AwardIn(Body):
-    team: str | StrictInt = Field(description="team name or id")
+    team: str | StrictInt = Field(description='team name, "#<id>", or the id as a number')
     value: StrictInt = Field(ge=-1_000_000, le=1_000_000)
     reason: str = Field(min_length=1, max_length=500)
 
@@ -274,7 +286,9 @@ class AttemptQuery(Body):
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     limit: int = Field(default=200, ge=1, le=1000)
-    before_id: int | None = Field(default=None, ge=1, description="page: attempts older than this")
+    before_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="page: attempts older than this"
+    )
 
 
 class AttemptRecord(View):
@@ -373,7 +387,7 @@ class ConnectionOut(View):
 
 class InstanceOut(View):
     challenge: str
-    state: Literal["absent", "pending", "running", "failed"]
+    state: Literal["absent", "pending", "running", "failed", "unavailable"]
     health: str | None
     expires_at: datetime | None
     can_extend_from: datetime | None
@@ -381,7 +395,9 @@ class InstanceOut(View):
 
 
 class EnvSelectionIn(Body):
-    team: str | None = Field(default=None, max_length=100, description="name or id; null: all")
+    team: str | None = Field(
+        default=None, max_length=100, description='a name or "#<id>"; null: all'
+    )
     challenge: str | None = Field(default=None, max_length=63, description="slug; null: all open")
 
 

@@ -31,14 +31,32 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(
+    r"^(?:([0-9]{1,4})d)?(?:([0-9]{1,6})h)?(?:([0-9]{1,7})m)?(?:([0-9]{1,9})s)?$"
+)
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``1h30m`` -> timedelta; also accepts a timedelta or a number of seconds."""
+    """``1h30m`` -> timedelta; also accepts a timedelta or a number of seconds. Never negative,
+    never more than a year (a ValueError says so)."""
+    try:
+        parsed = _parse_duration(value)
+    except OverflowError:
+        raise ValueError(f"{str(value)[:40]!r} is longer than {MAX_DURATION.days} days") from None
+    if parsed < timedelta(0):
+        raise ValueError(f"{str(value)[:40]!r} is negative")
+    if parsed > MAX_DURATION:
+        raise ValueError(f"{str(value)[:40]!r} is longer than {MAX_DURATION.days} days")
+    return parsed
+
+
+def _parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value:  # NaN
+            raise ValueError("a duration is a number of seconds, not NaN")
         return timedelta(seconds=value)
     text = str(value).strip().replace(" ", "")
     if text[:1] == "P":  # ISO 8601 (PT15M), which is also how a stored scenario serialises
@@ -48,12 +66,10 @@ def parse_duration(value: Any) -> timedelta:
             parsed = TypeAdapter(timedelta).validate_python(text)
         except ValidationError:
             raise ValueError(f"{value!r} is not an ISO 8601 duration") from None
-        if parsed < timedelta(0):
-            raise ValueError(f"{value!r} is negative")
         return parsed
     m = _DURATION.fullmatch(text)
     if not text or not m or not any(m.groups()):
-        raise ValueError(f"{value!r} is not a duration such as 90s, 15m, 2h, 1h30m or 1d")
+        raise ValueError(f"{text[:40]!r} is not a duration such as 90s, 15m, 2h, 1h30m or 1d")
     d, h, mi, s = (int(g) if g else 0 for g in m.groups())
     return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 

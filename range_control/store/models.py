@@ -325,3 +325,22 @@ class PortAllocation(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(120))  # "jumpbox" or "<service>:<port>"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A browser login to the portal or the console, held server-side: logging out, rotating
+    the token, disabling the team or changing the organiser token deletes (or voids) it, and
+    the signed cookie that names it is worth nothing from then on."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's secret
+    kind: Mapped[str] = mapped_column(String(16))  # team | organiser
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    # What the login was made with (the token's hash, a fingerprint of the organiser token):
+    # a session outlives no change of it.
+    credential: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -18,16 +18,30 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import queue
+import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from range_control.errors import LeaseBusy, SchedulerBusy, SchemaMismatch
+from range_control.errors import (
+    Corrupt,
+    LeaseBusy,
+    ReadOnly,
+    SchedulerBusy,
+    SchemaMismatch,
+    WriterBusy,
+)
 
 __all__ = ["SCHEMA_HEAD", "LeaseBusy", "Lease", "SchedulerBusy", "SchemaMismatch", "Store",
            "make_engine"]  # fmt: skip
@@ -36,7 +50,7 @@ _IMMEDIATE = "range_immediate"
 
 # The newest Alembic revision. Kept here so that web workers need not import Alembic (10 MB)
 # to check the schema; tests/test_store.py checks that it equals Alembic's own head.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 class Lease:
@@ -55,24 +69,63 @@ class Lease:
         self.release()
 
 
+@dataclass(frozen=True)
+class SqliteFile:
+    path: Path
+    read_only: bool
+
+
+# The file behind each SQLite engine (its URL may be a read-only URI).
+_FILES: weakref.WeakKeyDictionary[Engine, SqliteFile] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_file(path: Path) -> bool:
+    """Make the database file's place safe before SQLite opens it: the directory 0700, the
+    file 0600 (SQLite gives its -wal and -shm files the file's mode). True when the file can
+    only be read (a read-only copy, file or mount): it is then opened read-only."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    if not path.exists():
+        if not writable:
+            raise ReadOnly(f"cannot create the database {path}: its directory is read-only")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return not writable
+
+
+def _sqlite_url(path: Path, read_only: bool) -> str:
+    if not read_only:
+        return f"sqlite:///{path}"
+    # Nothing can change a read-only file under us: "immutable" lets SQLite read it without the
+    # -shm file it could not create. With a WAL still holding transactions, read through it.
+    wal = path.with_name(path.name + "-wal")
+    immutable = "" if wal.exists() and wal.stat().st_size else "&immutable=1"
+    return f"sqlite:///file:{quote(str(path))}?mode=ro{immutable}&uri=true"
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        read_only = False
+        if path and path != ":memory:" and not path.startswith("file:"):
+            read_only = _sqlite_file(Path(path))
+            url = _sqlite_url(Path(path), read_only)
         engine = create_engine(
             url,
             connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
             pool_size=pool_size,
             max_overflow=20,
         )
+        if path and path != ":memory:":
+            _FILES[engine] = SqliteFile(Path(path.removeprefix("file:").split("?")[0]), read_only)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -87,44 +140,133 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) 
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
-class _WriterQueue:
-    """Cross-process (flock) and cross-thread (a flock is per open file, not per thread) lock."""
+def lock_holders(path: str) -> list[int]:
+    """The processes holding a lock on ``path``, from /proc/locks (Linux); [] where unknown."""
+    try:
+        st = os.stat(path)
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return []
+    wanted = f":{st.st_ino}"
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        # 1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(wanted):
+            device = fields[5].rsplit(":", 1)[0]
+            major, minor = (int(x, 16) for x in device.split(":"))
+            if (major, minor) == (os.major(st.st_dev), os.minor(st.st_dev)) and fields[4].isdigit():
+                out.append(int(fields[4]))
+    return out
 
-    def __init__(self, path: str) -> None:
+
+@dataclass
+class _Request:
+    fd: int
+    done: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    granted: bool = False
+    abandoned: bool = False
+
+
+class _WriterQueue:
+    """Cross-process (flock) and cross-thread (a flock is per open file, not per thread) lock,
+    waited for at most ``timeout`` seconds.
+
+    Uncontended, it is one non-blocking ``flock``. Contended, a helper thread makes the blocking
+    call (the kernel hands the lock over the moment it is freed: no polling, no sleeping) while
+    the caller waits for it with a deadline; a request given up on is released as soon as it is
+    granted."""
+
+    def __init__(self, path: str, timeout: float) -> None:
         self._path = path
+        self.timeout = timeout
         self._fd: int | None = None
         self._pid = -1
         self._thread_lock = threading.Lock()
+        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._helper: threading.Thread | None = None
+
+    def _fresh(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a fresh fd and helper after a fork
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+            self._requests = queue.SimpleQueue()
+            self._helper = threading.Thread(target=self._serve, name="writer-queue", daemon=True)
+            self._helper.start()
+        return self._fd
+
+    def _serve(self) -> None:
+        requests = self._requests
+        while True:
+            req = requests.get()
+            fcntl.flock(req.fd, fcntl.LOCK_EX)
+            with req.lock:
+                if req.abandoned:
+                    fcntl.flock(req.fd, fcntl.LOCK_UN)
+                else:
+                    req.granted = True
+            req.done.set()
+
+    def _busy(self) -> WriterBusy:
+        holders = [p for p in lock_holders(self._path) if p != os.getpid()]
+        who = f" by process {', '.join(map(str, holders))}" if holders else ""
+        return WriterBusy(
+            f"the database is busy: its writer lock {self._path} has been held{who} for more "
+            f"than {self.timeout:g} s (a stopped or hung rangectl?); try again, or end that "
+            "process",
+            retry_after=max(1, round(self.timeout / 3)),
+        )
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self._fd is None or self._pid != os.getpid():  # fresh fd after a fork
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + self.timeout
+        if not self._thread_lock.acquire(timeout=self.timeout):
+            raise self._busy()
+        try:
+            fd = self._fresh()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                req = _Request(fd)
+                self._requests.put(req)
+                req.done.wait(max(0.0, deadline - time.monotonic()))
+                with req.lock:
+                    if not req.granted:
+                        req.abandoned = True
+                        raise self._busy() from None
             try:
                 yield
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
 
 class Store:
     """Owns the engine and hands out one transaction per use case."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, writer_timeout: float = 15.0) -> None:
         self.engine = engine
-        db_path = engine.url.database if engine.dialect.name == "sqlite" else None
+        self.file = _FILES.get(engine)
+        self.read_only = self.file is not None and self.file.read_only
         self._writers = (
-            _WriterQueue(db_path + ".writer-lock") if db_path and db_path != ":memory:" else None
+            _WriterQueue(f"{self.file.path}.writer-lock", writer_timeout)
+            if self.file is not None and not self.read_only
+            else None
         )
         self._immediate = engine.execution_options(**{_IMMEDIATE: True})
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(self._immediate, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Store:
-        return cls(make_engine(url, **kwargs))
+    def from_url(cls, url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Store:
+        engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
+        return cls(engine, writer_timeout=busy_timeout_ms / 1000)
+
+    @property
+    def where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
@@ -132,9 +274,19 @@ class Store:
         with self._writer_turn(), self._write() as session, session.begin():
             yield session
 
-    def _writer_turn(self) -> contextlib.AbstractContextManager[None]:
-        """Wait for our turn among the SQLite file's writers (nothing to wait for elsewhere)."""
-        return self._writers.hold() if self._writers is not None else contextlib.nullcontext()
+    @contextlib.contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """Wait for our turn among the SQLite file's writers (nothing to wait for elsewhere);
+        a database that can only be read says so in one line."""
+        if self.read_only:
+            raise ReadOnly(f"the database {self.file.path} is read-only: nothing can be changed")  # type: ignore[union-attr]
+        try:
+            with self._writers.hold() if self._writers is not None else contextlib.nullcontext():
+                yield
+        except OperationalError as exc:
+            if "readonly" in str(exc.orig):
+                raise ReadOnly(f"the database {self.where} is read-only: {exc.orig}") from None
+            raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -155,6 +307,28 @@ class Store:
         """One write transaction on a plain connection, queued like :meth:`write`."""
         with self._writer_turn(), self._immediate.begin() as conn:
             yield conn
+
+    def check_integrity(self) -> None:
+        """SQLite's ``quick_check``: :class:`Corrupt`, with what to do, when the file is damaged
+        (PostgreSQL checks its own pages). Read on a connection of its own that takes any bytes
+        as text: a damaged file may hold anything."""
+        if self.file is None:
+            return
+        mode = "ro" if self.read_only else "rw"
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{quote(str(self.file.path))}?mode={mode}", uri=True)
+            ) as conn:
+                conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+                rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
+            raise Corrupt(
+                f"the database {self.file.path} is damaged (SQLite: {rows[0][:200]}{more}): stop "
+                "the range and restore the latest backup; do not write to this file"
+            )
 
     def require_schema(self, head: str) -> None:
         """Refuse to serve from a database whose schema is missing or not at ``head``."""

@@ -1,0 +1,110 @@
+"""Browser logins to the portal and the console, held server-side.
+
+The browser's signed cookie carries only a random session secret; the database keeps its
+SHA-256 with who logged in, with what, and until when. A session ends when its row goes (logout,
+a rotated team token, a disabled team) or stops matching (the organiser token changed, the
+team's token is no longer the one it logged in with, the time is up), whatever the cookie says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy.engine import Connection
+
+from range_control.context import Range
+from range_control.errors import Unauthorized
+from range_control.services import access, teams
+from range_control.settings import secret
+from range_control.specs.api import TeamOut
+from range_control.store.models import Team, WebSession
+
+TEAM = "team"
+ORGANISER = "organiser"
+ENDED = "your session has ended: log in again"
+
+
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def organiser_fingerprint(token: str) -> str:
+    return hashlib.sha256(b"console:" + token.encode()).hexdigest()
+
+
+def _open(c: Connection, ctx: Range, kind: str, team_id: int | None, credential: str,
+          hours: float) -> str:  # fmt: skip
+    now = ctx.clock.now()
+    sid = secrets.token_urlsafe(32)
+    c.execute(delete(WebSession).where(WebSession.expires_at <= now))  # keep the table small
+    c.execute(insert(WebSession).values(id=_digest(sid), kind=kind, team_id=team_id,
+                                        credential=credential, created_at=now,
+                                        expires_at=now + timedelta(hours=hours)))  # fmt: skip
+    return sid
+
+
+def open_team(ctx: Range, token: str) -> tuple[str, TeamOut]:
+    """Log a team in with its token: the new session's secret (for the cookie) and the team."""
+    team = teams.authenticate(ctx, token)
+    with ctx.store.write_conn() as c:
+        sid = _open(c, ctx, TEAM, team.id, teams.hash_token(token),
+                    ctx.settings.team_session_hours)  # fmt: skip
+    return sid, team
+
+
+def open_organiser(ctx: Range, token: str) -> str:
+    if not access.is_organiser_token(ctx, token):
+        raise Unauthorized("that is not the organiser token")
+    with ctx.store.write_conn() as c:
+        return _open(c, ctx, ORGANISER, None, organiser_fingerprint(token),
+                     ctx.settings.console_session_hours)  # fmt: skip
+
+
+_TEAM_OF = (
+    select(Team.id, Team.name, Team.country, Team.disabled, Team.created_at)
+    .join(WebSession, WebSession.team_id == Team.id)
+    .where(
+        WebSession.id == bindparam("h"),
+        WebSession.kind == TEAM,
+        WebSession.expires_at > bindparam("now"),
+        WebSession.credential == Team.token_hash,
+    )
+)
+_ORGANISER = select(WebSession.credential).where(
+    WebSession.id == bindparam("h"),
+    WebSession.kind == ORGANISER,
+    WebSession.expires_at > bindparam("now"),
+)
+
+
+def team_of(ctx: Range, sid: str) -> TeamOut:
+    """The team a session belongs to, or :class:`Unauthorized` when it has ended."""
+    if not sid or len(sid) > 100:
+        raise Unauthorized(ENDED)
+    with ctx.store.read_conn() as c:
+        row = c.execute(_TEAM_OF, {"h": _digest(sid), "now": ctx.clock.now()}).one_or_none()
+    if row is None:
+        raise Unauthorized(ENDED)
+    if row.disabled:
+        raise Unauthorized("this team is disabled; ask the organisers")
+    return TeamOut.model_validate(row)
+
+
+def is_organiser(ctx: Range, sid: str) -> bool:
+    if not sid or len(sid) > 100:
+        return False
+    with ctx.store.read_conn() as c:
+        held = c.scalar(_ORGANISER, {"h": _digest(sid), "now": ctx.clock.now()})
+    want = organiser_fingerprint(secret(ctx.settings.admin_token))
+    return held is not None and secrets.compare_digest(held, want)
+
+
+def close(ctx: Range, sid: str) -> None:
+    """Logout: the session is gone, whatever the browser keeps."""
+    if not sid or len(sid) > 100 or ctx.store.read_only:
+        return
+    with ctx.store.write_conn() as c:
+        c.execute(delete(WebSession).where(WebSession.id == _digest(sid)))
