@@ -11,13 +11,26 @@ Reports containers/s for both, the overhead of ours, the time until every servic
 healthy, and the memory of an idle instance (cgroup v1 ``memory.usage_in_bytes``).
 
     python bench/environments.py [--teams 40] [--challenges 5] [--pool 8]
+    python bench/environments.py --engine swarm [--swarm-first]
+
+With ``--engine swarm`` the comparison is the product against itself: the same range (same
+teams, challenges, settings) brought up by the reconciler on this machine's one engine and on
+the three-node Swarm lab (tests/swarm_lab.py, Docker-in-Docker nodes sharing this machine's
+cores), each by a process of its own whose peak memory is the control plane's. Until all
+healthy means every instance running and healthy as the reconciler observes it (passes every
+second, as ``rangectl worker`` would). The lab's nodes pull the images before the timed run
+(not timed: a real event pulls them once, the day before).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -125,6 +138,115 @@ def idle_memory_mb(client: docker.DockerClient, event: str) -> tuple[float, floa
     return statistics.mean(values), max(values)
 
 
+def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
+    """One bring-up by the product on ``engine`` (docker | swarm), in this process: the figures
+    as JSON on stdout. Everything it made is removed before it returns."""
+    from range_control.orchestrator.swarm_backend import SwarmBackend
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo))
+    from tests.swarm_lab import REGISTRY, Lab
+
+    host = docker.from_env(timeout=600)
+    tmp = Path(tempfile.mkdtemp(prefix=f"range-envbench-{engine}-"))
+    event = "b" + uuid.uuid4().hex[:8]
+    settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'range.db'}", event_slug=event,
+                        admin_token="x", flag_secret="x", secret_key="x", port_range="41000-41999",
+                        publish_ip="127.0.0.1", launch_pool=pool, engine=engine,
+                        registry=REGISTRY if engine == "swarm" else None)  # fmt: skip
+    ctx = Range.from_settings(settings)
+    migrate.upgrade(ctx.store.engine)
+    pack(tmp / "pack", challenges_n)
+    result = catalog.lint([tmp / "pack"])
+    catalog.sync(ctx, result.challenges)
+    for t in range(teams_n):
+        teams.add_team(ctx, f"Team {t:03d}", "NL")
+    if engine == "swarm":
+        lab = Lab(host)
+        backend = SwarmBackend(lab.client(1), registry=REGISTRY, health_interval=HEALTH_INTERVAL)
+    else:
+        backend = DockerBackend(host, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
+    from range_control.orchestrator.backend import ServiceRun
+
+    refs = [backend.jumpbox_image()]
+    for item in result.challenges:  # images first, not timed
+        svc = item.spec.environment.services[0]
+        tag = images.image_tag(item.slug, svc.name, images.context_digest(item.directory / "src"))
+        backend.ensure_image(ServiceRun(svc, tag), item.slug, str(item.directory))
+        refs.append(backend.image_ref(tag))
+    backend.prepare(lambda _msg: None)
+    if engine == "swarm":
+        for i in range(1, lab.nodes + 1):
+            for ref in refs:
+                lab.client(i).api.pull(ref)
+    rec = EnvironmentReconciler(ctx, backend, pool=pool)
+    try:
+        t0 = time.perf_counter()
+        environments.up(ctx, Selection(), "bench")
+        report = rec.run_once()
+        created = time.perf_counter() - t0
+        assert not report.failed, report.failed
+        # Watch as cheaply as an operator would (one listing a second): every service
+        # container started, then every one healthy. Same watcher for both engines.
+        want = teams_n * challenges_n
+        started = None
+        while True:
+            seen = [o for o in backend.containers(event) if o.role == "service"]
+            if started is None and sum(o.status == "running" for o in seen) >= want:
+                started = time.perf_counter() - t0
+            if sum(o.status == "running" and o.health == "healthy" for o in seen) >= want:
+                break
+            if time.perf_counter() - t0 > 900:
+                raise RuntimeError("not all healthy within 900 s")
+            time.sleep(1)
+        healthy = time.perf_counter() - t0
+        report = rec.run_once()  # where each instance landed
+        per_node: dict[str, int] = {}
+        for st in report.observed.values():
+            per_node[st.node or "engine"] = per_node.get(st.node or "engine", 0) + 1
+    finally:
+        environments.down(ctx, Selection(), "bench")
+        backend.sweep(event)
+        ctx.store.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"engine": engine, "created_s": created, "healthy_s": healthy, "started_s": started,
+            "containers": teams_n * (challenges_n + 1), "per_node": per_node,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+
+
+def compare_engines(args: argparse.Namespace) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo))
+    from tests.swarm_lab import Lab
+
+    lab = Lab(docker.from_env(timeout=600))
+    lab.up()
+    order = ["swarm", "docker"] if args.swarm_first else ["docker", "swarm"]
+    rows = []
+    for engine in order:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", engine, "--teams", str(args.teams),
+             "--challenges", str(args.challenges), "--pool", str(args.pool)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"{engine} run failed:\n{done.stdout}\n{done.stderr}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"{args.teams} teams x {args.challenges} challenges, pool {args.pool}, "
+          f"{rows[0]['containers']} containers")  # fmt: skip
+    print(f"{'':18} {'pass s':>7} {'all started s':>14} {'containers/s':>13} "
+          f"{'all healthy s':>14} {'peak MB':>8}")  # fmt: skip
+    for r in rows:
+        label = "one engine" if r["engine"] == "docker" else f"swarm, {lab.nodes} nodes"
+        print(f"{label:18} {r['created_s']:7.1f} {r['started_s']:14.1f} "
+              f"{r['containers'] / r['started_s']:13.1f} {r['healthy_s']:14.1f} "
+              f"{r['peak_rss_mb']:8.0f}")  # fmt: skip
+    by = {r["engine"]: r for r in rows}
+    print(f"swarm / one engine, until all healthy: "
+          f"{by['swarm']['healthy_s'] / by['docker']['healthy_s']:.2f}x; "
+          f"instances per node: {by['swarm']['per_node']}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,7 +255,17 @@ def main() -> None:
     ap.add_argument("--challenges", type=int, default=5)
     ap.add_argument("--pool", type=int, default=8)
     ap.add_argument("--ours-first", action="store_true", help="run ours before the raw loop")
+    ap.add_argument("--engine", choices=["docker", "swarm"], default="docker",
+                    help="swarm: the product on one engine against the 3-node Swarm lab")  # fmt: skip
+    ap.add_argument("--swarm-first", action="store_true", help="with --engine swarm")
+    ap.add_argument("--child", choices=["docker", "swarm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        print(json.dumps(bring_up(args.child, args.teams, args.challenges, args.pool)))
+        return
+    if args.engine == "swarm":
+        compare_engines(args)
+        return
     client = docker.from_env(timeout=600)
     if not images.image_exists(client, images.BASE_IMAGE):
         images.build_base(client)

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
         default=10.0, ge=1, le=300, description="seconds between two healthchecks of a service"
     )
     instance_actions_per_minute: int = Field(default=6, ge=1, le=1000)
+    engine: Literal["docker", "swarm"] = Field(
+        default="docker", description="one Docker engine, or a Swarm through its manager"
+    )
+    registry: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="host:port of the range's private registry (RANGE_ENGINE=swarm)",
+    )
     environments: Literal["on", "off"] = Field(
         default="on",
         description="off: no live environments at all, and no call to any engine",

@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "admin-token": ("admin", "admin_token", "Print the organiser API token."),
     "award": ("admin", "award", "Give a team points (negative: a penalty)."),
     "challenges": ("challenges", "challenges", "Challenge catalog: lint, check and load."),
+    "cluster": (
+        "cluster",
+        "cluster",
+        "The machines of the engine: nodes, roles, instances, memory.",
+    ),
     "db": ("db", "db", "Database schema (Alembic migrations)."),
     "demo": ("demo", "demo", "A demo event on the embedded defaults."),
     "env": ("env", "env", "Team instances of live challenges."),

@@ -151,8 +151,12 @@ def env_table(state: State) -> None:
         by_team.setdefault(r.team, {})[r.challenge] = r
     for team_name, cells in by_team.items():
         table.add_row(team_name, *(
-            f"{c.state}/{c.health or '-'}" if (c := cells.get(ch)) else "" for ch in challenges
+            f"{c.state}/{c.health or '-'}" + (f" @{c.node}" if c.node else "")
+            if (c := cells.get(ch)) else "" for ch in challenges
         ))  # fmt: skip
+    for r in rows:
+        if r.last_error and r.state != "running":
+            click.echo(f"{r.team}/{r.challenge}: {r.last_error.splitlines()[0][:300]}", err=True)
     console.print(table)
 
 

@@ -6,8 +6,9 @@ Every object carries ``range.managed=1``, ``range.event``, ``range.team`` and, f
 sees the world; the names (``rc-<event>-t<team>-<challenge>-<service>``, networks
 ``rc-<event>-t<team>``) are for humans and are derived, stable and short.
 
-Two implementations: :mod:`docker_backend` (one Docker engine) and :mod:`fake_backend` (in
-memory, for unit tests of the convergence rules).
+Three implementations: :mod:`docker_backend` (one Docker engine), :mod:`swarm_backend` (a
+Docker Swarm through its manager, ``RANGE_ENGINE=swarm``) and :mod:`fake_backend` (in memory,
+for unit tests of the convergence rules).
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ class Observed:
     id: str
     name: str
     labels: dict[str, str]
-    status: str  # created | running | exited | dead | ...
+    status: str  # created | starting | running | exited | dead | ...
     health: str | None = None
+    node: str | None = None  # the machine it runs on (a Swarm node; None: the one engine)
+    address: str | None = None  # where its published ports are reachable (None: the default)
+    error: str | None = None  # why it stopped, when the engine says
 
     @property
     def instance_id(self) -> int | None:
@@ -156,6 +160,21 @@ class JobResult:
     timed_out: bool = False
 
 
+@dataclass(frozen=True)
+class NodeInfo:
+    """One machine of the engine, as the operator sees it (``rangectl cluster status``)."""
+
+    name: str
+    role: str  # manager | worker | engine
+    state: str  # ready | down | ...
+    availability: str  # active | drain | pause
+    address: str
+    labels: dict[str, str]
+    memory_bytes: int
+    reserved_bytes: int  # memory limits of the range's tasks placed there
+    instances: int  # the range's tasks running there
+
+
 @dataclass
 class Cancel:
     """Set from another thread (Ctrl-C) to stop a wait early."""
@@ -175,10 +194,14 @@ class Backend(Protocol):
     def networks(self, event: str) -> dict[str, str]: ...  # name -> id
     def volumes(self, event: str) -> list[str]: ...
 
+    # --- networks: each team's own, and those its teams share (both may be several or none)
+    def team_networks(self, event: str, team_id: int) -> list[str]: ...
+    def shared_networks(self, event: str) -> list[str]: ...
+    def ensure_network(self, event: str, team_id: int) -> str: ...  # every one of the team's
+    def ensure_edge_network(self, event: str) -> str: ...  # the shared ones
+
     # --- creating and repairing
     def ensure_host_guard(self) -> None: ...  # packet filter keeping team networks contained
-    def ensure_network(self, event: str, team_id: int) -> str: ...
-    def ensure_edge_network(self, event: str) -> str: ...
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None: ...
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed: ...
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed: ...
@@ -195,6 +218,11 @@ class Backend(Protocol):
         self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
     ) -> bool: ...  # True when built now
     def jumpbox_image(self) -> str: ...
+    def image_ref(self, tag: str) -> str: ...  # what tasks run for a local image (by digest)
     def build_image(self, context: Path, tag: str, label: str) -> None: ...
     def run_job(self, job: Job, cancel: Cancel) -> JobResult: ...
     def why_down(self, obs: Observed, lines: int) -> str: ...  # exit code and log tail
+
+    # --- the operator's view
+    def cluster(self, event: str) -> list[NodeInfo]: ...
+    def prepare(self, progress: Callable[[str], None]) -> None: ...  # ready to place tasks

@@ -41,6 +41,7 @@ from range_control.orchestrator.backend import (
     DesiredJumpbox,
     Job,
     JobResult,
+    NodeInfo,
     Observed,
     ServiceRun,
     container_name,
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
     from range_control.settings import Settings
 
 LOG_MAX = {"max-size": "1m", "max-file": "2"}
+# sshd on a jumpbox: privilege separation, the team's login, its own host keys and password.
+JUMPBOX_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL",
+                "AUDIT_WRITE"]  # fmt: skip
 
 
 # Every bridge we create is named rcb<12 hex>, so that a few packet-filter rules cover them all.
@@ -239,6 +243,14 @@ class DockerBackend:
             )
             return created["Id"]
 
+    def team_networks(self, event: str, team_id: int) -> list[str]:
+        return [network_name(event, team_id)]
+
+    def shared_networks(self, event: str) -> list[str]:
+        """The edge network of jumpboxes and published services (one bridge for all teams:
+        no traffic between its containers, see ensure_edge_network)."""
+        return [edge_network_name(event)]
+
     def ensure_network(self, event: str, team_id: int) -> str:
         """The team's network: internal, the team's containers see each other by name."""
         labels = {EVENT: event, TEAM: str(team_id), ROLE: "team-network"}
@@ -266,17 +278,7 @@ class DockerBackend:
         team_net = network_name(jb.event, jb.team_id)
         host_config = self.api.create_host_config(
             cap_drop=["ALL"],
-            # sshd: privilege separation, the team's login, and its own host keys and password.
-            cap_add=[
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "FOWNER",
-                "SETUID",
-                "SETGID",
-                "SYS_CHROOT",
-                "KILL",
-                "AUDIT_WRITE",
-            ],  # fmt: skip
+            cap_add=JUMPBOX_CAPS,
             security_opt=["no-new-privileges:true"],
             # Not read-only: the entry point writes the team's password and fresh host keys.
             read_only=False,
@@ -433,6 +435,12 @@ class DockerBackend:
         except images.ImageError as exc:
             raise BackendError(str(exc)) from None
 
+    def image_ref(self, tag: str) -> str:
+        """One engine runs its local images as they are: nothing to push anywhere."""
+        if not images.image_exists(self.client, tag):
+            raise BackendError(f"image {tag!r} is not on this engine")
+        return tag
+
     def build_image(self, context: Path, tag: str, label: str) -> None:
         with self._lock(f"img:{tag}"):
             try:
@@ -475,6 +483,25 @@ class DockerBackend:
         finally:
             with contextlib.suppress(docker.errors.APIError):
                 api.remove_container(cid, force=True)
+
+    def prepare(self, progress: Callable[[str], None]) -> None:
+        """Before an event: the host guard in place on this engine's host."""
+        self._guarded_at = -GUARD_RECHECK_SECONDS
+        self.ensure_host_guard()
+        progress("host guard in place")
+
+    def cluster(self, event: str) -> list[NodeInfo]:
+        """One engine: itself, with what the range runs on it."""
+        info = self.api.info()
+        mine = [c for c in self.containers(event) if c.status == "running"]
+        reserved = 0
+        for c in mine:
+            limit = self.api.inspect_container(c.id)["HostConfig"].get("Memory") or 0
+            reserved += int(limit)
+        return [NodeInfo(name=info.get("Name", "engine"), role="engine", state="ready",
+                         availability="active", address=self.publish_ip, labels={},
+                         memory_bytes=int(info.get("MemTotal", 0)), reserved_bytes=reserved,
+                         instances=len(mine))]  # fmt: skip
 
     def why_down(self, obs: Observed, lines: int) -> str:
         info = self.api.inspect_container(obs.id)["State"]

@@ -26,6 +26,7 @@ from range_control.orchestrator.backend import (
     DesiredJumpbox,
     Job,
     JobResult,
+    NodeInfo,
     Observed,
     ServiceRun,
     container_name,
@@ -117,6 +118,14 @@ class FakeBackend:
         with self._lock:
             net = self.network_objs.setdefault(name, _Network(f"n{next(self._ids)}", labels))
             return net.id
+
+    def team_networks(self, event: str, team_id: int) -> list[str]:
+        return [network_name(event, team_id)]
+
+    def shared_networks(self, event: str) -> list[str]:
+        """The edge network of jumpboxes and published services (one bridge for all teams:
+        no traffic between its containers, see ensure_edge_network)."""
+        return [edge_network_name(event)]
 
     def ensure_network(self, event: str, team_id: int) -> str:
         labels = {MANAGED: "1", EVENT: event, TEAM: str(team_id), ROLE: "team-network"}
@@ -212,6 +221,11 @@ class FakeBackend:
         self.images.add("range/jumpbox:fake")
         return "range/jumpbox:fake"
 
+    def image_ref(self, tag: str) -> str:
+        if tag not in self.images:
+            raise BackendError(f"image {tag!r} is missing")
+        return tag
+
     def build_image(self, context: Path, tag: str, label: str) -> None:
         self._check("build", tag)
         self.images.add(tag)
@@ -222,3 +236,12 @@ class FakeBackend:
 
     def why_down(self, obs: Observed, lines: int) -> str:
         return "exit code 1"
+
+    def prepare(self, progress: Callable[[str], None]) -> None:
+        self.ensure_host_guard()
+        progress("host guard in place")
+
+    def cluster(self, event: str) -> list[NodeInfo]:
+        running = [o for o in self.containers(event) if o.status == "running"]
+        return [NodeInfo("fake", "engine", "ready", "active", "127.0.0.1", {}, 8 * 2**30,
+                         len(running) * 256 * 2**20, len(running))]  # fmt: skip

@@ -34,8 +34,6 @@ from range_control.orchestrator.backend import (
     DesiredJumpbox,
     Observed,
     ServiceRun,
-    edge_network_name,
-    network_name,
 )
 
 log = logging.getLogger("range_control.reconciler")
@@ -58,6 +56,8 @@ class InstanceStatus:
     health: str | None
     error: str | None
     restarts: int
+    node: str | None = None  # where its services run (comma-separated when on several)
+    address: str | None = None  # where its published ports are reachable
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ class PassReport:
     failed: dict[int, str] = field(default_factory=dict)  # instance id -> error
     jumpbox_errors: dict[int, str] = field(default_factory=dict)  # team id -> error
     observed: dict[int, InstanceStatus] = field(default_factory=dict)
+    # Where each team's jumpbox runs now: (node, address), None where the engine has one.
+    jumpboxes_at: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per step
 
     @property
@@ -189,12 +191,11 @@ class Reconciler:
 
     # --- 2 ------------------------------------------------------------------------------
     def networks(self, p: Pass) -> None:
-        """The host guard is in place; each team with something desired has its network, the
-        edge network exists while any jumpbox does; every other network of the event goes. A
-        network that cannot be made fails what needs it, with its reason."""
+        """The host guard is in place; each team with something desired has its networks (the
+        backend names them: one internal network, and on a Swarm an edge of its own), the shared
+        networks (one engine's edge) exist while any team does; every other network of the event
+        goes. A network that cannot be made fails what needs it, with its reason."""
         teams = sorted(p.desired.jumpboxes)
-        edge = edge_network_name(p.event)
-        wanted = {network_name(p.event, t): t for t in teams}
         if teams:
             try:
                 self.backend.ensure_host_guard()
@@ -202,9 +203,12 @@ class Reconciler:
                 p.blocked.update(dict.fromkeys(teams, str(exc)))
                 p.blocked[EDGE] = str(exc)
                 return
+        per_team = {t: self.backend.team_networks(p.event, t) for t in teams}
+        shared = self.backend.shared_networks(p.event) if teams else []
+        wanted = {name for names in per_team.values() for name in names} | set(shared)
         have = self.backend.networks(p.event)
         for name in have:
-            if name not in wanted and not (name == edge and teams):
+            if name not in wanted:
                 try:
                     self.backend.remove_network(name)
                 except Exception as exc:  # noqa: BLE001 - in use: the next pass tries again
@@ -213,14 +217,14 @@ class Reconciler:
                 p.report.networks_removed.append(name)
         jobs: dict[int, Callable[[], object]] = {
             t: (lambda t=t: self.backend.ensure_network(p.event, t))  # type: ignore[misc]
-            for name, t in wanted.items()
-            if name not in have
+            for t, names in per_team.items()
+            if any(name not in have for name in names)
         }
-        if teams and edge not in have:
+        if any(name not in have for name in shared):
             jobs[EDGE] = lambda: self.backend.ensure_edge_network(p.event)
         for key, error in self._parallel(jobs).items():
-            log.warning("network %s: %s", edge if key == EDGE else network_name(p.event, key),
-                        error)  # fmt: skip
+            what = "shared networks" if key == EDGE else f"networks of team {key}"
+            log.warning("%s: %s", what, error)
             p.blocked[key] = error
 
     # --- 3 ------------------------------------------------------------------------------
@@ -308,9 +312,18 @@ class Reconciler:
 
     # --- 6 ------------------------------------------------------------------------------
     def observe(self, p: Pass) -> None:
-        after = {(o.instance_id, o.service): o for o in self.backend.containers(p.event)}
+        everything = self.backend.containers(p.event)
+        after = {(o.instance_id, o.service): o for o in everything if o.role == "service"}
+        for o in everything:  # where a team's entry point answers now (running: not a move)
+            if o.role == "jumpbox" and o.team_id in p.desired.jumpboxes and o.status == "running":
+                p.report.jumpboxes_at[o.team_id] = (o.node, o.address)
         for iid, inst in p.desired.instances.items():
             seen = [after.get((iid, r.spec.name)) for r in inst.services]
+            nodes = sorted({o.node for o in seen if o is not None and o.node})
+            where = {"node": ", ".join(nodes) or None,
+                     "address": next((o.address for o in seen
+                                      if o is not None and o.address
+                                      and inst.host_ports(o.service or "")), None)}  # fmt: skip
             healths = {o.health for o in seen if o is not None and o.health}
             health = (
                 "unhealthy" if "unhealthy" in healths
@@ -319,11 +332,12 @@ class Reconciler:
             )  # fmt: skip
             restarts = p.restarts.get(iid, 0)
             if iid in p.report.failed:
-                status = InstanceStatus("failed", health, p.report.failed[iid], restarts)
+                status = InstanceStatus("failed", health, p.report.failed[iid], restarts, **where)
             elif all(o is not None and o.status == "running" for o in seen):
-                status = InstanceStatus("running", health, None, restarts)
+                status = InstanceStatus("running", health, None, restarts, **where)
             else:
-                status = InstanceStatus("pending", health, None, restarts)
+                why = next((o.error for o in seen if o is not None and o.error), None)
+                status = InstanceStatus("pending", health, why, restarts, **where)
             p.report.observed[iid] = status
 
     # --- helpers ------------------------------------------------------------------------

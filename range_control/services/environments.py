@@ -151,7 +151,7 @@ def down(ctx: Range, sel: Selection, actor: str) -> int:
 _STATUS = (
     select(Instance.id, Team.name.label("team"), Challenge.slug.label("challenge"),
            Instance.state, Instance.health, Instance.restarts, Instance.expires_at,
-           Instance.last_error)
+           Instance.last_error, Instance.node)
     .join(Team, Team.id == Instance.team_id)
     .join(Challenge, Challenge.id == Instance.challenge_id)
     .order_by(Team.name, Challenge.slug)
@@ -168,9 +168,10 @@ def status_in(s: Session) -> list[EnvRowOut]:
     return [EnvRowOut.model_validate(row) for row in s.execute(_STATUS)]
 
 
-def jumpbox_access(ctx: Range, team_id: int, port: int) -> JumpboxOut:
-    """How a team logs in to its jumpbox: shown only to that team (and to organisers)."""
-    host = ctx.settings.public_host
+def jumpbox_access(ctx: Range, team_id: int, port: int, host: str | None = None) -> JumpboxOut:
+    """How a team logs in to its jumpbox: shown only to that team (and to organisers). ``host``
+    is where the jumpbox runs now, when the engine says (a Swarm node)."""
+    host = host or ctx.settings.public_host
     password = jumpbox_password(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)
     return JumpboxOut(host=host, port=port, user="team", password=password,
                       command=f"ssh -p {port} team@{host}")  # fmt: skip
@@ -180,13 +181,13 @@ def jumpboxes(ctx: Range) -> list[TeamJumpboxOut]:
     """Every team that has a jumpbox port, with how to log in."""
     with ctx.store.read() as s:
         rows = s.execute(
-            select(Team.name, Team.id, PortAllocation.port)
+            select(Team.name, Team.id, PortAllocation.port, PortAllocation.host)
             .join(PortAllocation, PortAllocation.team_id == Team.id)
             .where(PortAllocation.purpose == "jumpbox")
             .order_by(Team.name)
         ).all()
-    return [TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, port))
-            for name, tid, port in rows]  # fmt: skip
+    return [TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, port, host))
+            for name, tid, port, host in rows]  # fmt: skip
 
 
 # --- a team's own instance ----------------------------------------------------------------
@@ -304,21 +305,22 @@ def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
             state = "absent" if ctx.settings.environments_on else "unavailable"
             return InstanceOut(challenge=slug, state=state, health=None, expires_at=None,
                                can_extend_from=None, connection=None)  # fmt: skip
-        ports = {
-            (a.instance_id, a.purpose): a.port
+        allocs = {
+            (a.instance_id, a.purpose): a
             for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
         }
-    host = ctx.settings.public_host
-    jumpbox_port = ports.get((None, "jumpbox"))
+    default = ctx.settings.public_host
+    jb = allocs.get((None, "jumpbox"))
+    published = [
+        (svc.name, p, allocs[(inst.id, f"{svc.name}:{p}")])
+        for svc in env.services if svc.exposure == "published" for p in svc.ports
+        if (inst.id, f"{svc.name}:{p}") in allocs
+    ]  # fmt: skip
     connection = ConnectionOut(
-        jumpbox=jumpbox_access(ctx, team_id, jumpbox_port) if jumpbox_port else None,
+        jumpbox=jumpbox_access(ctx, team_id, jb.port, jb.host) if jb is not None else None,
         services=[ServicePortsOut(name=svc.name, ports=svc.ports) for svc in env.services],
-        published=[
-            PublishedOut(service=name, port=p, address=f"{host}:{ports[(inst.id, f'{name}:{p}')]}")
-            for name, p in ((svc.name, p) for svc in env.services if svc.exposure == "published"
-                            for p in svc.ports)
-            if (inst.id, f"{name}:{p}") in ports
-        ],
+        published=[PublishedOut(service=name, port=p, address=f"{a.host or default}:{a.port}")
+                   for name, p, a in published],
     )  # fmt: skip
     can_extend = None
     if inst.expires_at is not None:

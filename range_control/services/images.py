@@ -63,3 +63,16 @@ def _build_pack(
         build_challenge(backend, item)
     progress(BuildProgress(total, total, "done"))
     return total
+
+
+def refs(backend: Backend, pack: list[Loaded]) -> list[tuple[str, str]]:
+    """(local image, what the engine's tasks run) for every image of the pack and the
+    jumpbox: on a Swarm, each pushed to the range's registry and named by digest."""
+    try:
+        out = [("jumpbox", backend.jumpbox_image())]
+        for item in pack:
+            for ref in image_refs(item).values():
+                out.append((ref, backend.image_ref(ref)))
+    except (BackendError, ImageError) as exc:
+        raise EngineFailed(str(exc)) from None
+    return out

@@ -34,7 +34,7 @@ from range_control.orchestrator.reconciler import (
 from range_control.services.ports import JUMPBOX, PortPool, published
 from range_control.settings import secret
 from range_control.specs.environment import EnvironmentSpec
-from range_control.store.models import Challenge, Flag, Instance, Team
+from range_control.store.models import Challenge, Flag, Instance, PortAllocation, Team
 
 log = logging.getLogger("range_control.reconciler")
 
@@ -117,23 +117,31 @@ def desired_state(ctx: Range) -> tuple[DesiredState, dict[int, str]]:
 
 
 def write_back(ctx: Range, report: PassReport, refused: dict[int, str]) -> None:
-    """Record on each instance what the pass saw of it."""
+    """Record on each instance what the pass saw of it, and where each team's jumpbox and
+    published ports are reachable now (a Swarm task may have moved to another node)."""
     now = ctx.clock.now()
     seen = dict(report.observed)
     for iid, why in refused.items():
         seen[iid] = InstanceStatus("failed", None, why, 0)
-    if not seen:
+    if not seen and not report.jumpboxes_at:
         return
     with ctx.store.write() as s:
         for inst in s.scalars(select(Instance).where(Instance.id.in_(list(seen)))):
             st = seen[inst.id]
             inst.state, inst.health, inst.observed_at = st.state, st.health, now
-            if st.state == "failed":
-                inst.last_error = (st.error or "")[:2000]
+            inst.node = st.node
+            if st.error is not None:
+                inst.last_error = st.error[:2000]
             elif st.state == "running":
                 inst.last_error = None
             if inst.id not in refused:
                 inst.restarts = st.restarts
+        hosts = {(team, None): at[1] for team, at in report.jumpboxes_at.items()}
+        hosts.update({(None, iid): st.address for iid, st in seen.items()})
+        for alloc in s.scalars(select(PortAllocation)):
+            key = (alloc.team_id, None) if alloc.purpose == JUMPBOX else (None, alloc.instance_id)
+            if key in hosts and alloc.host != hosts[key]:
+                alloc.host = hosts[key]
 
 
 class EnvironmentReconciler:

@@ -414,6 +414,7 @@ class EnvRowOut(View):
     restarts: int
     expires_at: datetime | None
     last_error: str | None
+    node: str | None = Field(default=None, description="where it runs (Swarm); null: one engine")
 
 
 class EnvList(RootModel[list[EnvRowOut]]):

@@ -312,6 +312,8 @@ class Instance(Base):
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where it runs (the Swarm node(s) of its services; None on a single engine).
+    node: Mapped[str | None] = mapped_column(String(200))
 
 
 class PortAllocation(Base):
@@ -325,6 +327,9 @@ class PortAllocation(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(120))  # "jumpbox" or "<service>:<port>"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the port is open now: the public address of the node that runs what holds it
+    # (follows the task when Swarm moves it); None: RANGE_PUBLIC_HOST.
+    host: Mapped[str | None] = mapped_column(String(253))
 
 
 class WebSession(Base):
