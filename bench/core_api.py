@@ -190,6 +190,98 @@ class Server:
             self.proc.kill()
 
 
+def make_database(db: str, tmp: Path) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{tmp / 'range.db'}"
+    base = os.environ.get("RANGE_TEST_POSTGRES_URL")
+    if not base:
+        sys.exit(
+            '--db postgres needs RANGE_TEST_POSTGRES_URL (eval "$(infra/dev/test-postgres.sh)")'
+        )
+    from sqlalchemy import create_engine, text
+
+    name = f"rc_bench_{os.getpid()}_{tmp.name[-6:].lower()}"
+    eng = create_engine(base, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def floor_env(db_url: str, tmp: Path, durability: str) -> dict[str, str]:
+    """The floor app's settings: the same database kind, at the durability being measured."""
+    if db_url.startswith("sqlite"):
+        return {"BENCH_FLOOR_SQLITE": str(tmp / "floor.db"),
+                "BENCH_FLOOR_SYNC": "FULL" if durability == "strict" else "NORMAL"}  # fmt: skip
+    return {"BENCH_FLOOR_POSTGRES": db_url.replace("postgresql+psycopg://", "postgresql://")}
+
+
+def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
+    """Seed one database, measure the range on it, then the floor app on the same kind."""
+    tmp = Path(tempfile.mkdtemp(prefix="range-bench-"))
+    db_url = make_database(db, tmp)
+    env = {
+        "RANGE_DATA_DIR": str(tmp),
+        "RANGE_DATABASE_URL": db_url,
+        "RANGE_ADMIN_TOKEN": "bench-admin-token",
+        "RANGE_FLAG_SECRET": "bench-flag-secret",
+        "RANGE_SECRET_KEY": "bench-secret-key",
+        "RANGE_ATTEMPTS_PER_MINUTE": "10000",
+        "RANGE_EVENT_SLUG": "ice",
+        "RANGE_DURABILITY": args.durability,
+        "RANGE_DB_POOL_SIZE": str(args.pool_size),
+    }
+    settings = Settings(
+        data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x"
+    )
+    ctx = Range.from_settings(settings)
+    t0 = time.perf_counter()
+    tokens, slugs, flags = seed(ctx, args.teams, args.challenges, args.solves)
+    ctx.store.dispose()  # (reopened on use: only to read the sync counters below)
+    print(f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves "
+          f"in {time.perf_counter() - t0:.1f} s ({db})")  # fmt: skip
+    mixed_lua = tmp / "attempts.lua"
+    wrong_lua = tmp / "wrong.lua"
+    write_lua(mixed_lua, tokens, slugs, flags, right=0.1)
+    write_lua(wrong_lua, tokens, slugs, flags, right=0.0)
+
+    results: dict[str, dict] = {}
+    gcfg = (args.workers, args.worker_class, args.threads, args.preload)
+    c, d = args.connections, args.duration
+    app = Server("range_control:create_app()", env, *gcfg)
+    try:
+        body = urllib.request.urlopen(app.url("/api/v1/scoreboard")).read()  # noqa: S310
+        results["scoreboard_bytes"] = len(body)
+        wrk(app.url("/api/v1/scoreboard"), c, 2)  # warm-up
+        before = ctx.store.sync_counts()
+        results["attempts"] = wrk(app.url("/"), c, d, mixed_lua)
+        after = ctx.store.sync_counts()
+        if before and after:  # SQLite: how many commits one WAL sync served (group commit)
+            commits, syncs = after[0] - before[0], after[1] - before[1]
+            results["attempts"]["commits_per_sync"] = round(commits / max(syncs, 1), 2)
+        results["scoreboard"] = wrk(app.url("/api/v1/scoreboard"), c, d)
+        half = c // 2
+        poster = subprocess.Popen(
+            ["wrk", "-t", "1", "-c", str(half), "-d", f"{d + 2}s", "--latency", "-s", str(wrong_lua), app.url("/")],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1)
+        results["scoreboard_under_attempts"] = wrk(app.url("/api/v1/scoreboard"), c - half, d)
+        out = poster.communicate()[0]
+        results["attempts_alongside"] = json.loads(RESULT_RE.search(out).group(1))
+        results["worker_memory_mb"] = app.worker_memory_mb()
+    finally:
+        app.stop()
+    # The floor: the same bodies (the same wrk script), one insert per request, same gunicorn.
+    floor = Server("floor_app:app", floor_env(db_url, tmp, args.durability), *gcfg)
+    try:
+        results["floor_insert"] = wrk(floor.url("/"), c, d, mixed_lua)
+    finally:
+        floor.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -204,76 +296,28 @@ def main() -> None:
     ap.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
                     help="gunicorn --preload, as the README runs it")  # fmt: skip
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--pool-size", type=int, default=5, help="RANGE_DB_POOL_SIZE")
+    ap.add_argument("--db", default="sqlite",
+                    help="sqlite, postgres, or both as sqlite,postgres (one run, side by side)")  # fmt: skip
+    ap.add_argument("--durability", choices=["strict", "relaxed"], default="strict",
+                    help="RANGE_DURABILITY; the floor syncs likewise (FULL / NORMAL)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("bench-results/core_api.json"))
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
-
-    tmp = Path(tempfile.mkdtemp(prefix="range-bench-"))
-    db_url = f"sqlite:///{tmp / 'range.db'}"
-    if args.db == "postgres":
-        base = os.environ.get("RANGE_TEST_POSTGRES_URL")
-        if not base:
-            sys.exit(
-                '--db postgres needs RANGE_TEST_POSTGRES_URL (eval "$(infra/dev/test-postgres.sh)")'
-            )
-        from sqlalchemy import create_engine, text
-
-        name = f"rc_bench_{os.getpid()}"
-        eng = create_engine(base, isolation_level="AUTOCOMMIT")
-        with eng.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        db_url = base.rsplit("/", 1)[0] + "/" + name
-    env = {
-        "RANGE_DATA_DIR": str(tmp),
-        "RANGE_DATABASE_URL": db_url,
-        "RANGE_ADMIN_TOKEN": "bench-admin-token",
-        "RANGE_FLAG_SECRET": "bench-flag-secret",
-        "RANGE_SECRET_KEY": "bench-secret-key",
-        "RANGE_ATTEMPTS_PER_MINUTE": "10000",
-        "RANGE_EVENT_SLUG": "ice",
-    }
-    settings = Settings(
-        data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x"
-    )
-    ctx = Range.from_settings(settings)
-    t0 = time.perf_counter()
-    tokens, slugs, flags = seed(ctx, args.teams, args.challenges, args.solves)
-    ctx.store.dispose()
-    print(f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves "
-          f"in {time.perf_counter() - t0:.1f} s ({args.db})")  # fmt: skip
-    mixed_lua = tmp / "attempts.lua"
-    wrong_lua = tmp / "wrong.lua"
-    write_lua(mixed_lua, tokens, slugs, flags, right=0.1)
-    write_lua(wrong_lua, tokens, slugs, flags, right=0.0)
+    dbs = args.db.split(",")
+    for db in dbs:
+        if db not in {"sqlite", "postgres"}:
+            sys.exit(f"--db: sqlite or postgres, not {db!r}")
 
     results: dict[str, dict] = {"config": vars(args) | {"out": str(args.out)}}
-    gcfg = (args.workers, args.worker_class, args.threads, args.preload)
+    for db in dbs:
+        results[db] = run_database(db, args)
     c, d = args.connections, args.duration
-
-    app = Server("range_control:create_app()", env, *gcfg)
-    try:
-        body = urllib.request.urlopen(app.url("/api/v1/scoreboard")).read()  # noqa: S310
-        results["scoreboard_bytes"] = len(body)
-        wrk(app.url("/api/v1/scoreboard"), c, 2)  # warm-up
-        results["attempts"] = wrk(app.url("/"), c, d, mixed_lua)
-        results["scoreboard"] = wrk(app.url("/api/v1/scoreboard"), c, d)
-        half = c // 2
-        poster = subprocess.Popen(
-            ["wrk", "-t", "1", "-c", str(half), "-d", f"{d + 2}s", "--latency", "-s", str(wrong_lua), app.url("/")],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        time.sleep(1)
-        results["scoreboard_under_attempts"] = wrk(app.url("/api/v1/scoreboard"), c - half, d)
-        out = poster.communicate()[0]
-        results["attempts_alongside"] = json.loads(RESULT_RE.search(out).group(1))
-        results["worker_memory_mb"] = app.worker_memory_mb()
-    finally:
-        app.stop()
-
+    gcfg = (args.workers, args.worker_class, args.threads, args.preload)
     # Same body size as our scoreboard, so the baseline moves the same bytes.
-    base = Server("baseline_app:app", {"BENCH_BODY_BYTES": str(results["scoreboard_bytes"])}, *gcfg)
+    size = results[dbs[0]]["scoreboard_bytes"]
+    base = Server("baseline_app:app", {"BENCH_BODY_BYTES": str(size)}, *gcfg)
     try:
         results["baseline_flask_json"] = wrk(base.url("/"), c, d)
         results["baseline_memory_mb"] = base.worker_memory_mb()
@@ -284,29 +328,40 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2))
     b = results["baseline_flask_json"]["rps"]
     print(f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}{', preload' if args.preload else ''}), {c} connections, "
-          f"{d} s each, database {args.db}")  # fmt: skip
-    print(
-        f"{'scenario':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'vs baseline':>12}"
-    )
-    for key in (
-        "baseline_flask_json",
-        "attempts",
-        "scoreboard",
-        "scoreboard_under_attempts",
-        "attempts_alongside",
-    ):
-        r = results[key]
-        print(
-            f"{key:34} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['non2xx']:8d} {r['rps'] / b:11.2f}x"
-        )
+          f"{d} s each, durability {args.durability}")  # fmt: skip
+    print(f"{'scenario':40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
+          f"{'vs baseline':>12} {'vs floor':>9}")  # fmt: skip
+    rows = [("baseline_flask_json", results["baseline_flask_json"], None)]
+    for db in dbs:
+        floor = results[db]["floor_insert"]["rps"]
+        for key in ("floor_insert", "attempts", "scoreboard", "scoreboard_under_attempts",
+                    "attempts_alongside"):  # fmt: skip
+            rows.append(
+                (
+                    f"{db}: {key}",
+                    results[db][key],
+                    floor if key in {"attempts", "attempts_alongside"} else None,
+                )
+            )
+    for name, r, floor in rows:
+        vs_floor = f"{r['rps'] / floor:8.2f}x" if floor else f"{'':9}"
+        print(f"{name:40} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+              f"{r['non2xx']:8d} {r['rps'] / b:11.2f}x {vs_floor}")  # fmt: skip
+    for db in dbs:
+        if "commits_per_sync" in results[db]["attempts"]:
+            print(f"{db}: commits per WAL sync (group commit): "
+                  f"{results[db]['attempts']['commits_per_sync']}")  # fmt: skip
+    if len(dbs) == 2:
+        ratio = results["postgres"]["attempts"]["rps"] / results["sqlite"]["attempts"]["rps"]
+        print(f"postgres attempts / sqlite attempts: {ratio:.2f}x")
 
     def mem(rows: list[dict[str, float]]) -> str:
         return ", ".join(f"RSS {m['rss']:.1f} / PSS {m['pss']:.1f}" for m in rows)
 
-    print(f"worker memory MB: {mem(results['worker_memory_mb'])}")
+    for db in dbs:
+        print(f"{db} worker memory MB: {mem(results[db]['worker_memory_mb'])}")
     print(f"baseline worker memory MB: {mem(results['baseline_memory_mb'])}")
     print(f"results: {args.out}")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

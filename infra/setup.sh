@@ -21,6 +21,7 @@ need /bin/busybox busybox-static    # tiny tools for the test challenge images
 need /usr/bin/chromium chromium     # the browser of the page tests (driven by playwright)
 need node nodejs                    # axe-core, the accessibility checker of the page tests
 need npm npm
+need strace strace                  # the durability test watches the syncs before each answer
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_missing+=(python3-venv); fi
 
 if [ "${#apt_missing[@]}" -gt 0 ] && [ -z "${RANGE_SETUP_SKIP_APT:-}" ]; then

@@ -24,6 +24,7 @@ class Range:
             settings.resolved_database_url,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.db_pool_size,
+            durability=settings.durability,
         )
         return cls(store=store, settings=settings, clock=clock or SystemClock())
 

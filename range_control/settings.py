@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
         description="host:port of the range's private registry (RANGE_ENGINE=swarm)",
     )
+    durability: Literal["strict", "relaxed"] = Field(
+        default="strict",
+        description="strict: every acknowledged write is on disk first; relaxed: wrong flags "
+        "may be lost in a power cut (never a solve, a score or an organiser's action)",
+    )
     environments: Literal["on", "off"] = Field(
         default="on",
         description="off: no live environments at all, and no call to any engine",

@@ -373,10 +373,15 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
         "RANGE_LAUNCH_POOL": "8",
     }
     up = [sys.executable, "-m", "range_control.cli", "env", "up"]
-    proc = subprocess.Popen(up, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = env.tmp / "env-up.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(up, env=cli_env, stdout=out, stderr=subprocess.STDOUT)
     flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
     deadline = time.monotonic() + 120
-    while len(client.api.containers(all=True, filters=flt)) < 40 and time.monotonic() < deadline:
+    while len(client.api.containers(all=True, filters=flt)) < 40:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"env up ended or stalled before 40 containers: {log.read_text()[-2000:]}")
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)

@@ -101,6 +101,14 @@ def _unexpected(exc: Exception) -> Response:
     return error(500, "internal", "internal error; the organisers can find it in the server log")
 
 
+def _has_form() -> bool:
+    """Only these bodies are forms (anything else leaves ``request.form`` empty, at a cost)."""
+    return request.method != "GET" and request.mimetype in _FORM_TYPES
+
+
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def reject_unstorable_input() -> None:
     """Before any view, for the API and the pages alike: no path, query, form or JSON value
     may hold what no database can store (NUL, unpaired surrogates) or nest without end. One
@@ -108,7 +116,7 @@ def reject_unstorable_input() -> None:
     for where, values in (
         ("path", request.view_args or {}),
         ("query", request.args.to_dict(flat=False)),
-        ("form", request.form.to_dict(flat=False) if request.method != "GET" else {}),
+        ("form", request.form.to_dict(flat=False) if _has_form() else {}),
     ):
         if (bad := first_problem(values, where)) is not None:
             raise svc.InvalidInput(f"{bad[0]}: {bad[1]}")

@@ -15,10 +15,12 @@ itself: it is shared by every worker, survives restarts, and limits by team, nev
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from range_control.context import Range
@@ -43,15 +45,27 @@ from range_control.settings import secret
 from range_control.specs.api import AttemptOut
 from range_control.store.models import Attempt, Challenge, SharingAlert, Solve, Team
 from range_control.store.models import Flag as FlagRow
+from range_control.store.prepared import Prepared
 
-# Hot-path statements, built once (plain columns, no ORM entities to assemble).
-_CHALLENGE = select(
-    Challenge.id, Challenge.slug, Challenge.name, Challenge.type, Challenge.value,
-    Challenge.minimum, Challenge.decay, Challenge.decay_function, Challenge.spec_state,
-    Challenge.admin_state, Challenge.phase_state, Challenge.prerequisites, Challenge.max_attempts,
-    Challenge.dynamic_prefix, Challenge.dynamic_length,
-).where(Challenge.slug == bindparam("slug"))  # fmt: skip
-_LOCK_TEAM = select(Team.id).where(Team.id == bindparam("team")).with_for_update()
+# Hot-path statements: built once, run on the driver (store/prepared.py), and as few as can
+# be. A wrong flag costs five statements on SQLite: the team's token, the challenge with its
+# flags, the event; then, under the write lock, every check in one statement and the audit row.
+_CHALLENGE_FLAGS = Prepared(
+    select(
+        Challenge.id, Challenge.slug, Challenge.name, Challenge.type, Challenge.value,
+        Challenge.minimum, Challenge.decay, Challenge.decay_function, Challenge.spec_state,
+        Challenge.admin_state, Challenge.phase_state, Challenge.prerequisites,
+        Challenge.max_attempts, Challenge.dynamic_prefix, Challenge.dynamic_length,
+        FlagRow.type.label("flag_type"), FlagRow.content.label("flag_content"),
+        FlagRow.case_insensitive.label("flag_case_insensitive"),
+    )
+    .outerjoin(FlagRow, FlagRow.challenge_id == Challenge.id)
+    .where(Challenge.slug == bindparam("slug"))
+    .order_by(FlagRow.position, FlagRow.id)
+)  # fmt: skip
+# PostgreSQL: this team's attempts queue behind its row lock (SQLite's writer lock already
+# serialises every write, so there it is not sent at all).
+_LOCK_TEAM = Prepared(select(Team.id).where(Team.id == bindparam("team")).with_for_update())
 # Every flag that did not score counts: wrong ones, and repeats of one already solved (a team
 # re-sending a solved flag in a loop would otherwise fill the audit table).
 _NTH_UNSCORED = limits.nth_latest(
@@ -68,11 +82,25 @@ _USED = select(func.count(Attempt.id)).where(
 _SOLVED = select(Solve.id).where(
     Solve.team_id == bindparam("team"), Solve.challenge_id == bindparam("cid")
 )
+
+
+def _checks(*, counted: bool) -> Prepared:
+    """Rate limit, attempts used (only where they are limited) and an earlier solve: one read."""
+    columns = [
+        _NTH_UNSCORED.scalar_subquery().label("nth"),
+        _SOLVED.limit(1).scalar_subquery().label("solved"),
+    ]
+    if counted:
+        columns.append(_USED.scalar_subquery().label("used"))
+    return Prepared(select(*columns))
+
+
+_CHECKS, _CHECKS_COUNTED = _checks(counted=False), _checks(counted=True)
 _SOLVES_OF = select(func.count(Solve.id)).where(Solve.challenge_id == bindparam("cid"))
 _SOLVES_BEFORE = select(func.count(Solve.id)).where(
     Solve.challenge_id == bindparam("cid"), Solve.created_at < bindparam("at")
 )
-_RECORD = (
+_RECORD = Prepared(
     insert(Attempt)
     .values(
         team_id=bindparam("team"),
@@ -90,9 +118,12 @@ _SOLVE = insert(Solve).values(
     attempt_id=bindparam("attempt"),
     created_at=bindparam("now"),
 )
-_FLAGS = select(FlagRow.type, FlagRow.content, FlagRow.case_insensitive).where(
-    FlagRow.challenge_id == bindparam("cid")
-)
+_TEAM_IDS = Prepared(select(Team.id))
+
+
+def _team_ids(c: Connection) -> Iterator[int]:
+    """Every team's id, read only if the comparison gets as far as looking for sharing."""
+    yield from (row.id for row in _TEAM_IDS.rows(c))
 
 
 @dataclass(frozen=True)
@@ -126,17 +157,24 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
     None of these depends on this team's other attempts, so they run outside the write lock;
     the HMACs of a dynamic flag (one per team when checking for sharing) do too.
     """
-    with ctx.store.read_conn() as c:
-        ch = c.execute(_CHALLENGE, {"slug": slug}).one_or_none()
+    # No snapshot needed: whatever changes between these reads (a phase, a solve) the write
+    # transaction reads again under the lock, or it did not change the verdict.
+    with ctx.store.read_conn(snapshot=False) as c:
+        rows = _CHALLENGE_FLAGS.rows(c, slug=slug)
+        ch = rows[0] if rows else None
         if ch is None or not is_visible(ch):
             raise NotFound(f"challenge {slug!r} not found")
         event = events.current_in(c, ctx, now)
         if not event.running:
             raise EventNotRunning(f"the event is not running (state: {event.state})")
         access.require_unlocked(c, team_id, slug, ch.prerequisites)
-        flags = [Flag(*row) for row in c.execute(_FLAGS, {"cid": ch.id})]
+        flags = [
+            Flag(r.flag_type, r.flag_content, r.flag_case_insensitive)
+            for r in rows
+            if r.flag_type is not None
+        ]
         dynamic = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length) if ch.dynamic_prefix else None
-        others = c.scalars(select(Team.id)).all() if dynamic is not None else ()
+        others = _team_ids(c) if dynamic is not None else ()
         verdict = check_submission(
             submission,
             flags=flags,
@@ -167,17 +205,22 @@ def _write_phase(
     On PostgreSQL the team's row is locked first, so that this team's attempts are serialised
     and its counters exact across workers; on SQLite the write lock already does that.
     """
-    with ctx.store.write_conn() as conn:  # plain statements: no ORM unit of work
-        conn.execute(_LOCK_TEAM, {"team": team_id})
+    # A wrong flag may skip the sync of its commit when the range allows it (relaxed): its
+    # loss in a power cut costs no team a point. A right one never does.
+    with ctx.store.write_conn(relaxed=not c.correct) as conn:  # plain statements, no ORM
+        if conn.dialect.name != "sqlite":
+            _LOCK_TEAM.run(conn, team=team_id)
         limit = ctx.settings.attempts_per_minute
-        # The limit-th most recent wrong flag inside the window, if there is one, decides both
-        # the refusal and when the window frees up again (one index range scan).
-        nth = conn.execute(_NTH_UNSCORED, limits.params(now, limit, team=team_id)).scalar()
-        limits.enforce(nth, now, limit, "flags that did not score")
         ids = {"team": team_id, "cid": c.challenge_id}
+        # The limit-th most recent unscored flag inside the window, if there is one, decides
+        # both the refusal and when the window frees up again (one index range scan).
+        checks = (_CHECKS_COUNTED if c.max_attempts else _CHECKS).one_or_none(
+            conn, **ids, **limits.params(now, limit)
+        )
+        limits.enforce(checks.nth, now, limit, "flags that did not score")
         left = None
         if c.max_attempts:
-            used = conn.execute(_USED, ids).scalar() or 0
+            used = checks.used or 0
             if used >= c.max_attempts:
                 raise Locked(f"no attempts left for {slug!r} ({c.max_attempts} allowed per team)")
             left = max(c.max_attempts - used - 1, 0)
@@ -187,11 +230,11 @@ def _write_phase(
             "ip": (source_ip or "")[:45] or None,
             "now": now,
         }
-        if conn.execute(_SOLVED, ids).first() is not None:
-            conn.execute(_RECORD, {**row, "result": "already_solved"})
+        if checks.solved is not None:
+            _RECORD.run(conn, **row, result="already_solved")
             return AttemptOut(status="already_solved", points=0)
         if not c.correct:
-            attempt_id = conn.execute(_RECORD, {**row, "result": "incorrect"}).scalar_one()
+            attempt_id = _RECORD.scalar(conn, **row, result="incorrect")
             if c.shared_from_team is not None:
                 conn.execute(
                     insert(SharingAlert).values(
@@ -204,7 +247,7 @@ def _write_phase(
                 )
             # A wrong flag changes no score: the scoreboard cache is left alone.
             return AttemptOut(status="incorrect", points=0, attempts_left=left)
-        attempt_id = conn.execute(_RECORD, {**row, "result": "correct"}).scalar_one()
+        attempt_id = _RECORD.scalar(conn, **row, result="correct")
         try:
             with conn.begin_nested():
                 conn.execute(_SOLVE, {**ids, "attempt": attempt_id, "now": now})

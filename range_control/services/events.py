@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.errors import InvalidInput
 from range_control.store.models import Announcement, AuditLog, Event, TimelineLog
+from range_control.store.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ def view_of(ev: Any, now: datetime) -> EventView:
     )
 
 
-# Read on every request that needs the event: plain columns, no ORM entity.
-_EVENT = select(*Event.__table__.c).where(Event.slug == bindparam("slug"))
+# Read on every request that needs the event: plain columns, run on the driver.
+_EVENT = Prepared(select(*Event.__table__.c).where(Event.slug == bindparam("slug")))
 
 
 def current_in(conn: Connection, ctx: Range, now: datetime) -> EventView:
@@ -72,7 +73,7 @@ def current_in(conn: Connection, ctx: Range, now: datetime) -> EventView:
 
     Before anything has written the event (a fresh database) it is a not-started event with
     defaults; it is never created here, so this is safe inside any transaction."""
-    ev = conn.execute(_EVENT, {"slug": ctx.event_slug}).one_or_none()
+    ev = _EVENT.one_or_none(conn, slug=ctx.event_slug)
     if ev is None:
         return EventView(slug=ctx.event_slug, name=ctx.event_slug.upper(), state="not_started",
                          starts_at=None, ends_at=None, freeze_at=None,

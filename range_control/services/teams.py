@@ -25,6 +25,7 @@ from range_control.services.events import audit, bump_generation
 from range_control.specs.api import TeamOut, TeamTokenOut
 from range_control.specs.text import csv_cell, name_problem
 from range_control.store.models import Team, WebSession
+from range_control.store.prepared import Prepared
 
 TOKEN_PREFIX = "rct_"  # noqa: S105 - a marker, not a secret
 MAX_TOKEN_LEN = 128
@@ -211,8 +212,8 @@ def authenticate_hash(ctx: Range, token_hash: str) -> TeamOut:
     """A web session holds the token's hash: rotating the token or disabling the team ends it."""
     if len(token_hash) != 64:
         raise Unauthorized("a valid team token is required")
-    with ctx.store.read_conn() as c:
-        row = c.execute(_BY_TOKEN, {"h": token_hash}).one_or_none()
+    with ctx.store.read_conn(snapshot=False) as c:  # one statement
+        row = _BY_TOKEN.one_or_none(c, h=token_hash)
         if row is None:
             raise Unauthorized("a valid team token is required")
         if row.disabled:
@@ -220,8 +221,11 @@ def authenticate_hash(ctx: Range, token_hash: str) -> TeamOut:
         return TeamOut.model_validate(row)
 
 
-_BY_TOKEN = select(Team.id, Team.name, Team.country, Team.disabled, Team.created_at).where(
-    Team.token_hash == bindparam("h")
+# Every authenticated request runs it: on the driver.
+_BY_TOKEN = Prepared(
+    select(Team.id, Team.name, Team.country, Team.disabled, Team.created_at).where(
+        Team.token_hash == bindparam("h")
+    )
 )
 
 

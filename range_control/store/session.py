@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import mmap
 import os
 import queue
 import sqlite3
@@ -31,7 +32,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from range_control.errors import (
@@ -47,6 +48,7 @@ __all__ = ["SCHEMA_HEAD", "LeaseBusy", "Lease", "SchedulerBusy", "SchemaMismatch
            "make_engine"]  # fmt: skip
 
 _IMMEDIATE = "range_immediate"
+_RELAXED = "range_relaxed"  # a write whose loss in a power cut is acceptable (a wrong flag)
 
 # The newest Alembic revision. Kept here so that web workers need not import Alembic (10 MB)
 # to check the schema; tests/test_store.py checks that it equals Alembic's own head.
@@ -103,7 +105,17 @@ def _sqlite_url(path: Path, read_only: bool) -> str:
     return f"sqlite:///file:{quote(str(path))}?mode=ro{immutable}&uri=true"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5,
+                durability: str = "strict") -> Engine:  # fmt: skip
+    """An engine whose every commit is durable unless said otherwise.
+
+    SQLite: WAL mode. Transactions on this engine commit at ``synchronous=FULL`` (SQLite syncs
+    the WAL before the commit returns), except the write transactions :class:`Store` hands
+    out, which commit at ``NORMAL`` under the writer lock and are then synced by the Store
+    itself, after the lock is released (:class:`_WalSync`): the sync no longer holds up the next
+    writer, and one sync serves every commit written before it began.
+    PostgreSQL: ``synchronous_commit`` stays on; with ``durability="relaxed"`` a transaction
+    marked relaxed (a wrong flag) turns it off for itself alone (``SET LOCAL``)."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         read_only = False
@@ -120,24 +132,152 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) 
             _FILES[engine] = SqliteFile(Path(path.removeprefix("file:").split("?")[0]), read_only)
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        def _on_connect(dbapi_conn: Any, record: Any) -> None:
             # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             if not read_only:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+            record.info[_SYNC_LEVEL] = _FULL
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
+            # The level is the connection's and cannot change inside a transaction: set it at
+            # BEGIN, and only when it differs. Both on the driver's connection: microseconds.
             immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            level = _STORE_SYNCED if immediate else _FULL
+            pooled = conn.connection
+            driver = pooled.driver_connection
+            if pooled.info.get(_SYNC_LEVEL) != level:
+                driver.execute(f"PRAGMA synchronous={level}")
+                pooled.info[_SYNC_LEVEL] = level
+            driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=20)
+
+    # A connection that sat idle may have been cut (a database restart, a failover): ping it
+    # before use, as pool_pre_ping does, but only after a pause, not on every checkout (a round
+    # trip per transaction, three per flag attempt). Raising DisconnectionError makes the pool
+    # replace it with a fresh connection.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) > _PING_AFTER_IDLE:
+            try:
+                alive = engine.dialect.do_ping(dbapi_conn)
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise DisconnectionError(str(exc)) from exc
+            if not alive:
+                raise DisconnectionError("the connection did not answer a ping")
+
+    if durability == "relaxed":
+
+        @event.listens_for(engine, "begin")
+        def _on_pg_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(_RELAXED, False):
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+    return engine
+
+
+_LAST_USED = "range_last_used"
+_PING_AFTER_IDLE = 1.0  # seconds
+_SYNC_LEVEL = "range_synchronous"
+_FULL = 2  # SQLite syncs the WAL in every COMMIT
+_STORE_SYNCED = 1  # NORMAL: COMMIT writes the WAL; the Store syncs it after the writer lock
+
+
+class _WalSync:
+    """Makes a SQLite database's committed transactions durable: ``fdatasync`` of its WAL.
+
+    A commit at ``synchronous=NORMAL`` has written its frames into the WAL (the page cache);
+    syncing the WAL file afterwards, from any process, puts them on disk as ``FULL`` would have
+    (SQLite checks the frames' checksums on recovery, and syncs the WAL itself before any
+    checkpoint copies it into the database). Done outside the writer lock, and as group commit:
+    every commit takes a number from a counter that all the database's processes share (the
+    ``.sync`` file, mapped in memory; numbered under the writer lock, after COMMIT); a sync
+    notes the last number taken before it began, and a commit that such a sync already covers
+    returns without one. Under load one ``fdatasync`` serves several writes, from every worker.
+
+    If the WAL file is gone, a checkpoint copied it into the database file and SQLite synced
+    that before removing the WAL; a WAL created since is opened afresh (its inode differs).
+    """
+
+    # The last commit number taken; the highest one known on disk; how many syncs were made.
+    _LAST, _SYNCED, _SYNCS = 0, 1, 2
+    _SIZE = 24
+
+    def __init__(self, path: Path) -> None:
+        self._db = path
+        self._wal = path.with_name(path.name + "-wal")
+        self._counter_path = path.with_name(path.name + ".sync")
+        self._lock = threading.Lock()  # the sync lock's holder in this process
+        self._pid = -1
+        self._fd = -1
+        self._numbers: memoryview | None = None
+        self._wal_fd = -1
+        self._wal_ino = -1
+
+    def _fresh(self) -> memoryview:
+        if self._numbers is None or self._pid != os.getpid():  # new mappings after a fork
+            fd = os.open(self._counter_path, os.O_RDWR | os.O_CREAT, 0o600)
+            if os.fstat(fd).st_size < self._SIZE:
+                os.ftruncate(fd, self._SIZE)
+            # Aligned 8-byte words: one store each, never seen half-written.
+            self._numbers = memoryview(mmap.mmap(fd, self._SIZE)).cast("Q")
+            self._fd, self._wal_fd, self._pid = fd, -1, os.getpid()
+        return self._numbers
+
+    def committed(self) -> int:
+        """Called under the writer lock, right after COMMIT: this commit's number."""
+        numbers = self._fresh()
+        numbers[self._LAST] += 1
+        return numbers[self._LAST]
+
+    def wait_durable(self, number: int) -> None:
+        """Return once commit ``number``, and every one before it, is on stable storage."""
+        numbers = self._fresh()
+        if numbers[self._SYNCED] >= number:
+            return
+        with self._lock:
+            # One sync at a time on this file, across processes: whoever waited for the lock
+            # most often finds its commit covered by the sync it waited for.
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                if numbers[self._SYNCED] >= number:
+                    return
+                covered = numbers[self._LAST]  # these commits wrote their frames already
+                self._fdatasync()
+                numbers[self._SYNCED] = max(numbers[self._SYNCED], covered)
+                numbers[self._SYNCS] += 1
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def counts(self) -> tuple[int, int]:
+        """Commits numbered and syncs made so far, by every process (group commit's ratio)."""
+        numbers = self._fresh()
+        return numbers[self._LAST], numbers[self._SYNCS]
+
+    def _fdatasync(self) -> None:
+        try:
+            ino = os.stat(self._wal).st_ino
+        except FileNotFoundError:
+            return  # checkpointed into the database file, which SQLite synced
+        if self._wal_fd < 0 or ino != self._wal_ino:
+            if self._wal_fd >= 0:
+                os.close(self._wal_fd)
+            self._wal_fd = os.open(self._wal, os.O_RDONLY)
+            self._wal_ino = os.fstat(self._wal_fd).st_ino
+        os.fdatasync(self._wal_fd)
 
 
 def lock_holders(path: str) -> list[int]:
@@ -246,23 +386,35 @@ class _WriterQueue:
 class Store:
     """Owns the engine and hands out one transaction per use case."""
 
-    def __init__(self, engine: Engine, *, writer_timeout: float = 15.0) -> None:
+    def __init__(self, engine: Engine, *, writer_timeout: float = 15.0,
+                 durability: str = "strict") -> None:  # fmt: skip
         self.engine = engine
+        self.durability = durability
         self.file = _FILES.get(engine)
         self.read_only = self.file is not None and self.file.read_only
+        writable = self.file is not None and not self.read_only
         self._writers = (
-            _WriterQueue(f"{self.file.path}.writer-lock", writer_timeout)
-            if self.file is not None and not self.read_only
-            else None
+            _WriterQueue(f"{self.file.path}.writer-lock", writer_timeout) if writable else None
+        )
+        self._syncs = _WalSync(self.file.path) if writable else None  # type: ignore[union-attr]
+        self._relaxed = engine.execution_options(**{_IMMEDIATE: True, _RELAXED: True})
+        # SQLite's driver runs a statement outside BEGIN in autocommit already (and SQLAlchemy's
+        # isolation reset would turn the driver's own transactions back on: not there).
+        self._snapshotless = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._immediate = engine.execution_options(**{_IMMEDIATE: True})
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(self._immediate, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5) -> Store:
-        engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
-        return cls(engine, writer_timeout=busy_timeout_ms / 1000)
+    def from_url(cls, url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5,
+                 durability: str = "strict") -> Store:  # fmt: skip
+        engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size,
+                             durability=durability)  # fmt: skip
+        return cls(engine, writer_timeout=busy_timeout_ms / 1000, durability=durability)
 
     @property
     def where(self) -> str:
@@ -270,9 +422,23 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back on any error."""
-        with self._writer_turn(), self._write() as session, session.begin():
+        """One write transaction: committed on success, rolled back on any error; on disk
+        when this returns."""
+        with self._durable_turn(relaxed=False), self._write() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def _durable_turn(self, *, relaxed: bool) -> Iterator[None]:
+        """Our turn among the writers for the transaction inside; once it has committed and the
+        turn is passed on, the wait until it is on stable storage (SQLite; PostgreSQL's COMMIT
+        already waited), skipped for a relaxed write under ``durability="relaxed"``."""
+        number = 0
+        with self._writer_turn():
+            yield
+            if self._syncs is not None:
+                number = self._syncs.committed()
+        if number and not (relaxed and self.durability == "relaxed"):
+            self._syncs.wait_durable(number)  # type: ignore[union-attr]
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -297,15 +463,28 @@ class Store:
     # run a few plain statements: on a bare Connection they skip the ORM session's set-up and
     # its per-statement ORM compilation, about a third of their cost on SQLite.
     @contextlib.contextmanager
-    def read_conn(self) -> Iterator[Connection]:
-        """One read transaction on a plain connection (Core statements only)."""
+    def read_conn(self, *, snapshot: bool = True) -> Iterator[Connection]:
+        """One read transaction on a plain connection (Core statements only).
+
+        ``snapshot=False``: no transaction; each statement reads the latest committed state on
+        its own. For reads whose statements need not agree with one another (a single
+        statement; the attempt's checks, which the write transaction checks again): on
+        PostgreSQL it saves the BEGIN and COMMIT round trips."""
+        if not snapshot:
+            with self._snapshotless.connect() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
-    def write_conn(self) -> Iterator[Connection]:
-        """One write transaction on a plain connection, queued like :meth:`write`."""
-        with self._writer_turn(), self._immediate.begin() as conn:
+    def write_conn(self, *, relaxed: bool = False) -> Iterator[Connection]:
+        """One write transaction on a plain connection, queued and made durable like
+        :meth:`write`. ``relaxed`` (honoured under ``durability="relaxed"`` only): this write
+        may be lost in a power cut (never in a crash of the process); the next durable write
+        carries it to disk."""
+        engine = self._relaxed if relaxed else self._immediate
+        with self._durable_turn(relaxed=relaxed), engine.begin() as conn:
             yield conn
 
     def check_integrity(self) -> None:
@@ -394,6 +573,11 @@ class Store:
             raise SchedulerBusy(
                 f"another scheduler (rangectl worker or rangectl serve) already runs on {url}"
             ) from None
+
+    def sync_counts(self) -> tuple[int, int] | None:
+        """SQLite: write transactions committed and WAL syncs made, by every process so far
+        (their ratio is how many writes one sync served); None elsewhere."""
+        return self._syncs.counts() if self._syncs is not None else None
 
     def dispose(self) -> None:
         self.engine.dispose()
