@@ -188,6 +188,8 @@ def attempt(slug: str) -> Response:
             flash(f"Correct! +{result.points} points.", "ok")
         elif result.status == "already_solved":
             flash("Already solved by your team.", "info")
+        elif result.status == "partial":
+            flash("Right, and more flags are needed to solve this challenge.", "ok")
         else:
             left = "" if result.attempts_left is None else f" ({result.attempts_left} left)"
             flash(f"Incorrect flag{left}.", "error")

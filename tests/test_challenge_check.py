@@ -146,3 +146,24 @@ def test_ctrl_c_tears_everything_down(client: docker.DockerClient, tmp_path: Pat
     assert proc.returncode == 130, out
     assert "interrupted" in out
     assert set(check_objects(client)) <= before
+
+
+def test_a_ctfcli_deployment_challenge_runs_per_team_and_is_solved(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """ctfcli's ``image: .`` + ``protocol: tcp``, as the repository has it: built, started on
+    the validation team's network from its Dockerfile's EXPOSE, solved by name; the lint
+    warnings ride along in the JUnit report."""
+    report = tmp_path / "deploy.xml"
+    before = set(check_objects(client))
+    deploy = REPO / "tests" / "fixtures" / "ctfcli" / "deploy"
+    done = check("--live", "--junit", str(report), str(deploy))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert junit(report) == {"echo-service": None}
+    assert "1 passed, 0 failed" in done.stdout
+    assert f"{deploy / 'challenge.yml'}: connection_info: warning: each team gets" in done.stdout
+    suite = ET.parse(report).getroot()  # noqa: S314 - our own report
+    out = suite.find("testcase/system-out")
+    assert out is not None and "warning: " in (out.text or "")
+    assert "connection_info: each team gets its own instance" in (out.text or "")
+    assert set(check_objects(client)) <= before

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import select
 
 from range_control.context import Range
-from range_control.services import catalog, scenario
+from range_control.services import admin, catalog, scenario
 from range_control.settings import Settings
 from range_control.store.models import Announcement, TimelineLog
 from tests.conftest import ADMIN, unique_event
@@ -182,3 +182,31 @@ def test_only_one_scheduler_per_database(setup) -> None:
         assert "another scheduler (rangectl worker or rangectl serve) already runs" in second.stderr
     finally:
         assert first.stop() == 0
+
+
+def test_a_challenge_is_released_at_its_scheduled_time(setup) -> None:
+    """ctfcli's scheduled_at, synced while the worker runs: released within a second of it."""
+    ctx, env, log_path = setup
+    worker = Worker(env, log_path)
+    try:
+        worker.wait_ready()
+        release = datetime.now(UTC) + timedelta(seconds=2)
+        d = log_path.parent / "later"
+        d.mkdir()
+        (d / "challenge.yml").write_text(yaml.safe_dump({
+            "name": "Later", "value": 10, "flags": ["x"], "scheduled_at": release.isoformat(),
+        }))  # fmt: skip
+        catalog.sync(ctx, catalog.lint([d]).challenges)
+        assert not visible(ctx, "later")
+        deadline = time.monotonic() + 10
+        while not visible(ctx, "later") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = datetime.now(UTC)
+    finally:
+        assert worker.stop() == 0
+    assert visible(ctx, "later"), log_path.read_text()
+    assert 0 <= (seen - release).total_seconds() <= 1.5
+
+
+def visible(ctx: Range, slug: str) -> bool:
+    return any(c.slug == slug and c.visible for c in admin.list_challenges(ctx))

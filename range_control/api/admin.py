@@ -38,6 +38,7 @@ from range_control.specs.api import (
     ScenarioOut,
     ScoreboardOut,
     SharingAlertList,
+    SolutionOut,
     TeamIn,
     TeamList,
     TeamOut,
@@ -130,6 +131,14 @@ def admin_set_visibility(slug: str):
     body = parse(VisibilityIn)
     catalog.set_visibility(ctx(), slug[:100], body.visible, g.actor)
     return ok(AdminChallengeList, [c for c in admin.list_challenges(ctx()) if c.slug == slug])
+
+
+@bp.get("/admin/challenges/<slug>/solution")
+@_doc(SolutionOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_solution(slug: str):
+    """The challenge's write-up (challenge.yml's solution), with the state its author gave."""
+    return ok(SolutionOut, admin.solution(ctx(), slug[:100]))
 
 
 # --- attempts, alerts, awards -------------------------------------------------------------

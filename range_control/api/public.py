@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 from flask import Response, current_app, jsonify, request
 from spectree import Response as Doc
@@ -40,8 +41,11 @@ def get_team_ledger(team_id: int):
 @bp.get("/scoreboard/ctftime")
 @spec.validate(resp=Doc(HTTP_200=CtftimeOut), tags=["public"], skip_validation=True)
 def get_ctftime():
-    """CTFtime's scoreboard feed format."""
-    return ok(CtftimeOut, scoreboard.ctftime(ctx()))
+    """CTFtime's scoreboard feed format: every team has ``taskStats`` with keys among
+    ``tasks``; names outside ASCII are written as ``\\uXXXX``, as CTFtime asks."""
+    feed = scoreboard.ctftime(ctx())
+    body = json.dumps(feed.model_dump(mode="json"), ensure_ascii=True)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/event")

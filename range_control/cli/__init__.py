@@ -77,6 +77,12 @@ class RangeCLI(click.Group):
         except Exception as exc:  # noqa: BLE001 - anything else: one line, not a traceback
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 traceback.print_exc()
+            elif _no_schema(exc):
+                click.echo(
+                    "error: the database has no schema yet (or an older one): run "
+                    "`rangectl db upgrade` (serve and challenges sync do it themselves)",
+                    err=True,
+                )
             else:
                 first = (str(exc).strip().splitlines() or [""])[0]
                 click.echo(
@@ -84,6 +90,12 @@ class RangeCLI(click.Group):
                     err=True,
                 )
             sys.exit(1)
+
+
+def _no_schema(exc: BaseException) -> bool:
+    """A table the code needs is missing: SQLite's "no such table", PostgreSQL's 42P01."""
+    orig = getattr(exc, "orig", None)
+    return "no such table" in str(exc) or getattr(orig, "sqlstate", None) == "42P01"
 
 
 class Options:

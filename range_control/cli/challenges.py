@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import ACTOR, State, console, err_console, pass_state
-from range_control.services import admin, catalog, engine
+from range_control.services import admin, catalog, engine, schema
 from range_control.services import check as chk
 from range_control.services import images as builds
 from range_control.services.catalog import LintResult
@@ -21,25 +21,49 @@ def challenges() -> None:
     """Challenge catalog: lint, check and load challenge.yml directories."""
 
 
-def _lint(paths: tuple[str, ...]) -> LintResult:
-    result = catalog.lint([Path(p) for p in paths])
+def _lint(
+    paths: tuple[str, ...],
+    *,
+    strict: bool = False,
+    known: catalog.Known | None = None,
+    state: State | None = None,
+) -> LintResult:
+    """Lint and print one line per problem, then one per warning (``path: field: warning:
+    message``); ``strict`` makes every warning a problem. With ``state``, prebuilt images are
+    looked for on the engine (unless environments are off)."""
+    present = engine.image_checker(state.settings) if state is not None else None
+    result = catalog.lint([Path(p) for p in paths], known=known, image_present=present)
+    if strict:
+        result.problems.extend(result.warnings)
+        result.warnings = []
     for problem in result.problems:
         click.echo(str(problem))
+    for w in result.warnings:
+        click.echo(f"{w.path}: {w.where}: warning: {w.message}" if w.where
+                   else f"{w.path}: warning: {w.message}")  # fmt: skip
     return result
+
+
+def _summary(result: LintResult) -> str:
+    warned = f", {len(result.warnings)} warning(s)" if result.warnings else ""
+    return f"{len(result.challenges)} challenge(s){warned}"
 
 
 @challenges.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def challenges_validate(paths: tuple[str, ...]) -> None:
-    """Lint challenge dirs (or trees of them); one line per problem, exit 1 if any."""
-    result = _lint(paths)
+@click.option("--strict", is_flag=True, help="warnings are problems too (exit 1)")
+@pass_state
+def challenges_validate(state: State, paths: tuple[str, ...], strict: bool) -> None:
+    """Lint challenge dirs (or trees of them); one line per problem or warning, exit 1 on any
+    problem. Prebuilt images are looked for on the engine when one answers."""
+    result = _lint(paths, strict=strict, state=state)
     if result.problems:
         err_console.print(
             f"[red]{len(result.problems)} problem(s)[/red] in {len(result.challenges)} "
             "loadable challenge(s)"
         )
         sys.exit(1)
-    console.print(f"{len(result.challenges)} challenge(s) OK")
+    console.print(f"{_summary(result)} OK")
 
 
 @challenges.command("check")
@@ -50,16 +74,17 @@ def challenges_validate(paths: tuple[str, ...]) -> None:
               help="challenges checked at once")  # fmt: skip
 @click.option("--health-timeout", default=180, show_default=True, type=click.IntRange(5, 3600),
               help="seconds for services to become healthy")  # fmt: skip
+@click.option("--strict", is_flag=True, help="warnings are problems too")
 @pass_state
 def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: str | None,
-                     jobs: int, health_timeout: int) -> None:  # fmt: skip
+                     jobs: int, health_timeout: int, strict: bool) -> None:  # fmt: skip
     """Lint; with --live also prove each challenge solvable on a live instance; exit 1 on any
     failure."""
-    result = _lint(paths)
+    result = _lint(paths, strict=strict, state=state if live else None)
     if result.problems:
         raise click.ClickException(f"{len(result.problems)} problem(s): fix them first")
     if not live:
-        console.print(f"{len(result.challenges)} challenge(s) OK (lint; add --live to solve them)")
+        console.print(f"{_summary(result)} OK (lint; add --live to solve them)")
         return
     # The check's own instances publish on loopback and are watched closely.
     backend = engine.backend(state.settings, publish_ip="127.0.0.1", health_interval=1.0)
@@ -83,7 +108,9 @@ def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: st
         err_console.print("[red]interrupted[/red]: everything the check started is removed")
         sys.exit(130)
     if junit:
-        Path(junit).write_bytes(chk.junit_xml(results))
+        notes = {item.slug: [str(w) for w in result.warnings_of(item.path)]
+                 for item in result.challenges}  # fmt: skip
+        Path(junit).write_bytes(chk.junit_xml(results, notes))
     table = Table("challenge", "result", *chk.STEPS, "why")
     for r in results:
         times = {st.name: f"{st.seconds:.1f}s" + ("" if st.ok else " ✗") for st in r.steps}
@@ -105,10 +132,14 @@ def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: st
 
 @challenges.command("sync")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--strict", is_flag=True, help="warnings are problems too: nothing is loaded")
 @pass_state
-def challenges_sync(state: State, paths: tuple[str, ...]) -> None:
-    """Lint, then load into the database by slug (idempotent; solves are kept)."""
-    result = _lint(paths)
+def challenges_sync(state: State, paths: tuple[str, ...], strict: bool) -> None:
+    """Lint, then load into the database by slug (idempotent; solves are kept). Creates or
+    migrates the schema first, as serve does. Prerequisites may name challenges loaded
+    before (one challenge at a time, as with ctfcli)."""
+    schema.upgrade(state.ctx)
+    result = _lint(paths, strict=strict, known=catalog.known_in(state.ctx), state=state)
     if result.problems:
         err_console.print("[red]nothing loaded:[/red] fix the problems above first")
         sys.exit(1)
@@ -124,14 +155,30 @@ def challenges_sync(state: State, paths: tuple[str, ...]) -> None:
 
 
 @challenges.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
 @pass_state
-def challenges_list(state: State) -> None:
+def challenges_list(state: State, as_json: bool) -> None:
     """The loaded challenges."""
-    table = Table("slug", "name", "category", "type", "value", "visible", "solves")
-    for c in admin.list_challenges(state.ctx):
+    rows = admin.list_challenges(state.ctx)
+    if as_json:
+        for c in rows:
+            click.echo(c.model_dump_json())
+        return
+    table = Table("slug", "name", "category", "type", "value", "visible", "solves", "services")
+    for c in rows:
         table.add_row(c.slug, c.name, c.category, c.type, str(c.value),
-                      "yes" if c.visible else "no", str(c.solves))  # fmt: skip
+                      "yes" if c.visible else "no", str(c.solves), str(c.services))  # fmt: skip
     console.print(table)
+
+
+@challenges.command("solution")
+@click.argument("slug")
+@pass_state
+def challenges_solution(state: State, slug: str) -> None:
+    """Print a challenge's write-up (challenge.yml's solution)."""
+    sol = admin.solution(state.ctx, slug)
+    err_console.print(f"{slug}: solution ({sol.state} for teams in CTFd)", highlight=False)
+    click.echo(sol.content)
 
 
 @challenges.command("hide")

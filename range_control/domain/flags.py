@@ -71,6 +71,12 @@ def jumpbox_password(secret: str, event: str, team_id: int) -> str:
 class Verdict:
     correct: bool
     shared_from_team: int | None = None  # set when the text is another team's dynamic flag
+    # Which flag it is: its position among the static and regex flags, DYNAMIC for the team's
+    # own dynamic flag (logic "all" needs every one of them).
+    matched: int | None = None
+
+
+DYNAMIC = -1
 
 
 def check_submission(
@@ -91,9 +97,10 @@ def check_submission(
     if dynamic is not None:
         own = dynamic_flag(secret, event, team_id, challenge, dynamic)
         if _equal(own, submission):
-            return Verdict(True)
-    if any(matches(flag, submission) for flag in flags):
-        return Verdict(True)
+            return Verdict(True, matched=DYNAMIC)
+    for i, flag in enumerate(flags):
+        if matches(flag, submission):
+            return Verdict(True, matched=i)
     if dynamic is not None and submission.startswith(dynamic.prefix + "{"):
         for other in other_team_ids:
             if other != team_id and _equal(

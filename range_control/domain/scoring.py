@@ -110,7 +110,8 @@ def decayed_value(ch: ChallengeValue, n: int) -> int:
     if ch.function == "linear":
         raw = ch.value - ch.decay * n
     else:
-        raw = ((ch.minimum - ch.value) / (ch.decay**2)) * (n**2) + ch.value
+        decay = ch.decay or 1.0  # CTFd reads a logarithmic decay of 0 as 1 (no division by 0)
+        raw = ((ch.minimum - ch.value) / (decay**2)) * (n**2) + ch.value
     return max(math.ceil(raw), ch.minimum)
 
 

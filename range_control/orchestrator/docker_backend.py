@@ -435,6 +435,10 @@ class DockerBackend:
         except images.ImageError as exc:
             raise BackendError(str(exc)) from None
 
+    def image_present(self, ref: str) -> bool:
+        """Whether the engine has the image (the range pulls from no public registry)."""
+        return images.image_exists(self.client, ref)
+
     def image_ref(self, tag: str) -> str:
         """One engine runs its local images as they are: nothing to push anywhere."""
         if not images.image_exists(self.client, tag):

@@ -221,6 +221,9 @@ class FakeBackend:
         self.images.add("range/jumpbox:fake")
         return "range/jumpbox:fake"
 
+    def image_present(self, ref: str) -> bool:
+        return ref in self.images
+
     def image_ref(self, tag: str) -> str:
         if tag not in self.images:
             raise BackendError(f"image {tag!r} is missing")

@@ -57,6 +57,10 @@ def image_exists(client: Any, ref: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 400:  # not a reference at all ("invalid reference format")
+            return False
+        raise
 
 
 def build_base(

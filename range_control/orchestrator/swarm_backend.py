@@ -454,6 +454,10 @@ class SwarmBackend:
         tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
         return self._build_and_publish(context, tag, "(jumpbox)")
 
+    def image_present(self, ref: str) -> bool:
+        """Whether the manager has the image (it pushes it to the range's registry)."""
+        return images.image_exists(self.client, ref)
+
     def image_ref(self, tag: str) -> str:
         """The registry copy every node pulls (hardened, pushed if not yet), by digest."""
         if not images.image_exists(self.client, tag):

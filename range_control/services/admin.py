@@ -15,10 +15,16 @@ from sqlalchemy.orm import Session, aliased
 from range_control.clock import iso
 from range_control.context import Range
 from range_control.domain.visibility import is_visible
-from range_control.errors import InvalidInput
+from range_control.errors import InvalidInput, NotFound
 from range_control.services import teams
 from range_control.services.events import audit, bump_generation
-from range_control.specs.api import AdminChallenge, AttemptRecord, AwardOut, SharingAlertOut
+from range_control.specs.api import (
+    AdminChallenge,
+    AttemptRecord,
+    AwardOut,
+    SharingAlertOut,
+    SolutionOut,
+)
 from range_control.specs.text import csv_cell
 from range_control.store.models import Attempt, Award, Challenge, SharingAlert, Solve, Team
 
@@ -73,8 +79,8 @@ class AttemptFilter:
     before_id: int | None = None
 
     def __post_init__(self) -> None:
-        if self.result not in (None, "correct", "incorrect", "already_solved"):
-            raise InvalidInput("result: one of correct, incorrect, already_solved")
+        if self.result not in (None, "correct", "incorrect", "already_solved", "partial"):
+            raise InvalidInput("result: one of correct, incorrect, already_solved, partial")
         if not 1 <= self.limit <= MAX_PAGE:
             raise InvalidInput(f"limit: between 1 and {MAX_PAGE}")
 
@@ -173,6 +179,23 @@ def challenges_in(s: Session) -> list[AdminChallenge]:
             max_attempts=c.max_attempts,
             requires=list(c.prerequisites),
             version=c.version,
+            services=len((c.environment or {}).get("services") or []),
+            logic="all" if c.logic == "all" else "any",
+            release_at=c.release_at,
+            solution_state=c.solution_state if c.solution is not None else None,
         )
         for c in s.scalars(select(Challenge).order_by(Challenge.category, Challenge.slug))
     ]
+
+
+def solution(ctx: Range, slug: str) -> SolutionOut:
+    """A challenge's write-up (challenge.yml's ``solution``), for organisers."""
+    with ctx.store.read_conn() as c:
+        row = c.execute(
+            select(Challenge.solution, Challenge.solution_state).where(Challenge.slug == slug)
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"challenge {slug!r} not found")
+    if row.solution is None:
+        raise NotFound(f"challenge {slug!r} has no solution loaded (challenge.yml: solution)")
+    return SolutionOut(slug=slug, state=row.solution_state or "hidden", content=row.solution)

@@ -15,7 +15,7 @@ itself: it is shared by every worker, survives restarts, and limits by team, nev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from range_control.context import Range
 from range_control.domain.flags import (
+    DYNAMIC,
     MAX_SUBMISSION,
     DynamicFlag,
     Flag,
@@ -56,7 +57,7 @@ _CHALLENGE_FLAGS = Prepared(
         Challenge.minimum, Challenge.decay, Challenge.decay_function, Challenge.spec_state,
         Challenge.admin_state, Challenge.phase_state, Challenge.prerequisites,
         Challenge.max_attempts, Challenge.dynamic_prefix, Challenge.dynamic_length,
-        FlagRow.type.label("flag_type"), FlagRow.content.label("flag_content"),
+        Challenge.logic, FlagRow.type.label("flag_type"), FlagRow.content.label("flag_content"),
         FlagRow.case_insensitive.label("flag_case_insensitive"),
     )
     .outerjoin(FlagRow, FlagRow.challenge_id == Challenge.id)
@@ -74,10 +75,12 @@ _NTH_UNSCORED = limits.nth_latest(
     Attempt.result != "correct",
     Attempt.created_at > bindparam("since"),
 )
+# Attempts used: wrong flags and the solve; neither repeats nor the parts of a logic-all one.
 _USED = select(func.count(Attempt.id)).where(
     Attempt.team_id == bindparam("team"),
     Attempt.challenge_id == bindparam("cid"),
     Attempt.result != "already_solved",
+    Attempt.result != "partial",  # (no IN list: a prepared statement has fixed parameters)
 )
 _SOLVED = select(Solve.id).where(
     Solve.team_id == bindparam("team"), Solve.challenge_id == bindparam("cid")
@@ -119,6 +122,11 @@ _SOLVE = insert(Solve).values(
     created_at=bindparam("now"),
 )
 _TEAM_IDS = Prepared(select(Team.id))
+_PARTS = select(Attempt.submitted).where(
+    Attempt.team_id == bindparam("team"),
+    Attempt.challenge_id == bindparam("cid"),
+    Attempt.result == "partial",
+)
 
 
 def _team_ids(c: Connection) -> Iterator[int]:
@@ -137,6 +145,11 @@ class _Checked:
     shared_from_team: int | None
     first_blood_bonus: int
     freeze_at: datetime | None  # set while the scoreboard is frozen
+    # logic "all": the flags a solve needs (DYNAMIC for the dynamic one), which one this is,
+    # and how to tell which one an earlier part was.
+    needs: frozenset[int] = frozenset()
+    matched: int | None = None
+    recheck: Callable[[str], int | None] | None = None
 
 
 def submit(
@@ -185,9 +198,20 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
             challenge=ch.slug,
             other_team_ids=others,
         )
+        needs = frozenset(range(len(flags))) | ({DYNAMIC} if dynamic is not None else set())
+        if ch.logic != "all" or len(needs) < 2:
+            needs = frozenset()
+
+        def recheck(text: str) -> int | None:
+            return check_submission(
+                text, flags=flags, dynamic=dynamic, secret=secret(ctx.settings.flag_secret),
+                event=ctx.event_slug, team_id=team_id, challenge=ch.slug,
+            ).matched  # fmt: skip
+
         return _Checked(
             ch.id, value_of(ch), ch.max_attempts, verdict.correct, verdict.shared_from_team,
             event.first_blood_bonus, event.freeze_at if event.frozen else None,
+            needs, verdict.matched, recheck,
         )  # fmt: skip
 
 
@@ -247,6 +271,13 @@ def _write_phase(
                 )
             # A wrong flag changes no score: the scoreboard cache is left alone.
             return AttemptOut(status="incorrect", points=0, attempts_left=left)
+        if c.needs and c.recheck is not None:
+            earlier = conn.execute(_PARTS, ids).scalars()
+            found = {c.recheck(text) for text in earlier} | {c.matched}
+            if not c.needs <= found:
+                _RECORD.run(conn, **row, result="partial")
+                part_left = None if left is None else left + 1  # a part uses no attempt
+                return AttemptOut(status="partial", points=0, attempts_left=part_left)
         attempt_id = _RECORD.scalar(conn, **row, result="correct")
         try:
             with conn.begin_nested():

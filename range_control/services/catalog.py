@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,9 @@ from range_control.context import Range
 from range_control.domain.visibility import is_visible
 from range_control.errors import InvalidInput, NotFound
 from range_control.orchestrator.images import context_digest, image_tag
-from range_control.services.events import audit, bump_generation
-from range_control.specs.challenge import ChallengeSpec, SolverSpec
+from range_control.services.events import audit, bump_generation, ensure_event
+from range_control.specs import ctfcli
+from range_control.specs.challenge import ChallengeSpec, Prerequisite, SolverSpec
 from range_control.specs.files import FileProblem, field_errors, read_yaml
 from range_control.store.models import Challenge, Flag, Hint, HintUnlock, environment_of
 
@@ -30,6 +33,7 @@ SPEC_NAME = "challenge.yml"
 ALT_SPEC_NAME = "challenge.yaml"
 MAX_SPEC_BYTES = 512 * 1024
 MAX_SCAN_BYTES = 64 * 1024 * 1024  # distributed files larger than this are not scanned for flags
+MAX_SOLUTION_BYTES = 256 * 1024
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
 
 
@@ -65,10 +69,38 @@ class Loaded:
 class LintResult:
     challenges: list[Loaded] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What loads but not as written (an unknown key of the repository's own, a plugin type,
+    # a flag inside a distributed file ...): one line each; ``--strict`` makes them problems.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def warnings_of(self, path: Path) -> list[Problem]:
+        return [w for w in self.warnings if w.path == path]
+
+
+@dataclass(frozen=True)
+class Known:
+    """The challenges already in the database, which prerequisites may name (ctfcli's workflow
+    syncs one challenge at a time): by slug, by name and by id."""
+
+    slugs: frozenset[str] = frozenset()
+    names: dict[str, str] = field(default_factory=dict)  # name -> slug
+    ids: dict[int, str] = field(default_factory=dict)  # id -> slug
+
+    @classmethod
+    def of(cls, rows: Iterable[Any]) -> Known:
+        """From anything with ``id``, ``slug`` and ``name`` (rows, ORM objects)."""
+        rows = list(rows)
+        return cls(frozenset(r.slug for r in rows), {r.name: r.slug for r in rows},
+                   {r.id: r.slug for r in rows})  # fmt: skip
+
+
+def known_in(ctx: Range) -> Known:
+    with ctx.store.read_conn() as c:
+        return Known.of(c.execute(select(Challenge.id, Challenge.slug, Challenge.name)))
 
 
 def find_specs(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
@@ -114,17 +146,22 @@ def _validation_problems(path: Path, exc: ValidationError, data: dict[str, Any])
     return [Problem(path, loc or "(top level)", msg) for loc, msg in found]
 
 
-def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem]]:
+def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem], list[Problem]]:
+    """The spec (None if it cannot load), its problems and its warnings."""
     try:
         data = read_yaml(path, MAX_SPEC_BYTES)
     except FileProblem as exc:
-        return None, [Problem(path, exc.where, exc.message)]
+        return None, [Problem(path, exc.where, exc.message)], []
     if not isinstance(data, dict):
-        return None, [Problem(path, "", "must be a YAML mapping of keys to values")]
+        return None, [Problem(path, "", "must be a YAML mapping of keys to values")], []
+    norm = ctfcli.normalise(data, path.parent)
+    warnings = [Problem(path, n.where, n.message) for n in norm.warnings]
+    problems = [Problem(path, n.where, n.message) for n in norm.errors]
     try:
-        return ChallengeSpec.model_validate(data), []
+        spec = ChallengeSpec.model_validate(norm.data)
     except ValidationError as exc:
-        return None, _validation_problems(path, exc, data)
+        return None, problems + _validation_problems(path, exc, norm.data), warnings
+    return (None if problems else spec), problems, warnings
 
 
 def _inside(base: Path, rel: str) -> Path | None:
@@ -138,7 +175,7 @@ def _inside(base: Path, rel: str) -> Path | None:
     return target
 
 
-def _file_problems(item: Loaded) -> list[Problem]:
+def _file_problems(item: Loaded, warnings: list[Problem]) -> list[Problem]:
     problems: list[Problem] = []
     spec = item.spec
     needles: list[tuple[str, re.Pattern[str]]] = []
@@ -177,24 +214,50 @@ def _file_problems(item: Loaded) -> list[Problem]:
             )
             continue
         if not target.is_file():
-            problems.append(Problem(item.path, where, f"{rel!r} does not exist"))
+            problems.append(Problem(item.path, where, _not_a_file(rel, target)))
             continue
-        if target.stat().st_size > MAX_SCAN_BYTES:
+        if spec.flag_in_files == "allowed" or target.stat().st_size > MAX_SCAN_BYTES:
             continue
         text = target.read_bytes().decode("latin-1")
         for label, pattern in needles:
             if pattern.search(text):
-                problems.append(
+                # A beginner's forensics challenge may ship its flag on purpose.
+                warnings.append(
                     Problem(
                         item.path,
                         where,
-                        f"{rel!r} contains {label}: flag text must not be distributed",
+                        f"{rel!r} contains {label}: every team can read it (if intended, "
+                        "set flag_in_files: allowed)",
                     )
                 )
     return problems
 
 
-def _environment_problems(item: Loaded) -> list[Problem]:
+def _not_a_file(rel: str, target: Path) -> str:
+    if target.is_dir():
+        return f"{rel!r} is a directory: list its files one by one (ctfcli uploads files)"
+    if any(ch in rel for ch in "*?["):
+        return f"{rel!r} is a pattern: list the files it means one by one (ctfcli takes no globs)"
+    return f"{rel!r} does not exist"
+
+
+def _solution_warnings(item: Loaded) -> list[Problem]:
+    sol = item.spec.solution
+    if sol is None:
+        return []
+    target = _inside(item.directory, sol.path)
+    if target is None or not target.is_file():
+        return [Problem(item.path, "solution", f"{sol.path!r} is not a file in the challenge: "
+                        "no write-up is stored")]  # fmt: skip
+    if target.stat().st_size > MAX_SOLUTION_BYTES:
+        return [Problem(item.path, "solution", f"{sol.path!r} is larger than "
+                        f"{MAX_SOLUTION_BYTES // 1024} KiB: not stored")]  # fmt: skip
+    return []
+
+
+def _environment_problems(
+    item: Loaded, image_present: Callable[[str], bool | None] | None, warnings: list[Problem]
+) -> list[Problem]:
     env = item.spec.environment
     if env is None:
         return []
@@ -202,6 +265,14 @@ def _environment_problems(item: Loaded) -> list[Problem]:
     for svc in env.services:
         where = f"environment.services.{svc.name}"
         if svc.build is None:
+            present = image_present(svc.image) if image_present and svc.image else True
+            if present is False:
+                msg = (f"the image {svc.image!r} is not on the engine, and the range pulls from "
+                       "no registry: `docker load` it, or build it from a directory")  # fmt: skip
+                problems.append(Problem(item.path, f"{where}.image", msg))
+            elif present is None:
+                msg = f"no engine answers: whether the image {svc.image!r} is there is not checked"
+                warnings.append(Problem(item.path, f"{where}.image", msg))
             continue
         context_dir = _inside(item.directory, svc.build)
         if context_dir is None or not context_dir.is_dir():
@@ -234,46 +305,68 @@ def _solver_problems(item: Loaded) -> list[Problem]:
     return []
 
 
-def lint(paths: list[Path]) -> LintResult:
-    """Schema, regexes, files, no flag in distributed files, unique slugs, known prerequisites."""
+def lint(
+    paths: list[Path],
+    *,
+    known: Known | None = None,
+    image_present: Callable[[str], bool | None] | None = None,
+) -> LintResult:
+    """Schema, regexes, files, unique slugs, known prerequisites; flags inside distributed
+    files are warnings. ``known``: the challenges already loaded, which prerequisites may
+    name. ``image_present``: whether the engine has a prebuilt image (None: it cannot say);
+    without it prebuilt images are not checked."""
     result = LintResult()
     spec_paths, result.problems = find_specs(paths)
     for path in spec_paths:
-        spec, problems = load_spec(path)
+        spec, problems, warnings = load_spec(path)
         result.problems.extend(problems)
+        result.warnings.extend(warnings)
         if spec is not None:
             result.challenges.append(Loaded(path, spec))
     by_slug: dict[str, Loaded] = {}
-    names = {c.spec.name for c in result.challenges}
     for item in result.challenges:
         if item.slug in by_slug:
             result.problems.append(
                 Problem(
                     item.path,
                     "slug",
-                    f"{item.slug!r} is also the slug of {by_slug[item.slug].path}",
+                    f"{item.slug!r} (from the name {item.spec.name!r}) is also the slug of "
+                    f"{by_slug[item.slug].path}: set slug: to tell them apart",
                 )
             )
         else:
             by_slug[item.slug] = item
-        result.problems.extend(_file_problems(item))
+        result.problems.extend(_file_problems(item, result.warnings))
+        result.warnings.extend(_solution_warnings(item))
     for item in result.challenges:
-        result.problems.extend(_environment_problems(item))
+        result.problems.extend(_environment_problems(item, image_present, result.warnings))
         result.problems.extend(_solver_problems(item))
         for i, req in enumerate(item.spec.prerequisites):
-            if req not in by_slug and req not in names:
+            if resolve_prerequisite(req, result.challenges, known or Known()) is None:
+                what = f"id {req}" if isinstance(req, int) else repr(req)
                 result.problems.append(
-                    Problem(
-                        item.path, f"requirements.{i}", f"{req!r} is not a challenge in this set"
-                    )
-                )
+                    Problem(item.path, f"requirements.{i}", f"{what} is not a challenge in this "
+                            "set nor in the database (sync it first, or fix the name)")
+                )  # fmt: skip
     return result
 
 
-def _spec_hash(spec: ChallengeSpec) -> str:
-    return hashlib.sha256(
-        json.dumps(spec.model_dump(mode="json"), sort_keys=True).encode()
-    ).hexdigest()
+def resolve_prerequisite(req: Prerequisite, loaded: list[Loaded], known: Known) -> str | None:
+    """The slug a prerequisite names: a slug or a name of the set being loaded or of the
+    database, or (ctfcli's ids) a challenge id in the database."""
+    if isinstance(req, int):
+        return known.ids.get(req)
+    for item in loaded:
+        if req in (item.slug, item.spec.name):
+            return item.slug
+    if req in known.slugs:
+        return req
+    return known.names.get(req)
+
+
+def _spec_hash(spec: ChallengeSpec, solution: str | None) -> str:
+    doc = {"spec": spec.model_dump(mode="json"), "solution": solution}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -286,19 +379,21 @@ class SyncReport:
 def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
     """Insert or update by slug; solves, attempts and paid hints are never touched."""
     report = SyncReport()
-    name_to_slug = {c.spec.name: c.slug for c in loaded}
+    now = ctx.clock.now()
+    releases_moved = False
     with ctx.store.write() as s:
         existing = {c.slug: c for c in s.scalars(select(Challenge))}
-        known = set(existing) | {c.slug for c in loaded}
+        known = Known.of(existing.values())
         for item in loaded:
             spec = item.spec
-            prereqs = [name_to_slug.get(r, r) for r in spec.prerequisites]
-            missing = [p for p in prereqs if p not in known]
-            if missing:
-                raise InvalidInput(
-                    f"{item.path}: requirements: unknown challenge(s) {', '.join(missing)}"
-                )
-            digest = _spec_hash(spec)
+            prereqs = []
+            for req in spec.prerequisites:
+                slug = resolve_prerequisite(req, loaded, known)
+                if slug is None:
+                    raise InvalidInput(f"{item.path}: requirements: unknown challenge {req!r}")
+                prereqs.append(slug)
+            solution = _solution_text(item)
+            digest = _spec_hash(spec, solution)
             images = image_refs(item)
             ch = existing.get(item.slug)
             if (
@@ -306,6 +401,7 @@ def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
                 and ch.spec_hash == digest
                 and ch.source_dir == str(item.directory.resolve())
                 and ch.images == images
+                and ch.prerequisites == prereqs
             ):
                 report.unchanged.append(item.slug)
                 continue
@@ -315,7 +411,7 @@ def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
                 report.created.append(item.slug)
             else:
                 report.updated.append(item.slug)
-            extra = spec.extra
+            extra = spec.extra if spec.type == "dynamic" else None
             ch.name = spec.name
             ch.category = spec.category
             ch.author = spec.author
@@ -325,7 +421,13 @@ def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             ch.minimum = extra.minimum if extra else 0
             ch.decay = extra.decay if extra else 0.0
             ch.decay_function = extra.function if extra else "logarithmic"
-            ch.spec_state = spec.state
+            if ch.release_at != spec.scheduled_at:
+                releases_moved = True
+            ch.release_at = spec.scheduled_at
+            ch.spec_state = released_state(spec.state, spec.scheduled_at, now)
+            ch.logic = "all" if spec.logic == "all" else "any"
+            ch.solution = solution
+            ch.solution_state = spec.solution.state if solution is not None else None  # type: ignore[union-attr]
             ch.max_attempts = spec.attempts
             ch.connection_info = spec.connection_info
             ch.prerequisites = prereqs
@@ -338,14 +440,52 @@ def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             ch.spec_hash = digest
             ch.images = images
             ch.version = spec.version
-            ch.updated_at = ctx.clock.now()
+            ch.updated_at = now
             _sync_flags(ch, spec)
             s.flush()
             _sync_hints(s, ch, spec)
         if report.created or report.updated:
             audit(s, ctx, actor, "challenges.sync", created=report.created, updated=report.updated)
             bump_generation(s, ctx)
+        if releases_moved:  # the scheduler derives its jobs again, release times included
+            ensure_event(s, ctx).control_generation += 1
     return report
+
+
+def released_state(state: str, release_at: datetime | None, now: datetime) -> str:
+    """challenge.yml's state, or hidden while its release time (``scheduled_at``) is ahead."""
+    return "hidden" if release_at is not None and release_at > now else state
+
+
+def release_due(s: Session, now: datetime) -> list[tuple[str, datetime]]:
+    """Challenges whose release time has come take the state their challenge.yml gives:
+    ``(slug, release time)`` of each one released now (idempotent; the scheduler runs it at
+    each release time and at every tick)."""
+    released = []
+    due = select(Challenge).where(Challenge.release_at.is_not(None), Challenge.release_at <= now)
+    for ch in s.scalars(due):
+        state = (ch.spec or {}).get("state", "visible")
+        if ch.spec_state != state:
+            ch.spec_state = state
+            released.append((ch.slug, ch.release_at))
+    return released  # type: ignore[return-value]  # release_at is set on these rows
+
+
+def upcoming_releases(ctx: Range, now: datetime) -> list[tuple[datetime, str]]:
+    """Release times still ahead, as the scheduler's milestones."""
+    with ctx.store.read_conn() as c:
+        rows = c.execute(
+            select(Challenge.release_at, Challenge.slug).where(Challenge.release_at > now)
+        ).all()
+    return [(r.release_at, f"release:{r.slug}") for r in rows]
+
+
+def _solution_text(item: Loaded) -> str | None:
+    sol = item.spec.solution
+    target = _inside(item.directory, sol.path) if sol is not None else None
+    if target is None or not target.is_file() or target.stat().st_size > MAX_SOLUTION_BYTES:
+        return None
+    return target.read_bytes().decode("utf-8", "replace")
 
 
 def image_refs(item: Loaded) -> dict[str, str]:
@@ -375,12 +515,16 @@ def _sync_flags(ch: Challenge, spec: ChallengeSpec) -> None:
 
 def _sync_hints(s: Session, ch: Challenge, spec: ChallengeSpec) -> None:
     by_pos = {h.position: h for h in ch.hints}
+    position_of = {h.key: pos for pos, h in enumerate(spec.hints) if h.key is not None}
     for pos, h in enumerate(spec.hints):
+        requires = sorted({position_of[k] for k in h.requirements if k in position_of} - {pos})
         row = by_pos.pop(pos, None)
         if row is None:
-            ch.hints.append(Hint(position=pos, title=h.title, content=h.content, cost=h.cost))
+            ch.hints.append(Hint(position=pos, title=h.title, content=h.content, cost=h.cost,
+                                 requires=requires))  # fmt: skip
         else:
             row.title, row.content, row.cost, row.retired = h.title, h.content, h.cost, False
+            row.requires = requires
     for row in by_pos.values():
         paid = s.scalar(select(HintUnlock.id).where(HintUnlock.hint_id == row.id).limit(1))
         if paid is None:

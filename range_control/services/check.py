@@ -361,8 +361,9 @@ def _build(backend: Backend, context: Path, tag: str, label: str) -> None:
         raise StepFailed(str(exc)) from None
 
 
-def junit_xml(results: list[Result]) -> bytes:
-    """One ``testcase`` per challenge; a failure names the step and why; timings per step."""
+def junit_xml(results: list[Result], warnings: dict[str, list[str]] | None = None) -> bytes:
+    """One ``testcase`` per challenge; a failure names the step and why; timings per step,
+    then the challenge's lint warnings (``warnings``: slug -> lines) in ``system-out``."""
     failures = sum(1 for r in results if not r.ok)
     suite = ET.Element("testsuite", name="challenges", tests=str(len(results)),
                        failures=str(failures), errors="0",
@@ -375,7 +376,7 @@ def junit_xml(results: list[Result]) -> bytes:
             first = bad.detail.splitlines()[0] if bad.detail else ""
             fail = ET.SubElement(case, "failure", type=bad.name, message=f"{bad.name}: {first}")
             fail.text = bad.detail
-        ET.SubElement(case, "system-out").text = "\n".join(
-            f"{s.name}: {'ok' if s.ok else 'FAILED'} in {s.seconds:.2f} s" for s in r.steps
-        )
+        lines = [f"{s.name}: {'ok' if s.ok else 'FAILED'} in {s.seconds:.2f} s" for s in r.steps]
+        lines += [f"warning: {w}" for w in (warnings or {}).get(r.slug, [])]
+        ET.SubElement(case, "system-out").text = "\n".join(lines)
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from range_control.orchestrator import connect
 from range_control.orchestrator.backend import Backend, BackendError
 
@@ -17,3 +19,28 @@ def backend(settings: Settings, *, publish_ip: str | None = None,
         return connect(settings, publish_ip=publish_ip, health_interval=health_interval)
     except BackendError as exc:
         raise Unavailable(str(exc)) from None
+
+
+def image_checker(settings: Settings) -> Callable[[str], bool | None] | None:
+    """Whether the configured engine has an image (the range pulls from no public registry):
+    True, False, or None when no engine answers (connected on first use, once). None at all
+    with environments off."""
+    if not settings.environments_on:
+        return None
+    found: list[Backend | None] = []
+
+    def present(ref: str) -> bool | None:
+        if not found:
+            try:
+                found.append(backend(settings))
+            except Unavailable:
+                found.append(None)
+        engine = found[0]
+        if engine is None:
+            return None
+        try:
+            return engine.image_present(ref)
+        except BackendError:
+            return None
+
+    return present

@@ -2,39 +2,77 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
 from range_control.domain.visibility import is_visible
-from range_control.errors import EventNotRunning, NotFound
+from range_control.errors import EventNotRunning, Locked, NotFound
 from range_control.services import access
 from range_control.services.events import bump_generation, ensure_event, view_of
 from range_control.specs.api import HintOut
 from range_control.store.models import Challenge, Hint, HintUnlock
 
 
-def _hint_view(h: Hint, unlocked: bool) -> HintOut:
-    shown = unlocked or h.cost == 0 or h.released
+def _hint_view(h: Hint, shown: bool, waiting_for: list[int]) -> HintOut:
     return HintOut(id=h.id, title=h.title, cost=h.cost, unlocked=shown,
-                   content=h.content if shown else None)  # fmt: skip
+                   content=h.content if shown else None, requires=waiting_for)  # fmt: skip
 
 
-def hints_for(s: Session, team_id: int, challenge_id: int) -> list[HintOut]:
-    rows = s.scalars(
-        select(Hint)
-        .where(Hint.challenge_id == challenge_id, Hint.retired.is_(False))
-        .order_by(Hint.position)
-    ).all()
-    paid = set(
+def _open_hints(rows: Sequence[Hint], paid: set[int]) -> dict[int, list[int]]:
+    """Hint id -> the ids of the prerequisite hints (challenge.yml's hint ``requirements``)
+    this team has not opened yet; a hint is open when paid for, free or released, and all its
+    prerequisites are open."""
+    by_pos = {h.position: h for h in rows}
+    memo: dict[int, bool] = {}
+
+    def is_open(h: Hint, seen: frozenset[int]) -> bool:
+        if h.id not in memo:
+            own = h.id in paid or h.cost == 0 or h.released
+            memo[h.id] = own and all(
+                p not in seen and is_open(by_pos[p], seen | {p})
+                for p in h.requires or []
+                if p in by_pos
+            )
+        return memo[h.id]
+
+    return {
+        h.id: [by_pos[p].id for p in h.requires or [] if p in by_pos
+               and not is_open(by_pos[p], frozenset({h.position, p}))]
+        for h in rows
+    }  # fmt: skip
+
+
+def _paid(s: Session, team_id: int, rows: Sequence[Hint]) -> set[int]:
+    return set(
         s.scalars(
             select(HintUnlock.hint_id).where(
                 HintUnlock.team_id == team_id, HintUnlock.hint_id.in_([h.id for h in rows])
             )
         )
     )
-    return [_hint_view(h, h.id in paid) for h in rows]
+
+
+def _hints_of(s: Session, challenge_id: int) -> Sequence[Hint]:
+    return s.scalars(
+        select(Hint)
+        .where(Hint.challenge_id == challenge_id, Hint.retired.is_(False))
+        .order_by(Hint.position)
+    ).all()
+
+
+def hints_for(s: Session, team_id: int, challenge_id: int) -> list[HintOut]:
+    rows = _hints_of(s, challenge_id)
+    paid = _paid(s, team_id, rows)
+    waiting = _open_hints(rows, paid)
+    return [
+        _hint_view(h, not waiting[h.id] and (h.id in paid or h.cost == 0 or h.released),
+                   waiting[h.id])
+        for h in rows
+    ]  # fmt: skip
 
 
 def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
@@ -48,13 +86,15 @@ def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
         if ch is None or not is_visible(ch):
             raise NotFound(f"hint {hint_id} not found")
         access.require_unlocked(s.connection(), team_id, ch.slug, ch.prerequisites)
-        existing = s.scalar(
-            select(HintUnlock.id).where(
-                HintUnlock.team_id == team_id, HintUnlock.hint_id == hint_id
+        rows = _hints_of(s, ch.id)
+        paid = _paid(s, team_id, rows)
+        waiting = _open_hints(rows, paid).get(hint.id, [])
+        if waiting:
+            raise Locked(
+                f"hint {hint_id} needs hint(s) {', '.join(map(str, waiting))} unlocked first"
             )
-        )
-        if existing is not None or hint.cost == 0 or hint.released:
-            return _hint_view(hint, True)
+        if hint.id in paid or hint.cost == 0 or hint.released:
+            return _hint_view(hint, True, [])
         event = view_of(ensure_event(s, ctx), now)
         if not event.running:
             raise EventNotRunning(f"the event is not running (state: {event.state})")
@@ -62,6 +102,6 @@ def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
             with s.begin_nested():
                 s.add(HintUnlock(team_id=team_id, hint_id=hint_id, cost=hint.cost, created_at=now))
         except IntegrityError:
-            return _hint_view(hint, True)
+            return _hint_view(hint, True, [])
         bump_generation(s, ctx)
-        return _hint_view(hint, True)
+        return _hint_view(hint, True, [])

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.domain import timeline
 from range_control.errors import Conflict, InvalidInput
-from range_control.services import environments, teams
+from range_control.services import catalog, environments, teams
 from range_control.services.events import (
     EventView,
     audit,
@@ -174,12 +174,14 @@ def control_generation(ctx: Range) -> int:
 
 
 def upcoming(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
-    """Wall-clock times of the milestones still to come (none while paused or not scheduled)."""
+    """Wall-clock times of the milestones still to come (the timeline's: none while paused or
+    not scheduled) and of the challenges' release times."""
     w = where(ctx, now)
+    releases = catalog.upcoming_releases(ctx, w.now)
     if w.spec is None or w.control is None or w.at is None or w.at.next_at is None:
-        return []
+        return releases
     ctl, st = w.control, w.at
-    return [
+    return releases + [
         (timeline.wall_time(ctl, m.ex, w.now, st.ex_now), m.key)  # type: ignore[misc]
         for m in timeline.milestones(w.spec, ctl)
         if m.ex > st.ex_now
@@ -270,9 +272,14 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
     applied: list[Applied] = []
     with ctx.store.write() as s:
         ev = ensure_event(s, ctx)
+        # Challenges released by their challenge.yml's scheduled_at: with or without a scenario.
+        for slug, release_at in catalog.release_due(s, now):
+            applied.append(Applied(f"release:{slug}", "release", release_at, now))
         spec = _spec_of(ev)
         if spec is None:
-            return []
+            if applied:
+                bump_generation(s, ctx)
+            return applied
         ctl = control_in(s, ev, spec)
         st = timeline.at(spec, ctl, now)
         scores_changed = False
@@ -305,7 +312,7 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
             applied.append(Applied(m.key, m.kind, due_at, now))
         if ctx.settings.environments_on:
             environments.follow_scenario(s, st.environments, now)
-        if scores_changed:
+        if scores_changed or any(a.kind == "release" for a in applied):
             bump_generation(s, ctx)
     return applied
 

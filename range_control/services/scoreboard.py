@@ -186,8 +186,10 @@ def ledger(ctx: Range, team_id: int, *, public: bool = True) -> LedgerOut:
 def ctftime(ctx: Range) -> CtftimeOut:
     """CTFtime's scoreboard feed: standings with per-task points and times."""
     snap = snapshot(ctx, public=True)
-    tasks = sorted(c.name for c in snap.challenges.values() if c.visible)
-    names = {c.slug: c.name for c in snap.challenges.values()}
+    # CTFtime requires every taskStats key to be in tasks: a challenge hidden after teams
+    # solved it leaves both (its points stay in the score).
+    names = {c.slug: c.name for c in snap.challenges.values() if c.visible}
+    tasks = sorted(names.values())
     standings = []
     for row in snap.board.standings:
         stats: dict[str, dict[str, int]] = {}

@@ -42,7 +42,10 @@ class AttemptIn(Body):
 
 
 class AttemptOut(View):
-    status: Literal["correct", "incorrect", "already_solved"]
+    status: Literal["correct", "incorrect", "already_solved", "partial"] = Field(
+        description="partial: a right flag of a challenge that needs all of its flags "
+        "(challenge.yml logic: all), not all found yet"
+    )
     points: int
     attempts_left: int | None = None
     frozen: bool = Field(
@@ -74,6 +77,9 @@ class HintOut(View):
     cost: int
     unlocked: bool
     content: str | None
+    requires: list[int] = Field(
+        default_factory=list, description="ids of the hints to unlock before this one"
+    )
 
 
 class ChallengeDetail(View):
@@ -282,7 +288,7 @@ class AwardList(RootModel[list[AwardOut]]):
 class AttemptQuery(Body):
     team: str | None = Field(default=None, max_length=100)
     challenge: str | None = Field(default=None, max_length=63)
-    result: Literal["correct", "incorrect", "already_solved"] | None = None
+    result: Literal["correct", "incorrect", "already_solved", "partial"] | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     limit: int = Field(default=200, ge=1, le=1000)
@@ -333,6 +339,19 @@ class AdminChallenge(View):
     max_attempts: int
     requires: list[str]
     version: str
+    services: int = Field(description="live services of each instance (0: no environment)")
+    logic: Literal["any", "all"] = Field(description="all: every flag is needed to solve it")
+    release_at: datetime | None = Field(description="hidden until then (challenge.yml's "
+                                        "scheduled_at)")  # fmt: skip
+    solution_state: Literal["hidden", "visible", "solved"] | None = Field(
+        description="a write-up was loaded (challenge.yml's solution); organisers read it"
+    )
+
+
+class SolutionOut(View):
+    slug: str
+    state: Literal["hidden", "visible", "solved"]
+    content: str = Field(description="the write-up, as written (markdown)")
 
 
 class AdminChallengeList(RootModel[list[AdminChallenge]]):

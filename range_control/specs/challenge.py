@@ -1,23 +1,29 @@
-"""``challenge.yml``: ctfcli's format as it is, plus our own keys.
+"""``challenge.yml``: ctfcli's format as real repositories write it, plus our own keys.
 
-ctfcli keys accepted: name, author, category, description, attribution, value, type (standard |
-dynamic, with ``extra: {initial, decay, minimum, function}``), image, protocol, host,
-connection_info, healthcheck, attempts, logic, flags, topics, tags, files, hints, requirements,
-next, state, version.
+ctfcli keys: name, author, category, description, attribution, value, type (standard |
+dynamic, with ``extra: {initial, decay, minimum, function}``; a CTFd plugin type loads as
+standard), image, protocol, host, connection_info, healthcheck, solution, attempts, logic (any |
+all | team), flags, topics, tags, files, hints (with ``key`` and ``requirements``),
+requirements (names, slugs or ids), next, scheduled_at, module, state, version. How each is
+read, and what is kept or only warned about, is ``specs/ctfcli.py``.
 
-Our keys: ``slug`` (stable identifier; default: derived from the name), ``dynamic_flag``
-(per-team flags, ``{prefix: ICE, length: 32}``), ``environment`` (the live services, see
-``specs/environment.py``) and ``solver`` (how ``rangectl challenges check --live`` proves the
-challenge solvable; see :class:`SolverSpec`).
-Any other key is an error that names it: a typo such as
-``flgas`` must never pass silently.
+Our keys: ``slug`` (stable identifier; default: derived from the name, in any script),
+``dynamic_flag`` (per-team flags, ``{prefix: ICE, length: 32}``), ``environment`` (the live
+services, see ``specs/environment.py``), ``solver`` (how ``rangectl challenges check --live``
+proves the challenge solvable; see :class:`SolverSpec`) and ``flag_in_files: allowed`` (a
+flag inside a distributed file is intended: no warning).
+An unknown key that looks like a misspelling of one of these (``flagz``) is an error with
+"did you mean"; any other unknown key is ignored with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import datetime
 from typing import Any, Literal
 
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from range_control.specs.environment import EnvironmentSpec
@@ -27,8 +33,12 @@ MAX_FLAG_LEN = 1024
 
 
 def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:63] or "challenge"
+    """A stable slug in ``[a-z0-9-]``: names in other scripts are transliterated (``Привет`` ->
+    ``privet``); a name with nothing to transliterate gets one derived from its text."""
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(text).lower()).strip("-")[:63].strip("-")
+    if slug:
+        return slug
+    return "challenge-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 class _Strict(BaseModel):
@@ -38,7 +48,9 @@ class _Strict(BaseModel):
 class FlagSpec(_Strict):
     type: Literal["static", "regex"] = "static"
     content: str = Field(min_length=1, max_length=MAX_FLAG_LEN)
-    data: Literal["case_insensitive", "case_sensitive", ""] | None = None
+    # CTFd: "case_insensitive", anything else is case-sensitive (ctfcli's own example says
+    # "asdfasdfsdf"); specs/ctfcli.py warns about values other than the two it knows.
+    data: str | None = Field(default=None, max_length=200)
 
     @property
     def case_insensitive(self) -> bool:
@@ -58,10 +70,23 @@ class HintSpec(_Strict):
     content: str = Field(min_length=1, max_length=20_000)
     cost: int = Field(default=0, ge=0, le=1_000_000)
     title: str | None = Field(default=None, max_length=200)
+    key: str | None = Field(default=None, max_length=200, description="named by requirements")
+    requirements: list[str] = Field(
+        default_factory=list, description="keys of the hints to unlock before this one"
+    )
+
+
+class SolutionSpec(_Strict):
+    """ctfcli's write-up: a file in the challenge; ``state`` is when teams may read it (the
+    range shows it to organisers only)."""
+
+    path: str = Field(min_length=1, max_length=500)
+    state: Literal["hidden", "visible", "solved"] = "hidden"
 
 
 class DynamicExtra(_Strict):
     initial: int = Field(ge=0, le=1_000_000)
+    # Logarithmic decay 0 is read as 1, as CTFd does (domain/scoring.py).
     decay: float = Field(ge=0, le=1_000_000)
     minimum: int = Field(ge=0, le=1_000_000)
     function: Literal["logarithmic", "linear"] = "logarithmic"
@@ -70,13 +95,15 @@ class DynamicExtra(_Strict):
     def _coherent(self) -> DynamicExtra:
         if self.minimum > self.initial:
             raise ValueError("minimum must not exceed initial")
-        if self.function == "logarithmic" and self.decay <= 0:
-            raise ValueError("decay must be greater than 0 for the logarithmic function")
         return self
 
 
+# A prerequisite by name or slug, or by id (ctfcli: a CTFd id; here the range's own id).
+Prerequisite = str | int
+
+
 class RequirementsSpec(_Strict):
-    prerequisites: list[str] = Field(default_factory=list)
+    prerequisites: list[Prerequisite] = Field(default_factory=list)
     anonymize: bool = False
 
 
@@ -115,8 +142,9 @@ class ChallengeSpec(_Strict):
     host: str | None = None
     connection_info: str | None = Field(default=None, max_length=2_000)
     healthcheck: str | None = None
+    solution: SolutionSpec | None = None
     attempts: int = Field(default=0, ge=0, le=1_000_000, description="max attempts, 0 = no limit")
-    logic: Literal["any"] = "any"
+    logic: Literal["any", "all", "team"] = "any"
     flags: list[FlagSpec] = Field(
         default_factory=list, description="strings or {type, content, data}"
     )
@@ -126,15 +154,20 @@ class ChallengeSpec(_Strict):
     hints: list[HintSpec] = Field(
         default_factory=list, description="strings or {content, cost, title}"
     )
-    requirements: list[str] | RequirementsSpec | None = None
-    next: str | None = None
+    requirements: list[Prerequisite] | RequirementsSpec | None = None
+    next: Prerequisite | None = None
+    scheduled_at: datetime | None = Field(
+        default=None, description="release time, ISO 8601 with its offset"
+    )
+    module: str | None = None
     state: Literal["visible", "hidden"] = "visible"
-    version: str = "0.1"
+    version: str = Field(default="0.1", max_length=32)
     # --- ours ---
     slug: str | None = Field(default=None, pattern=SLUG_RE.pattern)
     dynamic_flag: DynamicFlagSpec | None = None
     environment: EnvironmentSpec | None = None
     solver: SolverSpec | None = None
+    flag_in_files: Literal["allowed", "warn"] = "warn"
 
     @field_validator("flags", "hints", mode="before")
     @classmethod
@@ -144,6 +177,21 @@ class ChallengeSpec(_Strict):
             return [{"content": x} if isinstance(x, str) else x for x in items]
         return items
 
+    @field_validator("solution", mode="before")
+    @classmethod
+    def _solution_path(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _explicit_offset(cls, value: datetime | None) -> datetime | None:
+        # As ctfcli: never assume a time zone.
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(
+                "needs its time zone, for example 2026-06-15T12:00:00+00:00 (UTC) or ...+02:00"
+            )
+        return value
+
     @model_validator(mode="after")
     def _coherent(self) -> ChallengeSpec:
         if self.type == "dynamic":
@@ -151,8 +199,6 @@ class ChallengeSpec(_Strict):
                 raise ValueError("type 'dynamic' needs extra: {initial, decay, minimum}")
         elif self.value is None:
             raise ValueError("value is required for type 'standard'")
-        if not self.flags and self.dynamic_flag is None:
-            raise ValueError("at least one flag (flags or dynamic_flag) is required")
         return self
 
     @property
@@ -160,7 +206,7 @@ class ChallengeSpec(_Strict):
         return self.slug or slugify(self.name)
 
     @property
-    def prerequisites(self) -> list[str]:
+    def prerequisites(self) -> list[Prerequisite]:
         if self.requirements is None:
             return []
         if isinstance(self.requirements, RequirementsSpec):
@@ -168,5 +214,11 @@ class ChallengeSpec(_Strict):
         return list(self.requirements)
 
     @property
+    def solvable_by_flag(self) -> bool:
+        return bool(self.flags) or self.dynamic_flag is not None
+
+    @property
     def initial_value(self) -> int:
-        return self.extra.initial if self.extra is not None else int(self.value or 0)
+        if self.type == "dynamic" and self.extra is not None:
+            return self.extra.initial
+        return int(self.value or 0)

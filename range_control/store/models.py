@@ -133,6 +133,14 @@ class Challenge(Base):
     images: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     version: Mapped[str] = mapped_column(String(32), default="0.1")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # ctfcli's logic: "any" flag solves it; "all": every flag (each right one short of all is
+    # recorded as "partial"). "team" is read as "any" (the range knows teams, not members).
+    logic: Mapped[str] = mapped_column(String(8), default="any", server_default="any")
+    # ctfcli's scheduled_at: hidden (spec_state) until then; the scheduler releases it.
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ctfcli's solution: the write-up's text, for organisers and the after-action record.
+    solution: Mapped[str | None] = mapped_column(Text)
+    solution_state: Mapped[str | None] = mapped_column(String(8))
 
     flags: Mapped[list[Flag]] = relationship(
         back_populates="challenge", cascade="all, delete-orphan", order_by="Flag.position"
@@ -180,6 +188,8 @@ class Hint(Base):
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
     # Released to every team for free by a scenario inject.
     released: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ctfcli's hint requirements: positions of the hints a team must unlock before this one.
+    requires: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
 
     challenge: Mapped[Challenge] = relationship(back_populates="hints")
 
