@@ -157,6 +157,8 @@ def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem], list[Pro
     norm = ctfcli.normalise(data, path.parent)
     warnings = [Problem(path, n.where, n.message) for n in norm.warnings]
     problems = [Problem(path, n.where, n.message) for n in norm.errors]
+    if norm.foreign:
+        return None, problems, warnings
     try:
         spec = ChallengeSpec.model_validate(norm.data)
     except ValidationError as exc:

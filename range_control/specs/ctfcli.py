@@ -32,6 +32,7 @@ _IGNORED = {
     "host": "the range places each team's instance itself",
     "next": "the range suggests no next challenge",
 }
+_CTFCLI_MARKS = frozenset({"value", "flags", "type", "category", "extra", "hints"})
 _EXPOSE = re.compile(r"^\s*EXPOSE\s+(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -46,6 +47,7 @@ class Normalised:
     data: dict[str, Any]
     warnings: list[Note] = field(default_factory=list)
     errors: list[Note] = field(default_factory=list)
+    foreign: bool = False  # not ctfcli's format at all: the errors say so, nothing else
 
     def warn(self, where: str, message: str) -> None:
         self.warnings.append(Note(where, message))
@@ -79,6 +81,13 @@ def _edits(a: str, b: str) -> int:
 def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     out = Normalised(dict(raw))
     data = out.data
+    if "name" not in data and not _CTFCLI_MARKS & data.keys():
+        # Another tool's challenge.yml (a Root-Me or Solidity template, an Ansible play ...).
+        keys = ", ".join(sorted(str(k) for k in data)[:6])
+        out.errors.append(Note("", f"not ctfcli's challenge.yml: no name, value or flags "
+                                   f"(its keys: {keys})"))  # fmt: skip
+        out.foreign = True
+        return out
     for key in list(data):
         if not isinstance(key, str):
             out.errors.append(Note(str(key), "keys must be text"))

@@ -3,12 +3,15 @@ describing pydantic's refusals of them: one reader and one wording for every fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
+_PLACEHOLDER = re.compile(rb"\{\{\s*[\w.]+\s*\}\}")
 
 
 class FileProblem(Exception):
@@ -33,7 +36,12 @@ def read_yaml(path: Path, max_bytes: int) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise FileProblem(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        message = f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        placeholder = _PLACEHOLDER.search(raw)
+        if placeholder:  # a repository that renders its files before use (Jinja, cookiecutter)
+            example = placeholder.group().decode(errors="replace")
+            message += f" (it holds template placeholders such as {example}: render it first)"
+        raise FileProblem(path, where, message) from None
 
 
 def field_errors(

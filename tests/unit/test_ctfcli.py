@@ -165,7 +165,17 @@ def test_refusals_say_what_is_really_wrong() -> None:
     ) in errors
     nodf = REFUSED / "no-dockerfile" / "challenge.yml"
     assert f"{nodf}: image: '.' is a build directory without a Dockerfile" in errors
-    assert len(errors) == 8, errors
+    other = REFUSED / "other-format" / "challenge.yml"
+    assert (
+        f"{other}: not ctfcli's challenge.yml: no name, value or flags (its keys: "
+        "challenge_information, flag_information, sources, tags)"
+    ) in errors
+    tpl = REFUSED / "template" / "challenge.yml"
+    assert (
+        f"{tpl}: line 3, column 12: not valid YAML: found unhashable key (it holds template "
+        "placeholders such as {{category}}: render it first)"
+    ) in errors
+    assert len(errors) == 10, errors
     # Present on the engine: it loads; no engine to ask: a warning, not a refusal.
     assert not [p for p in lint([REFUSED / "prebuilt"], image_present=lambda r: True).problems]
     unknown = lint([REFUSED / "prebuilt"], image_present=lambda r: None)
