@@ -77,6 +77,14 @@ class RangeCLI(click.Group):
         except Exception as exc:  # noqa: BLE001 - anything else: one line, not a traceback
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 traceback.print_exc()
+            elif _damaged_text(exc):
+                # Text the database returned is not text: damage that quick_check missed (it
+                # checks the file's structure, not what the records hold).
+                click.echo(
+                    "error: the database returned damaged text (not UTF-8): stop the range and "
+                    "restore the latest backup; do not write to this database",
+                    err=True,
+                )
             elif _no_schema(exc):
                 click.echo(
                     "error: the database has no schema yet (or an older one): run "
@@ -90,6 +98,12 @@ class RangeCLI(click.Group):
                     err=True,
                 )
             sys.exit(1)
+
+
+def _damaged_text(exc: BaseException) -> bool:
+    """The database handed back bytes that are not UTF-8 (Python's decoder, or SQLite's own
+    "Could not decode to UTF-8" when a column is read)."""
+    return isinstance(exc, UnicodeDecodeError) or "Could not decode to UTF-8" in str(exc)
 
 
 def _no_schema(exc: BaseException) -> bool:
