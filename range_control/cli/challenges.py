@@ -14,6 +14,7 @@ from range_control.services import admin, catalog, engine, schema
 from range_control.services import check as chk
 from range_control.services import images as builds
 from range_control.services.catalog import LintResult
+from range_control.settings import Settings
 
 
 @click.group()
@@ -26,12 +27,13 @@ def _lint(
     *,
     strict: bool = False,
     known: catalog.Known | None = None,
-    state: State | None = None,
+    images: bool = True,
 ) -> LintResult:
     """Lint and print one line per problem, then one per warning (``path: field: warning:
-    message``); ``strict`` makes every warning a problem. With ``state``, prebuilt images are
+    message``); ``strict`` makes every warning a problem. With ``images``, prebuilt images are
     looked for on the engine (unless environments are off)."""
-    present = engine.image_checker(state.settings) if state is not None else None
+    # The engine's settings only: a lint writes nothing (no data dir, no secrets).
+    present = engine.image_checker(Settings()) if images else None
     result = catalog.lint([Path(p) for p in paths], known=known, image_present=present)
     if strict:
         result.problems.extend(result.warnings)
@@ -52,11 +54,10 @@ def _summary(result: LintResult) -> str:
 @challenges.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--strict", is_flag=True, help="warnings are problems too (exit 1)")
-@pass_state
-def challenges_validate(state: State, paths: tuple[str, ...], strict: bool) -> None:
+def challenges_validate(paths: tuple[str, ...], strict: bool) -> None:
     """Lint challenge dirs (or trees of them); one line per problem or warning, exit 1 on any
     problem. Prebuilt images are looked for on the engine when one answers."""
-    result = _lint(paths, strict=strict, state=state)
+    result = _lint(paths, strict=strict)
     if result.problems:
         err_console.print(
             f"[red]{len(result.problems)} problem(s)[/red] in {len(result.challenges)} "
@@ -80,7 +81,7 @@ def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: st
                      jobs: int, health_timeout: int, strict: bool) -> None:  # fmt: skip
     """Lint; with --live also prove each challenge solvable on a live instance; exit 1 on any
     failure."""
-    result = _lint(paths, strict=strict, state=state if live else None)
+    result = _lint(paths, strict=strict, images=live)
     if result.problems:
         raise click.ClickException(f"{len(result.problems)} problem(s): fix them first")
     if not live:
@@ -139,7 +140,7 @@ def challenges_sync(state: State, paths: tuple[str, ...], strict: bool) -> None:
     migrates the schema first, as serve does. Prerequisites may name challenges loaded
     before (one challenge at a time, as with ctfcli)."""
     schema.upgrade(state.ctx)
-    result = _lint(paths, strict=strict, known=catalog.known_in(state.ctx), state=state)
+    result = _lint(paths, strict=strict, known=catalog.known_in(state.ctx))
     if result.problems:
         err_console.print("[red]nothing loaded:[/red] fix the problems above first")
         sys.exit(1)
