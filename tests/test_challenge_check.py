@@ -167,3 +167,20 @@ def test_a_ctfcli_deployment_challenge_runs_per_team_and_is_solved(
     assert out is not None and "warning: " in (out.text or "")
     assert "connection_info: each team gets its own instance" in (out.text or "")
     assert set(check_objects(client)) <= before
+
+
+def test_a_base_image_from_a_public_registry_is_explained(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """Real repositories build FROM python:3.x: air-gapped, the build fails at FROM, and the
+    error says why and what to do."""
+    from range_control.orchestrator import images
+
+    (tmp_path / "Dockerfile").write_text("FROM rc-missing/python:3.11-slim\nRUN true\n")
+    with pytest.raises(images.ImageError) as err:
+        images.build_context(client, challenge="web-x", service="web", context=tmp_path,
+                             dockerfile=None, tag="rc-test/from-missing:1")  # fmt: skip
+    message = str(err.value)
+    assert message.startswith("challenge web-x, service web: build failed at Step 1/")
+    assert "FROM rc-missing/python:3.11-slim" in message
+    assert "the range pulls from no registry" in message and "range/base:bookworm" in message

@@ -148,9 +148,13 @@ def build_context(
                 if text:
                     log = [*log[-9:], text]
             if "error" in chunk:
+                hint = ""
+                if re.search(r":\s*FROM\s", step, re.IGNORECASE):
+                    hint = (" (the range pulls from no registry: its base image must be on the "
+                            f"engine: `docker load` it, or build FROM {BASE_IMAGE})")  # fmt: skip
                 raise ImageError(
                     f"challenge {challenge}, service {service}: build failed at {step}: "
-                    f"{chunk['error'].strip()}"
+                    f"{chunk['error'].strip()}{hint}"
                 )
     except docker.errors.APIError as exc:
         raise ImageError(f"challenge {challenge}, service {service}: build failed: {exc}") from None
