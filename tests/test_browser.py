@@ -243,3 +243,29 @@ def test_the_scoreboard_reads_without_javascript_and_on_a_phone(browser: Browser
     large.goto(f"{live.url}/?large=1")
     audit(large)
     assert "large" in (large.locator("body").get_attribute("class") or "")
+
+
+def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(browser: Browser,
+                                                                 live: Live) -> None:  # fmt: skip
+    """ctfcli's logic: all and hint requirements, as a team meets them in the portal."""
+    extra = live.tmp / "extra"
+    _challenge(extra, "cipher", category="crypto", logic="all",
+               flags=["ICE{part-one}", "ICE{part-two}"],
+               hints=[{"key": "a", "title": "First", "content": "Start here.", "cost": 5},
+                      {"title": "Second", "content": "Then this.", "cost": 0,
+                       "requirements": ["a"]}])  # fmt: skip
+    catalog.sync(live.ctx, catalog.lint([extra]).challenges)
+    team = browser.new_page(bypass_csp=True)
+    team_login(team, live, "Latvia")
+    team.get_by_role("link", name="Cipher").click()
+    expect(team.get_by_text("Unlock the hint it builds on first.")).to_be_visible()
+    expect(team.get_by_text("Then this.")).to_have_count(0)  # free, but it waits for "First"
+    audit(team)
+    team.get_by_role("textbox", name="Flag").fill("ICE{part-one}")
+    team.get_by_role("button", name="Submit").click()
+    expect(team.get_by_text("Right, and more flags are needed to solve this challenge.")
+           ).to_be_visible()  # fmt: skip
+    audit(team)
+    team.get_by_role("textbox", name="Flag").fill("ICE{part-two}")
+    team.get_by_role("button", name="Submit").click()
+    expect(team.get_by_text("Correct! +100 points.")).to_be_visible()
