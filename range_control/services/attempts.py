@@ -15,7 +15,7 @@ itself: it is shared by every worker, survives restarts, and limits by team, nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +29,7 @@ from range_control.domain.flags import (
     MAX_SUBMISSION,
     DynamicFlag,
     Flag,
+    Verdict,
     check_submission,
 )
 from range_control.domain.scoring import ChallengeValue, decayed_value
@@ -187,31 +188,23 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
             if r.flag_type is not None
         ]
         dynamic = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length) if ch.dynamic_prefix else None
-        others = _team_ids(c) if dynamic is not None else ()
-        verdict = check_submission(
-            submission,
-            flags=flags,
-            dynamic=dynamic,
-            secret=secret(ctx.settings.flag_secret),
-            event=ctx.event_slug,
-            team_id=team_id,
-            challenge=ch.slug,
-            other_team_ids=others,
-        )
-        needs = frozenset(range(len(flags))) | ({DYNAMIC} if dynamic is not None else set())
-        if ch.logic != "all" or len(needs) < 2:
-            needs = frozenset()
 
-        def recheck(text: str) -> int | None:
+        def judge(text: str, others: Iterable[int] = ()) -> Verdict:
             return check_submission(
                 text, flags=flags, dynamic=dynamic, secret=secret(ctx.settings.flag_secret),
-                event=ctx.event_slug, team_id=team_id, challenge=ch.slug,
-            ).matched  # fmt: skip
+                event=ctx.event_slug, team_id=team_id, challenge=ch.slug, other_team_ids=others,
+            )  # fmt: skip
 
+        verdict = judge(submission, _team_ids(c) if dynamic is not None else ())
+        # logic "all": every flag (the dynamic one counts as one) is needed, if there are two.
+        needs: frozenset[int] = frozenset()
+        if ch.logic == "all":
+            parts = frozenset(range(len(flags))) | ({DYNAMIC} if dynamic is not None else set())
+            needs = parts if len(parts) > 1 else needs
         return _Checked(
             ch.id, value_of(ch), ch.max_attempts, verdict.correct, verdict.shared_from_team,
             event.first_blood_bonus, event.freeze_at if event.frozen else None,
-            needs, verdict.matched, recheck,
+            needs, verdict.matched, (lambda text: judge(text).matched) if needs else None,
         )  # fmt: skip
 
 

@@ -273,11 +273,11 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
     with ctx.store.write() as s:
         ev = ensure_event(s, ctx)
         # Challenges released by their challenge.yml's scheduled_at: with or without a scenario.
-        for slug, release_at in catalog.release_due(s, now):
-            applied.append(Applied(f"release:{slug}", "release", release_at, now))
+        released = catalog.release_due(s, now)
+        applied += [Applied(f"release:{slug}", "release", at, now) for slug, at in released]
         spec = _spec_of(ev)
         if spec is None:
-            if applied:
+            if released:
                 bump_generation(s, ctx)
             return applied
         ctl = control_in(s, ev, spec)
@@ -312,7 +312,7 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
             applied.append(Applied(m.key, m.kind, due_at, now))
         if ctx.settings.environments_on:
             environments.follow_scenario(s, st.environments, now)
-        if scores_changed or any(a.kind == "release" for a in applied):
+        if scores_changed or released:
             bump_generation(s, ctx)
     return applied
 

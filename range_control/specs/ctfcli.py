@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from range_control.specs.challenge import ChallengeSpec, HintSpec
+from range_control.specs.challenge import ChallengeSpec, HintSpec, RequirementsSpec
 
 KNOWN = frozenset(ChallengeSpec.model_fields)
 _HINT_KEYS = frozenset(HintSpec.model_fields)
+_REQUIREMENTS_KEYS = frozenset(RequirementsSpec.model_fields)
 _FLAG_DATA = {"case_insensitive", "case_sensitive", "", None}
 _PLUGIN_EXTRA = ("initial", "decay", "minimum", "function")
 # ctfcli keys that describe CTFd's own deployment or menus: read, not used here.
@@ -78,6 +79,24 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _known_keys(
+    mapping: dict[Any, Any], known: frozenset[str], prefix: str, kind: str, out: Normalised
+) -> dict[Any, Any]:
+    """A copy of ``mapping`` with only the ``known`` keys: a key that misspells one of them is
+    an error with "did you mean", any other a warning that it is ignored."""
+    kept = {}
+    for key, value in mapping.items():
+        if key in known:
+            kept[key] = value
+            continue
+        guess = did_you_mean(str(key), known)
+        if guess is not None:
+            out.errors.append(Note(f"{prefix}{key}", f"unknown key: did you mean {guess!r}?"))
+        else:
+            out.warn(f"{prefix}{key}", f"not a {kind} key: ignored")
+    return kept
+
+
 def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     out = Normalised(dict(raw))
     data = out.data
@@ -88,31 +107,18 @@ def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
                                    f"(its keys: {keys})"))  # fmt: skip
         out.foreign = True
         return out
-    for key in list(data):
-        if not isinstance(key, str):
-            out.errors.append(Note(str(key), "keys must be text"))
-            del data[key]
-        elif key not in KNOWN:
-            guess = did_you_mean(key, KNOWN)
-            if guess is not None:
-                out.errors.append(Note(key, f"unknown key: did you mean {guess!r}?"))
-            else:
-                out.warn(key, "not a challenge.yml key: ignored")
-            del data[key]
+    for key in [k for k in data if not isinstance(k, str)]:
+        out.errors.append(Note(str(key), "keys must be text"))
+        del data[key]
+    data = out.data = _known_keys(data, KNOWN, "", "challenge.yml", out)
     for key in [k for k, v in data.items() if v is None]:
         # ctfcli writes null for "not used" (`image: null`, `description: null`): the default.
         if ChallengeSpec.model_fields[key].get_default(call_default_factory=True) is not None:
             del data[key]
     if isinstance(data.get("requirements"), dict):
-        reqs = data["requirements"] = dict(data["requirements"])
-        for key in [k for k in reqs if k not in ("prerequisites", "anonymize")]:
-            guess = did_you_mean(str(key), frozenset({"prerequisites", "anonymize"}))
-            where = f"requirements.{key}"
-            if guess is not None:
-                out.errors.append(Note(where, f"unknown key: did you mean {guess!r}?"))
-            else:
-                out.warn(where, "not a requirements key: ignored")
-            del reqs[key]
+        data["requirements"] = _known_keys(
+            data["requirements"], _REQUIREMENTS_KEYS, "requirements.", "requirements", out
+        )
     for key, why in _IGNORED.items():
         if data.get(key) not in (None, ""):
             out.warn(key, f"ignored: {why}")
@@ -190,24 +196,19 @@ def _hints(data: dict[str, Any], out: Normalised) -> None:
     hints = data.get("hints")
     if not isinstance(hints, list):
         return
-    keys = {h.get("key") for h in hints if isinstance(h, dict) and h.get("key") is not None}
+    keys = {str(h["key"]) for h in hints if isinstance(h, dict) and h.get("key") is not None}
+    hints = data["hints"] = list(hints)  # the parsed document itself stays as it was read
     for i, hint in enumerate(hints):
         if not isinstance(hint, dict):
             continue
-        for key in [k for k in hint if k not in _HINT_KEYS]:
-            guess = did_you_mean(str(key), _HINT_KEYS)
-            if guess is not None:
-                out.errors.append(Note(f"hints.{i}.{key}", f"unknown key: did you mean {guess!r}?"))
-            else:
-                out.warn(f"hints.{i}.{key}", "not a hint key: ignored")
-            hint = hints[i] = {k: v for k, v in hint.items() if k != key}
-        if "key" in hint and not isinstance(hint["key"], str) and hint["key"] is not None:
+        hint = hints[i] = _known_keys(hint, _HINT_KEYS, f"hints.{i}.", "hint", out)
+        if hint.get("key") is not None:
             hint["key"] = str(hint["key"])
         reqs = hint.get("requirements")
         if isinstance(reqs, list):
             kept = []
             for req in reqs:
-                if req in keys or str(req) in {str(k) for k in keys}:
+                if str(req) in keys:
                     kept.append(str(req))
                 else:
                     # ctfcli skips it too, with a warning.
