@@ -22,9 +22,10 @@ from typing import Any
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from range_control import metrics
 from range_control.context import Range
 from range_control.errors import Unavailable
-from range_control.services import engine, scenario
+from range_control.services import backups, engine, scenario
 from range_control.services.reconcile import EnvironmentReconciler
 
 log = logging.getLogger("range_control.scheduler")
@@ -50,6 +51,11 @@ def _watch_job() -> None:
 def _reconcile_job() -> None:
     if _active is not None:
         _active.reconcile()
+
+
+def _backup_job() -> None:
+    if _active is not None:
+        _active.backup()
 
 
 class RangeScheduler:
@@ -83,6 +89,15 @@ class RangeScheduler:
         self.tick()  # whatever was missed while no scheduler ran applies now
         if self.want_reconcile:
             self._start_reconciler()
+        if (every := self.ctx.settings.backup_seconds) is not None:
+            self.scheduler.add_job("range_control.scheduler:_backup_job", "interval",
+                                   seconds=every, id="backup", replace_existing=True)  # fmt: skip
+            log.info("rolling backups every %s into %s (keeping %d)",
+                     self.ctx.settings.backup_every, self.ctx.settings.resolved_backup_dir,
+                     self.ctx.settings.backup_keep)  # fmt: skip
+        else:
+            if self.scheduler.get_job("backup") is not None:
+                self.scheduler.remove_job("backup")  # an earlier run's, from the job store
         log.info("scheduler running")
 
     def _start_reconciler(self) -> None:
@@ -120,6 +135,16 @@ class RangeScheduler:
                      len(report.created), len(report.removed), len(report.restarted),
                      len(report.failed))  # fmt: skip
 
+    def backup(self) -> None:
+        """One rolling backup; a failure is logged (and counted) and the next one tries again."""
+        try:
+            done = backups.rolling(self.ctx)
+        except Exception:
+            log.exception("rolling backup failed")
+            return
+        log.info("backup written: %s (%d bytes, %d attempts)", done.path, done.size,
+                 done.manifest.counts.get("attempts", 0))  # fmt: skip
+
     def stop(self) -> None:
         global _active
         try:
@@ -137,7 +162,9 @@ class RangeScheduler:
             for done in applied:
                 late = ""
                 if done.due_at is not None:
-                    late = f" ({(done.applied_at - done.due_at).total_seconds():+.2f} s)"
+                    lag = (done.applied_at - done.due_at).total_seconds()
+                    metrics.SCHEDULER_LAG.observe(max(lag, 0.0))
+                    late = f" ({lag:+.2f} s)"
                 log.info("applied %s%s", done.key, late)
             if derive or applied:
                 self._derive()

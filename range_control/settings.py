@@ -78,6 +78,42 @@ class Settings(BaseSettings):
         default=8, gt=0, le=24 * 7, description="how long an organiser's console login lasts"
     )
 
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line (web, worker, CLI)"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token for /metrics; unset: /metrics answers loopback clients only",
+    )
+    backup_every: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]{0,4}(s|m|h)$",
+        description="the worker takes a rolling backup this often (15m, 1h, 90s)",
+    )
+    backup_keep: int = Field(default=8, ge=1, le=1000, description="rolling backups kept")
+    backup_dir: Path | None = Field(
+        default=None, description="where rolling backups go; default <data dir>/backups"
+    )
+    backup_passphrase: SecretStr | None = Field(
+        default=None, description="encrypts the secrets inside every backup"
+    )
+
+    @property
+    def backup_seconds(self) -> int | None:
+        if not self.backup_every:
+            return None
+        number, unit = int(self.backup_every[:-1]), self.backup_every[-1]
+        return number * {"s": 1, "m": 60, "h": 3600}[unit]
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
+
+    def secret_values(self) -> list[str]:
+        """Every secret this range knows, for scrubbing logs."""
+        names = (*_GENERATED, "metrics_token", "backup_passphrase")
+        return [v.get_secret_value() for n in names if (v := getattr(self, n)) is not None]
+
     @property
     def environments_on(self) -> bool:
         return self.environments == "on"

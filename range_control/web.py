@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
+import re
+import secrets
+import time
 from datetime import timedelta
+from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, g, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from range_control import logs, metrics
 from range_control.clock import Clock
 from range_control.context import Range
-from range_control.services import schema
+from range_control.errors import Forbidden, Unauthorized
+from range_control.services import observe, schema
 from range_control.settings import Settings, load_settings, secret
+
+access_log = logging.getLogger("range_control.access")
+# A request id from the proxy in front (nginx's $request_id) is kept when it looks like one.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -30,6 +42,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             hours=max(settings.team_session_hours, settings.console_session_hours)
         ),
     )
+    if not logging.getLogger().handlers:
+        # Under gunicorn nothing has set up logging: the range's own format and scrubbing.
+        logs.configure(settings.log_format, secrets=settings.secret_values())
+    logs.set_context_provider(_log_context)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
@@ -40,6 +56,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # before the workers fork, and a database connection must never be shared across a fork.
     ctx.store.engine.dispose()
     app.extensions["range"] = ctx
+    # First of the hooks: a request refused by any later one is still timed and counted.
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
 
     from range_control.api import bp, install_error_handlers, spec
 
@@ -55,5 +74,67 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics")
+    def metrics_view() -> Response:
+        _metrics_allowed(settings)
+        body, content_type = metrics.exposition(observe.ScrapeCollector(ctx))
+        return Response(body, mimetype=None, content_type=content_type)
+
     logging.getLogger(__name__).debug("app created for event %s", settings.event_slug)
     return app
+
+
+def _metrics_allowed(settings: Settings) -> None:
+    """``RANGE_METRICS_TOKEN`` as a bearer token when it is set; otherwise loopback clients
+    only (the nginx site in infra/deploy never forwards /metrics)."""
+    token = settings.metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), secret(token).encode()):
+            raise Unauthorized("/metrics needs the metrics token (RANGE_METRICS_TOKEN)")
+        return
+    try:
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden("/metrics answers loopback clients only: set RANGE_METRICS_TOKEN")
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+
+
+def _route() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "<unmatched>"
+
+
+def _finish_request(response: Response) -> Response:
+    started = g.get("started")
+    if started is None:  # a before_request hook refused the request before ours ran
+        return response
+    elapsed = time.perf_counter() - started
+    route = _route()
+    metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
+    response.headers["X-Request-ID"] = g.request_id
+    access_log.info(
+        "%s %s %d %.1f ms", request.method, route, response.status_code, elapsed * 1000,
+        extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
+    )  # fmt: skip
+    return response
+
+
+def _log_context() -> dict[str, Any]:
+    if not has_request_context():
+        return {}
+    found: dict[str, Any] = {"route": _route(), "method": request.method}
+    if (rid := g.get("request_id")) is not None:
+        found["request_id"] = rid
+    team = g.get("team")
+    if team is not None and getattr(team, "id", None) is not None:
+        found["team_id"] = team.id
+    return found

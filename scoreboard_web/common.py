@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from flask import Response, current_app, flash, render_template
 
+from range_control import metrics
 from range_control.context import Range
 from range_control.errors import ServiceError
 from scoreboard_web.sessions import LoginLimiter
@@ -25,6 +26,7 @@ def login_limiter() -> LoginLimiter:
 
 
 def too_many(template: str, wait: int, **context: object) -> tuple[str, int]:
+    metrics.RATE_LIMITED.labels("login").inc()
     flash(f"Too many failed logins: try again in {wait} s.", "error")
     return render_template(template, **context), 429
 

@@ -20,6 +20,7 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "admin-token": ("admin", "admin_token", "Print the organiser API token."),
     "award": ("admin", "award", "Give a team points (negative: a penalty)."),
+    "backup": ("ops", "backup", "Snapshot the running range into one file (database, secrets)."),
     "challenges": ("challenges", "challenges", "Challenge catalog: lint, check and load."),
     "cluster": (
         "cluster",
@@ -28,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "db": ("db", "db", "Database schema (Alembic migrations)."),
     "demo": ("demo", "demo", "A demo event on the embedded defaults."),
+    "doctor": ("ops", "doctor_cmd", "Is this machine ready for the event? A verdict per check."),
     "env": ("env", "env", "Team instances of live challenges."),
     "event": ("event", "event", "The event: times, state, scenario and its timeline."),
     "images": (
@@ -35,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "images",
         "Local images (no registry): the base image and challenge images.",
     ),
+    "restore": ("ops", "restore", "Restore a backup into an empty data dir or database."),
     "serve": ("serve", "serve", "Run the control plane in one process (embedded default)."),
     "teams": ("teams", "teams", "Teams and their tokens."),
     "worker": (

@@ -3,7 +3,6 @@ views several commands print (the event, its timeline, the environment grid)."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from range_control import logs
 from range_control.clock import iso
 from range_control.context import Range
 from range_control.services import engine, environments, scenario
@@ -63,10 +63,9 @@ class State:
 pass_state = click.make_pass_decorator(State, ensure=True)
 
 
-def log_setup() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # APScheduler logs every run of the half-second watch job at INFO.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def log_setup(settings: Settings) -> None:
+    """Logs of a long-running command (serve, worker) in the format of the settings."""
+    logs.configure(settings.log_format, secrets=settings.secret_values())
 
 
 class AwareDateTime(click.ParamType):

@@ -18,7 +18,7 @@ from range_control.web import create_app
 
 def run_server(state: State, host: str, port: int, threads: int) -> None:
     """One process: migrate, run the scheduler in-process, serve with waitress."""
-    log_setup()
+    log_setup(state.settings)
     schema.check_integrity(state.ctx)
     schema.upgrade(state.ctx)
     app = create_app(state.settings)
@@ -61,7 +61,7 @@ def serve(state: State, host: str, port: int, threads: int, no_environments: boo
 def worker(state: State) -> None:
     """Run the scheduler and the reconciler (one per range: timeline, environments). The
     timeline applies phases and injects; the reconciler keeps the environments as desired."""
-    log_setup()
+    log_setup(state.settings)
     schema.check_integrity(state.ctx)
     schema.require_current(state.ctx)
     sched = RangeScheduler(state.ctx)

@@ -175,6 +175,19 @@ class NodeInfo:
     instances: int  # the range's tasks running there
 
 
+@dataclass(frozen=True)
+class EngineFacts:
+    """What ``rangectl doctor`` asks of an engine."""
+
+    kind: str  # docker | swarm
+    version: str
+    system_time: str | None  # the engine's clock (ISO 8601), a reference for ours
+    memory_bytes: int  # of every node
+    root_free_bytes: int | None  # free space where the engine keeps images (its own host)
+    networks_free: int | None  # team networks the address pools still hold (None: unbounded)
+    guard_missing: tuple[str, ...]  # host guard rules not in place ("" when all are)
+
+
 @dataclass
 class Cancel:
     """Set from another thread (Ctrl-C) to stop a wait early."""
@@ -227,3 +240,4 @@ class Backend(Protocol):
     # --- the operator's view
     def cluster(self, event: str) -> list[NodeInfo]: ...
     def prepare(self, progress: Callable[[str], None]) -> None: ...  # ready to place tasks
+    def facts(self) -> EngineFacts: ...  # version, clock, capacity, guard (rangectl doctor)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import ipaddress
+import os
 import posixpath
 import shutil
 import subprocess
@@ -39,6 +41,7 @@ from range_control.orchestrator.backend import (
     Cancel,
     DesiredInstance,
     DesiredJumpbox,
+    EngineFacts,
     Job,
     JobResult,
     NodeInfo,
@@ -102,6 +105,57 @@ def ensure_host_guard() -> None:
                     f"{tool}: cannot install the rule {' '.join(rule)} that keeps team networks "
                     f"off the host ({done.stderr.strip()}); no instance is started without it"
                 )
+
+
+def host_guard_missing() -> tuple[str, ...]:
+    """The rules of HOST_GUARD not in place now (IPv4), each as ``iptables -S`` shows it."""
+    exe = shutil.which("iptables")
+    if exe is None:
+        return ("iptables is not installed",)
+    missing = []
+    for rule in HOST_GUARD:
+        done = subprocess.run([exe, "-w", "-C", *rule], capture_output=True)  # noqa: S603
+        if done.returncode != 0:
+            missing.append("-A " + " ".join(rule))
+    return tuple(missing)
+
+
+def networks_free(client: Any) -> int | None:
+    """How many more /size networks the engine's default address pools hold: the pools'
+    capacity less the bridges already in them."""
+    pools = client.api.info().get("DefaultAddressPools") or [
+        # Docker's built-in defaults when daemon.json sets none.
+        {"Base": "172.17.0.0/12", "Size": 16}, {"Base": "192.168.0.0/16", "Size": 20},
+    ]  # fmt: skip
+    nets = [ipaddress.ip_network(p["Base"], strict=False) for p in pools]
+    capacity = sum(
+        2 ** max(0, int(p["Size"]) - n.prefixlen) for p, n in zip(pools, nets, strict=True)
+    )
+    used = 0
+    for net in client.api.networks(filters={"driver": "bridge"}):
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            with contextlib.suppress(ValueError, KeyError):
+                subnet = ipaddress.ip_network(cfg["Subnet"], strict=False)
+                used += any(subnet.subnet_of(n) for n in nets if subnet.version == n.version)
+    return max(0, capacity - used)
+
+
+def engine_facts(client: Any, *, kind: str, guard: tuple[str, ...],
+                 free: int | None) -> EngineFacts:  # fmt: skip
+    info = client.api.info()
+    root_free = None
+    root = info.get("DockerRootDir")
+    if root and os.path.isdir(root) and kind == "docker":
+        root_free = shutil.disk_usage(root).free
+    return EngineFacts(
+        kind=kind,
+        version=str(info.get("ServerVersion", "?")),
+        system_time=info.get("SystemTime"),
+        memory_bytes=int(info.get("MemTotal") or 0),
+        root_free_bytes=root_free,
+        networks_free=free,
+        guard_missing=guard,
+    )
 
 
 def sweep(client: Any, event: str) -> None:
@@ -434,6 +488,10 @@ class DockerBackend:
                                      progress=progress)  # fmt: skip
         except images.ImageError as exc:
             raise BackendError(str(exc)) from None
+
+    def facts(self) -> EngineFacts:
+        return engine_facts(self.client, kind="docker", guard=host_guard_missing(),
+                            free=networks_free(self.client))  # fmt: skip
 
     def image_present(self, ref: str) -> bool:
         """Whether the engine has the image (the range pulls from no public registry)."""

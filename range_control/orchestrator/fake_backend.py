@@ -24,6 +24,7 @@ from range_control.orchestrator.backend import (
     Cancel,
     DesiredInstance,
     DesiredJumpbox,
+    EngineFacts,
     Job,
     JobResult,
     NodeInfo,
@@ -223,6 +224,9 @@ class FakeBackend:
 
     def image_present(self, ref: str) -> bool:
         return ref in self.images
+
+    def facts(self) -> EngineFacts:
+        return EngineFacts("fake", "0", None, 8 * 2**30, None, None, ())
 
     def image_ref(self, tag: str) -> str:
         if tag not in self.images:

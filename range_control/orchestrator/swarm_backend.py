@@ -66,6 +66,7 @@ from range_control.orchestrator.backend import (
     Cancel,
     DesiredInstance,
     DesiredJumpbox,
+    EngineFacts,
     Job,
     JobResult,
     NodeInfo,
@@ -75,7 +76,12 @@ from range_control.orchestrator.backend import (
     jumpbox_name,
     network_name,
 )
-from range_control.orchestrator.docker_backend import JUMPBOX_CAPS, LOG_MAX, engine_client
+from range_control.orchestrator.docker_backend import (
+    JUMPBOX_CAPS,
+    LOG_MAX,
+    engine_client,
+    engine_facts,
+)
 
 if TYPE_CHECKING:
     from range_control.settings import Settings
@@ -453,6 +459,13 @@ class SwarmBackend:
         context = Path(__file__).parent / "jumpbox"
         tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
         return self._build_and_publish(context, tag, "(jumpbox)")
+
+    def facts(self) -> EngineFacts:
+        """The manager's engine; the guard as the node labels say (unguarded eligible nodes);
+        overlay networks come from the swarm's own large pool (not counted)."""
+        unguarded = sorted(self._eligible() - self._label_guarded())
+        guard = tuple(f"host guard not healthy on node {n}" for n in unguarded)
+        return engine_facts(self.client, kind="swarm", guard=guard, free=None)
 
     def image_present(self, ref: str) -> bool:
         """Whether the manager has the image (it pushes it to the range's registry)."""

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from range_control import metrics
 from range_control.context import Range
 from range_control.domain.flags import (
     DYNAMIC,
@@ -162,7 +163,13 @@ def submit(
         raise InvalidInput("flag: empty (only white space)")
     now = ctx.clock.now()
     checked = _read_phase(ctx, team_id, slug, submission, now)
-    return _write_phase(ctx, team_id, slug, submission, source_ip, now, checked)
+    out = _write_phase(ctx, team_id, slug, submission, source_ip, now, checked)
+    metrics.ATTEMPTS.labels(out.status).inc()
+    if out.status == "correct":
+        metrics.SOLVES.inc()
+    elif out.status == "incorrect" and checked.shared_from_team is not None:
+        metrics.SHARING_ALERTS.inc()
+    return out
 
 
 def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datetime) -> _Checked:
@@ -234,7 +241,7 @@ def _write_phase(
         checks = (_CHECKS_COUNTED if c.max_attempts else _CHECKS).one_or_none(
             conn, **ids, **limits.params(now, limit)
         )
-        limits.enforce(checks.nth, now, limit, "flags that did not score")
+        limits.enforce(checks.nth, now, limit, "flags that did not score", "attempts")
         left = None
         if c.max_attempts:
             used = checks.used or 0

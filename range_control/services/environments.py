@@ -231,7 +231,7 @@ _NTH_ACTION = limits.nth_latest(
 def _rate_limit(s: Session, ctx: Range, team_id: int, now: datetime) -> None:
     limit = ctx.settings.instance_actions_per_minute
     nth = s.scalar(_NTH_ACTION, limits.params(now, limit, actor=f"team:{team_id}"))
-    limits.enforce(nth, now, limit, "instance requests")
+    limits.enforce(nth, now, limit, "instance requests", "instance_actions")
 
 
 def _environments_on(ctx: Range) -> None:

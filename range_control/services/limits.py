@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 
+from range_control import metrics
 from range_control.errors import RateLimited
 
 WINDOW = timedelta(minutes=1)
@@ -21,9 +22,11 @@ def nth_latest(column: Any, *where: Any) -> Select:
     return select(column).where(*where).order_by(column.desc()).offset(bindparam("skip")).limit(1)
 
 
-def enforce(nth: datetime | None, now: datetime, limit: int, what: str) -> None:
-    """Refuse when the window already holds ``limit`` rows, saying when it frees up."""
+def enforce(nth: datetime | None, now: datetime, limit: int, what: str, kind: str) -> None:
+    """Refuse when the window already holds ``limit`` rows, saying when it frees up (counted
+    in the ``range_rate_limit_refusals`` metric under ``kind``)."""
     if nth is not None:
+        metrics.RATE_LIMITED.labels(kind).inc()
         retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
         msg = f"too many {what}: {limit} per minute per team; retry in {retry} s"
         raise RateLimited(msg, retry)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from sqlalchemy import delete, select
 
+from range_control import metrics
 from range_control.context import Range
 from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
 from range_control.errors import Unavailable
@@ -155,11 +156,19 @@ class EnvironmentReconciler:
                                  max_restarts=max_restarts)  # fmt: skip
 
     def run_once(self, progress: Callable[[Progress], None] | None = None) -> PassReport:
-        with self.ctx.store.lease("reconciler", wait=True):
+        with (
+            self.ctx.store.lease("reconciler", wait=True),
+            metrics.timed(metrics.RECONCILE_SECONDS),
+        ):
             expired = expire(self.ctx)
             desired, refused = desired_state(self.ctx)
             report = self.engine.converge(desired, progress)
             report.expired = expired
             report.failed.update(refused)
             write_back(self.ctx, report, refused)
+        for action, done in (("created", report.created), ("restarted", report.restarted),
+                             ("removed", report.removed), ("failed", report.failed),
+                             ("expired", report.expired)):  # fmt: skip
+            if done:
+                metrics.RECONCILE_ACTIONS.labels(action).inc(len(done))
         return report

@@ -188,6 +188,29 @@ def upcoming(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, st
     ]
 
 
+def overdue(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, str]]:
+    """Milestones and releases that were due but are not applied yet (read only): what a
+    running scheduler applies within a second, so anything here long is a scheduler missing."""
+    now = now or ctx.clock.now()
+    with ctx.store.read() as s:
+        late = [
+            (ch.release_at, f"release:{ch.slug}")
+            for ch in s.scalars(select(Challenge).where(Challenge.release_at <= now))
+            if ch.release_at is not None
+            and ch.spec_state != (ch.spec or {}).get("state", "visible")
+        ]
+        ev = s.scalars(select(Event)).first()
+        spec = _spec_of(ev) if ev is not None else None
+        if spec is None or ev is None:
+            return late
+        ctl = control_in(s, ev, spec)
+        st = timeline.at(spec, ctl, now)
+        done = set(s.scalars(select(TimelineLog.key)))
+        late += [(timeline.wall_time(ctl, m.ex, now, st.ex_now), m.key) for m in st.due
+                 if m.key not in done]  # fmt: skip
+    return sorted(late)
+
+
 def rows_of(w: Where) -> list[PhaseRowOut]:
     """The phases with their offsets from the start and, once started, their wall-clock times."""
     if w.spec is None or w.control is None or w.at is None:

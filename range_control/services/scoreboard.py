@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from range_control import metrics
 from range_control.clock import iso
 from range_control.context import Range
 from range_control.domain.scoring import (
@@ -144,11 +145,14 @@ def snapshot(ctx: Range, *, public: bool = True) -> Snapshot:
     key = ("board", public, ev.generation, cutoff, ev.state)  # the body carries the state
     cached = ctx.cache.get("board", {}).get(key)
     if cached is not None:
+        metrics.SCOREBOARD_CACHE.labels("hit").inc()
         return cached
     with _lock:
         cached = ctx.cache.get("board", {}).get(key)
         if cached is not None:
+            metrics.SCOREBOARD_CACHE.labels("hit").inc()
             return cached
+        metrics.SCOREBOARD_CACHE.labels("miss").inc()
         with ctx.store.read_conn() as c:
             board, challenges = _compute(c, ev, cutoff)
         body = _standings_body(ev, board, public)

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from range_control import metrics
 from range_control.errors import (
     Corrupt,
     LeaseBusy,
@@ -368,6 +369,7 @@ class _WriterQueue:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                metrics.WRITER_LOCK_WAITS.inc()
                 req = _Request(fd)
                 self._requests.put(req)
                 req.done.wait(max(0.0, deadline - time.monotonic()))
@@ -433,7 +435,9 @@ class Store:
         turn is passed on, the wait until it is on stable storage (SQLite; PostgreSQL's COMMIT
         already waited), skipped for a relaxed write under ``durability="relaxed"``."""
         number = 0
+        asked = time.perf_counter()
         with self._writer_turn():
+            metrics.WRITE_WAIT.observe(time.perf_counter() - asked)
             yield
             if self._syncs is not None:
                 number = self._syncs.committed()

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: dict[str, tuple[str, ...]] = {
     "interfaces": ("range_control/api", "scoreboard_web", "range_control/cli",
                    "range_control/scheduler.py", "range_control/web.py",
+                   "range_control/gunicorn_conf.py",
                    "range_control/__init__.py"),
     "services": ("range_control/services",),
     "domain": ("range_control/domain",),
@@ -27,7 +28,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "orchestrator": ("range_control/orchestrator",),
     "specs": ("range_control/specs",),
     # Cross-cutting leaves every layer may use: no I/O beyond reading the environment.
-    "base": ("range_control/errors.py", "range_control/clock.py", "range_control/settings.py"),
+    # The metrics and the log set-up too: every layer counts and logs.
+    "base": ("range_control/errors.py", "range_control/clock.py", "range_control/settings.py",
+             "range_control/metrics.py", "range_control/logs.py"),
     # What every use case is handed: store, settings and clock.
     "context": ("range_control/context.py",),
 }  # fmt: skip
@@ -58,6 +61,9 @@ THIRD_PARTY: dict[str, set[str]] = {
     "waitress": {"range_control/cli/serve.py"},
     "rich": {"range_control/cli"},
     "click": {"range_control/cli"},
+    "prometheus_client": {"range_control/metrics.py", "range_control/services/observe.py"},
+    "pythonjsonlogger": {"range_control/logs.py"},
+    "cryptography": {"range_control/services/backups.py"},
 }  # fmt: skip
 
 # Services may use the engine only through the Backend protocol: never a concrete engine.

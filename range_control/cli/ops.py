@@ -1,0 +1,94 @@
+"""``rangectl backup``, ``rangectl restore`` and ``rangectl doctor``: running a live event."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from range_control.cli.common import State, console, err_console, pass_state
+from range_control.services import backups, doctor
+from range_control.settings import Settings, secret
+
+_PASSPHRASE = click.option(
+    "--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="file whose first line is the passphrase of the secrets "
+    "(default: RANGE_BACKUP_PASSPHRASE)",
+)  # fmt: skip
+
+
+def _passphrase(settings: Settings, path: Path | None) -> str | None:
+    if path is not None:
+        first = (path.read_text(encoding="utf-8").splitlines() or [""])[0].strip()
+        if not first:
+            raise click.BadParameter(
+                f"{path}: the first line is empty", param_hint="--passphrase-file"
+            )
+        return first
+    given = settings.backup_passphrase
+    return secret(given) if given is not None else None
+
+
+def _step(message: str) -> None:
+    err_console.print(f"[dim]… {message}[/]")
+
+
+@click.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="the backup file to write (a .tar.gz)")  # fmt: skip
+@_PASSPHRASE
+@pass_state
+def backup(state: State, out: Path, passphrase_file: Path | None) -> None:
+    """Snapshot the running range into one file: database, secrets, manifest."""
+    passphrase = _passphrase(state.settings, passphrase_file)
+    done = backups.take(state.ctx, out, passphrase=passphrase, step=_step)
+    m = done.manifest
+    counts = ", ".join(f"{v} {k}" for k, v in m.counts.items())
+    console.print(f"backup {done.path} ({done.size} bytes, {m.database}, schema "
+                  f"{m.schema_revision}): {counts}")  # fmt: skip
+    if m.secrets == "plain":
+        click.echo(
+            "warning: the range's secrets are in this file in the clear "
+            f"({backups.SECRETS_PLAIN}): keep it as secret as the data dir, or give a passphrase",
+            err=True,
+        )
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="replace a database or secrets already there")
+@_PASSPHRASE
+def restore(file: Path, force: bool, passphrase_file: Path | None) -> None:
+    """Restore a backup into an empty data dir or database (the range stopped)."""
+    # The settings as given: nothing generated into the data dir before the backup's secrets.
+    settings = Settings()
+    passphrase = _passphrase(settings, passphrase_file)
+    done = backups.restore(settings, file, force=force, passphrase=passphrase, step=_step)
+    counts = ", ".join(f"{v} {k}" for k, v in done.counts.items())
+    console.print(f"restored {file} (taken {done.manifest.taken_at:%Y-%m-%d %H:%M:%S} UTC) into "
+                  f"{done.target}: {counts}")  # fmt: skip
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document, for automation")
+@click.option("--teams", type=click.IntRange(1, 10_000), default=None,
+              help="plan for this many teams (default: the teams in the database)")  # fmt: skip
+def doctor_cmd(as_json: bool, teams: int | None) -> None:
+    """Is this machine ready for the event? One verdict per line; exit 1 on any failure."""
+    # The settings as given: the doctor generates no secret (a missing one is a finding).
+    results = doctor.run(Settings(), teams=teams)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        table = Table(show_header=True, header_style="bold", box=None)
+        table.add_column("check")
+        table.add_column("verdict")
+        table.add_column("detail", overflow="fold")
+        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+        for r in results:
+            table.add_row(r.name, f"[{style[r.verdict]}]{r.verdict}[/]", r.detail)
+        console.print(table)
+    sys.exit(1 if any(r.verdict == "fail" for r in results) else 0)
