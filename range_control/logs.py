@@ -61,7 +61,8 @@ class _Scrub(logging.Filter):
             scrubbed = scrubbed.replace(value, REDACTED)
             if exc_text:
                 exc_text = exc_text.replace(value, REDACTED)
-        record.msg, record.args, record.exc_text = scrubbed, None, exc_text
+        # The traceback travels as text from here on (both formatters write exc_text).
+        record.msg, record.args, record.exc_text, record.exc_info = scrubbed, None, exc_text, None
         return True
 
 

@@ -20,7 +20,11 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "admin-token": ("admin", "admin_token", "Print the organiser API token."),
     "award": ("admin", "award", "Give a team points (negative: a penalty)."),
-    "backup": ("ops", "backup", "Snapshot the running range into one file (database, secrets)."),
+    "backup": (
+        "ops",
+        "backup",
+        "Snapshot the running range into one file: database, secrets, manifest.",
+    ),
     "challenges": ("challenges", "challenges", "Challenge catalog: lint, check and load."),
     "cluster": (
         "cluster",
@@ -29,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "db": ("db", "db", "Database schema (Alembic migrations)."),
     "demo": ("demo", "demo", "A demo event on the embedded defaults."),
-    "doctor": ("ops", "doctor_cmd", "Is this machine ready for the event? A verdict per check."),
+    "doctor": ("ops", "doctor_cmd", "Is this machine ready for the event? One verdict per line."),
     "env": ("env", "env", "Team instances of live challenges."),
     "event": ("event", "event", "The event: times, state, scenario and its timeline."),
     "images": (

@@ -316,8 +316,11 @@ def _opened(path: Path) -> Iterator[tuple[Manifest, Path]]:
                     tar.extract(name, work, filter="data")
                     if _sha256(work / name) != digest:
                         raise InvalidInput(f"{where}: {name} is damaged (checksum differs)")
+        except tarfile.ReadError:
+            raise InvalidInput(f"{where}: not a readable backup (not a .tar.gz file)") from None
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise InvalidInput(f"{where}: not a readable backup ({exc})") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InvalidInput(f"{where}: not a readable backup ({first})") from None
         yield manifest, work
 
 

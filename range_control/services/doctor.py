@@ -243,8 +243,8 @@ class _Doctor:
                     missing.append(f"{slug}/{svc.name} ({ref or 'never built'})")
         if missing:
             more = " ..." if len(missing) > 5 else ""
-            return _fail("images", f"missing: {', '.join(missing[:5])}{more}: build them "
-                                   "(`rangectl challenges sync`, `rangectl images build-base`)")  # fmt: skip
+            listed = ", ".join(missing[:5]) + more
+            return _fail("images", f"missing: {listed}: `rangectl images build`")
         return _ok("images", f"base image and {sum(len(e.services) for *_, e in live)} "
                              "challenge service images present")  # fmt: skip
 

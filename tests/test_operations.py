@@ -1,0 +1,543 @@
+"""Operating a live event (issue 14): metrics from a 2-worker gunicorn equal the traffic sent,
+JSON logs without secrets, backups taken during a burst restore to the same range, rolling
+backups in the worker, and a doctor that fails on each broken precondition it checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.engine import make_url
+
+from range_control import logs
+from range_control.context import Range
+from range_control.domain.flags import DynamicFlag, dynamic_flag
+from range_control.orchestrator import docker_backend
+from range_control.scheduler import RangeScheduler
+from range_control.services import attempts, backups, doctor, scenario, scoreboard
+from range_control.settings import Settings
+from range_control.store.models import Attempt, Challenge
+from tests.conftest import ADMIN, FLAG_SECRET, Env, make_env, postgres_admin_url, unique_event
+from tests.test_cli import _free_port, _wait_http, run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --- a real web tier ---------------------------------------------------------------------------
+
+
+def _pack(tmp: Path, n: int) -> Path:
+    for i in range(n):
+        d = tmp / "pack" / f"c{i}"
+        d.mkdir(parents=True)
+        spec = {"name": f"C{i}", "value": 100, "flags": [f"ICE{{ops-secret-flag-{i}}}"]}
+        (d / "challenge.yml").write_text(yaml.safe_dump(spec))
+    return tmp / "pack"
+
+
+@pytest.fixture
+def range_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A SQLite range (environments off) with two teams, three challenges, the event running."""
+    env = {
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+        "RANGE_ADMIN_TOKEN": ADMIN,
+        "RANGE_EVENT_SLUG": unique_event("o"),
+        "RANGE_ENVIRONMENTS": "off",
+        "RANGE_ATTEMPTS_PER_MINUTE": "1000",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
+    assert run("db", "upgrade")[0] == 0
+    assert run("challenges", "sync", str(_pack(tmp_path, 3)))[0] == 0
+    tokens = {}
+    for name in ("Norway", "Poland"):
+        code, out = run("teams", "add", name, "--json")
+        assert code == 0
+        tokens[name] = json.loads(out)["token"]
+    assert run("event", "start")[0] == 0
+    return env | {"token_a": tokens["Norway"], "token_b": tokens["Poland"]}
+
+
+class Server:
+    def __init__(self, env: dict[str, str], tmp: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / f"gunicorn-{self.port}.log"
+        self.log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:range_control.gunicorn_conf",
+             "-w", "2", "-b", f"127.0.0.1:{self.port}", *extra, "range_control.web:create_app()"],
+            env={**os.environ, **{k: v for k, v in env.items() if k.startswith("RANGE_")}},
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp,
+        )  # fmt: skip
+        _wait_http(f"{self.base}/healthz", self.proc, timeout=60)
+
+    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:  # fmt: skip
+        req = urllib.request.Request(  # noqa: S310 - loopback only
+            self.base + path, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **(headers or {}),
+                     **({"Authorization": f"Bearer {token}"} if token else {})},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback only
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(), dict(exc.headers)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        self.log.close()
+        return self.log_path.read_text(errors="replace")
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
+    range_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = range_env | {"RANGE_LOG_FORMAT": "json", "RANGE_METRICS_DIR": str(tmp_path / "prom")}
+    server = Server(env, tmp_path)
+    try:
+        sent = {"incorrect": 0, "correct": 0, "already_solved": 0}
+        for i in range(3):
+            for _ in range(4):
+                status, body, _ = server.call("POST", f"/api/v1/challenges/c{i}/attempts",
+                                              env["token_a"], {"flag": "ICE{wrong-guess}"})  # fmt: skip
+                assert status == 200 and json.loads(body)["status"] == "incorrect"
+                sent["incorrect"] += 1
+        for i in range(2):
+            for _ in range(2):
+                status, body, _ = server.call("POST", f"/api/v1/challenges/c{i}/attempts",
+                                              env["token_b"], {"flag": f"ICE{{ops-secret-flag-{i}}}"})  # fmt: skip
+                sent[json.loads(body)["status"]] += 1
+        assert sent == {"incorrect": 12, "correct": 2, "already_solved": 2}
+        for _ in range(7):
+            assert server.call("GET", "/api/v1/scoreboard")[0] == 200
+        # A request id given by the proxy in front comes back, and is in the log line.
+        status, _, headers = server.call("GET", "/api/v1/event",
+                                         headers={"X-Request-ID": "proxy-id-12345678"})  # fmt: skip
+        assert status == 200 and headers["X-Request-ID"] == "proxy-id-12345678"
+        assert server.call("GET", "/api/v1/challenges", "rct_not-a-token")[0] == 401
+        # The scrape: from loopback without a token (RANGE_METRICS_TOKEN unset).
+        status, body, headers = server.call("GET", "/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        m = samples(body)
+        route = "/api/v1/challenges/<slug>/attempts"
+        for outcome, n in sent.items():
+            assert value(m, "range_flag_attempts_total", outcome=outcome) == n, outcome
+        assert value(m, "range_solves_total") == 2
+        assert value(m, "range_http_requests_total", route=route, method="POST", status="200") == 16
+        assert value(m, "range_http_requests_total", route="/api/v1/scoreboard", method="GET",
+                     status="200") == 7  # fmt: skip
+        assert value(m, "range_http_requests_total", route="/api/v1/challenges", method="GET",
+                     status="401") == 1  # fmt: skip
+        assert value(m, "range_http_request_duration_seconds_count", route=route) == 16
+        cache = value(m, "range_scoreboard_cache_total", result="hit") + value(
+            m, "range_scoreboard_cache_total", result="miss"
+        )
+        assert cache == 7
+        assert value(m, "range_scoreboard_cache_total", result="miss") >= 1
+        # SQLite's writer queue: every recorded attempt waited for its turn (perhaps 0 s).
+        assert value(m, "range_db_write_wait_seconds_count") >= 16
+        assert ("range_instances", ()) not in m  # no instance: no series, but the family is there
+        assert b"# TYPE range_instances gauge" in body
+    finally:
+        out = server.stop()
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    access = [r for r in lines if r["logger"] == "range_control.access"]
+    assert len(access) >= 16 + 7 + 3
+    for r in access:
+        assert {"time", "level", "logger", "message", "request_id", "route", "status",
+                "duration_ms"} <= set(r)  # fmt: skip
+    attempts_logged = [r for r in access if r["route"] == "/api/v1/challenges/<slug>/attempts"]
+    assert len(attempts_logged) == 16 and all(
+        isinstance(r["team_id"], int) for r in attempts_logged
+    )
+    assert any(r["request_id"] == "proxy-id-12345678" for r in access)
+    # No secret and no submitted flag anywhere in what the web tier wrote.
+    for secret in (ADMIN, env["token_a"], env["token_b"], "ops-secret-flag", "wrong-guess",
+                   "rct_not-a-token"):  # fmt: skip
+        assert secret not in out, secret
+
+
+def test_metrics_need_the_token_or_loopback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'range.db'}"
+    from range_control.store import migrate
+    from range_control.store.session import make_engine
+
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    e = make_env(url, tmp_path)
+    try:
+        remote = {"REMOTE_ADDR": "10.9.8.7"}
+        assert e.client.get("/metrics", environ_base=remote).status_code == 403
+        assert e.client.get("/metrics").status_code == 200  # the test client is 127.0.0.1
+    finally:
+        e.ctx.store.dispose()
+    e = make_env(url, tmp_path, metrics_token="metrics-token-0123456789")
+    try:
+        assert e.client.get("/metrics").status_code == 401
+        bad = {"Authorization": "Bearer metrics-token-wrong"}
+        assert e.client.get("/metrics", headers=bad).status_code == 401
+        good = {"Authorization": "Bearer metrics-token-0123456789"}
+        r = e.client.get("/metrics", headers=good, environ_base=remote)
+        assert r.status_code == 200 and b"range_http_requests_total" in r.data
+    finally:
+        e.ctx.store.dispose()
+
+
+def test_log_scrubbing_and_formats(tmp_path: Path) -> None:
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logs.configure("json", secrets=["s3cret-admin-token-value"], stream=stream)
+    try:
+        logging.getLogger("range_control.test").warning("token is %s", "s3cret-admin-token-value")
+        try:
+            raise RuntimeError("boom s3cret-admin-token-value")
+        except RuntimeError:
+            logging.getLogger("range_control.test").exception("failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert records[0]["message"] == "token is [redacted]" and records[0]["level"] == "WARNING"
+    assert records[0]["logger"] == "range_control.test" and "time" in records[0]
+    assert "s3cret" not in stream.getvalue() and "[redacted]" in records[1]["exc_info"]
+
+
+# --- backups -----------------------------------------------------------------------------------
+
+
+def _fresh_target(kind: str, tmp: Path) -> tuple[Settings, Any]:
+    """An empty data dir, and for PostgreSQL an empty database; and how to drop it."""
+    data = tmp / f"restored-{uuid.uuid4().hex[:6]}"
+    if kind == "sqlite":
+        return Settings(data_dir=data), lambda: None
+    admin = postgres_admin_url()
+    name = f"rc_restore_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with eng.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+    return Settings(data_dir=data, database_url=url), drop
+
+
+def _attempts(ctx: Range) -> list[tuple]:
+    with ctx.store.read_conn() as c:
+        rows = c.execute(select(Attempt.id, Attempt.team_id, Attempt.challenge_id,
+                                Attempt.submitted, Attempt.result).order_by(Attempt.id))  # fmt: skip
+        return [tuple(r) for r in rows]
+
+
+def test_backup_during_a_burst_restores_everything_up_to_the_snapshot(env: Env) -> None:
+    env.challenge("dyn", dynamic_flag={"prefix": "ICE", "length": 16}, value=300)
+    for i in range(3):
+        env.challenge(f"s{i}", flags=[f"ICE{{burst-{i}}}"])
+    env.start()
+    env.ctx.settings.attempts_per_minute = 100_000
+    teams = [env.team(f"Team {i}", "NO") for i in range(3)]
+    stop = threading.Event()
+    sent = []
+
+    def burst(k: int) -> None:
+        team_id, _ = teams[k]
+        n = 0
+        while not stop.is_set() and n < 400:
+            flag = f"ICE{{burst-{n % 3}}}" if n % 7 == 0 else f"ICE{{nope-{k}-{n}}}"
+            sent.append(attempts.submit(env.ctx, team_id, f"s{n % 3}", flag, None).status)
+            n += 1
+
+    threads = [threading.Thread(target=burst, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    while len(sent) < 60:
+        time.sleep(0.01)
+    mid = backups.take(env.ctx, env.tmp / "mid.tar.gz")
+    stop.set()
+    for t in threads:
+        t.join()
+    assert mid.manifest.counts["attempts"] >= 60 and len(sent) > mid.manifest.counts["attempts"]
+    kind = env.ctx.store.engine.dialect.name
+    source = _attempts(env.ctx)
+
+    settings, drop = _fresh_target(kind, env.tmp)
+    try:
+        done = backups.restore(settings, env.tmp / "mid.tar.gz")
+        restored = Range.from_settings(settings.ensure_secrets())
+        got = _attempts(restored)
+        # Nothing lost up to the snapshot: exactly the source's first attempts, as they were.
+        assert got == source[: len(got)] and len(got) == mid.manifest.counts["attempts"]
+        assert done.counts == mid.manifest.counts
+        restored.store.dispose()
+    finally:
+        drop()
+
+    # Quiet again: a second backup restores to an identical range (scoreboard, ledgers,
+    # dynamic flags, timeline).
+    end = backups.take(env.ctx, env.tmp / "end.tar.gz", passphrase="correct horse")
+    settings, drop = _fresh_target(kind, env.tmp)
+    try:
+        with pytest.raises(backups.InvalidInput, match="passphrase"):
+            backups.restore(settings, env.tmp / "end.tar.gz")
+        backups.restore(settings, env.tmp / "end.tar.gz", passphrase="correct horse")
+        with pytest.raises(backups.Conflict, match="already holds"):
+            backups.restore(settings, env.tmp / "end.tar.gz", passphrase="correct horse")
+        restored = Range.from_settings(settings.ensure_secrets(), env.clock)
+        assert settings.flag_secret.get_secret_value() == FLAG_SECRET
+        assert _attempts(restored) == _attempts(env.ctx)
+        assert scoreboard.snapshot(restored).body == scoreboard.snapshot(env.ctx).body
+        for team_id, _ in teams:
+            assert scoreboard.ledger(restored, team_id) == scoreboard.ledger(env.ctx, team_id)
+        shape = DynamicFlag("ICE", 16)
+        restored_flag = dynamic_flag(settings.flag_secret.get_secret_value(),
+                                     restored.event_slug, teams[0][0], "dyn", shape)  # fmt: skip
+        assert restored_flag == dynamic_flag(
+            FLAG_SECRET, env.ctx.event_slug, teams[0][0], "dyn", shape
+        )
+        assert scenario.with_timeline(restored) == scenario.with_timeline(env.ctx)
+        assert end.manifest.secrets == "sealed"
+        restored.store.dispose()
+    finally:
+        drop()
+
+
+def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
+    target = Settings(data_dir=tmp_path / "t")
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not a tar at all")
+    with pytest.raises(backups.InvalidInput, match="not a readable backup"):
+        backups.restore(target, junk)
+    with pytest.raises(backups.InvalidInput, match="no such backup file"):
+        backups.restore(target, tmp_path / "missing.tar.gz")
+    code, out = run("restore", str(junk))
+    assert code == 1
+    assert out.splitlines()[-1] == f"error: {junk}: not a readable backup (not a .tar.gz file)"
+
+
+def test_the_worker_takes_rolling_backups_and_keeps_n(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'range.db'}"
+    from range_control.store import migrate
+    from range_control.store.session import make_engine
+
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    settings = Settings(data_dir=tmp_path / "var", backup_every="1s", backup_keep=2,
+                        environments="off").ensure_secrets()  # fmt: skip
+    ctx = Range.from_settings(settings)
+    sched = RangeScheduler(ctx, reconcile=False)
+    sched.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(settings.resolved_backup_dir.glob("range-*.tar.gz"))) < 2:
+            assert time.monotonic() < deadline, "no rolling backups within 30 s"
+            time.sleep(0.2)
+        time.sleep(2.5)  # more passes: still only the newest two
+    finally:
+        sched.stop()
+        ctx.store.dispose()
+    kept = sorted(settings.resolved_backup_dir.glob("range-*.tar.gz"))
+    assert len(kept) == 2
+    assert not list(settings.resolved_backup_dir.glob(".*partial"))
+    last = backups.last_good(settings)
+    assert last is not None and last.path == kept[-1]
+    assert backups.inspect(kept[-1]).database == "sqlite"
+
+
+# --- the doctor: one test per line -------------------------------------------------------------
+
+
+@pytest.fixture
+def doctor_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: Any) -> dict[str, str]:
+    """A healthy SQLite range on the real engine: a team, a released challenge, a backup."""
+    env = {
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+        "RANGE_ADMIN_TOKEN": ADMIN,
+        "RANGE_EVENT_SLUG": unique_event("d"),
+        "RANGE_BACKUP_EVERY": "15m",
+    }
+    monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert run("db", "upgrade")[0] == 0
+    assert run("challenges", "sync", str(_pack(tmp_path, 1)))[0] == 0
+    assert run("teams", "add", "Norway")[0] == 0
+    ctx = Range.from_settings(Settings().ensure_secrets())
+    backups.rolling(ctx)
+    ctx.store.dispose()
+    return env
+
+
+def doctor_says(*args: str) -> dict[str, dict[str, str]]:
+    code, out = run("doctor", "--json", *args)
+    checks = {c["check"]: c for c in json.loads(out)}
+    assert list(checks) == ["database", "schema", "integrity", "data dir", "secrets", "engine",
+                            "host guard", "address pool", "images", "memory", "disk", "clock",
+                            "scheduler", "backups"]  # fmt: skip
+    failed = any(c["verdict"] == "fail" for c in checks.values())
+    assert code == (1 if failed else 0)
+    return checks
+
+
+def test_doctor_healthy(doctor_env: dict[str, str]) -> None:
+    checks = doctor_says()
+    assert {n: c["verdict"] for n, c in checks.items() if c["verdict"] != "ok"} == {
+        "scheduler": "warn"  # no worker runs in this test
+    }
+    code, out = run("doctor")
+    assert code == 0 and "address pool" in out and "fail" not in out
+
+
+def test_doctor_database_missing(doctor_env: dict[str, str], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    c = doctor_says()
+    assert c["database"]["verdict"] == "fail" and "rangectl db upgrade" in c["database"]["detail"]
+
+
+def test_doctor_schema_behind(doctor_env: dict[str, str], tmp_path: Path) -> None:
+    db = tmp_path / "var" / "range.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0006'")
+    c = doctor_says()
+    assert c["schema"]["verdict"] == "fail" and "0006" in c["schema"]["detail"]
+
+
+def test_doctor_integrity(doctor_env: dict[str, str], tmp_path: Path) -> None:
+    db = tmp_path / "var" / "range.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = db.stat().st_size
+    with db.open("r+b") as fh:  # damage pages after the first (the schema stays readable)
+        for offset in range(8192, size, 4096):
+            fh.seek(offset + 100)
+            fh.write(os.urandom(64))
+    c = doctor_says()
+    assert c["integrity"]["verdict"] == "fail"
+
+
+def test_doctor_data_dir_mode(doctor_env: dict[str, str], tmp_path: Path) -> None:
+    os.chmod(tmp_path / "var", 0o755)  # noqa: S103 - the broken precondition under test
+    c = doctor_says()
+    assert c["data dir"]["verdict"] == "fail" and "0755" in c["data dir"]["detail"]
+
+
+def test_doctor_secrets_lost(doctor_env: dict[str, str], tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    (tmp_path / "var" / "secrets.json").unlink()
+    monkeypatch.delenv("RANGE_ADMIN_TOKEN")
+    c = doctor_says()
+    assert c["secrets"]["verdict"] == "fail" and "1 teams exist" in c["secrets"]["detail"]
+    assert not (tmp_path / "var" / "secrets.json").exists()  # the doctor generated nothing
+
+
+def test_doctor_engine_unreachable(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                   tmp_path: Path) -> None:  # fmt: skip
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    c = doctor_says()
+    assert c["engine"]["verdict"] == "fail"
+    assert c["host guard"]["verdict"] == "fail" and "no engine" in c["host guard"]["detail"]
+
+
+def test_doctor_host_guard_rule_missing(doctor_env: dict[str, str]) -> None:
+    rule = docker_backend.HOST_GUARD[-1]
+    docker_backend.ensure_host_guard()
+    exe = shutil.which("iptables")
+    assert subprocess.run([exe, "-w", "-D", *rule], capture_output=True).returncode == 0
+    try:
+        c = doctor_says()
+    finally:
+        docker_backend.ensure_host_guard()
+    assert c["host guard"]["verdict"] == "fail" and rule[0] in c["host guard"]["detail"]
+
+
+def test_doctor_address_pool_and_memory_too_small(doctor_env: dict[str, str]) -> None:
+    c = doctor_says("--teams", "10000")
+    assert c["address pool"]["verdict"] == "fail" and "10000 teams" in c["address pool"]["detail"]
+    assert c["memory"]["verdict"] == "fail" and "10000 teams" in c["memory"]["detail"]
+
+
+def test_doctor_images_missing(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "BASE_IMAGE", "range/base:never-built-" + uuid.uuid4().hex[:6])
+    c = doctor_says()
+    assert c["images"]["verdict"] == "fail" and "never-built" in c["images"]["detail"]
+
+
+def test_doctor_disk_short(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "DATA_DIR_FREE_BYTES", 1 << 60)  # more than any disk holds
+    c = doctor_says()
+    assert c["disk"]["verdict"] == "fail" and "GiB wanted" in c["disk"]["detail"]
+
+
+def test_doctor_clock_skew(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor, "CLOCK_SKEW_SECONDS", -1.0)  # any difference is too much
+    c = doctor_says()
+    assert c["clock"]["verdict"] == "fail" and "Docker engine" in c["clock"]["detail"]
+
+
+def test_doctor_scheduler_missing_with_a_milestone_overdue(
+    doctor_env: dict[str, str], tmp_path: Path
+) -> None:
+    d = tmp_path / "later" / "later"
+    d.mkdir(parents=True)
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    spec = {"name": "Later", "value": 100, "flags": ["ICE{l}"], "scheduled_at": soon}
+    (d / "challenge.yml").write_text(yaml.safe_dump(spec))
+    assert run("challenges", "sync", str(tmp_path / "later"))[0] == 0
+    # An hour passes with no scheduler: the release is due and not applied.
+    ctx = Range.from_settings(Settings().ensure_secrets())
+    with ctx.store.write() as s:
+        s.execute(update(Challenge).where(Challenge.slug == "later")
+                  .values(release_at=datetime.now(UTC) - timedelta(minutes=5)))  # fmt: skip
+    ctx.store.dispose()
+    c = doctor_says()
+    assert c["scheduler"]["verdict"] == "fail" and "release:later" in c["scheduler"]["detail"]
+
+
+def test_doctor_backups_stale(doctor_env: dict[str, str], tmp_path: Path) -> None:
+    found = sorted((tmp_path / "var" / "backups").glob("range-*.tar.gz"))
+    old = backups.rolling_name(datetime.now(UTC) - timedelta(hours=3))
+    found[-1].rename(found[-1].with_name(old))
+    c = doctor_says()
+    assert c["backups"]["verdict"] == "fail" and "min old" in c["backups"]["detail"]
