@@ -11,10 +11,13 @@ starts ``gunicorn 'range_control:create_app()'`` on 127.0.0.1, and drives it wit
 4. scoreboard while attempts flow: 25 clients post wrong flags, 25 read the scoreboard
    (the CTFd reference's set-up).
 
+``--via nginx`` (issue 14) measures 3 and 4 again through nginx with infra/deploy's site (TLS,
+one-second micro-cache of the public reads) in front of the same gunicorn, in the same run.
+
 Rate limiting stays on, at a limit the spread load never reaches, so the limiter's query runs on
 every attempt but the 429 path is not what is measured. Prints one table and writes JSON.
 
-    python bench/core_api.py [--duration 15] [--workers 2] [--db sqlite|postgres]
+    python bench/core_api.py [--duration 15] [--workers 2] [--db sqlite|postgres] [--via nginx]
 """
 
 from __future__ import annotations
@@ -230,6 +233,8 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
         "RANGE_EVENT_SLUG": "ice",
         "RANGE_DURABILITY": args.durability,
         "RANGE_DB_POOL_SIZE": str(args.pool_size),
+        # Behind nginx the client's address comes in X-Forwarded-For (none when direct).
+        "RANGE_PROXY_HOPS": "1" if args.via == "nginx" else "0",
     }
     settings = Settings(
         data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x"
@@ -270,6 +275,8 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
         out = poster.communicate()[0]
         results["attempts_alongside"] = json.loads(RESULT_RE.search(out).group(1))
         results["worker_memory_mb"] = app.worker_memory_mb()
+        if args.via == "nginx":
+            results.update(through_nginx(app, tmp, wrong_lua, c, d))
     finally:
         app.stop()
     # The floor: the same bodies (the same wrk script), one insert per request, same gunicorn.
@@ -280,6 +287,32 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
         floor.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     return results
+
+
+def through_nginx(app: Server, tmp: Path, wrong_lua: Path, c: int, d: int) -> dict[str, dict]:
+    """The scoreboard alone and under attempts again, through nginx (same gunicorn)."""
+    sys.path.insert(0, str(HERE.parent))
+    from tests.nginx_tier import Nginx
+
+    proxy = Nginx(tmp, f"127.0.0.1:{app.port}")
+    out: dict[str, dict] = {}
+    try:
+        board = proxy.base + "/api/v1/scoreboard"
+        wrk(board, c, 2)  # warm-up (TLS sessions, the cache)
+        out["nginx_scoreboard"] = wrk(board, c, d)
+        half = c // 2
+        poster = subprocess.Popen(
+            ["wrk", "-t", "1", "-c", str(half), "-d", f"{d + 2}s", "--latency", "-s", str(wrong_lua), proxy.base + "/"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1)
+        out["nginx_scoreboard_under_attempts"] = wrk(board, c - half, d)
+        out["nginx_attempts_alongside"] = json.loads(
+            RESULT_RE.search(poster.communicate()[0]).group(1)
+        )
+    finally:
+        proxy.stop()
+    return out
 
 
 def main() -> None:
@@ -301,6 +334,8 @@ def main() -> None:
                     help="sqlite, postgres, or both as sqlite,postgres (one run, side by side)")  # fmt: skip
     ap.add_argument("--durability", choices=["strict", "relaxed"], default="strict",
                     help="RANGE_DURABILITY; the floor syncs likewise (FULL / NORMAL)")  # fmt: skip
+    ap.add_argument("--via", choices=["direct", "nginx"], default="direct",
+                    help="nginx: the scoreboard runs again through infra/deploy's nginx site")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("bench-results/core_api.json"))
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -334,13 +369,17 @@ def main() -> None:
     rows = [("baseline_flask_json", results["baseline_flask_json"], None)]
     for db in dbs:
         floor = results[db]["floor_insert"]["rps"]
-        for key in ("floor_insert", "attempts", "scoreboard", "scoreboard_under_attempts",
-                    "attempts_alongside"):  # fmt: skip
+        keys = ["floor_insert", "attempts", "scoreboard", "scoreboard_under_attempts",
+                "attempts_alongside"]  # fmt: skip
+        if args.via == "nginx":
+            keys += ["nginx_scoreboard", "nginx_scoreboard_under_attempts",
+                     "nginx_attempts_alongside"]  # fmt: skip
+        for key in keys:
             rows.append(
                 (
                     f"{db}: {key}",
                     results[db][key],
-                    floor if key in {"attempts", "attempts_alongside"} else None,
+                    floor if key in {"attempts", "attempts_alongside", "nginx_attempts_alongside"} else None,
                 )
             )
     for name, r, floor in rows:
@@ -351,6 +390,15 @@ def main() -> None:
         if "commits_per_sync" in results[db]["attempts"]:
             print(f"{db}: commits per WAL sync (group commit): "
                   f"{results[db]['attempts']['commits_per_sync']}")  # fmt: skip
+    if args.via == "nginx":
+        for db in dbs:
+            r = results[db]
+            sb = r["nginx_scoreboard_under_attempts"]["rps"] / r["scoreboard_under_attempts"]["rps"]
+            alone = r["nginx_scoreboard"]["rps"] / r["scoreboard"]["rps"]
+            kept = r["nginx_attempts_alongside"]["rps"] / r["attempts_alongside"]["rps"]
+            print(f"{db} via nginx / direct: scoreboard {alone:.1f}x, scoreboard under attempts "
+                  f"{sb:.1f}x (p99 {r['nginx_scoreboard_under_attempts']['p99_ms']:.1f} ms), "
+                  f"attempts alongside {kept:.2f}x")  # fmt: skip
     if len(dbs) == 2:
         ratio = results["postgres"]["attempts"]["rps"] / results["sqlite"]["attempts"]["rps"]
         print(f"postgres attempts / sqlite attempts: {ratio:.2f}x")

@@ -22,6 +22,9 @@ need /usr/bin/chromium chromium     # the browser of the page tests (driven by p
 need node nodejs                    # axe-core, the accessibility checker of the page tests
 need npm npm
 need strace strace                  # the durability test watches the syncs before each answer
+need /usr/sbin/nginx nginx          # the production web tier (infra/deploy) and its tests
+need openssl openssl                # the tests' TLS certificate for nginx
+need pg_dump postgresql-client      # rangectl backup / restore on PostgreSQL
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_missing+=(python3-venv); fi
 
 if [ "${#apt_missing[@]}" -gt 0 ] && [ -z "${RANGE_SETUP_SKIP_APT:-}" ]; then

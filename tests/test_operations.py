@@ -541,3 +541,28 @@ def test_doctor_backups_stale(doctor_env: dict[str, str], tmp_path: Path) -> Non
     found[-1].rename(found[-1].with_name(old))
     c = doctor_says()
     assert c["backups"]["verdict"] == "fail" and "min old" in c["backups"]["detail"]
+
+
+def test_monitoring_files_name_only_metrics_the_range_exports(env: Env) -> None:
+    """Every metric the alert rules and the dashboard use is one /metrics declares."""
+    import re
+
+    body = env.client.get("/metrics").data.decode()
+    declared = set(re.findall(r"^# TYPE (range_\w+) (\w+)", body, re.M))
+    names = set()
+    for name, kind in declared:
+        names.add(name)
+        if kind == "histogram":
+            names |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+        if kind == "counter":
+            names.add(f"{name}_total")
+    monitoring = REPO / "infra" / "monitoring"
+    rules = yaml.safe_load((monitoring / "range-alerts.yml").read_text())
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    dashboard = json.loads((monitoring / "grafana-dashboard.json").read_text())
+    exprs += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b(range_[a-z_]+)", e)}
+    assert used and used <= names, sorted(used - names)
+    assert yaml.safe_load((monitoring / "prometheus.yml").read_text())["rule_files"] == [
+        "range-alerts.yml"
+    ]
