@@ -24,6 +24,7 @@ from range_control.settings import Settings, load_settings, secret
 access_log = logging.getLogger("range_control.access")
 # A request id from the proxy in front (nginx's $request_id) is kept when it looks like one.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -118,7 +119,8 @@ def _finish_request(response: Response) -> Response:
         return response
     elapsed = time.perf_counter() - started
     route = _route()
-    metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    method = request.method if request.method in _METHODS else "other"  # bounded labels
+    metrics.REQUESTS.labels(route, method, str(response.status_code)).inc()
     metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
     response.headers["X-Request-ID"] = g.request_id
     access_log.info(

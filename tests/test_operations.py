@@ -213,8 +213,16 @@ def test_metrics_need_the_token_or_loopback(tmp_path: Path) -> None:
         bad = {"Authorization": "Bearer metrics-token-wrong"}
         assert e.client.get("/metrics", headers=bad).status_code == 401
         good = {"Authorization": "Bearer metrics-token-0123456789"}
+        labels = {"route": "<unmatched>", "method": "other", "status": "405"}
+        before = value(samples(e.client.get("/metrics", headers=good).data),
+                       "range_http_requests_total", **labels)  # fmt: skip
+        for method in ("BREW", "PROPFIND", "X-ANYTHING"):  # any token is a method to HTTP
+            assert e.client.open("/api/v1/event", method=method).status_code == 405
         r = e.client.get("/metrics", headers=good, environ_base=remote)
         assert r.status_code == 200 and b"range_http_requests_total" in r.data
+        # Labels stay bounded whatever a client sends: unknown methods count as "other".
+        assert b'method="BREW"' not in r.data
+        assert value(samples(r.data), "range_http_requests_total", **labels) == before + 3
     finally:
         e.ctx.store.dispose()
 
