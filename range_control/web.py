@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from range_control import logs, metrics
@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # Under gunicorn nothing has set up logging: the range's own format and scrubbing.
         logs.configure(settings.log_format, secrets=settings.secret_values())
     logs.set_context_provider(_log_context)
+    # One line per request in JSON (the machine-readable log operators ask for); in text the
+    # proxy's access log has them (bench/README.md: what a line costs).
+    app.config["RANGE_ACCESS_LINES"] = settings.log_format == "json"
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
@@ -123,6 +126,8 @@ def _finish_request(response: Response) -> Response:
     metrics.REQUESTS.labels(route, method, str(response.status_code)).inc()
     metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
     response.headers["X-Request-ID"] = g.request_id
+    if not current_app.config["RANGE_ACCESS_LINES"]:
+        return response
     access_log.info(
         "%s %s %d %.1f ms", request.method, route, response.status_code, elapsed * 1000,
         extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},

@@ -173,6 +173,26 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
         assert value(m, "range_db_write_wait_seconds_count") >= 16
         assert ("range_instances", ()) not in m  # no instance: no series, but the family is there
         assert b"# TYPE range_instances gauge" in body
+        # The worker, given the same metrics directory, is in the same scrape: its backups.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "range_control.cli", "worker"],
+            env={**os.environ, **{k: v for k, v in env.items() if k.startswith("RANGE_")},
+                 "RANGE_BACKUP_EVERY": "1s"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while value(samples(server.call("GET", "/metrics")[1]), "range_backups_total",
+                        result="ok") < 1:  # fmt: skip
+                assert worker.poll() is None and time.monotonic() < deadline, "no backup metric"
+                time.sleep(0.3)
+            m = samples(server.call("GET", "/metrics")[1])
+            assert 0 <= value(m, "range_backup_age_seconds") < 60
+        finally:
+            worker.terminate()
+            worker_out = worker.communicate(timeout=30)[0]
+        assert '"logger": "range_control.scheduler"' in worker_out  # JSON from the worker too
+        assert ADMIN not in worker_out
     finally:
         out = server.stop()
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -500,10 +520,23 @@ def test_doctor_host_guard_rule_missing(doctor_env: dict[str, str]) -> None:
     assert c["host guard"]["verdict"] == "fail" and rule[0] in c["host guard"]["detail"]
 
 
-def test_doctor_address_pool_and_memory_too_small(doctor_env: dict[str, str]) -> None:
-    c = doctor_says("--teams", "10000")
-    assert c["address pool"]["verdict"] == "fail" and "10000 teams" in c["address pool"]["detail"]
+def test_doctor_address_pool_too_small(doctor_env: dict[str, str]) -> None:
+    c = doctor_says("--teams", "1000")  # 1001 networks; the pool holds 256 (infra/engine.sh)
+    assert c["address pool"]["verdict"] == "fail" and "1000 teams" in c["address pool"]["detail"]
+
+
+def test_doctor_memory_too_small(doctor_env: dict[str, str]) -> None:
+    c = doctor_says("--teams", "10000")  # 10000 x 128 MiB of jumpboxes alone: 1.2 TiB
     assert c["memory"]["verdict"] == "fail" and "10000 teams" in c["memory"]["detail"]
+
+
+def test_doctor_clock_against_the_database_server(
+    doctor_env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANGE_DATABASE_URL", database_url)
+    c = doctor_says()
+    source = "PostgreSQL server" if database_url.startswith("postgresql") else "Docker engine"
+    assert c["clock"]["verdict"] == "ok" and source in c["clock"]["detail"]
 
 
 def test_doctor_images_missing(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ SDK; its listing reads the short help kept below (a test checks it against the c
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -138,6 +139,15 @@ def main(ctx: click.Context, debug: bool) -> None:
     (generated and kept in the data dir when unset). See the README for the others.
     """
     ctx.obj = Options(debug)
+    import logging
+
+    if not logging.getLogger().handlers:
+        # What the services log (warnings) in the range's format: JSON under
+        # RANGE_LOG_FORMAT=json. serve and worker set up their own, with scrubbing.
+        from range_control import logs
+
+        fmt = "json" if os.environ.get("RANGE_LOG_FORMAT") == "json" else "text"
+        logs.configure(fmt, level=logging.WARNING)
 
 
 def run() -> None:

@@ -464,13 +464,27 @@ def release_due(s: Session, now: datetime) -> list[tuple[str, datetime]]:
     ``(slug, release time)`` of each one released now (idempotent; the scheduler runs it at
     each release time and at every tick)."""
     released = []
-    due = select(Challenge).where(Challenge.release_at.is_not(None), Challenge.release_at <= now)
-    for ch in s.scalars(due):
-        state = (ch.spec or {}).get("state", "visible")
+    for ch in s.scalars(_due(now)):
+        state = spec_state_of(ch)
         if ch.spec_state != state:
             ch.spec_state = state
             released.append((ch.slug, ch.release_at))
     return released  # type: ignore[return-value]  # release_at is set on these rows
+
+
+def _due(now: datetime) -> Any:
+    return select(Challenge).where(Challenge.release_at.is_not(None), Challenge.release_at <= now)
+
+
+def spec_state_of(ch: Challenge) -> str:
+    """The state challenge.yml gives a challenge once it is released."""
+    return (ch.spec or {}).get("state", "visible")
+
+
+def overdue_releases(s: Session, now: datetime) -> list[tuple[datetime, str]]:
+    """Release times that have come without the release applied (read only)."""
+    return [(ch.release_at, f"release:{ch.slug}") for ch in s.scalars(_due(now))
+            if ch.spec_state != spec_state_of(ch)]  # fmt: skip
 
 
 def upcoming_releases(ctx: Range, now: datetime) -> list[tuple[datetime, str]]:

@@ -193,22 +193,23 @@ def overdue(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, str
     running scheduler applies within a second, so anything here long is a scheduler missing."""
     now = now or ctx.clock.now()
     with ctx.store.read() as s:
-        late = [
-            (ch.release_at, f"release:{ch.slug}")
-            for ch in s.scalars(select(Challenge).where(Challenge.release_at <= now))
-            if ch.release_at is not None
-            and ch.spec_state != (ch.spec or {}).get("state", "visible")
-        ]
+        late = catalog.overdue_releases(s, now)
         ev = s.scalars(select(Event)).first()
         spec = _spec_of(ev) if ev is not None else None
-        if spec is None or ev is None:
-            return late
-        ctl = control_in(s, ev, spec)
-        st = timeline.at(spec, ctl, now)
-        done = set(s.scalars(select(TimelineLog.key)))
-        late += [(timeline.wall_time(ctl, m.ex, now, st.ex_now), m.key) for m in st.due
-                 if m.key not in done]  # fmt: skip
+        if spec is not None and ev is not None:
+            ctl = control_in(s, ev, spec)
+            late += [
+                (due_at, m.key) for m, due_at in _pending(s, ctl, timeline.at(spec, ctl, now), now)
+            ]
     return sorted(late)
+
+
+def _pending(s: Session, ctl: timeline.Control, st: timeline.State,
+             now: datetime) -> list[tuple[timeline.Milestone, datetime]]:  # fmt: skip
+    """The due milestones not applied yet, with when each was due (wall clock)."""
+    done = set(s.scalars(select(TimelineLog.key)))
+    return [(m, timeline.wall_time(ctl, m.ex, now, st.ex_now)) for m in st.due
+            if m.key not in done]  # fmt: skip
 
 
 def rows_of(w: Where) -> list[PhaseRowOut]:
@@ -320,12 +321,8 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
             if ch.phase_state != want:
                 ch.phase_state = want
                 scores_changed = True
-        done = set(s.scalars(select(TimelineLog.key)))
         phases = {p.id: p for p in spec.phases}
-        for m in st.due:
-            if m.key in done:
-                continue
-            due_at = timeline.wall_time(ctl, m.ex, now, st.ex_now)
+        for m, due_at in _pending(s, ctl, st, now):
             try:
                 with s.begin_nested():
                     s.add(TimelineLog(key=m.key, kind=m.kind, due_at=due_at, applied_at=now))
