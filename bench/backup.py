@@ -52,9 +52,10 @@ def add_attempts(ctx: Range, n: int, teams: int, challenges: int) -> None:
 
 def baseline(ctx: Range, out: Path) -> None:
     if ctx.store.file is not None:
-        with contextlib.closing(sqlite3.connect(ctx.store.file.path)) as src, contextlib.closing(
-            sqlite3.connect(out)
-        ) as dst:
+        with (
+            contextlib.closing(sqlite3.connect(ctx.store.file.path)) as src,
+            contextlib.closing(sqlite3.connect(out)) as dst,
+        ):
             src.backup(dst)
         return
     url = make_url(ctx.settings.resolved_database_url)
@@ -121,7 +122,9 @@ def main() -> None:
     ap.add_argument("--attempts", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    print(f"{'db':10} {'baseline s':>11} {'backup s':>9} {'ratio':>6} {'restore s':>10} {'file MB':>8}")
+    print(
+        f"{'db':10} {'baseline s':>11} {'backup s':>9} {'ratio':>6} {'restore s':>10} {'file MB':>8}"
+    )
     for kind in args.db.split(","):
         r = run(kind, args)
         print(f"{kind:10} {r['baseline']:11.3f} {r['backup']:9.3f} {r['backup'] / r['baseline']:5.1f}x "

@@ -379,7 +379,9 @@ def main() -> None:
                 (
                     f"{db}: {key}",
                     results[db][key],
-                    floor if key in {"attempts", "attempts_alongside", "nginx_attempts_alongside"} else None,
+                    floor
+                    if key in {"attempts", "attempts_alongside", "nginx_attempts_alongside"}
+                    else None,
                 )
             )
     for name, r, floor in rows:
