@@ -83,6 +83,34 @@ WRITER_LOCK_WAITS = Counter(
 BACKUPS = Counter("range_backups", "Backups taken, by result (ok, failed)", ["result"])
 
 
+# Bound children of the labelled metrics on the hot paths: a dict lookup instead of labels().
+SCOREBOARD_HIT = SCOREBOARD_CACHE.labels("hit")
+SCOREBOARD_MISS = SCOREBOARD_CACHE.labels("miss")
+_attempts: dict[str, Counter] = {}
+_requests: dict[tuple[str, str, int], Counter] = {}
+_latency: dict[str, Histogram] = {}
+
+
+def attempt_recorded(outcome: str) -> None:
+    child = _attempts.get(outcome)
+    if child is None:
+        child = _attempts[outcome] = ATTEMPTS.labels(outcome)
+    child.inc()
+
+
+def request_done(route: str, method: str, status: int, seconds: float) -> None:
+    """One answered request (route templates, methods and statuses are bounded sets)."""
+    key = (route, method, status)
+    counter = _requests.get(key)
+    if counter is None:
+        counter = _requests[key] = REQUESTS.labels(route, method, str(status))
+    counter.inc()
+    histogram = _latency.get(route)
+    if histogram is None:
+        histogram = _latency[route] = REQUEST_SECONDS.labels(route)
+    histogram.observe(seconds)
+
+
 @contextmanager
 def timed(histogram: Histogram) -> Iterator[None]:
     start = time.perf_counter()

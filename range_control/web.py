@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import itertools
 import logging
+import os
 import re
-import secrets
 import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from range_control import logs, metrics
@@ -31,7 +32,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     """Build the app. Schema migrations are *not* run here: gunicorn starts many workers, and
     ``rangectl db upgrade`` (or ``rangectl serve``) owns the schema."""
     settings = (settings or load_settings()).ensure_secrets()
-    app = Flask("range_control")
+    app = _RangeFlask("range_control")
+    # One line per request in JSON (the machine-readable log operators ask for); in text the
+    # proxy's access log has them.
+    app.access_lines = settings.log_format == "json"
     app.config.update(
         SECRET_KEY=secret(settings.secret_key),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
@@ -47,9 +51,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # Under gunicorn nothing has set up logging: the range's own format and scrubbing.
         logs.configure(settings.log_format, secrets=settings.secret_values())
     logs.set_context_provider(_log_context)
-    # One line per request in JSON (the machine-readable log operators ask for); in text the
-    # proxy's access log has them (bench/README.md: what a line costs).
-    app.config["RANGE_ACCESS_LINES"] = settings.log_format == "json"
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
@@ -60,9 +61,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # before the workers fork, and a database connection must never be shared across a fork.
     ctx.store.engine.dispose()
     app.extensions["range"] = ctx
-    # First of the hooks: a request refused by any later one is still timed and counted.
-    app.before_request(_start_request)
-    app.after_request(_finish_request)
 
     from range_control.api import bp, install_error_handlers, spec
 
@@ -105,10 +103,46 @@ def _metrics_allowed(settings: Settings) -> None:
         raise Forbidden("/metrics answers loopback clients only: set RANGE_METRICS_TOKEN")
 
 
-def _start_request() -> None:
-    g.started = time.perf_counter()
-    given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+# This process's request ids: unique (pid and a count), cheap; a proxy's own is kept.
+_SEQ = itertools.count(1)
+
+
+class _RangeFlask(Flask):
+    """Flask, timing and counting every request around its whole dispatch (hooks, view, error
+    handlers): no per-request hook, no ``g`` (a third of the cost of the instrumentation)."""
+
+    access_lines = False
+
+    def full_dispatch_request(self) -> Response:  # type: ignore[override]
+        started = time.perf_counter()
+        response = super().full_dispatch_request()
+        elapsed = time.perf_counter() - started
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        rule = req.url_rule
+        route = rule.rule if rule is not None else "<unmatched>"
+        method = req.method if req.method in _METHODS else "other"  # bounded labels
+        metrics.request_done(route, method, response.status_code, elapsed)
+        if "HTTP_X_REQUEST_ID" in req.environ:
+            response.headers["X-Request-ID"] = _request_id()  # the proxy's, echoed
+        if self.access_lines:
+            access_log.info(
+                "%s %s %d %.1f ms", req.method, route, response.status_code, elapsed * 1000,
+                extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
+            )  # fmt: skip
+        return response
+
+
+def _request_id() -> str:
+    """The proxy's request id when it sent a sane one, else one of this process (made once)."""
+    rid = g.get("request_id")
+    if rid is None:
+        given = request.headers.get("X-Request-ID")
+        if given is not None and _REQUEST_ID.match(given):
+            rid = given
+        else:
+            rid = f"{os.getpid():x}-{next(_SEQ):x}"
+        g.request_id = rid
+    return rid
 
 
 def _route() -> str:
@@ -116,31 +150,11 @@ def _route() -> str:
     return rule.rule if rule is not None else "<unmatched>"
 
 
-def _finish_request(response: Response) -> Response:
-    started = g.get("started")
-    if started is None:  # a before_request hook refused the request before ours ran
-        return response
-    elapsed = time.perf_counter() - started
-    route = _route()
-    method = request.method if request.method in _METHODS else "other"  # bounded labels
-    metrics.REQUESTS.labels(route, method, str(response.status_code)).inc()
-    metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
-    response.headers["X-Request-ID"] = g.request_id
-    if not current_app.config["RANGE_ACCESS_LINES"]:
-        return response
-    access_log.info(
-        "%s %s %d %.1f ms", request.method, route, response.status_code, elapsed * 1000,
-        extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
-    )  # fmt: skip
-    return response
-
-
 def _log_context() -> dict[str, Any]:
     if not has_request_context():
         return {}
-    found: dict[str, Any] = {"route": _route(), "method": request.method}
-    if (rid := g.get("request_id")) is not None:
-        found["request_id"] = rid
+    found: dict[str, Any] = {"route": _route(), "method": request.method,
+                             "request_id": _request_id()}  # fmt: skip
     team = g.get("team")
     if team is not None and getattr(team, "id", None) is not None:
         found["team_id"] = team.id

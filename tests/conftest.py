@@ -11,6 +11,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,36 @@ ADMIN = "test-organiser-token-0123456789"
 FLAG_SECRET = "test-flag-secret"
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 _counter = itertools.count()
+
+
+def migrated_sqlite(path: Path) -> str:
+    """The URL of a SQLite database at ``path`` with the schema at head."""
+    from range_control.store.session import make_engine
+
+    url = f"sqlite:///{path}"
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    eng.dispose()
+    return url
+
+
+@contextmanager
+def pg_database(template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of the test's own (empty, or a copy of ``template``), dropped
+    afterwards."""
+    admin_url = postgres_admin_url()
+    name = f"rc_t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:4]}"
+    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(
+            text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        )
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with eng.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
 
 
 def postgres_admin_url() -> str:
@@ -67,24 +98,10 @@ def pg_template() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'range.db'}"
-        from range_control.store.session import make_engine
-
-        eng = make_engine(url)
-        migrate.upgrade(eng)
-        eng.dispose()
-        yield url
+        yield migrated_sqlite(tmp_path / "range.db")
         return
-    template = request.getfixturevalue("pg_template")
-    admin_url = postgres_admin_url()
-    name = f"rc_t_{os.getpid()}_{next(_counter)}"
-    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    eng.dispose()
+    with pg_database(request.getfixturevalue("pg_template")) as url:
+        yield url
 
 
 @dataclass

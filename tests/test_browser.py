@@ -21,10 +21,8 @@ from range_control.context import Range
 from range_control.services import catalog, environments, scenario, teams
 from range_control.services.reconcile import desired_state
 from range_control.settings import Settings
-from range_control.store import migrate
-from range_control.store.session import make_engine
 from range_control.web import create_app
-from tests.conftest import ADMIN, FLAG_SECRET
+from tests.conftest import ADMIN, FLAG_SECRET, migrated_sqlite
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,10 +66,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    url = f"sqlite:///{tmp_path / 'range.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+    url = migrated_sqlite(tmp_path / "range.db")
     settings = Settings(data_dir=tmp_path / "var", database_url=url, admin_token=ADMIN,
                         flag_secret=FLAG_SECRET, secret_key="browser-test-key",
                         event_slug="browser")  # fmt: skip

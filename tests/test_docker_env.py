@@ -33,10 +33,8 @@ from range_control.orchestrator.docker_backend import DockerBackend, sweep
 from range_control.services import catalog, environments
 from range_control.services.environments import Selection
 from range_control.services.reconcile import EnvironmentReconciler
-from range_control.store import migrate
 from range_control.store.models import Instance, PortAllocation
-from range_control.store.session import make_engine
-from tests.conftest import BUSYBOX, FLAG_SECRET, Env, make_env, unique_event
+from tests.conftest import BUSYBOX, FLAG_SECRET, Env, make_env, migrated_sqlite, unique_event
 
 
 @pytest.fixture
@@ -44,10 +42,7 @@ def live(
     client: docker.DockerClient, tmp_path: Path
 ) -> Iterator[tuple[Env, EnvironmentReconciler]]:
     event = unique_event()
-    url = f"sqlite:///{tmp_path / 'range.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+    url = migrated_sqlite(tmp_path / "range.db")
     # A port range of its own (the engine is shared), below Linux's ephemeral ports (32768+),
     # which outgoing connections of this very run may hold.
     low = 21000 + random.randrange(0, 110) * 100

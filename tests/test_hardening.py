@@ -15,10 +15,8 @@ import yaml
 from sqlalchemy import select
 
 from range_control.services import scenario
-from range_control.store import migrate
 from range_control.store.models import Attempt, Instance
-from range_control.store.session import make_engine
-from tests.conftest import Env, make_env
+from tests.conftest import Env, make_env, migrated_sqlite
 from tests.test_web import console, csrf, login, post, token_of
 
 LIVE = {"services": [{"name": "box", "image": "range/base:bookworm"}]}
@@ -307,10 +305,7 @@ def test_a_new_token_is_shown_once_in_the_page_never_in_a_cookie(env: Env) -> No
 
 
 def test_database_file_and_data_dir_are_private(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'var' / 'range.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+    url = migrated_sqlite(tmp_path / "var" / "range.db")
     e = make_env(url, tmp_path)
     try:
         e.team()

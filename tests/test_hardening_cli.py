@@ -20,7 +20,7 @@ import pytest
 
 from range_control.store import migrate
 from range_control.store.session import make_engine
-from tests.conftest import ADMIN, make_env, unique_event
+from tests.conftest import ADMIN, make_env, migrated_sqlite, unique_event
 from tests.test_cli import _free_port, _wait_http
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,10 +131,7 @@ def test_environments_off_makes_no_call_to_any_engine(
 
 
 def test_a_held_writer_lock_is_refused_in_time_naming_the_holder(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'var' / 'range.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+    url = migrated_sqlite(tmp_path / "var" / "range.db")
     e = make_env(url, tmp_path, sqlite_busy_timeout_ms=1000)
     try:
         e.challenge("c")

@@ -4,6 +4,7 @@ backups in the worker, and a doctor that fails on each broken precondition it ch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, update
 
 from range_control import logs
 from range_control.context import Range
@@ -34,7 +35,15 @@ from range_control.scheduler import RangeScheduler
 from range_control.services import attempts, backups, doctor, scenario, scoreboard
 from range_control.settings import Settings
 from range_control.store.models import Attempt, Challenge
-from tests.conftest import ADMIN, FLAG_SECRET, Env, make_env, postgres_admin_url, unique_event
+from tests.conftest import (
+    ADMIN,
+    FLAG_SECRET,
+    Env,
+    make_env,
+    migrated_sqlite,
+    pg_database,
+    unique_event,
+)
 from tests.test_cli import _free_port, _wait_http, run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,13 +222,7 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
 
 
 def test_metrics_need_the_token_or_loopback(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'range.db'}"
-    from range_control.store import migrate
-    from range_control.store.session import make_engine
-
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    eng.dispose()
+    url = migrated_sqlite(tmp_path / "range.db")
     e = make_env(url, tmp_path)
     try:
         remote = {"REMOTE_ADDR": "10.9.8.7"}
@@ -270,24 +273,15 @@ def test_log_scrubbing_and_formats(tmp_path: Path) -> None:
 # --- backups -----------------------------------------------------------------------------------
 
 
-def _fresh_target(kind: str, tmp: Path) -> tuple[Settings, Any]:
-    """An empty data dir, and for PostgreSQL an empty database; and how to drop it."""
+@contextlib.contextmanager
+def _fresh_target(kind: str, tmp: Path) -> Iterator[Settings]:
+    """An empty data dir, and for PostgreSQL an empty database."""
     data = tmp / f"restored-{uuid.uuid4().hex[:6]}"
     if kind == "sqlite":
-        return Settings(data_dir=data), lambda: None
-    admin = postgres_admin_url()
-    name = f"rc_restore_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        with eng.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        eng.dispose()
-
-    return Settings(data_dir=data, database_url=url), drop
+        yield Settings(data_dir=data)
+        return
+    with pg_database() as url:
+        yield Settings(data_dir=data, database_url=url)
 
 
 def _attempts(ctx: Range) -> list[tuple]:
@@ -328,8 +322,7 @@ def test_backup_during_a_burst_restores_everything_up_to_the_snapshot(env: Env) 
     kind = env.ctx.store.engine.dialect.name
     source = _attempts(env.ctx)
 
-    settings, drop = _fresh_target(kind, env.tmp)
-    try:
+    with _fresh_target(kind, env.tmp) as settings:
         done = backups.restore(settings, env.tmp / "mid.tar.gz")
         restored = Range.from_settings(settings.ensure_secrets())
         got = _attempts(restored)
@@ -337,14 +330,11 @@ def test_backup_during_a_burst_restores_everything_up_to_the_snapshot(env: Env) 
         assert got == source[: len(got)] and len(got) == mid.manifest.counts["attempts"]
         assert done.counts == mid.manifest.counts
         restored.store.dispose()
-    finally:
-        drop()
 
     # Quiet again: a second backup restores to an identical range (scoreboard, ledgers,
     # dynamic flags, timeline).
     end = backups.take(env.ctx, env.tmp / "end.tar.gz", passphrase="correct horse")
-    settings, drop = _fresh_target(kind, env.tmp)
-    try:
+    with _fresh_target(kind, env.tmp) as settings:
         with pytest.raises(backups.InvalidInput, match="passphrase"):
             backups.restore(settings, env.tmp / "end.tar.gz")
         backups.restore(settings, env.tmp / "end.tar.gz", passphrase="correct horse")
@@ -365,8 +355,6 @@ def test_backup_during_a_burst_restores_everything_up_to_the_snapshot(env: Env) 
         assert scenario.with_timeline(restored) == scenario.with_timeline(env.ctx)
         assert end.manifest.secrets == "sealed"
         restored.store.dispose()
-    finally:
-        drop()
 
 
 def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
@@ -383,13 +371,7 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
 
 
 def test_the_worker_takes_rolling_backups_and_keeps_n(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'var' / 'range.db'}"
-    from range_control.store import migrate
-    from range_control.store.session import make_engine
-
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    eng.dispose()
+    migrated_sqlite(tmp_path / "var" / "range.db")
     settings = Settings(data_dir=tmp_path / "var", backup_every="1s", backup_keep=2,
                         environments="off").ensure_secrets()  # fmt: skip
     ctx = Range.from_settings(settings)

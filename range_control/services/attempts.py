@@ -164,7 +164,7 @@ def submit(
     now = ctx.clock.now()
     checked = _read_phase(ctx, team_id, slug, submission, now)
     out = _write_phase(ctx, team_id, slug, submission, source_ip, now, checked)
-    metrics.ATTEMPTS.labels(out.status).inc()
+    metrics.attempt_recorded(out.status)
     if out.status == "correct":
         metrics.SOLVES.inc()
     elif out.status == "incorrect" and checked.shared_from_team is not None:

@@ -145,14 +145,14 @@ def snapshot(ctx: Range, *, public: bool = True) -> Snapshot:
     key = ("board", public, ev.generation, cutoff, ev.state)  # the body carries the state
     cached = ctx.cache.get("board", {}).get(key)
     if cached is not None:
-        metrics.SCOREBOARD_CACHE.labels("hit").inc()
+        metrics.SCOREBOARD_HIT.inc()
         return cached
     with _lock:
         cached = ctx.cache.get("board", {}).get(key)
         if cached is not None:
-            metrics.SCOREBOARD_CACHE.labels("hit").inc()
+            metrics.SCOREBOARD_HIT.inc()
             return cached
-        metrics.SCOREBOARD_CACHE.labels("miss").inc()
+        metrics.SCOREBOARD_MISS.inc()
         with ctx.store.read_conn() as c:
             board, challenges = _compute(c, ev, cutoff)
         body = _standings_body(ev, board, public)
