@@ -83,7 +83,7 @@ class Nginx:
              headers: dict[str, str] | None = None,
              base: str | None = None) -> tuple[int, bytes, Any]:  # fmt: skip
         req = urllib.request.Request(  # noqa: S310 - loopback only
-            (base or f"https://localhost:{self.https}") + path, method=method,
+            (base or self.base) + path, method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Content-Type": "application/json", **(headers or {}),
                      **({"Authorization": f"Bearer {token}"} if token else {})},
@@ -97,6 +97,10 @@ class Nginx:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), exc.headers
 
+    @property
+    def base(self) -> str:
+        return f"https://localhost:{self.https}"
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -106,7 +110,3 @@ class Nginx:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-    @property
-    def base(self) -> str:
-        return f"https://localhost:{self.https}"
