@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from core_api import seed  # noqa: E402
+from core_api import seed
 
-from range_control.context import Range  # noqa: E402
-from range_control.settings import Settings  # noqa: E402
-from range_control.web import create_app  # noqa: E402
+from range_control.context import Range
+from range_control.settings import Settings
+from range_control.web import create_app
 
 
 def main() -> None:

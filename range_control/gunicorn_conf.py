@@ -2,11 +2,12 @@
 ``gunicorn -c python:range_control.gunicorn_conf 'range_control.web:create_app()'``.
 
 - Metrics of every worker add up: the Prometheus client's multiprocess mode, in
-  ``RANGE_METRICS_DIR`` (default ``<data dir>/metrics``), set before any worker imports the
-  client; the files of processes that are gone are swept at start, a dead worker's gauges
-  leave the sums. ``rangectl worker`` given the same ``RANGE_METRICS_DIR`` adds its own.
-- No access log of gunicorn's: the app logs one line per request itself (with its request id,
-  route template and team; as JSON under ``RANGE_LOG_FORMAT=json``).
+  ``RANGE_METRICS_DIR`` (default ``<data dir>/metrics``; better on tmpfs, as infra/deploy puts
+  it in /run: its files are written on every request), set before any worker imports the
+  client. The files of processes that are gone are swept at start; a dead worker's gauges leave
+  the sums. ``rangectl worker`` given the same ``RANGE_METRICS_DIR`` adds its own.
+- No access log of gunicorn's: under ``RANGE_LOG_FORMAT=json`` the app logs one line per
+  request itself (request id, route template, team); in text, nginx's access log has them.
 Anything here can be overridden on the command line (``--workers``, ``--bind``...).
 """
 

@@ -14,6 +14,7 @@ age of the last good backup) is not counted here but read when ``/metrics`` is a
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -21,8 +22,18 @@ from contextlib import contextmanager
 
 _DIR = os.environ.get("RANGE_METRICS_DIR") or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _DIR:
-    os.makedirs(_DIR, mode=0o700, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _DIR
+    try:
+        os.makedirs(_DIR, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        # A command that only reads (a migration, the doctor) runs without the directory.
+        logging.getLogger(__name__).warning(
+            "metrics directory %s unusable (%s): this process keeps its metrics to itself",
+            _DIR, exc.strerror,
+        )  # fmt: skip
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        _DIR = None
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _DIR
 
 from prometheus_client import (  # noqa: E402  (after the directory is chosen)
     CONTENT_TYPE_LATEST,

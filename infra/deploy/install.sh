@@ -42,7 +42,10 @@ if ! id range >/dev/null 2>&1; then
   useradd --system --home-dir "$data" --shell /usr/sbin/nologin range
 fi
 getent group docker >/dev/null && usermod -a -G docker range
-install -d -m 0700 -o range -g range "$data" "$data/metrics" "$data/backups"
+install -d -m 0700 -o range -g range "$data" "$data/backups"
+# The units' RuntimeDirectory; made here too for what runs before them (the migration below).
+install -d -m 0755 -o range -g range /run/range-control
+install -d -m 0700 -o range -g range /run/range-control/metrics
 install -d -m 0755 "$etc"
 install -d -m 0700 "$etc/tls"
 
@@ -65,7 +68,8 @@ if [ ! -f "$etc/range.env" ]; then
 RANGE_DATA_DIR=$data
 # RANGE_DATABASE_URL=postgresql+psycopg://range:PASSWORD@localhost/range
 RANGE_PROXY_HOPS=1
-RANGE_METRICS_DIR=$data/metrics
+# On tmpfs (systemd's RuntimeDirectory): the metrics' files are written on every request.
+RANGE_METRICS_DIR=/run/range-control/metrics
 RANGE_BACKUP_EVERY=15m
 RANGE_BACKUP_KEEP=96
 RANGE_LOG_FORMAT=json

@@ -223,7 +223,7 @@ def _take(ctx: Range, out: Path, passphrase: str | None, step: Step) -> Backup:
         partial = out.with_name(f".{out.name}.partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as raw_out:
-            with tarfile.open(fileobj=raw_out, mode="w:gz", compresslevel=6) as tar:
+            with tarfile.open(fileobj=raw_out, mode="w:gz", compresslevel=1) as tar:
                 info = tarfile.TarInfo(MANIFEST)
                 body = manifest.to_json()
                 info.size, info.mode, info.mtime = (
