@@ -370,6 +370,40 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
     assert out.splitlines()[-1] == f"error: {junk}: not a readable backup (not a .tar.gz file)"
 
 
+def test_a_backup_from_newer_code_is_refused_and_a_failed_write_leaves_nothing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import io
+    import tarfile
+
+    good = backups.take(env.ctx, env.tmp / "good.tar.gz")
+    # The same backup, its manifest saying a schema revision this code does not have.
+    newer = env.tmp / "newer.tar.gz"
+    with tarfile.open(good.path) as src, tarfile.open(newer, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == backups.MANIFEST:
+                doc = json.loads(data)
+                doc["schema_revision"] = "9999_from_the_future"
+                data = json.dumps(doc).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    target = Settings(data_dir=env.tmp / "fresh")
+    with pytest.raises(backups.InvalidInput, match="9999_from_the_future is newer"):
+        backups.restore(target, newer)
+    assert not (env.tmp / "fresh").exists()  # refused before anything was written
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(backups, "_write_archive", full)
+    before = set(env.tmp.iterdir())
+    with pytest.raises(OSError, match="No space"):
+        backups.take(env.ctx, env.tmp / "never.tar.gz")
+    assert set(env.tmp.iterdir()) == before  # no partial file, no temporary directory
+
+
 def test_the_worker_takes_rolling_backups_and_keeps_n(tmp_path: Path) -> None:
     migrated_sqlite(tmp_path / "var" / "range.db")
     settings = Settings(data_dir=tmp_path / "var", backup_every="1s", backup_keep=2,

@@ -42,6 +42,7 @@ from range_control.clock import iso
 from range_control.context import Range
 from range_control.errors import Conflict, InvalidInput, ServiceError, Unavailable
 from range_control.settings import SECRETS_FILE, Settings
+from range_control.store import migrate
 
 log = logging.getLogger(__name__)
 
@@ -222,23 +223,29 @@ def _take(ctx: Range, out: Path, passphrase: str | None, step: Step) -> Backup:
         step("writing the archive")
         partial = out.with_name(f".{out.name}.partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw_out:
-            with tarfile.open(fileobj=raw_out, mode="w:gz", compresslevel=1) as tar:
-                info = tarfile.TarInfo(MANIFEST)
-                body = manifest.to_json()
-                info.size, info.mode, info.mtime = (
-                    len(body),
-                    0o600,
-                    int(manifest.taken_at.timestamp()),
-                )
-                tar.addfile(info, io.BytesIO(body))
-                for path in (member, secrets_path):
-                    tar.add(path, arcname=path.name, filter=_private)
-            raw_out.flush()
-            os.fsync(raw_out.fileno())
+        try:
+            _write_archive(fd, manifest, (member, secrets_path))
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk leaves no half backup behind
+            raise
         os.replace(partial, out)
         _fsync_dir(out.parent)
     return Backup(out, manifest, out.stat().st_size)
+
+
+def _write_archive(fd: int, manifest: Manifest, members: tuple[Path, ...]) -> None:
+    """The gzip'd tar of the manifest and the members, on stable storage when this returns."""
+    with os.fdopen(fd, "wb") as raw_out:
+        with tarfile.open(fileobj=raw_out, mode="w:gz", compresslevel=1) as tar:
+            body = manifest.to_json()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(body), 0o600
+            info.mtime = int(manifest.taken_at.timestamp())
+            tar.addfile(info, io.BytesIO(body))
+            for path in members:
+                tar.add(path, arcname=path.name, filter=_private)
+        raw_out.flush()
+        os.fsync(raw_out.fileno())
 
 
 def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -344,6 +351,7 @@ def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: 
     step = step or (lambda _msg: None)
     step("checking the backup")
     with _opened(path) as (manifest, work):
+        _check_schema(manifest, str(path))
         secrets = _read_secrets(manifest, work, passphrase, str(path))
         url = settings.resolved_database_url
         kind = make_url(url).get_backend_name()
@@ -372,6 +380,18 @@ def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: 
     if counts != manifest.counts:
         raise ServiceError(f"restored {counts}, but the backup's manifest says {manifest.counts}")
     return Restored(manifest, where, counts)
+
+
+def _check_schema(manifest: Manifest, where: str) -> None:
+    """A backup from newer code than this cannot be used by it: refused before anything is
+    written (an older one restores, and ``rangectl db upgrade`` brings it up to date)."""
+    revision = manifest.schema_revision
+    if revision is None:
+        raise InvalidInput(f"{where}: the backed-up database has no schema: nothing to restore")
+    if not migrate.known(revision):
+        raise InvalidInput(f"{where}: its schema revision {revision} is newer than this "
+                           f"version's ({migrate.head()}): restore it with the version that "
+                           "took it")  # fmt: skip
 
 
 def _read_secrets(manifest: Manifest, work: Path, passphrase: str | None,

@@ -43,7 +43,16 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def head() -> str | None:
+def _scripts() -> ScriptDirectory:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return ScriptDirectory.from_config(cfg)
+
+
+def head() -> str | None:
+    return _scripts().get_current_head()
+
+
+def known(revision: str) -> bool:
+    """Whether this code has the revision (a database at an unknown one is from newer code)."""
+    return any(s.revision == revision for s in _scripts().walk_revisions())
