@@ -301,23 +301,31 @@ def test_backup_during_a_burst_restores_everything_up_to_the_snapshot(env: Env) 
     stop = threading.Event()
     sent = []
 
+    errors: list[BaseException] = []
+
     def burst(k: int) -> None:
         team_id, _ = teams[k]
         n = 0
-        while not stop.is_set() and n < 400:
-            flag = f"ICE{{burst-{n % 3}}}" if n % 7 == 0 else f"ICE{{nope-{k}-{n}}}"
-            sent.append(attempts.submit(env.ctx, team_id, f"s{n % 3}", flag, None).status)
-            n += 1
+        try:
+            while not stop.is_set() and n < 400:
+                flag = f"ICE{{burst-{n % 3}}}" if n % 7 == 0 else f"ICE{{nope-{k}-{n}}}"
+                sent.append(attempts.submit(env.ctx, team_id, f"s{n % 3}", flag, None).status)
+                n += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the test, not lost
+            errors.append(exc)
 
     threads = [threading.Thread(target=burst, args=(k,)) for k in range(3)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + 60
     while len(sent) < 60:
+        assert not errors and time.monotonic() < deadline, errors or "the burst stalled"
         time.sleep(0.01)
     mid = backups.take(env.ctx, env.tmp / "mid.tar.gz")
     stop.set()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
+    assert not errors, errors
     assert mid.manifest.counts["attempts"] >= 60 and len(sent) > mid.manifest.counts["attempts"]
     kind = env.ctx.store.engine.dialect.name
     source = _attempts(env.ctx)
