@@ -8,6 +8,11 @@ says when trying again makes sense (the API sends it as ``Retry-After``)."""
 from __future__ import annotations
 
 
+def first_line(text: str) -> str:
+    """The first line of a message: errors are shown on one line ("" for an empty one)."""
+    return (text.strip().splitlines() or [""])[0]
+
+
 class ServiceError(Exception):
     code = "error"
 

@@ -134,11 +134,10 @@ def timed(histogram: Histogram) -> Iterator[None]:
 def exposition(extra: object | None = None) -> tuple[bytes, str]:
     """The text format of every metric of every process (plus ``extra``, a collector of values
     read at the scrape), and its content type."""
+    registry = CollectorRegistry()
     if MULTIPROCESS_DIR:
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry = CollectorRegistry()
         registry.register(_Forward(REGISTRY))
     if extra is not None:
         registry.register(extra)  # type: ignore[arg-type]

@@ -20,7 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
-_GENERATED = ("secret_key", "flag_secret", "admin_token")
+# The secrets generated and kept in the data dir when not given (backups carry them too).
+GENERATED_SECRETS = ("secret_key", "flag_secret", "admin_token")
 
 
 class Settings(BaseSettings):
@@ -111,7 +112,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret this range knows, for scrubbing logs."""
-        names = (*_GENERATED, "metrics_token", "backup_passphrase")
+        names = (*GENERATED_SECRETS, "metrics_token", "backup_passphrase")
         return [v.get_secret_value() for n in names if (v := getattr(self, n)) is not None]
 
     @property
@@ -147,14 +148,11 @@ class Settings(BaseSettings):
 
     def ensure_secrets(self) -> Settings:
         """Fill unset secrets from the data dir, generating and saving them on first use."""
-        missing = [name for name in _GENERATED if getattr(self, name) is None]
+        missing = [name for name in GENERATED_SECRETS if getattr(self, name) is None]
         if not missing:
             return self
         _private_dir(self.data_dir)
-        path = self.data_dir / SECRETS_FILE
-        stored: dict[str, str] = {}
-        if path.exists():
-            stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = stored_secrets(self.data_dir)
         changed = False
         for name in missing:
             if name not in stored:
@@ -166,12 +164,35 @@ class Settings(BaseSettings):
             # secrets (nothing can be written with them) live as long as this process.
             log.warning("%s is read-only: secrets generated for this process only", self.data_dir)
         elif changed:
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(stored, fh)
-            os.replace(tmp, path)
+            save_secrets(self.data_dir, stored)
         return self
+
+    def overridden(self, values: dict[str, str]) -> list[str]:
+        """The ``RANGE_*`` variables that give a generated secret other than ``values`` has
+        (the given one wins over the stored or restored one)."""
+        return [f"RANGE_{n.upper()}" for n in GENERATED_SECRETS
+                if (given := getattr(self, n)) is not None and n in values
+                and given.get_secret_value() != values[n]]  # fmt: skip
+
+
+def stored_secrets(data_dir: Path) -> dict[str, str]:
+    """What ``secrets.json`` in the data dir holds ({} when there is none); ValueError when it
+    is not JSON."""
+    path = data_dir / SECRETS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def save_secrets(data_dir: Path, values: dict[str, str]) -> None:
+    """``secrets.json`` (0600) replaced whole, and on disk when this returns."""
+    _private_dir(data_dir)
+    path = data_dir / SECRETS_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(values, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def _private_dir(path: Path) -> None:

@@ -89,10 +89,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 def _metrics_allowed(settings: Settings) -> None:
     """``RANGE_METRICS_TOKEN`` as a bearer token when it is set; otherwise loopback clients
     only (the nginx site in infra/deploy never forwards /metrics)."""
+    from range_control.api import bearer_token
+
     token = settings.metrics_token
     if token is not None:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), secret(token).encode()):
+        if not hmac.compare_digest(bearer_token().encode(), secret(token).encode()):
             raise Unauthorized("/metrics needs the metrics token (RANGE_METRICS_TOKEN)")
         return
     try:
@@ -118,8 +119,7 @@ class _RangeFlask(Flask):
         response = super().full_dispatch_request()
         elapsed = time.perf_counter() - started
         req = request._get_current_object()  # type: ignore[attr-defined]
-        rule = req.url_rule
-        route = rule.rule if rule is not None else "<unmatched>"
+        route = _route(req)
         method = req.method if req.method in _METHODS else "other"  # bounded labels
         metrics.request_done(route, method, response.status_code, elapsed)
         if "HTTP_X_REQUEST_ID" in req.environ:
@@ -145,8 +145,9 @@ def _request_id() -> str:
     return rid
 
 
-def _route() -> str:
-    rule = request.url_rule
+def _route(req: Any = request) -> str:
+    """The route template (bounded, unlike the path), or ``<unmatched>``."""
+    rule = req.url_rule
     return rule.rule if rule is not None else "<unmatched>"
 
 

@@ -171,7 +171,8 @@ def whole(value: str | None, field: str, low: int, high: int, default: int | Non
         raise svc.InvalidInput(str(exc)) from None
 
 
-def _bearer() -> str:
+def bearer_token() -> str:
+    """The token of ``Authorization: Bearer <token>`` (scheme case-insensitive), else empty."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -185,7 +186,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def team_required(fn: F) -> F:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.team = teams.authenticate(ctx(), _bearer())
+        g.team = teams.authenticate(ctx(), bearer_token())
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -196,7 +197,7 @@ def admin_required(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = _bearer()
+        token = bearer_token()
         if not access.is_organiser_token(ctx(), token):
             if not token:
                 raise svc.Unauthorized("the organiser token is required")

@@ -72,7 +72,7 @@ class RangeCLI(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from range_control.errors import ServiceError
+        from range_control.errors import ServiceError, first_line
 
         try:
             return super().invoke(ctx)
@@ -100,7 +100,7 @@ class RangeCLI(click.Group):
                     err=True,
                 )
             else:
-                first = (str(exc).strip().splitlines() or [""])[0]
+                first = first_line(str(exc))
                 click.echo(
                     f"error: {exc.__class__.__name__}: {first} (rangectl --debug shows where)",
                     err=True,

@@ -40,8 +40,14 @@ from sqlalchemy.engine import make_url
 from range_control import metrics
 from range_control.clock import iso
 from range_control.context import Range
-from range_control.errors import Conflict, InvalidInput, ServiceError, Unavailable
-from range_control.settings import SECRETS_FILE, Settings
+from range_control.errors import Conflict, InvalidInput, ServiceError, Unavailable, first_line
+from range_control.settings import (
+    GENERATED_SECRETS,
+    SECRETS_FILE,
+    Settings,
+    save_secrets,
+    stored_secrets,
+)
 from range_control.store import migrate
 
 log = logging.getLogger(__name__)
@@ -52,7 +58,6 @@ SQLITE_MEMBER = "database.sqlite"
 PG_MEMBER = "database.pgdump"
 SECRETS_PLAIN = "SECRET-secrets.json"
 SECRETS_SEALED = "secrets.json.enc"
-SECRET_NAMES = ("secret_key", "flag_secret", "admin_token")
 # What the manifest counts, and a restore checks again.
 COUNTED = ("teams", "challenges", "attempts", "solves", "hint_unlocks", "awards", "audit_log")
 ROLLING_PREFIX = "range-"
@@ -136,7 +141,7 @@ def _pg_tool(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str
     done = subprocess.run([exe, *args, f"--dbname={dbname}"], env=env, capture_output=True,  # noqa: S603 - fixed tool, our arguments
                           text=True, check=False)  # fmt: skip
     if done.returncode != 0:
-        raise ServiceError(f"{name} failed: {_first_line(done.stderr)}")
+        raise ServiceError(f"{name} failed: {_last_line(done.stderr)}")
     return done
 
 
@@ -145,7 +150,7 @@ def _pg_tool(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str
 
 def _secrets_of(settings: Settings) -> dict[str, str]:
     settings.ensure_secrets()
-    return {n: getattr(settings, n).get_secret_value() for n in SECRET_NAMES}
+    return {n: getattr(settings, n).get_secret_value() for n in GENERATED_SECRETS}
 
 
 def _fernet(passphrase: str, salt: bytes) -> Any:
@@ -201,7 +206,7 @@ def _take(ctx: Range, out: Path, passphrase: str | None, step: Step) -> Backup:
         step("snapshot of the database")
         if dialect == "sqlite":
             member = _sqlite_snapshot(ctx, work / SQLITE_MEMBER)
-            counts, revision = _sqlite_facts(member)  # of the copy: exactly what it holds
+            counts, revision = _facts(f"sqlite:///{member}")  # the copy's: what it holds
         elif dialect == "postgresql":
             member = work / PG_MEMBER
             counts, revision = _pg_snapshot(ctx, member)
@@ -271,8 +276,9 @@ def _sqlite_snapshot(ctx: Range, dest: Path) -> Path:
     return dest
 
 
-def _sqlite_facts(path: Path) -> tuple[dict[str, int], str | None]:
-    engine = create_engine(f"sqlite:///{path}")
+def _facts(url: str) -> tuple[dict[str, int], str | None]:
+    """The counts and schema revision of the database at ``url`` (a copy, or a restored one)."""
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             return _counts(conn), _revision(conn)
@@ -293,7 +299,8 @@ def _pg_snapshot(ctx: Range, dest: Path) -> tuple[dict[str, int], str | None]:
     return counts, revision
 
 
-def _first_line(stderr: str) -> str:
+def _last_line(stderr: str) -> str:
+    """pg_dump and pg_restore say what went wrong last."""
     return (stderr.strip().splitlines() or ["(no message)"])[-1]
 
 
@@ -326,7 +333,7 @@ def _opened(path: Path) -> Iterator[tuple[Manifest, Path]]:
         except tarfile.ReadError:
             raise InvalidInput(f"{where}: not a readable backup (not a .tar.gz file)") from None
         except (tarfile.TarError, EOFError, OSError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(str(exc)) or type(exc).__name__
             raise InvalidInput(f"{where}: not a readable backup ({first})") from None
         yield manifest, work
 
@@ -363,20 +370,13 @@ def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: 
         _check_secrets_target(settings, secrets, force)
         step("restoring the database")
         if kind == "sqlite":
-            target = _restore_sqlite(settings, work / SQLITE_MEMBER, force)
-            counts, _ = _sqlite_facts(target)
-            where = str(target)
+            where = str(_restore_sqlite(settings, work / SQLITE_MEMBER, force))
         else:
             _restore_pg(url, work / PG_MEMBER, force)
-            engine = create_engine(url)
-            try:
-                with engine.connect() as conn:
-                    counts = _counts(conn)
-            finally:
-                engine.dispose()
             where = make_url(url).render_as_string(hide_password=True)
+        counts, _ = _facts(url)
         step("restoring the secrets")
-        _write_secrets(settings, secrets)
+        save_secrets(settings.data_dir, secrets)
     if counts != manifest.counts:
         raise ServiceError(f"restored {counts}, but the backup's manifest says {manifest.counts}")
     return Restored(manifest, where, counts)
@@ -404,36 +404,22 @@ def _read_secrets(manifest: Manifest, work: Path, passphrase: str | None,
     else:
         raw = (work / SECRETS_PLAIN).read_bytes()
     doc = json.loads(raw)
-    if set(doc) != set(SECRET_NAMES):
+    if set(doc) != set(GENERATED_SECRETS):
         raise InvalidInput(f"{where}: the secrets in the backup are incomplete")
     return doc
 
 
 def _check_secrets_target(settings: Settings, secrets: dict[str, str], force: bool) -> None:
     path = settings.data_dir / SECRETS_FILE
-    if path.exists() and not force:
-        stored = json.loads(path.read_text(encoding="utf-8") or "{}")
+    if not force and path.exists() and path.stat().st_size:
+        stored = stored_secrets(settings.data_dir)
         if any(stored.get(k) not in (None, v) for k, v in secrets.items()):
             raise Conflict(f"{path} holds other secrets than the backup: restore into an empty "
                            "data dir, or --force to replace them")  # fmt: skip
-    given = [n for n in SECRET_NAMES if getattr(settings, n) is not None
-             and getattr(settings, n).get_secret_value() != secrets[n]]  # fmt: skip
-    if given:
-        names = ", ".join(f"RANGE_{n.upper()}" for n in given)
+    if given := settings.overridden(secrets):
+        names = ", ".join(given)
         log.warning("%s set in the environment differ from the backup's and will win: the "
                     "restored range needs the backup's (in %s)", names, SECRETS_FILE)  # fmt: skip
-
-
-def _write_secrets(settings: Settings, secrets: dict[str, str]) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = settings.data_dir / SECRETS_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(secrets, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _sqlite_tables(path: Path) -> int:
@@ -483,8 +469,11 @@ def _restore_pg(url: str, dump: Path, force: bool) -> None:
 # --- rolling backups (the worker) ------------------------------------------------------------
 
 
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+
 def rolling_name(now: datetime) -> str:
-    return f"{ROLLING_PREFIX}{now.astimezone(UTC):%Y%m%dT%H%M%SZ}{ROLLING_SUFFIX}"
+    return f"{ROLLING_PREFIX}{now.astimezone(UTC).strftime(_STAMP)}{ROLLING_SUFFIX}"
 
 
 def _rolling(directory: Path) -> list[Path]:
@@ -514,7 +503,7 @@ def last_good(settings: Settings) -> LastBackup | None:
     newest = found[-1]
     stamp = newest.name[len(ROLLING_PREFIX) : -len(ROLLING_SUFFIX)]
     try:
-        taken = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        taken = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
     except ValueError:
         taken = datetime.fromtimestamp(newest.stat().st_mtime, UTC)
     return LastBackup(newest, taken)

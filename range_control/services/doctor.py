@@ -7,7 +7,6 @@ A check whose precondition failed says so rather than guessing (no schema: nothi
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -21,13 +20,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from range_control.context import Range
-from range_control.errors import LeaseBusy, ServiceError
+from range_control.errors import LeaseBusy, ServiceError, first_line
 from range_control.orchestrator.backend import EngineFacts
 from range_control.orchestrator.images import BASE_IMAGE
 from range_control.services import backups, engine, scenario
-from range_control.settings import SECRETS_FILE, Settings
+from range_control.services import schema as db_schema
+from range_control.settings import GENERATED_SECRETS, SECRETS_FILE, Settings, stored_secrets
 from range_control.specs.environment import EnvironmentSpec
-from range_control.store import migrate
 from range_control.store.models import Challenge, Team
 
 # Thresholds (documented in the README's "Operating the event").
@@ -84,8 +83,7 @@ class _Doctor:
                 message = (
                     exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
                 )
-                first = (str(message).strip().splitlines() or [""])[0]
-                self.results.append(_fail(name, first))
+                self.results.append(_fail(name, first_line(message)))
         if self.ctx is not None:
             self.ctx.store.dispose()
         return self.results
@@ -110,7 +108,7 @@ class _Doctor:
 
     def schema(self) -> Check:
         ctx = self._need_db()
-        found, head = migrate.current(ctx.store.engine), migrate.head()
+        found, head = db_schema.current(ctx)
         if found != head:
             state = "no schema" if found is None else f"revision {found}"
             return _fail("schema", f"{state}, this code needs {head}: run `rangectl db upgrade`")
@@ -143,19 +141,13 @@ class _Doctor:
 
     def secrets(self) -> Check:
         path = self.settings.data_dir / SECRETS_FILE
-        stored: dict[str, str] = {}
-        if path.is_file():
-            try:
-                stored = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                return _fail("secrets", f"{path} is not JSON: restore it from a backup")
-        missing, differ = [], []
-        for name in backups.SECRET_NAMES:
-            given = getattr(self.settings, name)
-            if given is None and name not in stored:
-                missing.append(name)
-            elif given is not None and name in stored and stored[name] != given.get_secret_value():
-                differ.append(f"RANGE_{name.upper()}")
+        try:
+            stored = stored_secrets(self.settings.data_dir)
+        except ValueError:
+            return _fail("secrets", f"{path} is not JSON: restore it from a backup")
+        missing = [n for n in GENERATED_SECRETS
+                   if getattr(self.settings, n) is None and n not in stored]  # fmt: skip
+        differ = self.settings.overridden(stored)
         if missing:
             teams = self._teams_in_db()
             what = ", ".join(missing)
