@@ -7,19 +7,48 @@ says when trying again makes sense (the API sends it as ``Retry-After``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def first_line(text: str) -> str:
     """The first line of a message: errors are shown on one line ("" for an empty one)."""
     return (text.strip().splitlines() or [""])[0]
 
 
+def no_translation(text: str) -> str:
+    return text
+
+
 class ServiceError(Exception):
+    """``message`` is written in English with ``str.format`` fields named by ``params``
+    (``NotFound("challenge {slug!r} not found", slug=slug)``), never pre-formatted: the constant
+    text is what the message catalogs translate (``pybabel extract`` takes these class names as
+    keywords), so an interface answers in its user's language with ``localized``. A message
+    given without params is used as it is (no braces to escape)."""
+
     code = "error"
 
-    def __init__(self, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, retry_after: int | None = None, **params: object) -> None:
+        self.template = message
+        self.params = params
+        self.message = self.localized(no_translation)
+        super().__init__(self.message)
         self.retry_after = retry_after
+
+    def localized(self, translate: Callable[[str], str]) -> str:
+        """The message in the language of ``translate`` (a gettext); a parameter that is itself
+        a ``ServiceError`` (an error inside an error) is translated the same way."""
+        text = translate(self.template)
+        if not self.params:
+            return text
+        values = {
+            k: v.localized(translate) if isinstance(v, ServiceError) else v
+            for k, v in self.params.items()
+        }
+        try:
+            return text.format(**values)
+        except (KeyError, IndexError, ValueError):  # a broken translation: the original
+            return self.template.format(**values)
 
 
 class InvalidInput(ServiceError):

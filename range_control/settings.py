@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         default=8, gt=0, le=24 * 7, description="how long an organiser's console login lasts"
     )
 
+    default_language: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2,3}$",
+        description="the language the event's content is written in, and of pages for a "
+        "visitor whose browser asks for none the range speaks (en, fr)",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per log line (web, worker, CLI)"
     )

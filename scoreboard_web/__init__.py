@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
-from scoreboard_web import common, console, filters, portal, public, sessions
+from scoreboard_web import common, console, filters, i18n, portal, public, sessions
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     for bp in (public.bp, portal.bp, console.bp):
         app.register_blueprint(bp)
     filters.install(app)
+    i18n.install(app)
     sessions.install(app)
     app.extensions["html_error"] = common.html_error
     app.after_request(_security_headers)

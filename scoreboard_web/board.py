@@ -33,9 +33,10 @@ class Row:
 class BoardView:
     event: Any
     phase_title: str | None
+    phase_translations: dict[str, dict[str, str]]
     next_at: datetime | None
     rows: list[Row]
-    columns: list[tuple[str, str, int, int]]  # slug, name, value, solves
+    columns: list[tuple[str, str, int, int, dict[str, Any]]]  # slug, name, value, solves, names
     first_blood: dict[str, str]  # slug -> team
     chart: Any  # Markup
     announcements: list[AnnouncementOut]
@@ -57,6 +58,7 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
     ann = scenario.announcements(ctx, limit=announcements)
     ev, st = scenario.state(ctx)  # fresh: the snapshot's event is as of its last score change
     phase = st.phase.title if st is not None and st.phase is not None else None
+    phase_translations = scenario.phase_translations(ctx, st.phase if st is not None else None)
     next_at = st.next_at if st is not None else None
     key_src = f"{snap.etag}|{ev.state}|{phase}|{iso(next_at)}|{iso(ev.ends_at)}|" + ",".join(
         str(a.id) for a in ann
@@ -68,7 +70,6 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
     with _cache_lock:
         visible = sorted((c for c in snap.challenges.values() if c.visible),
                          key=lambda c: (c.category, c.name))  # fmt: skip
-        names = {c.id: c.name for c in snap.challenges.values()}
         slugs = {c.id: c.slug for c in snap.challenges.values()}
         teams = {r.team_id: r.team for r in snap.board.standings}
         first_blood = {
@@ -86,10 +87,12 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
                     row.first_bloods.add(e.challenge)
             row.first_bloods |= {s for s, t in first_blood.items() if t == r.team}
             rows.append(row)
-        columns = [(c.slug, names[c.id], snap.board.challenges[c.id].value,
-                    snap.board.challenges[c.id].solves) for c in visible]  # fmt: skip
+        columns = [(c.slug, c.name, snap.board.challenges[c.id].value,
+                    snap.board.challenges[c.id].solves, c.translations)
+                   for c in visible]  # fmt: skip
         view = BoardView(
-            event=ev, phase_title=phase, next_at=next_at, rows=rows, columns=columns,
+            event=ev, phase_title=phase, phase_translations=phase_translations,
+            next_at=next_at, rows=rows, columns=columns,
             first_blood=first_blood, chart=chart_svg(snap.board.standings[:10], ev),
             announcements=ann, key=key, marker=marker,
         )  # fmt: skip

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Response, current_app, flash, render_template
+from flask_babel import gettext
 
 from range_control import metrics
 from range_control.context import Range
 from range_control.errors import ServiceError
+from scoreboard_web.i18n import message
 from scoreboard_web.sessions import LoginLimiter
 
 SID = "sid"  # the only session key: the secret of a server-side session (services.sessions)
@@ -27,7 +29,7 @@ def login_limiter() -> LoginLimiter:
 
 def too_many(template: str, wait: int, **context: object) -> tuple[str, int]:
     metrics.RATE_LIMITED.labels("login").inc()
-    flash(f"Too many failed logins: try again in {wait} s.", "error")
+    flash(gettext("Too many failed logins: try again in %(wait)d s.", wait=wait), "error")
     return render_template(template, **context), 429
 
 
@@ -43,4 +45,4 @@ def flash_errors() -> Iterator[None]:
     try:
         yield
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(message(exc), "error")

@@ -11,13 +11,16 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
 from range_control.errors import InvalidInput, Unauthorized
+from range_control.i18n import languages
 from range_control.services import admin, dashboard, environments, scenario, sessions, teams
 from range_control.specs.api import TeamTokenOut
 from scoreboard_web.common import KIND, SID, ctx, flash_errors, html_error, login_limiter, too_many
+from scoreboard_web.i18n import label
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -57,7 +60,7 @@ def login() -> Any:
         sid = sessions.open_organiser(ctx(), token)
     except Unauthorized:
         login_limiter().failed("console-login", request.remote_addr, token)
-        flash("That is not the organiser token.", "error")
+        flash(gettext("That is not the organiser token."), "error")
         return render_template("console/login.html"), 401
     session.clear()
     session[SID], session[KIND] = sid, sessions.ORGANISER
@@ -76,7 +79,9 @@ def logout() -> Response:
 @organiser_required
 def index() -> str:
     d = dashboard.console(ctx())
-    return render_template("console/index.html", **{f.name: getattr(d, f.name) for f in fields(d)})
+    phase = scenario.phase_translations(ctx(), d.st.phase if d.st is not None else None)
+    return render_template("console/index.html", phase_translations=phase,
+                           **{f.name: getattr(d, f.name) for f in fields(d)})  # fmt: skip
 
 
 @bp.post("/event/<action>")
@@ -86,12 +91,12 @@ def event_control(action: str) -> Response:
         if action == "extend":
             minutes = whole(request.form.get("minutes"), "minutes", 1, 24 * 60)
             scenario.extend(ctx(), timedelta(minutes=minutes), ACTOR)
-            flash(f"Current phase extended by {minutes} min.", "ok")
+            flash(gettext("Current phase extended by %(minutes)d min.", minutes=minutes), "ok")
         elif action in CONTROLS:
             ev = CONTROLS[action](ctx(), ACTOR)
-            flash(f"Event {action}: now {ev.state.replace('_', ' ')}.", "ok")
+            flash(gettext("Done: the event is now %(state)s.", state=label(ev.state)), "ok")
         else:
-            flash(f"Unknown action {action!r}.", "error")
+            flash(gettext("Unknown action."), "error")
     return _back()
 
 
@@ -104,9 +109,14 @@ def env_action() -> Response:
     ops = {"up": environments.up, "reset": environments.reset, "stop": environments.down}
     with flash_errors():
         if action not in ops:
-            raise InvalidInput(f"action: one of {', '.join(ops)}")
+            raise InvalidInput("action: one of {ops}", ops=", ".join(ops))
         n = ops[action](ctx(), sel, ACTOR)
-        flash(f"{action}: {n} instance(s); the reconciler applies it within seconds.", "ok")
+        done = ngettext(
+            "%(num)d instance: the reconciler applies it within seconds.",
+            "%(num)d instances: the reconciler applies it within seconds.",
+            n,
+        )
+        flash(done, "ok")  # fmt: skip
     return _back()
 
 
@@ -116,7 +126,7 @@ def add_team() -> Response | str:
     with flash_errors():
         nt = teams.add_team(ctx(), request.form.get("name", ""),
                             request.form.get("country") or None, actor=ACTOR)  # fmt: skip
-        return _token_page("Team added", nt)
+        return _token_page(gettext("Team added"), nt)
     return _back()
 
 
@@ -132,11 +142,14 @@ def team_action(team_id: int, action: str) -> Response:
     with flash_errors():
         if action in ("disable", "enable"):
             t = teams.set_disabled(ctx(), team_id, action == "disable", ACTOR)
-            flash(f"Team {t.name} {action}d.", "ok")
+            if t.disabled:
+                flash(gettext("Team %(team)s disabled.", team=t.name), "ok")
+            else:
+                flash(gettext("Team %(team)s enabled.", team=t.name), "ok")
         elif action == "rotate":
-            return _token_page("New token", teams.rotate_token(ctx(), team_id, ACTOR))
+            return _token_page(gettext("New token"), teams.rotate_token(ctx(), team_id, ACTOR))
         else:
-            flash(f"Unknown action {action!r}.", "error")
+            flash(gettext("Unknown action."), "error")
     return _back()
 
 
@@ -144,9 +157,14 @@ def team_action(team_id: int, action: str) -> Response:
 @organiser_required
 def post_announcement() -> Response:
     with flash_errors():
+        langs = {
+            lang: (request.form.get(f"title_{lang}", ""), request.form.get(f"body_{lang}", ""))
+            for lang in languages()
+            if lang != ctx().settings.default_language
+        }
         scenario.post_announcement(ctx(), request.form.get("title", ""),
-                                   request.form.get("body", ""), ACTOR)  # fmt: skip
-        flash("Announcement posted.", "ok")
+                                   request.form.get("body", ""), ACTOR, langs)  # fmt: skip
+        flash(gettext("Announcement posted."), "ok")
     return _back()
 
 
@@ -157,7 +175,7 @@ def add_award() -> Response:
         value = whole(request.form.get("value"), "value", -1_000_000, 1_000_000)
         admin.add_award(ctx(), request.form.get("team", ""), value,
                         request.form.get("reason", ""), ACTOR)  # fmt: skip
-        flash("Award given.", "ok")
+        flash(gettext("Award given."), "ok")
     return _back()
 
 

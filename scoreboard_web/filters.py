@@ -1,8 +1,7 @@
-"""Template filters: safe markdown, times, country flags."""
+"""Template filters: safe markdown, ISO times, country flags (readable times and numbers are
+per language: ``scoreboard_web.i18n``)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import nh3
 from flask import Flask
@@ -29,10 +28,6 @@ def markdown(text: str | None) -> Markup:
     return Markup(clean)  # noqa: S704 - sanitised just above
 
 
-def when(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def country_flag(code: str | None) -> str:
     """ISO 3166 alpha-2 to its flag (two regional-indicator letters): no image set to vendor;
     where the system has no flag glyphs, the letters show instead."""
@@ -44,5 +39,4 @@ def country_flag(code: str | None) -> str:
 def install(app: Flask) -> None:
     app.jinja_env.filters["flag"] = country_flag
     app.jinja_env.filters["markdown"] = markdown
-    app.jinja_env.filters["when"] = when
     app.jinja_env.filters["iso"] = iso

@@ -23,6 +23,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from range_control.api import ID
@@ -35,6 +36,7 @@ from range_control.errors import (
     RateLimited,
     Unauthorized,
 )
+from range_control.i18n import Localized
 from range_control.services import (
     admin,
     attempts,
@@ -49,6 +51,7 @@ from range_control.services import (
 )
 from range_control.specs.api import ChallengeSummary, LedgerOut
 from scoreboard_web.common import KIND, SID, ctx, flash_errors, login_limiter, too_many
+from scoreboard_web.i18n import current_language, message, tr
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -59,8 +62,9 @@ def _banner() -> dict[str, Any]:
     if getattr(g, "team", None) is None:
         return {}
     view, st = scenario.state(ctx())
-    phase = st.phase.title if st is not None and st.phase is not None else None
-    return {"banner": {"ev": view, "phase_title": phase,
+    phase = st.phase if st is not None else None
+    return {"banner": {"ev": view, "phase_title": phase.title if phase else None,
+                       "phase_translations": scenario.phase_translations(ctx(), phase),
                        "next_at": st.next_at if st is not None else None},
             "now": ctx().clock.now()}  # fmt: skip
 
@@ -75,7 +79,7 @@ def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
             g.team = sessions.team_of(ctx(), sid)
         except Unauthorized as exc:
             session.clear()
-            flash(exc.message, "error")
+            flash(message(exc), "error")
             return redirect(url_for("portal.login"))
         g.event = events.current(ctx())
         return fn(*args, **kwargs)
@@ -110,12 +114,12 @@ def login() -> Any:
         sid, team = sessions.open_team(ctx(), token)
     except Unauthorized as exc:
         login_limiter().failed("team-login", request.remote_addr, token)
-        flash(exc.message, "error")
+        flash(message(exc), "error")
         return render_template("portal/login.html", next=request.form.get("next", "")), 401
     session.clear()  # a new session (no fixation) that holds only the session's secret
     session[SID], session[KIND] = sid, sessions.TEAM
     session.permanent = True
-    flash(f"Logged in as {team.name}.", "ok")
+    flash(gettext("Logged in as %(team)s.", team=team.name), "ok")
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -123,7 +127,7 @@ def login() -> Any:
 def logout() -> Response:
     sessions.close(ctx(), session.get(SID, ""))
     session.clear()
-    flash("Logged out.", "ok")
+    flash(gettext("Logged out."), "ok")
     return redirect(url_for("portal.login"))
 
 
@@ -132,16 +136,17 @@ def logout() -> Response:
 def challenges() -> str:
     items = play.team_challenges(ctx(), g.team.id)
     by_slug = {c.slug: c for c in items}
-    groups: OrderedDict[str, OrderedDict[str, list[ChallengeSummary]]] = OrderedDict()
+    groups: list[tuple[Localized, OrderedDict[str, list[ChallengeSummary]]]] = []
     placed: set[str] = set()
     for phase in scenario.spec_phases(ctx()):
         mine = [by_slug[s] for s in phase.challenges if s in by_slug and s not in placed]
         if mine:
-            groups[phase.title] = _by_category(mine)
+            groups.append((tr(phase.title, phase.translations, "title"), _by_category(mine)))
             placed.update(c.slug for c in mine)
     rest = [c for c in items if c.slug not in placed]
     if rest:
-        groups["Open challenges" if groups else "Challenges"] = _by_category(rest)
+        title = gettext("Open challenges") if groups else gettext("Challenges")
+        groups.append((Localized(title, current_language()), _by_category(rest)))
     return render_template("portal/challenges.html", groups=groups,
                            standing=_standing())  # fmt: skip
 
@@ -178,21 +183,25 @@ def attempt(slug: str) -> Response:
     try:
         result = attempts.submit(ctx(), g.team.id, slug[:100], flag.strip(), request.remote_addr)
     except RateLimited as exc:
-        flash(f"Slow down: {exc.message}.", "error")
+        flash(gettext("Slow down: %(reason)s.", reason=message(exc)), "error")
     except EventNotRunning as exc:
-        flash(f"Not now: {exc.message}.", "error")
+        flash(gettext("Not now: %(reason)s.", reason=message(exc)), "error")
     except (Locked, Forbidden, InvalidInput) as exc:
-        flash(exc.message, "error")
+        flash(message(exc), "error")
     else:
         if result.status == "correct":
-            flash(f"Correct! +{result.points} points.", "ok")
+            flash(ngettext("Correct! +%(num)d point.", "Correct! +%(num)d points.",
+                           result.points), "ok")  # fmt: skip
         elif result.status == "already_solved":
-            flash("Already solved by your team.", "info")
+            flash(gettext("Already solved by your team."), "info")
         elif result.status == "partial":
-            flash("Right, and more flags are needed to solve this challenge.", "ok")
+            flash(gettext("Right, and more flags are needed to solve this challenge."), "ok")
+        elif result.attempts_left is None:
+            flash(gettext("Incorrect flag."), "error")
         else:
-            left = "" if result.attempts_left is None else f" ({result.attempts_left} left)"
-            flash(f"Incorrect flag{left}.", "error")
+            flash(ngettext("Incorrect flag (%(num)d attempt left).",
+                           "Incorrect flag (%(num)d attempts left).", result.attempts_left),
+                  "error")  # fmt: skip
     return redirect(url_for("portal.challenge", slug=slug))
 
 
@@ -200,11 +209,11 @@ def attempt(slug: str) -> Response:
 @team_required
 def unlock_hint(slug: str, hint_id: int) -> Response:
     if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm the hint's cost.", "error")
+        flash(gettext("Tick the box to confirm the hint's cost."), "error")
     else:
         with flash_errors():
             hints.unlock(ctx(), g.team.id, hint_id)
-            flash("Hint unlocked.", "ok")
+            flash(gettext("Hint unlocked."), "ok")
     return redirect(url_for("portal.challenge", slug=slug))
 
 
@@ -228,16 +237,18 @@ def instance_action(slug: str) -> Response:
     with flash_errors():
         if action in ("start", "reset"):
             environments.request_instance(ctx(), g.team.id, slug[:100])
-            flash("Instance starting: fresh containers in a few seconds." if action == "start"
-                  else "Instance reset: fresh containers in a few seconds.", "ok")  # fmt: skip
+            if action == "start":
+                flash(gettext("Instance starting: fresh containers in a few seconds."), "ok")
+            else:
+                flash(gettext("Instance reset: fresh containers in a few seconds."), "ok")
         elif action == "stop":
             environments.stop_instance(ctx(), g.team.id, slug[:100])
-            flash("Instance stopped.", "ok")
+            flash(gettext("Instance stopped."), "ok")
         elif action == "extend":
             environments.extend_instance(ctx(), g.team.id, slug[:100])
-            flash("Instance extended.", "ok")
+            flash(gettext("Instance extended."), "ok")
         else:
-            flash("Unknown action.", "error")
+            flash(gettext("Unknown action."), "error")
     return redirect(url_for("portal.challenge", slug=slug))
 
 

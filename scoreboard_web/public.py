@@ -14,6 +14,7 @@ from range_control.api import ID
 from range_control.services import scenario, scoreboard
 from scoreboard_web.board import BoardView, board_view
 from scoreboard_web.common import ctx
+from scoreboard_web.i18n import current_language
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
                template_folder="templates")  # fmt: skip
@@ -31,8 +32,10 @@ class _Body:
 
 
 def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
-    """Public bodies are the same for every visitor: render and compress once per change and
-    per process. Countdowns take the server's time from the response's Date header."""
+    """Public bodies are the same for every visitor of one language: render and compress once
+    per change, language and process. Countdowns take the server's time from the Date header."""
+    lang = current_language()
+    name, key = f"{name}:{lang}", f"{key}-{lang}"
     cache = ctx().cache.setdefault("web_pages", {})
     body = cache.get(name)
     if body is None or body.key != key:
@@ -43,7 +46,8 @@ def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
 
 
 def _send(body: _Body, status: int = 200) -> Response:
-    headers = {"ETag": f'"{body.key}"', "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    headers = {"ETag": f'"{body.key}"', "Cache-Control": "no-cache",
+               "Vary": "Accept-Encoding, Accept-Language, Cookie"}  # fmt: skip
     if request.headers.get("If-None-Match") == headers["ETag"]:
         return Response(status=304, headers=headers)
     data = body.raw
@@ -52,21 +56,24 @@ def _send(body: _Body, status: int = 200) -> Response:
     return Response(data, status=status, mimetype="text/html", headers=headers)
 
 
-def board_html(view: BoardView) -> Markup:
-    html = _cached("board", view.key, lambda: render_template("_board.html", b=view))
-    return Markup(html.raw.decode())  # noqa: S704 - our own template's (escaped) output
+def _board(view: BoardView) -> _Body:
+    return _cached("board", view.key, lambda: render_template("_board.html", b=view))
 
 
 @bp.get("/")
 def scoreboard_page() -> Response:
     view = board_view(ctx())
+    board = _board(view)
     large = _large()
     return _send(
         _cached(
             f"page:{large}",
-            view.key,
+            board.key,
             lambda: render_template(
-                "scoreboard.html", key=view.key, board=board_html(view), large=large
+                "scoreboard.html",
+                key=board.key,
+                large=large,
+                board=Markup(board.raw.decode()),  # noqa: S704 - our own template's output
             ),
         )
     )
@@ -75,8 +82,7 @@ def scoreboard_page() -> Response:
 @bp.get("/board")
 def board_fragment() -> Response:
     """The live part of the page; 304 when nothing shown has changed."""
-    view = board_view(ctx())
-    return _send(_cached("board", view.key, lambda: render_template("_board.html", b=view)))
+    return _send(_board(board_view(ctx())))
 
 
 @bp.get(f"/teams/<{ID}:team_id>")

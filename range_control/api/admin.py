@@ -285,7 +285,7 @@ def admin_extend_event():
     try:
         by = parse_duration(body.by)
     except ValueError as exc:
-        raise InvalidInput(f"by: {exc}") from None
+        raise InvalidInput("by: {exc}", exc=exc) from None
     return ok(EventOut, scenario.overview(ctx(), scenario.extend(ctx(), by, g.actor)))
 
 
@@ -335,7 +335,15 @@ def admin_post_announcement():
     """Post an announcement now (portal, API, scoreboard banner)."""
     body = parse(AnnouncementIn)
     return ok(
-        AnnouncementOut, scenario.post_announcement(ctx(), body.title, body.message, g.actor), 201
+        AnnouncementOut,
+        scenario.post_announcement(
+            ctx(),
+            body.title,
+            body.message,
+            g.actor,
+            {lang: (t.title, t.message) for lang, t in body.translations.items()},
+        ),
+        201,
     )
 
 

@@ -43,4 +43,8 @@ def missing_prerequisites(c: Connection, team_id: int, prerequisites: Sequence[s
 def require_unlocked(c: Connection, team_id: int, slug: str, prerequisites: Sequence[str]) -> None:
     missing = missing_prerequisites(c, team_id, prerequisites)
     if missing:
-        raise Locked(f"challenge {slug!r} is locked until you solve: {', '.join(missing)}")
+        raise Locked(
+            "challenge {slug!r} is locked until you solve: {missing}",
+            slug=slug,
+            missing=", ".join(missing),
+        )

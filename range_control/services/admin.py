@@ -82,7 +82,7 @@ class AttemptFilter:
         if self.result not in (None, "correct", "incorrect", "already_solved", "partial"):
             raise InvalidInput("result: one of correct, incorrect, already_solved, partial")
         if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidInput(f"limit: between 1 and {MAX_PAGE}")
+            raise InvalidInput("limit: between 1 and {most}", most=MAX_PAGE)
 
 
 def _attempt_query(f: AttemptFilter, limit: int | None) -> Select[Any]:
@@ -195,7 +195,9 @@ def solution(ctx: Range, slug: str) -> SolutionOut:
             select(Challenge.solution, Challenge.solution_state).where(Challenge.slug == slug)
         ).one_or_none()
     if row is None:
-        raise NotFound(f"challenge {slug!r} not found")
+        raise NotFound("challenge {slug!r} not found", slug=slug)
     if row.solution is None:
-        raise NotFound(f"challenge {slug!r} has no solution loaded (challenge.yml: solution)")
+        raise NotFound(
+            "challenge {slug!r} has no solution loaded (challenge.yml: solution)", slug=slug
+        )
     return SolutionOut(slug=slug, state=row.solution_state or "hidden", content=row.solution)

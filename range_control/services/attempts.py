@@ -158,7 +158,7 @@ def submit(
     ctx: Range, team_id: int, slug: str, submission: str, source_ip: str | None
 ) -> AttemptOut:
     if len(submission) > MAX_SUBMISSION:
-        raise InvalidInput(f"flag: at most {MAX_SUBMISSION} characters")
+        raise InvalidInput("flag: at most {limit} characters", limit=MAX_SUBMISSION)
     if not submission.strip():
         raise InvalidInput("flag: empty (only white space)")
     now = ctx.clock.now()
@@ -184,10 +184,10 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
         rows = _CHALLENGE_FLAGS.rows(c, slug=slug)
         ch = rows[0] if rows else None
         if ch is None or not is_visible(ch):
-            raise NotFound(f"challenge {slug!r} not found")
+            raise NotFound("challenge {slug!r} not found", slug=slug)
         event = events.current_in(c, ctx, now)
         if not event.running:
-            raise EventNotRunning(f"the event is not running (state: {event.state})")
+            raise EventNotRunning("the event is not running (state: {state})", state=event.state)
         access.require_unlocked(c, team_id, slug, ch.prerequisites)
         flags = [
             Flag(r.flag_type, r.flag_content, r.flag_case_insensitive)
@@ -246,7 +246,11 @@ def _write_phase(
         if c.max_attempts:
             used = checks.used or 0
             if used >= c.max_attempts:
-                raise Locked(f"no attempts left for {slug!r} ({c.max_attempts} allowed per team)")
+                raise Locked(
+                    "no attempts left for {slug!r} ({max_attempts} allowed per team)",
+                    slug=slug,
+                    max_attempts=c.max_attempts,
+                )
             left = max(c.max_attempts - used - 1, 0)
         row = {
             **ids,

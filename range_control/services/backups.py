@@ -89,7 +89,10 @@ class Manifest:
             return cls(**doc)
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidInput(
-                f"{where}: {MANIFEST} is not a range backup manifest: {exc}"
+                "{where}: {manifest} is not a range backup manifest: {exc}",
+                where=where,
+                manifest=MANIFEST,
+                exc=exc,
             ) from None
 
 
@@ -130,7 +133,7 @@ def _pg_tool(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str
     environment, never on a command line that ``ps`` shows."""
     exe = shutil.which(name)
     if exe is None:
-        raise Unavailable(f"{name} is not installed (Debian: postgresql-client)")
+        raise Unavailable("{name} is not installed (Debian: postgresql-client)", name=name)
     parsed = make_url(url)
     env = dict(os.environ)
     if parsed.password:
@@ -141,7 +144,7 @@ def _pg_tool(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str
     done = subprocess.run([exe, *args, f"--dbname={dbname}"], env=env, capture_output=True,  # noqa: S603 - fixed tool, our arguments
                           text=True, check=False)  # fmt: skip
     if done.returncode != 0:
-        raise ServiceError(f"{name} failed: {_last_line(done.stderr)}")
+        raise ServiceError("{name} failed: {stderr}", name=name, stderr=_last_line(done.stderr))
     return done
 
 
@@ -170,11 +173,13 @@ def _unseal(blob: bytes, passphrase: str, where: str) -> bytes:
     from cryptography.fernet import InvalidToken
 
     if not blob.startswith(b"RCB1") or len(blob) < 21:
-        raise InvalidInput(f"{where}: {SECRETS_SEALED} is damaged")
+        raise InvalidInput("{where}: {member} is damaged", where=where, member=SECRETS_SEALED)
     try:
         return _fernet(passphrase, blob[4:20]).decrypt(blob[20:])
     except InvalidToken:
-        raise InvalidInput(f"{where}: wrong passphrase for the secrets of this backup") from None
+        raise InvalidInput(
+            "{where}: wrong passphrase for the secrets of this backup", where=where
+        ) from None
 
 
 # --- taking a backup -------------------------------------------------------------------------
@@ -187,9 +192,9 @@ def take(ctx: Range, out: Path, *, passphrase: str | None = None,
     step = step or (lambda _msg: None)
     out = out.resolve()
     if out.is_dir():
-        raise InvalidInput(f"{out}: is a directory; name the backup file")
+        raise InvalidInput("{out}: is a directory; name the backup file", out=out)
     if not out.parent.is_dir():
-        raise InvalidInput(f"{out.parent}: no such directory")
+        raise InvalidInput("{parent}: no such directory", parent=out.parent)
     try:
         backup = _take(ctx, out, passphrase, step)
     except Exception:
@@ -211,7 +216,7 @@ def _take(ctx: Range, out: Path, passphrase: str | None, step: Step) -> Backup:
             member = work / PG_MEMBER
             counts, revision = _pg_snapshot(ctx, member)
         else:
-            raise InvalidInput(f"backups of a {dialect} database are not supported")
+            raise InvalidInput("backups of a {dialect} database are not supported", dialect=dialect)
         step("secrets")
         raw = json.dumps(_secrets_of(ctx.settings)).encode()
         if passphrase:
@@ -312,29 +317,45 @@ def _opened(path: Path) -> Iterator[tuple[Manifest, Path]]:
     """The backup unpacked in a private temporary directory, every file checked."""
     where = str(path)
     if not path.is_file():
-        raise InvalidInput(f"{where}: no such backup file")
+        raise InvalidInput("{where}: no such backup file", where=where)
     with tempfile.TemporaryDirectory(prefix="range-restore-") as tmp:
         work = Path(tmp)
         try:
             with tarfile.open(path, mode="r:*") as tar:
                 names = tar.getnames()
                 if MANIFEST not in names:
-                    raise InvalidInput(f"{where}: not a range backup (no {MANIFEST})")
+                    raise InvalidInput(
+                        "{where}: not a range backup (no {manifest})",
+                        where=where,
+                        manifest=MANIFEST,
+                    )
                 manifest = Manifest.from_json(tar.extractfile(MANIFEST).read(), where)  # type: ignore[union-attr]
                 if manifest.format != FORMAT:
-                    raise InvalidInput(f"{where}: backup format {manifest.format}; this version "
-                                       f"reads format {FORMAT}")  # fmt: skip
+                    raise InvalidInput(
+                        "{where}: backup format {format}; this version reads format {supported}",
+                        where=where,
+                        format=manifest.format,
+                        supported=FORMAT,
+                    )
                 for name, digest in manifest.files.items():
                     if name not in names or "/" in name:
-                        raise InvalidInput(f"{where}: {name} is missing from the backup")
+                        raise InvalidInput(
+                            "{where}: {name} is missing from the backup", where=where, name=name
+                        )
                     tar.extract(name, work, filter="data")
                     if _sha256(work / name) != digest:
-                        raise InvalidInput(f"{where}: {name} is damaged (checksum differs)")
+                        raise InvalidInput(
+                            "{where}: {name} is damaged (checksum differs)", where=where, name=name
+                        )
         except tarfile.ReadError:
-            raise InvalidInput(f"{where}: not a readable backup (not a .tar.gz file)") from None
+            raise InvalidInput(
+                "{where}: not a readable backup (not a .tar.gz file)", where=where
+            ) from None
         except (tarfile.TarError, EOFError, OSError) as exc:
             first = first_line(str(exc)) or type(exc).__name__
-            raise InvalidInput(f"{where}: not a readable backup ({first})") from None
+            raise InvalidInput(
+                "{where}: not a readable backup ({first})", where=where, first=first
+            ) from None
         yield manifest, work
 
 
@@ -364,8 +385,11 @@ def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: 
         kind = make_url(url).get_backend_name()
         if kind != manifest.database:
             raise InvalidInput(
-                f"{path}: a backup of a {manifest.database} database cannot be restored into "
-                f"{kind} ({make_url(url).render_as_string(hide_password=True)})"
+                "{path}: a backup of a {database} database cannot be restored into {kind} ({url})",
+                path=path,
+                database=manifest.database,
+                kind=kind,
+                url=make_url(url).render_as_string(hide_password=True),
             )
         _check_secrets_target(settings, secrets, force)
         step("restoring the database")
@@ -378,7 +402,11 @@ def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: 
         step("restoring the secrets")
         save_secrets(settings.data_dir, secrets)
     if counts != manifest.counts:
-        raise ServiceError(f"restored {counts}, but the backup's manifest says {manifest.counts}")
+        raise ServiceError(
+            "restored {counts}, but the backup's manifest says {counts2}",
+            counts=counts,
+            counts2=manifest.counts,
+        )
     return Restored(manifest, where, counts)
 
 
@@ -387,25 +415,34 @@ def _check_schema(manifest: Manifest, where: str) -> None:
     written (an older one restores, and ``rangectl db upgrade`` brings it up to date)."""
     revision = manifest.schema_revision
     if revision is None:
-        raise InvalidInput(f"{where}: the backed-up database has no schema: nothing to restore")
+        raise InvalidInput(
+            "{where}: the backed-up database has no schema: nothing to restore", where=where
+        )
     if not migrate.known(revision):
-        raise InvalidInput(f"{where}: its schema revision {revision} is newer than this "
-                           f"version's ({migrate.head()}): restore it with the version that "
-                           "took it")  # fmt: skip
+        raise InvalidInput(
+            "{where}: its schema revision {revision} is newer than this version's ({migrate}): "
+            "restore it with the version that took it",
+            where=where,
+            revision=revision,
+            migrate=migrate.head(),
+        )
 
 
 def _read_secrets(manifest: Manifest, work: Path, passphrase: str | None,
                   where: str) -> dict[str, str]:  # fmt: skip
     if manifest.secrets == "sealed":
         if not passphrase:
-            raise InvalidInput(f"{where}: its secrets are encrypted: give the passphrase "
-                               "(RANGE_BACKUP_PASSPHRASE or --passphrase-file)")  # fmt: skip
+            raise InvalidInput(
+                "{where}: its secrets are encrypted: give the passphrase "
+                "(RANGE_BACKUP_PASSPHRASE or --passphrase-file)",
+                where=where,
+            )
         raw = _unseal((work / SECRETS_SEALED).read_bytes(), passphrase, where)
     else:
         raw = (work / SECRETS_PLAIN).read_bytes()
     doc = json.loads(raw)
     if set(doc) != set(GENERATED_SECRETS):
-        raise InvalidInput(f"{where}: the secrets in the backup are incomplete")
+        raise InvalidInput("{where}: the secrets in the backup are incomplete", where=where)
     return doc
 
 
@@ -414,8 +451,11 @@ def _check_secrets_target(settings: Settings, secrets: dict[str, str], force: bo
     if not force and path.exists() and path.stat().st_size:
         stored = stored_secrets(settings.data_dir)
         if any(stored.get(k) not in (None, v) for k, v in secrets.items()):
-            raise Conflict(f"{path} holds other secrets than the backup: restore into an empty "
-                           "data dir, or --force to replace them")  # fmt: skip
+            raise Conflict(
+                "{path} holds other secrets than the backup: restore into an empty data dir, or "
+                "--force to replace them",
+                path=path,
+            )
     if given := settings.overridden(secrets):
         names = ", ".join(given)
         log.warning("%s set in the environment differ from the backup's and will win: the "
@@ -430,8 +470,11 @@ def _sqlite_tables(path: Path) -> int:
 def _restore_sqlite(settings: Settings, source: Path, force: bool) -> Path:
     target = Path(make_url(settings.resolved_database_url).database or "")
     if target.exists() and target.stat().st_size and _sqlite_tables(target) and not force:
-        raise Conflict(f"{target} already holds a range: restore into an empty data dir, or "
-                       "--force to replace it (stop the range first)")  # fmt: skip
+        raise Conflict(
+            "{target} already holds a range: restore into an empty data dir, or --force to "
+            "replace it (stop the range first)",
+            target=target,
+        )
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     staged = target.with_name(f".{target.name}.restoring")
     shutil.copyfile(source, staged)
@@ -454,9 +497,11 @@ def _restore_pg(url: str, dump: Path, force: bool) -> None:
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
             )).scalar()  # fmt: skip
             if tables and not force:
-                raise Conflict(f"{make_url(url).render_as_string(hide_password=True)} already "
-                               "holds tables: restore into an empty database, or --force to "
-                               "replace them (stop the range first)")  # fmt: skip
+                raise Conflict(
+                    "{url} already holds tables: restore into an empty database, or --force to "
+                    "replace them (stop the range first)",
+                    url=make_url(url).render_as_string(hide_password=True),
+                )
             if tables:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))

@@ -392,7 +392,9 @@ def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             for req in spec.prerequisites:
                 slug = resolve_prerequisite(req, loaded, known)
                 if slug is None:
-                    raise InvalidInput(f"{item.path}: requirements: unknown challenge {req!r}")
+                    raise InvalidInput(
+                        "{path}: requirements: unknown challenge {req!r}", path=item.path, req=req
+                    )
                 prereqs.append(slug)
             solution = _solution_text(item)
             digest = _spec_hash(spec, solution)
@@ -418,6 +420,10 @@ def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
             ch.category = spec.category
             ch.author = spec.author
             ch.description = spec.description
+            ch.translations = {
+                lang: t.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+                for lang, t in spec.translations.items()
+            }
             ch.type = spec.type
             ch.value = spec.initial_value
             ch.minimum = extra.minimum if extra else 0
@@ -554,7 +560,7 @@ def set_visibility(ctx: Range, slug: str, visible: bool | None, actor: str) -> b
     with ctx.store.write() as s:
         ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
         if ch is None:
-            raise NotFound(f"challenge {slug!r} not found")
+            raise NotFound("challenge {slug!r} not found", slug=slug)
         ch.admin_state = None if visible is None else ("visible" if visible else "hidden")
         audit(s, ctx, actor, "challenge.visibility", challenge=slug, state=ch.admin_state)
         bump_generation(s, ctx)

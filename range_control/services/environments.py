@@ -46,7 +46,7 @@ def _teams(s: Session, sel: Selection) -> list[Team]:
         return list(s.scalars(select(Team).where(Team.disabled.is_(False)).order_by(Team.id)))
     team = teams.find(s, sel.team)
     if team.disabled:
-        raise NotFound(f"team {sel.team!r} is disabled")
+        raise NotFound("team {team!r} is disabled", team=sel.team)
     return [team]
 
 
@@ -56,10 +56,10 @@ def _live(s: Session, sel: Selection) -> list[Challenge]:
         q = q.where(Challenge.slug == sel.challenge)
     found = list(s.scalars(q))
     if sel.challenge is not None and not found:
-        raise NotFound(f"challenge {sel.challenge!r} not found")
+        raise NotFound("challenge {challenge!r} not found", challenge=sel.challenge)
     live = [c for c in found if c.environment]
     if sel.challenge is not None and not live:
-        raise NotFound(f"challenge {sel.challenge!r} has no environment")
+        raise NotFound("challenge {challenge!r} has no environment", challenge=sel.challenge)
     # With no filter, only open challenges; naming one brings it up even while it is closed.
     return live if sel.challenge is not None else [c for c in live if is_visible(c)]
 
@@ -118,7 +118,7 @@ def _selected(s: Session, q: Any, sel: Selection) -> Any:
     if sel.challenge is not None:
         ch = s.scalar(select(Challenge.id).where(Challenge.slug == sel.challenge))
         if ch is None:
-            raise NotFound(f"challenge {sel.challenge!r} not found")
+            raise NotFound("challenge {challenge!r} not found", challenge=sel.challenge)
         q = q.where(Instance.challenge_id == ch)
     return q
 
@@ -196,10 +196,10 @@ def jumpboxes(ctx: Range) -> list[TeamJumpboxOut]:
 def _team_challenge(s: Session, slug: str) -> tuple[Challenge, EnvironmentSpec]:
     ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
     if ch is None or not is_visible(ch):
-        raise NotFound(f"challenge {slug!r} not found")
+        raise NotFound("challenge {slug!r} not found", slug=slug)
     env = ch.environment
     if not env:
-        raise NotFound(f"challenge {slug!r} has no environment to start")
+        raise NotFound("challenge {slug!r} has no environment to start", slug=slug)
     return ch, EnvironmentSpec.model_validate(env)
 
 
@@ -250,7 +250,9 @@ def request_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
         ch, env, inst = _team_instance(s, team_id, slug)
         event = current_in(s.connection(), ctx, now)
         if not event.running:
-            raise EventNotRunning(f"the event is {event.state.replace('_', ' ')}: no instances now")
+            raise EventNotRunning(
+                "the event is {state}: no instances now", state=event.state.replace("_", " ")
+            )
         _rate_limit(s, ctx, team_id, now)
         if inst is None:
             s.add(Instance(team_id=team_id, challenge_id=ch.id, origin="team", created_at=now,
@@ -273,7 +275,7 @@ def stop_instance(ctx: Range, team_id: int, slug: str) -> None:
         mine = delete(Instance).where(Instance.team_id == team_id, Instance.challenge_id == ch.id)
         gone = s.execute(mine).rowcount
         if not gone:
-            raise NotFound(f"no instance of {slug!r} is running for your team")
+            raise NotFound("no instance of {slug!r} is running for your team", slug=slug)
         audit(s, ctx, f"team:{team_id}", "instance.stop", challenge=slug)
 
 
@@ -284,12 +286,14 @@ def extend_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     with ctx.store.write() as s:
         ch, env, inst = _team_instance(s, team_id, slug)
         if inst is None:
-            raise NotFound(f"no instance of {slug!r} is running for your team")
+            raise NotFound("no instance of {slug!r} is running for your team", slug=slug)
         if inst.expires_at is None:
             raise Conflict("this instance was started by the organisers and does not expire")
         opens = _extend_opens(inst, env)
         if now < opens:
-            raise Conflict(f"too early to extend: possible from {iso(opens)} (last quarter)")
+            raise Conflict(
+                "too early to extend: possible from {opens} (last quarter)", opens=iso(opens)
+            )
         _rate_limit(s, ctx, team_id, now)
         inst.expires_at = now + env.lifetime
         audit(s, ctx, f"team:{team_id}", "instance.extend", challenge=slug)

@@ -133,7 +133,7 @@ def configure(ctx: Range, actor: str, **changes: Any) -> EventView:
     }
     unknown = set(changes) - allowed
     if unknown:
-        raise InvalidInput(f"unknown event field(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput("unknown event field(s): {unknown}", unknown=", ".join(sorted(unknown)))
     with ctx.store.write() as s:
         ev = ensure_event(s, ctx)
         applied: dict[str, Any] = {}

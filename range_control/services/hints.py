@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,15 +12,22 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.domain.visibility import is_visible
 from range_control.errors import EventNotRunning, Locked, NotFound
+from range_control.i18n import hint_translations
 from range_control.services import access
 from range_control.services.events import bump_generation, ensure_event, view_of
 from range_control.specs.api import HintOut
 from range_control.store.models import Challenge, Hint, HintUnlock
 
 
-def _hint_view(h: Hint, shown: bool, waiting_for: list[int]) -> HintOut:
+def _hint_view(h: Hint, shown: bool, waiting_for: list[int], translations: Any) -> HintOut:
+    """A hint as a team sees it: its content (in every language) only once open."""
+    langs = {
+        lang: {k: v for k, v in t.items() if v and (k == "title" or shown)}
+        for lang, t in hint_translations(translations, h.position).items()
+    }
     return HintOut(id=h.id, title=h.title, cost=h.cost, unlocked=shown,
-                   content=h.content if shown else None, requires=waiting_for)  # fmt: skip
+                   content=h.content if shown else None, requires=waiting_for,
+                   translations={lang: t for lang, t in langs.items() if t})  # fmt: skip
 
 
 def _open_hints(rows: Sequence[Hint], paid: set[int]) -> dict[int, list[int]]:
@@ -64,13 +72,13 @@ def _hints_of(s: Session, challenge_id: int) -> Sequence[Hint]:
     ).all()
 
 
-def hints_for(s: Session, team_id: int, challenge_id: int) -> list[HintOut]:
+def hints_for(s: Session, team_id: int, challenge_id: int, translations: Any) -> list[HintOut]:
     rows = _hints_of(s, challenge_id)
     paid = _paid(s, team_id, rows)
     waiting = _open_hints(rows, paid)
     return [
         _hint_view(h, not waiting[h.id] and (h.id in paid or h.cost == 0 or h.released),
-                   waiting[h.id])
+                   waiting[h.id], translations)
         for h in rows
     ]  # fmt: skip
 
@@ -81,27 +89,29 @@ def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
     with ctx.store.write() as s:
         hint = s.get(Hint, hint_id)
         if hint is None or hint.retired:
-            raise NotFound(f"hint {hint_id} not found")
+            raise NotFound("hint {hint_id} not found", hint_id=hint_id)
         ch = s.get(Challenge, hint.challenge_id)
         if ch is None or not is_visible(ch):
-            raise NotFound(f"hint {hint_id} not found")
+            raise NotFound("hint {hint_id} not found", hint_id=hint_id)
         access.require_unlocked(s.connection(), team_id, ch.slug, ch.prerequisites)
         rows = _hints_of(s, ch.id)
         paid = _paid(s, team_id, rows)
         waiting = _open_hints(rows, paid).get(hint.id, [])
         if waiting:
             raise Locked(
-                f"hint {hint_id} needs hint(s) {', '.join(map(str, waiting))} unlocked first"
+                "hint {hint_id} needs hint(s) {waiting} unlocked first",
+                hint_id=hint_id,
+                waiting=", ".join(map(str, waiting)),
             )
         if hint.id in paid or hint.cost == 0 or hint.released:
-            return _hint_view(hint, True, [])
+            return _hint_view(hint, True, [], ch.translations)
         event = view_of(ensure_event(s, ctx), now)
         if not event.running:
-            raise EventNotRunning(f"the event is not running (state: {event.state})")
+            raise EventNotRunning("the event is not running (state: {state})", state=event.state)
         try:
             with s.begin_nested():
                 s.add(HintUnlock(team_id=team_id, hint_id=hint_id, cost=hint.cost, created_at=now))
         except IntegrityError:
-            return _hint_view(hint, True, [])
+            return _hint_view(hint, True, [], ch.translations)
         bump_generation(s, ctx)
-        return _hint_view(hint, True, [])
+        return _hint_view(hint, True, [], ch.translations)

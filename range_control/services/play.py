@@ -9,7 +9,7 @@ from range_control.domain.visibility import is_visible
 from range_control.errors import NotFound
 from range_control.services import access
 from range_control.services.hints import hints_for
-from range_control.services.scoreboard import snapshot
+from range_control.services.scoreboard import names_in, snapshot
 from range_control.specs.api import ChallengeDetail, ChallengeSummary
 from range_control.store.models import Challenge, Solve
 
@@ -36,6 +36,7 @@ def team_challenges(ctx: Range, team_id: int) -> list[ChallengeSummary]:
                 locked=any(p not in slugs_solved for p in ch.prerequisites),
                 requires=list(ch.prerequisites),
                 tags=list(ch.tags),
+                translations=ch.translations,
             )
         )
     return out
@@ -47,7 +48,7 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
     with ctx.store.read() as s:
         ch = s.scalar(select(Challenge).where(Challenge.slug == slug))
         if ch is None or not is_visible(ch):
-            raise NotFound(f"challenge {slug!r} not found")
+            raise NotFound("challenge {slug!r} not found", slug=slug)
         solved = s.scalar(
             select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == ch.id)
         )
@@ -61,6 +62,7 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
                 value=state.value if state else ch.value, solves=state.solves if state else 0,
                 solved_by_me=False, files=[], connection_info=None, max_attempts=ch.max_attempts,
                 requires=list(ch.prerequisites), tags=[], hints=[], locked=True, environment=live,
+                translations=names_in(ch.translations),
             )  # fmt: skip
         return ChallengeDetail(
             slug=ch.slug,
@@ -76,6 +78,10 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
             max_attempts=ch.max_attempts,
             requires=list(ch.prerequisites),
             tags=list(ch.tags),
-            hints=hints_for(s, team_id, ch.id),
+            hints=hints_for(s, team_id, ch.id, ch.translations),
             environment=live,
+            translations={
+                lang: {k: t[k] for k in ("name", "description") if t.get(k)}
+                for lang, t in (ch.translations or {}).items()
+            },
         )

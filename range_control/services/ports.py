@@ -57,8 +57,8 @@ class PortPool:
             port = next(self._free, None)
             if port is None:
                 raise Unavailable(
-                    f"the host port pool {self.ctx.settings.port_range} is exhausted "
-                    "(RANGE_PORT_RANGE)"
+                    "the host port pool {port_range} is exhausted (RANGE_PORT_RANGE)",
+                    port_range=self.ctx.settings.port_range,
                 )
             self.s.add(
                 PortAllocation(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.domain import timeline
 from range_control.errors import Conflict, InvalidInput
+from range_control.i18n import LANGUAGE_RE
 from range_control.services import catalog, environments, teams
 from range_control.services.events import (
     EventView,
@@ -60,7 +61,7 @@ def read_file(path: Path) -> ScenarioSpec:
 
 def parse(data: Any, source: str = "scenario") -> ScenarioSpec:
     if not isinstance(data, dict):
-        raise InvalidInput(f"{source}: must be a mapping of keys to values")
+        raise InvalidInput("{source}: must be a mapping of keys to values", source=source)
     try:
         return ScenarioSpec.model_validate(data)
     except ValidationError as exc:
@@ -75,8 +76,10 @@ def load(ctx: Range, spec: ScenarioSpec, actor: str, source: str = "scenario") -
         unknown = sorted(spec.challenge_slugs() - known)
         if unknown:
             raise InvalidInput(
-                f"{source}: unknown challenge slug(s): {', '.join(unknown)} "
-                "(load them with `rangectl challenges sync` first)"
+                "{source}: unknown challenge slug(s): {unknown} (load them with `rangectl "
+                "challenges sync` first)",
+                source=source,
+                unknown=", ".join(unknown),
             )
         for p in spec.phases:
             for i, inj in enumerate(p.injects):
@@ -85,8 +88,13 @@ def load(ctx: Range, spec: ScenarioSpec, actor: str, source: str = "scenario") -
                     ch = s.scalar(select(Challenge).where(Challenge.slug == uh.challenge))
                     if ch is None or uh.hint >= len([h for h in ch.hints if not h.retired]):
                         raise InvalidInput(
-                            f"{source}: phases.{p.id}.injects.{i}.action.unlock_hint: "
-                            f"{uh.challenge!r} has no hint {uh.hint}"
+                            "{source}: phases.{id}.injects.{i}.action.unlock_hint: {challenge!r} "
+                            "has no hint {hint}",
+                            source=source,
+                            id=p.id,
+                            i=i,
+                            challenge=uh.challenge,
+                            hint=uh.hint,
                         )
         ev = ensure_event(s, ctx)
         ev.scenario = spec.model_dump(mode="json")
@@ -165,6 +173,20 @@ def state(ctx: Range, now: datetime | None = None) -> tuple[EventView, timeline.
 def spec_phases(ctx: Range) -> list[PhaseSpec]:
     spec = where(ctx).spec
     return list(spec.phases) if spec else []
+
+
+def phase_translations(ctx: Range, phase: Any) -> dict[str, dict[str, str]]:
+    """The translations of a phase (anything with its ``id``) from the loaded scenario."""
+    if phase is None:
+        return {}
+    spec = where(ctx).spec
+    found = next((p for p in spec.phases if p.id == phase.id), None) if spec else None
+    return _texts(found.translations) if found is not None else {}
+
+
+def _texts(translations: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A ``translations:`` block of the scenario as plain texts, ``{lang: {field: text}}``."""
+    return {lang: t.model_dump(exclude_none=True) for lang, t in translations.items()}
 
 
 def control_generation(ctx: Range) -> int:
@@ -258,9 +280,9 @@ def overview_of(w: Where, ev: EventView | None = None) -> EventOut:
     st = w.at
     phase = next_transition = None
     if st is not None and st.phase is not None and w.spec is not None:
-        brief = next(p.briefing for p in w.spec.phases if p.id == st.phase.id)
-        phase = {"id": st.phase.id, "title": st.phase.title, "briefing": brief,
-                 "ends_at": st.phase_ends_at}  # fmt: skip
+        p = next(p for p in w.spec.phases if p.id == st.phase.id)
+        phase = {"id": st.phase.id, "title": st.phase.title, "briefing": p.briefing,
+                 "ends_at": st.phase_ends_at, "translations": _texts(p.translations)}  # fmt: skip
     if st is not None and st.next_at is not None and st.next_milestone is not None:
         next_transition = {"at": st.next_at, "milestone": st.next_milestone.key}
     return EventOut.model_validate(
@@ -337,18 +359,30 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
     return applied
 
 
+def _announced(translations: dict[str, Any], body: str) -> dict[str, dict[str, str]]:
+    """A phase's or an inject's translations as its announcement's: ``{lang: {title, body}}``."""
+    return {
+        lang: {k: t[f] for f, k in (("title", "title"), (body, "body")) if t.get(f)}
+        for lang, t in _texts(translations).items()
+    }
+
+
 def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: datetime) -> bool:
     """Publish and act for one milestone; True when scores may have changed."""
     if m.kind == "phase_start":
         p = phases[m.phase]
+        # Translated, the title is the phase's alone: pages write "Phase:" in their language.
+        langs = _announced(p.translations, "briefing")
         s.add(Announcement(title=f"Phase: {p.title}", body=p.briefing, source="phase",
-                           key=m.key, created_by="timeline", created_at=now))  # fmt: skip
+                           key=m.key, created_by="timeline", created_at=now,
+                           translations=langs))  # fmt: skip
         return False
     if m.kind != "inject":
         return False
     inj = phases[m.phase].injects[m.inject]
+    langs = _announced(inj.translations, "message")
     s.add(Announcement(title=inj.title, body=inj.message, source="inject", key=m.key,
-                       created_by="timeline", created_at=now))  # fmt: skip
+                       created_by="timeline", created_at=now, translations=langs))  # fmt: skip
     action = inj.action
     if action is None or action.unlock_challenge:
         return False  # unlocking a challenge is part of the timeline's open set
@@ -396,12 +430,13 @@ def _ex_now(ev: Event, now: datetime) -> tuple[ScenarioSpec, timeline.State]:
 def start(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if ev.state in ("running", "paused"):
-            raise Conflict(f"the event is already {ev.state}")
+            raise Conflict("the event is already {state}", state=ev.state)
         if ev.scenario is not None and ev.state == "ended":
             raise Conflict("the exercise has ended; load a scenario into a new event to run again")
         if ev.ends_at is not None and now >= ev.ends_at and ev.scenario is None:
             raise Conflict(
-                f"the event's end time {ev.ends_at.isoformat()} has passed; set a new one"
+                "the event's end time {ends_at} has passed; set a new one",
+                ends_at=ev.ends_at.isoformat(),
             )
         ev.state = "running"
         ev.started_at = now
@@ -413,7 +448,9 @@ def start(ctx: Range, actor: str) -> EventView:
 def pause(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if view_of(ev, now).state != "running":
-            raise Conflict(f"only a running event can be paused (state: {view_of(ev, now).state})")
+            raise Conflict(
+                "only a running event can be paused (state: {state})", state=view_of(ev, now).state
+            )
         ev.pauses = [*ev.pauses, [now.isoformat(), None]]
         ev.state = "paused"
 
@@ -423,7 +460,7 @@ def pause(ctx: Range, actor: str) -> EventView:
 def resume(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if ev.state != "paused" or not ev.pauses or ev.pauses[-1][1] is not None:
-            raise Conflict(f"the event is not paused (state: {ev.state})")
+            raise Conflict("the event is not paused (state: {state})", state=ev.state)
         ev.pauses = [*ev.pauses[:-1], [ev.pauses[-1][0], now.isoformat()]]
         ev.state = "running"
 
@@ -438,7 +475,7 @@ def extend(ctx: Range, by: timedelta, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         _, st = _ex_now(ev, now)
         if st.phase is None:
-            raise Conflict(f"no phase is current (state: {st.state})")
+            raise Conflict("no phase is current (state: {state})", state=st.state)
         phase_id.append(st.phase.id)
         ext = dict(ev.extensions)
         ext[st.phase.id] = ext.get(st.phase.id, 0) + by.total_seconds()
@@ -451,7 +488,7 @@ def skip(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         _, st = _ex_now(ev, now)
         if st.phase is None:
-            raise Conflict(f"no phase is current (state: {st.state})")
+            raise Conflict("no phase is current (state: {state})", state=st.state)
         ev.skips = {**ev.skips, st.phase.id: st.ex_now.total_seconds()}
 
     return _control(ctx, actor, "skip", change)
@@ -460,7 +497,9 @@ def skip(ctx: Range, actor: str) -> EventView:
 def end(ctx: Range, actor: str) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if view_of(ev, now).state not in ("running", "paused"):
-            raise Conflict(f"the event is not running (state: {view_of(ev, now).state})")
+            raise Conflict(
+                "the event is not running (state: {state})", state=view_of(ev, now).state
+            )
         if ev.pauses and ev.pauses[-1][1] is None:
             ev.pauses = [*ev.pauses[:-1], [ev.pauses[-1][0], now.isoformat()]]
         ev.state = "ended"
@@ -480,19 +519,39 @@ def announcements_in(s: Session, limit: int) -> list[AnnouncementOut]:
     return [AnnouncementOut.model_validate(a) for a in rows]
 
 
-def post_announcement(ctx: Range, title: str, body: str, actor: str) -> AnnouncementOut:
-    title, body = title.strip(), body.strip()
-    if not 1 <= len(title) <= 200:
-        raise InvalidInput("title: 1 to 200 characters")
-    if len(body) > 20_000:
-        raise InvalidInput("body: at most 20000 characters")
+def post_announcement(
+    ctx: Range,
+    title: str,
+    body: str,
+    actor: str,
+    translations: dict[str, tuple[str, str]] | None = None,
+) -> AnnouncementOut:
+    """Post a message to every team; ``translations`` is ``{lang: (title, body)}`` (a language
+    left blank is left out: its readers see the original)."""
+    title, body = _announcement_text("", title, body)
+    langs = {}
+    for lang, (t_title, t_body) in (translations or {}).items():
+        if not LANGUAGE_RE.match(lang):
+            raise InvalidInput("translations: {lang!r} is not a language code", lang=lang)
+        if t_title.strip() or t_body.strip():
+            t_title, t_body = _announcement_text(f"translations.{lang}.", t_title, t_body)
+            langs[lang] = {"title": t_title, "body": t_body}
     with ctx.store.write() as s:
         a = Announcement(title=title, body=body, source="organiser", created_by=actor,
-                         created_at=ctx.clock.now())  # fmt: skip
+                         created_at=ctx.clock.now(), translations=langs)  # fmt: skip
         s.add(a)
         s.flush()
         audit(s, ctx, actor, "announcement.post", title=title)
         return AnnouncementOut.model_validate(a)
+
+
+def _announcement_text(where: str, title: str, body: str) -> tuple[str, str]:
+    title, body = title.strip(), body.strip()
+    if not 1 <= len(title) <= 200:
+        raise InvalidInput("{where}title: 1 to 200 characters", where=where)
+    if len(body) > 20_000:
+        raise InvalidInput("{where}body: at most 20000 characters", where=where)
+    return title, body
 
 
 def audit_log(ctx: Range, limit: int = 200) -> list[AuditOut]:

@@ -66,6 +66,17 @@ class ChallengeInfo:
     prerequisites: tuple[str, ...]
     tags: tuple[str, ...]
     score: ChallengeValue
+    translations: dict[str, dict[str, str]]  # {lang: {name}}: names only, shown to anyone
+
+
+def names_in(translations: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+    """A challenge's translated names, the only translated text a locked or listed challenge
+    shows (descriptions and hints stay behind the challenge's own checks)."""
+    return {
+        lang: {"name": t["name"]}
+        for lang, t in (translations or {}).items()
+        if isinstance(t, dict) and t.get("name")
+    }
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ _CHALLENGES = select(
     Challenge.id, Challenge.slug, Challenge.name, Challenge.category, Challenge.type,
     Challenge.value, Challenge.minimum, Challenge.decay, Challenge.decay_function,
     Challenge.admin_state, Challenge.phase_state, Challenge.spec_state, Challenge.prerequisites,
-    Challenge.tags,
+    Challenge.tags, Challenge.translations,
 )  # fmt: skip
 _TEAMS = select(Team.id, Team.name, Team.country).where(Team.disabled.is_(False)).order_by(Team.id)
 _SOLVES = select(Solve.id, Solve.team_id, Solve.challenge_id, Solve.created_at)
@@ -98,7 +109,8 @@ def _compute(
 ) -> tuple[Board, dict[int, ChallengeInfo]]:
     challenges = {
         r.id: ChallengeInfo(r.id, r.slug, r.name, r.category, is_visible(r),
-                            tuple(r.prerequisites or ()), tuple(r.tags or ()), value_of(r))
+                            tuple(r.prerequisites or ()), tuple(r.tags or ()), value_of(r),
+                            names_in(r.translations))
         for r in c.execute(_CHALLENGES)
     }  # fmt: skip
     board = compute_board(
@@ -184,7 +196,7 @@ def ledger(ctx: Range, team_id: int, *, public: bool = True) -> LedgerOut:
                 frozen=snap.public and snap.event.frozen,
                 entries=row.ledger,  # type: ignore[arg-type]  # read from attributes
             )
-    raise NotFound(f"team {team_id} not found")
+    raise NotFound("team {team_id} not found", team_id=team_id)
 
 
 def ctftime(ctx: Range) -> CtftimeOut:

@@ -57,7 +57,7 @@ def clean_name(name: str) -> str:
         raise InvalidInput("team name: must be 1 to 100 characters")
     bad = name_problem(name)
     if bad is not None:
-        raise InvalidInput(f"team name: {bad}")
+        raise InvalidInput("team name: {bad}", bad=bad)
     if name.startswith("#"):
         raise InvalidInput("team name: must not start with # (#<id> names a team by its id)")
     return name
@@ -69,7 +69,8 @@ def clean_country(country: str | None) -> str | None:
     code = country.strip().upper()
     if not COUNTRY_RE.fullmatch(code):
         raise InvalidInput(
-            f"country: {country!r} is not an ISO 3166 code (two or three letters, e.g. NL, NLD)"
+            "country: {country!r} is not an ISO 3166 code (two or three letters, e.g. NL, NLD)",
+            country=country,
         )
     return code
 
@@ -81,7 +82,7 @@ def add_team(ctx: Range, name: str, country: str | None = None, actor: str = "cl
     try:
         with ctx.store.write() as s:
             if s.scalar(select(Team.id).where(Team.name == name)) is not None:
-                raise Conflict(f"team name: a team named {name!r} already exists")
+                raise Conflict("team name: a team named {name!r} already exists", name=name)
             team = Team(
                 name=name,
                 country=code,
@@ -95,18 +96,27 @@ def add_team(ctx: Range, name: str, country: str | None = None, actor: str = "cl
             bump_generation(s, ctx)
             return _issued(team, token)
     except IntegrityError:
-        raise Conflict(f"team name: a team named {name!r} already exists") from None
+        raise Conflict("team name: a team named {name!r} already exists", name=name) from None
 
 
 def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOut]:
     """Read ``name,country`` rows (a header row is optional); all or nothing."""
     raw = source.read_bytes()
     if len(raw) > MAX_TEAMS_CSV_BYTES:
-        raise InvalidInput(f"{source}: larger than {MAX_TEAMS_CSV_BYTES} bytes")
+        raise InvalidInput(
+            "{source}: larger than {most} bytes",
+            source=source,
+            most=MAX_TEAMS_CSV_BYTES,
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{source}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise InvalidInput(
+            "{source}: not UTF-8 ({reason} at byte {start})",
+            source=source,
+            reason=exc.reason,
+            start=exc.start,
+        ) from None
     rows: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -115,23 +125,39 @@ def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOu
         if lineno == 1 and [c.strip().lower() for c in row[:2]] == ["name", "country"]:
             continue
         if len(row) > 2:
-            raise InvalidInput(f"{source}:{lineno}: expected name,country, got {len(row)} fields")
+            raise InvalidInput(
+                "{source}:{lineno}: expected name,country, got {row} fields",
+                source=source,
+                lineno=lineno,
+                row=len(row),
+            )
         try:
             name = clean_name(row[0])
             country = clean_country(row[1] if len(row) > 1 else None)
         except InvalidInput as exc:
-            raise InvalidInput(f"{source}:{lineno}: {exc.message}") from None
+            raise InvalidInput(
+                "{source}:{lineno}: {detail}", source=source, lineno=lineno, detail=exc
+            ) from None
         if name in seen:
-            raise InvalidInput(f"{source}:{lineno}: team name {name!r} appears twice")
+            raise InvalidInput(
+                "{source}:{lineno}: team name {name!r} appears twice",
+                source=source,
+                lineno=lineno,
+                name=name,
+            )
         seen.add(name)
         rows.append((name, country))
     if not rows:
-        raise InvalidInput(f"{source}: no teams found")
+        raise InvalidInput("{source}: no teams found", source=source)
     created: list[TeamTokenOut] = []
     with ctx.store.write() as s:
         existing = set(s.scalars(select(Team.name).where(Team.name.in_(seen))))
         if existing:
-            raise Conflict(f"{source}: team(s) already exist: {', '.join(sorted(existing))}")
+            raise Conflict(
+                "{source}: team(s) already exist: {existing}",
+                source=source,
+                existing=", ".join(sorted(existing)),
+            )
         now = ctx.clock.now()
         for name, country in rows:
             token = new_token()
@@ -162,8 +188,9 @@ def find(s: Session, ref: int | str) -> Team:
     means two teams: the team named "3" is "3", the team with id 3 is "#3"."""
     team = lookup(s, ref)
     if team is None:
-        hint = "" if isinstance(ref, int) or ref.startswith("#") else " (by name; #<id> for an id)"
-        raise NotFound(f"team {ref!r} not found{hint}")
+        if isinstance(ref, int) or ref.startswith("#"):
+            raise NotFound("team {ref!r} not found", ref=ref)
+        raise NotFound("team {ref!r} not found (by name; #<id> for an id)", ref=ref)
     return team
 
 

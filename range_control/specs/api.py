@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
 
 from range_control.specs.challenge import MAX_FLAG_LEN
+from range_control.specs.text import Language
 
 
 class Body(BaseModel):
@@ -55,6 +56,14 @@ class AttemptOut(View):
     )
 
 
+# Content in other languages than the event's (challenge.yml and scenario.yml ``translations``,
+# announcements written in several): ``{"fr": {"name": "..."}}``, only the fields translated.
+Translations = dict[str, dict[str, str]]
+TRANSLATIONS = Field(
+    default_factory=dict, description="the texts in other languages: {lang: {field: text}}"
+)
+
+
 class ChallengeSummary(View):
     slug: str
     name: str
@@ -65,6 +74,7 @@ class ChallengeSummary(View):
     locked: bool
     requires: list[str]
     tags: list[str]
+    translations: Translations = TRANSLATIONS
 
 
 class ChallengeList(RootModel[list[ChallengeSummary]]):
@@ -80,6 +90,7 @@ class HintOut(View):
     requires: list[int] = Field(
         default_factory=list, description="ids of the hints to unlock before this one"
     )
+    translations: Translations = TRANSLATIONS
 
 
 class ChallengeDetail(View):
@@ -104,6 +115,7 @@ class ChallengeDetail(View):
         default="none",
         description="a live environment per team: none, startable, or not in this range",
     )
+    translations: Translations = TRANSLATIONS
 
 
 class LedgerEntryOut(View):
@@ -164,6 +176,7 @@ class PhaseOut(View):
     id: str
     title: str
     briefing: str
+    translations: Translations = TRANSLATIONS
     ends_at: datetime | None = Field(description="projected; null while paused")
 
 
@@ -191,9 +204,17 @@ class ExtendIn(Body):
     by: str = Field(max_length=20, examples=["15m"], description="90s, 15m, 2h, 1h30m")
 
 
+class AnnouncementTranslationIn(Body):
+    title: str = Field(min_length=1, max_length=200)
+    message: str = Field(default="", max_length=20_000, description="markdown")
+
+
 class AnnouncementIn(Body):
     title: str = Field(min_length=1, max_length=200)
     message: str = Field(default="", max_length=20_000, description="markdown")
+    translations: dict[Language, AnnouncementTranslationIn] = Field(
+        default_factory=dict, max_length=20, description="the same in other languages"
+    )
 
 
 class AnnouncementOut(View):
@@ -202,6 +223,7 @@ class AnnouncementOut(View):
     body: str
     source: Literal["inject", "phase", "organiser"]
     created_at: datetime
+    translations: Translations = TRANSLATIONS
 
 
 class AnnouncementList(RootModel[list[AnnouncementOut]]):

@@ -10,8 +10,10 @@ read, and what is kept or only warned about, is ``specs/ctfcli.py``.
 Our keys: ``slug`` (stable identifier; default: derived from the name, in any script),
 ``dynamic_flag`` (per-team flags, ``{prefix: ICE, length: 32}``), ``environment`` (the live
 services, see ``specs/environment.py``), ``solver`` (how ``rangectl challenges check --live``
-proves the challenge solvable; see :class:`SolverSpec`) and ``flag_in_files: allowed`` (a
-flag inside a distributed file is intended: no warning).
+proves the challenge solvable; see :class:`SolverSpec`), ``flag_in_files: allowed`` (a
+flag inside a distributed file is intended: no warning) and ``translations`` (per language,
+``{fr: {name, description, hints: [...]}}``: what teams reading that language see; see
+:class:`ChallengeTranslation`).
 An unknown key that looks like a misspelling of one of these (``flagz``) is an error with
 "did you mean"; any other unknown key is ignored with a warning.
 """
@@ -27,6 +29,7 @@ from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from range_control.specs.environment import EnvironmentSpec
+from range_control.specs.text import Language
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_FLAG_LEN = 1024
@@ -127,6 +130,29 @@ class SolverSpec(_Strict):
     timeout: int = Field(default=120, ge=1, le=3600, description="seconds before it is killed")
 
 
+class HintTranslation(_Strict):
+    title: str | None = Field(default=None, max_length=200)
+    content: str = Field(min_length=1, max_length=20_000)
+
+
+class ChallengeTranslation(_Strict):
+    """One language of a challenge (``translations: {fr: {...}}``): what a team reads. Flags,
+    values and slugs are never translated."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=100_000)
+    hints: list[HintTranslation] = Field(
+        default_factory=list, description="in the order of the challenge's hints"
+    )
+
+    @field_validator("hints", mode="before")
+    @classmethod
+    def _strings_are_content(cls, items: Any) -> Any:
+        if isinstance(items, list):
+            return [{"content": x} if isinstance(x, str) else x for x in items]
+        return items
+
+
 class ChallengeSpec(_Strict):
     # --- ctfcli ---
     name: str = Field(min_length=1, max_length=120)
@@ -168,6 +194,9 @@ class ChallengeSpec(_Strict):
     environment: EnvironmentSpec | None = None
     solver: SolverSpec | None = None
     flag_in_files: Literal["allowed", "warn"] = "warn"
+    translations: dict[Language, ChallengeTranslation] = Field(
+        default_factory=dict, description="per language: name, description, hints"
+    )
 
     @field_validator("flags", "hints", mode="before")
     @classmethod

@@ -19,6 +19,8 @@ phases:
         title: SITREP from JFC
         message: "markdown"
         action: {unlock_challenge: callsign}      # or unlock_hint / award
+        translations:         # optional, per language; the same on phases (title, briefing)
+          fr: {title: SITREP du JFC, message: "markdown"}
 ```
 The end is the end of the last phase. Durations: ``90s``, ``15m``, ``2h``, ``1h30m``, ``1d``.
 """
@@ -30,6 +32,8 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from range_control.specs.text import Language
 
 _DURATION = re.compile(
     r"^(?:([0-9]{1,4})d)?(?:([0-9]{1,6})h)?(?:([0-9]{1,7})m)?(?:([0-9]{1,9})s)?$"
@@ -114,11 +118,22 @@ class InjectAction(_Strict):
         return self
 
 
+class InjectTranslation(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    message: str | None = Field(default=None, max_length=20_000)
+
+
 class InjectSpec(_Strict):
     at: Duration = Field(description="offset from the start of its phase")
     title: str = Field(min_length=1, max_length=200)
     message: str = Field(default="", max_length=20_000)
     action: InjectAction | None = None
+    translations: dict[Language, InjectTranslation] = Field(default_factory=dict)
+
+
+class PhaseTranslation(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    briefing: str | None = Field(default=None, max_length=50_000)
 
 
 class PhaseSpec(_Strict):
@@ -131,6 +146,7 @@ class PhaseSpec(_Strict):
     warmup: Duration = Field(default_factory=lambda: timedelta(0))
     teardown: bool = False
     injects: list[InjectSpec] = Field(default_factory=list)
+    translations: dict[Language, PhaseTranslation] = Field(default_factory=dict)
 
     @field_validator("duration")
     @classmethod

@@ -5,9 +5,14 @@ refuses NUL; an unpaired surrogate cannot be stored as UTF-8 at all) gets past t
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
 
 MAX_DEPTH = 32  # nesting of a JSON body or a YAML document
+
+# A language in a ``translations:`` block: an ISO 639 code in lower case (``fr``, ``de``).
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
 
 def text_problem(value: str) -> str | None:

@@ -126,6 +126,8 @@ class Challenge(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     source_dir: Mapped[str | None] = mapped_column(Text)
     dynamic_prefix: Mapped[str | None] = mapped_column(String(32))
+    # challenge.yml's translations: {lang: {name, description, hints: [{title, content}]}}.
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     dynamic_length: Mapped[int] = mapped_column(Integer, default=32)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     spec_hash: Mapped[str] = mapped_column(String(64), default="")
@@ -286,6 +288,8 @@ class Announcement(Base):
     key: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # {lang: {title, body}}: what readers of another language than the event's see.
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class TimelineLog(Base):

@@ -53,7 +53,7 @@ _RELAXED = "range_relaxed"  # a write whose loss in a power cut is acceptable (a
 
 # The newest Alembic revision. Kept here so that web workers need not import Alembic (10 MB)
 # to check the schema; tests/test_store.py checks that it equals Alembic's own head.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 
 
 class Lease:
@@ -91,7 +91,9 @@ def _sqlite_file(path: Path) -> bool:
     writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
     if not path.exists():
         if not writable:
-            raise ReadOnly(f"cannot create the database {path}: its directory is read-only")
+            raise ReadOnly(
+                "cannot create the database {path}: its directory is read-only", path=path
+            )
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     return not writable
 
@@ -353,10 +355,12 @@ class _WriterQueue:
         holders = [p for p in lock_holders(self._path) if p != os.getpid()]
         who = f" by process {', '.join(map(str, holders))}" if holders else ""
         return WriterBusy(
-            f"the database is busy: its writer lock {self._path} has been held{who} for more "
-            f"than {self.timeout:g} s (a stopped or hung rangectl?); try again, or end that "
-            "process",
+            "the database is busy: its writer lock {path} has been held{who} for more than "
+            "{timeout:g} s (a stopped or hung rangectl?); try again, or end that process",
             retry_after=max(1, round(self.timeout / 3)),
+            path=self._path,
+            who=who,
+            timeout=self.timeout,
         )
 
     @contextlib.contextmanager
@@ -449,13 +453,17 @@ class Store:
         """Wait for our turn among the SQLite file's writers (nothing to wait for elsewhere);
         a database that can only be read says so in one line."""
         if self.read_only:
-            raise ReadOnly(f"the database {self.file.path} is read-only: nothing can be changed")  # type: ignore[union-attr]
+            raise ReadOnly(
+                "the database {path} is read-only: nothing can be changed", path=self.file.path
+            )  # type: ignore[union-attr]
         try:
             with self._writers.hold() if self._writers is not None else contextlib.nullcontext():
                 yield
         except OperationalError as exc:
             if "readonly" in str(exc.orig):
-                raise ReadOnly(f"the database {self.where} is read-only: {exc.orig}") from None
+                raise ReadOnly(
+                    "the database {where} is read-only: {orig}", where=self.where, orig=exc.orig
+                ) from None
             raise
 
     @contextlib.contextmanager
@@ -509,8 +517,11 @@ class Store:
         if rows != ["ok"]:
             more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
             raise Corrupt(
-                f"the database {self.file.path} is damaged (SQLite: {rows[0][:200]}{more}): stop "
-                "the range and restore the latest backup; do not write to this file"
+                "the database {path} is damaged (SQLite: {rows}{more}): stop the range and "
+                "restore the latest backup; do not write to this file",
+                path=self.file.path,
+                rows=rows[0][:200],
+                more=more,
             )
 
     def require_schema(self, head: str) -> None:
@@ -527,7 +538,10 @@ class Store:
         if found != head:
             state = "has no schema" if found is None else f"is at schema revision {found}"
             raise SchemaMismatch(
-                f"the database {url} {state}, this code needs {head}: run `rangectl db upgrade`"
+                "the database {url} {state}, this code needs {head}: run `rangectl db upgrade`",
+                url=url,
+                state=state,
+                head=head,
             )
 
     def lease(self, name: str, *, wait: bool = False) -> Lease:
@@ -542,7 +556,9 @@ class Store:
                 fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise LeaseBusy(f"{name} lease on {url} is held by another process") from None
+                raise LeaseBusy(
+                    "{name} lease on {url} is held by another process", name=name, url=url
+                ) from None
             return Lease(lambda: os.close(fd))
         from sqlalchemy import text
 
@@ -552,7 +568,7 @@ class Store:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
         elif not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             conn.close()
-            raise LeaseBusy(f"{name} lease on {url} is held by another process")
+            raise LeaseBusy("{name} lease on {url} is held by another process", name=name, url=url)
         conn.commit()
 
         def release() -> None:
@@ -575,7 +591,8 @@ class Store:
         except LeaseBusy:
             url = self.engine.url.render_as_string(hide_password=True)
             raise SchedulerBusy(
-                f"another scheduler (rangectl worker or rangectl serve) already runs on {url}"
+                "another scheduler (rangectl worker or rangectl serve) already runs on {url}",
+                url=url,
             ) from None
 
     def sync_counts(self) -> tuple[int, int] | None:

@@ -11,10 +11,14 @@
     if (msg && !window.confirm(msg)) { ev.preventDefault(); }
   }, true);
 
+  // Words in the page's language, from the <html> element's data-t-* (set by the server).
+  var root = document.documentElement;
+  function t(key, time) { return (root.getAttribute("data-t-" + key) || "{time}").replace("{time}", time); }
+
   // Countdowns: <time data-countdown="ISO"> with the server's time in data-now (server clock).
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function fmt(ms) {
-    if (ms <= 0) { return "now"; }
+    if (ms <= 0) { return t("now", ""); }
     var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     return (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
   }
@@ -31,11 +35,24 @@
         if (!el.title) { el.title = el.textContent; }
       }
       var left = Date.parse(el.dataset.countdown) - (Date.now() + Number(el.dataset.offset));
-      el.textContent = "in " + fmt(left);
+      el.textContent = left <= 0 ? fmt(left) : t("in", fmt(left));
     }
   }
   tick();
   setInterval(tick, 1000);
+
+  // Times are written in UTC (the range's clock); beside each, the reader's own local time
+  // when it differs from UTC: <span data-local="ISO">.
+  function localTimes(scope) {
+    var nodes = scope.querySelectorAll("[data-local]");
+    for (var i = 0; i < nodes.length; i++) {
+      var d = new Date(nodes[i].getAttribute("data-local"));
+      if (isNaN(d.getTime()) || d.getTimezoneOffset() === 0) { continue; }
+      var shown = d.toLocaleTimeString(root.lang || undefined, { hour: "2-digit", minute: "2-digit" });
+      nodes[i].textContent = " (" + t("local", shown) + ")";
+    }
+  }
+  localTimes(document);
 
   // Live regions: poll data-live with If-None-Match; replace the content when it changed.
   function live(el, every) {
@@ -55,7 +72,7 @@
           etag = r.headers.get("ETag") || "";
           return r.text();
         })
-        .then(function (html) { if (html !== null) { el.innerHTML = html; tick(); } })
+        .then(function (html) { if (html !== null) { el.innerHTML = html; tick(); localTimes(el); } })
         .catch(function () { /* the next poll retries */ });
     }
     poll();

@@ -30,7 +30,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Cross-cutting leaves every layer may use: no I/O beyond reading the environment.
     # The metrics and the log set-up too: every layer counts and logs.
     "base": ("range_control/errors.py", "range_control/clock.py", "range_control/settings.py",
-             "range_control/metrics.py", "range_control/logs.py"),
+             "range_control/metrics.py", "range_control/logs.py", "range_control/i18n.py"),
     # What every use case is handed: store, settings and clock.
     "context": ("range_control/context.py",),
 }  # fmt: skip
@@ -52,6 +52,8 @@ THIRD_PARTY: dict[str, set[str]] = {
     "flask": {"range_control/api", "scoreboard_web", "range_control/web.py"},
     "werkzeug": {"range_control/api", "scoreboard_web", "range_control/web.py"},
     "flask_wtf": {"scoreboard_web"},
+    "flask_babel": {"scoreboard_web"},
+    "babel": {"scoreboard_web/catalogs.py"},
     "spectree": {"range_control/api"},
     "docker": {"range_control/orchestrator/docker_backend.py", "range_control/orchestrator/images.py",
                "range_control/orchestrator/swarm_backend.py"},

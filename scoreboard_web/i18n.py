@@ -1,0 +1,157 @@
+"""The pages' and the API's language (Flask-Babel): chosen per request, applied to the
+product's strings, dates, numbers and the event's translated content.
+
+A request's language is the ``lang`` cookie (set by the chooser in the header), else the best
+of ``Accept-Language`` the range speaks, else the event's default (``RANGE_DEFAULT_LANGUAGE``).
+Catalogs: ``scoreboard_web/translations/<lang>/LC_MESSAGES/messages.po`` (README: adding a
+language); the compiled ``.mo`` beside each is what Flask-Babel reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
+from flask_babel import Babel, format_datetime, format_decimal, get_locale, gettext
+from markupsafe import Markup
+
+from range_control.errors import ServiceError
+from range_control.i18n import CATALOGS, Localized, languages, localize, native_name, negotiate
+
+COOKIE = "lang"
+bp = Blueprint("lang", __name__)
+
+
+def N_(text: str) -> str:
+    """Marks a constant for the catalog (``pybabel extract -k N_``); translated where shown."""
+    return text
+
+
+# The values the range shows as words (states, results, kinds): one translation each.
+LABELS = {
+    "not_started": N_("not started"), "running": N_("running"), "paused": N_("paused"),
+    "ended": N_("ended"), "upcoming": N_("upcoming"), "done": N_("done"),
+    "skipped": N_("skipped"), "correct": N_("correct"), "incorrect": N_("incorrect"),
+    "already_solved": N_("already solved"), "partial": N_("partial"), "solve": N_("solve"),
+    "first_blood": N_("first blood"), "award": N_("award"), "hint": N_("hint"),
+    "inject": N_("inject"), "phase": N_("phase"), "organiser": N_("organiser"),
+    "absent": N_("absent"), "pending": N_("pending"), "failed": N_("failed"),
+    "unavailable": N_("unavailable"), "healthy": N_("healthy"), "unhealthy": N_("unhealthy"),
+    "starting": N_("starting"), "enabled": N_("enabled"), "disabled": N_("disabled"),
+}  # fmt: skip
+
+
+def label(value: str | None) -> str:
+    """A state, result or kind as a word in the reader's language."""
+    if not value:
+        return ""
+    return gettext(LABELS[value]) if value in LABELS else value.replace("_", " ")
+
+
+def default_language() -> str:
+    return current_app.extensions["range"].settings.default_language
+
+
+def select_language() -> str:
+    langs = languages()
+    chosen = request.cookies.get(COOKIE)
+    if chosen in langs:
+        return chosen
+    return negotiate(request.headers.get("Accept-Language"), langs) or default_language()
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else default_language()
+
+
+def tr(original: str | None, translations: Any, field: str) -> Localized:
+    """A text of the event's content in the reader's language (fallback rules:
+    ``range_control.i18n.localize``)."""
+    return localize(original, translations, field, current_language(), default_language())
+
+
+def lang_attr(text: Localized) -> Markup:
+    """`` lang="xx"`` on the element around a text written in another language than the
+    page's (screen readers switch voice), nothing otherwise."""
+    if text.lang == current_language():
+        return Markup("")
+    return Markup(' lang="{}"').format(text.lang)
+
+
+def original_mark(text: Localized) -> Markup:
+    """The discreet mark beside a text shown in its original language to a reader of another."""
+    if not text.original:
+        return Markup("")
+    label = gettext("original, in %(language)s", language=native_name(text.lang))
+    return Markup(' <small class="original">({})</small>').format(label)
+
+
+def when(value: datetime | None) -> Markup:
+    """A time as the reader's locale writes it, in UTC (the range's clock), and a slot that the
+    page's script fills with the reader's local time."""
+    if value is None:
+        return Markup("-")
+    utc = value.astimezone(UTC)
+    shown = format_datetime(utc, "medium", rebase=False)
+    return Markup(
+        '<span class="utc">{} UTC</span><span class="local" data-local="{}"></span>'
+    ).format(shown, utc.isoformat())
+
+
+def number(value: int | float | None) -> str:
+    return "" if value is None else format_decimal(value)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site (never ``//host`` or a scheme): no open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target[:2000]
+
+
+@bp.get("/language/<code>")
+def choose(code: str) -> Response:
+    """The chooser: remember the language for a year, back to the page the reader was on."""
+    if code not in languages():
+        abort(404)
+    resp = redirect(_safe_next(request.args.get("next")), code=303)
+    resp.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
+                    secure=request.is_secure)  # fmt: skip
+    return resp
+
+
+def _translate(text: str) -> str:
+    return gettext(text) if text else text
+
+
+def message(exc: ServiceError) -> str:
+    """A service's refusal in the reader's language."""
+    return exc.localized(_translate)
+
+
+def install(app: Flask) -> None:
+    langs = languages()
+    default = app.extensions["range"].settings.default_language
+    if default not in langs:
+        raise ValueError(
+            f"RANGE_DEFAULT_LANGUAGE: {default!r} is not one of the range's languages "
+            f"({', '.join(langs)}); a language is added by its catalog (README)"
+        )
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(CATALOGS)
+    app.config["BABEL_DEFAULT_LOCALE"] = default
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
+    Babel(app, locale_selector=select_language)
+    app.extensions["translate"] = _translate  # the API's error messages
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(
+        tr=tr, original_mark=original_mark, lang_attr=lang_attr, current_language=current_language,
+        languages=langs, native_name=native_name, label=label, default_language=default,
+    )  # fmt: skip
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["num"] = number
