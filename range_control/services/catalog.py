@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.domain.visibility import is_visible
 from range_control.errors import InvalidInput, NotFound
+from range_control.i18n import languages
 from range_control.orchestrator.images import context_digest, image_tag
 from range_control.services.events import audit, bump_generation, ensure_event
 from range_control.specs import ctfcli
@@ -340,6 +341,7 @@ def lint(
             by_slug[item.slug] = item
         result.problems.extend(_file_problems(item, result.warnings))
         result.warnings.extend(_solution_warnings(item))
+    result.warnings.extend(_translation_warnings(result.challenges))
     for item in result.challenges:
         result.problems.extend(_environment_problems(item, image_present, result.warnings))
         result.problems.extend(_solver_problems(item))
@@ -351,6 +353,31 @@ def lint(
                             "set nor in the database (sync it first, or fix the name)")
                 )  # fmt: skip
     return result
+
+
+def _translation_warnings(items: list[Loaded]) -> list[Problem]:
+    """A pack translated unevenly: some challenges in a language and others not (their teams
+    read a mix), a translated hint list of another length than the hints (matched by
+    position), a language the pages do not speak (no team can choose it)."""
+    out: list[Problem] = []
+    by_lang: dict[str, list[Loaded]] = {}
+    for item in items:
+        for lang, t in item.spec.translations.items():
+            by_lang.setdefault(lang, []).append(item)
+            where = f"translations.{lang}"
+            if t.hints and len(t.hints) != len(item.spec.hints):
+                out.append(Problem(item.path, f"{where}.hints", f"{len(t.hints)} translated "
+                                   f"hint(s) for {len(item.spec.hints)} hint(s): they are "
+                                   "matched by position"))  # fmt: skip
+            if lang not in languages():
+                out.append(Problem(item.path, where, f"the pages do not speak {lang!r} (no "
+                                   "catalog), so no team can choose it"))  # fmt: skip
+    for lang, have in sorted(by_lang.items()):
+        for item in items:
+            if item not in have:
+                out.append(Problem(item.path, "translations", f"no {lang!r} translation, while "
+                                   f"{len(have)} other challenge(s) of this set have one"))  # fmt: skip
+    return out
 
 
 def resolve_prerequisite(req: Prerequisite, loaded: list[Loaded], known: Known) -> str | None:
