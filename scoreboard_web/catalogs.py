@@ -79,7 +79,7 @@ def read(lang: str) -> Catalog:
 
 def write(lang: str, catalog: Catalog) -> None:
     buf = io.BytesIO()
-    write_po(buf, catalog, width=100, omit_header=False, sort_output=False)
+    write_po(buf, catalog, width=100, omit_header=False, sort_output=False, ignore_obsolete=True)
     po_path(lang).write_bytes(buf.getvalue())
 
 

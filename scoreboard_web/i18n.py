@@ -50,6 +50,18 @@ def label(value: str | None) -> str:
     return gettext(LABELS[value]) if value in LABELS else value.replace("_", " ")
 
 
+def why(entry: Any) -> str:
+    """A ledger entry's reason in the reader's language (the organisers' award reasons are
+    shown as written)."""
+    if not entry.reason:
+        return entry.why
+    text = gettext(entry.reason)
+    try:
+        return text.format(**entry.values)
+    except (KeyError, IndexError, ValueError):
+        return entry.why
+
+
 def default_language() -> str:
     return current_app.extensions["range"].settings.default_language
 
@@ -85,7 +97,7 @@ def original_mark(text: Localized) -> Markup:
     """The discreet mark beside a text shown in its original language to a reader of another."""
     if not text.original:
         return Markup("")
-    label = gettext("original, in %(language)s", language=native_name(text.lang))
+    label = gettext("original: %(language)s", language=native_name(text.lang))
     return Markup(' <small class="original">({})</small>').format(label)
 
 
@@ -151,7 +163,7 @@ def install(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         tr=tr, original_mark=original_mark, lang_attr=lang_attr, current_language=current_language,
-        languages=langs, native_name=native_name, label=label, default_language=default,
+        languages=langs, native_name=native_name, label=label, why=why, default_language=default,
     )  # fmt: skip
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["num"] = number

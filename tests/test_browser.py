@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import waitress
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from range_control.context import Range
 from range_control.services import catalog, environments, scenario, teams
@@ -24,9 +24,6 @@ from range_control.settings import Settings
 from range_control.web import create_app
 from tests.conftest import ADMIN, FLAG_SECRET, migrated_sqlite
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
 ARTIFACTS = Path(os.environ.get("RANGE_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "test-artifacts"))  # fmt: skip
 
@@ -51,17 +48,6 @@ def _challenge(root: Path, slug: str, **spec: object) -> None:
     data = {"name": slug.replace("-", " ").title(), "slug": slug, "value": 100,
             "flags": [f"ICE{{{slug}}}"], **spec}  # fmt: skip
     (d / "challenge.yml").write_text(yaml.safe_dump(data))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (infra/setup.sh does)",
-                    pytrace=False)  # fmt: skip
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from range_control.cli.common import (
 )
 from range_control.cli.serve import run_server
 from range_control.errors import Unavailable
+from range_control.i18n import languages, native_name
 from range_control.services import catalog, environments, events, scenario, schema, teams
 from range_control.services import images as builds
 from range_control.services.catalog import Loaded
@@ -100,6 +101,10 @@ def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
     console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
     console.print(f"console:        {base}/console/  (log in with the organiser token: "
                   f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)")  # fmt: skip
+    for lang in languages():
+        if lang != state.settings.default_language:  # the pack and scenario are translated too
+            console.print(f"in {native_name(lang)}:  {base}/language/{lang}?next=/portal/  "
+                          "(or the chooser at the top of every page)")  # fmt: skip
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
     if no_serve:

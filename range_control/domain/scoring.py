@@ -67,13 +67,25 @@ class UnlockRec:
     hint_title: str = ""
 
 
+def N_(text: str) -> str:
+    """Marks a constant for the message catalogs (pages show it in the reader's language)."""
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     kind: str  # "solve" | "first_blood" | "award" | "hint"
     points: int
     at: datetime
     challenge: str | None
-    why: str
+    why: str  # in English; ``reason`` with ``values`` is the same for a translation
+    reason: str = ""  # an English template with str.format fields; "" when ``why`` is data
+    values: dict[str, object] = field(default_factory=dict)
+
+
+def _entry(kind: str, points: int, at: datetime, challenge: str | None, reason: str,
+           **values: object) -> LedgerEntry:  # fmt: skip
+    return LedgerEntry(kind, points, at, challenge, reason.format(**values), reason, values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +127,25 @@ def decayed_value(ch: ChallengeValue, n: int) -> int:
     return max(math.ceil(raw), ch.minimum)
 
 
-def _why_value(ch: ChallengeValue, n: int, retroactive: bool) -> str:
+def _why_value(ch: ChallengeValue, n: int, retroactive: bool) -> tuple[str, dict[str, object]]:
     if ch.type != "dynamic":
-        return f"static value {ch.value}"
-    basis = "current value" if retroactive else "value at solve"
-    return (
-        f"{basis}: {ch.function} decay from {ch.value} (minimum {ch.minimum}, decay {ch.decay:g}) "
-        f"with {n} earlier solve{'s' if n != 1 else ''}"
-    )
+        return N_("static value {value}"), {"value": ch.value}
+    values = {"function": ch.function, "value": ch.value, "minimum": ch.minimum,
+              "decay": ch.decay, "n": n}  # fmt: skip
+    if retroactive:
+        if n == 1:
+            why = N_("current value: {function} decay from {value} (minimum {minimum}, decay "
+                     "{decay:g}) with {n} earlier solve")  # fmt: skip
+        else:
+            why = N_("current value: {function} decay from {value} (minimum {minimum}, decay "
+                     "{decay:g}) with {n} earlier solves")  # fmt: skip
+    elif n == 1:
+        why = N_("value at solve: {function} decay from {value} (minimum {minimum}, decay "
+                 "{decay:g}) with {n} earlier solve")  # fmt: skip
+    else:
+        why = N_("value at solve: {function} decay from {value} (minimum {minimum}, decay "
+                 "{decay:g}) with {n} earlier solves")  # fmt: skip
+    return why, values
 
 
 def compute_board(
@@ -166,29 +189,30 @@ def compute_board(
         for k, s in enumerate(lst):
             n = len(lst) - 1 if not points_fixed_at_solve else k
             pts = decayed_value(ch, n)
-            ledgers[s.team_id].append(
-                LedgerEntry(
-                    "solve", pts, s.at, ch.slug, _why_value(ch, n, not points_fixed_at_solve)
-                )
-            )
+            why, values = _why_value(ch, n, not points_fixed_at_solve)
+            ledgers[s.team_id].append(_entry("solve", pts, s.at, ch.slug, why, **values))
             if k == 0 and first_blood_bonus:
                 ledgers[s.team_id].append(
-                    LedgerEntry(
-                        "first_blood", first_blood_bonus, s.at, ch.slug, "first blood bonus"
-                    )
+                    _entry("first_blood", first_blood_bonus, s.at, ch.slug, N_("first blood bonus"))
                 )
     for a in awards:
         if kept(a.at) and a.team_id in team_ids:
-            ledgers[a.team_id].append(
-                LedgerEntry("award", a.value, a.at, None, a.reason or "award by the organisers")
-            )
+            if a.reason:  # the organisers' own words, as written
+                ledgers[a.team_id].append(LedgerEntry("award", a.value, a.at, None, a.reason))
+            else:
+                ledgers[a.team_id].append(
+                    _entry("award", a.value, a.at, None, N_("award by the organisers"))
+                )
     for u in unlocks:
         if kept(u.at) and u.team_id in team_ids and u.cost:
             ch = by_id.get(u.challenge_id)
-            title = f" '{u.hint_title}'" if u.hint_title else ""
-            ledgers[u.team_id].append(
-                LedgerEntry("hint", -u.cost, u.at, ch.slug if ch else None, f"hint{title} unlocked")
-            )
+            slug = ch.slug if ch else None
+            if u.hint_title:
+                entry = _entry("hint", -u.cost, u.at, slug, N_("hint '{title}' unlocked"),
+                               title=u.hint_title)  # fmt: skip
+            else:
+                entry = _entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
+            ledgers[u.team_id].append(entry)
 
     rows: list[Standing] = []  # positions are given once sorted
     for t in teams:

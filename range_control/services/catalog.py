@@ -375,8 +375,8 @@ def _translation_warnings(items: list[Loaded]) -> list[Problem]:
     for lang, have in sorted(by_lang.items()):
         for item in items:
             if item not in have:
-                out.append(Problem(item.path, "translations", f"no {lang!r} translation, while "
-                                   f"{len(have)} other challenge(s) of this set have one"))  # fmt: skip
+                why = f"no {lang!r} translation, while {len(have)} other challenge(s) of this set"
+                out.append(Problem(item.path, "translations", why + " have one"))
     return out
 
 

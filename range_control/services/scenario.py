@@ -259,6 +259,7 @@ def rows_of(w: Where) -> list[PhaseRowOut]:
                 injects=len(p.injects),
                 status=status,
                 extended_by=ctl.extensions.get(p.id),
+                translations=_texts(p.translations),
             )
         )
     return rows

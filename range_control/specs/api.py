@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
+from pydantic.json_schema import SkipJsonSchema
 
 from range_control.specs.challenge import MAX_FLAG_LEN
 from range_control.specs.text import Language
@@ -124,6 +125,9 @@ class LedgerEntryOut(View):
     points: int
     at: datetime
     why: str
+    # ``why`` as an English template and its values, for the pages to translate; not sent.
+    reason: SkipJsonSchema[str] = Field(default="", exclude=True)
+    values: SkipJsonSchema[dict[str, Any]] = Field(default_factory=dict, exclude=True)
 
 
 class LedgerOut(View):
@@ -257,6 +261,7 @@ class PhaseRowOut(View):
     injects: int
     status: str
     extended_by: timedelta | None = Field(default=None, description="by the organisers")
+    translations: Translations = TRANSLATIONS
 
 
 class ScenarioOut(View):
