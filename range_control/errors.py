@@ -19,6 +19,15 @@ def no_translation(text: str) -> str:
     return text
 
 
+def _localized(value: object, translate: Callable[[str], str]) -> object:
+    """A parameter as shown: an error inside an error translated too, a list of them joined."""
+    if isinstance(value, ServiceError):
+        return value.localized(translate)
+    if isinstance(value, list) and value and all(isinstance(v, ServiceError) for v in value):
+        return "; ".join(v.localized(translate) for v in value)
+    return value
+
+
 class ServiceError(Exception):
     """``message`` is written in English with ``str.format`` fields named by ``params``
     (``NotFound("challenge {slug!r} not found", slug=slug)``), never pre-formatted: the constant
@@ -37,14 +46,12 @@ class ServiceError(Exception):
 
     def localized(self, translate: Callable[[str], str]) -> str:
         """The message in the language of ``translate`` (a gettext); a parameter that is itself
-        a ``ServiceError`` (an error inside an error) is translated the same way."""
+        a ``ServiceError`` (an error inside an error), or a list of them, is translated the
+        same way."""
         text = translate(self.template)
         if not self.params:
             return text
-        values = {
-            k: v.localized(translate) if isinstance(v, ServiceError) else v
-            for k, v in self.params.items()
-        }
+        values = {k: _localized(v, translate) for k, v in self.params.items()}
         try:
             return text.format(**values)
         except (KeyError, IndexError, ValueError):  # a broken translation: the original

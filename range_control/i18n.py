@@ -27,6 +27,12 @@ NATIVE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "nl": "Nede
                 "pl": "Polski", "it": "Italiano", "es": "Español", "pt": "Português"}  # fmt: skip
 
 
+def N_(text: str) -> str:
+    """Marks a constant for the catalogs (``pybabel``'s keyword ``N_``); translated where it
+    is shown, not where it is written."""
+    return text
+
+
 @cache
 def languages() -> tuple[str, ...]:
     """The languages the product speaks: English, then every catalog present, sorted."""

@@ -61,8 +61,8 @@ def extract() -> Catalog:
         )
         for filename, lineno, message, comments, context in found:
             first = message[0] if isinstance(message, tuple) else message
-            if not first or not any(ch.isalpha() for ch in first):
-                continue  # a separator inside a raise ("; ".join(...)): nothing to translate
+            if not any(ch.isalpha() for ch in placeholder_free(first or "")):
+                continue  # "; ".join(...) inside a raise, "{problems}": nothing to translate
             catalog.add(message, None, [(f"{sub}/{filename}", lineno)],
                         auto_comments=comments, context=context)  # fmt: skip
     return catalog
@@ -120,6 +120,10 @@ _BRACES = re.compile(r"(?<!\{)\{(\w+)(?:![rsa])?(?::[^{}]*)?\}(?!\})")
 
 def placeholders(text: str) -> set[str]:
     return set(_PERCENT.findall(text)) | set(_BRACES.findall(text))
+
+
+def placeholder_free(text: str) -> str:
+    return _BRACES.sub("", _PERCENT.sub("", text))
 
 
 def _strings(message: Message) -> Iterator[tuple[str, str]]:

@@ -18,15 +18,10 @@ from flask_babel import Babel, format_datetime, format_decimal, get_locale, gett
 from markupsafe import Markup
 
 from range_control.errors import ServiceError
-from range_control.i18n import CATALOGS, Localized, languages, localize, native_name, negotiate
+from range_control.i18n import CATALOGS, N_, Localized, languages, localize, native_name, negotiate
 
 COOKIE = "lang"
 bp = Blueprint("lang", __name__)
-
-
-def N_(text: str) -> str:
-    """Marks a constant for the catalog (``pybabel extract -k N_``); translated where shown."""
-    return text
 
 
 # The values the range shows as words (states, results, kinds): one translation each.

@@ -124,9 +124,16 @@ def test_api_errors_follow_the_request_language_with_the_same_code(env: Env) -> 
                                "message": "un jeton d'équipe valide est requis"}  # fmt: skip
     r = env.client.get("/api/v1/nowhere", headers=FR)
     assert r.status_code == 404 and r.json["error"]["message"] == "page ou ressource introuvable"
-    r = env.client.post("/api/v1/admin/teams", headers={**env.admin(), **FR},
-                        json={"name": "x", "country": "ZZZZ"})  # fmt: skip
-    assert r.status_code == 400 and r.json["error"]["code"] == "invalid"
+    # A body that fails validation: each field's problem, in the request's language.
+    bad = {"title": "x" * 201, "message": 5, "colour": "red"}
+    r_en = env.client.post("/api/v1/admin/announcements", headers=env.admin(), json=bad)
+    r_fr = env.client.post("/api/v1/admin/announcements", headers={**env.admin(), **FR},
+                           json=bad)  # fmt: skip
+    assert r_en.status_code == r_fr.status_code == 400
+    assert r_en.json["error"] == {"code": "invalid", "message": "title: too long (maximum length 200); "
+                                  "message: must be text; colour: unknown field"}  # fmt: skip
+    assert r_fr.json["error"] == {"code": "invalid", "message": "title : trop long (longueur maximale 200); "
+                                  "message : doit être du texte; colour : champ inconnu"}  # fmt: skip
 
 
 def test_a_french_team_reads_the_portal_in_french(env: Env) -> None:

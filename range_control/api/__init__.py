@@ -21,8 +21,9 @@ from werkzeug.exceptions import HTTPException
 
 from range_control import errors as svc
 from range_control.context import Range
+from range_control.i18n import N_
 from range_control.services import access, teams
-from range_control.specs.files import field_errors
+from range_control.specs.files import FieldError, field_errors
 from range_control.specs.text import MAX_DEPTH, first_problem, whole_number
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,52 @@ def parse(model: type[M], data: Any | None = None) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         found = field_errors(exc, unknown="unknown field", limit=5)
-        raise svc.InvalidInput("; ".join(f"{loc or 'body'}: {msg}" for loc, msg in found)) from None
+        raise svc.InvalidInput("{problems}", problems=[_field_problem(f) for f in found]) from None
+
+
+# pydantic's messages are English prose: the common ones are the range's own, in the catalogs
+# (the rest stay as pydantic writes them).
+_FIELD_PROBLEMS = {
+    "missing": N_("{field}: required"),
+    "extra_forbidden": N_("{field}: unknown field"),
+    "string_too_long": N_("{field}: too long (maximum length {max_length})"),
+    "string_too_short": N_("{field}: too short (minimum length {min_length})"),
+    "too_long": N_("{field}: too many items (maximum {max_length})"),
+    "too_short": N_("{field}: too few items (minimum {min_length})"),
+    "string_type": N_("{field}: must be text"),
+    "int_type": N_("{field}: must be a whole number"),
+    "int_parsing": N_("{field}: must be a whole number"),
+    "int_from_float": N_("{field}: must be a whole number"),
+    "bool_type": N_("{field}: must be true or false"),
+    "bool_parsing": N_("{field}: must be true or false"),
+    "greater_than_equal": N_("{field}: must be at least {ge}"),
+    "less_than_equal": N_("{field}: must be at most {le}"),
+    "greater_than": N_("{field}: must be more than {gt}"),
+    "less_than": N_("{field}: must be less than {lt}"),
+    "literal_error": N_("{field}: must be one of {expected}"),
+    "string_pattern_mismatch": N_("{field}: must match {pattern}"),
+    "list_type": N_("{field}: must be a list"),
+    "dict_type": N_("{field}: must be an object"),
+    "model_type": N_("{field}: must be an object"),
+    "model_attributes_type": N_("{field}: must be an object"),
+    "datetime_type": N_("{field}: must be a date and time (ISO 8601)"),
+    "datetime_parsing": N_("{field}: must be a date and time (ISO 8601)"),
+    "datetime_from_date_parsing": N_("{field}: must be a date and time (ISO 8601)"),
+    "timezone_aware": N_("{field}: needs its time zone (Z or +01:00)"),
+}
+
+
+def _field_problem(f: FieldError) -> svc.InvalidInput:
+    field = f.loc or "body"
+    template = _FIELD_PROBLEMS.get(f.type)
+    if template is None:
+        return svc.InvalidInput("{field}: {problem}", field=field, problem=f.msg)
+    values = {k: str(v).replace("' or '", "', '") for k, v in f.ctx.items()}
+    try:
+        template.format(field=field, **values)
+    except (KeyError, IndexError, ValueError):
+        return svc.InvalidInput("{field}: {problem}", field=field, problem=f.msg)
+    return svc.InvalidInput(template, field=field, **values)
 
 
 def whole(value: str | None, field: str, low: int, high: int, default: int | None = None) -> int:

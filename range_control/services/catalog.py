@@ -144,7 +144,7 @@ def _named(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[Any, ...]:
 def _validation_problems(path: Path, exc: ValidationError, data: dict[str, Any]) -> list[Problem]:
     unknown = "unknown key (not part of challenge.yml; a typo?)"
     found = field_errors(exc, unknown=unknown, rename=lambda loc: _named(loc, data))
-    return [Problem(path, loc or "(top level)", msg) for loc, msg in found]
+    return [Problem(path, f.loc or "(top level)", f.msg) for f in found]
 
 
 def load_spec(path: Path) -> tuple[ChallengeSpec | None, list[Problem], list[Problem]]:

@@ -65,7 +65,7 @@ def parse(data: Any, source: str = "scenario") -> ScenarioSpec:
     try:
         return ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {loc or '(top level)'}: {msg}" for loc, msg in field_errors(exc)]
+        lines = [f"{source}: {f.loc or '(top level)'}: {f.msg}" for f in field_errors(exc)]
         raise InvalidInput("\n".join(lines)) from None
 
 

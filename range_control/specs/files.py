@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import ValidationError
@@ -44,24 +44,33 @@ def read_yaml(path: Path, max_bytes: int) -> Any:
         raise FileProblem(path, where, message) from None
 
 
+class FieldError(NamedTuple):
+    loc: str  # dotted keys, "" for the top level
+    msg: str  # in English
+    type: str  # pydantic's error type (``string_too_long``), for a translation
+    ctx: dict[str, Any]  # its values (``{"max_length": 200}``)
+
+
 def field_errors(
     exc: ValidationError,
     *,
     unknown: str = "unknown key",
     limit: int | None = None,
     rename: Callable[[tuple[Any, ...]], tuple[Any, ...]] = lambda loc: loc,
-) -> list[tuple[str, str]]:
-    """``(location, message)`` for each error, without repeats: locations are the dotted keys a
-    writer knows (pydantic's names of union branches and validators are dropped; "" is the top
-    level), an unknown key reads ``unknown``, and "Value error, " prefixes are dropped.
-    ``rename`` may replace positions by names (a list item by its ``name:``)."""
-    out: list[tuple[str, str]] = []
+) -> list[FieldError]:
+    """Each error once: locations are the dotted keys a writer knows (pydantic's names of
+    union branches and validators are dropped; "" is the top level), an unknown key reads
+    ``unknown``, and "Value error, " prefixes are dropped. ``rename`` may replace positions by
+    names (a list item by its ``name:``)."""
+    out: list[FieldError] = []
+    seen: set[tuple[str, str]] = set()
     for err in exc.errors():
         loc = ".".join(str(x) for x in rename(err["loc"]) if not _internal(x))
         msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
-        item = (loc, msg.removeprefix("Value error, "))
-        if item not in out:
-            out.append(item)
+        msg = msg.removeprefix("Value error, ")
+        if (loc, msg) not in seen:
+            seen.add((loc, msg))
+            out.append(FieldError(loc, msg, err["type"], dict(err.get("ctx") or {})))
         if limit is not None and len(out) >= limit:
             break
     return out
