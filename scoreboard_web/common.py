@@ -12,7 +12,7 @@ from flask_babel import gettext
 from range_control import metrics
 from range_control.context import Range
 from range_control.errors import ServiceError
-from scoreboard_web.i18n import message
+from scoreboard_web.i18n import label, message
 from scoreboard_web.sessions import LoginLimiter
 
 SID = "sid"  # the only session key: the secret of a server-side session (services.sessions)
@@ -33,8 +33,9 @@ def too_many(template: str, wait: int, **context: object) -> tuple[str, int]:
     return render_template(template, **context), 429
 
 
-def html_error(status: int, title: str, message: str) -> Response:
-    body = render_template("error.html", status=status, title=title, message=message)
+def html_error(status: int, code: str, message: str) -> Response:
+    """The error page: the error's code as a word in the reader's language, and the message."""
+    body = render_template("error.html", status=status, title=label(code), message=message)
     return Response(body, status=status, mimetype="text/html")
 
 

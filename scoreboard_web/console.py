@@ -36,7 +36,7 @@ def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
                 and sessions.is_organiser(ctx(), session.get(SID, ""))):  # fmt: skip
             if session.get(KIND) == sessions.TEAM:
                 return html_error(403, "forbidden",
-                                  "The organiser console refuses team sessions.")  # fmt: skip
+                                  gettext("The organiser console refuses team sessions."))  # fmt: skip
             return redirect(url_for("console.login"))
         g.actor = ACTOR
         return fn(*args, **kwargs)

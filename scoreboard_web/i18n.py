@@ -35,6 +35,18 @@ LABELS = {
     "absent": N_("absent"), "pending": N_("pending"), "failed": N_("failed"),
     "unavailable": N_("unavailable"), "healthy": N_("healthy"), "unhealthy": N_("unhealthy"),
     "starting": N_("starting"), "enabled": N_("enabled"), "disabled": N_("disabled"),
+    # error codes, as the title of an error page
+    "error": N_("error"), "invalid": N_("invalid"), "not_found": N_("not found"),
+    "unauthorized": N_("unauthorized"), "forbidden": N_("forbidden"), "locked": N_("locked"),
+    "event_not_running": N_("event not running"), "conflict": N_("conflict"),
+    "rate_limited": N_("rate limited"), "engine_failed": N_("engine failed"),
+    "schema_mismatch": N_("schema mismatch"), "busy": N_("busy"),
+    "writer_busy": N_("database busy"), "read_only": N_("read-only"), "corrupt": N_("corrupt"),
+    "internal": N_("internal error"), "bad_request": N_("bad request"),
+    "method_not_allowed": N_("method not allowed"),
+    "request_entity_too_large": N_("request too large"),
+    "unsupported_media_type": N_("unsupported media type"),
+    "too_many_requests": N_("too many requests"),
 }  # fmt: skip
 
 

@@ -156,6 +156,10 @@ def test_a_french_team_reads_the_portal_in_french(env: Env) -> None:
     plain = c.get("/portal/challenges/plain").get_data(as_text=True)
     assert '<div class="description" lang="en"><p>Only in English.</p>' in plain
     assert "(original : English)" in plain
+    missing = c.get("/portal/challenges/nope")
+    assert missing.status_code == 404
+    assert "<h1>404: introuvable</h1>\n<p>défi &#39;nope&#39; introuvable</p>" in missing.get_data(
+        as_text=True)  # fmt: skip
     r = post(c, "/portal/challenges/callsign", "/portal/challenges/callsign/attempt",
              {"flag": "wrong"})  # fmt: skip
     assert "Drapeau incorrect." in r.get_data(as_text=True)

@@ -65,7 +65,7 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     """JSON under /api; pages (when the web layer is installed) get its HTML error page."""
     html = current_app.extensions.get("html_error")
     if html is not None and not request.path.startswith("/api/"):
-        resp = html(status, code.replace("_", " "), message)
+        resp = html(status, code, message)
     else:
         resp = jsonify({"error": {"code": code, "message": message}})
     resp.status_code = status
