@@ -35,8 +35,8 @@ def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not (session.get(KIND) == sessions.ORGANISER
                 and sessions.is_organiser(ctx(), session.get(SID, ""))):  # fmt: skip
             if session.get(KIND) == sessions.TEAM:
-                return html_error(403, "forbidden",
-                                  gettext("The organiser console refuses team sessions."))  # fmt: skip
+                refused = gettext("The organiser console refuses team sessions.")
+                return html_error(403, "forbidden", refused)
             return redirect(url_for("console.login"))
         g.actor = ACTOR
         return fn(*args, **kwargs)
