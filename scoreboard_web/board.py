@@ -56,9 +56,10 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
         return cached
     snap = scoreboard.snapshot(ctx, public=True)
     ann = scenario.announcements(ctx, limit=announcements)
-    ev, st = scenario.state(ctx)  # fresh: the snapshot's event is as of its last score change
+    w = scenario.where(ctx)  # fresh: the snapshot's event is as of its last score change
+    ev, st = w.view, w.at
     phase = st.phase.title if st is not None and st.phase is not None else None
-    phase_translations = scenario.phase_translations(ctx, st.phase if st is not None else None)
+    phase_translations = scenario.phase_translations(w)
     next_at = st.next_at if st is not None else None
     key_src = f"{snap.etag}|{ev.state}|{phase}|{iso(next_at)}|{iso(ev.ends_at)}|" + ",".join(
         str(a.id) for a in ann

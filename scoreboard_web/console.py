@@ -79,9 +79,7 @@ def logout() -> Response:
 @organiser_required
 def index() -> str:
     d = dashboard.console(ctx())
-    phase = scenario.phase_translations(ctx(), d.st.phase if d.st is not None else None)
-    return render_template("console/index.html", phase_translations=phase,
-                           **{f.name: getattr(d, f.name) for f in fields(d)})  # fmt: skip
+    return render_template("console/index.html", **{f.name: getattr(d, f.name) for f in fields(d)})
 
 
 @bp.post("/event/<action>")

@@ -61,11 +61,11 @@ def _banner() -> dict[str, Any]:
     """Team pages show the event banner: a pause, the phase and the countdown, everywhere."""
     if getattr(g, "team", None) is None:
         return {}
-    view, st = scenario.state(ctx())
-    phase = st.phase if st is not None else None
-    return {"banner": {"ev": view, "phase_title": phase.title if phase else None,
-                       "phase_translations": scenario.phase_translations(ctx(), phase),
-                       "next_at": st.next_at if st is not None else None},
+    w = scenario.where(ctx())
+    phase = w.at.phase if w.at is not None else None
+    return {"banner": {"ev": w.view, "phase_title": phase.title if phase else None,
+                       "phase_translations": scenario.phase_translations(w),
+                       "next_at": w.at.next_at if w.at is not None else None},
             "now": ctx().clock.now()}  # fmt: skip
 
 

@@ -35,6 +35,7 @@ class Dashboard:
     awards: list[AwardOut]
     announcements: list[AnnouncementOut]
     now: datetime
+    phase_translations: dict[str, dict[str, str]]  # the current phase's
 
 
 def console(ctx: Range) -> Dashboard:
@@ -58,4 +59,5 @@ def console(ctx: Range) -> Dashboard:
             awards=admin.awards_in(s, AWARDS_SHOWN),
             announcements=scenario.announcements_in(s, ANNOUNCEMENTS_SHOWN),
             now=now,
+            phase_translations=scenario.phase_translations(w),
         )

@@ -175,12 +175,11 @@ def spec_phases(ctx: Range) -> list[PhaseSpec]:
     return list(spec.phases) if spec else []
 
 
-def phase_translations(ctx: Range, phase: Any) -> dict[str, dict[str, str]]:
-    """The translations of a phase (anything with its ``id``) from the loaded scenario."""
-    if phase is None:
+def phase_translations(w: Where) -> dict[str, dict[str, str]]:
+    """The translations of the current phase's title and briefing (none between phases)."""
+    if w.spec is None or w.at is None or w.at.phase is None:
         return {}
-    spec = where(ctx).spec
-    found = next((p for p in spec.phases if p.id == phase.id), None) if spec else None
+    found = next((p for p in w.spec.phases if p.id == w.at.phase.id), None)
     return _texts(found.translations) if found is not None else {}
 
 
