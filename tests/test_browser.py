@@ -165,7 +165,7 @@ def test_organiser_pause_shows_in_the_portal_and_refuses_flags(browser: Browser,
     org.get_by_role("button", name="Log in").click()
     expect(org.get_by_role("heading", name="Event control")).to_be_visible()
     org.locator("#event-pause").click()
-    expect(org.get_by_text("Event pause: now paused.")).to_be_visible()
+    expect(org.get_by_text("Done: the event is now paused.")).to_be_visible()
     audit(org)
     shot(org, "console")
     org.goto(f"{live.url}/console/attempts")
