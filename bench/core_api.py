@@ -58,6 +58,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def seeded_app_settings(prefix: str, n_teams: int = 200, n_challenges: int = 30,
+                       n_solves: int = 3000) -> tuple[Settings, list[str], list[str]]:  # fmt: skip
+    """A fresh data dir seeded for in-process measurements (no engine, no rate limits in the
+    way): the settings, team tokens and challenge slugs."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    settings = Settings(data_dir=tmp, admin_token="bench-admin-token-0123456789",
+                        flag_secret="bench-flag-secret", secret_key="bench-secret-key",
+                        attempts_per_minute=10_000, environments="off")  # fmt: skip
+    ctx = Range.from_settings(settings)
+    tokens, slugs, _ = seed(ctx, n_teams, n_challenges, n_solves)
+    ctx.store.dispose()
+    return settings, tokens, slugs
+
+
 def seed(
     ctx: Range, n_teams: int, n_challenges: int, n_solves: int
 ) -> tuple[list[str], list[str], list[str]]:

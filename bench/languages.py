@@ -16,16 +16,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from core_api import seed
+from core_api import seeded_app_settings
 
-from range_control.context import Range
-from range_control.settings import Settings
 from range_control.web import create_app
 
 LANGS = {"en": {"Accept-Language": "en"}, "fr": {"Accept-Language": "fr-FR,fr;q=0.9"}}
@@ -37,13 +34,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--n", type=int, default=300, help="requests per round")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="range-bench-lang-"))
-    settings = Settings(data_dir=tmp, admin_token="bench-admin-token-0123456789",
-                        flag_secret="bench-flag-secret", secret_key="bench-secret-key",
-                        attempts_per_minute=10_000, environments="off")  # fmt: skip
-    ctx = Range.from_settings(settings)
-    tokens, slugs, _ = seed(ctx, 200, 30, 3000)
-    ctx.store.dispose()
+    settings, tokens, slugs = seeded_app_settings("range-bench-lang-")
     app = create_app(settings)
     rng = app.extensions["range"]
     clients = {}

@@ -8,7 +8,8 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,34 +51,18 @@ def _challenge(root: Path, slug: str, **spec: object) -> None:
     (d / "challenge.yml").write_text(yaml.safe_dump(data))
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
+@contextmanager
+def live_range(tmp_path: Path, event: str, prepare: Callable[[Range], dict[str, str]]
+               ) -> Iterator[Live]:  # fmt: skip
+    """The app on a fresh SQLite range, made ready by ``prepare`` (which returns the teams'
+    tokens), served by waitress on a free loopback port until the block ends."""
     url = migrated_sqlite(tmp_path / "range.db")
     settings = Settings(data_dir=tmp_path / "var", database_url=url, admin_token=ADMIN,
                         flag_secret=FLAG_SECRET, secret_key="browser-test-key",
-                        event_slug="browser")  # fmt: skip
+                        event_slug=event)  # fmt: skip
     app = create_app(settings)
     ctx: Range = app.extensions["range"]
-    pack = tmp_path / "pack"
-    _challenge(
-        pack,
-        "convoy",
-        category="web",
-        description="Find the **convoy** orders.",
-        hints=[{"title": "Look closer", "content": "It is in the query.", "cost": 10}],
-    )
-    _challenge(
-        pack,
-        "beacon",
-        category="network",
-        dynamic_flag={"prefix": "ICE"},
-        flags=[],
-        environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
-    )
-    catalog.sync(ctx, catalog.lint([pack]).challenges)
-    tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
-              for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
-    scenario.start(ctx, "test")
+    tokens = prepare(ctx)
     port = _free_port()
     server = waitress.create_server(app, host="127.0.0.1", port=port, threads=6)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -88,6 +73,35 @@ def live(tmp_path: Path) -> Iterator[Live]:
         server.close()
         thread.join(5)
         ctx.store.dispose()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    def prepare(ctx: Range) -> dict[str, str]:
+        pack = tmp_path / "pack"
+        _challenge(
+            pack,
+            "convoy",
+            category="web",
+            description="Find the **convoy** orders.",
+            hints=[{"title": "Look closer", "content": "It is in the query.", "cost": 10}],
+        )
+        _challenge(
+            pack,
+            "beacon",
+            category="network",
+            dynamic_flag={"prefix": "ICE"},
+            flags=[],
+            environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
+        )
+        catalog.sync(ctx, catalog.lint([pack]).challenges)
+        tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
+                  for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
+        scenario.start(ctx, "test")
+        return tokens
+
+    with live_range(tmp_path, "browser", prepare) as served:
+        yield served
 
 
 def team_login(page: Page, live: Live, team: str) -> None:

@@ -5,20 +5,16 @@ the chooser, the console works in French. axe-core on every page visited."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import waitress
 from playwright.sync_api import Browser, Page, expect
 
 from range_control.context import Range
 from range_control.services import catalog, scenario, teams
-from range_control.settings import Settings
-from range_control.web import create_app
-from tests.conftest import ADMIN, FLAG_SECRET, migrated_sqlite
-from tests.test_browser import Live, _challenge, _free_port, audit, shot
+from tests.conftest import ADMIN
+from tests.test_browser import Live, _challenge, audit, live_range, shot
 
 FR_CONVOY = {
     "name": "Convoy Orders",
@@ -41,31 +37,20 @@ SCENARIO = {"event": "ICE", "phases": [
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    url = migrated_sqlite(tmp_path / "range.db")
-    settings = Settings(data_dir=tmp_path / "var", database_url=url, admin_token=ADMIN,
-                        flag_secret=FLAG_SECRET, secret_key="browser-test-key",
-                        event_slug="browser-fr")  # fmt: skip
-    app = create_app(settings)
-    ctx: Range = app.extensions["range"]
-    pack = tmp_path / "pack"
-    _challenge(pack, "convoy", **FR_CONVOY)
-    _challenge(pack, "plain", name="Plain Text", description="Only in English.")
-    catalog.sync(ctx, catalog.lint([pack]).challenges)
-    tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
-              for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))}  # fmt: skip
-    scenario.load(ctx, scenario.parse(SCENARIO), "test")
-    scenario.start(ctx, "test")
-    scenario.apply(ctx)
-    port = _free_port()
-    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=6)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{port}", ctx, tokens, tmp_path)
-    finally:
-        server.close()
-        thread.join(5)
-        ctx.store.dispose()
+    def prepare(ctx: Range) -> dict[str, str]:
+        pack = tmp_path / "pack"
+        _challenge(pack, "convoy", **FR_CONVOY)
+        _challenge(pack, "plain", name="Plain Text", description="Only in English.")
+        catalog.sync(ctx, catalog.lint([pack]).challenges)
+        tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
+                  for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))}  # fmt: skip
+        scenario.load(ctx, scenario.parse(SCENARIO), "test")
+        scenario.start(ctx, "test")
+        scenario.apply(ctx)
+        return tokens
+
+    with live_range(tmp_path, "browser-fr", prepare) as served:
+        yield served
 
 
 def french_page(browser: Browser) -> Page:

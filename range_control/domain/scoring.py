@@ -127,25 +127,25 @@ def decayed_value(ch: ChallengeValue, n: int) -> int:
     return max(math.ceil(raw), ch.minimum)
 
 
+# How a dynamic challenge's value came about: (retroactive, one earlier solve) -> the reason.
+_WHY_DYNAMIC = {
+    (True, True): N_("current value: {function} decay from {value} (minimum {minimum}, decay "
+                     "{decay:g}) with {n} earlier solve"),
+    (True, False): N_("current value: {function} decay from {value} (minimum {minimum}, decay "
+                      "{decay:g}) with {n} earlier solves"),
+    (False, True): N_("value at solve: {function} decay from {value} (minimum {minimum}, decay "
+                      "{decay:g}) with {n} earlier solve"),
+    (False, False): N_("value at solve: {function} decay from {value} (minimum {minimum}, "
+                       "decay {decay:g}) with {n} earlier solves"),
+}  # fmt: skip
+
+
 def _why_value(ch: ChallengeValue, n: int, retroactive: bool) -> tuple[str, dict[str, object]]:
     if ch.type != "dynamic":
         return N_("static value {value}"), {"value": ch.value}
     values = {"function": ch.function, "value": ch.value, "minimum": ch.minimum,
               "decay": ch.decay, "n": n}  # fmt: skip
-    if retroactive:
-        if n == 1:
-            why = N_("current value: {function} decay from {value} (minimum {minimum}, decay "
-                     "{decay:g}) with {n} earlier solve")  # fmt: skip
-        else:
-            why = N_("current value: {function} decay from {value} (minimum {minimum}, decay "
-                     "{decay:g}) with {n} earlier solves")  # fmt: skip
-    elif n == 1:
-        why = N_("value at solve: {function} decay from {value} (minimum {minimum}, decay "
-                 "{decay:g}) with {n} earlier solve")  # fmt: skip
-    else:
-        why = N_("value at solve: {function} decay from {value} (minimum {minimum}, decay "
-                 "{decay:g}) with {n} earlier solves")  # fmt: skip
-    return why, values
+    return _WHY_DYNAMIC[retroactive, n == 1], values
 
 
 def compute_board(
