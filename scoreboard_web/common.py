@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Response, current_app, flash, render_template
-from flask_babel import gettext
 
 from range_control import metrics
 from range_control.context import Range
 from range_control.errors import ServiceError
-from scoreboard_web.i18n import label, message
+from scoreboard_web.i18n import gettext, label, message
 from scoreboard_web.sessions import LoginLimiter
 
 SID = "sid"  # the only session key: the secret of a server-side session (services.sessions)

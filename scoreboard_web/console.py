@@ -11,7 +11,6 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
@@ -20,7 +19,7 @@ from range_control.i18n import languages
 from range_control.services import admin, dashboard, environments, scenario, sessions, teams
 from range_control.specs.api import TeamTokenOut
 from scoreboard_web.common import KIND, SID, ctx, flash_errors, html_error, login_limiter, too_many
-from scoreboard_web.i18n import label
+from scoreboard_web.i18n import gettext, label, ngettext
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from babel import Locale, dates, numbers
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
-from flask_babel import Babel, get_locale, gettext
+from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request
+from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup
 
 from range_control.errors import ServiceError
@@ -84,8 +84,33 @@ def select_language() -> str:
 
 
 def current_language() -> str:
-    locale = get_locale()
-    return locale.language if locale is not None else default_language()
+    """The request's language, resolved once per request."""
+    lang = g.get("_lang")
+    if lang is None:
+        locale = get_locale()
+        lang = g._lang = locale.language if locale is not None else default_language()
+    return lang
+
+
+def _catalog() -> Any:
+    """The request's translations, looked up once per request: Flask-Babel resolves the
+    locale and the domain again on every call, which a page of 30 cards calls hundreds of
+    times."""
+    found = g.get("_catalog")
+    if found is None:
+        found = g._catalog = get_translations()
+    return found
+
+
+def gettext(text: str, **values: Any) -> str:
+    """Flask-Babel's ``gettext`` (``%(name)s`` fields), on the request's cached catalog."""
+    out = _catalog().ugettext(text)
+    return out % values if values else out
+
+
+def ngettext(singular: str, plural: str, num: int, **values: Any) -> str:
+    values.setdefault("num", num)
+    return _catalog().ungettext(singular, plural, num) % values
 
 
 def tr(original: str | None, translations: Any, field: str) -> Localized:
@@ -190,6 +215,12 @@ def install(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = default
     app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
     Babel(app, locale_selector=select_language)
+    # Jinja's newstyle gettext fills the fields itself (escaped): it wants the bare lookups.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda text: _catalog().ugettext(text),
+        lambda singular, plural, num: _catalog().ungettext(singular, plural, num),
+        newstyle=True,
+    )
     app.extensions["translate"] = _translate  # the API's error messages
     app.register_blueprint(bp)
     app.jinja_env.globals.update(

@@ -23,7 +23,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from range_control.api import ID
@@ -51,7 +50,7 @@ from range_control.services import (
 )
 from range_control.specs.api import ChallengeSummary, LedgerOut
 from scoreboard_web.common import KIND, SID, ctx, flash_errors, login_limiter, too_many
-from scoreboard_web.i18n import current_language, message, tr
+from scoreboard_web.i18n import current_language, gettext, message, ngettext, tr
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 

@@ -53,7 +53,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "werkzeug": {"range_control/api", "scoreboard_web", "range_control/web.py"},
     "flask_wtf": {"scoreboard_web"},
     "flask_babel": {"scoreboard_web"},
-    "babel": {"scoreboard_web/catalogs.py"},
+    "babel": {"scoreboard_web/catalogs.py", "scoreboard_web/i18n.py"},
     "spectree": {"range_control/api"},
     "docker": {"range_control/orchestrator/docker_backend.py", "range_control/orchestrator/images.py",
                "range_control/orchestrator/swarm_backend.py"},
