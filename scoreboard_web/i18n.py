@@ -224,8 +224,12 @@ def install(app: Flask) -> None:
     app.extensions["translate"] = _translate  # the API's error messages
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
-        tr=tr, original_mark=original_mark, lang_attr=lang_attr, current_language=current_language,
-        languages=langs, native_name=native_name, label=label, why=why, default_language=default,
+        current_language=current_language, languages=langs, native_name=native_name,
+        default_language=default,
+    )  # fmt: skip
+    # Filters, not globals: Jinja calls a filter directly, a global through its context.
+    app.jinja_env.filters.update(
+        tr=tr, original_mark=original_mark, lang_attr=lang_attr, label=label, why=why,
     )  # fmt: skip
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["num"] = number
