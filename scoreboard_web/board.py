@@ -38,7 +38,7 @@ class BoardView:
     rows: list[Row]
     columns: list[tuple[str, str, int, int, dict[str, Any]]]  # slug, name, value, solves, names
     first_blood: dict[str, str]  # slug -> team
-    chart: Any  # Markup
+    chart: Any  # Markup, None before any point
     announcements: list[AnnouncementOut]
     key: str
     marker: tuple[Any, ...] = ()

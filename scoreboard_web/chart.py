@@ -12,8 +12,12 @@ from range_control.services import events
 PALETTE = 10
 
 
-def chart_svg(top: list[Any], ev: events.EventView, width: int = 720, height: int = 260) -> Markup:
-    """Score over time of the top teams: one step line each, server-rendered SVG (no script).
+def chart_svg(
+    top: list[Any], ev: events.EventView, width: int = 720, height: int = 260
+) -> Markup | None:
+    """Score over time of the top teams: one step line each, server-rendered SVG (no script);
+    None before any point. Named by the element ``#chart-title`` (the page's heading, in the
+    reader's language: the SVG is shared by every language).
 
     Points are what each entry gives now (retroactive decay moves earlier points too)."""
     series = []
@@ -25,7 +29,7 @@ def chart_svg(top: list[Any], ev: events.EventView, width: int = 720, height: in
         series.append((r, pts))
     times = [t for _, pts in series for t, _ in pts]
     if not times:
-        return Markup('<p class="muted">No points scored yet.</p>')
+        return None
     t0 = min([*times, *([ev.starts_at] if ev.starts_at else [])])
     t1 = max(times)
     span = max((t1 - t0).total_seconds(), 1.0)
@@ -40,7 +44,7 @@ def chart_svg(top: list[Any], ev: events.EventView, width: int = 720, height: in
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="Score over time of the top {len(series)} teams">',
+        'aria-labelledby="chart-title">',
         f'<line class="axis" x1="{pad_l}" y1="{height - pad_b}" x2="{width - pad_r}" '
         f'y2="{height - pad_b}"/>',
         f'<line class="axis" x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}"/>',
