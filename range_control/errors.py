@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from range_control.i18n import format_message
+
 
 def first_line(text: str) -> str:
     """The first line of a message: errors are shown on one line ("" for an empty one)."""
@@ -48,14 +50,8 @@ class ServiceError(Exception):
         """The message in the language of ``translate`` (a gettext); a parameter that is itself
         a ``ServiceError`` (an error inside an error), or a list of them, is translated the
         same way."""
-        text = translate(self.template)
-        if not self.params:
-            return text
         values = {k: _localized(v, translate) for k, v in self.params.items()}
-        try:
-            return text.format(**values)
-        except (KeyError, IndexError, ValueError):  # a broken translation: the original
-            return self.template.format(**values)
+        return format_message(self.template, values, translate)
 
 
 class InvalidInput(ServiceError):

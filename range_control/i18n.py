@@ -11,7 +11,7 @@ per language; :func:`localize` picks the text a reader sees. Pure: no Flask, no 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,21 @@ def N_(text: str) -> str:
     """Marks a constant for the catalogs (``pybabel``'s keyword ``N_``); translated where it
     is shown, not where it is written."""
     return text
+
+
+def format_message(
+    template: str, values: Mapping[str, object], translate: Callable[[str], str]
+) -> str:
+    """``template`` (English, with ``str.format`` fields) in the language of ``translate`` (a
+    gettext), filled with ``values``; a translation whose fields do not fit falls back to the
+    English. Without values the text is used as it is (no braces to escape)."""
+    text = translate(template)
+    if not values:
+        return text
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template.format(**values)
 
 
 @cache

@@ -20,7 +20,16 @@ from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup
 
 from range_control.errors import ServiceError
-from range_control.i18n import CATALOGS, N_, Localized, languages, localize, native_name, negotiate
+from range_control.i18n import (
+    CATALOGS,
+    N_,
+    Localized,
+    format_message,
+    languages,
+    localize,
+    native_name,
+    negotiate,
+)
 
 COOKIE = "lang"
 bp = Blueprint("lang", __name__)
@@ -64,11 +73,7 @@ def why(entry: Any) -> str:
     shown as written)."""
     if not entry.reason:
         return entry.why
-    text = gettext(entry.reason)
-    try:
-        return text.format(**entry.values)
-    except (KeyError, IndexError, ValueError):
-        return entry.why
+    return format_message(entry.reason, entry.values, gettext)
 
 
 def default_language() -> str:
