@@ -9,6 +9,7 @@ language); the compiled ``.mo`` beside each is what Flask-Babel reads.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,7 @@ from range_control.i18n import (
     native_name,
     negotiate,
 )
+from range_control.services import scenario
 
 COOKIE = "lang"
 bp = Blueprint("lang", __name__)
@@ -74,6 +76,15 @@ def why(entry: Any) -> str:
     if not entry.reason:
         return entry.why
     return format_message(entry.reason, entry.values, gettext)
+
+
+def announcement_title(a: Any) -> Localized:
+    """An announcement's title as the reader sees it; a phase's is "Phase: <its title>" with
+    the prefix in the reader's language, whatever the language of the title."""
+    if a.source != "phase" or not a.title.startswith(scenario.PHASE_PREFIX):
+        return tr(a.title, a.translations, "title")
+    title = tr(a.title.removeprefix(scenario.PHASE_PREFIX), a.translations, "title")
+    return replace(title, text=gettext("Phase: %(title)s", title=title.text))
 
 
 def default_language() -> str:
@@ -235,6 +246,7 @@ def install(app: Flask) -> None:
     # Filters, not globals: Jinja calls a filter directly, a global through its context.
     app.jinja_env.filters.update(
         tr=tr, original_mark=original_mark, lang_attr=lang_attr, label=label, why=why,
+        announcement_title=announcement_title,
     )  # fmt: skip
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["num"] = number

@@ -92,6 +92,18 @@ def test_the_event_default_language(tmp_path: Path) -> None:
         assert html_lang(e.client.get("/").get_data(as_text=True)) == "fr"
         assert html_lang(e.client.get("/", headers={"Accept-Language": "en"}).get_data(
             as_text=True)) == "en"  # fmt: skip
+        # A scenario written in French: its phase announced in each reader's words.
+        spec = {"event": "ICE", "phases": [{"id": "un", "title": "Détection",
+                                            "duration": "1h"}]}  # fmt: skip
+        scenario.load(e.ctx, scenario.parse(spec), "test")
+        scenario.start(e.ctx, "test")
+        scenario.apply(e.ctx)
+        fr = e.client.get("/announcements").get_data(as_text=True)
+        assert "<h2>Phase : Détection</h2>" in fr
+        en = e.client.get("/announcements", headers={"Accept-Language": "en"}).get_data(
+            as_text=True)  # fmt: skip
+        assert ('<h2 lang="fr">Phase: Détection <small class="original">(original: Français)'
+                in en)  # fmt: skip
     finally:
         e.ctx.store.dispose()
 

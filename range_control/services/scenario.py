@@ -359,6 +359,11 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
     return applied
 
 
+# A phase's announcement is titled "Phase: <title>" (pages write the prefix in their reader's
+# language; its translations carry the phase's title alone).
+PHASE_PREFIX = "Phase: "
+
+
 def _announced(translations: dict[str, Any], body: str) -> dict[str, dict[str, str]]:
     """A phase's or an inject's translations as its announcement's: ``{lang: {title, body}}``."""
     return {
@@ -371,9 +376,8 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
     """Publish and act for one milestone; True when scores may have changed."""
     if m.kind == "phase_start":
         p = phases[m.phase]
-        # Translated, the title is the phase's alone: pages write "Phase:" in their language.
         langs = _announced(p.translations, "briefing")
-        s.add(Announcement(title=f"Phase: {p.title}", body=p.briefing, source="phase",
+        s.add(Announcement(title=PHASE_PREFIX + p.title, body=p.briefing, source="phase",
                            key=m.key, created_by="timeline", created_at=now,
                            translations=langs))  # fmt: skip
         return False
