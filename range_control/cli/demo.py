@@ -103,8 +103,8 @@ def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
                   f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)")  # fmt: skip
     for lang in languages():
         if lang != state.settings.default_language:  # the pack and scenario are translated too
-            console.print(f"in {native_name(lang)}:  {base}/language/{lang}?next=/portal/  "
-                          "(or the chooser at the top of every page)")  # fmt: skip
+            console.print(f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "
+                          "(pages, pack and scenario; or the chooser on every page)")  # fmt: skip
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
     if no_serve:
