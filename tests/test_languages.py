@@ -244,6 +244,7 @@ def test_the_console_posts_an_announcement_in_both_languages(env: Env) -> None:
     r = env.client.post("/api/v1/admin/announcements", headers=env.admin(),
                         json={"title": "T", "translations": {"FR!": {"title": "x"}}})  # fmt: skip
     assert r.status_code == 400
+    assert r.json["error"]["message"] == "translations key 'FR!': must match ^[a-z]{2,3}$"
 
 
 def test_dates_and_numbers_per_language(env: Env) -> None:

@@ -65,7 +65,11 @@ def field_errors(
     out: list[FieldError] = []
     seen: set[tuple[str, str]] = set()
     for err in exc.errors():
-        loc = ".".join(str(x) for x in rename(err["loc"]) if not _internal(x))
+        parts = rename(err["loc"])
+        key = ""
+        if len(parts) >= 2 and parts[-1] == "[key]":  # a mapping's key is wrong, not its value
+            key, parts = f" key {parts[-2]!r}", parts[:-2]
+        loc = ".".join(str(x) for x in parts if not _internal(x)) + key
         msg = unknown if err["type"] == "extra_forbidden" else err["msg"]
         msg = msg.removeprefix("Value error, ")
         if (loc, msg) not in seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -251,3 +252,49 @@ def test_environment_errors_name_challenge_service_and_field(tmp_path: Path) -> 
         f"{path}: environment.services.files.build: 'src/missing' is not a directory inside the challenge",
         f"{path}: environment.services.web.dockerfile: no Other in 'src/web'",
     ]
+
+
+def test_translations_load_and_uneven_ones_are_warned(tmp_path: Path) -> None:
+    base = {"value": 10, "flags": ["ICE{x}"], "hints": ["one", {"content": "two", "cost": 5}]}
+    write(tmp_path / "a", {**base, "name": "A", "translations": {"fr": {
+        "name": "Un", "description": "d", "hints": ["un", {"title": "T", "content": "deux"}]}}})  # fmt: skip
+    write(tmp_path / "b", {**base, "name": "B", "translations": {"fr": {"hints": ["un"]},
+                                                                 "de": {"name": "Be"}}})  # fmt: skip
+    write(tmp_path / "c", {**base, "name": "C"})
+    result = lint([tmp_path])
+    assert result.problems == []
+    spec = next(c.spec for c in result.challenges if c.spec.name == "A")
+    assert spec.translations["fr"].hints[1].title == "T"
+    got = sorted(str(w).replace(str(tmp_path), "") for w in result.warnings)
+    assert got == sorted([
+        "/b/challenge.yml: translations.fr.hints: 1 translated hint(s) for 2 hint(s): "
+        "they are matched by position",
+        "/b/challenge.yml: translations.de: the pages do not speak 'de' (no catalog), "
+        "so no team can choose it",
+        "/a/challenge.yml: translations: no 'de' translation, while 1 other "
+        "challenge(s) of this set have one",
+        "/c/challenge.yml: translations: no 'de' translation, while 1 other "
+        "challenge(s) of this set have one",
+        "/c/challenge.yml: translations: no 'fr' translation, while 2 other "
+        "challenge(s) of this set have one",
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("translations", "where"),
+    [({"FR": {"name": "x"}}, "translations key 'FR'"), ({"fr": {"nom": "x"}}, "translations.fr.nom"),
+     ({"fr": {"name": ""}}, "translations.fr.name"), ({"fr": {"flags": ["x"]}}, "translations.fr.flags"),
+     ({"fr": {"hints": [{"title": "t"}]}}, "translations.fr.hints.0.content")],
+)  # fmt: skip
+def test_bad_translations_name_the_field(tmp_path: Path, translations: dict, where: str) -> None:
+    write(tmp_path / "a", {"name": "A", "value": 1, "flags": ["ICE{x}"],
+                           "translations": translations})  # fmt: skip
+    found = problems(tmp_path)
+    assert any(f"challenge.yml: {where}" in p for p in found), found
+
+
+def test_the_shipped_pack_is_translated_evenly() -> None:
+    result = lint([REPO / "challenges"])
+    assert result.problems == []
+    assert [str(w) for w in result.warnings if "translation" in str(w)] == []
+    assert all("fr" in c.spec.translations for c in result.challenges)
