@@ -435,7 +435,11 @@ class DockerBackend:
             created = self.api.create_container(
                 run.image,
                 name=name,
-                hostname=spec.name,
+                # The engine makes a container's hostname a DNS alias on *every* network it
+                # joins: a published service named by it on the edge network would answer for
+                # its name to every team's jumpbox there (and to its own team's, at an address
+                # the edge network does not forward). Its name stays on the team network only.
+                hostname=name[:63] if published else spec.name,
                 command=spec.command,
                 environment=env,
                 labels={**inst.labels(spec.name), ROLE: "service"},
