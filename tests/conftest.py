@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,3 +205,29 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+@contextmanager
+def jumpbox_ssh(host: str, port: int, password: str, wait: float = 20) -> Iterator[Any]:
+    """Logged into a team's jumpbox as the team is (user ``team``, its password), retrying for
+    ``wait`` seconds: sshd may still be starting. No login by then is an AssertionError naming
+    the port and the last error (a wrong password too, after ``wait``)."""
+    import paramiko
+
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a throw-away jumpbox
+    deadline, last = time.monotonic() + wait, None
+    while True:
+        try:
+            c.connect(host, port=port, username="team", password=password, timeout=10,
+                      banner_timeout=10, allow_agent=False, look_for_keys=False)  # fmt: skip
+            break
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            last = exc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no SSH login on {host}:{port}: {last!r}") from None
+            time.sleep(0.5)
+    try:
+        yield c
+    finally:
+        c.close()

@@ -34,7 +34,15 @@ from range_control.services import catalog, environments
 from range_control.services.environments import Selection
 from range_control.services.reconcile import EnvironmentReconciler
 from range_control.store.models import Instance, PortAllocation
-from tests.conftest import BUSYBOX, FLAG_SECRET, Env, make_env, migrated_sqlite, unique_event
+from tests.conftest import (
+    BUSYBOX,
+    FLAG_SECRET,
+    Env,
+    jumpbox_ssh,
+    make_env,
+    migrated_sqlite,
+    unique_event,
+)
 
 
 @pytest.fixture
@@ -254,26 +262,9 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:
 
 
 def ssh_run(port: int, password: str, command: str) -> tuple[int, str]:
-    import paramiko
-
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a fresh test jumpbox
-    last: Exception | None = None
-    for _ in range(40):  # sshd may still be starting
-        try:
-            c.connect("127.0.0.1", port=port, username="team", password=password, timeout=5,
-                      allow_agent=False, look_for_keys=False, banner_timeout=10)  # fmt: skip
-            break
-        except Exception as exc:  # noqa: BLE001
-            last = exc
-            time.sleep(0.5)
-    else:
-        raise AssertionError(f"no SSH login on port {port}: {last!r}")
-    try:
+    with jumpbox_ssh("127.0.0.1", port, password) as c:
         _, out, _ = c.exec_command(command, timeout=15)
         return out.channel.recv_exit_status(), out.read().decode()
-    finally:
-        c.close()
 
 
 def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.DockerClient) -> None:

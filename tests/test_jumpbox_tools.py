@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import posixpath
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -19,34 +17,13 @@ from range_control.services import catalog, environments
 from range_control.services import images as builds
 from range_control.services.check import check_flag
 from range_control.services.environments import Selection
-from tests.conftest import FLAG_SECRET
+from tests.conftest import FLAG_SECRET, jumpbox_ssh
 from tests.test_docker_env import live, name_of, web_challenge  # noqa: F401 - live: a fixture
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = ["python3 -c 'import requests'", "nmap --version", "dig -v", "nc -h", "socat -V",
          "tcpdump --version", "curl --version", "wget --version", "ssh -V", "vi --version",
          "nano --version", "jq --version"]  # fmt: skip
-
-
-@contextmanager
-def ssh(port: int, password: str) -> Iterator[paramiko.SSHClient]:
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a fresh test jumpbox
-    deadline, last = time.monotonic() + 60, None
-    while time.monotonic() < deadline:
-        try:
-            c.connect("127.0.0.1", port=port, username="team", password=password, timeout=5,
-                      allow_agent=False, look_for_keys=False)  # fmt: skip
-            break
-        except (paramiko.SSHException, OSError) as exc:
-            last = exc
-            time.sleep(1)
-    else:
-        raise AssertionError(f"no SSH login on port {port}: {last!r}")
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def run(c: paramiko.SSHClient, command: str, timeout: float = 120) -> tuple[int, str, str]:
@@ -83,7 +60,9 @@ def test_every_shipped_solver_runs_on_the_jumpbox(live, client: docker.DockerCli
     event = env.ctx.event_slug
     port = int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
         "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
-    with ssh(port, jumpbox_password(FLAG_SECRET, event, team_id)) as c:
+    with jumpbox_ssh(
+        "127.0.0.1", port, jumpbox_password(FLAG_SECRET, event, team_id), wait=60
+    ) as c:
         for tool in TOOLS:
             code, out, err = run(c, tool + " >/dev/null 2>&1 || " + tool)
             assert code == 0, (tool, out, err)
@@ -125,7 +104,9 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
             "Networks"][network_name(event, team_id)]["IPAddress"]  # fmt: skip
         port = int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
             "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
-        with ssh(port, jumpbox_password(FLAG_SECRET, event, team_id)) as c:
+        with jumpbox_ssh(
+            "127.0.0.1", port, jumpbox_password(FLAG_SECRET, event, team_id), wait=60
+        ) as c:
             code, out, _ = run(c, "for i in 1 2 3 4 5 6 7 8; do getent ahostsv4 portal; done "
                                "| cut -d' ' -f1 | sort -u")  # fmt: skip
             assert code == 0 and out.split() == [own], (team_id, out, own)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import paramiko
 import pytest
 import yaml
 from sqlalchemy import select
@@ -30,7 +29,7 @@ from range_control.services.reconcile import EnvironmentReconciler
 from range_control.store import migrate
 from range_control.store.models import PortAllocation
 from range_control.store.session import make_engine
-from tests.conftest import FLAG_SECRET, Env, make_env, unique_event
+from tests.conftest import FLAG_SECRET, Env, jumpbox_ssh, make_env, unique_event
 from tests.swarm_lab import MANAGER_IP, REGISTRY, Lab, node_ip
 
 BUSYBOX = Path("/bin/busybox")
@@ -167,24 +166,10 @@ class Listener:
 
 
 def ssh(host: str, port: int, password: str, cmd: str) -> tuple[int, str]:
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - a throw-away lab
-    deadline = time.monotonic() + 30  # as a team's client would: sshd may be starting
-    while True:
-        try:
-            c.connect(host, port=port, username="team", password=password, timeout=15,
-                      allow_agent=False, look_for_keys=False)  # fmt: skip
-            break
-        except (paramiko.SSHException, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-    try:
+    with jumpbox_ssh(host, port, password, wait=30) as c:
         _, out, err = c.exec_command(cmd, timeout=30)
         text = out.read().decode() + err.read().decode()
         return out.channel.recv_exit_status(), text
-    finally:
-        c.close()
 
 
 def instance_of(env: Env, headers: dict[str, str], slug: str = "web") -> dict[str, Any]:
