@@ -42,23 +42,30 @@ def keywords() -> dict[str, object]:
     return kw
 
 
+# Where strings are, per package: (files, Babel's extraction method).
+SOURCES = {
+    "range_control": [("**.py", "python")],
+    "scoreboard_web": [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")],
+}
+OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+
+
+def new_catalog(lang: str | None = None) -> Catalog:
+    return Catalog(locale=lang, project="Range Control", header_comment=f"# {HEADER}")
+
+
+def translated_languages() -> list[str]:
+    """The languages with a catalog (English, the source, has none)."""
+    return [lang for lang in languages() if lang != SOURCE_LANGUAGE]
+
+
 def extract() -> Catalog:
-    catalog = Catalog(project="Range Control", msgid_bugs_address="", header_comment=f"# {HEADER}")
-    method_map = [
-        ("scoreboard_web/templates/**.html", "jinja2.ext:babel_extract"),
-        ("range_control/**.py", "python"),
-        ("scoreboard_web/**.py", "python"),
-    ]
-    options = {"scoreboard_web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    for sub in ("range_control", "scoreboard_web"):
-        found = extract_from_dir(
-            ROOT / sub,
-            method_map=[(p.split("/", 1)[1], m) for p, m in method_map if p.startswith(sub)],
-            options_map={k.split("/", 1)[1]: v for k, v in options.items() if k.startswith(sub)},
-            keywords=keywords(),
-            comment_tags=("TRANSLATORS:",),
-            strip_comment_tags=True,
-        )
+    catalog = new_catalog()
+    kw = keywords()
+    for sub, method_map in SOURCES.items():
+        found = extract_from_dir(ROOT / sub, method_map=method_map, options_map=OPTIONS,
+                                 keywords=kw, comment_tags=("TRANSLATORS:",),
+                                 strip_comment_tags=True)  # fmt: skip
         for filename, lineno, message, comments, context in found:
             first = message[0] if isinstance(message, tuple) else message
             if not any(ch.isalpha() for ch in placeholder_free(first or "")):
@@ -85,9 +92,7 @@ def write(lang: str, catalog: Catalog) -> None:
 
 def update() -> None:
     template = extract()
-    for lang in languages():
-        if lang == SOURCE_LANGUAGE:
-            continue
+    for lang in translated_languages():
         catalog = read(lang)
         catalog.update(template, no_fuzzy_matching=False)
         write(lang, catalog)
@@ -95,9 +100,7 @@ def update() -> None:
 
 
 def compile_all() -> None:
-    for lang in languages():
-        if lang == SOURCE_LANGUAGE:
-            continue
+    for lang in translated_languages():
         buf = io.BytesIO()
         write_mo(buf, read(lang), use_fuzzy=False)
         po_path(lang).with_suffix(".mo").write_bytes(buf.getvalue())
@@ -108,7 +111,7 @@ def init(lang: str) -> None:
     if path.exists():
         raise SystemExit(f"{path} exists already")
     path.parent.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(locale=lang, project="Range Control", header_comment=f"# {HEADER}")
+    catalog = new_catalog(lang)
     catalog.update(extract())
     write(lang, catalog)
     print(f"{path}: {len(catalog)} strings to translate")
@@ -133,8 +136,13 @@ def _strings(message: Message) -> Iterator[tuple[str, str]]:
         yield ids[min(i, len(ids) - 1)], s or ""
 
 
+def _incomplete(m: Message) -> bool:
+    """Fuzzy, or a form without its translation."""
+    return m.fuzzy or any(not s for _, s in _strings(m))
+
+
 def untranslated(catalog: Catalog) -> list[str]:
-    return [str(m.id) for m in catalog if m.id and (m.fuzzy or any(not s for _, s in _strings(m)))]
+    return [str(m.id) for m in catalog if m.id and _incomplete(m)]
 
 
 def problems(lang: str) -> list[str]:
@@ -149,7 +157,7 @@ def problems(lang: str) -> list[str]:
         if found is None:
             out.append(f"{lang}: missing (run `update`): {m.id!r}")
             continue
-        if found.fuzzy or any(not s for _, s in _strings(found)):
+        if _incomplete(found):
             out.append(f"{lang}: not translated{' (fuzzy)' if found.fuzzy else ''}: {m.id!r}")
             continue
         for source, text in _strings(found):
@@ -161,13 +169,9 @@ def problems(lang: str) -> list[str]:
     else:
         with mo.open("rb") as f:
             compiled = read_mo(f)
-        for m in catalog:
-            found = compiled.get(m.id, m.context) if m.id and not m.fuzzy else None
-            if (
-                m.id
-                and not m.fuzzy
-                and (found is None or list(_strings(found)) != list(_strings(m)))
-            ):
+        for m in (m for m in catalog if m.id and not m.fuzzy):
+            found = compiled.get(m.id, m.context)
+            if found is None or list(_strings(found)) != list(_strings(m)):
                 out.append(f"{lang}: {mo.name} is older than the .po (run `compile`)")
                 break
     return out
@@ -181,7 +185,7 @@ def main(argv: list[str]) -> int:
     elif argv[:1] == ["init"] and len(argv) == 2:
         init(argv[1])
     elif argv[:1] == ["check"]:
-        found = [p for lang in languages() if lang != SOURCE_LANGUAGE for p in problems(lang)]
+        found = [p for lang in translated_languages() for p in problems(lang)]
         for p in found:
             print(p)
         return 1 if found else 0
