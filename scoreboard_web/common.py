@@ -38,6 +38,23 @@ def html_error(status: int, code: str, message: str) -> Response:
     return Response(body, status=status, mimetype="text/html")
 
 
+def local_path(target: str | None, prefix: str = "/", limit: int = 2000) -> str | None:
+    """``target`` when it is a path of this site under ``prefix`` that a header can carry
+    (ASCII, printable, no ``//`` or backslash, at most ``limit`` characters), else None: a
+    redirect to it never leaves the site."""
+    if (
+        target
+        and len(target) <= limit
+        and target.startswith(prefix)
+        and target.isascii()
+        and target.isprintable()
+        and "//" not in target
+        and "\\" not in target
+    ):
+        return target
+    return None
+
+
 @contextmanager
 def flash_errors() -> Iterator[None]:
     """A form's action: a refusal by the service (bad input, conflict, limit, ...) becomes a

@@ -13,10 +13,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from babel import Locale, dates, numbers
-from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request
+from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from markupsafe import Markup
 
@@ -33,8 +32,7 @@ from range_control.i18n import (
 )
 from range_control.services import scenario
 
-COOKIE = "lang"
-bp = Blueprint("lang", __name__)
+COOKIE = "lang"  # the chooser's (scoreboard_web.public.choose_language)
 
 
 # The values the range shows as words (states, results, kinds): one translation each.
@@ -189,27 +187,6 @@ def _thousands(lang: str) -> str | None:
     return numbers.get_group_symbol(locale)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path of this site (never ``//host`` or a scheme): no open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return target[:2000]
-
-
-@bp.get("/language/<code>")
-def choose(code: str) -> Response:
-    """The chooser: remember the language for a year, back to the page the reader was on."""
-    if code not in languages():
-        abort(404)
-    resp = redirect(_safe_next(request.args.get("next")), code=303)
-    resp.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
-                    secure=request.is_secure)  # fmt: skip
-    return resp
-
-
 def _translate(text: str) -> str:
     return gettext(text) if text else text
 
@@ -238,7 +215,6 @@ def install(app: Flask) -> None:
         newstyle=True,
     )
     app.extensions["translate"] = _translate  # the API's error messages
-    app.register_blueprint(bp)
     app.jinja_env.globals.update(
         current_language=current_language, languages=langs, native_name=native_name,
         default_language=default,
@@ -246,7 +222,5 @@ def install(app: Flask) -> None:
     # Filters, not globals: Jinja calls a filter directly, a global through its context.
     app.jinja_env.filters.update(
         tr=tr, original_mark=original_mark, lang_attr=lang_attr, label=label, why=why,
-        announcement_title=announcement_title,
+        announcement_title=announcement_title, when=when, num=number,
     )  # fmt: skip
-    app.jinja_env.filters["when"] = when
-    app.jinja_env.filters["num"] = number

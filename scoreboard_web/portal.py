@@ -49,7 +49,15 @@ from range_control.services import (
     sessions,
 )
 from range_control.specs.api import ChallengeSummary, LedgerOut
-from scoreboard_web.common import KIND, SID, ctx, flash_errors, login_limiter, too_many
+from scoreboard_web.common import (
+    KIND,
+    SID,
+    ctx,
+    flash_errors,
+    local_path,
+    login_limiter,
+    too_many,
+)
 from scoreboard_web.i18n import current_language, gettext, message, ngettext, tr
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
@@ -88,17 +96,7 @@ def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _safe_next(target: str | None) -> str:
     """Only a path of the portal itself: no other host, no scheme, nothing a header cannot hold."""
-    if (
-        target
-        and len(target) <= 300
-        and target.startswith("/portal/")
-        and target.isascii()
-        and target.isprintable()
-        and "//" not in target
-        and "\\" not in target
-    ):
-        return target
-    return url_for("portal.challenges")
+    return local_path(target, "/portal/", 300) or url_for("portal.challenges")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -7,14 +7,15 @@ import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 from markupsafe import Markup
 
 from range_control.api import ID
+from range_control.i18n import languages
 from range_control.services import scenario, scoreboard
 from scoreboard_web.board import BoardView, board_view
-from scoreboard_web.common import ctx
-from scoreboard_web.i18n import current_language
+from scoreboard_web.common import ctx, local_path
+from scoreboard_web.i18n import COOKIE, current_language
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
                template_folder="templates")  # fmt: skip
@@ -68,7 +69,7 @@ def scoreboard_page() -> Response:
     return _send(
         _cached(
             f"page:{large}",
-            board.key,
+            view.key,
             lambda: render_template(
                 "scoreboard.html",
                 key=board.key,
@@ -90,6 +91,17 @@ def ledger_page(team_id: int) -> str:
     """Why this score: every entry with the points it gives now and the rule behind them."""
     ledger = scoreboard.ledger(ctx(), team_id, public=True)
     return render_template("ledger.html", ledger=ledger, team_id=team_id)
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str) -> Response:
+    """The chooser: remember the language for a year, back to the page the reader was on."""
+    if code not in languages():
+        abort(404)
+    resp = redirect(local_path(request.args.get("next")) or "/", code=303)
+    resp.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
+                    secure=request.is_secure)  # fmt: skip
+    return resp
 
 
 @bp.get("/announcements")
