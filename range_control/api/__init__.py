@@ -229,10 +229,9 @@ def _field_problem(f: FieldError) -> svc.InvalidInput:
         return svc.InvalidInput("{field}: {problem}", field=field, problem=f.msg)
     values = {k: str(v).replace("' or '", "', '") for k, v in f.ctx.items()}
     try:
-        template.format(field=field, **values)
-    except (KeyError, IndexError, ValueError):
+        return svc.InvalidInput(template, field=field, **values)
+    except (KeyError, IndexError, ValueError):  # pydantic named its values otherwise
         return svc.InvalidInput("{field}: {problem}", field=field, problem=f.msg)
-    return svc.InvalidInput(template, field=field, **values)
 
 
 def whole(value: str | None, field: str, low: int, high: int, default: int | None = None) -> int:
