@@ -7,6 +7,7 @@ They are held as ``SecretStr`` so that a stray ``repr()`` or log line never show
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -79,6 +80,22 @@ class Settings(BaseSettings):
         default=8, gt=0, le=24 * 7, description="how long an organiser's console login lasts"
     )
 
+    ssh_keys_per_team: int = Field(
+        default=20, ge=0, le=200, description="SSH public keys a team may add for its jumpbox"
+    )
+    wireguard: Literal["on", "off"] = Field(
+        default="on",
+        description="a WireGuard gateway per team (where the engine has /dev/net/tun)",
+    )
+    wireguard_peers_per_team: int = Field(
+        default=8, ge=1, le=250, description="WireGuard peers (devices) a team may have"
+    )
+    wireguard_subnet: str = Field(
+        default="100.96.0.0/24",
+        description="tunnel addresses inside every team's WireGuard (the gateway takes the "
+        "first); must not overlap the engine's address pools or the teams' own networks",
+    )
+
     default_language: str = Field(
         default="en",
         pattern=r"^[a-z]{2,3}$",
@@ -145,6 +162,19 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; name it explicitly rather than fail obscurely.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @field_validator("wireguard_subnet")
+    @classmethod
+    def _tunnel_subnet(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"RANGE_WIREGUARD_SUBNET {value!r}: {exc}") from None
+        if net.version != 4 or not 16 <= net.prefixlen <= 29:
+            raise ValueError(
+                f"RANGE_WIREGUARD_SUBNET {value!r}: an IPv4 network of /16 to /29 is expected"
+            )
+        return str(net)
 
     @property
     def resolved_database_url(self) -> str:

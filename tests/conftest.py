@@ -117,6 +117,15 @@ class Env:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN}"}
 
+    def jumpbox_password(self, team_id: int) -> str:
+        """The team's jumpbox password now (it follows the team's token)."""
+        from range_control.domain.access import jumpbox_password
+        from range_control.store.models import Team
+
+        with self.ctx.store.read() as s:
+            token_hash = s.get(Team, team_id).token_hash
+        return jumpbox_password(FLAG_SECRET, self.ctx.event_slug, team_id, token_hash)
+
     def team(self, name: str = "Netherlands", country: str = "NL") -> tuple[int, dict[str, str]]:
         nt = teams.add_team(self.ctx, name, country, actor="test")
         return nt.team.id, {"Authorization": f"Bearer {nt.token}"}
@@ -208,10 +217,11 @@ def browser() -> Iterator[Any]:
 
 
 @contextmanager
-def jumpbox_ssh(host: str, port: int, password: str, wait: float = 20) -> Iterator[Any]:
-    """Logged into a team's jumpbox as the team is (user ``team``, its password), retrying for
-    ``wait`` seconds: sshd may still be starting. No login by then is an AssertionError naming
-    the port and the last error (a wrong password too, after ``wait``)."""
+def jumpbox_ssh(host: str, port: int, password: str | None, wait: float = 20,
+                pkey: Any = None) -> Iterator[Any]:  # fmt: skip
+    """Logged into a team's jumpbox as the team is (user ``team``, its password or a member's
+    key ``pkey``), retrying for ``wait`` seconds: sshd may still be starting. No login by then
+    is an AssertionError naming the port and the last error (a wrong password too)."""
     import paramiko
 
     c = paramiko.SSHClient()
@@ -219,8 +229,9 @@ def jumpbox_ssh(host: str, port: int, password: str, wait: float = 20) -> Iterat
     deadline, last = time.monotonic() + wait, None
     while True:
         try:
-            c.connect(host, port=port, username="team", password=password, timeout=10,
-                      banner_timeout=10, allow_agent=False, look_for_keys=False)  # fmt: skip
+            c.connect(host, port=port, username="team", password=password, pkey=pkey,
+                      timeout=10, banner_timeout=10, allow_agent=False,
+                      look_for_keys=False)  # fmt: skip
             break
         except (paramiko.SSHException, OSError, EOFError) as exc:
             last = exc

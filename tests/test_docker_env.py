@@ -27,7 +27,7 @@ import pytest
 import yaml
 from sqlalchemy import select, update
 
-from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
+from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.orchestrator.docker_backend import DockerBackend, sweep
 from range_control.services import catalog, environments
@@ -280,7 +280,7 @@ def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.Doc
             "2222/tcp"
         ][0]["HostPort"]
     )
-    pw_a = jumpbox_password(FLAG_SECRET, event, a_id)
+    pw_a = env.jumpbox_password(a_id)
     code, out = ssh_run(port_a, pw_a, "curl -s -m 3 http://portal:8080/")
     assert code == 0 and out == "convoy manifest\n"
     # Team B's instance, by its address, from team A's jumpbox: no route.
@@ -297,7 +297,7 @@ def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.Doc
     assert code != 0
     # Team B's password does not open team A's jumpbox.
     with pytest.raises(AssertionError, match="no SSH login"):
-        ssh_run(port_a, jumpbox_password(FLAG_SECRET, event, b_id), "true")
+        ssh_run(port_a, env.jumpbox_password(b_id), "true")
 
 
 def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerClient) -> None:
@@ -424,7 +424,7 @@ def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerCl
     assert info["state"] == "running"
     jb = info["connection"]["jumpbox"]
     assert jb["user"] == "team" and jb["command"] == f"ssh -p {jb['port']} team@127.0.0.1"
-    assert jb["password"] == jumpbox_password(FLAG_SECRET, env.ctx.event_slug, a_id)
+    assert jb["password"] == env.jumpbox_password(a_id)
     assert info["connection"]["services"] == [{"name": "portal", "ports": [8080]}]
     # Another team sees nothing of it (and gets its own connection info only).
     assert env.client.get(url, headers=b).json == {

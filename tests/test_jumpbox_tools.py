@@ -11,13 +11,12 @@ from pathlib import Path
 import docker
 import paramiko
 
-from range_control.domain.flags import jumpbox_password
 from range_control.orchestrator.backend import jumpbox_name, network_name
 from range_control.services import catalog, environments
 from range_control.services import images as builds
 from range_control.services.check import check_flag
 from range_control.services.environments import Selection
-from tests.conftest import FLAG_SECRET, jumpbox_ssh
+from tests.conftest import jumpbox_ssh
 from tests.test_docker_env import live, name_of, web_challenge  # noqa: F401 - live: a fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,9 +59,7 @@ def test_every_shipped_solver_runs_on_the_jumpbox(live, client: docker.DockerCli
     event = env.ctx.event_slug
     port = int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
         "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
-    with jumpbox_ssh(
-        "127.0.0.1", port, jumpbox_password(FLAG_SECRET, event, team_id), wait=60
-    ) as c:
+    with jumpbox_ssh("127.0.0.1", port, env.jumpbox_password(team_id), wait=60) as c:
         for tool in TOOLS:
             code, out, err = run(c, tool + " >/dev/null 2>&1 || " + tool)
             assert code == 0, (tool, out, err)
@@ -104,9 +101,7 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
             "Networks"][network_name(event, team_id)]["IPAddress"]  # fmt: skip
         port = int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
             "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
-        with jumpbox_ssh(
-            "127.0.0.1", port, jumpbox_password(FLAG_SECRET, event, team_id), wait=60
-        ) as c:
+        with jumpbox_ssh("127.0.0.1", port, env.jumpbox_password(team_id), wait=60) as c:
             code, out, _ = run(c, "for i in 1 2 3 4 5 6 7 8; do getent ahostsv4 portal; done "
                                "| cut -d' ' -f1 | sort -u")  # fmt: skip
             assert code == 0 and out.split() == [own], (team_id, out, own)

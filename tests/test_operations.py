@@ -542,6 +542,12 @@ def test_doctor_host_guard_rule_missing(doctor_env: dict[str, str]) -> None:
     finally:
         docker_backend.ensure_host_guard()
     assert c["host guard"]["verdict"] == "fail" and rule[0] in c["host guard"]["detail"]
+    # Put back in its place, not at the top: the DROP above the replies' RETURN would cut
+    # every published port's answers (it did, until the order was checked).
+    listed = subprocess.run([exe, "-w", "-S", rule[0]], capture_output=True, text=True).stdout
+    ours = [line for line in listed.splitlines() if "rcb+" in line]
+    assert len(ours) == 2 and "ESTABLISHED" in ours[0] and ours[1].endswith("-j DROP"), listed
+    assert docker_backend.host_guard_missing() == ()
 
 
 def test_doctor_address_pool_too_small(doctor_env: dict[str, str]) -> None:

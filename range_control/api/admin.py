@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, g, request, stream_with_context
 from spectree import Response as Doc
 
-from range_control.api import admin_required, bp, ctx, ok, parse, spec
+from range_control.api import ID, admin_required, bp, ctx, ok, parse, spec
 from range_control.errors import InvalidInput
 from range_control.services import (
     admin,
@@ -16,6 +16,7 @@ from range_control.services import (
     events,
     scenario,
     scoreboard,
+    team_access,
     teams,
 )
 from range_control.specs.api import (
@@ -35,6 +36,7 @@ from range_control.specs.api import (
     EventOut,
     EventPatch,
     ExtendIn,
+    GatewaysOut,
     ScenarioOut,
     ScoreboardOut,
     SharingAlertList,
@@ -403,3 +405,27 @@ _env_change(
     environments.reset,
     "Fresh containers for the selected existing instances (a new generation each).",
 )
+
+
+# --- WireGuard ------------------------------------------------------------------------------
+@bp.get("/admin/wireguard")
+@_doc(GatewaysOut)
+@admin_required
+def admin_gateways():
+    """Every team with WireGuard devices: its gateway and each device's last handshake."""
+    reason, gateways = team_access.gateways(ctx())
+    return ok(GatewaysOut, GatewaysOut(reason=reason, gateways=gateways))
+
+
+@bp.delete(f"/admin/wireguard/<{ID}:peer_id>")
+@spec.validate(
+    resp=Doc(HTTP_204=None, HTTP_401=ErrorOut, HTTP_403=ErrorOut, HTTP_404=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_revoke_peer(peer_id: int):
+    """Revoke a team's device: its gateway forgets it at once."""
+    team_access.revoke_peer(ctx(), peer_id, g.actor)
+    return Response(status=204)

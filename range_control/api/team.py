@@ -6,7 +6,7 @@ from flask import Response, g, request
 from spectree import Response as Doc
 
 from range_control.api import ID, bp, ctx, ok, parse, spec, team_required
-from range_control.services import attempts, environments, hints, play, scoreboard
+from range_control.services import attempts, environments, hints, play, scoreboard, team_access
 from range_control.specs.api import (
     AttemptIn,
     AttemptOut,
@@ -16,6 +16,11 @@ from range_control.specs.api import (
     HintOut,
     InstanceOut,
     MeOut,
+    NewPeerOut,
+    PeerIn,
+    SshKeyIn,
+    SshKeyOut,
+    TeamAccessOut,
 )
 
 TEAM = {"team": []}
@@ -141,3 +146,72 @@ def me():
     t = g.team
     standing = scoreboard.ledger(ctx(), t.id, public=True)
     return ok(MeOut, MeOut(id=t.id, name=t.name, country=t.country, standing=standing))
+
+
+# --- how we reach our targets: SSH keys, WireGuard devices ---------------------------------
+ACCESS_DOC = dict(tags=["team"], security=TEAM, skip_validation=True)
+
+
+def _actor() -> str:
+    return f"team:{g.team.name}"
+
+
+@bp.get("/access")
+@spec.validate(resp=Doc(HTTP_200=TeamAccessOut, HTTP_401=ErrorOut), **ACCESS_DOC)
+@team_required
+def get_access():
+    """Our members' SSH keys on the jumpbox, whether WireGuard is on, and our devices."""
+    return ok(TeamAccessOut, team_access.team_access(ctx(), g.team.id))
+
+
+@bp.post("/access/ssh-keys")
+@spec.validate(
+    json=SshKeyIn,
+    resp=Doc(HTTP_201=SshKeyOut, HTTP_400=ErrorOut, HTTP_401=ErrorOut, HTTP_409=ErrorOut),
+    **ACCESS_DOC,
+)
+@team_required
+def add_ssh_key():
+    """Add a member's SSH public key to our jumpbox (it works there within seconds)."""
+    body = parse(SshKeyIn)
+    key = team_access.add_ssh_key(ctx(), g.team.id, body.label, body.public_key, _actor())
+    return ok(SshKeyOut, key, 201)
+
+
+@bp.delete(f"/access/ssh-keys/<{ID}:key_id>")
+@spec.validate(resp=Doc(HTTP_204=None, HTTP_401=ErrorOut, HTTP_404=ErrorOut), **ACCESS_DOC)
+@team_required
+def remove_ssh_key(key_id: int):
+    """Remove one of our SSH keys from the jumpbox."""
+    team_access.remove_ssh_key(ctx(), g.team.id, key_id, _actor())
+    return Response(status=204)
+
+
+@bp.post("/access/wireguard")
+@spec.validate(
+    json=PeerIn,
+    resp=Doc(
+        HTTP_201=NewPeerOut,
+        HTTP_400=ErrorOut,
+        HTTP_401=ErrorOut,
+        HTTP_409=ErrorOut,
+        HTTP_503=ErrorOut,
+    ),
+    **ACCESS_DOC,
+)
+@team_required
+def add_peer():
+    """A WireGuard device: its configuration, with a private key shown this once."""
+    body = parse(PeerIn)
+    response = ok(NewPeerOut, team_access.add_peer(ctx(), g.team.id, body.label, _actor()), 201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete(f"/access/wireguard/<{ID}:peer_id>")
+@spec.validate(resp=Doc(HTTP_204=None, HTTP_401=ErrorOut, HTTP_404=ErrorOut), **ACCESS_DOC)
+@team_required
+def revoke_peer(peer_id: int):
+    """Revoke one of our devices: it cannot connect from now on."""
+    team_access.revoke_peer(ctx(), peer_id, _actor(), team_id=g.team.id)
+    return Response(status=204)

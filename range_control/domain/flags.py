@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -58,13 +57,6 @@ def dynamic_flag(secret: str, event: str, team_id: int, challenge: str, spec: Dy
     message = f"{event}\x00{team_id}\x00{challenge}".encode()
     digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
     return f"{spec.prefix}{{{digest[: spec.length]}}}"
-
-
-def jumpbox_password(secret: str, event: str, team_id: int) -> str:
-    """The team's SSH password on its jumpbox: derived like the flags, so never stored."""
-    message = f"jumpbox\x00{event}\x00{team_id}".encode()
-    digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
-    return base64.b32encode(digest).decode().lower()[:20]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ for unit tests of the convergence rules).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +28,14 @@ TEAM = "range.team"
 CHALLENGE = "range.challenge"
 INSTANCE = "range.instance"
 SERVICE = "range.service"
-ROLE = "range.role"  # service | jumpbox | flag-volume | team-network | edge-network | solver
+ROLE = "range.role"  # service | jumpbox | gateway | flag-volume | team-network | edge-network
 GENERATION = "range.generation"
 PORT = "range.port"
+# A digest of what a jumpbox or gateway cannot change while it runs (its password, its image's
+# packages, its key): a change replaces it. What it can change in place (SSH keys, WireGuard
+# peers) is synced on every pass instead, without closing anyone's session.
+SPEC = "range.spec"
+ACCESS = "range.access"  # where access is given at creation only (a Swarm task): its digest
 
 
 def network_name(event: str, team_id: int) -> str:
@@ -42,6 +48,10 @@ def container_name(event: str, team_id: int, challenge: str, service: str) -> st
 
 def jumpbox_name(event: str, team_id: int) -> str:
     return f"rc-{event}-t{team_id}-jumpbox"
+
+
+def gateway_name(event: str, team_id: int) -> str:
+    return f"rc-{event}-t{team_id}-wireguard"
 
 
 def edge_network_name(event: str) -> str:
@@ -95,16 +105,57 @@ class DesiredInstance:
                 for r in self.services}  # fmt: skip
 
 
+def digest(*parts: object) -> str:
+    """A short, stable digest of ``parts`` (for labels and for what was synced last)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class DesiredJumpbox:
     event: str
     team_id: int
     port: int
     password: str
+    keys: tuple[str, ...] = ()  # members' SSH public keys (authorized_keys lines)
+    packages: tuple[str, ...] = ()  # the event's extra Debian packages, sorted
 
     def labels(self) -> dict[str, str]:
         return {MANAGED: "1", EVENT: self.event, TEAM: str(self.team_id), ROLE: "jumpbox",
-                PORT: str(self.port)}  # fmt: skip
+                PORT: str(self.port), SPEC: digest(self.password, self.packages)}  # fmt: skip
+
+    def access(self) -> str:
+        """What :meth:`Backend.sync_access` keeps current: the keys."""
+        return digest(self.keys)
+
+
+@dataclass(frozen=True)
+class DesiredGateway:
+    """A team's WireGuard gateway: on the edge network (its UDP port) and the team's own."""
+
+    event: str
+    team_id: int
+    port: int
+    private_key: str
+    address: str  # the gateway's tunnel address with its prefix (100.96.0.1/24)
+    peers: tuple[tuple[str, str], ...] = ()  # (public key, tunnel address), sorted
+
+    def labels(self) -> dict[str, str]:
+        return {MANAGED: "1", EVENT: self.event, TEAM: str(self.team_id), ROLE: "gateway",
+                PORT: str(self.port), SPEC: digest(self.private_key, self.address)}  # fmt: skip
+
+    def access(self) -> str:
+        return digest(self.peers)
+
+
+@dataclass(frozen=True)
+class PeerSeen:
+    """A WireGuard peer as its gateway reports it (``wg show dump``)."""
+
+    public_key: str
+    endpoint: str | None
+    latest_handshake: int  # Unix seconds, 0: never
+    received: int
+    sent: int
 
 
 @dataclass(frozen=True)
@@ -218,6 +269,10 @@ class Backend(Protocol):
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None: ...
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed: ...
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed: ...
+    def create_gateway(self, gw: DesiredGateway) -> Observed: ...
+    # Bring a running jumpbox's keys or gateway's peers to what is desired, in place; False
+    # when this engine cannot (the reconciler then replaces it).
+    def sync_access(self, obs: Observed, want: DesiredJumpbox | DesiredGateway) -> bool: ...
     def restart(self, obs: Observed) -> None: ...
 
     # --- removing
@@ -230,12 +285,18 @@ class Backend(Protocol):
     def ensure_base_image(
         self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
     ) -> bool: ...  # True when built now
-    def jumpbox_image(self) -> str: ...
+    def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str: ...
     def image_present(self, ref: str) -> bool: ...  # the engine has it (no registry is pulled)
     def image_ref(self, tag: str) -> str: ...  # what tasks run for a local image (by digest)
     def build_image(self, context: Path, tag: str, label: str) -> None: ...
     def run_job(self, job: Job, cancel: Cancel) -> JobResult: ...
     def why_down(self, obs: Observed, lines: int) -> str: ...  # exit code and log tail
+
+    # --- WireGuard: why gateways cannot run here (None: they can), the address pools of the
+    # teams' networks (what a member's tunnel routes), a gateway's peers as it sees them
+    def wireguard_problem(self) -> str | None: ...
+    def address_pools(self) -> list[str]: ...
+    def gateway_peers(self, obs: Observed) -> list[PeerSeen]: ...
 
     # --- the operator's view
     def cluster(self, event: str) -> list[NodeInfo]: ...

@@ -39,6 +39,7 @@ from range_control.orchestrator.backend import (
     TEAM,
     BackendError,
     Cancel,
+    DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
     EngineFacts,
@@ -46,10 +47,12 @@ from range_control.orchestrator.backend import (
     JobResult,
     NodeInfo,
     Observed,
+    PeerSeen,
     ServiceRun,
     container_name,
     edge_network_name,
     flag_volume_name,
+    gateway_name,
     jumpbox_name,
     network_name,
 )
@@ -61,6 +64,11 @@ LOG_MAX = {"max-size": "1m", "max-file": "2"}
 # sshd on a jumpbox: privilege separation, the team's login, its own host keys and password.
 JUMPBOX_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL",
                 "AUDIT_WRITE"]  # fmt: skip
+WIREGUARD_PORT = 51820  # inside the gateway; the host port comes from the pool
+TUN = "/dev/net/tun"
+# Where the engine's default address pools are not set (daemon.json), Docker's built-in ones.
+DOCKER_DEFAULT_POOLS = [{"Base": "172.17.0.0/12", "Size": 16}, {"Base": "192.168.0.0/16",
+                                                                 "Size": 20}]  # fmt: skip
 
 
 # Every bridge we create is named rcb<12 hex>, so that a few packet-filter rules cover them all.
@@ -84,49 +92,87 @@ def bridge_name(network: str) -> str:
     return BRIDGE_PREFIX + hashlib.sha1(network.encode()).hexdigest()[:12]  # noqa: S324 - a name
 
 
+def _canonical(tokens: list[str]) -> list[str]:
+    """A rule as ``iptables -S`` prints it is compared with ours token by token; conntrack
+    states are a set (it prints ESTABLISHED,RELATED as RELATED,ESTABLISHED)."""
+    out = list(tokens)
+    for i, tok in enumerate(out[:-1]):
+        if tok == "--ctstate":
+            out[i + 1] = ",".join(sorted(out[i + 1].split(",")))
+    return out
+
+
+def _guard_in_order(exe: str, chain: str) -> bool:
+    """Our rules of ``chain`` are all there, in HOST_GUARD's order (a rule put back alone at
+    the top, after someone deleted it, would come before the ones meant to precede it: a DROP
+    above the ACCEPT of replies cuts every published port)."""
+    listed = subprocess.run([exe, "-w", "-S", chain], capture_output=True, text=True)  # noqa: S603
+    lines = [_canonical(line.split()[1:]) for line in listed.stdout.splitlines()
+             if line.startswith("-A ")]  # fmt: skip
+    ours = [_canonical(rule) for rule in HOST_GUARD if rule[0] == chain]
+    try:
+        positions = [lines.index(rule) for rule in ours]
+    except ValueError:
+        return False
+    return positions == sorted(positions)
+
+
 def ensure_host_guard() -> None:
-    """Install the rules above (idempotent, in order, IPv4 and where present IPv6)."""
+    """Install the rules above (idempotent, in order, IPv4 and where present IPv6). A chain
+    whose rules are missing or out of order gets all of ours again, in order (the rules are
+    put back first and the strays removed after: never a moment with fewer)."""
     for tool in ("iptables", "ip6tables"):
         exe = shutil.which(tool)
         if exe is None:
             if tool == "ip6tables":
                 continue
             raise BackendError("iptables is not installed: the host guard cannot be set")
-        for chain in {rule[0] for rule in HOST_GUARD}:
+        for chain in dict.fromkeys(rule[0] for rule in HOST_GUARD):
             subprocess.run([exe, "-w", "-N", chain], capture_output=True)  # noqa: S603 - exists is fine
-        # Insert in reverse at the top of each chain, so the final order is the order above.
-        for rule in reversed(HOST_GUARD):
-            check = [exe, "-w", "-C", *rule]
-            if subprocess.run(check, capture_output=True).returncode == 0:  # noqa: S603
+            if _guard_in_order(exe, chain):
                 continue
-            done = subprocess.run([exe, "-w", "-I", *rule], capture_output=True, text=True)  # noqa: S603
-            if done.returncode != 0:
-                raise BackendError(
-                    f"{tool}: cannot install the rule {' '.join(rule)} that keeps team networks "
-                    f"off the host ({done.stderr.strip()}); no instance is started without it"
-                )
+            rules = [rule for rule in HOST_GUARD if rule[0] == chain]
+            stale = subprocess.run([exe, "-w", "-S", chain], capture_output=True, text=True)  # noqa: S603
+            old = sum(_canonical(line.split()[1:]) in map(_canonical, rules)
+                      for line in stale.stdout.splitlines() if line.startswith("-A "))  # fmt: skip
+            # Insert in reverse at the top, so the final order is the order above.
+            for rule in reversed(rules):
+                done = subprocess.run([exe, "-w", "-I", *rule], capture_output=True, text=True)  # noqa: S603
+                if done.returncode != 0:
+                    raise BackendError(
+                        f"{tool}: cannot install the rule {' '.join(rule)} that keeps team "
+                        f"networks off the host ({done.stderr.strip()}); no instance is "
+                        "started without it"
+                    )
+            # The copies that were there before (now below ours) go, from the bottom.
+            for _ in range(old):
+                listed = subprocess.run([exe, "-w", "-S", chain], capture_output=True,  # noqa: S603
+                                        text=True).stdout.splitlines()  # fmt: skip
+                body = [line.split()[1:] for line in listed if line.startswith("-A ")]
+                for index in range(len(body) - 1, len(rules) - 1, -1):
+                    if _canonical(body[index]) in map(_canonical, rules):
+                        subprocess.run([exe, "-w", "-D", chain, str(index + 1)],  # noqa: S603
+                                       capture_output=True)  # fmt: skip
+                        break
 
 
 def host_guard_missing() -> tuple[str, ...]:
-    """The rules of HOST_GUARD not in place now (IPv4), each as ``iptables -S`` shows it."""
+    """The rules of HOST_GUARD not in place now (IPv4), each as ``iptables -S`` shows it; a
+    chain whose rules are out of order counts all of them."""
     exe = shutil.which("iptables")
     if exe is None:
         return ("iptables is not installed",)
     missing = []
-    for rule in HOST_GUARD:
-        done = subprocess.run([exe, "-w", "-C", *rule], capture_output=True)  # noqa: S603
-        if done.returncode != 0:
-            missing.append("-A " + " ".join(rule))
+    for chain in dict.fromkeys(rule[0] for rule in HOST_GUARD):
+        if not _guard_in_order(exe, chain):
+            missing.extend("-A " + " ".join(rule) for rule in HOST_GUARD if rule[0] == chain)
     return tuple(missing)
 
 
 def networks_free(client: Any) -> int | None:
     """How many more /size networks the engine's default address pools hold: the pools'
     capacity less the bridges already in them."""
-    pools = client.api.info().get("DefaultAddressPools") or [
-        # Docker's built-in defaults when daemon.json sets none.
-        {"Base": "172.17.0.0/12", "Size": 16}, {"Base": "192.168.0.0/16", "Size": 20},
-    ]  # fmt: skip
+    pools = client.api.info().get("DefaultAddressPools") or DOCKER_DEFAULT_POOLS
     nets = [ipaddress.ip_network(p["Base"], strict=False) for p in pools]
     capacity = sum(
         2 ** max(0, int(p["Size"]) - n.prefixlen) for p, n in zip(pools, nets, strict=True)
@@ -176,6 +222,20 @@ def sweep(client: Any, event: str) -> None:
     for n in api.networks(filters=flt):
         with contextlib.suppress(docker.errors.APIError):
             api.remove_network(n["Id"])
+
+
+def parse_wg_dump(text: str) -> list[PeerSeen]:
+    """``wg show <if> dump``: the interface's line, then one tab-separated line per peer
+    (public key, preshared key, endpoint, allowed ips, latest handshake, rx, tx, keepalive)."""
+    peers = []
+    for line in text.splitlines()[1:]:
+        f = line.split("\t")
+        if len(f) < 7:
+            continue
+        with contextlib.suppress(ValueError):
+            peers.append(PeerSeen(f[0], None if f[2] == "(none)" else f[2], int(f[4]),
+                                  int(f[5]), int(f[6])))  # fmt: skip
+    return peers
 
 
 class EngineUnavailable(BackendError):
@@ -238,6 +298,7 @@ class DockerBackend:
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
         self._guarded_at = -GUARD_RECHECK_SECONDS
+        self._synced: dict[str, str] = {}  # container id -> access digest this process synced
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
@@ -317,17 +378,27 @@ class DockerBackend:
         labels = {EVENT: event, ROLE: "edge-network"}
         return self._bridge(edge_network_name(event), internal=False, icc=False, labels=labels)
 
-    def jumpbox_image(self) -> str:
-        context = Path(__file__).parent / "jumpbox"
-        tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
+    def _own_image(self, name: str) -> str:
+        """One of the range's own images (jumpbox, wireguard), built here once per content."""
+        context = Path(__file__).parent / name
+        tag = f"range/{name}:{images.context_digest(context)[:16]}"
         with self._lock(f"img:{tag}"):
-            images.build_context(self.client, challenge="(jumpbox)", service="sshd",
+            images.build_context(self.client, challenge=f"({name})", service=name,
                                  context=context, dockerfile=None, tag=tag)  # fmt: skip
+        return tag
+
+    def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
+        base = self._own_image("jumpbox")
+        if not packages:
+            return base
+        tag = images.with_packages_tag(base, packages)
+        with self._lock(f"img:{tag}"):
+            images.build_with_packages(self.client, base=base, packages=packages, tag=tag)
         return tag
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
         name = jumpbox_name(jb.event, jb.team_id)
-        image = self.jumpbox_image()
+        image = self.jumpbox_image(jb.packages)
         edge = edge_network_name(jb.event)  # both networks exist: the reconciler made them
         team_net = network_name(jb.event, jb.team_id)
         host_config = self.api.create_host_config(
@@ -349,7 +420,9 @@ class DockerBackend:
         try:
             created = self.api.create_container(
                 image, name=name, hostname="jumpbox", labels=jb.labels(), ports=[2222],
-                environment={"RANGE_JUMPBOX_PASSWORD": jb.password}, host_config=host_config,
+                environment={"RANGE_JUMPBOX_PASSWORD": jb.password,
+                             "RANGE_JUMPBOX_KEYS": "\n".join(jb.keys)},
+                host_config=host_config,
                 networking_config=self.api.create_networking_config(
                     {edge: self.api.create_endpoint_config()}),
             )  # fmt: skip
@@ -357,7 +430,101 @@ class DockerBackend:
             self.api.start(created["Id"])
         except docker.errors.APIError as exc:
             raise BackendError(f"jumpbox of team {jb.team_id}: {exc.explanation or exc}") from None
+        self._synced[created["Id"]] = jb.access()
         return Observed(created["Id"], name, jb.labels(), "running")
+
+    # --- WireGuard ----------------------------------------------------------------------
+    def wireguard_problem(self) -> str | None:
+        """The engine must give a container /dev/net/tun: checked on the engine's own host
+        when it is this one (a remote engine tells on the first gateway it refuses)."""
+        host = os.environ.get("DOCKER_HOST", "")
+        if (not host or host.startswith("unix://")) and not os.path.exists(TUN):
+            return (f"this engine's host has no {TUN} (the TUN driver): WireGuard access is "
+                    "off; teams use the SSH jumpbox")  # fmt: skip
+        return None
+
+    def address_pools(self) -> list[str]:
+        pools = self.api.info().get("DefaultAddressPools") or DOCKER_DEFAULT_POOLS
+        return [str(ipaddress.ip_network(p["Base"], strict=False)) for p in pools]
+
+    def _subnets(self, network: str) -> list[str]:
+        cfg = (self.api.inspect_network(network).get("IPAM") or {}).get("Config") or []
+        return [c["Subnet"] for c in cfg if c.get("Subnet") and ":" not in c["Subnet"]]
+
+    def create_gateway(self, gw: DesiredGateway) -> Observed:
+        problem = self.wireguard_problem()
+        if problem is not None:
+            raise BackendError(problem)
+        name = gateway_name(gw.event, gw.team_id)
+        image = self._own_image("wireguard")
+        team_net = network_name(gw.event, gw.team_id)
+        port = f"{WIREGUARD_PORT}/udp"
+        try:
+            routes = self._subnets(team_net)
+            host_config = self.api.create_host_config(
+                cap_drop=["ALL"],
+                cap_add=["NET_ADMIN"],  # the tun device, its address, the packet filter
+                devices=[f"{TUN}:{TUN}:rwm"],
+                sysctls={"net.ipv4.ip_forward": "1"},  # this container's namespace only
+                security_opt=["no-new-privileges:true"],
+                read_only=True,
+                tmpfs={"/run": "size=4m", "/tmp": "size=4m"},  # noqa: S108
+                mem_limit=64 * 1024**2,
+                memswap_limit=64 * 1024**2,
+                nano_cpus=500_000_000,
+                pids_limit=64,
+                log_config=LogConfig(type="json-file", config=LOG_MAX),
+                privileged=False,
+                port_bindings={port: (self.publish_ip, gw.port)},
+                init=True,
+            )
+            env = {
+                "RANGE_WG_PRIVATE_KEY": gw.private_key,
+                "RANGE_WG_ADDRESS": gw.address,
+                "RANGE_WG_ROUTES": ",".join(routes),
+                "RANGE_WG_PEERS": ",".join(f"{key} {ip}" for key, ip in gw.peers),
+            }
+            created = self.api.create_container(
+                image, name=name, hostname="wireguard", labels=gw.labels(),
+                ports=[(WIREGUARD_PORT, "udp")], environment=env, host_config=host_config,
+                networking_config=self.api.create_networking_config(
+                    {edge_network_name(gw.event): self.api.create_endpoint_config()}),
+            )  # fmt: skip
+            self.api.connect_container_to_network(created["Id"], team_net)
+            self.api.start(created["Id"])
+        except docker.errors.APIError as exc:
+            raise BackendError(f"WireGuard gateway of team {gw.team_id}: "
+                               f"{exc.explanation or exc}") from None  # fmt: skip
+        self._synced[created["Id"]] = gw.access()
+        return Observed(created["Id"], name, gw.labels(), "running")
+
+    def sync_access(self, obs: Observed, want: DesiredJumpbox | DesiredGateway) -> bool:
+        """Keys into a running jumpbox, peers into a running gateway: once per change (what
+        this process synced last is remembered per container; a new process syncs once)."""
+        if self._synced.get(obs.id) == want.access():
+            return True
+        if isinstance(want, DesiredGateway):
+            command = ["/usr/local/sbin/range-wg-sync", *(f"{k} {ip}" for k, ip in want.peers)]
+        else:
+            command = ["/usr/local/sbin/range-jumpbox-keys", *want.keys]
+        try:
+            done = self.api.exec_create(obs.id, command, user="root")
+            out = self.api.exec_start(done["Id"]).decode(errors="replace")
+            code = self.api.exec_inspect(done["Id"]).get("ExitCode")
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
+        if code != 0:
+            raise BackendError(f"{obs.name}: access not updated ({out.strip()[-300:]})")
+        self._synced[obs.id] = want.access()
+        return True
+
+    def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
+        try:
+            done = self.api.exec_create(obs.id, ["wg", "show", "wg0", "dump"], user="root")
+            out = self.api.exec_start(done["Id"]).decode(errors="replace")
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
+        return parse_wg_dump(out)
 
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None:
         with self._lock(f"img:{run.image}"):
@@ -467,6 +634,7 @@ class DockerBackend:
 
     # --- repairing and removing ---------------------------------------------------------
     def restart(self, obs: Observed) -> None:
+        self._synced.pop(obs.id, None)  # it starts again with the keys or peers of its creation
         self.api.restart(obs.id, timeout=5)
 
     def remove_container(self, obs: Observed) -> None:

@@ -22,6 +22,7 @@ from range_control.orchestrator.backend import (
     TEAM,
     BackendError,
     Cancel,
+    DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
     EngineFacts,
@@ -29,10 +30,12 @@ from range_control.orchestrator.backend import (
     JobResult,
     NodeInfo,
     Observed,
+    PeerSeen,
     ServiceRun,
     container_name,
     edge_network_name,
     flag_volume_name,
+    gateway_name,
     jumpbox_name,
     network_name,
 )
@@ -57,6 +60,8 @@ class FakeBackend:
         # "<operation>:<name>" -> error message: that operation on that name raises it.
         self.failures: dict[str, str] = {}
         self.jobs: Callable[[Job], JobResult] = lambda job: JobResult(0, "", "")
+        self.wireguard: str | None = None  # why gateways cannot run (None: they can)
+        self.access: dict[str, str] = {}  # container id -> access digest synced into it
 
     # --- test helpers -------------------------------------------------------------------
     def add(self, name: str, labels: dict[str, str], status: str = "running") -> Observed:
@@ -159,7 +164,34 @@ class FakeBackend:
         name = jumpbox_name(jb.event, jb.team_id)
         self._check("create", name)
         nets = [edge_network_name(jb.event), network_name(jb.event, jb.team_id)]
-        return self._new(name, jb.labels(), nets)
+        obs = self._new(name, jb.labels(), nets)
+        self.access[obs.id] = jb.access()
+        return obs
+
+    def create_gateway(self, gw: DesiredGateway) -> Observed:
+        name = gateway_name(gw.event, gw.team_id)
+        self._check("create", name)
+        if self.wireguard is not None:
+            raise BackendError(self.wireguard)
+        obs = self._new(name, gw.labels(), [edge_network_name(gw.event),
+                                            network_name(gw.event, gw.team_id)])  # fmt: skip
+        self.access[obs.id] = gw.access()
+        return obs
+
+    def sync_access(self, obs: Observed, want: DesiredJumpbox | DesiredGateway) -> bool:
+        if self.access.get(obs.id) != want.access():
+            self._check("sync", obs.name)
+            self.access[obs.id] = want.access()
+        return True
+
+    def wireguard_problem(self) -> str | None:
+        return self.wireguard
+
+    def address_pools(self) -> list[str]:
+        return ["10.213.0.0/16"]
+
+    def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
+        return []
 
     def restart(self, obs: Observed) -> None:
         self._check("restart", obs.name)
@@ -218,9 +250,10 @@ class FakeBackend:
         self.images.add(tag)
         return True
 
-    def jumpbox_image(self) -> str:
-        self.images.add("range/jumpbox:fake")
-        return "range/jumpbox:fake"
+    def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
+        tag = "range/jumpbox:fake" + ("-" + "-".join(packages) if packages else "")
+        self.images.add(tag)
+        return tag
 
     def image_present(self, ref: str) -> bool:
         return ref in self.images

@@ -152,12 +152,39 @@ def build_context(
                 if re.search(r":\s*FROM\s", step, re.IGNORECASE):
                     hint = (" (the range pulls from no registry: its base image must be on the "
                             f"engine: `docker load` it, or build FROM {BASE_IMAGE})")  # fmt: skip
+                # apt's own reason ("E: Unable to locate package nmapp") says more than the
+                # step's exit code.
+                said = "".join(f" ({line})" for line in log if line.startswith("E: "))
                 raise ImageError(
                     f"challenge {challenge}, service {service}: build failed at {step}: "
-                    f"{chunk['error'].strip()}{hint}"
+                    f"{chunk['error'].strip()}{said}{hint}"
                 )
     except docker.errors.APIError as exc:
         raise ImageError(f"challenge {challenge}, service {service}: build failed: {exc}") from None
     if not image_exists(client, tag):
         raise ImageError(f"challenge {challenge}, service {service}: build produced no image")
     return True
+
+
+def with_packages_tag(base: str, packages: tuple[str, ...]) -> str:
+    """The tag of ``base`` with extra Debian packages: by content, so an unchanged list is
+    never rebuilt and a changed one always is."""
+    name, _, version = base.rpartition(":")
+    digest = hashlib.sha256(" ".join(sorted(packages)).encode()).hexdigest()[:8]
+    return f"{name}:{version}-p{digest}"
+
+
+def build_with_packages(client: Any, *, base: str, packages: tuple[str, ...], tag: str) -> bool:
+    """``base`` plus ``packages`` from Debian (the names were checked when they were set)."""
+    with tempfile.TemporaryDirectory(prefix="range-pkgs-") as tmp:
+        Path(tmp, "Dockerfile").write_text(
+            f"FROM {base}\n"
+            "RUN apt-get update \\\n"
+            " && apt-get install -y --no-install-recommends "
+            + " ".join(sorted(packages))
+            + " \\\n && rm -rf /var/lib/apt/lists/*\n",
+            encoding="utf-8",
+        )
+        name = base.rpartition(":")[0].removeprefix("range/")
+        return build_context(client, challenge=f"({name})", service="extra packages",
+                             context=Path(tmp), dockerfile=None, tag=tag)  # fmt: skip

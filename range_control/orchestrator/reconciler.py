@@ -10,7 +10,8 @@ safe at any time, after any crash, as often as it runs. A pass is a list of name
 2. ``networks``: the host guard in place, networks nobody needs removed, missing ones created;
 3. ``services``: each desired service kept, restarted (within a budget), replaced (created but
    never started: a launch cut short, maybe before its flag arrived) or queued for creation;
-4. ``jumpboxes``: the same for each team's entry point;
+4. ``jumpboxes``: the same for each team's entry points (its SSH jumpbox, its WireGuard
+   gateway), whose members' keys or peers are synced in place;
 5. ``launch``: the queue, in parallel (a bounded pool; the services of one instance in order);
 6. ``observe``: what each desired instance looks like afterwards (state, health, error).
 
@@ -29,7 +30,9 @@ from typing import Literal
 from range_control.orchestrator.backend import (
     GENERATION,
     PORT,
+    SPEC,
     Backend,
+    DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
     Observed,
@@ -48,6 +51,8 @@ class DesiredState:
     instances: dict[int, DesiredInstance]  # by instance id
     jumpboxes: dict[int, DesiredJumpbox]  # by team id
     restarts: dict[int, int] = field(default_factory=dict)  # restarts used, by instance id
+    gateways: dict[int, DesiredGateway] = field(default_factory=dict)  # by team id (a subset
+    # of the jumpboxes' teams: a gateway goes with the team's environment, as its jumpbox)
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Launch:
-    kind: Literal["instance", "jumpbox"]
+    kind: Literal["instance", "jumpbox", "gateway"]
     key: int  # instance id, or team id for a jumpbox
     runs: tuple[ServiceRun, ...] = ()  # the services to create, in order
 
@@ -96,6 +101,7 @@ class PassReport:
     expired: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)  # instance id -> error
     jumpbox_errors: dict[int, str] = field(default_factory=dict)  # team id -> error
+    gateway_errors: dict[int, str] = field(default_factory=dict)  # team id -> error
     observed: dict[int, InstanceStatus] = field(default_factory=dict)
     # Where each team's jumpbox runs now: (node, address), None where the engine has one.
     jumpboxes_at: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -114,6 +120,7 @@ class Pass:
     report: PassReport = field(default_factory=PassReport)
     keep: dict[tuple[int, str], Observed] = field(default_factory=dict)  # (instance, service)
     keep_jumpbox: dict[int, Observed] = field(default_factory=dict)  # by team id
+    keep_gateway: dict[int, Observed] = field(default_factory=dict)  # by team id
     restarts: dict[int, int] = field(default_factory=dict)
     queue: list[Launch] = field(default_factory=list)
     # Why a team's network (by team id) or the edge network (EDGE) could not be made.
@@ -160,18 +167,23 @@ class Reconciler:
 
     # --- 1 ------------------------------------------------------------------------------
     def remove_strays(self, p: Pass) -> None:
-        """Keep one container per desired service (a running one first) and per jumpbox."""
-        want, jumpboxes = p.desired.instances, p.desired.jumpboxes
+        """Keep one container per desired service (a running one first), per jumpbox and per
+        gateway (on its port, with its spec: a new password, packages or key replaces it)."""
+        want = p.desired.instances
+        entry = {"jumpbox": (p.desired.jumpboxes, p.keep_jumpbox),
+                 "gateway": (p.desired.gateways, p.keep_gateway)}  # fmt: skip
         seen = sorted(self.backend.containers(p.event), key=lambda o: o.status != "running")
         for obs in seen:
-            if obs.role == "jumpbox":
-                jb = jumpboxes.get(obs.team_id or 0)
+            if obs.role in entry:
+                desired, keep = entry[obs.role]
+                jb = desired.get(obs.team_id or 0)
                 if (
                     jb is not None
                     and obs.labels.get(PORT) == str(jb.port)
-                    and jb.team_id not in p.keep_jumpbox
+                    and obs.labels.get(SPEC) == jb.labels()[SPEC]
+                    and jb.team_id not in keep
                 ):
-                    p.keep_jumpbox[jb.team_id] = obs
+                    keep[jb.team_id] = obs
                     continue
             elif obs.role == "service" and obs.instance_id in want:
                 inst = want[obs.instance_id]
@@ -258,27 +270,46 @@ class Reconciler:
 
     # --- 4 ------------------------------------------------------------------------------
     def jumpboxes(self, p: Pass) -> None:
-        for team in p.desired.jumpboxes:
-            why = p.blocked.get(team) or p.blocked.get(EDGE)
-            if why is not None:
-                p.report.jumpbox_errors[team] = why
-                continue
-            obs = p.keep_jumpbox.get(team)
-            if obs is None:
-                p.queue.append(Launch("jumpbox", team))
-            elif obs.status in DOWN:
-                self.backend.restart(obs)
-                p.report.restarted.append(obs.name)
-            elif obs.status == "created":
-                self._remove(p, obs)
-                p.queue.append(Launch("jumpbox", team))
+        for kind, desired, keep, errors in (
+            ("jumpbox", p.desired.jumpboxes, p.keep_jumpbox, p.report.jumpbox_errors),
+            ("gateway", p.desired.gateways, p.keep_gateway, p.report.gateway_errors),
+        ):
+            for team, want in desired.items():
+                why = p.blocked.get(team) or p.blocked.get(EDGE)
+                if why is not None:
+                    errors[team] = why
+                    continue
+                obs = keep.get(team)
+                if obs is None:
+                    p.queue.append(Launch(kind, team))  # type: ignore[arg-type]
+                elif obs.status in DOWN:
+                    self.backend.restart(obs)  # started afresh: with the keys of its creation
+                    p.report.restarted.append(obs.name)
+                elif obs.status == "created":
+                    self._remove(p, obs)
+                    p.queue.append(Launch(kind, team))  # type: ignore[arg-type]
+                elif obs.status == "running":
+                    self._sync(p, kind, obs, want, errors)
+
+    def _sync(self, p: Pass, kind: str, obs: Observed, want: DesiredJumpbox | DesiredGateway,
+              errors: dict[int, str]) -> None:  # fmt: skip
+        """The members' keys or peers, in place; replaced where the engine cannot."""
+        try:
+            in_place = self.backend.sync_access(obs, want)
+        except Exception as exc:  # noqa: BLE001 - recorded for the team; the pass goes on
+            errors[want.team_id] = str(exc) or exc.__class__.__name__
+            log.warning("%s of team %s: %s", kind, want.team_id, errors[want.team_id])
+            return
+        if not in_place:
+            self._remove(p, obs)
+            p.queue.append(Launch(kind, want.team_id))  # type: ignore[arg-type]
 
     # --- 5 ------------------------------------------------------------------------------
     def launch(self, p: Pass) -> None:
         total = sum(job.size for job in p.queue)
         done = 0
-        # Jumpboxes first: a team's entry point is worth more than any one of its challenges.
-        ordered = sorted(p.queue, key=lambda job: job.kind != "jumpbox")
+        # Entry points first: worth more to a team than any one of its challenges.
+        ordered = sorted(p.queue, key=lambda job: job.kind == "instance")
         with ThreadPoolExecutor(max_workers=self.pool, thread_name_prefix="launch") as pool:
             futures = [pool.submit(self._launch_one, p, job) for job in ordered]
             for fut in as_completed(futures):
@@ -290,8 +321,11 @@ class Reconciler:
                         p.report.failed[result.launch.key] = result.error
                         log.warning("instance %s: %s", result.launch.key, result.error)
                     else:
-                        p.report.jumpbox_errors[result.launch.key] = result.error
-                        log.warning("jumpbox of team %s: %s", result.launch.key, result.error)
+                        errors = (p.report.jumpbox_errors if result.launch.kind == "jumpbox"
+                                  else p.report.gateway_errors)  # fmt: skip
+                        errors[result.launch.key] = result.error
+                        log.warning("%s of team %s: %s", result.launch.kind, result.launch.key,
+                                    result.error)  # fmt: skip
                 last = result.created[-1] if result.created else f"{result.launch.kind} failed"
                 self.progress(Progress(done, total, last))
         p.queue.clear()
@@ -301,6 +335,8 @@ class Reconciler:
         try:
             if job.kind == "jumpbox":
                 created.append(self.backend.create_jumpbox(p.desired.jumpboxes[job.key]).name)
+            elif job.kind == "gateway":
+                created.append(self.backend.create_gateway(p.desired.gateways[job.key]).name)
             else:
                 inst = p.desired.instances[job.key]
                 for run in job.runs:  # in order: a service may need the one before it

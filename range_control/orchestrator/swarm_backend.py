@@ -56,6 +56,7 @@ from docker.types import (
 
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import (
+    ACCESS,
     EVENT,
     INSTANCE,
     MANAGED,
@@ -64,6 +65,7 @@ from range_control.orchestrator.backend import (
     TEAM,
     BackendError,
     Cancel,
+    DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
     EngineFacts,
@@ -71,6 +73,7 @@ from range_control.orchestrator.backend import (
     JobResult,
     NodeInfo,
     Observed,
+    PeerSeen,
     ServiceRun,
     container_name,
     jumpbox_name,
@@ -455,10 +458,40 @@ class SwarmBackend:
         except images.ImageError as exc:
             raise BackendError(str(exc)) from None
 
-    def jumpbox_image(self) -> str:
+    def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
         context = Path(__file__).parent / "jumpbox"
         tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
-        return self._build_and_publish(context, tag, "(jumpbox)")
+        ref = self._build_and_publish(context, tag, "(jumpbox)")
+        if not packages:
+            return ref
+        extra = images.with_packages_tag(tag, packages)
+        with self._lock(f"img:{extra}"):
+            try:
+                images.build_with_packages(self.client, base=tag, packages=packages, tag=extra)
+            except images.ImageError as exc:
+                raise BackendError(str(exc)) from None
+        return self._publish(extra)
+
+    # --- WireGuard: not on a Swarm ------------------------------------------------------
+    def wireguard_problem(self) -> str | None:
+        return (
+            "a Swarm service cannot be given /dev/net/tun (services take no devices): "
+            "WireGuard access is off with RANGE_ENGINE=swarm; teams use the SSH jumpbox"
+        )
+
+    def address_pools(self) -> list[str]:
+        return []
+
+    def create_gateway(self, gw: DesiredGateway) -> Observed:
+        raise BackendError(str(self.wireguard_problem()))
+
+    def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
+        return []
+
+    def sync_access(self, obs: Observed, want: DesiredJumpbox | DesiredGateway) -> bool:
+        """A service's task cannot be changed in place: a jumpbox whose keys changed is
+        replaced (its label says which keys it was given)."""
+        return obs.labels.get(ACCESS) == want.access()
 
     def facts(self) -> EngineFacts:
         """The manager's engine; the guard as the node labels say (unguarded eligible nodes);
@@ -555,9 +588,11 @@ class SwarmBackend:
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
         name = jumpbox_name(jb.event, jb.team_id)
+        labels = {**jb.labels(), ACCESS: jb.access()}
         container = ContainerSpec(
-            self.jumpbox_image(), hostname="jumpbox", labels=jb.labels(),
-            env=[f"RANGE_JUMPBOX_PASSWORD={jb.password}"],
+            self.jumpbox_image(jb.packages), hostname="jumpbox", labels=labels,
+            env=[f"RANGE_JUMPBOX_PASSWORD={jb.password}",
+                 "RANGE_JUMPBOX_KEYS=" + "\n".join(jb.keys)],
             # Running means sshd answers (a task moved to another node starts afresh).
             healthcheck=self._healthcheck(["nc", "-z", "127.0.0.1", "2222"]),
             mounts=[Mount(target="/tmp", source=None, type="tmpfs", tmpfs_size=32 * 2**20)],  # noqa: S108
@@ -565,7 +600,7 @@ class SwarmBackend:
         )  # fmt: skip
         nets = [{"Target": network_name(jb.event, jb.team_id), "Aliases": ["jumpbox"]},
                 {"Target": edge_name(jb.event, jb.team_id)}]  # fmt: skip
-        return self._create(name, jb.labels(), container, networks=nets, memory=128 * 2**20,
+        return self._create(name, labels, container, networks=nets, memory=128 * 2**20,
                             cpus=0.5, pids=256, ports={2222: jb.port})  # fmt: skip
 
     # --- repairing and removing ---------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from range_control.clock import iso
 from range_control.context import Range
-from range_control.domain.flags import jumpbox_password
+from range_control.domain.access import jumpbox_password
 from range_control.domain.visibility import is_visible
 from range_control.errors import Conflict, EventNotRunning, NotFound, Unavailable
 from range_control.services import access, limits, teams
@@ -168,11 +168,14 @@ def status_in(s: Session) -> list[EnvRowOut]:
     return [EnvRowOut.model_validate(row) for row in s.execute(_STATUS)]
 
 
-def jumpbox_access(ctx: Range, team_id: int, port: int, host: str | None = None) -> JumpboxOut:
-    """How a team logs in to its jumpbox: shown only to that team (and to organisers). ``host``
-    is where the jumpbox runs now, when the engine says (a Swarm node)."""
+def jumpbox_access(ctx: Range, team_id: int, token_hash: str, port: int,
+                   host: str | None = None) -> JumpboxOut:  # fmt: skip
+    """How a team logs in to its jumpbox: shown only to that team (and to organisers). The
+    password follows the team's token (``token_hash``); ``host`` is where the jumpbox runs
+    now, when the engine says (a Swarm node)."""
     host = host or ctx.settings.public_host
-    password = jumpbox_password(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)
+    password = jumpbox_password(secret(ctx.settings.flag_secret), ctx.event_slug, team_id,
+                                token_hash)  # fmt: skip
     return JumpboxOut(host=host, port=port, user="team", password=password,
                       command=f"ssh -p {port} team@{host}")  # fmt: skip
 
@@ -181,13 +184,13 @@ def jumpboxes(ctx: Range) -> list[TeamJumpboxOut]:
     """Every team that has a jumpbox port, with how to log in."""
     with ctx.store.read() as s:
         rows = s.execute(
-            select(Team.name, Team.id, PortAllocation.port, PortAllocation.host)
+            select(Team.name, Team.id, Team.token_hash, PortAllocation.port, PortAllocation.host)
             .join(PortAllocation, PortAllocation.team_id == Team.id)
             .where(PortAllocation.purpose == "jumpbox")
             .order_by(Team.name)
         ).all()
-    return [TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, port, host))
-            for name, tid, port, host in rows]  # fmt: skip
+    return [TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, token, port, host))
+            for name, tid, token, port, host in rows]  # fmt: skip
 
 
 # --- a team's own instance ----------------------------------------------------------------
@@ -313,6 +316,7 @@ def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
             (a.instance_id, a.purpose): a
             for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
         }
+        token_hash = s.scalar(select(Team.token_hash).where(Team.id == team_id)) or ""
     default = ctx.settings.public_host
     jb = allocs.get((None, "jumpbox"))
     published = [
@@ -321,7 +325,8 @@ def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
         if (inst.id, f"{svc.name}:{p}") in allocs
     ]  # fmt: skip
     connection = ConnectionOut(
-        jumpbox=jumpbox_access(ctx, team_id, jb.port, jb.host) if jb is not None else None,
+        jumpbox=(jumpbox_access(ctx, team_id, token_hash, jb.port, jb.host)
+                 if jb is not None else None),
         services=[ServicePortsOut(name=svc.name, ports=svc.ports) for svc in env.services],
         published=[PublishedOut(service=name, port=p, address=f"{a.host or default}:{a.port}")
                    for name, p, a in published],

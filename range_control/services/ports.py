@@ -17,12 +17,13 @@ from range_control.errors import Unavailable
 from range_control.store.models import PortAllocation
 
 JUMPBOX = "jumpbox"
+WIREGUARD = "wireguard"  # a UDP port (every other purpose is TCP)
 
 
-def bindable(ip: str, port: int) -> bool:
-    """A new allocation skips a port some other process on this host already listens on (it
-    would fail the container's start on every pass, "address already in use")."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def bindable(ip: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    """A new allocation skips a port some other process on this host already uses (it would
+    fail the container's start on every pass, "address already in use")."""
+    with socket.socket(socket.AF_INET, kind) as probe:
         try:
             probe.bind((ip, port))
         except OSError:
@@ -44,17 +45,24 @@ class PortPool:
         self.held = {
             (a.team_id, a.instance_id, a.purpose): a.port for a in s.scalars(select(PortAllocation))
         }
-        self._free = self._candidates(set(self.held.values()))
+        used = set(self.held.values())
+        self._free = {kind: self._candidates(used, kind)
+                      for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)}  # fmt: skip
 
-    def _candidates(self, used: set[int]) -> Iterator[int]:
+    def _candidates(self, used: set[int], kind: int) -> Iterator[int]:
+        """Free in the pool (a port is held for one purpose, TCP or UDP) and on this host."""
         ip = self.ctx.settings.publish_ip
-        return (p for p in self.ctx.settings.ports if p not in used and bindable(ip, p))
+        for p in self.ctx.settings.ports:
+            if p not in used and bindable(ip, p, kind):
+                used.add(p)
+                yield p
 
     def get(self, team_id: int, instance_id: int | None, purpose: str) -> int:
         """The port held for this purpose, or a new one recorded now."""
         key = (team_id, instance_id, purpose)
         if key not in self.held:
-            port = next(self._free, None)
+            kind = socket.SOCK_DGRAM if purpose == WIREGUARD else socket.SOCK_STREAM
+            port = next(self._free[kind], None)
             if port is None:
                 raise Unavailable(
                     "the host port pool {port_range} is exhausted (RANGE_PORT_RANGE)",

@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import delete, select
 
 from range_control import metrics
 from range_control.context import Range
-from range_control.domain.flags import DynamicFlag, dynamic_flag, jumpbox_password
+from range_control.domain.access import jumpbox_password
+from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.errors import Unavailable
-from range_control.orchestrator.backend import Backend, DesiredInstance, DesiredJumpbox, ServiceRun
+from range_control.orchestrator.backend import (
+    Backend,
+    DesiredInstance,
+    DesiredJumpbox,
+    ServiceRun,
+)
 from range_control.orchestrator.reconciler import (
     DesiredState,
     InstanceStatus,
@@ -32,10 +39,20 @@ from range_control.orchestrator.reconciler import (
     Progress,
     Reconciler,
 )
-from range_control.services.ports import JUMPBOX, PortPool, published
+from range_control.services.ports import JUMPBOX, WIREGUARD, PortPool, published
+from range_control.services.team_access import desired_gateway
 from range_control.settings import secret
 from range_control.specs.environment import EnvironmentSpec
-from range_control.store.models import Challenge, Flag, Instance, PortAllocation, Team
+from range_control.store.models import (
+    Challenge,
+    Event,
+    Flag,
+    Instance,
+    PortAllocation,
+    SshKey,
+    Team,
+    WireGuardPeer,
+)
 
 log = logging.getLogger("range_control.reconciler")
 
@@ -55,9 +72,11 @@ def expire(ctx: Range) -> list[int]:
     return expired
 
 
-def desired_state(ctx: Range) -> tuple[DesiredState, dict[int, str]]:
+def desired_state(ctx: Range, *, wireguard: bool = False) -> tuple[DesiredState, dict[int, str]]:
     """What should exist, and the instances that cannot be placed (by id, with why). Missing
-    host ports are allocated in the same transaction, before any container exists."""
+    host ports are allocated in the same transaction, before any container exists. A team with
+    an environment has a jumpbox (with its members' SSH keys and the event's extra packages)
+    and, with ``wireguard`` and at least one peer, a WireGuard gateway."""
     event = ctx.event_slug
     key = secret(ctx.settings.flag_secret)
     out: dict[int, DesiredInstance] = {}
@@ -103,18 +122,45 @@ def desired_state(ctx: Range) -> tuple[DesiredState, dict[int, str]]:
             out[inst.id] = DesiredInstance(event, team.id, inst.id, ch.slug, flag, runs,
                                            inst.generation, host_ports, ch.source_dir)  # fmt: skip
             restarts[inst.id] = inst.restarts
-        jumpboxes = {}
-        for team_id in sorted({i.team_id for i in out.values()}):
+        with_env = sorted({i.team_id for i in out.values()})
+        tokens = {team.id: team.token_hash for _i, _c, team in rows}
+        keys = _by_team(
+            s.execute(
+                select(SshKey.team_id, SshKey.public_key)
+                .where(SshKey.team_id.in_(with_env))
+                .order_by(SshKey.id)
+            )
+        )
+        scenario = s.scalar(select(Event.scenario).where(Event.slug == event)) or {}
+        packages = tuple((scenario.get("jumpbox") or {}).get("packages") or ())
+        jumpboxes, gateways = {}, {}
+        peers = _by_team(s.execute(select(WireGuardPeer.team_id, WireGuardPeer.public_key,
+                                          WireGuardPeer.address)
+                                   .where(WireGuardPeer.team_id.in_(with_env))
+                                   .order_by(WireGuardPeer.id))) if wireguard else {}  # fmt: skip
+        for team_id in with_env:
             try:
                 port = ports.get(team_id, None, JUMPBOX)
+                wg_port = ports.get(team_id, None, WIREGUARD) if peers.get(team_id) else None
             except Unavailable as exc:
                 for iid in [i for i, d in out.items() if d.team_id == team_id]:
                     refused[iid] = f"no jumpbox for the team: {exc.message}"
                     del out[iid]
                 continue
-            jumpboxes[team_id] = DesiredJumpbox(event, team_id, port,
-                                                jumpbox_password(key, event, team_id))  # fmt: skip
-    return DesiredState(event, out, jumpboxes, restarts), refused
+            password = jumpbox_password(key, event, team_id, tokens[team_id])
+            jumpboxes[team_id] = DesiredJumpbox(event, team_id, port, password,
+                                                tuple(keys.get(team_id, ())), packages)  # fmt: skip
+            if wg_port is not None:
+                gateways[team_id] = desired_gateway(ctx, team_id, wg_port, peers[team_id])
+    return DesiredState(event, out, jumpboxes, restarts, gateways), refused
+
+
+def _by_team(rows: Any) -> dict[int, list[Any]]:
+    """(team id, value...) rows grouped by team: one value, or the tuple of them."""
+    out: dict[int, list[Any]] = {}
+    for team_id, *values in rows:
+        out.setdefault(team_id, []).append(values[0] if len(values) == 1 else tuple(values))
+    return out
 
 
 def write_back(ctx: Range, report: PassReport, refused: dict[int, str]) -> None:
@@ -155,13 +201,17 @@ class EnvironmentReconciler:
         self.engine = Reconciler(backend, pool=pool or ctx.settings.launch_pool,
                                  max_restarts=max_restarts)  # fmt: skip
 
+    def wireguard_on(self) -> bool:
+        """Gateways are wanted when the settings ask and the engine can run them."""
+        return self.ctx.settings.wireguard == "on" and self.backend.wireguard_problem() is None
+
     def run_once(self, progress: Callable[[Progress], None] | None = None) -> PassReport:
         with (
             self.ctx.store.lease("reconciler", wait=True),
             metrics.timed(metrics.RECONCILE_SECONDS),
         ):
             expired = expire(self.ctx)
-            desired, refused = desired_state(self.ctx)
+            desired, refused = desired_state(self.ctx, wireguard=self.wireguard_on())
             report = self.engine.converge(desired, progress)
             report.expired = expired
             report.failed.update(refused)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from range_control.context import Range
 from range_control.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from range_control.services import team_access
 from range_control.services.events import audit, bump_generation
 from range_control.specs.api import TeamOut, TeamTokenOut
 from range_control.specs.text import csv_cell, name_problem
@@ -208,15 +209,21 @@ def set_disabled(ctx: Range, ref: int | str, disabled: bool, actor: str) -> Team
         team = find(s, ref)
         team.disabled = disabled
         if disabled:
-            _end_sessions(s, team.id)
+            _end_access(s, team.id)
         audit(s, ctx, actor, "team.disable" if disabled else "team.enable", team=team.name)
         bump_generation(s, ctx)
-        return _view(team)
+        view = _view(team)
+    if disabled:
+        team_access.push(ctx, view.id)
+    return view
 
 
-def _end_sessions(s: Session, team_id: int) -> None:
-    """Every browser login of the team ends now (its token changed, or it was disabled)."""
+def _end_access(s: Session, team_id: int) -> None:
+    """Every browser login of the team ends now (its token changed, or it was disabled), and
+    its members' SSH keys and WireGuard devices are revoked (the jumpbox's password changes
+    with the token; the gateway is told once the caller commits: ``team_access.push``)."""
     s.execute(delete(WebSession).where(WebSession.team_id == team_id))
+    team_access.revoke_all(s, team_id)
 
 
 def rotate_token(ctx: Range, ref: int | str, actor: str) -> TeamTokenOut:
@@ -224,9 +231,11 @@ def rotate_token(ctx: Range, ref: int | str, actor: str) -> TeamTokenOut:
     with ctx.store.write() as s:
         team = find(s, ref)
         team.token_hash = hash_token(token)
-        _end_sessions(s, team.id)
+        _end_access(s, team.id)
         audit(s, ctx, actor, "team.rotate_token", team=team.name)
-        return _issued(team, token)
+        issued = _issued(team, token)
+    team_access.push(ctx, issued.team.id)
+    return issued
 
 
 def authenticate(ctx: Range, token: str) -> TeamOut:

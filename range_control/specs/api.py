@@ -465,3 +465,78 @@ class EnvRowOut(View):
 
 class EnvList(RootModel[list[EnvRowOut]]):
     model_config = VIEW
+
+
+# --- team access: SSH keys, WireGuard -----------------------------------------------------
+class SshKeyIn(Body):
+    label: str = Field(min_length=1, max_length=64, description="whose key (a member's name)")
+    public_key: str = Field(
+        min_length=1, max_length=8192, description="one OpenSSH public key line (.pub)"
+    )
+
+
+class SshKeyOut(View):
+    id: int
+    label: str
+    fingerprint: str
+    kind: str
+    created_at: datetime
+
+
+class PeerIn(Body):
+    label: str = Field(min_length=1, max_length=64, description="whose device")
+
+
+class PeerOut(View):
+    id: int
+    label: str
+    address: str
+    public_key: str
+    created_at: datetime
+    latest_handshake: datetime | None = None  # as the gateway reports it, when it runs
+
+
+class NewPeerOut(View):
+    """Shown once: the private key is in ``config`` and nowhere on the range."""
+
+    peer: PeerOut
+    config: str
+    filename: str
+
+
+class WireGuardOut(View):
+    enabled: bool
+    reason: str | None = Field(default=None, description="why it is off, when it is")
+    endpoint: str | None = None
+    peers_limit: int
+
+
+class TeamAccessOut(View):
+    ssh_keys: list[SshKeyOut]
+    ssh_keys_limit: int
+    wireguard: WireGuardOut
+    peers: list[PeerOut]
+
+
+class GatewayPeerOut(View):
+    id: int
+    label: str
+    address: str
+    endpoint: str | None
+    latest_handshake: datetime | None
+    received: int
+    sent: int
+
+
+class GatewayOut(View):
+    team: str
+    team_id: int
+    port: int | None
+    state: str  # running | absent (no environment yet) | <engine state>
+    error: str | None = None
+    peers: list[GatewayPeerOut]
+
+
+class GatewaysOut(View):
+    reason: str | None = Field(default=None, description="why WireGuard is off, when it is")
+    gateways: list[GatewayOut]

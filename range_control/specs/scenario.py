@@ -165,11 +165,47 @@ class PhaseSpec(_Strict):
         return self
 
 
+# Debian policy 5.6.1: lower case letters, digits, + - and ., at least two, starting with a
+# letter or digit. An architecture qualifier (:amd64) or a version (=1.2) is not accepted.
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,62}$")
+
+
+def package_problem(name: object) -> str | None:
+    """Why ``name`` is not a Debian package name (None when it is one)."""
+    if not isinstance(name, str):
+        return "a package name is a string"
+    if not _PACKAGE.match(name):
+        return (
+            f"{name!r} is not a Debian package name (lower case letters, digits, '+', '-', "
+            "'.', 2 to 63 characters, starting with a letter or digit)"
+        )
+    return None
+
+
+class JumpboxSpec(_Strict):
+    packages: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="extra Debian packages on every team's jumpbox (its image is rebuilt when "
+        "the list changes)",
+    )
+
+    @field_validator("packages")
+    @classmethod
+    def _debian_names(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            problem = package_problem(name)
+            if problem is not None:
+                raise ValueError(f"packages.{i}: {problem}")
+        return sorted(set(value))
+
+
 class ScenarioSpec(_Strict):
     event: str = Field(min_length=1, max_length=200)
     start: AwareDatetime | Literal["manual"] = "manual"
     freeze: Duration | None = Field(default=None, description="freeze this long before the end")
     phases: list[PhaseSpec] = Field(min_length=1)
+    jumpbox: JumpboxSpec = Field(default_factory=JumpboxSpec)
 
     @model_validator(mode="after")
     def _coherent(self) -> ScenarioSpec:

@@ -363,3 +363,33 @@ class WebSession(Base):
     credential: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SshKey(Base):
+    """A team member's SSH public key for the team's jumpbox (the password stays). Removed
+    with the team's token rotation, like the password derived from it."""
+
+    __tablename__ = "ssh_keys"
+    __table_args__ = (UniqueConstraint("team_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(64))  # whose key, as the team names it
+    public_key: Mapped[str] = mapped_column(Text)  # one authorized_keys line, comment dropped
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA256:<base64>, as ssh-keygen -l
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WireGuardPeer(Base):
+    """A team member's WireGuard peer on the team's gateway: only its public key and tunnel
+    address are kept (the private key was shown once). Revoked = deleted."""
+
+    __tablename__ = "wireguard_peers"
+    __table_args__ = (UniqueConstraint("team_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(44), unique=True)
+    address: Mapped[str] = mapped_column(String(45))  # in RANGE_WIREGUARD_SUBNET
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

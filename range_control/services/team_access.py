@@ -1,0 +1,335 @@
+"""How a team's members reach their targets besides the jumpbox's password: their own SSH
+public keys on the jumpbox, and WireGuard peers on the team's gateway.
+
+Keys and peers are rows; the reconciler gives them to the running jumpbox and gateway on its
+next pass (in place: nobody's session closes). Revoking a peer also pushes the gateway's peer
+list at once, so a revoked device cannot handshake a second later. Rotating a team's token or
+disabling the team removes every key and peer (:func:`revoke_all`), as it changes the
+jumpbox's password."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from range_control.context import Range
+from range_control.domain.access import (
+    clean_label,
+    client_config,
+    gateway_interface,
+    gateway_keys,
+    new_keypair,
+    parse_ssh_key,
+    tunnel_addresses,
+)
+from range_control.errors import Conflict, InvalidInput, NotFound, Unavailable
+from range_control.orchestrator.backend import Backend, BackendError, DesiredGateway, Observed
+from range_control.services import engine
+from range_control.services.events import audit
+from range_control.services.ports import WIREGUARD, PortPool
+from range_control.settings import secret
+from range_control.specs.api import (
+    GatewayOut,
+    GatewayPeerOut,
+    NewPeerOut,
+    PeerOut,
+    SshKeyOut,
+    TeamAccessOut,
+    WireGuardOut,
+)
+from range_control.store.models import PortAllocation, SshKey, Team, WireGuardPeer
+
+log = logging.getLogger("range_control.access")
+
+
+# --- SSH keys ------------------------------------------------------------------------------
+def _key_view(k: SshKey) -> SshKeyOut:
+    return SshKeyOut(id=k.id, label=k.label, fingerprint=k.fingerprint,
+                     kind=k.public_key.split(" ", 1)[0], created_at=k.created_at)  # fmt: skip
+
+
+def ssh_keys(ctx: Range, team_id: int) -> list[SshKeyOut]:
+    with ctx.store.read() as s:
+        rows = s.scalars(select(SshKey).where(SshKey.team_id == team_id).order_by(SshKey.id))
+        return [_key_view(k) for k in rows]
+
+
+def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: str) -> SshKeyOut:
+    """A member's public key for the team's jumpbox (in place on its next pass)."""
+    try:
+        label = clean_label(label)
+        key = parse_ssh_key(text)
+    except ValueError as exc:
+        raise InvalidInput("public_key: {reason}", reason=str(exc)) from None
+    limit = ctx.settings.ssh_keys_per_team
+    with ctx.store.write() as s:
+        have = s.scalar(select(func.count()).where(SshKey.team_id == team_id)) or 0
+        if have >= limit:
+            raise Conflict(
+                "your team has {count} SSH keys, the most it may have (remove one first)",
+                count=limit,
+            )
+        if s.scalar(select(SshKey.id).where(SshKey.team_id == team_id,
+                                            SshKey.fingerprint == key.fingerprint)):  # fmt: skip
+            raise Conflict("this key is already on your jumpbox ({fingerprint})",
+                           fingerprint=key.fingerprint)  # fmt: skip
+        row = SshKey(team_id=team_id, label=label, public_key=key.line,
+                     fingerprint=key.fingerprint, created_at=ctx.clock.now())  # fmt: skip
+        s.add(row)
+        s.flush()
+        audit(s, ctx, actor, "team.ssh_key.add", team_id=team_id, label=label,
+              fingerprint=key.fingerprint)  # fmt: skip
+        return _key_view(row)
+
+
+def remove_ssh_key(ctx: Range, team_id: int, key_id: int, actor: str) -> None:
+    with ctx.store.write() as s:
+        row = s.get(SshKey, key_id)
+        if row is None or row.team_id != team_id:
+            raise NotFound("SSH key {key_id} not found", key_id=key_id)
+        audit(s, ctx, actor, "team.ssh_key.remove", team_id=team_id, label=row.label,
+              fingerprint=row.fingerprint)  # fmt: skip
+        s.delete(row)
+
+
+# --- WireGuard -----------------------------------------------------------------------------
+def wireguard_problem(ctx: Range, backend: Backend | None = None) -> str | None:
+    """Why teams cannot have WireGuard access here (None: they can)."""
+    if ctx.settings.wireguard != "on":
+        return "WireGuard access is off on this range (RANGE_WIREGUARD=off): use the SSH jumpbox"
+    if not ctx.settings.environments_on:
+        return "this range runs no environments (RANGE_ENVIRONMENTS=off)"
+    try:
+        backend = backend or engine.backend(ctx.settings)
+    except Unavailable as exc:
+        return exc.message
+    return backend.wireguard_problem()
+
+
+def _peer_view(p: WireGuardPeer, handshake: int = 0) -> PeerOut:
+    seen = datetime.fromtimestamp(handshake, UTC) if handshake else None
+    return PeerOut(id=p.id, label=p.label, address=p.address, public_key=p.public_key,
+                   created_at=p.created_at, latest_handshake=seen)  # fmt: skip
+
+
+def _endpoint(ctx: Range, alloc: PortAllocation | None) -> str | None:
+    if alloc is None:
+        return None
+    return f"{alloc.host or ctx.settings.public_host}:{alloc.port}"
+
+
+def _gateway_port(s: Session, team_id: int) -> PortAllocation | None:
+    return s.scalar(select(PortAllocation).where(PortAllocation.team_id == team_id,
+                                                 PortAllocation.purpose == WIREGUARD))  # fmt: skip
+
+
+def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
+    """Everything the portal's access page shows: keys, WireGuard's state and the peers (with
+    their last handshake when the gateway runs)."""
+    problem = wireguard_problem(ctx)
+    with ctx.store.read() as s:
+        keys = [_key_view(k) for k in s.scalars(
+            select(SshKey).where(SshKey.team_id == team_id).order_by(SshKey.id))]  # fmt: skip
+        rows = list(s.scalars(select(WireGuardPeer).where(WireGuardPeer.team_id == team_id)
+                              .order_by(WireGuardPeer.id)))  # fmt: skip
+        endpoint = _endpoint(ctx, _gateway_port(s, team_id))
+    seen = _handshakes(ctx, [team_id]).get(team_id, {}) if rows and problem is None else {}
+    return TeamAccessOut(
+        ssh_keys=keys,
+        ssh_keys_limit=ctx.settings.ssh_keys_per_team,
+        wireguard=WireGuardOut(
+            enabled=problem is None,
+            reason=problem,
+            endpoint=endpoint,
+            peers_limit=ctx.settings.wireguard_peers_per_team,
+        ),  # fmt: skip
+        peers=[_peer_view(p, seen.get(p.public_key, (None, 0, 0, 0))[1]) for p in rows],
+    )
+
+
+def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
+    """A member's device: a fresh key pair, its tunnel address and the gateway's port held
+    now; the configuration (with the private key) is returned once and not kept."""
+    try:
+        label = clean_label(label)
+    except ValueError as exc:
+        raise InvalidInput("label: {reason}", reason=str(exc)) from None
+    backend = _engine(ctx)
+    problem = wireguard_problem(ctx, backend)
+    if problem is not None or backend is None:
+        raise Unavailable("{reason}", reason=problem or "no engine answers")
+    routes = backend.address_pools()
+    clash = check_subnet(ctx, routes)
+    if clash is not None:
+        raise Unavailable("{reason}", reason=clash)
+    subnet = ctx.settings.wireguard_subnet
+    gateway_ip, member_ips = tunnel_addresses(subnet)
+    limit = min(ctx.settings.wireguard_peers_per_team, len(member_ips))
+    private, public = new_keypair()
+    with ctx.store.write() as s:
+        taken = set(s.scalars(select(WireGuardPeer.address)
+                              .where(WireGuardPeer.team_id == team_id)))  # fmt: skip
+        if len(taken) >= limit:
+            raise Conflict(
+                "your team has {count} WireGuard devices, the most it may have (revoke one first)",
+                count=limit,
+            )
+        address = next(ip for ip in member_ips if ip not in taken)
+        PortPool(s, ctx).get(team_id, None, WIREGUARD)
+        row = WireGuardPeer(team_id=team_id, label=label, public_key=public, address=address,
+                            created_at=ctx.clock.now())  # fmt: skip
+        s.add(row)
+        s.flush()
+        endpoint = _endpoint(ctx, _gateway_port(s, team_id))
+        team_name = s.scalar(select(Team.name).where(Team.id == team_id)) or str(team_id)
+        audit(s, ctx, actor, "team.wireguard.add", team_id=team_id, label=label,
+              address=address, public_key=public)  # fmt: skip
+        view = _peer_view(row)
+    config = client_config(
+        private_key=private, address=address, endpoint=endpoint or "",
+        gateway_public_key=gateway_keys(secret(ctx.settings.flag_secret), ctx.event_slug,
+                                        team_id)[1],
+        routes=routes, gateway_address=gateway_ip, label=f"{label} ({team_name})",
+    )  # fmt: skip
+    return NewPeerOut(peer=view, config=config, filename=_filename(ctx, team_name, label))
+
+
+def _filename(ctx: Range, team: str, label: str) -> str:
+    """wg-quick names the interface after the file: at most 15 characters, [a-zA-Z0-9_=+.-]."""
+    safe = "".join(ch for ch in f"{ctx.event_slug}-{label}" if ch.isascii() and ch.isalnum()
+                   or ch in "-_")  # fmt: skip
+    return (safe[:15] or "range") + ".conf"
+
+
+def revoke_peer(ctx: Range, peer_id: int, actor: str, team_id: int | None = None) -> None:
+    """Remove a device (a team its own, an organiser any): the gateway forgets it at once."""
+    with ctx.store.write() as s:
+        row = s.get(WireGuardPeer, peer_id)
+        if row is None or (team_id is not None and row.team_id != team_id):
+            raise NotFound("WireGuard device {peer_id} not found", peer_id=peer_id)
+        owner = row.team_id
+        audit(s, ctx, actor, "team.wireguard.revoke", team_id=owner, label=row.label,
+              address=row.address, public_key=row.public_key)  # fmt: skip
+        s.delete(row)
+    push(ctx, owner)
+
+
+def revoke_all(s: Session, team_id: int) -> int:
+    """Every key and peer of the team goes (its token rotated, or it was disabled), in the
+    caller's transaction; the caller pushes the gateway after it commits."""
+    keys = s.execute(delete(SshKey).where(SshKey.team_id == team_id)).rowcount or 0
+    peers = s.execute(delete(WireGuardPeer).where(WireGuardPeer.team_id == team_id)).rowcount or 0
+    return keys + peers
+
+
+def _engine(ctx: Range) -> Backend | None:
+    if not ctx.settings.environments_on:
+        return None
+    try:
+        return engine.backend(ctx.settings)
+    except Unavailable:
+        return None
+
+
+def desired_gateway(ctx: Range, team_id: int, port: int,
+                    peers: list[tuple[str, str]]) -> DesiredGateway:  # fmt: skip
+    """The team's gateway as it should run (the reconciler's and :func:`push`'s view)."""
+    private = gateway_keys(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)[0]
+    return DesiredGateway(ctx.event_slug, team_id, port, private,
+                          gateway_interface(ctx.settings.wireguard_subnet),
+                          tuple(sorted(peers)))  # fmt: skip
+
+
+def _gateways(backend: Backend, event: str) -> dict[int, Observed]:
+    return {o.team_id: o for o in backend.containers(event)
+            if o.role == "gateway" and o.team_id is not None and o.status == "running"}  # fmt: skip
+
+
+def push(ctx: Range, team_id: int) -> bool:
+    """Give the team's running gateway its peers now (the reconciler does it on its next pass
+    anyway): True when it was done here."""
+    with ctx.store.read() as s:
+        alloc = _gateway_port(s, team_id)
+        query = select(WireGuardPeer.public_key, WireGuardPeer.address).where(
+            WireGuardPeer.team_id == team_id
+        )
+        peers = [(k, a) for k, a in s.execute(query)]
+    if alloc is None or ctx.settings.wireguard != "on":
+        return False  # never had a gateway
+    backend = _engine(ctx)
+    if backend is None or backend.wireguard_problem() is not None:
+        return False
+    try:
+        obs = _gateways(backend, ctx.event_slug).get(team_id)
+        if obs is None:
+            return False
+        backend.sync_access(obs, desired_gateway(ctx, team_id, alloc.port, peers))
+    except BackendError as exc:
+        log.warning("gateway of team %s not updated now (the reconciler retries): %s",
+                    team_id, exc)  # fmt: skip
+        return False
+    return True
+
+
+def _handshakes(ctx: Range, teams: list[int]) -> dict[int, dict[str, tuple[str | None, int, int,
+                                                                          int]]]:  # fmt: skip
+    """Per team, per public key: (endpoint, latest handshake, received, sent) as the running
+    gateways report them (nothing where the engine does not answer)."""
+    backend = _engine(ctx)
+    if backend is None:
+        return {}
+    out: dict[int, dict[str, tuple[str | None, int, int, int]]] = {}
+    try:
+        running = _gateways(backend, ctx.event_slug)
+        for team in teams:
+            if team in running:
+                out[team] = {p.public_key: (p.endpoint, p.latest_handshake, p.received, p.sent)
+                             for p in backend.gateway_peers(running[team])}  # fmt: skip
+    except BackendError as exc:
+        log.warning("gateways not read: %s", exc)
+    return out
+
+
+def gateways(ctx: Range) -> tuple[str | None, list[GatewayOut]]:
+    """The console's view: why WireGuard is off (if it is), and every team with devices: its
+    gateway's state and each device's last handshake."""
+    problem = wireguard_problem(ctx)
+    with ctx.store.read() as s:
+        teams = {t.id: t.name for t in s.scalars(select(Team))}
+        peers = list(s.scalars(select(WireGuardPeer).order_by(WireGuardPeer.team_id,
+                                                               WireGuardPeer.id)))  # fmt: skip
+        ports = {a.team_id: a.port for a in s.scalars(select(PortAllocation).where(
+            PortAllocation.purpose == WIREGUARD))}  # fmt: skip
+    by_team: dict[int, list[WireGuardPeer]] = {}
+    for p in peers:
+        by_team.setdefault(p.team_id, []).append(p)
+    seen = _handshakes(ctx, sorted(by_team)) if problem is None else {}
+    out = []
+    for team_id, rows in sorted(by_team.items(), key=lambda kv: teams.get(kv[0], "")):
+        live = seen.get(team_id)
+        peer_views = []
+        for p in rows:
+            endpoint, handshake, rx, tx = (live or {}).get(p.public_key, (None, 0, 0, 0))
+            peer_views.append(GatewayPeerOut(
+                id=p.id, label=p.label, address=p.address, endpoint=endpoint,
+                latest_handshake=datetime.fromtimestamp(handshake, UTC) if handshake else None,
+                received=rx, sent=tx))  # fmt: skip
+        out.append(GatewayOut(team=teams.get(team_id, str(team_id)), team_id=team_id,
+                              port=ports.get(team_id),
+                              state="running" if live is not None else "absent",
+                              error=problem, peers=peer_views))  # fmt: skip
+    return problem, out
+
+
+def check_subnet(ctx: Range, pools: list[str]) -> str | None:
+    """The tunnel subnet must not overlap the engine's address pools."""
+    tunnel = ipaddress.ip_network(ctx.settings.wireguard_subnet)
+    for pool in pools:
+        if tunnel.overlaps(ipaddress.ip_network(pool)):
+            return (f"RANGE_WIREGUARD_SUBNET {tunnel} overlaps the engine's address pool "
+                    f"{pool}: members' tunnels would shadow teams' networks")  # fmt: skip
+    return None
