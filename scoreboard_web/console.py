@@ -16,7 +16,15 @@ from werkzeug.wrappers import Response
 from range_control.api import ID, whole
 from range_control.errors import InvalidInput, Unauthorized
 from range_control.i18n import languages
-from range_control.services import admin, dashboard, environments, scenario, sessions, teams
+from range_control.services import (
+    admin,
+    dashboard,
+    environments,
+    scenario,
+    sessions,
+    team_access,
+    teams,
+)
 from range_control.specs.api import TeamTokenOut
 from scoreboard_web.common import KIND, SID, ctx, flash_errors, html_error, login_limiter, too_many
 from scoreboard_web.i18n import gettext, label, ngettext
@@ -200,3 +208,20 @@ def attempts_feed() -> str:
     """The rows alone, for the page's live refresh."""
     rows = admin.list_attempts(ctx(), _attempt_filter())
     return render_template("console/_attempts.html", rows=rows)
+
+
+@bp.get("/wireguard")
+@organiser_required
+def wireguard_page() -> str:
+    """Each team's gateway and its devices' last handshake; revoke any of them."""
+    reason, gateways = team_access.gateways(ctx())
+    return render_template("console/wireguard.html", reason=reason, gateways=gateways)
+
+
+@bp.post(f"/wireguard/<{ID}:peer_id>/revoke")
+@organiser_required
+def revoke_peer(peer_id: int) -> Response:
+    with flash_errors():
+        team_access.revoke_peer(ctx(), peer_id, ACTOR)
+        flash(gettext("Device revoked: it cannot connect any more."), "ok")
+    return redirect(url_for("console.wireguard_page"))

@@ -5,12 +5,14 @@ names a team, so no team can reach another's instance, attempts or hints."""
 
 from __future__ import annotations
 
+import base64
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
+import segno
 from flask import (
     Blueprint,
     abort,
@@ -23,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from range_control.api import ID
@@ -47,6 +50,7 @@ from range_control.services import (
     scenario,
     scoreboard,
     sessions,
+    team_access,
 )
 from range_control.specs.api import ChallengeSummary, LedgerOut
 from scoreboard_web.common import (
@@ -260,3 +264,73 @@ def my_attempts() -> str:
 @team_required
 def announcements() -> str:
     return render_template("portal/announcements.html", items=scenario.announcements(ctx(), 100))
+
+
+# --- how we reach our targets --------------------------------------------------------------
+@bp.get("/access")
+@team_required
+def access() -> str:
+    team_id = g.team.id
+    return render_template("portal/access.html", jumpbox=environments.team_jumpbox(ctx(), team_id),
+                           access=team_access.team_access(ctx(), team_id))  # fmt: skip
+
+
+def _back_to_access() -> Response:
+    return redirect(url_for("portal.access"))
+
+
+def _actor() -> str:
+    return f"team:{g.team.name}"
+
+
+@bp.post("/access/ssh-keys")
+@team_required
+def add_ssh_key() -> Response:
+    with flash_errors():
+        key = team_access.add_ssh_key(ctx(), g.team.id, request.form.get("label", ""),
+                                      request.form.get("public_key", ""), _actor())  # fmt: skip
+        flash(gettext("Key %(fingerprint)s added: it works on your jumpbox within seconds.",
+                      fingerprint=key.fingerprint), "ok")  # fmt: skip
+    return _back_to_access()
+
+
+@bp.post(f"/access/ssh-keys/<{ID}:key_id>/remove")
+@team_required
+def remove_ssh_key(key_id: int) -> Response:
+    with flash_errors():
+        team_access.remove_ssh_key(ctx(), g.team.id, key_id, _actor())
+        flash(gettext("Key removed."), "ok")
+    return _back_to_access()
+
+
+@bp.post("/access/wireguard")
+@team_required
+def add_peer() -> Response:
+    """The new device's configuration in this answer only (its private key is nowhere else)."""
+    with flash_errors():
+        new = team_access.add_peer(ctx(), g.team.id, request.form.get("label", ""), _actor())
+        body = render_template("portal/wireguard_new.html", new=new, qr=_qr_svg(new.config),
+                               download=_data_uri(new.config))  # fmt: skip
+        return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
+    return _back_to_access()
+
+
+@bp.post(f"/access/wireguard/<{ID}:peer_id>/revoke")
+@team_required
+def revoke_peer(peer_id: int) -> Response:
+    with flash_errors():
+        team_access.revoke_peer(ctx(), peer_id, _actor(), team_id=g.team.id)
+        flash(gettext("Device revoked: it cannot connect any more."), "ok")
+    return _back_to_access()
+
+
+def _qr_svg(text: str) -> Markup:
+    """The configuration as a QR code for the WireGuard mobile apps, inline SVG (no request
+    leaves the page, the code exists only in this answer)."""
+    code = segno.make(text, error="m")
+    svg = code.svg_inline(scale=3, dark="#000", light="#fff", omitsize=False)
+    return Markup(svg)  # noqa: S704 - segno's own SVG of our text, no markup of a user's
+
+
+def _data_uri(text: str) -> str:
+    return "data:text/plain;charset=utf-8;base64," + base64.b64encode(text.encode()).decode()

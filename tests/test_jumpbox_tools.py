@@ -4,15 +4,19 @@ instances. The real Docker engine; the shipped pack and its images as an event b
 
 from __future__ import annotations
 
+import io
 import posixpath
 import time
 from pathlib import Path
 
 import docker
 import paramiko
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from range_control.orchestrator.backend import jumpbox_name, network_name
-from range_control.services import catalog, environments
+from range_control.orchestrator.backend import BackendError, jumpbox_name, network_name
+from range_control.services import catalog, environments, scenario, team_access, teams
 from range_control.services import images as builds
 from range_control.services.check import check_flag
 from range_control.services.environments import Selection
@@ -107,3 +111,95 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
             assert code == 0 and out.split() == [own], (team_id, out, own)
             code, out, _ = run(c, "curl -s -m 5 http://portal:8080/")
             assert code == 0 and out == "convoy manifest\n"
+
+
+def _member_key() -> tuple[str, paramiko.PKey]:
+    """A member's key pair: the public line for the portal, the private key for paramiko."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    text = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                 serialization.NoEncryption()).decode()  # fmt: skip
+    line = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                             serialization.PublicFormat.OpenSSH).decode()  # fmt: skip
+    return line, paramiko.Ed25519Key.from_private_key(io.StringIO(text))
+
+
+def _port(client: docker.DockerClient, event: str, team_id: int) -> int:
+    return int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
+        "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
+
+
+def _refused(port: int, password: str | None = None, pkey: paramiko.PKey | None = None) -> bool:
+    try:
+        with jumpbox_ssh("127.0.0.1", port, password, wait=0, pkey=pkey):
+            return False
+    except AssertionError:
+        return True
+
+
+def test_members_keys_work_in_place_and_the_token_rotates_the_way_in(
+    live,  # noqa: F811
+    client: docker.DockerClient,
+) -> None:
+    """A key added in the portal logs in on the next pass without replacing the jumpbox (a
+    teammate's open session stays); removed, it stops; a new token replaces the jumpbox with
+    a new password and no keys."""
+    env, rec = live
+    team_id, _ = env.team("Alpha", "NL")
+    web_challenge(env, "web")
+    environments.up(env.ctx, Selection(), "test")
+    wait_running(env, rec, {"web"})
+    event = env.ctx.event_slug
+    port, password = _port(client, event, team_id), env.jumpbox_password(team_id)
+    before = client.api.inspect_container(jumpbox_name(event, team_id))["Id"]
+    line, pkey = _member_key()
+    with jumpbox_ssh("127.0.0.1", port, password, wait=60) as teammate:
+        assert _refused(port, pkey=pkey)
+        key = team_access.add_ssh_key(env.ctx, team_id, "Ana", line + " ana@laptop", "test")
+        rec.run_once()
+        with jumpbox_ssh("127.0.0.1", port, None, wait=10, pkey=pkey) as ana:
+            assert run(ana, "id -un")[1].strip() == "team"
+        assert run(teammate, "echo still here")[1] == "still here\n"  # nobody was cut off
+        assert client.api.inspect_container(jumpbox_name(event, team_id))["Id"] == before
+        code, out, _ = run(teammate, "ls -l /etc/ssh/range_keys/team; echo x >> "
+                           "/etc/ssh/range_keys/team")  # fmt: skip
+        assert out.startswith("-rw-r--r-- 1 root root") and code != 0  # not the team's to edit
+        team_access.remove_ssh_key(env.ctx, team_id, key.id, "test")
+        rec.run_once()
+        assert _refused(port, pkey=pkey)
+    team_access.add_ssh_key(env.ctx, team_id, "Ana", line, "test")
+    rec.run_once()
+    teams.rotate_token(env.ctx, team_id, "organiser")
+    rec.run_once()
+    after = client.api.inspect_container(jumpbox_name(event, team_id))["Id"]
+    assert after != before
+    new_password = env.jumpbox_password(team_id)
+    with jumpbox_ssh("127.0.0.1", port, new_password, wait=60) as c:
+        assert run(c, "true")[0] == 0
+    assert _refused(port, password=password) and _refused(port, pkey=pkey)
+
+
+def test_the_event_s_extra_packages_are_on_every_jumpbox(
+    live,  # noqa: F811
+    client: docker.DockerClient,
+) -> None:
+    """``jumpbox: packages`` in the scenario: the image is built once for that list (tagged by
+    it), every team's jumpbox runs it; a name Debian does not know is refused by apt, named."""
+    env, rec = live
+    team_id, _ = env.team("Alpha", "NL")
+    web_challenge(env, "web")
+    spec = scenario.parse({"event": "ICE", "phases": [{"id": "p", "title": "P", "duration": "1h",
+                                                        "challenges": ["web"]}],
+                           "jumpbox": {"packages": ["bc", "bc"]}}, "scenario.yml")  # fmt: skip
+    assert spec.jumpbox.packages == ["bc"]
+    scenario.load(env.ctx, spec, "test")
+    environments.up(env.ctx, Selection(challenge="web"), "test")
+    wait_running(env, rec, {"web"})
+    event = env.ctx.event_slug
+    image = client.api.inspect_container(jumpbox_name(event, team_id))["Config"]["Image"]
+    assert image == rec.backend.jumpbox_image(("bc",)) and image != rec.backend.jumpbox_image()
+    with jumpbox_ssh("127.0.0.1", _port(client, event, team_id),
+                     env.jumpbox_password(team_id), wait=60) as c:  # fmt: skip
+        code, out, _ = run(c, "echo '6*7' | bc")
+        assert code == 0 and out == "42\n"
+    with pytest.raises(BackendError, match="Unable to locate package range-no-such-package"):
+        rec.backend.jumpbox_image(("range-no-such-package",))

@@ -393,7 +393,10 @@ class DockerBackend:
             return base
         tag = images.with_packages_tag(base, packages)
         with self._lock(f"img:{tag}"):
-            images.build_with_packages(self.client, base=base, packages=packages, tag=tag)
+            try:
+                images.build_with_packages(self.client, base=base, packages=packages, tag=tag)
+            except images.ImageError as exc:
+                raise BackendError(str(exc)) from None
         return tag
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:

@@ -23,6 +23,7 @@ BASE_IMAGE = "range/base:bookworm"
 SUITE = "bookworm"
 _SKIP = {".git", "__pycache__", ".venv", "node_modules"}
 _URIS = re.compile(r"^URIs:\s*(\S+)")  # deb822 .sources
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DEB = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)")  # one-line sources.list
 
 
@@ -142,11 +143,12 @@ def build_context(
             forcerm=True, decode=True, labels={"range.managed": "1", "range.challenge": challenge},
         ):  # fmt: skip
             if "stream" in chunk:
-                text = chunk["stream"].rstrip()
-                if text.startswith("Step "):
-                    step = text
-                if text:
-                    log = [*log[-9:], text]
+                # One chunk may hold several lines; a step's stderr comes in terminal colours.
+                for text in _ANSI.sub("", chunk["stream"]).rstrip().splitlines():
+                    if text.startswith("Step "):
+                        step = text
+                    if text.strip():
+                        log = [*log[-19:], text]
             if "error" in chunk:
                 hint = ""
                 if re.search(r":\s*FROM\s", step, re.IGNORECASE):

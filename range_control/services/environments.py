@@ -180,6 +180,17 @@ def jumpbox_access(ctx: Range, team_id: int, token_hash: str, port: int,
                       command=f"ssh -p {port} team@{host}")  # fmt: skip
 
 
+def team_jumpbox(ctx: Range, team_id: int) -> JumpboxOut | None:
+    """The team's own jumpbox login, once it has one (its first environment made it)."""
+    with ctx.store.read() as s:
+        row = s.execute(
+            select(Team.token_hash, PortAllocation.port, PortAllocation.host)
+            .join(PortAllocation, PortAllocation.team_id == Team.id)
+            .where(Team.id == team_id, PortAllocation.purpose == "jumpbox")
+        ).first()
+    return None if row is None else jumpbox_access(ctx, team_id, *row)
+
+
 def jumpboxes(ctx: Range) -> list[TeamJumpboxOut]:
     """Every team that has a jumpbox port, with how to log in."""
     with ctx.store.read() as s:
