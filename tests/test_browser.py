@@ -203,7 +203,7 @@ def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live)
     environments.up(live.ctx, environments.Selection(challenge="beacon"), "test")
     desired_state(live.ctx)  # ports, no engine
     ids = {t.name: t.id for t in teams.list_teams(live.ctx)}
-    pw = {n: environments.jumpbox_access(live.ctx, i, 1).password for n, i in ids.items()}
+    pw = {n: environments.team_jumpbox(live.ctx, i).password for n, i in ids.items()}
     page = browser.new_page(bypass_csp=True)
     team_login(page, live, "Latvia")
     page.goto(f"{live.url}/portal/challenges/beacon")

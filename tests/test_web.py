@@ -169,7 +169,7 @@ def test_no_team_sees_another_teams_hints_attempts_or_connection_info(env: Env) 
     # Both teams' instances, with their jumpbox ports allocated (no engine needed for that).
     environments.up(env.ctx, environments.Selection(challenge="web"), "test")
     desired_state(env.ctx)
-    pw = {t: environments.jumpbox_access(env.ctx, t, 1).password for t in (a_id, b_id)}
+    pw = {t: environments.team_jumpbox(env.ctx, t).password for t in (a_id, b_id)}
     page_a = ca.get("/portal/challenges/web").get_data(as_text=True)
     page_b = cb.get("/portal/challenges/web").get_data(as_text=True)
     assert pw[a_id] in page_a and pw[b_id] not in page_a

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 MAX_SSH_KEY = 8192  # an RSA 16384-bit key's line is about 2,800 characters
 MIN_RSA_BITS = 2048
@@ -70,6 +70,8 @@ def parse_ssh_key(text: str) -> SshKey:
     if len(parts) < 2:
         raise ValueError("a public key reads '<type> <base64> [comment]'")
     kind, blob = parts[0], parts[1]
+    if kind == "ssh-dss":
+        raise ValueError("DSA keys are refused by current OpenSSH: use ssh-ed25519")
     try:
         raw = base64.b64decode(blob, validate=True)
         key = serialization.load_ssh_public_key(f"{kind} {blob}".encode())
@@ -78,8 +80,6 @@ def parse_ssh_key(text: str) -> SshKey:
             "not an OpenSSH public key (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa, "
             "with no options before it)"
         ) from None
-    if isinstance(key, dsa.DSAPublicKey):
-        raise ValueError("DSA keys are refused by current OpenSSH: use ssh-ed25519")
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         raise ValueError(f"an RSA key of {key.key_size} bits is too weak (2048 at least)")
     if not isinstance(key, ed25519.Ed25519PublicKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
@@ -150,4 +150,3 @@ def client_config(*, private_key: str, address: str, gateway_public_key: str, en
         f"AllowedIPs = {allowed}\n"
         "PersistentKeepalive = 25\n"
     )
-

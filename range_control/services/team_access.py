@@ -195,13 +195,12 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
                                         team_id)[1],
         routes=routes, gateway_address=gateway_ip, label=f"{label} ({team_name})",
     )  # fmt: skip
-    return NewPeerOut(peer=view, config=config, filename=_filename(ctx, team_name, label))
+    return NewPeerOut(peer=view, config=config, filename=_filename(label))
 
 
-def _filename(ctx: Range, team: str, label: str) -> str:
+def _filename(label: str) -> str:
     """wg-quick names the interface after the file: at most 15 characters, [a-zA-Z0-9_=+.-]."""
-    safe = "".join(ch for ch in f"{ctx.event_slug}-{label}" if ch.isascii() and ch.isalnum()
-                   or ch in "-_")  # fmt: skip
+    safe = "".join(ch for ch in label if ch.isascii() and (ch.isalnum() or ch in "-_"))
     return (safe[:15] or "range") + ".conf"
 
 
