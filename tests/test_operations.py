@@ -464,8 +464,8 @@ def doctor_says(*args: str) -> dict[str, dict[str, str]]:
     code, out = run("doctor", "--json", *args)
     checks = {c["check"]: c for c in json.loads(out)}
     assert list(checks) == ["database", "schema", "integrity", "data dir", "secrets", "engine",
-                            "host guard", "address pool", "images", "memory", "disk", "clock",
-                            "scheduler", "backups"]  # fmt: skip
+                            "host guard", "address pool", "wireguard", "images", "memory", "disk",
+                            "clock", "scheduler", "backups"]  # fmt: skip
     failed = any(c["verdict"] == "fail" for c in checks.values())
     assert code == (1 if failed else 0)
     return checks
@@ -548,6 +548,16 @@ def test_doctor_host_guard_rule_missing(doctor_env: dict[str, str]) -> None:
     ours = [line for line in listed.splitlines() if "rcb+" in line]
     assert len(ours) == 2 and "ESTABLISHED" in ours[0] and ours[1].endswith("-j DROP"), listed
     assert docker_backend.host_guard_missing() == ()
+
+
+def test_doctor_wireguard(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    c = doctor_says()
+    assert c["wireguard"]["verdict"] == "ok" and "100.96.0.0/24" in c["wireguard"]["detail"]
+    monkeypatch.setenv("RANGE_WIREGUARD_SUBNET", "10.213.200.0/24")  # inside the engine's pool
+    c = doctor_says()
+    assert c["wireguard"]["verdict"] == "fail" and "overlaps" in c["wireguard"]["detail"]
+    monkeypatch.setenv("RANGE_WIREGUARD", "off")
+    assert "RANGE_WIREGUARD=off" in doctor_says()["wireguard"]["detail"]
 
 
 def test_doctor_address_pool_too_small(doctor_env: dict[str, str]) -> None:

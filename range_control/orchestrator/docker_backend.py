@@ -446,6 +446,9 @@ class DockerBackend:
                     "off; teams use the SSH jumpbox")  # fmt: skip
         return None
 
+    def wireguard_image(self) -> str:
+        return self._own_image("wireguard")
+
     def address_pools(self) -> list[str]:
         pools = self.api.info().get("DefaultAddressPools") or DOCKER_DEFAULT_POOLS
         return [str(ipaddress.ip_network(p["Base"], strict=False)) for p in pools]
@@ -459,7 +462,7 @@ class DockerBackend:
         if problem is not None:
             raise BackendError(problem)
         name = gateway_name(gw.event, gw.team_id)
-        image = self._own_image("wireguard")
+        image = self.wireguard_image()
         team_net = network_name(gw.event, gw.team_id)
         port = f"{WIREGUARD_PORT}/udp"
         try:

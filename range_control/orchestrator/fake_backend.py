@@ -187,6 +187,10 @@ class FakeBackend:
     def wireguard_problem(self) -> str | None:
         return self.wireguard
 
+    def wireguard_image(self) -> str:
+        self.images.add("range/wireguard:fake")
+        return "range/wireguard:fake"
+
     def address_pools(self) -> list[str]:
         return ["10.213.0.0/16"]
 

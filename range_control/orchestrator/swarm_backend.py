@@ -479,6 +479,9 @@ class SwarmBackend:
             "WireGuard access is off with RANGE_ENGINE=swarm; teams use the SSH jumpbox"
         )
 
+    def wireguard_image(self) -> str:
+        raise BackendError(str(self.wireguard_problem()))
+
     def address_pools(self) -> list[str]:
         return []
 

@@ -23,7 +23,7 @@ from range_control.context import Range
 from range_control.errors import LeaseBusy, ServiceError, first_line
 from range_control.orchestrator.backend import EngineFacts
 from range_control.orchestrator.images import BASE_IMAGE
-from range_control.services import backups, engine, scenario
+from range_control.services import backups, engine, scenario, team_access
 from range_control.services import schema as db_schema
 from range_control.settings import GENERATED_SECRETS, SECRETS_FILE, Settings, stored_secrets
 from range_control.specs.environment import EnvironmentSpec
@@ -72,7 +72,8 @@ class _Doctor:
     def run(self) -> list[Check]:
         steps: list[Callable[[], Check]] = [
             self.database, self.schema, self.integrity, self.data_dir, self.secrets,
-            self.engine, self.host_guard, self.address_pool, self.images, self.memory,
+            self.engine, self.host_guard, self.address_pool, self.wireguard, self.images,
+            self.memory,
             self.disk, self.clock, self.scheduler, self.backups,
         ]  # fmt: skip
         for step in steps:
@@ -211,6 +212,23 @@ class _Doctor:
                          "default-address-pools in /etc/docker/daemon.json")  # fmt: skip
         return _ok("address pool", f"{facts.networks_free} networks free, {needed} needed "
                                    f"for {planned} teams")  # fmt: skip
+
+    def wireguard(self) -> Check:
+        """Members' WireGuard access: on (the engine gives /dev/net/tun, the tunnel subnet
+        clear of the teams' networks), or off with why (the jumpbox remains)."""
+        if self.settings.wireguard != "on":
+            return _ok("wireguard", "off (RANGE_WIREGUARD=off): teams use the SSH jumpbox")
+        facts = self._need_engine("wireguard")
+        if isinstance(facts, Check):
+            return facts
+        problem = self.backend.wireguard_problem()
+        if problem is not None:
+            return _warn("wireguard", problem)
+        clash = team_access.check_subnet(self.settings.wireguard_subnet,
+                                         self.backend.address_pools())  # fmt: skip
+        if clash is not None:
+            return _fail("wireguard", clash)
+        return _ok("wireguard", f"gateways can run; tunnel subnet {self.settings.wireguard_subnet}")
 
     def _live(self) -> list[tuple[str, dict[str, str], EnvironmentSpec]]:
         ctx = self._need_db()

@@ -42,7 +42,8 @@ def build_base(backend: Backend, progress: Callable[[str], None], *, rebuild: bo
 def build_pack(
     backend: Backend, pack: list[Loaded], progress: Callable[[BuildProgress], None]
 ) -> int:
-    """Base image, jumpbox image, then every live challenge of ``pack``; how many steps."""
+    """Base image, jumpbox image, the WireGuard gateway's (where the engine can run it), then
+    every live challenge of ``pack``; how many steps."""
     try:
         return _build_pack(backend, pack, progress)
     except (BackendError, ImageError) as exc:
@@ -53,12 +54,15 @@ def _build_pack(
     backend: Backend, pack: list[Loaded], progress: Callable[[BuildProgress], None]
 ) -> int:
     live = [item for item in pack if item.spec.environment is not None]
-    total = 2 + len(live)
+    total = 3 + len(live)
     progress(BuildProgress(0, total, "base image"))
     backend.ensure_base_image(lambda line: progress(BuildProgress(0, total, "base image", line)))
     progress(BuildProgress(1, total, "jumpbox image"))
     backend.jumpbox_image()
-    for done, item in enumerate(live, start=2):
+    progress(BuildProgress(2, total, "wireguard image"))
+    if backend.wireguard_problem() is None:  # else no gateway will ever run here
+        backend.wireguard_image()
+    for done, item in enumerate(live, start=3):
         progress(BuildProgress(done, total, item.slug))
         build_challenge(backend, item)
     progress(BuildProgress(total, total, "done"))

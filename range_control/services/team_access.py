@@ -163,7 +163,7 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
     if problem is not None or backend is None:
         raise Unavailable("{reason}", reason=problem or "no engine answers")
     routes = backend.address_pools()
-    clash = check_subnet(ctx, routes)
+    clash = check_subnet(ctx.settings.wireguard_subnet, routes)
     if clash is not None:
         raise Unavailable("{reason}", reason=clash)
     subnet = ctx.settings.wireguard_subnet
@@ -324,9 +324,10 @@ def gateways(ctx: Range) -> tuple[str | None, list[GatewayOut]]:
     return problem, out
 
 
-def check_subnet(ctx: Range, pools: list[str]) -> str | None:
-    """The tunnel subnet must not overlap the engine's address pools."""
-    tunnel = ipaddress.ip_network(ctx.settings.wireguard_subnet)
+def check_subnet(subnet: str, pools: list[str]) -> str | None:
+    """The tunnel subnet must not overlap the engine's address pools (a member's tunnel would
+    shadow the teams' networks)."""
+    tunnel = ipaddress.ip_network(subnet)
     for pool in pools:
         if tunnel.overlaps(ipaddress.ip_network(pool)):
             return (f"RANGE_WIREGUARD_SUBNET {tunnel} overlaps the engine's address pool "

@@ -3,6 +3,8 @@ database): what it keeps, restarts, replaces, removes and creates, and what it r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from range_control.orchestrator.backend import (
@@ -14,11 +16,13 @@ from range_control.orchestrator.backend import (
     ROLE,
     SERVICE,
     TEAM,
+    DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
     ServiceRun,
     container_name,
     edge_network_name,
+    gateway_name,
     jumpbox_name,
     network_name,
 )
@@ -206,3 +210,69 @@ def test_published_services_join_the_edge_network(fake: FakeBackend) -> None:
     fake.failures[f"network:{edge_network_name(EV)}"] = "no edge"
     report = Reconciler(fake).converge(state(inst))
     assert report.failed == {1: "no edge"} and report.jumpbox_errors == {1: "no edge"}
+
+
+def with_access(desired: DesiredState, *, keys: tuple[str, ...] = (), password: str | None = None,
+                peers: tuple[tuple[str, str], ...] | None = None) -> DesiredState:  # fmt: skip
+    """The same state, the jumpboxes with these keys (and password), and a gateway per team
+    when ``peers`` is given."""
+    jbs = {t: replace(jb, keys=keys, password=password or jb.password)
+           for t, jb in desired.jumpboxes.items()}  # fmt: skip
+    gws = (
+        {}
+        if peers is None
+        else {t: DesiredGateway(EV, t, 21000 + t, f"key{t}", "100.96.0.1/24", peers) for t in jbs}
+    )
+    return replace(desired, jumpboxes=jbs, gateways=gws)
+
+
+def test_members_keys_are_synced_into_the_running_jumpbox_not_replacing_it(
+    fake: FakeBackend,
+) -> None:
+    rec, base = Reconciler(fake), state(instance(1, team=1))
+    rec.converge(with_access(base, keys=("ssh-ed25519 AAAA1",)))
+    before = fake.names("jumpbox")
+    fake.calls.clear()
+    report = rec.converge(with_access(base, keys=("ssh-ed25519 AAAA1", "ssh-ed25519 AAAA2")))
+    assert [c for c in fake.calls if c != "guard:host"] == [f"sync:{jumpbox_name(EV, 1)}"]
+    assert not report.removed
+    assert fake.names("jumpbox") == before
+    fake.calls.clear()
+    rec.converge(with_access(base, keys=("ssh-ed25519 AAAA1", "ssh-ed25519 AAAA2")))
+    assert fake.calls == ["guard:host"]  # synced once per change
+    # A new password (the team's token rotated) cannot be given in place: replaced.
+    report = rec.converge(with_access(base, password="rotated"))
+    assert report.removed == [jumpbox_name(EV, 1)] and report.created == [jumpbox_name(EV, 1)]
+
+
+def test_a_gateway_follows_its_devices(fake: FakeBackend) -> None:
+    rec, base = Reconciler(fake), state(instance(1, team=1), instance(2, team=2))
+    report = rec.converge(with_access(base, peers=(("pk1", "100.96.0.2"),)))
+    assert sorted(fake.names("gateway")) == [gateway_name(EV, 1), gateway_name(EV, 2)]
+    assert report.gateway_errors == {}
+    fake.calls.clear()
+    rec.converge(with_access(base, peers=(("pk1", "100.96.0.2"), ("pk2", "100.96.0.3"))))
+    synced = sorted(c for c in fake.calls if c.startswith("sync:"))
+    assert synced == [f"sync:{gateway_name(EV, 1)}", f"sync:{gateway_name(EV, 2)}"]
+    report = rec.converge(with_access(base))  # no device left: no gateway
+    assert fake.names("gateway") == [] and len(report.removed) == 2
+
+
+def test_an_entry_point_that_cannot_be_synced_is_reported_or_replaced(fake: FakeBackend) -> None:
+    rec, base = Reconciler(fake), state(instance(1, team=1))
+    rec.converge(with_access(base, peers=()))
+    fake.failures[f"sync:{gateway_name(EV, 1)}"] = "exec refused"
+    report = rec.converge(with_access(base, peers=(("pk1", "100.96.0.2"),)))
+    assert report.gateway_errors == {1: "exec refused"} and report.observed[1].state == "running"
+    # An engine that cannot sync in place (a Swarm task) gets a new one.
+    fake.failures.clear()
+    fake.sync_access = lambda obs, want: obs.role != "gateway"  # type: ignore[method-assign]
+    report = rec.converge(with_access(base, peers=(("pk1", "100.96.0.2"),)))
+    assert report.removed == [gateway_name(EV, 1)] and report.created == [gateway_name(EV, 1)]
+
+
+def test_gateways_fail_clearly_where_the_engine_has_no_tun(fake: FakeBackend) -> None:
+    fake.wireguard = "this engine's host has no /dev/net/tun"
+    report = Reconciler(fake).converge(with_access(state(instance(1, team=1)), peers=()))
+    assert report.gateway_errors == {1: "this engine's host has no /dev/net/tun"}
+    assert fake.names("jumpbox") and report.observed[1].state == "running"
