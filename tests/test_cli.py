@@ -255,8 +255,10 @@ def test_demo_sets_up_pack_teams_and_running_event(
         assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
         assert set(json.loads(secrets_file.read_text())) == {
             "secret_key", "flag_secret", "admin_token"}  # fmt: skip
-        code, out = run("demo", "--no-serve")  # a second run reuses everything
-        assert code == 0 and "(0 new, 0 updated)" in out and "created 0" in out
+        # A second run reuses everything but the teams' tokens, shown anew: each jumpbox's
+        # password follows its team's token, so the 4 jumpboxes (only they) are replaced.
+        code, out = run("demo", "--no-serve")
+        assert code == 0 and "(0 new, 0 updated)" in out and "created 4," in out, out
         port = _free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "range_control.cli", "demo", "--port", str(port)],

@@ -644,6 +644,7 @@ class DockerBackend:
         self.api.restart(obs.id, timeout=5)
 
     def remove_container(self, obs: Observed) -> None:
+        self._synced.pop(obs.id, None)
         with contextlib.suppress(docker.errors.NotFound):
             self.api.remove_container(obs.id, force=True)
 

@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
@@ -46,6 +47,13 @@ from range_control.store.models import PortAllocation, SshKey, Team, WireGuardPe
 log = logging.getLogger("range_control.access")
 
 
+def _label(label: str) -> str:
+    try:
+        return clean_label(label)
+    except ValueError as exc:
+        raise InvalidInput("label: {reason}", reason=str(exc)) from None
+
+
 # --- SSH keys ------------------------------------------------------------------------------
 def _key_view(k: SshKey) -> SshKeyOut:
     return SshKeyOut(id=k.id, label=k.label, fingerprint=k.fingerprint,
@@ -60,8 +68,8 @@ def ssh_keys(ctx: Range, team_id: int) -> list[SshKeyOut]:
 
 def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: str) -> SshKeyOut:
     """A member's public key for the team's jumpbox (in place on its next pass)."""
+    label = _label(label)
     try:
-        label = clean_label(label)
         key = parse_ssh_key(text)
     except ValueError as exc:
         raise InvalidInput("public_key: {reason}", reason=str(exc)) from None
@@ -132,14 +140,12 @@ def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
     their last handshake when the gateway runs)."""
     problem = wireguard_problem(ctx)
     with ctx.store.read() as s:
-        keys = [_key_view(k) for k in s.scalars(
-            select(SshKey).where(SshKey.team_id == team_id).order_by(SshKey.id))]  # fmt: skip
         rows = list(s.scalars(select(WireGuardPeer).where(WireGuardPeer.team_id == team_id)
                               .order_by(WireGuardPeer.id)))  # fmt: skip
         endpoint = _endpoint(ctx, _gateway_port(s, team_id))
     seen = _handshakes(ctx, [team_id]).get(team_id, {}) if rows and problem is None else {}
     return TeamAccessOut(
-        ssh_keys=keys,
+        ssh_keys=ssh_keys(ctx, team_id),
         ssh_keys_limit=ctx.settings.ssh_keys_per_team,
         wireguard=WireGuardOut(
             enabled=problem is None,
@@ -154,10 +160,7 @@ def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
 def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
     """A member's device: a fresh key pair, its tunnel address and the gateway's port held
     now; the configuration (with the private key) is returned once and not kept."""
-    try:
-        label = clean_label(label)
-    except ValueError as exc:
-        raise InvalidInput("label: {reason}", reason=str(exc)) from None
+    label = _label(label)
     backend = _engine(ctx)
     problem = wireguard_problem(ctx, backend)
     if problem is not None or backend is None:
@@ -183,7 +186,10 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
         row = WireGuardPeer(team_id=team_id, label=label, public_key=public, address=address,
                             created_at=ctx.clock.now())  # fmt: skip
         s.add(row)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError:  # another device of the team took that address just now
+            raise Conflict("another device was added at the same moment: try again") from None
         endpoint = _endpoint(ctx, _gateway_port(s, team_id))
         team_name = s.scalar(select(Team.name).where(Team.id == team_id)) or str(team_id)
         audit(s, ctx, actor, "team.wireguard.add", team_id=team_id, label=label,
