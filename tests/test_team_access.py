@@ -265,3 +265,21 @@ def test_the_console_lists_and_revokes_devices(env: Env) -> None:
     assert team_access.team_access(env.ctx, a_id).peers == []
     # A team session is refused there.
     assert login(env, token_of(a)).get("/console/wireguard").status_code == 403
+
+
+def test_without_a_tun_device_wireguard_is_off_and_says_why(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine host without /dev/net/tun (the local engine's host is checked): the feature is
+    off with the reason, the jumpbox remains; no gateway is wanted."""
+    from range_control.orchestrator import docker_backend
+
+    monkeypatch.setattr(docker_backend, "TUN", str(env.tmp / "no-such-tun"))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    a_id, a = env.team("Alpha", "NL")
+    wg = env.client.get("/api/v1/access", headers=a).json["wireguard"]
+    assert wg["enabled"] is False and "no-such-tun (the TUN driver)" in wg["reason"]
+    assert "SSH jumpbox" in wg["reason"]
+    r = env.client.post("/api/v1/access/wireguard", json={"label": "d"}, headers=a)
+    assert r.status_code == 503 and "TUN driver" in r.json["error"]["message"]
+    assert team_access.gateways(env.ctx)[0] == wg["reason"]
