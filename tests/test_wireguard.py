@@ -187,8 +187,12 @@ def wait_gateways(env: Env, rec: EnvironmentReconciler, client: docker.DockerCli
         assert report.gateway_errors == {}, report.gateway_errors
         rows = [r for r in environments.status(env.ctx) if r.challenge in slugs]
         running = all(r.state == "running" for r in rows) and len(rows) == len(teams) * len(slugs)
-        names = {c.name for c in client.containers.list(filters={"label": f"range.event={event}"})}
-        if running and all(gateway_name(event, t) in names for t in teams):
+        boxes = {
+            c.name: c for c in client.containers.list(filters={"label": f"range.event={event}"})
+        }
+        gateways = [boxes.get(gateway_name(event, t)) for t in teams]
+        # Up: its entry point has set the packet filter, the tunnel and DNS (it says so last).
+        if running and all(g is not None and b"gateway up" in g.logs() for g in gateways):
             return
         time.sleep(2)
     raise AssertionError(f"gateways or instances not running in {timeout} s")

@@ -224,6 +224,19 @@ def sweep(client: Any, event: str) -> None:
             api.remove_network(n["Id"])
 
 
+def with_packages(client: Any, lock: Callable[[str], threading.Lock], base: str,
+                  packages: tuple[str, ...]) -> str:  # fmt: skip
+    """``base`` (the jumpbox image) with the event's extra Debian packages, built once per
+    list; apt's refusal named (a Swarm publishes the result to its registry afterwards)."""
+    tag = images.with_packages_tag(base, packages)
+    with lock(f"img:{tag}"):
+        try:
+            images.build_with_packages(client, base=base, packages=packages, tag=tag)
+        except images.ImageError as exc:
+            raise BackendError(str(exc)) from None
+    return tag
+
+
 def parse_wg_dump(text: str) -> list[PeerSeen]:
     """``wg show <if> dump``: the interface's line, then one tab-separated line per peer
     (public key, preshared key, endpoint, allowed ips, latest handshake, rx, tx, keepalive)."""
@@ -391,35 +404,31 @@ class DockerBackend:
         base = self._own_image("jumpbox")
         if not packages:
             return base
-        tag = images.with_packages_tag(base, packages)
-        with self._lock(f"img:{tag}"):
-            try:
-                images.build_with_packages(self.client, base=base, packages=packages, tag=tag)
-            except images.ImageError as exc:
-                raise BackendError(str(exc)) from None
-        return tag
+        return with_packages(self.client, self._lock, base, packages)
+
+    def _entry_host_config(self, *, caps: list[str], memory: int, pids: int,
+                           ports: dict[Any, tuple[str, int]], read_only: bool,
+                           tmpfs: dict[str, str], **extra: Any) -> Any:  # fmt: skip
+        """A team's entry point (jumpbox, gateway): every capability dropped but ``caps``, no
+        privilege escalation, half a CPU, ``memory`` without swap, ``pids``, a capped log."""
+        return self.api.create_host_config(
+            cap_drop=["ALL"], cap_add=caps, security_opt=["no-new-privileges:true"],
+            read_only=read_only, tmpfs=tmpfs, mem_limit=memory, memswap_limit=memory,
+            nano_cpus=500_000_000, pids_limit=pids, privileged=False, port_bindings=ports,
+            log_config=LogConfig(type="json-file", config=LOG_MAX), init=True, **extra,
+        )  # fmt: skip
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
         name = jumpbox_name(jb.event, jb.team_id)
         image = self.jumpbox_image(jb.packages)
         edge = edge_network_name(jb.event)  # both networks exist: the reconciler made them
         team_net = network_name(jb.event, jb.team_id)
-        host_config = self.api.create_host_config(
-            cap_drop=["ALL"],
-            cap_add=JUMPBOX_CAPS,
-            security_opt=["no-new-privileges:true"],
+        host_config = self._entry_host_config(
+            caps=JUMPBOX_CAPS, memory=128 * 1024**2, pids=256,
+            ports={2222: (self.publish_ip, jb.port)},
             # Not read-only: the entry point writes the team's password and fresh host keys.
-            read_only=False,
-            tmpfs={"/tmp": "size=32m"},  # noqa: S108
-            mem_limit=128 * 1024**2,
-            memswap_limit=128 * 1024**2,
-            nano_cpus=500_000_000,
-            pids_limit=256,
-            log_config=LogConfig(type="json-file", config=LOG_MAX),
-            privileged=False,
-            port_bindings={2222: (self.publish_ip, jb.port)},
-            init=True,
-        )
+            read_only=False, tmpfs={"/tmp": "size=32m"},  # noqa: S108
+        )  # fmt: skip
         try:
             created = self.api.create_container(
                 image, name=name, hostname="jumpbox", labels=jb.labels(), ports=[2222],
@@ -467,23 +476,14 @@ class DockerBackend:
         port = f"{WIREGUARD_PORT}/udp"
         try:
             routes = self._subnets(team_net)
-            host_config = self.api.create_host_config(
-                cap_drop=["ALL"],
-                cap_add=["NET_ADMIN"],  # the tun device, its address, the packet filter
-                devices=[f"{TUN}:{TUN}:rwm"],
-                sysctls={"net.ipv4.ip_forward": "1"},  # this container's namespace only
-                security_opt=["no-new-privileges:true"],
-                read_only=True,
+            host_config = self._entry_host_config(
+                # NET_ADMIN: the tun device, its address, the packet filter; forwarding in this
+                # container's namespace only.
+                caps=["NET_ADMIN"], memory=64 * 1024**2, pids=64,
+                ports={port: (self.publish_ip, gw.port)}, read_only=True,
                 tmpfs={"/run": "size=4m", "/tmp": "size=4m"},  # noqa: S108
-                mem_limit=64 * 1024**2,
-                memswap_limit=64 * 1024**2,
-                nano_cpus=500_000_000,
-                pids_limit=64,
-                log_config=LogConfig(type="json-file", config=LOG_MAX),
-                privileged=False,
-                port_bindings={port: (self.publish_ip, gw.port)},
-                init=True,
-            )
+                devices=[f"{TUN}:{TUN}:rwm"], sysctls={"net.ipv4.ip_forward": "1"},
+            )  # fmt: skip
             env = {
                 "RANGE_WG_PRIVATE_KEY": gw.private_key,
                 "RANGE_WG_ADDRESS": gw.address,

@@ -84,6 +84,7 @@ from range_control.orchestrator.docker_backend import (
     LOG_MAX,
     engine_client,
     engine_facts,
+    with_packages,
 )
 
 if TYPE_CHECKING:
@@ -464,13 +465,7 @@ class SwarmBackend:
         ref = self._build_and_publish(context, tag, "(jumpbox)")
         if not packages:
             return ref
-        extra = images.with_packages_tag(tag, packages)
-        with self._lock(f"img:{extra}"):
-            try:
-                images.build_with_packages(self.client, base=tag, packages=packages, tag=extra)
-            except images.ImageError as exc:
-                raise BackendError(str(exc)) from None
-        return self._publish(extra)
+        return self._publish(with_packages(self.client, self._lock, tag, packages))
 
     # --- WireGuard: not on a Swarm ------------------------------------------------------
     def wireguard_problem(self) -> str | None:
