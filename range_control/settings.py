@@ -80,6 +80,15 @@ class Settings(BaseSettings):
         default=8, gt=0, le=24 * 7, description="how long an organiser's console login lasts"
     )
 
+    public_url: str = Field(
+        default="http://localhost:8000",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=300,
+        description="the range's web address as people reach it (invite links)",
+    )
+    invite_hours: float = Field(
+        default=72, gt=0, le=24 * 31, description="how long an account's invite link is valid"
+    )
     ssh_keys_per_team: int = Field(
         default=20, ge=0, le=200, description="SSH public keys a team may add for its jumpbox"
     )

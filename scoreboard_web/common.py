@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from flask import Response, current_app, flash, render_template
+from flask import Response, current_app, flash, render_template, request, session
 
 from range_control import metrics
 from range_control.context import Range
-from range_control.errors import ServiceError
+from range_control.errors import ServiceError, Unauthorized
+from range_control.services import sessions
 from scoreboard_web.i18n import gettext, label, message
 from scoreboard_web.sessions import LoginLimiter
 
 SID = "sid"  # the only session key: the secret of a server-side session (services.sessions)
-KIND = "kind"  # "team" or "organiser": which login the browser holds, for messages only
+KIND = "kind"  # "team", "organiser" or "person": which login the browser holds
 
 
 def ctx() -> Range:
@@ -63,3 +65,23 @@ def flash_errors() -> Iterator[None]:
         yield
     except ServiceError as exc:
         flash(message(exc), "error")
+
+
+def person_login(place: str, template: str, **context: object) -> Any:
+    """The form's account and password open a person's session in ``place`` (console or
+    portal): None when it did (the caller redirects), else the refusal to answer with (rate
+    limited per address and account name, the same words for every wrong credential)."""
+    login = request.form.get("login", "").strip().lower()[:254]
+    wait = login_limiter().wait("person-login", request.remote_addr, login)
+    if wait is not None:
+        return too_many(template, wait, **context)
+    try:
+        sid, _account = sessions.open_person(ctx(), login, request.form.get("password", ""), place)
+    except Unauthorized as exc:
+        login_limiter().failed("person-login", request.remote_addr, login)
+        flash(message(exc), "error")
+        return render_template(template, **context), 401
+    session.clear()  # a new session (no fixation) that holds only the session's secret
+    session[SID], session[KIND] = sid, sessions.PERSON
+    session.permanent = True
+    return None

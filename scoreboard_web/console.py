@@ -17,6 +17,7 @@ from range_control.api import ID, whole
 from range_control.errors import InvalidInput, Unauthorized
 from range_control.i18n import languages
 from range_control.services import (
+    accounts,
     admin,
     dashboard,
     environments,
@@ -26,8 +27,17 @@ from range_control.services import (
     teams,
 )
 from range_control.specs.api import TeamTokenOut
-from scoreboard_web.common import KIND, SID, ctx, flash_errors, html_error, login_limiter, too_many
-from scoreboard_web.i18n import gettext, label, ngettext
+from scoreboard_web.common import (
+    KIND,
+    SID,
+    ctx,
+    flash_errors,
+    html_error,
+    login_limiter,
+    person_login,
+    too_many,
+)
+from scoreboard_web.i18n import gettext, label, message, ngettext
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
@@ -37,15 +47,36 @@ CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario
 
 
 def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The organiser token's session, or a person's with a console role. Every change (a POST)
+    needs the organiser role: a grader or an observer may look, not change."""
+
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not (session.get(KIND) == sessions.ORGANISER
-                and sessions.is_organiser(ctx(), session.get(SID, ""))):  # fmt: skip
-            if session.get(KIND) == sessions.TEAM:
+        kind, sid = session.get(KIND), session.get(SID, "")
+        if kind == sessions.ORGANISER and sessions.is_organiser(ctx(), sid):
+            g.actor, g.role, g.account = ACTOR, "organiser", None
+        elif kind == sessions.PERSON:
+            try:
+                account = sessions.person_of(ctx(), sid)
+            except Unauthorized as exc:
+                session.clear()
+                flash(message(exc), "error")
+                return redirect(url_for("console.login"))
+            if account.role not in accounts.CONSOLE_ROLES:
                 refused = gettext("The organiser console refuses team sessions.")
                 return html_error(403, "forbidden", refused)
+            g.actor, g.role, g.account = accounts.actor(account), account.role, account
+        elif kind in (sessions.TEAM,):
+            refused = gettext("The organiser console refuses team sessions.")
+            return html_error(403, "forbidden", refused)
+        else:
             return redirect(url_for("console.login"))
-        g.actor = ACTOR
+        if request.method == "POST" and g.role != "organiser":
+            refused = gettext(
+                "Read-only: your role (%(role)s) may look at the console, not change anything.",
+                role=label(g.role),
+            )
+            return html_error(403, "forbidden", refused)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -59,6 +90,9 @@ def _back() -> Response:
 def login() -> Any:
     if request.method == "GET":
         return render_template("console/login.html")
+    if "login" in request.form:  # a person, with an account
+        refused = person_login("console", "console/login.html")
+        return refused or _back()
     token = request.form.get("token", "").strip()
     wait = login_limiter().wait("console-login", request.remote_addr, token)
     if wait is not None:
@@ -95,10 +129,10 @@ def event_control(action: str) -> Response:
     with flash_errors():
         if action == "extend":
             minutes = whole(request.form.get("minutes"), "minutes", 1, 24 * 60)
-            scenario.extend(ctx(), timedelta(minutes=minutes), ACTOR)
+            scenario.extend(ctx(), timedelta(minutes=minutes), g.actor)
             flash(gettext("Current phase extended by %(minutes)d min.", minutes=minutes), "ok")
         elif action in CONTROLS:
-            ev = CONTROLS[action](ctx(), ACTOR)
+            ev = CONTROLS[action](ctx(), g.actor)
             flash(gettext("Done: the event is now %(state)s.", state=label(ev.state)), "ok")
         else:
             flash(gettext("Unknown action."), "error")
@@ -115,7 +149,7 @@ def env_action() -> Response:
     with flash_errors():
         if action not in ops:
             raise InvalidInput("action: one of {ops}", ops=", ".join(ops))
-        n = ops[action](ctx(), sel, ACTOR)
+        n = ops[action](ctx(), sel, g.actor)
         done = ngettext(
             "%(num)d instance: the reconciler applies it within seconds.",
             "%(num)d instances: the reconciler applies it within seconds.",
@@ -130,7 +164,7 @@ def env_action() -> Response:
 def add_team() -> Response | str:
     with flash_errors():
         nt = teams.add_team(ctx(), request.form.get("name", ""),
-                            request.form.get("country") or None, actor=ACTOR)  # fmt: skip
+                            request.form.get("country") or None, actor=g.actor)  # fmt: skip
         return _token_page(gettext("Team added"), nt)
     return _back()
 
@@ -146,13 +180,13 @@ def _token_page(what: str, nt: TeamTokenOut) -> Response:
 def team_action(team_id: int, action: str) -> Response:
     with flash_errors():
         if action in ("disable", "enable"):
-            t = teams.set_disabled(ctx(), team_id, action == "disable", ACTOR)
+            t = teams.set_disabled(ctx(), team_id, action == "disable", g.actor)
             if t.disabled:
                 flash(gettext("Team %(team)s disabled.", team=t.name), "ok")
             else:
                 flash(gettext("Team %(team)s enabled.", team=t.name), "ok")
         elif action == "rotate":
-            return _token_page(gettext("New token"), teams.rotate_token(ctx(), team_id, ACTOR))
+            return _token_page(gettext("New token"), teams.rotate_token(ctx(), team_id, g.actor))
         else:
             flash(gettext("Unknown action."), "error")
     return _back()
@@ -168,7 +202,7 @@ def post_announcement() -> Response:
             if lang != ctx().settings.default_language
         }
         scenario.post_announcement(ctx(), request.form.get("title", ""),
-                                   request.form.get("body", ""), ACTOR, langs)  # fmt: skip
+                                   request.form.get("body", ""), g.actor, langs)  # fmt: skip
         flash(gettext("Announcement posted."), "ok")
     return _back()
 
@@ -179,7 +213,7 @@ def add_award() -> Response:
     with flash_errors():
         value = whole(request.form.get("value"), "value", -1_000_000, 1_000_000)
         admin.add_award(ctx(), request.form.get("team", ""), value,
-                        request.form.get("reason", ""), ACTOR)  # fmt: skip
+                        request.form.get("reason", ""), g.actor)  # fmt: skip
         flash(gettext("Award given."), "ok")
     return _back()
 
@@ -222,6 +256,6 @@ def wireguard_page() -> str:
 @organiser_required
 def revoke_peer(peer_id: int) -> Response:
     with flash_errors():
-        team_access.revoke_peer(ctx(), peer_id, ACTOR)
+        team_access.revoke_peer(ctx(), peer_id, g.actor)
         flash(gettext("Device revoked: it cannot connect any more."), "ok")
     return redirect(url_for("console.wireguard_page"))

@@ -46,6 +46,9 @@ LABELS = {
     "absent": N_("absent"), "pending": N_("pending"), "failed": N_("failed"),
     "unavailable": N_("unavailable"), "healthy": N_("healthy"), "unhealthy": N_("unhealthy"),
     "starting": N_("starting"), "enabled": N_("enabled"), "disabled": N_("disabled"),
+    # people's roles
+    "grader": N_("grader"), "observer": N_("observer"), "member": N_("member"),
+    "captain": N_("captain"),
     # error codes, as the title of an error page
     "error": N_("error"), "invalid": N_("invalid"), "not_found": N_("not found"),
     "unauthorized": N_("unauthorized"), "forbidden": N_("forbidden"), "locked": N_("locked"),

@@ -40,6 +40,7 @@ from range_control.errors import (
 )
 from range_control.i18n import Localized
 from range_control.services import (
+    accounts,
     admin,
     attempts,
     catalog,
@@ -60,6 +61,7 @@ from scoreboard_web.common import (
     flash_errors,
     local_path,
     login_limiter,
+    person_login,
     too_many,
 )
 from scoreboard_web.i18n import current_language, gettext, message, ngettext, tr
@@ -83,11 +85,20 @@ def _banner() -> dict[str, Any]:
 def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        sid = session.get(SID)
-        if not sid or session.get(KIND) != sessions.TEAM:
+        sid, kind = session.get(SID), session.get(KIND)
+        if not sid or kind not in (sessions.TEAM, sessions.PERSON):
             return redirect(url_for("portal.login", next=request.path))
         try:
-            g.team = sessions.team_of(ctx(), sid)
+            if kind == sessions.PERSON:  # a member: the team is the account's, now
+                g.account = sessions.person_of(ctx(), sid)
+                if g.account.role not in accounts.TEAM_ROLES:
+                    raise Unauthorized(
+                        "your account signs in to the organiser console, not the portal"
+                    )
+                g.team = sessions.team_of_account(ctx(), g.account)
+            else:
+                g.account = None
+                g.team = sessions.team_of(ctx(), sid)
         except Unauthorized as exc:
             session.clear()
             flash(message(exc), "error")
@@ -107,6 +118,12 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     if request.method == "GET":
         return render_template("portal/login.html", next=request.args.get("next", ""))
+    if "login" in request.form:  # a member, with an account
+        refused = person_login("portal", "portal/login.html", next="")
+        if refused is not None:
+            return refused
+        flash(gettext("Logged in."), "ok")
+        return redirect(_safe_next(request.form.get("next")))
     token = request.form.get("token", "").strip()
     wait = login_limiter().wait("team-login", request.remote_addr, token)
     if wait is not None:
@@ -182,7 +199,9 @@ def challenge(slug: str) -> str:
 def attempt(slug: str) -> Response:
     flag = request.form.get("flag", "")
     try:
-        result = attempts.submit(ctx(), g.team.id, slug[:100], flag.strip(), request.remote_addr)
+        by = g.account.id if g.account is not None else None
+        result = attempts.submit(ctx(), g.team.id, slug[:100], flag.strip(), request.remote_addr,
+                                 account_id=by)  # fmt: skip
     except RateLimited as exc:
         flash(gettext("Slow down: %(reason)s.", reason=message(exc)), "error")
     except EventNotRunning as exc:
@@ -280,7 +299,8 @@ def _back_to_access() -> Response:
 
 
 def _actor() -> str:
-    return f"team:{g.team.name}"
+    """The person, when one signed in; else the team's token (a machine)."""
+    return accounts.actor(g.account) if g.account is not None else f"team:{g.team.name}"
 
 
 @bp.post("/access/ssh-keys")
@@ -334,3 +354,40 @@ def _qr_svg(text: str) -> Markup:
 
 def _data_uri(text: str) -> str:
     return "data:text/plain;charset=utf-8;base64," + base64.b64encode(text.encode()).decode()
+
+
+# --- the team's people ----------------------------------------------------------------------
+@bp.get("/team")
+@team_required
+def team_page() -> str:
+    return render_template("portal/team.html", people=accounts.list_accounts(ctx(), g.team.id))
+
+
+def _captain() -> Any:
+    if g.account is None or g.account.role != "captain":
+        abort(403)
+    return g.account
+
+
+@bp.post("/team/invite")
+@team_required
+def invite_member() -> Response:
+    """The captain adds a member: the invite link is in this answer only."""
+    captain = _captain()
+    with flash_errors():
+        new = accounts.invite_member(ctx(), captain, request.form.get("name", ""),
+                                     request.form.get("email") or None,
+                                     request.form.get("callsign") or None)  # fmt: skip
+        body = render_template("portal/invited.html", new=new)
+        return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
+    return redirect(url_for("portal.team_page"))
+
+
+@bp.post(f"/team/<{ID}:account_id>/remove")
+@team_required
+def remove_member(account_id: int) -> Response:
+    captain = _captain()
+    with flash_errors():
+        gone = accounts.remove_member(ctx(), captain, account_id)
+        flash(gettext("%(name)s is no longer in the team.", name=gone.name), "ok")
+    return redirect(url_for("portal.team_page"))

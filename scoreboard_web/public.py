@@ -7,15 +7,16 @@ import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from range_control.api import ID
+from range_control.errors import Conflict, InvalidInput, NotFound
 from range_control.i18n import languages
-from range_control.services import scenario, scoreboard
+from range_control.services import accounts, scenario, scoreboard
 from scoreboard_web.board import BoardView, board_view
 from scoreboard_web.common import ctx, local_path
-from scoreboard_web.i18n import COOKIE, current_language
+from scoreboard_web.i18n import COOKIE, current_language, gettext, message
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
                template_folder="templates")  # fmt: skip
@@ -108,3 +109,32 @@ def choose_language(code: str) -> Response:
 def announcements_page() -> str:
     return render_template("announcements.html", items=scenario.announcements(ctx(), 100),
                            back="web.scoreboard_page")  # fmt: skip
+
+
+# --- a person's invite: set a password ------------------------------------------------------
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invite_page(token: str) -> Response:
+    """Whose invite it is and a password form; once used or expired, why not (the same page,
+    no session needed). The link is never cached and sends no Referer."""
+    token = token[:200]
+    status = 200
+    account = None
+    try:
+        account = accounts.invite_for(ctx(), token)
+        if request.method == "POST":
+            password = request.form.get("password", "")
+            if password != request.form.get("confirm", ""):
+                raise InvalidInput("the two passwords differ")
+            account = accounts.accept_invite(ctx(), token, password)
+            flash(gettext("Password set: sign in with %(login)s.", login=account.login), "ok")
+            where = "console.login" if account.role in accounts.CONSOLE_ROLES else "portal.login"
+            return redirect(url_for(where))
+    except (NotFound, Conflict) as exc:
+        flash(message(exc), "error")
+        account, status = None, 410 if isinstance(exc, Conflict) else 404
+    except InvalidInput as exc:
+        flash(message(exc), "error")
+        status = 400
+    body = render_template("invite.html", account=account, token=token)
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return Response(body, status=status, mimetype="text/html", headers=headers)

@@ -8,8 +8,9 @@ from flask import Response, g, request, stream_with_context
 from spectree import Response as Doc
 
 from range_control.api import ID, admin_required, bp, ctx, ok, parse, spec
-from range_control.errors import InvalidInput
+from range_control.errors import InvalidInput, NotFound
 from range_control.services import (
+    accounts,
     admin,
     catalog,
     environments,
@@ -20,6 +21,9 @@ from range_control.services import (
     teams,
 )
 from range_control.specs.api import (
+    AccountIn,
+    AccountList,
+    AccountOut,
     AdminChallengeList,
     AnnouncementIn,
     AnnouncementOut,
@@ -37,6 +41,7 @@ from range_control.specs.api import (
     EventPatch,
     ExtendIn,
     GatewaysOut,
+    InvitedOut,
     ScenarioOut,
     ScoreboardOut,
     SharingAlertList,
@@ -429,3 +434,47 @@ def admin_revoke_peer(peer_id: int):
     """Revoke a team's device: its gateway forgets it at once."""
     team_access.revoke_peer(ctx(), peer_id, g.actor)
     return Response(status=204)
+
+
+# --- people ---------------------------------------------------------------------------------
+@bp.get("/admin/accounts")
+@_doc(AccountList)
+@admin_required
+def admin_accounts():
+    """Everyone with an account: role, team, invited / active / disabled."""
+    return ok(AccountList, accounts.list_accounts(ctx()))
+
+
+@bp.post("/admin/accounts")
+@spec.validate(
+    json=AccountIn,
+    resp=Doc(HTTP_201=InvitedOut, HTTP_400=ErrorOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_add_account():
+    """Add a person; the answer holds their invite link, shown this once."""
+    body = parse(AccountIn)
+    invited = accounts.add(ctx(), body.name, body.role, g.actor, team=body.team,
+                           email=body.email, callsign=body.callsign)  # fmt: skip
+    return ok(InvitedOut, invited, 201)
+
+
+@bp.post("/admin/accounts/<login>/invite")
+@_doc(InvitedOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_reinvite(login: str):
+    """A new invite link for the person (their older unused ones stop working), shown once."""
+    return ok(InvitedOut, accounts.reinvite(ctx(), login[:254], g.actor))
+
+
+@bp.post("/admin/accounts/<login>/<action>")
+@_doc(AccountOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_account_action(login: str, action: str):
+    """``disable`` (their sessions end at once) or ``enable``."""
+    if action not in ("disable", "enable"):
+        raise NotFound("no such action {action!r}", action=action[:40])
+    return ok(AccountOut, accounts.set_disabled(ctx(), login[:254], action == "disable", g.actor))

@@ -19,6 +19,7 @@ import click
 
 # name -> (module under range_control.cli, attribute, short help shown by `rangectl --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "accounts": ("accounts", "accounts", "People: accounts, roles and their invite links."),
     "admin-token": ("admin", "admin_token", "Print the organiser API token."),
     "award": ("admin", "award", "Give a team points (negative: a penalty)."),
     "backup": (

@@ -26,7 +26,15 @@ from range_control.specs.api import (
     SolutionOut,
 )
 from range_control.specs.text import csv_cell
-from range_control.store.models import Attempt, Award, Challenge, SharingAlert, Solve, Team
+from range_control.store.models import (
+    Account,
+    Attempt,
+    Award,
+    Challenge,
+    SharingAlert,
+    Solve,
+    Team,
+)
 
 MAX_PAGE = 1000
 
@@ -88,9 +96,11 @@ class AttemptFilter:
 def _attempt_query(f: AttemptFilter, limit: int | None) -> Select[Any]:
     q = (
         select(Attempt.id, Team.name.label("team"), Challenge.slug.label("challenge"),
-               Attempt.result, Attempt.submitted, Attempt.source_ip, Attempt.created_at)
+               Attempt.result, Attempt.submitted, Attempt.source_ip, Attempt.created_at,
+               Account.name.label("by"))
         .join(Team, Team.id == Attempt.team_id)
         .join(Challenge, Challenge.id == Attempt.challenge_id)
+        .outerjoin(Account, Account.id == Attempt.account_id)
         .order_by(Attempt.id.desc())
     )  # fmt: skip
     if f.team:

@@ -114,6 +114,7 @@ _RECORD = Prepared(
         submitted=bindparam("submitted"),
         source_ip=bindparam("ip"),
         created_at=bindparam("now"),
+        account_id=bindparam("account"),
     )
     .returning(Attempt.id)
 )
@@ -155,15 +156,22 @@ class _Checked:
 
 
 def submit(
-    ctx: Range, team_id: int, slug: str, submission: str, source_ip: str | None
+    ctx: Range,
+    team_id: int,
+    slug: str,
+    submission: str,
+    source_ip: str | None,
+    account_id: int | None = None,
 ) -> AttemptOut:
+    """Judge and record a flag. ``account_id``: the person who submitted it (a portal login
+    with an account); None for the team's token."""
     if len(submission) > MAX_SUBMISSION:
         raise InvalidInput("flag: at most {limit} characters", limit=MAX_SUBMISSION)
     if not submission.strip():
         raise InvalidInput("flag: empty (only white space)")
     now = ctx.clock.now()
     checked = _read_phase(ctx, team_id, slug, submission, now)
-    out = _write_phase(ctx, team_id, slug, submission, source_ip, now, checked)
+    out = _write_phase(ctx, team_id, slug, submission, source_ip, now, checked, account_id)
     metrics.attempt_recorded(out.status)
     if out.status == "correct":
         metrics.SOLVES.inc()
@@ -223,6 +231,7 @@ def _write_phase(
     source_ip: str | None,
     now: datetime,
     c: _Checked,
+    account_id: int | None = None,
 ) -> AttemptOut:
     """rate limit -> max attempts -> already solved -> record, in one short write transaction.
 
@@ -257,6 +266,7 @@ def _write_phase(
             "submitted": submission,
             "ip": (source_ip or "")[:45] or None,
             "now": now,
+            "account": account_id,
         }
         if checks.solved is not None:
             _RECORD.run(conn, **row, result="already_solved")

@@ -17,13 +17,14 @@ from sqlalchemy.engine import Connection
 
 from range_control.context import Range
 from range_control.errors import Unauthorized
-from range_control.services import access, teams
+from range_control.services import access, accounts, teams
 from range_control.settings import secret
-from range_control.specs.api import TeamOut
-from range_control.store.models import Team, WebSession
+from range_control.specs.api import AccountOut, TeamOut
+from range_control.store.models import Account, Team, WebSession
 
 TEAM = "team"
 ORGANISER = "organiser"
+PERSON = "person"  # an account's login, to the console or (a member) to the portal
 ENDED = "your session has ended: log in again"
 
 
@@ -36,14 +37,73 @@ def organiser_fingerprint(token: str) -> str:
 
 
 def _open(c: Connection, ctx: Range, kind: str, team_id: int | None, credential: str,
-          hours: float) -> str:  # fmt: skip
+          hours: float, account_id: int | None = None) -> str:  # fmt: skip
     now = ctx.clock.now()
     sid = secrets.token_urlsafe(32)
     c.execute(delete(WebSession).where(WebSession.expires_at <= now))  # keep the table small
     c.execute(insert(WebSession).values(id=_digest(sid), kind=kind, team_id=team_id,
                                         credential=credential, created_at=now,
-                                        expires_at=now + timedelta(hours=hours)))  # fmt: skip
+                                        expires_at=now + timedelta(hours=hours),
+                                        account_id=account_id))  # fmt: skip
     return sid
+
+
+def open_person(ctx: Range, login: str, password: str, place: str) -> tuple[str, AccountOut]:
+    """A person signs in to the console (organiser, grader, observer) or to the portal (a
+    member or captain of a team that is enabled)."""
+    account, credential = accounts.authenticate(ctx, login, password)
+    if place == "console" and account.role not in accounts.CONSOLE_ROLES:
+        raise Unauthorized("your account signs in to the team portal, not the console")
+    if place == "portal":
+        if account.role not in accounts.TEAM_ROLES:
+            raise Unauthorized("your account signs in to the organiser console, not the portal")
+        team_of_account(ctx, account)
+    hours = ctx.settings.console_session_hours if place == "console" else (
+        ctx.settings.team_session_hours)  # fmt: skip
+    with ctx.store.write_conn() as c:
+        sid = _open(c, ctx, PERSON, account.team_id, credential, hours, account.id)
+    return sid, account
+
+
+_PERSON = (
+    select(Account.id, Account.password_hash, WebSession.credential)
+    .join(WebSession, WebSession.account_id == Account.id)
+    .where(
+        WebSession.id == bindparam("h"),
+        WebSession.kind == PERSON,
+        WebSession.expires_at > bindparam("now"),
+        Account.disabled.is_(False),
+    )
+)
+
+
+def person_of(ctx: Range, sid: str) -> AccountOut:
+    """The account a session belongs to while it is enabled and its password unchanged."""
+    if not sid or len(sid) > 100:
+        raise Unauthorized(ENDED)
+    with ctx.store.read_conn() as c:
+        row = c.execute(_PERSON, {"h": _digest(sid), "now": ctx.clock.now()}).one_or_none()
+        held = c.scalar(select(WebSession.credential).where(WebSession.id == _digest(sid)))
+    if (
+        row is None
+        or held is None
+        or not secrets.compare_digest(held, accounts.fingerprint(row.password_hash or ""))
+    ):
+        raise Unauthorized(ENDED)
+    return accounts.get(ctx, row.id)
+
+
+def team_of_account(ctx: Range, account: AccountOut) -> TeamOut:
+    """A member's team, while the member is in it and the team is enabled."""
+    if account.team_id is None:
+        raise Unauthorized("you are no longer a member of a team; ask the organisers")
+    with ctx.store.read() as s:
+        team = s.get(Team, account.team_id)
+        if team is None:
+            raise Unauthorized(ENDED)
+        if team.disabled:
+            raise Unauthorized("this team is disabled; ask the organisers")
+        return TeamOut.model_validate(team)
 
 
 def open_team(ctx: Range, token: str) -> tuple[str, TeamOut]:

@@ -100,17 +100,13 @@ def add_team(ctx: Range, name: str, country: str | None = None, actor: str = "cl
         raise Conflict("team name: a team named {name!r} already exists", name=name) from None
 
 
-def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOut]:
-    """Read ``name,country`` rows (a header row is optional); all or nothing."""
+def read_csv_text(source: Path, most: int) -> str:
+    """A CSV file's text: at most ``most`` bytes, UTF-8 (a BOM is fine); errors name it."""
     raw = source.read_bytes()
-    if len(raw) > MAX_TEAMS_CSV_BYTES:
-        raise InvalidInput(
-            "{source}: larger than {most} bytes",
-            source=source,
-            most=MAX_TEAMS_CSV_BYTES,
-        )
+    if len(raw) > most:
+        raise InvalidInput("{source}: larger than {most} bytes", source=source, most=most)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             "{source}: not UTF-8 ({reason} at byte {start})",
@@ -118,6 +114,11 @@ def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOu
             reason=exc.reason,
             start=exc.start,
         ) from None
+
+
+def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOut]:
+    """Read ``name,country`` rows (a header row is optional); all or nothing."""
+    text = read_csv_text(source, MAX_TEAMS_CSV_BYTES)
     rows: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):

@@ -332,6 +332,7 @@ class AttemptRecord(View):
     submitted: str
     source_ip: str | None
     created_at: datetime
+    by: str | None = Field(default=None, description="the person, when one signed in")
 
 
 class AttemptList(RootModel[list[AttemptRecord]]):
@@ -540,3 +541,39 @@ class GatewayOut(View):
 class GatewaysOut(View):
     reason: str | None = Field(default=None, description="why WireGuard is off, when it is")
     gateways: list[GatewayOut]
+
+
+# --- people ----------------------------------------------------------------------------------
+class AccountOut(View):
+    id: int
+    login: str
+    name: str
+    callsign: str | None
+    email: str | None
+    role: str
+    team: str | None
+    team_id: int | None
+    disabled: bool
+    active: bool = Field(description="a password is set (the invite was used)")
+    created_at: datetime
+
+
+class InvitedOut(View):
+    """Shown once: the invite link is the only way to set the account's password."""
+
+    account: AccountOut
+    token: str
+    link: str
+
+
+class AccountList(RootModel[list[AccountOut]]):
+    model_config = VIEW
+
+
+class AccountIn(Body):
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(max_length=16, examples=["observer"], description="organiser, grader, "
+                      "observer, member, captain")  # fmt: skip
+    team: str | None = Field(default=None, max_length=100, description="for a member or captain")
+    email: str | None = Field(default=None, max_length=254)
+    callsign: str | None = Field(default=None, max_length=40)

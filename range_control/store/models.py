@@ -224,6 +224,9 @@ class Attempt(Base):
     submitted: Mapped[str] = mapped_column(String(1024))
     source_ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who submitted it, when a person did (a portal login with an account); None: the team's
+    # token (the API, scripts).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
 class Solve(Base):
@@ -363,6 +366,11 @@ class WebSession(Base):
     credential: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # A person's login (kind "account"): disabling the account or removing it from its team
+    # ends the session at once.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
 
 
 class SshKey(Base):
@@ -393,3 +401,39 @@ class WireGuardPeer(Base):
     public_key: Mapped[str] = mapped_column(String(44), unique=True)
     address: Mapped[str] = mapped_column(String(45))  # in RANGE_WIREGUARD_SUBNET
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Account(Base):
+    """A person: an organiser, a grader, an observer (read-only), or a member (a captain
+    manages the team's members) of exactly one team. Signs in with a password (argon2) set
+    through a single-use invite; the team token and the organiser token stay for machines."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(254), unique=True)  # e-mail, else callsign
+    name: Mapped[str] = mapped_column(String(100))
+    callsign: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))  # organiser grader observer member captain
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # None until invited in
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Invite(Base):
+    """A single-use, expiring link where a person sets a password; only its SHA-256 is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -66,6 +66,10 @@ THIRD_PARTY: dict[str, set[str]] = {
     "prometheus_client": {"range_control/metrics.py", "range_control/services/observe.py"},
     "pythonjsonlogger": {"range_control/logs.py"},
     # Backups' sealed secrets; the key math of SSH and WireGuard keys (pure functions).
+    # Account passwords (argon2id).
+    "argon2": {"range_control/services/accounts.py"},
+    # QR codes: the WireGuard configuration, the accounts' invite sheet.
+    "segno": {"scoreboard_web/portal.py", "range_control/cli/accounts.py"},
     "cryptography": {"range_control/services/backups.py", "range_control/domain/access.py"},
 }  # fmt: skip
 

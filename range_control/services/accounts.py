@@ -1,0 +1,301 @@
+"""People: accounts with a role, their invites, passwords and sign-in.
+
+An account is a person: ``organiser`` (the console, everything), ``grader`` and ``observer``
+(the console, read-only until the white cell gives graders their work), ``member`` of exactly
+one team, ``captain`` (a member who manages the team's members). Organisers import a
+delegation's people from CSV; each gets a single-use, expiring invite link (only its SHA-256 is
+kept) where the person sets a password, hashed with argon2id (argon2-cffi). Signing in answers
+the same for an unknown account and a wrong password, and costs the same time. Disabling an
+account, or removing a member from the team, ends its sessions at once; the team keeps its
+points. The team token and the organiser token remain, for machines."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from range_control.context import Range
+from range_control.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from range_control.services import teams
+from range_control.services.events import audit
+from range_control.specs.api import AccountOut, InvitedOut
+from range_control.specs.text import name_problem
+from range_control.store.models import Account, Invite, Team, WebSession
+
+ROLES = ("organiser", "grader", "observer", "member", "captain")
+CONSOLE_ROLES = ("organiser", "grader", "observer")
+TEAM_ROLES = ("member", "captain")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+MAX_CSV_BYTES = 1024 * 1024
+COLUMNS = ("team", "country", "name", "callsign", "email", "role")
+
+_hasher = PasswordHasher()  # argon2id, 64 MiB, t=3: the library's (RFC 9106) defaults
+# Checked against when the account does not exist: the same work, so the same time.
+_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _view(a: Account, team: str | None) -> AccountOut:
+    return AccountOut(id=a.id, login=a.login, name=a.name, callsign=a.callsign, email=a.email,
+                      role=a.role, team=team, team_id=a.team_id, disabled=a.disabled,
+                      active=a.password_hash is not None, created_at=a.created_at)  # fmt: skip
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def actor(a: AccountOut) -> str:
+    """How the audit log names a person (a machine token is named by what it is)."""
+    return f"{a.name} <{a.login}>"[:100]
+
+
+def _clean(value: str | None, field: str, most: int) -> str | None:
+    value = " ".join((value or "").split())
+    if not value:
+        return None
+    if len(value) > most or any(ord(ch) < 32 for ch in value):
+        raise InvalidInput("{field}: at most {most} printable characters", field=field, most=most)
+    return value
+
+
+def _login_of(email: str | None, callsign: str | None, name: str) -> str:
+    return (email or callsign or name).lower()
+
+
+def add(ctx: Range, name: str, role: str, actor_name: str, *, team: str | None = None,
+        callsign: str | None = None, email: str | None = None) -> InvitedOut:  # fmt: skip
+    """One person, with an invite link (shown once)."""
+    with ctx.store.write() as s:
+        return _add(s, ctx, name, role, actor_name, team=team, callsign=callsign, email=email)
+
+
+def _add(s: Session, ctx: Range, name: str, role: str, actor_name: str, *, team: str | None,
+         callsign: str | None, email: str | None) -> InvitedOut:  # fmt: skip
+    name = " ".join((name or "").split())
+    problem = name_problem(name) if name else "empty"
+    if problem is not None or len(name) > 100:
+        raise InvalidInput("name: {problem}", problem=problem or "at most 100 characters")
+    if role not in ROLES:
+        raise InvalidInput("role: {role!r} is not one of {roles}", role=role,
+                           roles=", ".join(ROLES))  # fmt: skip
+    callsign = _clean(callsign, "callsign", 40)
+    email = _clean(email, "email", 254)
+    if email is not None and ("@" not in email or " " in email):
+        raise InvalidInput("email: {email!r} is not an e-mail address", email=email)
+    team_row = None
+    if role in TEAM_ROLES:
+        if not team:
+            raise InvalidInput("team: a {role} belongs to a team", role=role)
+        team_row = teams.find(s, team)
+    elif team:
+        raise InvalidInput("team: an {role} belongs to no team", role=role)
+    account = Account(login=_login_of(email, callsign, name), name=name, callsign=callsign,
+                      email=email, role=role, team_id=team_row.id if team_row else None,
+                      disabled=False, created_at=ctx.clock.now())  # fmt: skip
+    s.add(account)
+    try:
+        s.flush()
+    except IntegrityError:
+        raise Conflict("an account signs in as {login!r} already", login=account.login) from None
+    audit(s, ctx, actor_name, "account.add", login=account.login, role=role,
+          team=team_row.name if team_row else None)  # fmt: skip
+    token = _new_invite(s, ctx, account.id)
+    return InvitedOut(account=_view(account, team_row.name if team_row else None), token=token,
+                      link=invite_link(ctx, token))  # fmt: skip
+
+
+def invite_link(ctx: Range, token: str) -> str:
+    return f"{ctx.settings.public_url.rstrip('/')}/invite/{token}"
+
+
+def _new_invite(s: Session, ctx: Range, account_id: int) -> str:
+    """A fresh link; the account's older unused ones stop working."""
+    now = ctx.clock.now()
+    s.execute(update(Invite).where(Invite.account_id == account_id, Invite.used_at.is_(None))
+              .values(used_at=now))  # fmt: skip
+    token = secrets.token_urlsafe(24)
+    s.add(Invite(account_id=account_id, token_hash=_hash_token(token), created_at=now,
+                 expires_at=now + timedelta(hours=ctx.settings.invite_hours)))  # fmt: skip
+    return token
+
+
+def reinvite(ctx: Range, login: str, actor_name: str) -> InvitedOut:
+    with ctx.store.write() as s:
+        account = _find(s, login)
+        token = _new_invite(s, ctx, account.id)
+        audit(s, ctx, actor_name, "account.invite", login=account.login)
+        return InvitedOut(account=_view(account, _team_name(s, account)), token=token,
+                          link=invite_link(ctx, token))  # fmt: skip
+
+
+def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
+    """A delegation sheet (team, country, name, callsign, email, role): all or nothing, each
+    bad line named; missing teams are created (their tokens can be rotated to be shown)."""
+    text = teams.read_csv_text(source, MAX_CSV_BYTES)
+    reader = csv.DictReader(io.StringIO(text))
+    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    if "name" not in header or "role" not in header:
+        raise InvalidInput("{source}: the header needs name and role (and team for members: "
+                           "team, country, name, callsign, email, role)",
+                           source=source)  # fmt: skip
+    rows = list(reader)
+    out = []
+    with ctx.store.write() as s:
+        for line, row in enumerate(rows, start=2):
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+            try:
+                team = row.get("team") or None
+                if team and teams.lookup(s, team) is None:
+                    s.add(Team(name=teams.clean_name(team),
+                               country=teams.clean_country(row.get("country") or None),
+                               token_hash=teams.hash_token(teams.new_token()), disabled=False,
+                               created_at=ctx.clock.now()))  # fmt: skip
+                    s.flush()
+                out.append(_add(s, ctx, row.get("name", ""), row.get("role", ""), actor_name,
+                                team=team, callsign=row.get("callsign"),
+                                email=row.get("email")))  # fmt: skip
+            except (InvalidInput, Conflict, NotFound) as exc:
+                raise InvalidInput("{source}:{lineno}: {detail}", source=source, lineno=line,
+                                   detail=exc) from None  # fmt: skip
+    return out
+
+
+def accept_invite(ctx: Range, token: str, password: str) -> AccountOut:
+    """The person sets a password: once, before the link expires."""
+    if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
+        raise InvalidInput("password: {least} to {most} characters", least=MIN_PASSWORD,
+                           most=MAX_PASSWORD)  # fmt: skip
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        inv = s.scalar(select(Invite).where(Invite.token_hash == _hash_token(token[:200])))
+        check_invite(inv, now)
+        assert inv is not None
+        account = s.get(Account, inv.account_id)
+        assert account is not None
+        inv.used_at = now
+        account.password_hash = _hasher.hash(password)
+        s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        audit(s, ctx, actor(_view(account, None)), "account.password_set", login=account.login)
+        return _view(account, _team_name(s, account))
+
+
+def check_invite(inv: Invite | None, now: datetime) -> None:
+    if inv is None:
+        raise NotFound("this invite link is not valid: ask an organiser for a new one")
+    if inv.used_at is not None:
+        raise Conflict("this invite link was used already: ask an organiser for a new one")
+    if inv.expires_at <= now:
+        raise Conflict("this invite link expired: ask an organiser for a new one")
+
+
+def invite_for(ctx: Range, token: str) -> AccountOut:
+    """Whose invite this is (the page that asks for a password), or why it cannot be used."""
+    with ctx.store.read() as s:
+        inv = s.scalar(select(Invite).where(Invite.token_hash == _hash_token(token[:200])))
+        check_invite(inv, ctx.clock.now())
+        assert inv is not None
+        account = s.get(Account, inv.account_id)
+        assert account is not None
+        return _view(account, _team_name(s, account))
+
+
+def authenticate(ctx: Range, login: str, password: str) -> tuple[AccountOut, str]:
+    """The account and a fingerprint of its password hash (a session outlives no new
+    password); the same refusal for an unknown account and a wrong password."""
+    login = (login or "").strip().lower()[:254]
+    password = (password or "")[:MAX_PASSWORD]
+    with ctx.store.read() as s:
+        account = s.scalar(select(Account).where(Account.login == login))
+        stored = account.password_hash if account is not None else None
+        try:
+            _hasher.verify(stored or _DUMMY, password)
+            ok = stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+        if not ok or account is None:
+            raise Unauthorized("unknown account or wrong password")
+        if account.disabled:
+            raise Unauthorized("this account is disabled; ask the organisers")
+        return _view(account, _team_name(s, account)), fingerprint(stored or "")
+
+
+def fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(b"account:" + password_hash.encode()).hexdigest()
+
+
+def _team_name(s: Session, account: Account) -> str | None:
+    if account.team_id is None:
+        return None
+    return s.scalar(select(Team.name).where(Team.id == account.team_id))
+
+
+def _find(s: Session, login: str) -> Account:
+    account = s.scalar(select(Account).where(Account.login == (login or "").strip().lower()))
+    if account is None:
+        raise NotFound("account {login!r} not found", login=login)
+    return account
+
+
+def get(ctx: Range, account_id: int) -> AccountOut:
+    with ctx.store.read() as s:
+        account = s.get(Account, account_id)
+        if account is None:
+            raise NotFound("account {account_id} not found", account_id=account_id)
+        return _view(account, _team_name(s, account))
+
+
+def list_accounts(ctx: Range, team_id: int | None = None) -> list[AccountOut]:
+    with ctx.store.read() as s:
+        q = select(Account, Team.name).outerjoin(Team, Team.id == Account.team_id)
+        if team_id is not None:
+            q = q.where(Account.team_id == team_id)
+        return [_view(a, t) for a, t in s.execute(q.order_by(Account.name))]
+
+
+def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> AccountOut:
+    """Disable (its sessions end at once) or enable an account."""
+    with ctx.store.write() as s:
+        account = _find(s, login)
+        account.disabled = disabled
+        if disabled:
+            s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        audit(s, ctx, actor_name, "account.disable" if disabled else "account.enable",
+              login=account.login)  # fmt: skip
+        return _view(account, _team_name(s, account))
+
+
+def remove_member(ctx: Range, captain: AccountOut, account_id: int) -> AccountOut:
+    """A captain removes a member of the captain's own team: the member's sessions end at
+    once, the team's points stay."""
+    with ctx.store.write() as s:
+        account = s.get(Account, account_id)
+        if account is None or captain.team_id is None or account.team_id != captain.team_id:
+            raise NotFound("member {account_id} not found in your team", account_id=account_id)
+        if account.id == captain.id:
+            raise Forbidden("a captain cannot remove themselves: ask the organisers")
+        team = _team_name(s, account)
+        account.team_id = None
+        account.disabled = True
+        s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        audit(s, ctx, actor(captain), "team.member.remove", login=account.login, team=team)
+        return _view(account, None)
+
+
+def invite_member(ctx: Range, captain: AccountOut, name: str, email: str | None,
+                  callsign: str | None) -> InvitedOut:  # fmt: skip
+    """A captain adds a member to the captain's own team (never another role)."""
+    if captain.role != "captain" or captain.team is None:
+        raise Forbidden("only a team's captain invites its members")
+    return add(ctx, name, "member", actor(captain), team=captain.team, callsign=callsign,
+               email=email)  # fmt: skip

@@ -1,0 +1,251 @@
+"""People (issue 19, first part): accounts with roles, invites, argon2 passwords, sign-in to the
+console and the portal, read-only roles, attribution, captains, disabling. SQLite and
+PostgreSQL; the pages through Flask's client (the browser test is test_browser_accounts.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from range_control.services import accounts, attempts, scenario
+from range_control.store.models import Account, AuditLog
+from tests.conftest import Env
+from tests.test_cli import run
+from tests.test_web import csrf
+
+PASSWORD = "correct horse battery staple"
+
+
+def accept(env: Env, invited, password: str = PASSWORD):
+    c = env.app.test_client()
+    path = "/invite/" + invited.token
+    return c.post(path, data={"password": password, "confirm": password,
+                              "csrf_token": csrf(c, path)})  # fmt: skip
+
+
+def sign_in(env: Env, login: str, place: str, password: str = PASSWORD):
+    c = env.app.test_client()
+    r = c.post(f"/{place}/login", data={"login": login, "password": password,
+                                        "csrf_token": csrf(c, f"/{place}/login")})  # fmt: skip
+    return c, r
+
+
+def person(env: Env, name: str, role: str, **kw):
+    invited = accounts.add(env.ctx, name, role, "test", **kw)
+    assert accept(env, invited).status_code == 302
+    return invited.account
+
+
+def test_accounts_are_checked_when_added(env: Env) -> None:
+    env.team("Alpha", "NL")
+    a = accounts.add(env.ctx, "Ana  Silva", "member", "test", team="Alpha", email="Ana@PT.example")
+    assert a.account.login == "ana@pt.example" and a.account.name == "Ana Silva"
+    assert a.link.startswith("http://localhost:8000/invite/") and not a.account.active
+    bad = [
+        ("X", "admin", {}, "role: 'admin' is not one of organiser, grader"),
+        ("X", "member", {}, "team: a member belongs to a team"),
+        ("X", "observer", {"team": "Alpha"}, "team: an observer belongs to no team"),
+        ("X", "member", {"team": "Nobody"}, "not found"),
+        ("X", "observer", {"email": "not-an-address"}, "is not an e-mail address"),
+        ("", "observer", {}, "name"),
+    ]
+    for name, role, kw, reason in bad:
+        with pytest.raises(Exception, match=re.escape(reason)):
+            accounts.add(env.ctx, name, role, "test", **kw)
+            pytest.fail(f"accepted: {name!r} {role} {kw}")
+    with pytest.raises(Exception, match="signs in as 'ana@pt.example' already"):
+        accounts.add(env.ctx, "Other", "observer", "test", email="ana@pt.example")
+
+
+def test_an_invite_works_once_before_it_expires(env: Env) -> None:
+    invited = accounts.add(env.ctx, "Olga", "observer", "test", callsign="OLGA")
+    c = env.app.test_client()
+    path = "/invite/" + invited.token
+    page = c.get(path)
+    assert page.status_code == 200 and "olga" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    r = c.post(path, data={"password": "short", "confirm": "short", "csrf_token": csrf(c, path)})
+    assert r.status_code == 400 and "12 to 1024 characters" in r.get_data(as_text=True)
+    r = c.post(path, data={"password": PASSWORD, "confirm": PASSWORD + "x",
+                           "csrf_token": csrf(c, path)})  # fmt: skip
+    assert r.status_code == 400 and "the two passwords differ" in r.get_data(as_text=True)
+    assert c.post(path, data={"password": PASSWORD, "confirm": PASSWORD}).status_code == 400  # CSRF
+    assert accept(env, invited).headers["Location"].endswith("/console/login")
+    again = c.get(path)
+    assert again.status_code == 410 and "was used already" in again.get_data(as_text=True)
+    unknown = c.get("/invite/nope")
+    assert unknown.status_code == 404 and "not valid" in unknown.get_data(as_text=True)
+    # A new link voids the old unused one; a link expires.
+    fresh = accounts.reinvite(env.ctx, "olga", "test")
+    newer = accounts.reinvite(env.ctx, "olga", "test")
+    assert c.get("/invite/" + fresh.token).status_code == 410
+    env.clock.advance(hours=env.ctx.settings.invite_hours, seconds=1)
+    expired = c.get("/invite/" + newer.token)
+    assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+    with env.ctx.store.read() as s:  # argon2id, never the password itself
+        stored = s.query(Account).one().password_hash
+        assert stored.startswith("$argon2id$") and PASSWORD not in stored
+        assert all(PASSWORD not in repr(row.detail) for row in s.query(AuditLog))
+
+
+def test_sign_in_refuses_alike_and_is_rate_limited(env: Env, caplog) -> None:
+    person(env, "Olga", "observer", callsign="OLGA")
+    caplog.set_level(logging.DEBUG)
+    _, unknown = sign_in(env, "nobody", "console")
+    _, wrong = sign_in(env, "olga", "console", "wrong password!!")
+    assert unknown.status_code == wrong.status_code == 401
+    said = {
+        r.get_data(as_text=True).count("unknown account or wrong password")
+        for r in (unknown, wrong)
+    }
+    assert said == {1}
+    c, ok = sign_in(env, "OLGA", "console")  # logins are case-insensitive
+    assert ok.status_code == 302 and c.get("/console/").status_code == 200
+    # A console account does not open the portal, and the other way round.
+    assert sign_in(env, "olga", "portal")[1].status_code == 401
+    r = c.get("/portal/", follow_redirects=True)  # not with the console's session either
+    assert "signs in to the organiser console, not the portal" in r.get_data(as_text=True)
+    for _ in range(12):
+        _, last = sign_in(env, "olga", "console", "still wrong!!")
+    assert last.status_code == 429
+    assert PASSWORD not in caplog.text and "still wrong" not in caplog.text
+
+
+def test_read_only_roles_change_nothing_on_any_console_form(env: Env) -> None:
+    """Every POST route of the console, generated from the app's routes: a grader and an
+    observer get 403 from each; the organiser's account is attributed in the audit log."""
+    a_id, _ = env.team("Alpha", "NL")
+    posts = sorted(
+        rule.rule for rule in env.app.url_map.iter_rules()
+        if rule.rule.startswith("/console/") and "POST" in (rule.methods or ())
+        and rule.endpoint not in ("console.login", "console.logout")
+    )  # fmt: skip
+    assert len(posts) >= 7, posts
+    for role in ("observer", "grader"):
+        person(env, f"{role} one", role, callsign=role)
+        c, _ = sign_in(env, role, "console")
+        page = c.get("/console/").get_data(as_text=True)
+        assert "Read-only" in page and '<fieldset class="plain" disabled>' in page
+        token = csrf(c, "/console/")
+        for rule in posts:
+            path = re.sub(r"<int:\w+>|<[^>]+:\w+>|<\w+>", "1", rule)
+            r = c.post(path, data={"csrf_token": token, "action": "pause"})
+            assert r.status_code == 403, (role, rule, r.status_code)
+    person(env, "Oscar Org", "organiser", email="oscar@org.example")
+    c, _ = sign_in(env, "oscar@org.example", "console")
+    r = c.post("/console/event/start", data={"csrf_token": csrf(c, "/console/")})
+    assert r.status_code == 302
+    with env.ctx.store.read() as s:
+        last = s.query(AuditLog).order_by(AuditLog.id.desc()).first()
+    assert last.actor == "Oscar Org <oscar@org.example>" and last.action.startswith("event.")
+    assert a_id
+
+
+def test_members_solve_under_their_name_and_captains_manage_the_team(env: Env) -> None:
+    env.challenge("intro", flags=["ICE{intro}"])
+    scenario.start(env.ctx, "test")
+    a_id, a = env.team("Alpha", "NL")
+    b_id, _ = env.team("Bravo", "NO")
+    person(env, "Cora Captain", "captain", team="Alpha", callsign="CORA")
+    person(env, "Mark Member", "member", team="Alpha", callsign="MARK")
+    person(env, "Bob Bravo", "member", team="Bravo", callsign="BOB")
+    mark, r = sign_in(env, "mark", "portal")
+    assert r.status_code == 302
+    r = mark.post("/portal/challenges/intro/attempt",
+                  data={"flag": "ICE{intro}", "csrf_token": csrf(mark, "/portal/challenges/intro")})  # fmt: skip
+    assert r.status_code == 302
+    page = mark.get("/portal/attempts").get_data(as_text=True)
+    assert "Mark Member" in page
+    attempts.submit(env.ctx, a_id, "intro", "ICE{nope}", None)  # the token (a machine)
+    assert "team token" in mark.get("/portal/attempts").get_data(as_text=True)
+    # A member is not a captain; a captain manages only the captain's own team.
+    team_page = mark.get("/portal/team").get_data(as_text=True)
+    assert "Cora Captain" in team_page and "Invite a member" not in team_page
+    assert mark.post("/portal/team/invite", data={"name": "X",
+                     "csrf_token": csrf(mark, "/portal/team")}).status_code == 403  # fmt: skip
+    cora, _ = sign_in(env, "cora", "portal")
+    token = csrf(cora, "/portal/team")
+    r = cora.post("/portal/team/invite", data={"name": "Nina New", "callsign": "NINA",
+                                               "csrf_token": token})  # fmt: skip
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert "/invite/" in r.get_data(as_text=True)
+    nina = next(p for p in accounts.list_accounts(env.ctx, a_id) if p.login == "nina")
+    assert nina.role == "member" and nina.team == "Alpha"
+    bob = next(p for p in accounts.list_accounts(env.ctx, b_id))
+    r = cora.post(f"/portal/team/{bob.id}/remove", data={"csrf_token": token},
+                  follow_redirects=True)  # fmt: skip
+    assert "not found in your team" in r.get_data(as_text=True)
+    # Removing Mark ends his open session at his next click; the team keeps its points.
+    mark_id = next(p.id for p in accounts.list_accounts(env.ctx, a_id) if p.login == "mark")
+    r = cora.post(f"/portal/team/{mark_id}/remove", data={"csrf_token": token},
+                  follow_redirects=True)  # fmt: skip
+    assert "Mark Member is no longer in the team." in r.get_data(as_text=True)
+    gone = mark.get("/portal/")
+    assert gone.status_code == 302 and "/portal/login" in gone.headers["Location"]
+    assert env.client.get("/api/v1/me", headers=a).json["standing"]["score"] == 100
+    assert sign_in(env, "mark", "portal")[1].status_code == 401
+
+
+def test_a_disabled_account_s_session_ends_at_once(env: Env) -> None:
+    person(env, "Olga", "observer", callsign="OLGA")
+    c, _ = sign_in(env, "olga", "console")
+    assert c.get("/console/").status_code == 200
+    accounts.set_disabled(env.ctx, "olga", True, "test")
+    r = c.get("/console/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console/login")
+    _, again = sign_in(env, "olga", "console")
+    assert again.status_code == 401 and "disabled" in again.get_data(as_text=True)
+
+
+def test_organisers_manage_accounts_through_the_api(env: Env) -> None:
+    _a_id, a = env.team("Alpha", "NL")
+    c, h = env.client, env.admin()
+    r = c.post("/api/v1/admin/accounts", json={"name": "Gina", "role": "grader",
+                                               "email": "gina@x.example"}, headers=h)  # fmt: skip
+    assert r.status_code == 201 and r.json["link"].endswith(r.json["token"])
+    assert c.post("/api/v1/admin/accounts", json={"name": "G", "role": "king"},
+                  headers=h).status_code == 400  # fmt: skip
+    assert [x["login"] for x in c.get("/api/v1/admin/accounts", headers=h).json] == [
+        "gina@x.example"
+    ]
+    assert c.get("/api/v1/admin/accounts", headers=a).status_code == 403
+    r = c.post("/api/v1/admin/accounts/gina@x.example/disable", headers=h)
+    assert r.status_code == 200 and r.json["disabled"] is True
+    assert c.post("/api/v1/admin/accounts/gina@x.example/invite", headers=h).status_code == 200
+    assert c.post("/api/v1/admin/accounts/nobody/disable", headers=h).status_code == 404
+
+
+def test_a_delegation_is_imported_from_csv_with_a_printable_sheet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
+    assert run("db", "upgrade")[0] == 0
+    sheet = tmp_path / "delegations.csv"
+    sheet.write_text("team,country,name,callsign,email,role\n"
+                     "Portugal,PT,Ana Silva,ANA,ana@pt.example,captain\n"
+                     "Portugal,PT,Rui Costa,RUI,,member\n"
+                     ",,Wanda White,,wanda@ice.example,observer\n")  # fmt: skip
+    code, out = run("accounts", "import", str(sheet), "--sheet", str(tmp_path / "inv.html"),
+                    "--json")  # fmt: skip
+    assert code == 0, out
+    rows = {r["login"]: r for r in json.loads(out.strip().splitlines()[0])}
+    assert set(rows) == {"ana@pt.example", "rui", "wanda@ice.example"}
+    assert rows["ana@pt.example"]["team"] == "Portugal" and rows["rui"]["role"] == "member"
+    html = (tmp_path / "inv.html").read_text()
+    assert html.count("<svg") == 3 and rows["rui"]["link"] in html
+    assert oct(os.stat(tmp_path / "inv.html").st_mode & 0o777) == "0o600"
+    code, out = run("accounts", "list", "--json")
+    assert code == 0 and "Portugal" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("team,country,name,callsign,email,role\nX,NL,Al,,,member\nX,NL,Bo,,,wizard\n")
+    code, out = run("accounts", "import", str(bad))
+    assert code == 1 and "bad.csv:3: role: 'wizard'" in out
+    code, out = run("accounts", "list", "--json")
+    assert "Al" not in [a["name"] for a in json.loads(out)]  # all or nothing
