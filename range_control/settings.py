@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         max_length=300,
         description="the range's web address as people reach it (invite links)",
     )
+    totp_required: str = Field(
+        default="organiser",
+        pattern=r"^((organiser|grader|observer)(,(organiser|grader|observer))*)?$",
+        description="console roles that must add a second factor (TOTP) once one person of "
+        "that role has (comma-separated; empty: none)",
+    )
     invite_hours: float = Field(
         default=72, gt=0, le=24 * 31, description="how long an account's invite link is valid"
     )
@@ -130,6 +136,10 @@ class Settings(BaseSettings):
     backup_passphrase: SecretStr | None = Field(
         default=None, description="encrypts the secrets inside every backup"
     )
+
+    @property
+    def totp_roles(self) -> tuple[str, ...]:
+        return tuple(r for r in self.totp_required.split(",") if r)
 
     @property
     def backup_seconds(self) -> int | None:

@@ -76,7 +76,8 @@ def person_login(place: str, template: str, **context: object) -> Any:
     if wait is not None:
         return too_many(template, wait, **context)
     try:
-        sid, _account = sessions.open_person(ctx(), login, request.form.get("password", ""), place)
+        sid, _account = sessions.open_person(ctx(), login, request.form.get("password", ""),
+                                             place, request.form.get("code") or None)  # fmt: skip
     except Unauthorized as exc:
         login_limiter().failed("person-login", request.remote_addr, login)
         flash(message(exc), "error")

@@ -10,7 +10,9 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+import segno
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
@@ -71,7 +73,15 @@ def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
             return html_error(403, "forbidden", refused)
         else:
             return redirect(url_for("console.login"))
-        if request.method == "POST" and g.role != "organiser":
+        if (g.account is not None and request.endpoint not in ("console.security",)
+                and accounts.must_enrol(ctx(), g.account)):  # fmt: skip
+            flash(gettext("Your role needs a second factor: add it before going on."), "info")
+            return redirect(url_for("console.security"))
+        if (
+            request.method == "POST"
+            and g.role != "organiser"
+            and request.endpoint != ("console.security")
+        ):
             refused = gettext(
                 "Read-only: your role (%(role)s) may look at the console, not change anything.",
                 role=label(g.role),
@@ -259,3 +269,26 @@ def revoke_peer(peer_id: int) -> Response:
         team_access.revoke_peer(ctx(), peer_id, g.actor)
         flash(gettext("Device revoked: it cannot connect any more."), "ok")
     return redirect(url_for("console.wireguard_page"))
+
+
+@bp.route("/security", methods=["GET", "POST"])
+@organiser_required
+def security() -> Response | str:
+    """A person's second factor: the key as a QR code for an authenticator app, then the code
+    it shows to turn it on (the key travels in the form, never in a cookie or a log)."""
+    account = g.account
+    if account is None:
+        return html_error(404, "not_found", gettext("The organiser token has no second factor."))
+    key = accounts.new_totp_key()
+    if request.method == "POST" and not account.totp:
+        given = request.form.get("key", "")[:64]
+        with flash_errors():
+            accounts.enrol_totp(ctx(), account, given, request.form.get("code", "")[:20])
+            flash(gettext("Second factor on: sign-ins now ask for its code."), "ok")
+            return redirect(url_for("console.index"))
+        if accounts.is_totp_key(given):  # a mistyped code: the same key, try again
+            key = given
+    uri = accounts.totp_uri(ctx(), account, key)
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4))  # noqa: S704 - segno's SVG
+    body = render_template("console/security.html", account=account, key=key, qr=qr)
+    return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")

@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from range_control.services import accounts, attempts, scenario
@@ -101,7 +102,7 @@ def test_sign_in_refuses_alike_and_is_rate_limited(env: Env, caplog) -> None:
     _, wrong = sign_in(env, "olga", "console", "wrong password!!")
     assert unknown.status_code == wrong.status_code == 401
     said = {
-        r.get_data(as_text=True).count("unknown account or wrong password")
+        r.get_data(as_text=True).count("unknown account, wrong password or wrong code")
         for r in (unknown, wrong)
     }
     assert said == {1}
@@ -124,7 +125,8 @@ def test_read_only_roles_change_nothing_on_any_console_form(env: Env) -> None:
     posts = sorted(
         rule.rule for rule in env.app.url_map.iter_rules()
         if rule.rule.startswith("/console/") and "POST" in (rule.methods or ())
-        and rule.endpoint not in ("console.login", "console.logout")
+        # Everyone signs in and out, and adds their own second factor.
+        and rule.endpoint not in ("console.login", "console.logout", "console.security")
     )  # fmt: skip
     assert len(posts) >= 7, posts
     for role in ("observer", "grader"):
@@ -249,3 +251,63 @@ def test_a_delegation_is_imported_from_csv_with_a_printable_sheet(
     assert code == 1 and "bad.csv:3: role: 'wizard'" in out
     code, out = run("accounts", "list", "--json")
     assert "Al" not in [a["name"] for a in json.loads(out)]  # all or nothing
+
+
+def _code(key: str, env: Env, offset: int = 0) -> str:
+    return pyotp.TOTP(key).at(env.clock.now().timestamp() + offset)
+
+
+def enrol(env: Env, c) -> str:
+    page = c.get("/console/security").get_data(as_text=True)
+    key = re.search(r'name="key" value="([A-Z2-7]{32})"', page).group(1)
+    assert "<svg" in page
+    r = c.post("/console/security", data={"key": key, "code": _code(key, env),
+                                          "csrf_token": csrf(c, "/console/security")})  # fmt: skip
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return key
+
+
+def test_a_second_factor_is_asked_once_on_and_required_for_organisers(env: Env) -> None:
+    person(env, "Oscar", "organiser", callsign="OSCAR")
+    person(env, "Ophelia", "organiser", callsign="OPHELIA")
+    person(env, "Olga", "observer", callsign="OLGA")
+    c, _ = sign_in(env, "oscar", "console")
+    r = c.post("/console/security", data={"key": "A" * 32, "code": "000000",
+                                          "csrf_token": csrf(c, "/console/security")},
+               follow_redirects=True)  # fmt: skip
+    assert "not the code your app shows now" in r.get_data(as_text=True)
+    r = c.post("/console/security", data={"csrf_token": csrf(c, "/console/security")})
+    assert r.status_code == 200 and "not the key this page gave" in r.get_data(as_text=True)
+    key = enrol(env, c)
+    with env.ctx.store.read() as s:  # sealed at rest
+        row = s.query(Account).filter_by(login="oscar").one()
+        assert row.totp_sealed and key not in row.totp_sealed
+    # Signing in now needs the code, once: the same code again is refused, as is none.
+    env.clock.advance(seconds=60)
+    assert sign_in(env, "oscar", "console")[1].status_code == 401
+    c2 = env.app.test_client()
+    form = {"login": "oscar", "password": PASSWORD, "code": _code(key, env)}
+    r = c2.post("/console/login", data={**form, "csrf_token": csrf(c2, "/console/login")})
+    assert r.status_code == 302
+    c3 = env.app.test_client()
+    r = c3.post("/console/login", data={**form, "csrf_token": csrf(c3, "/console/login")})
+    assert r.status_code == 401 and "wrong code" in r.get_data(as_text=True)
+    env.clock.advance(seconds=30)
+    form["code"] = _code(key, env)
+    assert c3.post("/console/login", data={**form, "csrf_token": csrf(c3, "/console/login")}
+                   ).status_code == 302  # fmt: skip
+    # Another organiser without one: every console page leads to adding it first.
+    o2, _ = sign_in(env, "ophelia", "console")
+    r = o2.get("/console/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console/security")
+    assert o2.get("/console/attempts").status_code == 302
+    enrol(env, o2)
+    assert o2.get("/console/").status_code == 200
+    # An observer is not asked (RANGE_TOTP_REQUIRED=organiser), and may add one anyway.
+    olga, _ = sign_in(env, "olga", "console")
+    assert olga.get("/console/").status_code == 200
+    enrol(env, olga)
+    # A lost phone: an organiser turns it off; the person's sessions end.
+    assert not accounts.reset_totp(env.ctx, "olga", "organiser").totp
+    assert olga.get("/console/").status_code == 302
+    assert sign_in(env, "olga", "console")[1].status_code == 302

@@ -149,3 +149,11 @@ def accounts_disable(state: State, login: str) -> None:
 def accounts_enable(state: State, login: str) -> None:
     """Enable LOGIN again."""
     console.print(f"enabled {svc.set_disabled(state.ctx, login, False, ACTOR).login}")
+
+
+@accounts.command("reset-totp")
+@click.argument("login")
+@pass_state
+def accounts_reset_totp(state: State, login: str) -> None:
+    """Turn LOGIN's second factor off (a lost phone): their sessions end, they enrol again."""
+    console.print(f"second factor off for {svc.reset_totp(state.ctx, login, ACTOR).login}")

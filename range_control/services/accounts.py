@@ -11,15 +11,20 @@ points. The team token and the organiser token remain, for machines."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
+import re
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,6 +33,7 @@ from range_control.context import Range
 from range_control.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from range_control.services import teams
 from range_control.services.events import audit
+from range_control.settings import secret
 from range_control.specs.api import AccountOut, InvitedOut
 from range_control.specs.text import name_problem
 from range_control.store.models import Account, Invite, Team, WebSession
@@ -48,7 +54,8 @@ _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 def _view(a: Account, team: str | None) -> AccountOut:
     return AccountOut(id=a.id, login=a.login, name=a.name, callsign=a.callsign, email=a.email,
                       role=a.role, team=team, team_id=a.team_id, disabled=a.disabled,
-                      active=a.password_hash is not None, created_at=a.created_at)  # fmt: skip
+                      active=a.password_hash is not None, totp=a.totp_sealed is not None,
+                      created_at=a.created_at)  # fmt: skip
 
 
 def _hash_token(token: str) -> str:
@@ -210,9 +217,11 @@ def invite_for(ctx: Range, token: str) -> AccountOut:
         return _view(account, _team_name(s, account))
 
 
-def authenticate(ctx: Range, login: str, password: str) -> tuple[AccountOut, str]:
+def authenticate(ctx: Range, login: str, password: str,
+                 code: str | None = None) -> tuple[AccountOut, str]:  # fmt: skip
     """The account and a fingerprint of its password hash (a session outlives no new
-    password); the same refusal for an unknown account and a wrong password."""
+    password). With a second factor, ``code`` must be its current code, used once. The same
+    refusal for an unknown account, a wrong password and a wrong code."""
     login = (login or "").strip().lower()[:254]
     password = (password or "")[:MAX_PASSWORD]
     with ctx.store.read() as s:
@@ -224,10 +233,104 @@ def authenticate(ctx: Range, login: str, password: str) -> tuple[AccountOut, str
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or account is None:
-            raise Unauthorized("unknown account or wrong password")
-        if account.disabled:
-            raise Unauthorized("this account is disabled; ask the organisers")
-        return _view(account, _team_name(s, account)), fingerprint(stored or "")
+            raise Unauthorized("unknown account, wrong password or wrong code")
+        view = _view(account, _team_name(s, account))
+        sealed, last = account.totp_sealed, account.totp_step
+    if sealed is not None:
+        step = _step_of(_unseal(ctx, sealed), code or "", ctx.clock.now().timestamp(), last)
+        if step is None or not _use_step(ctx, view.id, step):
+            raise Unauthorized("unknown account, wrong password or wrong code")
+    if view.disabled:
+        raise Unauthorized("this account is disabled; ask the organisers")
+    return view, fingerprint(stored or "")
+
+
+# --- the second factor (TOTP, RFC 6238: 30 s steps, 6 digits) ---------------------------------
+def _sealer(ctx: Range) -> Fernet:
+    key = hashlib.sha256(b"totp\0" + secret(ctx.settings.secret_key).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _unseal(ctx: Range, sealed: str) -> str:
+    try:
+        return _sealer(ctx).decrypt(sealed.encode()).decode()
+    except InvalidToken:  # RANGE_SECRET_KEY changed: the person enrols again (reset-totp)
+        return ""
+
+
+def _step_of(key: str, code: str, now: float, last: int | None) -> int | None:
+    """The time step whose code ``code`` is (this one, or one before or after: clocks drift),
+    if it is later than the last one used."""
+    if not key or not re.fullmatch(r"[0-9]{6}", code.strip()):
+        return None
+    totp, current = pyotp.TOTP(key), int(now) // 30
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * 30), code.strip()) and (last is None or step > last):
+            return step
+    return None
+
+
+def _use_step(ctx: Range, account_id: int, step: int) -> bool:
+    """Record the step as used, unless it (or a later one) already was: a code works once."""
+    with ctx.store.write() as s:
+        done = s.execute(
+            update(Account)
+            .where(Account.id == account_id,
+                   (Account.totp_step.is_(None)) | (Account.totp_step < step))
+            .values(totp_step=step)
+        )  # fmt: skip
+        return bool(done.rowcount)
+
+
+def new_totp_key() -> str:
+    return pyotp.random_base32()
+
+
+def is_totp_key(key: str | None) -> bool:
+    return bool(re.fullmatch(r"[A-Z2-7]{32}", key or ""))
+
+
+def totp_uri(ctx: Range, account: AccountOut, key: str) -> str:
+    """What an authenticator app scans (otpauth://)."""
+    issuer = f"Range Control {ctx.event_slug}"
+    return pyotp.TOTP(key).provisioning_uri(name=account.login, issuer_name=issuer)
+
+
+def enrol_totp(ctx: Range, account: AccountOut, key: str, code: str) -> AccountOut:
+    """Turn the second factor on with the key the person's app holds, once it shows the code."""
+    if not is_totp_key(key):
+        raise InvalidInput("key: not the key this page gave")
+    step = _step_of(key, code or "", ctx.clock.now().timestamp(), None)
+    if step is None:
+        raise InvalidInput("code: not the code your app shows now (6 digits; is its clock right?)")
+    with ctx.store.write() as s:
+        row = s.get(Account, account.id)
+        assert row is not None
+        row.totp_sealed = _sealer(ctx).encrypt(key.encode()).decode()
+        row.totp_step = step
+        audit(s, ctx, actor(account), "account.totp_on", login=row.login)
+        return _view(row, _team_name(s, row))
+
+
+def reset_totp(ctx: Range, login: str, actor_name: str) -> AccountOut:
+    """An organiser turns a person's second factor off (a lost phone): they enrol again."""
+    with ctx.store.write() as s:
+        row = _find(s, login)
+        row.totp_sealed, row.totp_step = None, None
+        s.execute(delete(WebSession).where(WebSession.account_id == row.id))
+        audit(s, ctx, actor_name, "account.totp_reset", login=row.login)
+        return _view(row, _team_name(s, row))
+
+
+def must_enrol(ctx: Range, account: AccountOut) -> bool:
+    """Its role requires a second factor (RANGE_TOTP_REQUIRED) once one of that role has one,
+    and it has none yet."""
+    if account.totp or account.role not in ctx.settings.totp_roles:
+        return False
+    with ctx.store.read() as s:
+        return s.scalar(select(Account.id).where(Account.role == account.role,
+                                                 Account.totp_sealed.is_not(None))
+                        .limit(1)) is not None  # fmt: skip
 
 
 def fingerprint(password_hash: str) -> str:

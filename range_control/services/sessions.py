@@ -48,10 +48,11 @@ def _open(c: Connection, ctx: Range, kind: str, team_id: int | None, credential:
     return sid
 
 
-def open_person(ctx: Range, login: str, password: str, place: str) -> tuple[str, AccountOut]:
+def open_person(ctx: Range, login: str, password: str, place: str,
+                code: str | None = None) -> tuple[str, AccountOut]:  # fmt: skip
     """A person signs in to the console (organiser, grader, observer) or to the portal (a
-    member or captain of a team that is enabled)."""
-    account, credential = accounts.authenticate(ctx, login, password)
+    member or captain of a team that is enabled); ``code``: the second factor's, if on."""
+    account, credential = accounts.authenticate(ctx, login, password, code)
     if place == "console" and account.role not in accounts.CONSOLE_ROLES:
         raise Unauthorized("your account signs in to the team portal, not the console")
     if place == "portal":

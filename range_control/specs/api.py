@@ -555,6 +555,7 @@ class AccountOut(View):
     team_id: int | None
     disabled: bool
     active: bool = Field(description="a password is set (the invite was used)")
+    totp: bool = Field(default=False, description="a second factor (TOTP) is on")
     created_at: datetime
 
 

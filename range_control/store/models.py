@@ -420,6 +420,10 @@ class Account(Base):
         ForeignKey("teams.id", ondelete="SET NULL"), index=True
     )
     password_hash: Mapped[str | None] = mapped_column(String(200))  # None until invited in
+    # The TOTP second factor: its secret sealed with a key derived from RANGE_SECRET_KEY (a
+    # database copy alone does not hold it), and the last time step accepted (no replay).
+    totp_sealed: Mapped[str | None] = mapped_column(String(400))
+    totp_step: Mapped[int | None] = mapped_column(BigInteger)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -68,9 +68,12 @@ THIRD_PARTY: dict[str, set[str]] = {
     # Backups' sealed secrets; the key math of SSH and WireGuard keys (pure functions).
     # Account passwords (argon2id).
     "argon2": {"range_control/services/accounts.py"},
+    "pyotp": {"range_control/services/accounts.py"},
     # QR codes: the WireGuard configuration, the accounts' invite sheet.
-    "segno": {"scoreboard_web/portal.py", "range_control/cli/accounts.py"},
-    "cryptography": {"range_control/services/backups.py", "range_control/domain/access.py"},
+    "segno": {"scoreboard_web/portal.py", "scoreboard_web/console.py",
+              "range_control/cli/accounts.py"},
+    "cryptography": {"range_control/services/backups.py", "range_control/domain/access.py",
+                     "range_control/services/accounts.py"},
 }  # fmt: skip
 
 # Services may use the engine only through the Backend protocol: never a concrete engine.
