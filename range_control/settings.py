@@ -88,9 +88,10 @@ class Settings(BaseSettings):
     )
     totp_required: str = Field(
         default="organiser",
-        pattern=r"^((organiser|grader|observer)(,(organiser|grader|observer))*)?$",
-        description="console roles that must add a second factor (TOTP) once one person of "
-        "that role has (comma-separated; empty: none)",
+        pattern=r"^((organiser|grader|observer|member|captain)"
+        r"(,(organiser|grader|observer|member|captain))*)?$",
+        description="roles that must add a second factor (TOTP) once one person of that role "
+        "has (comma-separated; empty: none)",
     )
     invite_hours: float = Field(
         default=72, gt=0, le=24 * 31, description="how long an account's invite link is valid"

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Response, current_app, flash, render_template, request, session
+import segno
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 
 from range_control import metrics
 from range_control.context import Range
 from range_control.errors import ServiceError, Unauthorized
-from range_control.services import sessions
+from range_control.services import accounts, sessions
 from scoreboard_web.i18n import gettext, label, message
 from scoreboard_web.sessions import LoginLimiter
 
@@ -86,3 +88,22 @@ def person_login(place: str, template: str, **context: object) -> Any:
     session[SID], session[KIND] = sid, sessions.PERSON
     session.permanent = True
     return None
+
+
+def second_factor_page(account: Any, place: str) -> Response:
+    """``/<place>/security``: the key as a QR code for an authenticator app, then the code it
+    shows turns the factor on (the key travels in the form, never in a cookie or a log)."""
+    key = accounts.new_totp_key()
+    if request.method == "POST" and not account.totp:
+        given = request.form.get("key", "")[:64]
+        with flash_errors():
+            accounts.enrol_totp(ctx(), account, given, request.form.get("code", "")[:20])
+            flash(gettext("Second factor on: sign-ins now ask for its code."), "ok")
+            return redirect(url_for("console.index" if place == "console" else "portal.challenges"))
+        if accounts.is_totp_key(given):  # a mistyped code: the same key, try again
+            key = given
+    uri = accounts.totp_uri(ctx(), account, key)
+    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4))  # noqa: S704 - segno's SVG
+    body = render_template(f"{place}/security.html", account=account, key=key, qr=qr,
+                           action=url_for(f"{place}.security"))  # fmt: skip
+    return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")

@@ -10,9 +10,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-import segno
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
@@ -37,6 +35,7 @@ from scoreboard_web.common import (
     html_error,
     login_limiter,
     person_login,
+    second_factor_page,
     too_many,
 )
 from scoreboard_web.i18n import gettext, label, message, ngettext
@@ -274,21 +273,7 @@ def revoke_peer(peer_id: int) -> Response:
 @bp.route("/security", methods=["GET", "POST"])
 @organiser_required
 def security() -> Response | str:
-    """A person's second factor: the key as a QR code for an authenticator app, then the code
-    it shows to turn it on (the key travels in the form, never in a cookie or a log)."""
-    account = g.account
-    if account is None:
+    """A person's second factor (the organiser token has none)."""
+    if g.account is None:
         return html_error(404, "not_found", gettext("The organiser token has no second factor."))
-    key = accounts.new_totp_key()
-    if request.method == "POST" and not account.totp:
-        given = request.form.get("key", "")[:64]
-        with flash_errors():
-            accounts.enrol_totp(ctx(), account, given, request.form.get("code", "")[:20])
-            flash(gettext("Second factor on: sign-ins now ask for its code."), "ok")
-            return redirect(url_for("console.index"))
-        if accounts.is_totp_key(given):  # a mistyped code: the same key, try again
-            key = given
-    uri = accounts.totp_uri(ctx(), account, key)
-    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4))  # noqa: S704 - segno's SVG
-    body = render_template("console/security.html", account=account, key=key, qr=qr)
-    return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
+    return second_factor_page(g.account, "console")

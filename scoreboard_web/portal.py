@@ -62,6 +62,7 @@ from scoreboard_web.common import (
     local_path,
     login_limiter,
     person_login,
+    second_factor_page,
     too_many,
 )
 from scoreboard_web.i18n import current_language, gettext, message, ngettext, tr
@@ -96,6 +97,10 @@ def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
                         "your account signs in to the organiser console, not the portal"
                     )
                 g.team = sessions.team_of_account(ctx(), g.account)
+                if request.endpoint != "portal.security" and accounts.must_enrol(ctx(), g.account):
+                    flash(gettext("Your role needs a second factor: add it before going on."),
+                          "info")  # fmt: skip
+                    return redirect(url_for("portal.security"))
             else:
                 g.account = None
                 g.team = sessions.team_of(ctx(), sid)
@@ -391,3 +396,12 @@ def remove_member(account_id: int) -> Response:
         gone = accounts.remove_member(ctx(), captain, account_id)
         flash(gettext("%(name)s is no longer in the team.", name=gone.name), "ok")
     return redirect(url_for("portal.team_page"))
+
+
+@bp.route("/security", methods=["GET", "POST"])
+@team_required
+def security() -> Response:
+    """A member's second factor (the team token has none)."""
+    if g.account is None:
+        abort(404)
+    return second_factor_page(g.account, "portal")

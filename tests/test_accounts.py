@@ -15,7 +15,7 @@ import pytest
 
 from range_control.services import accounts, attempts, scenario
 from range_control.store.models import Account, AuditLog
-from tests.conftest import Env
+from tests.conftest import Env, make_env, migrated_sqlite
 from tests.test_cli import run
 from tests.test_web import csrf
 
@@ -311,3 +311,31 @@ def test_a_second_factor_is_asked_once_on_and_required_for_organisers(env: Env) 
     assert not accounts.reset_totp(env.ctx, "olga", "organiser").totp
     assert olga.get("/console/").status_code == 302
     assert sign_in(env, "olga", "console")[1].status_code == 302
+
+
+def test_members_add_a_second_factor_in_the_portal(tmp_path: Path) -> None:
+    env = make_env(migrated_sqlite(tmp_path / "r.db"), tmp_path, totp_required="captain")
+    env.team("Alpha", "NL")
+    person(env, "Cora", "captain", team="Alpha", callsign="CORA")
+    person(env, "Carl", "captain", team="Alpha", callsign="CARL")
+    person(env, "Mark", "member", team="Alpha", callsign="MARK")
+    cora, _ = sign_in(env, "cora", "portal")
+    page = cora.get("/portal/security").get_data(as_text=True)
+    key = re.search(r'name="key" value="([A-Z2-7]{32})"', page).group(1)
+    r = cora.post("/portal/security", data={"key": key, "code": _code(key, env),
+                                            "csrf_token": csrf(cora, "/portal/security")})  # fmt: skip
+    assert r.status_code == 302 and r.headers["Location"].endswith("/portal/")
+    env.clock.advance(seconds=60)
+    assert sign_in(env, "cora", "portal")[1].status_code == 401  # no code
+    c = env.app.test_client()
+    r = c.post("/portal/login", data={"login": "cora", "password": PASSWORD,
+                                      "code": _code(key, env),
+                                      "csrf_token": csrf(c, "/portal/login")})  # fmt: skip
+    assert r.status_code == 302
+    # The other captain must add one first (RANGE_TOTP_REQUIRED=captain); a member need not.
+    carl, _ = sign_in(env, "carl", "portal")
+    r = carl.get("/portal/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/portal/security")
+    mark, _ = sign_in(env, "mark", "portal")
+    assert mark.get("/portal/").status_code == 200
+    env.ctx.store.dispose()

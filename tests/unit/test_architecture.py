@@ -70,7 +70,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "argon2": {"range_control/services/accounts.py"},
     "pyotp": {"range_control/services/accounts.py"},
     # QR codes: the WireGuard configuration, the accounts' invite sheet.
-    "segno": {"scoreboard_web/portal.py", "scoreboard_web/console.py",
+    "segno": {"scoreboard_web/portal.py", "scoreboard_web/common.py",
               "range_control/cli/accounts.py"},
     "cryptography": {"range_control/services/backups.py", "range_control/domain/access.py",
                      "range_control/services/accounts.py"},
