@@ -104,6 +104,17 @@ def second_factor_page(account: Any, place: str) -> Response:
             key = given
     uri = accounts.totp_uri(ctx(), account, key)
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=4))  # noqa: S704 - segno's SVG
+    mine = sessions.sessions_of(ctx(), account.id, session.get(SID, ""))
     body = render_template(f"{place}/security.html", account=account, key=key, qr=qr,
-                           action=url_for(f"{place}.security"))  # fmt: skip
+                           action=url_for(f"{place}.security"), sessions=mine,
+                           end_action=url_for(f"{place}.end_session"))  # fmt: skip
     return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
+
+
+def end_session_action(account: Any, place: str) -> Response:
+    """One of the person's own sessions ends (another browser, a lost laptop)."""
+    if sessions.end_session(ctx(), account.id, request.form.get("handle", "")[:16]):
+        flash(gettext("Session ended."), "ok")
+    else:
+        flash(gettext("No such session."), "error")
+    return redirect(url_for(f"{place}.security"))

@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
@@ -31,6 +31,7 @@ from scoreboard_web.common import (
     KIND,
     SID,
     ctx,
+    end_session_action,
     flash_errors,
     html_error,
     login_limiter,
@@ -72,15 +73,12 @@ def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
             return html_error(403, "forbidden", refused)
         else:
             return redirect(url_for("console.login"))
-        if (g.account is not None and request.endpoint not in ("console.security",)
+        own = ("console.security", "console.end_session")  # a person's own, whatever the role
+        if (g.account is not None and request.endpoint not in own
                 and accounts.must_enrol(ctx(), g.account)):  # fmt: skip
             flash(gettext("Your role needs a second factor: add it before going on."), "info")
             return redirect(url_for("console.security"))
-        if (
-            request.method == "POST"
-            and g.role != "organiser"
-            and request.endpoint != ("console.security")
-        ):
+        if request.method == "POST" and g.role != "organiser" and request.endpoint not in own:
             refused = gettext(
                 "Read-only: your role (%(role)s) may look at the console, not change anything.",
                 role=label(g.role),
@@ -277,3 +275,11 @@ def security() -> Response | str:
     if g.account is None:
         return html_error(404, "not_found", gettext("The organiser token has no second factor."))
     return second_factor_page(g.account, "console")
+
+
+@bp.post("/security/end-session")
+@organiser_required
+def end_session() -> Response:
+    if g.account is None:
+        abort(404)
+    return end_session_action(g.account, "console")

@@ -58,6 +58,7 @@ from scoreboard_web.common import (
     KIND,
     SID,
     ctx,
+    end_session_action,
     flash_errors,
     local_path,
     login_limiter,
@@ -405,3 +406,11 @@ def security() -> Response:
     if g.account is None:
         abort(404)
     return second_factor_page(g.account, "portal")
+
+
+@bp.post("/security/end-session")
+@team_required
+def end_session() -> Response:
+    if g.account is None:
+        abort(404)
+    return end_session_action(g.account, "portal")

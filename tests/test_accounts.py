@@ -126,7 +126,8 @@ def test_read_only_roles_change_nothing_on_any_console_form(env: Env) -> None:
         rule.rule for rule in env.app.url_map.iter_rules()
         if rule.rule.startswith("/console/") and "POST" in (rule.methods or ())
         # Everyone signs in and out, and adds their own second factor.
-        and rule.endpoint not in ("console.login", "console.logout", "console.security")
+        and rule.endpoint not in ("console.login", "console.logout", "console.security",
+                                  "console.end_session")
     )  # fmt: skip
     assert len(posts) >= 7, posts
     for role in ("observer", "grader"):
@@ -339,3 +340,23 @@ def test_members_add_a_second_factor_in_the_portal(tmp_path: Path) -> None:
     mark, _ = sign_in(env, "mark", "portal")
     assert mark.get("/portal/").status_code == 200
     env.ctx.store.dispose()
+
+
+def test_a_person_lists_and_ends_their_own_sessions(env: Env) -> None:
+    person(env, "Olga", "observer", callsign="OLGA")
+    laptop, _ = sign_in(env, "olga", "console")
+    phone, _ = sign_in(env, "olga", "console")
+    page = laptop.get("/console/security").get_data(as_text=True)
+    assert page.count("this one") == 1
+    handles = re.findall(r'name="handle" value="([0-9a-f]{16})"', page)
+    assert len(handles) == 1
+    r = laptop.post("/console/security/end-session",
+                    data={"handle": handles[0], "csrf_token": csrf(laptop, "/console/security")},
+                    follow_redirects=True)  # fmt: skip
+    assert "Session ended." in r.get_data(as_text=True)
+    assert phone.get("/console/").status_code == 302  # the other browser is out
+    assert laptop.get("/console/").status_code == 200
+    r = laptop.post("/console/security/end-session",
+                    data={"handle": "0" * 16, "csrf_token": csrf(laptop, "/console/security")},
+                    follow_redirects=True)  # fmt: skip
+    assert "No such session." in r.get_data(as_text=True)

@@ -169,3 +169,27 @@ def close(ctx: Range, sid: str) -> None:
         return
     with ctx.store.write_conn() as c:
         c.execute(delete(WebSession).where(WebSession.id == _digest(sid)))
+
+
+def sessions_of(ctx: Range, account_id: int, current_sid: str) -> list[dict[str, object]]:
+    """A person's open sessions, newest first: a handle (not the secret), when it began and
+    ends, and whether it is the one asking."""
+    now, mine = ctx.clock.now(), _digest(current_sid or "")
+    with ctx.store.read_conn() as c:
+        rows = c.execute(
+            select(WebSession.id, WebSession.created_at, WebSession.expires_at)
+            .where(WebSession.account_id == account_id, WebSession.expires_at > now)
+            .order_by(WebSession.created_at.desc())
+        ).all()
+    return [{"handle": r.id[:16], "created_at": r.created_at, "expires_at": r.expires_at,
+             "current": r.id == mine} for r in rows]  # fmt: skip
+
+
+def end_session(ctx: Range, account_id: int, handle: str) -> bool:
+    """A person ends one of their own sessions (by its handle)."""
+    if not handle or len(handle) != 16 or not all(ch in "0123456789abcdef" for ch in handle):
+        return False
+    with ctx.store.write_conn() as c:
+        done = c.execute(delete(WebSession).where(WebSession.account_id == account_id,
+                                                  WebSession.id.startswith(handle)))  # fmt: skip
+        return bool(done.rowcount)
