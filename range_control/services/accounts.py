@@ -44,22 +44,18 @@ TEAM_ROLES = ("member", "captain")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_CSV_BYTES = 1024 * 1024
-COLUMNS = ("team", "country", "name", "callsign", "email", "role")
 
 _hasher = PasswordHasher()  # argon2id, 64 MiB, t=3: the library's (RFC 9106) defaults
 # Checked against when the account does not exist: the same work, so the same time.
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def _view(a: Account, team: str | None) -> AccountOut:
+def view(a: Account, team: str | None) -> AccountOut:
+    """An account as the pages and the API show it (``team``: its team's name)."""
     return AccountOut(id=a.id, login=a.login, name=a.name, callsign=a.callsign, email=a.email,
                       role=a.role, team=team, team_id=a.team_id, disabled=a.disabled,
                       active=a.password_hash is not None, totp=a.totp_sealed is not None,
                       created_at=a.created_at)  # fmt: skip
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def actor(a: AccountOut) -> str:
@@ -118,7 +114,7 @@ def _add(s: Session, ctx: Range, name: str, role: str, actor_name: str, *, team:
     audit(s, ctx, actor_name, "account.add", login=account.login, role=role,
           team=team_row.name if team_row else None)  # fmt: skip
     token = _new_invite(s, ctx, account.id)
-    return InvitedOut(account=_view(account, team_row.name if team_row else None), token=token,
+    return InvitedOut(account=view(account, team_row.name if team_row else None), token=token,
                       link=invite_link(ctx, token))  # fmt: skip
 
 
@@ -132,7 +128,7 @@ def _new_invite(s: Session, ctx: Range, account_id: int) -> str:
     s.execute(update(Invite).where(Invite.account_id == account_id, Invite.used_at.is_(None))
               .values(used_at=now))  # fmt: skip
     token = secrets.token_urlsafe(24)
-    s.add(Invite(account_id=account_id, token_hash=_hash_token(token), created_at=now,
+    s.add(Invite(account_id=account_id, token_hash=teams.hash_token(token), created_at=now,
                  expires_at=now + timedelta(hours=ctx.settings.invite_hours)))  # fmt: skip
     return token
 
@@ -142,7 +138,7 @@ def reinvite(ctx: Range, login: str, actor_name: str) -> InvitedOut:
         account = _find(s, login)
         token = _new_invite(s, ctx, account.id)
         audit(s, ctx, actor_name, "account.invite", login=account.login)
-        return InvitedOut(account=_view(account, _team_name(s, account)), token=token,
+        return InvitedOut(account=view(account, _team_name(s, account)), token=token,
                           link=invite_link(ctx, token))  # fmt: skip
 
 
@@ -185,16 +181,22 @@ def accept_invite(ctx: Range, token: str, password: str) -> AccountOut:
                            most=MAX_PASSWORD)  # fmt: skip
     now = ctx.clock.now()
     with ctx.store.write() as s:
-        inv = s.scalar(select(Invite).where(Invite.token_hash == _hash_token(token[:200])))
-        check_invite(inv, now)
-        assert inv is not None
-        account = s.get(Account, inv.account_id)
-        assert account is not None
+        inv, account = _invite(s, token, now)
         inv.used_at = now
         account.password_hash = _hasher.hash(password)
         s.execute(delete(WebSession).where(WebSession.account_id == account.id))
-        audit(s, ctx, actor(_view(account, None)), "account.password_set", login=account.login)
-        return _view(account, _team_name(s, account))
+        audit(s, ctx, actor(view(account, None)), "account.password_set", login=account.login)
+        return view(account, _team_name(s, account))
+
+
+def _invite(s: Session, token: str, now: datetime) -> tuple[Invite, Account]:
+    """The invite a link names and its account, or why the link cannot be used."""
+    inv = s.scalar(select(Invite).where(Invite.token_hash == teams.hash_token(token[:200])))
+    check_invite(inv, now)
+    assert inv is not None
+    account = s.get(Account, inv.account_id)
+    assert account is not None
+    return inv, account
 
 
 def check_invite(inv: Invite | None, now: datetime) -> None:
@@ -209,12 +211,8 @@ def check_invite(inv: Invite | None, now: datetime) -> None:
 def invite_for(ctx: Range, token: str) -> AccountOut:
     """Whose invite this is (the page that asks for a password), or why it cannot be used."""
     with ctx.store.read() as s:
-        inv = s.scalar(select(Invite).where(Invite.token_hash == _hash_token(token[:200])))
-        check_invite(inv, ctx.clock.now())
-        assert inv is not None
-        account = s.get(Account, inv.account_id)
-        assert account is not None
-        return _view(account, _team_name(s, account))
+        _inv, account = _invite(s, token, ctx.clock.now())
+        return view(account, _team_name(s, account))
 
 
 def authenticate(ctx: Range, login: str, password: str,
@@ -234,15 +232,15 @@ def authenticate(ctx: Range, login: str, password: str,
             ok = False
         if not ok or account is None:
             raise Unauthorized("unknown account, wrong password or wrong code")
-        view = _view(account, _team_name(s, account))
+        person = view(account, _team_name(s, account))
         sealed, last = account.totp_sealed, account.totp_step
     if sealed is not None:
         step = _step_of(_unseal(ctx, sealed), code or "", ctx.clock.now().timestamp(), last)
-        if step is None or not _use_step(ctx, view.id, step):
+        if step is None or not _use_step(ctx, person.id, step):
             raise Unauthorized("unknown account, wrong password or wrong code")
-    if view.disabled:
+    if person.disabled:
         raise Unauthorized("this account is disabled; ask the organisers")
-    return view, fingerprint(stored or "")
+    return person, fingerprint(stored or "")
 
 
 # --- the second factor (TOTP, RFC 6238: 30 s steps, 6 digits) ---------------------------------
@@ -309,7 +307,7 @@ def enrol_totp(ctx: Range, account: AccountOut, key: str, code: str) -> AccountO
         row.totp_sealed = _sealer(ctx).encrypt(key.encode()).decode()
         row.totp_step = step
         audit(s, ctx, actor(account), "account.totp_on", login=row.login)
-        return _view(row, _team_name(s, row))
+        return view(row, _team_name(s, row))
 
 
 def reset_totp(ctx: Range, login: str, actor_name: str) -> AccountOut:
@@ -319,7 +317,7 @@ def reset_totp(ctx: Range, login: str, actor_name: str) -> AccountOut:
         row.totp_sealed, row.totp_step = None, None
         s.execute(delete(WebSession).where(WebSession.account_id == row.id))
         audit(s, ctx, actor_name, "account.totp_reset", login=row.login)
-        return _view(row, _team_name(s, row))
+        return view(row, _team_name(s, row))
 
 
 def must_enrol(ctx: Range, account: AccountOut) -> bool:
@@ -350,20 +348,12 @@ def _find(s: Session, login: str) -> Account:
     return account
 
 
-def get(ctx: Range, account_id: int) -> AccountOut:
-    with ctx.store.read() as s:
-        account = s.get(Account, account_id)
-        if account is None:
-            raise NotFound("account {account_id} not found", account_id=account_id)
-        return _view(account, _team_name(s, account))
-
-
 def list_accounts(ctx: Range, team_id: int | None = None) -> list[AccountOut]:
     with ctx.store.read() as s:
         q = select(Account, Team.name).outerjoin(Team, Team.id == Account.team_id)
         if team_id is not None:
             q = q.where(Account.team_id == team_id)
-        return [_view(a, t) for a, t in s.execute(q.order_by(Account.name))]
+        return [view(a, t) for a, t in s.execute(q.order_by(Account.name))]
 
 
 def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> AccountOut:
@@ -375,7 +365,7 @@ def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> Acc
             s.execute(delete(WebSession).where(WebSession.account_id == account.id))
         audit(s, ctx, actor_name, "account.disable" if disabled else "account.enable",
               login=account.login)  # fmt: skip
-        return _view(account, _team_name(s, account))
+        return view(account, _team_name(s, account))
 
 
 def remove_member(ctx: Range, captain: AccountOut, account_id: int) -> AccountOut:
@@ -392,7 +382,7 @@ def remove_member(ctx: Range, captain: AccountOut, account_id: int) -> AccountOu
         account.disabled = True
         s.execute(delete(WebSession).where(WebSession.account_id == account.id))
         audit(s, ctx, actor(captain), "team.member.remove", login=account.login, team=team)
-        return _view(account, None)
+        return view(account, None)
 
 
 def invite_member(ctx: Range, captain: AccountOut, name: str, email: str | None,

@@ -105,17 +105,21 @@ def remove_ssh_key(ctx: Range, team_id: int, key_id: int, actor: str) -> None:
 
 
 # --- WireGuard -----------------------------------------------------------------------------
-def wireguard_problem(ctx: Range, backend: Backend | None = None) -> str | None:
-    """Why teams cannot have WireGuard access here (None: they can)."""
+def _wireguard(ctx: Range) -> tuple[Backend | None, str | None]:
+    """The engine, when teams can have WireGuard access on it; else why not (one connection
+    for all a use case asks of it)."""
     if ctx.settings.wireguard != "on":
-        return "WireGuard access is off on this range (RANGE_WIREGUARD=off): use the SSH jumpbox"
+        return None, (
+            "WireGuard access is off on this range (RANGE_WIREGUARD=off): use the SSH jumpbox"
+        )
     if not ctx.settings.environments_on:
-        return "this range runs no environments (RANGE_ENVIRONMENTS=off)"
+        return None, "this range runs no environments (RANGE_ENVIRONMENTS=off)"
     try:
-        backend = backend or engine.backend(ctx.settings)
+        backend = engine.backend(ctx.settings)
     except Unavailable as exc:
-        return exc.message
-    return backend.wireguard_problem()
+        return None, exc.message
+    problem = backend.wireguard_problem()
+    return (None, problem) if problem is not None else (backend, None)
 
 
 def _peer_view(p: WireGuardPeer, handshake: int = 0) -> PeerOut:
@@ -138,12 +142,12 @@ def _gateway_port(s: Session, team_id: int) -> PortAllocation | None:
 def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
     """Everything the portal's access page shows: keys, WireGuard's state and the peers (with
     their last handshake when the gateway runs)."""
-    problem = wireguard_problem(ctx)
+    backend, problem = _wireguard(ctx)
     with ctx.store.read() as s:
         rows = list(s.scalars(select(WireGuardPeer).where(WireGuardPeer.team_id == team_id)
                               .order_by(WireGuardPeer.id)))  # fmt: skip
         endpoint = _endpoint(ctx, _gateway_port(s, team_id))
-    seen = _handshakes(ctx, [team_id]).get(team_id, {}) if rows and problem is None else {}
+    seen = _handshakes(backend, ctx.event_slug, [team_id]).get(team_id, {}) if rows else {}
     return TeamAccessOut(
         ssh_keys=ssh_keys(ctx, team_id),
         ssh_keys_limit=ctx.settings.ssh_keys_per_team,
@@ -161,10 +165,9 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
     """A member's device: a fresh key pair, its tunnel address and the gateway's port held
     now; the configuration (with the private key) is returned once and not kept."""
     label = _label(label)
-    backend = _engine(ctx)
-    problem = wireguard_problem(ctx, backend)
-    if problem is not None or backend is None:
-        raise Unavailable("{reason}", reason=problem or "no engine answers")
+    backend, problem = _wireguard(ctx)
+    if backend is None:
+        raise Unavailable("{reason}", reason=problem)
     routes = backend.address_pools()
     clash = check_subnet(ctx.settings.wireguard_subnet, routes)
     if clash is not None:
@@ -223,21 +226,11 @@ def revoke_peer(ctx: Range, peer_id: int, actor: str, team_id: int | None = None
     push(ctx, owner)
 
 
-def revoke_all(s: Session, team_id: int) -> int:
+def revoke_all(s: Session, team_id: int) -> None:
     """Every key and peer of the team goes (its token rotated, or it was disabled), in the
     caller's transaction; the caller pushes the gateway after it commits."""
-    keys = s.execute(delete(SshKey).where(SshKey.team_id == team_id)).rowcount or 0
-    peers = s.execute(delete(WireGuardPeer).where(WireGuardPeer.team_id == team_id)).rowcount or 0
-    return keys + peers
-
-
-def _engine(ctx: Range) -> Backend | None:
-    if not ctx.settings.environments_on:
-        return None
-    try:
-        return engine.backend(ctx.settings)
-    except Unavailable:
-        return None
+    s.execute(delete(SshKey).where(SshKey.team_id == team_id))
+    s.execute(delete(WireGuardPeer).where(WireGuardPeer.team_id == team_id))
 
 
 def desired_gateway(ctx: Range, team_id: int, port: int,
@@ -263,10 +256,10 @@ def push(ctx: Range, team_id: int) -> bool:
             WireGuardPeer.team_id == team_id
         )
         peers = [(k, a) for k, a in s.execute(query)]
-    if alloc is None or ctx.settings.wireguard != "on":
+    if alloc is None:
         return False  # never had a gateway
-    backend = _engine(ctx)
-    if backend is None or backend.wireguard_problem() is not None:
+    backend, _problem = _wireguard(ctx)
+    if backend is None:
         return False
     try:
         obs = _gateways(backend, ctx.event_slug).get(team_id)
@@ -280,16 +273,18 @@ def push(ctx: Range, team_id: int) -> bool:
     return True
 
 
-def _handshakes(ctx: Range, teams: list[int]) -> dict[int, dict[str, tuple[str | None, int, int,
-                                                                          int]]]:  # fmt: skip
+# What a gateway says of each device, by public key: (endpoint, latest handshake, rx, tx).
+Seen = dict[str, tuple[str | None, int, int, int]]
+
+
+def _handshakes(backend: Backend | None, event: str, teams: list[int]) -> dict[int, Seen]:
     """Per team, per public key: (endpoint, latest handshake, received, sent) as the running
-    gateways report them (nothing where the engine does not answer)."""
-    backend = _engine(ctx)
-    if backend is None:
+    gateways report them (nothing where WireGuard is off or the engine does not answer)."""
+    if backend is None or not teams:
         return {}
-    out: dict[int, dict[str, tuple[str | None, int, int, int]]] = {}
+    out: dict[int, Seen] = {}
     try:
-        running = _gateways(backend, ctx.event_slug)
+        running = _gateways(backend, event)
         for team in teams:
             if team in running:
                 out[team] = {p.public_key: (p.endpoint, p.latest_handshake, p.received, p.sent)
@@ -302,7 +297,7 @@ def _handshakes(ctx: Range, teams: list[int]) -> dict[int, dict[str, tuple[str |
 def gateways(ctx: Range) -> tuple[str | None, list[GatewayOut]]:
     """The console's view: why WireGuard is off (if it is), and every team with devices: its
     gateway's state and each device's last handshake."""
-    problem = wireguard_problem(ctx)
+    backend, problem = _wireguard(ctx)
     with ctx.store.read() as s:
         teams = {t.id: t.name for t in s.scalars(select(Team))}
         peers = list(s.scalars(select(WireGuardPeer).order_by(WireGuardPeer.team_id,
@@ -312,7 +307,7 @@ def gateways(ctx: Range) -> tuple[str | None, list[GatewayOut]]:
     by_team: dict[int, list[WireGuardPeer]] = {}
     for p in peers:
         by_team.setdefault(p.team_id, []).append(p)
-    seen = _handshakes(ctx, sorted(by_team)) if problem is None else {}
+    seen = _handshakes(backend, ctx.event_slug, sorted(by_team))
     out = []
     for team_id, rows in sorted(by_team.items(), key=lambda kv: teams.get(kv[0], "")):
         live = seen.get(team_id)
