@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
@@ -19,6 +19,7 @@ from range_control.i18n import languages
 from range_control.services import (
     accounts,
     admin,
+    api_tokens,
     dashboard,
     environments,
     scenario,
@@ -43,7 +44,7 @@ from scoreboard_web.i18n import gettext, label, message, ngettext
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
-ACTOR = "organiser"
+ACTOR = api_tokens.MACHINE_ORGANISER  # the shared token's session is a machine actor
 CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario.resume,
             "skip": scenario.skip, "end": scenario.end}  # fmt: skip
 
@@ -228,6 +229,7 @@ def add_award() -> Response:
 def _attempt_filter() -> admin.AttemptFilter:
     return admin.AttemptFilter(
         team=request.args.get("team") or None,
+        person=(request.args.get("person") or None) and request.args["person"][:254],
         challenge=request.args.get("challenge") or None,
         result=request.args.get("result") or None,
         limit=100,
@@ -239,8 +241,13 @@ def _attempt_filter() -> admin.AttemptFilter:
 def attempts_page() -> str:
     f = _attempt_filter()
     return render_template("console/attempts.html", rows=admin.list_attempts(ctx(), f), f=f,
-                           teams=teams.list_teams(ctx()),
+                           teams=teams.list_teams(ctx()), people=_members(),
                            challenges=admin.list_challenges(ctx()))  # fmt: skip
+
+
+def _members() -> list[Any]:
+    """The people who can submit (members and captains), for the attempts' person filter."""
+    return [a for a in accounts.list_accounts(ctx()) if a.role in accounts.TEAM_ROLES]
 
 
 @bp.get("/attempts/feed")
@@ -268,12 +275,40 @@ def revoke_peer(peer_id: int) -> Response:
     return redirect(url_for("console.wireguard_page"))
 
 
+@bp.get("/tokens")
+@organiser_required
+def tokens_page(new: Any = None) -> Response:
+    """Personal organiser API tokens: create (shown once), see their last use, revoke."""
+    body = render_template("console/tokens.html", tokens=api_tokens.list_tokens(ctx()), new=new)
+    return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
+
+
+@bp.post("/tokens")
+@organiser_required
+def create_token() -> Response:
+    with flash_errors():
+        new = api_tokens.create(ctx(), request.form.get("name", "")[:200],
+                                request.form.get("scope", "")[:20], g.actor)  # fmt: skip
+        flash(gettext("Token created."), "ok")
+        return tokens_page(new)
+    return redirect(url_for("console.tokens_page"))
+
+
+@bp.post(f"/tokens/<{ID}:token_id>/revoke")
+@organiser_required
+def revoke_token(token_id: int) -> Response:
+    with flash_errors():
+        api_tokens.revoke(ctx(), token_id, g.actor)
+        flash(gettext("Token revoked."), "ok")
+    return redirect(url_for("console.tokens_page"))
+
+
 @bp.route("/security", methods=["GET", "POST"])
 @organiser_required
 def security() -> Response | str:
     """A person's second factor (the organiser token has none)."""
     if g.account is None:
-        return html_error(404, "not_found", gettext("The organiser token has no second factor."))
+        return _not_a_person()
     return second_factor_page(g.account, "console")
 
 
@@ -281,5 +316,11 @@ def security() -> Response | str:
 @organiser_required
 def end_session() -> Response:
     if g.account is None:
-        abort(404)
+        return _not_a_person()
     return end_session_action(g.account, "console")
+
+
+def _not_a_person() -> Response:
+    refused = gettext("The organiser token has no second factor or sessions of its own: sign "
+                      "in with your account.")  # fmt: skip
+    return html_error(403, "forbidden", refused)

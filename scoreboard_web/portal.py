@@ -52,6 +52,7 @@ from range_control.services import (
     scoreboard,
     sessions,
     team_access,
+    teams,
 )
 from range_control.specs.api import ChallengeSummary, LedgerOut
 from scoreboard_web.common import (
@@ -60,6 +61,7 @@ from scoreboard_web.common import (
     ctx,
     end_session_action,
     flash_errors,
+    html_error,
     local_path,
     login_limiter,
     person_login,
@@ -238,7 +240,7 @@ def unlock_hint(slug: str, hint_id: int) -> Response:
         flash(gettext("Tick the box to confirm the hint's cost."), "error")
     else:
         with flash_errors():
-            hints.unlock(ctx(), g.team.id, hint_id)
+            hints.unlock(ctx(), g.team.id, hint_id, g.account.id if g.account else None)
             flash(gettext("Hint unlocked."), "ok")
     return redirect(url_for("portal.challenge", slug=slug))
 
@@ -262,16 +264,16 @@ def instance_action(slug: str) -> Response:
     action = request.form.get("action", "")
     with flash_errors():
         if action in ("start", "reset"):
-            environments.request_instance(ctx(), g.team.id, slug[:100])
+            environments.request_instance(ctx(), g.team.id, slug[:100], _actor())
             if action == "start":
                 flash(gettext("Instance starting: fresh containers in a few seconds."), "ok")
             else:
                 flash(gettext("Instance reset: fresh containers in a few seconds."), "ok")
         elif action == "stop":
-            environments.stop_instance(ctx(), g.team.id, slug[:100])
+            environments.stop_instance(ctx(), g.team.id, slug[:100], _actor())
             flash(gettext("Instance stopped."), "ok")
         elif action == "extend":
-            environments.extend_instance(ctx(), g.team.id, slug[:100])
+            environments.extend_instance(ctx(), g.team.id, slug[:100], _actor())
             flash(gettext("Instance extended."), "ok")
         else:
             flash(gettext("Unknown action."), "error")
@@ -306,7 +308,7 @@ def _back_to_access() -> Response:
 
 def _actor() -> str:
     """The person, when one signed in; else the team's token (a machine)."""
-    return accounts.actor(g.account) if g.account is not None else f"team:{g.team.name}"
+    return accounts.actor(g.account) if g.account is not None else teams.machine_actor(g.team.name)
 
 
 @bp.post("/access/ssh-keys")
@@ -404,7 +406,7 @@ def remove_member(account_id: int) -> Response:
 def security() -> Response:
     """A member's second factor (the team token has none)."""
     if g.account is None:
-        abort(404)
+        return _not_a_person()
     return second_factor_page(g.account, "portal")
 
 
@@ -412,5 +414,11 @@ def security() -> Response:
 @team_required
 def end_session() -> Response:
     if g.account is None:
-        abort(404)
+        return _not_a_person()
     return end_session_action(g.account, "portal")
+
+
+def _not_a_person() -> Response:
+    refused = gettext("The team token has no second factor or sessions of its own: sign in "
+                      "with your account.")  # fmt: skip
+    return html_error(403, "forbidden", refused)

@@ -22,13 +22,17 @@ from werkzeug.exceptions import HTTPException
 from range_control import errors as svc
 from range_control.context import Range
 from range_control.i18n import N_
-from range_control.services import access, teams
+from range_control.services import api_tokens, teams
 from range_control.specs.files import FieldError, field_errors
 from range_control.specs.text import MAX_DEPTH, first_problem, whole_number
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+ORGANISER_AUTH = (
+    "RANGE_ADMIN_TOKEN, or a personal organiser API token (rco_...): a read-only one may call "
+    "GET routes only"
+)
 spec = SpecTree(
     "flask",
     title="Range Control API",
@@ -39,7 +43,10 @@ spec = SpecTree(
     mode="strict",  # the document describes the API's own routes only, not the pages
     security_schemes=[
         {"name": "team", "data": {"type": "http", "scheme": "bearer"}},
-        {"name": "organiser", "data": {"type": "http", "scheme": "bearer"}},
+        {
+            "name": "organiser",
+            "data": {"type": "http", "scheme": "bearer", "description": ORGANISER_AUTH},
+        },  # fmt: skip
     ],
 )
 
@@ -267,16 +274,12 @@ def team_required(fn: F) -> F:
 
 
 def admin_required(fn: F) -> F:
-    """Organiser token only; a team token is refused here whatever it is."""
+    """The organiser token, or a personal organiser API token (a read-only one: GET routes
+    only); a team token is refused here whatever it is. ``g.actor`` names the machine."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = bearer_token()
-        if not access.is_organiser_token(ctx(), token):
-            if not token:
-                raise svc.Unauthorized("the organiser token is required")
-            raise svc.Forbidden("this route needs the organiser token")
-        g.actor = "organiser"
+        g.actor = api_tokens.require(ctx(), bearer_token(), request.method).actor
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from range_control.errors import InvalidInput, NotFound
 from range_control.services import (
     accounts,
     admin,
+    api_tokens,
     catalog,
     environments,
     events,
@@ -27,6 +28,9 @@ from range_control.specs.api import (
     AdminChallengeList,
     AnnouncementIn,
     AnnouncementOut,
+    ApiTokenIn,
+    ApiTokenList,
+    ApiTokenOut,
     AttemptList,
     AttemptQuery,
     AuditList,
@@ -42,6 +46,7 @@ from range_control.specs.api import (
     ExtendIn,
     GatewaysOut,
     InvitedOut,
+    NewApiTokenOut,
     ScenarioOut,
     ScoreboardOut,
     SharingAlertList,
@@ -478,3 +483,41 @@ def admin_account_action(login: str, action: str):
     if action not in ("disable", "enable"):
         raise NotFound("no such action {action!r}", action=action[:40])
     return ok(AccountOut, accounts.set_disabled(ctx(), login[:254], action == "disable", g.actor))
+
+
+# --- personal organiser API tokens ---------------------------------------------------------
+@bp.get("/admin/tokens")
+@_doc(ApiTokenList)
+@admin_required
+def admin_tokens():
+    """Personal organiser API tokens (never their secret): name, scope, creator, last use."""
+    return ok(ApiTokenList, api_tokens.list_tokens(ctx()))
+
+
+@bp.post("/admin/tokens")
+@spec.validate(
+    json=ApiTokenIn,
+    resp=Doc(
+        HTTP_201=NewApiTokenOut,
+        HTTP_400=ErrorOut,
+        HTTP_401=ErrorOut,
+        HTTP_403=ErrorOut,
+        HTTP_409=ErrorOut,
+    ),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_create_token():
+    """A named token, ``read`` (GET routes only) or ``full``; the answer holds it, this once."""
+    body = parse(ApiTokenIn)
+    return ok(NewApiTokenOut, api_tokens.create(ctx(), body.name, body.scope, g.actor), 201)
+
+
+@bp.delete("/admin/tokens/<ref>")
+@_doc(ApiTokenOut, HTTP_404=ErrorOut)
+@admin_required
+def admin_revoke_token(ref: str):
+    """Revoke a token by name or id: the next call with it is refused."""
+    return ok(ApiTokenOut, api_tokens.revoke(ctx(), ref[:60], g.actor))

@@ -6,7 +6,15 @@ from flask import Response, g, request
 from spectree import Response as Doc
 
 from range_control.api import ID, bp, ctx, ok, parse, spec, team_required
-from range_control.services import attempts, environments, hints, play, scoreboard, team_access
+from range_control.services import (
+    attempts,
+    environments,
+    hints,
+    play,
+    scoreboard,
+    team_access,
+    teams,
+)
 from range_control.specs.api import (
     AttemptIn,
     AttemptOut,
@@ -113,7 +121,9 @@ def get_instance(slug: str):
 @team_required
 def start_instance(slug: str):
     """Start our instance, or reset it to fresh containers; the reconciler does it shortly."""
-    return ok(InstanceOut, environments.request_instance(ctx(), g.team.id, slug[:100]), 202)
+    return ok(
+        InstanceOut, environments.request_instance(ctx(), g.team.id, slug[:100], _actor()), 202
+    )
 
 
 @bp.post("/challenges/<slug>/instance/extend")
@@ -124,7 +134,7 @@ def start_instance(slug: str):
 @team_required
 def extend_instance(slug: str):
     """In the last quarter of its lifetime, give our instance a full lifetime again."""
-    return ok(InstanceOut, environments.extend_instance(ctx(), g.team.id, slug[:100]))
+    return ok(InstanceOut, environments.extend_instance(ctx(), g.team.id, slug[:100], _actor()))
 
 
 @bp.delete("/challenges/<slug>/instance")
@@ -132,7 +142,7 @@ def extend_instance(slug: str):
 @team_required
 def delete_instance(slug: str):
     """Stop our instance; its containers are removed shortly."""
-    environments.stop_instance(ctx(), g.team.id, slug[:100])
+    environments.stop_instance(ctx(), g.team.id, slug[:100], _actor())
     return Response(status=204)
 
 
@@ -153,7 +163,7 @@ ACCESS_DOC = dict(tags=["team"], security=TEAM, skip_validation=True)
 
 
 def _actor() -> str:
-    return f"team:{g.team.name}"
+    return teams.machine_actor(g.team.name)
 
 
 @bp.get("/access")

@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "restore": ("ops", "restore", "Restore a backup into an empty data dir or database."),
     "serve": ("serve", "serve", "Run the control plane in one process (embedded default)."),
     "teams": ("teams", "teams", "Teams and their tokens."),
+    "tokens": (
+        "tokens",
+        "tokens",
+        "Personal organiser API tokens for scripts and dashboards (machine actors).",
+    ),
     "worker": (
         "serve",
         "worker",

@@ -12,7 +12,7 @@ import click
 import segno
 from rich.table import Table
 
-from range_control.cli.common import ACTOR, State, console, pass_state
+from range_control.cli.common import ACTOR, JSON, State, console, pass_state
 from range_control.services import accounts as svc
 from range_control.specs.api import InvitedOut
 
@@ -79,7 +79,6 @@ SHEET = click.option(
     callback=_new_file,
     help="also write a printable HTML sheet of the invites (one page each)",
 )
-JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
 
 
 @accounts.command("add")
@@ -130,7 +129,8 @@ def accounts_list(state: State, as_json: bool) -> None:
         return
     table = Table("login", "name", "role", "team", "state")
     for a in rows:
-        state_word = "disabled" if a.disabled else ("active" if a.active else "invited")
+        state_word = "disabled" if a.disabled else (
+            "active" if a.active else "single sign-on" if a.sso else "invited")  # fmt: skip
         table.add_row(a.login, a.name, a.role, a.team or "", state_word)
     console.print(table)
 

@@ -26,6 +26,7 @@ from range_control.settings import Settings, load_settings
 console = Console() if sys.stdout.isatty() else Console(width=200)
 err_console = Console(stderr=True)
 ACTOR = "cli"
+JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
 
 
 class State:

@@ -174,12 +174,12 @@ class Observed:
     @property
     def instance_id(self) -> int | None:
         value = self.labels.get(INSTANCE)
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and value.isascii() and value.isdigit() else None
 
     @property
     def team_id(self) -> int | None:
         value = self.labels.get(TEAM)
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and value.isascii() and value.isdigit() else None
 
     @property
     def role(self) -> str | None:

@@ -79,6 +79,7 @@ def awards_in(s: Session, limit: int | None = None) -> list[AwardOut]:
 @dataclass(frozen=True)
 class AttemptFilter:
     team: str | None = None
+    person: str | None = None  # an account's login: what that person submitted
     challenge: str | None = None
     result: str | None = None
     since: datetime | None = None
@@ -107,6 +108,8 @@ def _attempt_query(f: AttemptFilter, limit: int | None) -> Select[Any]:
         q = q.where(Team.name == f.team)
     if f.challenge:
         q = q.where(Challenge.slug == f.challenge)
+    if f.person:
+        q = q.where(Account.login == f.person.lower())
     if f.result:
         q = q.where(Attempt.result == f.result)
     if f.since:

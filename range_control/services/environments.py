@@ -256,8 +256,10 @@ def _environments_on(ctx: Range) -> None:
         )
 
 
-def request_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
-    """Start the team's instance, or reset it (fresh containers) when it exists."""
+def request_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOut:
+    """Start the team's instance, or reset it (fresh containers) when it exists. ``by``: who
+    asked (a member, or the team's token: a machine), the audit entry's ``by``; its actor stays
+    the team, whose actions the rate limit counts."""
     now = ctx.clock.now()
     _environments_on(ctx)
     with ctx.store.write() as s:
@@ -277,11 +279,11 @@ def request_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
             if inst.origin == "team":
                 inst.expires_at = now + env.lifetime
             action = "instance.reset"
-        audit(s, ctx, f"team:{team_id}", action, challenge=slug)
+        audit(s, ctx, f"team:{team_id}", action, challenge=slug, by=by)
     return instance_info(ctx, team_id, slug)
 
 
-def stop_instance(ctx: Range, team_id: int, slug: str) -> None:
+def stop_instance(ctx: Range, team_id: int, slug: str, by: str) -> None:
     now = ctx.clock.now()
     with ctx.store.write() as s:
         ch, _ = _team_challenge(s, slug)
@@ -290,10 +292,10 @@ def stop_instance(ctx: Range, team_id: int, slug: str) -> None:
         gone = s.execute(mine).rowcount
         if not gone:
             raise NotFound("no instance of {slug!r} is running for your team", slug=slug)
-        audit(s, ctx, f"team:{team_id}", "instance.stop", challenge=slug)
+        audit(s, ctx, f"team:{team_id}", "instance.stop", challenge=slug, by=by)
 
 
-def extend_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
+def extend_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOut:
     """Near expiry (the last quarter of its lifetime), a team instance gets a full lifetime."""
     now = ctx.clock.now()
     _environments_on(ctx)
@@ -310,7 +312,7 @@ def extend_instance(ctx: Range, team_id: int, slug: str) -> InstanceOut:
             )
         _rate_limit(s, ctx, team_id, now)
         inst.expires_at = now + env.lifetime
-        audit(s, ctx, f"team:{team_id}", "instance.extend", challenge=slug)
+        audit(s, ctx, f"team:{team_id}", "instance.extend", challenge=slug, by=by)
     return instance_info(ctx, team_id, slug)
 
 

@@ -83,8 +83,9 @@ def hints_for(s: Session, team_id: int, challenge_id: int, translations: Any) ->
     ]  # fmt: skip
 
 
-def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
-    """Pay for a hint (once); unlocking again returns it without charging."""
+def unlock(ctx: Range, team_id: int, hint_id: int, account_id: int | None = None) -> HintOut:
+    """Pay for a hint (once); unlocking again returns it without charging. ``account_id``: the
+    member who bought it (None: the team's token)."""
     now = ctx.clock.now()
     with ctx.store.write() as s:
         hint = s.get(Hint, hint_id)
@@ -110,7 +111,8 @@ def unlock(ctx: Range, team_id: int, hint_id: int) -> HintOut:
             raise EventNotRunning("the event is not running (state: {state})", state=event.state)
         try:
             with s.begin_nested():
-                s.add(HintUnlock(team_id=team_id, hint_id=hint_id, cost=hint.cost, created_at=now))
+                s.add(HintUnlock(team_id=team_id, hint_id=hint_id, cost=hint.cost, created_at=now,
+                                 account_id=account_id))  # fmt: skip
         except IntegrityError:
             return _hint_view(hint, True, [], ch.translations)
         bump_generation(s, ctx)

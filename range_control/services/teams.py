@@ -42,6 +42,11 @@ def _issued(t: Team, token: str) -> TeamTokenOut:
     return TeamTokenOut(team=_view(t), token=token)
 
 
+def machine_actor(team_name: str) -> str:
+    """How the audit log names a team's token (a machine, not a person)."""
+    return f"machine: token of team {team_name}"[:100]
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 

@@ -314,6 +314,9 @@ class AwardList(RootModel[list[AwardOut]]):
 
 class AttemptQuery(Body):
     team: str | None = Field(default=None, max_length=100)
+    person: str | None = Field(
+        default=None, max_length=254, description="an account's login: what they submitted"
+    )
     challenge: str | None = Field(default=None, max_length=63)
     result: Literal["correct", "incorrect", "already_solved", "partial"] | None = None
     since: AwareDatetime | None = None
@@ -556,6 +559,7 @@ class AccountOut(View):
     disabled: bool
     active: bool = Field(description="a password is set (the invite was used)")
     totp: bool = Field(default=False, description="a second factor (TOTP) is on")
+    sso: bool = Field(default=False, description="linked to a single sign-on identity (OIDC)")
     created_at: datetime
 
 
@@ -578,3 +582,32 @@ class AccountIn(Body):
     team: str | None = Field(default=None, max_length=100, description="for a member or captain")
     email: str | None = Field(default=None, max_length=254)
     callsign: str | None = Field(default=None, max_length=40)
+
+
+class ApiTokenOut(View):
+    """A personal organiser API token, without its secret (shown once, when created)."""
+
+    id: int
+    name: str
+    scope: str = Field(description="read (GET only) or full")
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenList(RootModel[list[ApiTokenOut]]):
+    model_config = VIEW
+
+
+class NewApiTokenOut(View):
+    """Shown once: the token itself (only its SHA-256 is kept)."""
+
+    api_token: ApiTokenOut
+    token: str
+
+
+class ApiTokenIn(Body):
+    name: str = Field(min_length=1, max_length=60, examples=["grafana"])
+    scope: str = Field(default="read", max_length=8, examples=["read"],
+                       description="read (GET routes only) or full")  # fmt: skip

@@ -299,6 +299,6 @@ def exposed_ports(dockerfile: Path) -> list[int]:
     for line in _EXPOSE.findall(text):
         for word in line.split():
             port, _, proto = word.partition("/")
-            if port.isdigit() and proto in ("", "tcp") and 0 < int(port) < 65536:
+            if port.isascii() and port.isdigit() and proto in ("", "tcp") and 0 < int(port) < 65536:
                 ports.append(int(port))
     return sorted(set(ports))

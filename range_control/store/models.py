@@ -205,6 +205,8 @@ class HintUnlock(Base):
     hint_id: Mapped[int] = mapped_column(ForeignKey("hints.id", ondelete="CASCADE"))
     cost: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The person who unlocked it (a member's portal login); None: the team token.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
 
 class Attempt(Base):
@@ -424,6 +426,8 @@ class Account(Base):
     # database copy alone does not hold it), and the last time step accepted (no replay).
     totp_sealed: Mapped[str | None] = mapped_column(String(400))
     totp_step: Mapped[int | None] = mapped_column(BigInteger)
+    # "<issuer> <sub>" of the single sign-on identity linked to this account (OIDC), if any.
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -441,3 +445,19 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A personal organiser API token: named, created by an organiser, read-only or full,
+    revocable; the audit log names it as a machine actor. Only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(8))  # read | full
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,215 @@
+"""The role matrix (issue 19): every route of the OpenAPI document and every page route, called
+as each kind of caller, answers as the README's table says. The routes come from the app, the
+rules from the README: a new route without a rule there, or a rule naming a route that is gone,
+fails the test. Plus: every page form refuses a POST without its CSRF token, and a person's
+cookie opens nothing on the API (bearer tokens only). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from range_control.services import accounts, api_tokens
+from tests.conftest import ADMIN, Env, make_env
+from tests.test_accounts import PASSWORD, accept
+from tests.test_web import csrf
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+CALLERS = ("anonymous", "team token", "member", "captain", "observer", "grader", "organiser",
+           "read API token", "full API token", "organiser token")  # fmt: skip
+# Not in the matrix, each with its own rule: files, the metrics (RANGE_METRICS_TOKEN or
+# loopback), the OpenAPI document's own viewer.
+OUTSIDE = re.compile(r"^(/static/|/assets/|/metrics$|/api/v1/docs/)")
+SIGN_IN = "sign-in and out"  # anyone may try to log in, or out (tested in test_web.py)
+
+
+def route_name(method: str, rule: str) -> str:
+    """``POST /console/teams/<team_id>/<action>``: the rule without converters."""
+    return f"{method} " + re.sub(r"<(?:[^>:]+:)?(\w+)>", r"<\1>", rule)
+
+
+def app_routes(env: Env) -> dict[str, str]:
+    """Every route of the app under the matrix: name -> the Flask rule."""
+    out = {}
+    for rule in env.app.url_map.iter_rules():
+        if OUTSIDE.match(rule.rule):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out[route_name(method, rule.rule)] = rule.rule
+    return out
+
+
+def readme_matrix() -> tuple[dict[str, dict[str, bool]], dict[str, str]]:
+    """(rule -> caller -> allowed, route -> rule) from the README's section."""
+    text = README.read_text()
+    start = text.index("#### Who may call what")
+    section = text[start:text.index("\n### ", start)]
+    rules: dict[str, dict[str, bool]] = {}
+    header: list[str] = []
+    for line in section.splitlines():
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
+        if cells[0] == "rule":
+            header = cells[1:]
+            assert tuple(header) == CALLERS, header
+            continue
+        assert set(cells[1:]) <= {"yes", "no"}, line
+        rules[cells[0]] = {who: v == "yes" for who, v in zip(header, cells[1:], strict=True)}
+    routes: dict[str, str] = {}
+    for m in re.finditer(r"^- \*\*([\w ,-]+)\*\*: (.+)$", section, re.M):
+        for name in re.findall(r"`([A-Z]+ /[^`]*)`", m.group(2)):
+            assert name not in routes, f"{name} listed twice"
+            routes[name] = m.group(1)
+    assert rules and routes
+    return rules, routes
+
+
+def sample_path(rule: str, slug: str) -> str:
+    """The rule with values that name nothing (no side effect an allowed caller could cause
+    beyond the route's own): ids that do not exist, a challenge that is not there."""
+    values = {"slug": slug, "ref": "no-such-team", "login": "nobody@example.org",
+              "action": "disable", "name": "none.txt", "token": "x" * 43, "code": "en",
+              "filename": "app.js"}  # fmt: skip
+    return re.sub(r"<(?:[^>:]+:)?(\w+)>", lambda m: values.get(m.group(1), "2000000000"), rule)
+
+
+@dataclass
+class Caller:
+    client: FlaskClient
+    api: dict[str, str] = field(default_factory=dict)  # what it sends on the API
+
+
+def person_client(env: Env, name: str, role: str, place: str, **kw: object) -> FlaskClient:
+    invited = accounts.add(env.ctx, name, role, "test", **kw)
+    assert accept(env, invited).status_code == 302
+    c = env.app.test_client()
+    r = c.post(f"/{place}/login", data={"login": invited.account.login, "password": PASSWORD,
+                                        "csrf_token": csrf(c, f"/{place}/login")})  # fmt: skip
+    assert r.status_code == 302, (name, r.status_code)
+    return c
+
+
+def token_client(env: Env, place: str, form: dict[str, str]) -> FlaskClient:
+    c = env.app.test_client()
+    form = {**form, "csrf_token": csrf(c, f"/{place}/login")}
+    assert c.post(f"/{place}/login", data=form).status_code == 302
+    return c
+
+
+def callers(env: Env) -> dict[str, Caller]:
+    nt_id, team = env.team("Alpha", "NL")
+    token = team["Authorization"].split()[1]
+    read = api_tokens.create(env.ctx, "matrix-read", "read", "test").token
+    full = api_tokens.create(env.ctx, "matrix-full", "full", "test").token
+    return {
+        "anonymous": Caller(env.app.test_client()),
+        "team token": Caller(token_client(env, "portal", {"token": token}), team),
+        "member": Caller(person_client(env, "Mia", "member", "portal", team="Alpha",
+                                       callsign="mia")),  # fmt: skip
+        "captain": Caller(person_client(env, "Cai", "captain", "portal", team="Alpha",
+                                        callsign="cai")),  # fmt: skip
+        "observer": Caller(person_client(env, "Obi", "observer", "console", callsign="obi")),
+        "grader": Caller(person_client(env, "Gus", "grader", "console", callsign="gus")),
+        "organiser": Caller(person_client(env, "Ola", "organiser", "console", callsign="ola")),
+        "read API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {read}"}),
+        "full API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {full}"}),
+        "organiser token": Caller(token_client(env, "console", {"token": ADMIN}),
+                                  {"Authorization": f"Bearer {ADMIN}"}),  # fmt: skip
+    }
+
+
+def refused(path: str, r) -> bool:
+    """An answer that refuses the caller (not one about the sample values)."""
+    if path.startswith("/api/"):
+        if r.status_code == 401:
+            return True
+        return r.status_code == 403 and r.is_json and r.json["error"]["code"] == "forbidden"
+    if r.status_code in (401, 403):
+        return True
+    return r.status_code == 302 and "/login" in r.headers.get("Location", "")
+
+
+@pytest.fixture
+def matrix_env(database_url: str, tmp_path: Path):
+    e = make_env(database_url, tmp_path, environments="off")
+    yield e
+    e.ctx.store.dispose()
+
+
+def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env: Env) -> None:
+    env = matrix_env
+    rules, listed = readme_matrix()
+    routes = app_routes(env)
+    assert sorted(set(routes) - set(listed)) == [], "routes without a rule in the README"
+    assert sorted(set(listed) - set(routes)) == [], "README rules for routes that are gone"
+    assert set(listed.values()) <= set(rules) | {SIGN_IN}, set(listed.values()) - set(rules)
+    # OpenAPI: every documented operation is in the matrix (the app's routes hold them all).
+    doc = env.client.get("/api/v1/openapi.json").json
+    documented = {route_name(m.upper(), re.sub(r"\{(\w+)\}", r"<\1>", p))
+                  for p, ops in doc["paths"].items() for m in ops}  # fmt: skip
+    assert documented <= set(routes), documented - set(routes)
+    assert len(documented) >= 50
+
+    env.challenge("matrix-one")
+    who = callers(env)
+    checked = 0
+    wrong = []
+    for name in sorted(routes):
+        rule_name = listed[name]
+        if rule_name == SIGN_IN:
+            continue
+        method, path = name.split(" ", 1)
+        url = sample_path(routes[name], "no-such-challenge")
+        for caller in CALLERS:
+            c = who[caller]
+            headers = c.api if url.startswith("/api/") else {}
+            kwargs = {"json": {}} if url.startswith("/api/") and method != "GET" else {}
+            if not url.startswith("/api/") and method == "POST":
+                env.app.config["WTF_CSRF_ENABLED"] = False
+            held = c.client.get_cookie("session")
+            try:
+                r = c.client.open(url, method=method, headers=headers, **kwargs)
+            finally:
+                env.app.config["WTF_CSRF_ENABLED"] = True
+                # Each call on its own: a refused page may clear the browser's session (a
+                # console person on the portal), which is right but not the next call's case.
+                if held is not None:
+                    c.client.set_cookie("session", held.value)
+            # 503: live environments are off in this range (no engine is called here).
+            assert r.status_code < 500 or r.status_code == 503, (name, caller, r.status_code)
+            allowed = rules[rule_name][caller]
+            if refused(url, r) == allowed:
+                wrong.append((name, caller, "should be " + ("allowed" if allowed else "refused"),
+                              r.status_code, r.headers.get("Location")))  # fmt: skip
+            checked += 1
+    assert wrong == [], "\n".join(map(str, wrong))
+    assert checked >= 80 * len(CALLERS)
+
+
+def test_every_page_form_refuses_a_post_without_its_csrf_token(matrix_env: Env) -> None:
+    env = matrix_env
+    _rules, listed = readme_matrix()
+    posts = [n for n, r in app_routes(env).items()
+             if n.startswith("POST ") and not n.startswith("POST /api/")]  # fmt: skip
+    assert len(posts) >= 20
+    c = token_client(env, "console", {"token": ADMIN})  # a caller every console form allows
+    for name in posts:
+        url = sample_path(app_routes(env)[name], "no-such-challenge")
+        r = c.post(url, data={"action": "pause"})
+        assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True), (name, r.status_code)
+    assert listed
+
+
+def test_people_s_cookies_open_nothing_on_the_api(matrix_env: Env) -> None:
+    """The API takes bearer tokens only (it is exempt from CSRF, so a cookie must not count):
+    an organiser's console session calls an organiser route and is refused."""
+    env = matrix_env
+    c = person_client(env, "Ola", "organiser", "console", callsign="ola")
+    assert c.get("/console/").status_code == 200
+    assert c.get("/api/v1/admin/teams").status_code == 401
+    assert c.post("/api/v1/admin/event/start").status_code == 401
