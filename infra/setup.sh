@@ -58,4 +58,10 @@ if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ] || [ tests/a11y/package.
   npm install --prefix tests/a11y --no-audit --no-fund --silent >/dev/null
   touch tests/a11y/node_modules
 fi
+# A certified OpenID provider (oidc-provider) for the single sign-on tests, into tests/oidc.
+if [ ! -d tests/oidc/node_modules/oidc-provider ] || [ tests/oidc/package.json -nt tests/oidc/node_modules ]; then
+  log "installing oidc-provider (npm) for the single sign-on tests"
+  npm install --prefix tests/oidc --no-audit --no-fund --silent >/dev/null
+  touch tests/oidc/node_modules
+fi
 log "ready: .venv/bin/rangectl"

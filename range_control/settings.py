@@ -93,6 +93,31 @@ class Settings(BaseSettings):
         description="roles that must add a second factor (TOTP) once one person of that role "
         "has (comma-separated; empty: none)",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=300,
+        description="single sign-on: the OpenID Connect provider's issuer URL (unset: off)",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, max_length=200, description="single sign-on: the range's client id"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="single sign-on: the range's client secret"
+    )
+    oidc_role_claim: str = Field(
+        default="range_role", pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="the claim that holds the person's role (organiser, grader, observer, "
+        "member, captain)",
+    )  # fmt: skip
+    oidc_team_claim: str = Field(
+        default="range_team", pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="the claim that holds a member's or captain's team (its name on the range)",
+    )  # fmt: skip
+    oidc_scopes: str = Field(
+        default="openid email profile", pattern=r"^openid( [\x21-\x7e]+)*$", max_length=300,
+        description="the scopes asked for (space-separated, openid first)",
+    )  # fmt: skip
     invite_hours: float = Field(
         default=72, gt=0, le=24 * 31, description="how long an account's invite link is valid"
     )
@@ -155,8 +180,12 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret this range knows, for scrubbing logs."""
-        names = (*GENERATED_SECRETS, "metrics_token", "backup_passphrase")
+        names = (*GENERATED_SECRETS, "metrics_token", "backup_passphrase", "oidc_client_secret")
         return [v.get_secret_value() for n in names if (v := getattr(self, n)) is not None]
+
+    @property
+    def oidc_on(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @property
     def environments_on(self) -> bool:

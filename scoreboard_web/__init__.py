@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
-from scoreboard_web import common, console, filters, i18n, portal, public, sessions
+from scoreboard_web import common, console, filters, i18n, portal, public, sessions, sso
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(app.blueprints["api"])  # bearer tokens, no cookies: CSRF does not apply
     for bp in (public.bp, portal.bp, console.bp):
         app.register_blueprint(bp)
+    sso.install(app, app.extensions["range"].settings)
     filters.install(app)
     i18n.install(app)
     sessions.install(app)

@@ -1,13 +1,17 @@
 """People in Debian's Chromium (Playwright), axe-core on every page visited: a delegation is
 imported, its captain and a member open their invite links and set passwords, sign in, the
 member solves (attributed by name in the portal and the console), the captain removes the
-member, whose open session is refused on the next click; an observer's console is read-only."""
+member, whose open session is refused on the next click; the captain adds a second factor and
+signs in with its code; an observer's console is read-only and filters attempts by person; an
+organiser makes a personal API token and revokes it."""
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -30,7 +34,8 @@ def people(tmp_path: Path):
         sheet.write_text("team,country,name,callsign,email,role\n"
                          "Portugal,PT,Ana Silva,ANA,ana@pt.example,captain\n"
                          "Portugal,PT,Rui Costa,RUI,,member\n"
-                         ",,Wanda White,WANDA,,observer\n")  # fmt: skip
+                         ",,Wanda White,WANDA,,observer\n"
+                         ",,Olga Org,OLGA,,organiser\n")  # fmt: skip
         for inv in accounts.import_csv(ctx, sheet, "test"):
             links[inv.account.login] = "/invite/" + inv.token
         scenario.start(ctx, "test")
@@ -49,9 +54,11 @@ def set_password(page: Page, live: Live, link: str) -> None:
     expect(page.get_by_text(re.compile("Password set: sign in with"))).to_be_visible()
 
 
-def sign_in(page: Page, login: str) -> None:
+def sign_in(page: Page, login: str, code: str | None = None) -> None:
     page.get_by_label("E-mail or callsign").fill(login)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
+    if code is not None:
+        page.get_by_label("Code of your authenticator app (if you set one up)").fill(code)
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -75,6 +82,20 @@ def test_a_delegation_signs_in_solves_and_its_captain_removes_a_member(
     ana.on("dialog", lambda d: d.accept())
     set_password(ana, live, links["ana@pt.example"])
     sign_in(ana, "ana@pt.example")
+    # Ana adds a second factor: the key from the page into "her app" (pyotp), its code back.
+    ana.goto(f"{live.url}/portal/security")
+    audit(ana)
+    key = ana.locator("main p code").first.inner_text().strip()
+    app = pyotp.TOTP(key)
+    ana.get_by_label("Code from the app").fill(app.now())
+    ana.get_by_role("button", name="Turn it on").click()
+    expect(ana.get_by_text("Second factor on: sign-ins now ask for its code.")).to_be_visible()
+    ana.get_by_role("button", name="Log out").click()
+    sign_in(ana, "ana@pt.example")  # the password alone is not enough any more
+    expect(ana.get_by_text("unknown account, wrong password or wrong code")).to_be_visible()
+    audit(ana)
+    sign_in(ana, "ana@pt.example", app.at(time.time() + 30))  # the app's next code
+    expect(ana.get_by_text("Logged in.")).to_be_visible()
     ana.get_by_role("link", name="Our people").click()
     expect(ana.get_by_role("cell", name="Rui Costa", exact=True)).to_be_visible()
     audit(ana)
@@ -95,3 +116,23 @@ def test_a_delegation_signs_in_solves_and_its_captain_removes_a_member(
     wanda.goto(f"{live.url}/console/attempts")
     expect(wanda.get_by_text("(Rui Costa)")).to_be_visible()
     audit(wanda)
+    wanda.get_by_label("Person").select_option(label="Ana Silva (Portugal)")
+    wanda.get_by_role("button", name="Filter").click()
+    expect(wanda.get_by_text("No attempts.")).to_be_visible()  # Ana submitted none
+    audit(wanda)
+
+    # An organiser makes a personal API token (shown once) and revokes it.
+    olga = browser.new_page(bypass_csp=True)
+    olga.on("dialog", lambda d: d.accept())
+    set_password(olga, live, links["olga"])
+    sign_in(olga, "olga")
+    olga.get_by_role("link", name="API tokens").click()
+    audit(olga)
+    olga.get_by_label("Name").fill("dashboard")
+    olga.get_by_role("button", name="Create").click()
+    expect(olga.locator("#new-token")).to_have_text(re.compile(r"^rco_"))
+    audit(olga)
+    olga.get_by_role("button", name="Revoke dashboard").click()
+    expect(olga.get_by_text("Token revoked.")).to_be_visible()
+    expect(olga.get_by_role("cell", name=re.compile("^revoked"))).to_be_visible()
+    audit(olga)

@@ -55,7 +55,7 @@ def view(a: Account, team: str | None) -> AccountOut:
     return AccountOut(id=a.id, login=a.login, name=a.name, callsign=a.callsign, email=a.email,
                       role=a.role, team=team, team_id=a.team_id, disabled=a.disabled,
                       active=a.password_hash is not None, totp=a.totp_sealed is not None,
-                      created_at=a.created_at)  # fmt: skip
+                      sso=a.oidc_subject is not None, created_at=a.created_at)  # fmt: skip
 
 
 def actor(a: AccountOut) -> str:
@@ -322,8 +322,11 @@ def reset_totp(ctx: Range, login: str, actor_name: str) -> AccountOut:
 
 def must_enrol(ctx: Range, account: AccountOut) -> bool:
     """Its role requires a second factor (RANGE_TOTP_REQUIRED) once one of that role has one,
-    and it has none yet."""
+    and it has none yet. A person who signs in only through single sign-on has the identity
+    provider's second factor instead (this range never asks them for a code)."""
     if account.totp or account.role not in ctx.settings.totp_roles:
+        return False
+    if account.sso and not account.active:
         return False
     with ctx.store.read() as s:
         return s.scalar(select(Account.id).where(Account.role == account.role,

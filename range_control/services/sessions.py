@@ -53,6 +53,12 @@ def open_person(ctx: Range, login: str, password: str, place: str,
     """A person signs in to the console (organiser, grader, observer) or to the portal (a
     member or captain of a team that is enabled); ``code``: the second factor's, if on."""
     account, credential = accounts.authenticate(ctx, login, password, code)
+    return open_account(ctx, account, credential, place), account
+
+
+def open_account(ctx: Range, account: AccountOut, credential: str, place: str) -> str:
+    """The session of a person whose credential was checked (a password, or the identity
+    provider's word): ``place`` must be where the role signs in."""
     if place == "console" and account.role not in accounts.CONSOLE_ROLES:
         raise Unauthorized("your account signs in to the team portal, not the console")
     if place == "portal":
@@ -62,8 +68,7 @@ def open_person(ctx: Range, login: str, password: str, place: str,
     hours = ctx.settings.console_session_hours if place == "console" else (
         ctx.settings.team_session_hours)  # fmt: skip
     with ctx.store.write_conn() as c:
-        sid = _open(c, ctx, PERSON, account.team_id, credential, hours, account.id)
-    return sid, account
+        return _open(c, ctx, PERSON, account.team_id, credential, hours, account.id)
 
 
 _PERSON = (
