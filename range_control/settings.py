@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from range_control.files import write_durably
+
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
@@ -270,14 +272,7 @@ def stored_secrets(data_dir: Path) -> dict[str, str]:
 def save_secrets(data_dir: Path, values: dict[str, str]) -> None:
     """``secrets.json`` (0600) replaced whole, and on disk when this returns."""
     _private_dir(data_dir)
-    path = data_dir / SECRETS_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(values, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_durably(data_dir / SECRETS_FILE, json.dumps(values).encode(), mode=0o600)
 
 
 def _private_dir(path: Path) -> None:

@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     i18n.install(app)
     sessions.install(app)
     app.extensions["html_error"] = common.html_error
+    app.before_request_funcs.setdefault(None, []).insert(0, portal.upload_limit)
     app.after_request(_security_headers)
 
 

@@ -4,13 +4,25 @@ team session is refused here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from range_control.api import ID, whole
@@ -24,10 +36,12 @@ from range_control.services import (
     environments,
     scenario,
     sessions,
+    tasks,
     team_access,
     teams,
 )
 from range_control.specs.api import TeamTokenOut
+from range_control.specs.challenge import slugify
 from scoreboard_web.common import (
     KIND,
     SID,
@@ -47,6 +61,10 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 ACTOR = api_tokens.MACHINE_ORGANISER  # the shared token's session is a machine actor
 CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario.resume,
             "skip": scenario.skip, "end": scenario.end}  # fmt: skip
+
+
+# The white cell's forms: graders may send these (and no other change).
+GRADING = ("console.grade_task", "console.moderate_task")
 
 
 def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,7 +97,8 @@ def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
                 and accounts.must_enrol(ctx(), g.account)):  # fmt: skip
             flash(gettext("Your role needs a second factor: add it before going on."), "info")
             return redirect(url_for("console.security"))
-        if request.method == "POST" and g.role != "organiser" and request.endpoint not in own:
+        may = ("organiser", "grader") if request.endpoint in GRADING else ("organiser",)
+        if request.method == "POST" and g.role not in may and request.endpoint not in own:
             refused = gettext(
                 "Read-only: your role (%(role)s) may look at the console, not change anything.",
                 role=label(g.role),
@@ -273,6 +292,106 @@ def revoke_peer(peer_id: int) -> Response:
         team_access.revoke_peer(ctx(), peer_id, g.actor)
         flash(gettext("Device revoked: it cannot connect any more."), "ok")
     return redirect(url_for("console.wireguard_page"))
+
+
+# --- graded tasks: the white cell ------------------------------------------------------------
+@bp.get("/tasks")
+@organiser_required
+def tasks_page() -> str:
+    return render_template("console/tasks.html", tasks=tasks.summaries(ctx()))
+
+
+@bp.get("/tasks/<slug>")
+@organiser_required
+def task_queue(slug: str) -> str:
+    slug = slug[:100]
+    summary = next((t for t in tasks.summaries(ctx()) if t.slug == slug), None)
+    if summary is None:
+        abort(404)
+    return render_template("console/task_queue.html", task=summary,
+                           rows=tasks.queue(ctx(), slug))  # fmt: skip
+
+
+@bp.get("/tasks/<slug>/<code>")
+@organiser_required
+def task_sheet(slug: str, code: str) -> str:
+    sheet = tasks.sheet(ctx(), slug[:100], code[:20])
+    mine = g.account.id if g.account is not None else None
+    return render_template("console/task_sheet.html", s=sheet, mine=mine)
+
+
+@bp.get(f"/tasks/<slug>/<code>/files/<{ID}:version>")
+@organiser_required
+def task_file(slug: str, code: str, version: int) -> Response:
+    path, name = tasks.file_by_code(ctx(), slug[:100], code[:20], version)
+    return send_file(path, as_attachment=True, download_name=name)
+
+
+def _scores_of_form() -> dict[str, dict[str, str]]:
+    """``points:<criterion>`` and ``comment:<criterion>`` fields, as the service takes them."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in request.form.items():
+        kind, _, criterion = key.partition(":")
+        if kind in ("points", "comment") and criterion:
+            out.setdefault(criterion[:40], {})[kind] = value[:6000]
+    return out
+
+
+def _grade(slug: str, code: str, moderate: bool) -> Response:
+    grader = tasks.Grader(g.actor, g.account.id if g.account is not None else None)
+    with flash_errors():
+        card = tasks.grade(ctx(), slug[:100], code[:20], _scores_of_form(), grader, moderate)
+        flash(gettext("Grade saved (%(role)s): %(total)d points.", role=label(card.role),
+                      total=card.total), "ok")  # fmt: skip
+    return redirect(url_for("console.task_sheet", slug=slug, code=code))
+
+
+@bp.post("/tasks/<slug>/<code>/grade")
+@organiser_required
+def grade_task(slug: str, code: str) -> Response:
+    return _grade(slug, code, moderate=False)
+
+
+@bp.post("/tasks/<slug>/<code>/moderate")
+@organiser_required
+def moderate_task(slug: str, code: str) -> Response:
+    return _grade(slug, code, moderate=True)
+
+
+@bp.post("/tasks/<slug>/publish")
+@organiser_required
+def publish_task(slug: str) -> Response:
+    with flash_errors():
+        tasks.publish(ctx(), slug[:100], g.actor)
+        flash(gettext("Grades published: teams and the scoreboard have them."), "ok")
+    return redirect(url_for("console.task_queue", slug=slug))
+
+
+# --- the after-action report -------------------------------------------------------------------
+@bp.get("/report")
+@organiser_required
+def report_page() -> str:
+    return render_template("console/report.html")
+
+
+@bp.get("/report/download")
+@organiser_required
+def report_download() -> Response:
+    """The report as one file (HTML, self-contained; or JSON), interim while the event runs."""
+    from range_control.services.report import build
+    from range_control.services.report.render import html
+
+    kind = request.args.get("format", "html")
+    if kind not in ("html", "json"):
+        abort(404)
+    team = (request.args.get("team") or "").strip()[:100] or None
+    doc = build(ctx(), team=team, anonymise=request.args.get("anonymise") == "1")
+    body = html(doc) if kind == "html" else json.dumps(doc, ensure_ascii=False, indent=1)
+    who = "-" + slugify(doc["event"]["team"]) if doc["event"]["team"] else ""  # [a-z0-9-] only
+    name = f"after-action-{ctx().event_slug}{who}.{kind}"
+    return Response(body, mimetype="text/html" if kind == "html" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "no-store"})  # fmt: skip
 
 
 @bp.get("/tokens")

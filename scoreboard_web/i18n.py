@@ -42,6 +42,11 @@ LABELS = {
     "skipped": N_("skipped"), "correct": N_("correct"), "incorrect": N_("incorrect"),
     "already_solved": N_("already solved"), "partial": N_("partial"), "solve": N_("solve"),
     "first_blood": N_("first blood"), "award": N_("award"), "hint": N_("hint"),
+    "grade": N_("grade"), "late": N_("late"),
+    # a graded submission's status
+    "ungraded": N_("ungraded"), "awaiting second grader": N_("awaiting second grader"),
+    "to moderate": N_("to moderate"), "graded": N_("graded"), "agreed": N_("agreed"),
+    "final": N_("final"), "first": N_("first grader"), "second": N_("second grader"),
     "inject": N_("inject"), "phase": N_("phase"), "organiser": N_("organiser"),
     "absent": N_("absent"), "pending": N_("pending"), "failed": N_("failed"),
     "unavailable": N_("unavailable"), "healthy": N_("healthy"), "unhealthy": N_("unhealthy"),
@@ -190,6 +195,17 @@ def _thousands(lang: str) -> str | None:
     return numbers.get_group_symbol(locale)
 
 
+def filesize(value: int | None) -> str:
+    """A size as people read it, the number in the reader's locale (``1.5 MB``, ``1,5 MB``)."""
+    if value is None:
+        return ""
+    for unit, size in (("MB", 1_000_000), ("kB", 1_000)):
+        if value >= size:
+            shown = numbers.format_decimal(round(value / size, 1), locale=current_language())
+            return f"{shown} {unit}"
+    return ngettext("%(num)d byte", "%(num)d bytes", value)
+
+
 def _translate(text: str) -> str:
     return gettext(text) if text else text
 
@@ -225,5 +241,5 @@ def install(app: Flask) -> None:
     # Filters, not globals: Jinja calls a filter directly, a global through its context.
     app.jinja_env.filters.update(
         tr=tr, original_mark=original_mark, lang_attr=lang_attr, label=label, why=why,
-        announcement_title=announcement_title, when=when, num=number,
+        announcement_title=announcement_title, when=when, num=number, filesize=filesize,
     )  # fmt: skip

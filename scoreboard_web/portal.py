@@ -51,6 +51,7 @@ from range_control.services import (
     scenario,
     scoreboard,
     sessions,
+    tasks,
     team_access,
     teams,
 )
@@ -198,8 +199,47 @@ def challenge(slug: str) -> str:
     instance = None
     if detail.environment == "available" and not detail.locked:
         instance = environments.instance_info(ctx(), g.team.id, detail.slug)
-    return render_template("portal/challenge.html", c=detail, instance=instance,
+    task = None
+    if detail.kind == "task" and not detail.locked:
+        task = tasks.team_view(ctx(), g.team.id, detail.slug)
+    return render_template("portal/challenge.html", c=detail, instance=instance, task=task,
                            now=ctx().clock.now())  # fmt: skip
+
+
+# A deliverable's form may be larger than RANGE_MAX_BODY_BYTES: up to the largest upload a
+# task may allow (the task's own limit is checked by the service, with a clear refusal).
+UPLOAD_CEILING = 51 * 1024 * 1024
+
+
+def upload_limit() -> None:
+    """Before every other hook (the CSRF check and the input check read the form)."""
+    if request.endpoint == "portal.submit_task":
+        request.max_content_length = UPLOAD_CEILING
+
+
+@bp.post("/challenges/<slug>/submission")
+@team_required
+def submit_task(slug: str) -> Response:
+    """A new version of the team's deliverable: text, a file, or both."""
+    f = request.files.get("file")
+    upload = tasks.Upload(f.filename or "", f.read()) if f is not None and f.filename else None
+    with flash_errors():
+        by = g.account.id if g.account is not None else None
+        sent = tasks.submit(ctx(), g.team.id, slug[:100], request.form.get("text"), upload, by)
+        if sent.late:
+            flash(gettext("Version %(version)d received, after the due time: the task's late "
+                          "rule applies.", version=sent.version), "info")  # fmt: skip
+        else:
+            flash(gettext("Version %(version)d received.", version=sent.version), "ok")
+    return redirect(url_for("portal.challenge", slug=slug))
+
+
+@bp.get(f"/challenges/<slug>/submissions/<{ID}:version>/file")
+@team_required
+def submission_file(slug: str, version: int) -> Response:
+    """One of our own versions' file (never another team's: the team is the session's)."""
+    path, name, _kind = tasks.submission_file(ctx(), slug[:100], version, g.team.id)
+    return send_file(path, as_attachment=True, download_name=name)
 
 
 @bp.post("/challenges/<slug>/attempt")

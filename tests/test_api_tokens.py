@@ -121,7 +121,9 @@ def test_members_hint_unlocks_and_instance_actions_are_theirs(env: Env) -> None:
     assert '<option value="nora"' in page
 
 
-def test_rangectl_tokens_create_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rangectl_tokens_create_list_revoke(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("RANGE_DATABASE_URL", migrated_sqlite(tmp_path / "range.db"))
     code, out = run("tokens", "create", "nightly-report", "--scope", "read")

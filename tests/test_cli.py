@@ -243,7 +243,7 @@ def test_demo_sets_up_pack_teams_and_running_event(
     try:
         code, out = run("demo", "--no-serve")
         assert code == 0, out
-        assert "challenges: 7" in out and "images: " in out and "Netherlands" in out
+        assert "challenges: 8" in out and "images: " in out and "Netherlands" in out
         assert "event ICE - Operation STEADFAST RESERVE: running" in out and "detection" in out
         assert "ssh -p 290" in out and "/portal/" in out and "/console/" in out
         running = {(c["Labels"]["range.role"], c["Labels"].get("range.service"))

@@ -26,7 +26,9 @@ from range_control.store.models import Account, AuditLog
 from tests.conftest import Env, make_env
 
 HERE = Path(__file__).resolve().parent / "oidc"
-PUBLIC = "http://range.test"  # the range's RANGE_PUBLIC_URL: the browser, not the provider, goes there
+PUBLIC = (
+    "http://range.test"  # the range's RANGE_PUBLIC_URL: the browser, not the provider, goes there
+)
 SECRET = "oidc-client-secret-for-the-tests-0123456789"
 PEOPLE = {
     "ana": {"email": "ana@pt.example", "email_verified": True, "name": "Ana Silva",

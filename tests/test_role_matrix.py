@@ -47,7 +47,7 @@ def readme_matrix() -> tuple[dict[str, dict[str, bool]], dict[str, str]]:
     """(rule -> caller -> allowed, route -> rule) from the README's section."""
     text = README.read_text()
     start = text.index("#### Who may call what")
-    section = text[start:text.index("\n### ", start)]
+    section = text[start : text.index("\n### ", start)]
     rules: dict[str, dict[str, bool]] = {}
     header: list[str] = []
     for line in section.splitlines():
@@ -109,17 +109,20 @@ def callers(env: Env) -> dict[str, Caller]:
     return {
         "anonymous": Caller(env.app.test_client()),
         "team token": Caller(token_client(env, "portal", {"token": token}), team),
-        "member": Caller(person_client(env, "Mia", "member", "portal", team="Alpha",
-                                       callsign="mia")),  # fmt: skip
-        "captain": Caller(person_client(env, "Cai", "captain", "portal", team="Alpha",
-                                        callsign="cai")),  # fmt: skip
+        "member": Caller(
+            person_client(env, "Mia", "member", "portal", team="Alpha", callsign="mia")
+        ),  # fmt: skip
+        "captain": Caller(
+            person_client(env, "Cai", "captain", "portal", team="Alpha", callsign="cai")
+        ),  # fmt: skip
         "observer": Caller(person_client(env, "Obi", "observer", "console", callsign="obi")),
         "grader": Caller(person_client(env, "Gus", "grader", "console", callsign="gus")),
         "organiser": Caller(person_client(env, "Ola", "organiser", "console", callsign="ola")),
         "read API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {read}"}),
         "full API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {full}"}),
-        "organiser token": Caller(token_client(env, "console", {"token": ADMIN}),
-                                  {"Authorization": f"Bearer {ADMIN}"}),  # fmt: skip
+        "organiser token": Caller(
+            token_client(env, "console", {"token": ADMIN}), {"Authorization": f"Bearer {ADMIN}"}
+        ),  # fmt: skip
     }
 
 

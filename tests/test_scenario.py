@@ -120,7 +120,10 @@ def test_extend_and_skip(scen: Env) -> None:
     log = [a["action"] for a in env.client.get("/api/v1/admin/audit", headers=h).json]
     assert log[:4] == ["event.skip", "event.extend", "event.start", "scenario.load"]
     entry = env.client.get("/api/v1/admin/audit", headers=h).json[1]
-    assert entry["actor"] == "machine: organiser token" and entry["created_at"] == "2026-07-01T09:00:00Z"
+    assert (
+        entry["actor"] == "machine: organiser token"
+        and entry["created_at"] == "2026-07-01T09:00:00Z"
+    )
     timeline = env.client.get("/api/v1/admin/scenario", headers=h).json["timeline"]
     assert [(p["id"], p["status"]) for p in timeline] == [("one", "skipped"), ("two", "running")]
 

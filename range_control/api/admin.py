@@ -18,6 +18,7 @@ from range_control.services import (
     events,
     scenario,
     scoreboard,
+    tasks,
     team_access,
     teams,
 )
@@ -45,12 +46,17 @@ from range_control.specs.api import (
     EventPatch,
     ExtendIn,
     GatewaysOut,
+    GradeCardOut,
+    GradeIn,
     InvitedOut,
     NewApiTokenOut,
+    QueueList,
     ScenarioOut,
     ScoreboardOut,
     SharingAlertList,
     SolutionOut,
+    TaskSummaryList,
+    TaskSummaryOut,
     TeamIn,
     TeamList,
     TeamOut,
@@ -521,3 +527,53 @@ def admin_create_token():
 def admin_revoke_token(ref: str):
     """Revoke a token by name or id: the next call with it is refused."""
     return ok(ApiTokenOut, api_tokens.revoke(ctx(), ref[:60], g.actor))
+
+
+# --- graded tasks: the white cell's queue, grades and publication --------------------------
+@bp.get("/admin/tasks")
+@_doc(TaskSummaryList)
+@admin_required
+def admin_tasks():
+    """Every graded task: due time, submissions, graded, to moderate, published."""
+    return ok(TaskSummaryList, tasks.summaries(ctx()))
+
+
+@bp.get("/admin/tasks/<slug>/submissions")
+@_doc(QueueList, HTTP_404=ErrorOut)
+@admin_required
+def admin_task_queue(slug: str):
+    """The grading queue: each team by its code (by name once published), its status."""
+    return ok(QueueList, tasks.queue(ctx(), slug[:100]))
+
+
+@bp.post("/admin/tasks/<slug>/grades")
+@spec.validate(
+    json=GradeIn,
+    resp=Doc(
+        HTTP_201=GradeCardOut,
+        HTTP_400=ErrorOut,
+        HTTP_401=ErrorOut,
+        HTTP_403=ErrorOut,
+        HTTP_404=ErrorOut,
+        HTTP_409=ErrorOut,
+    ),
+    tags=["organiser"],
+    security=ORG,
+    skip_validation=True,
+)
+@admin_required
+def admin_grade_task(slug: str):
+    """A grade of the team's latest version: every criterion's points (0 to its points) and
+    comment; ``moderate`` for the grade that counts."""
+    body = parse(GradeIn)
+    grader = tasks.Grader(g.actor)
+    card = tasks.grade(ctx(), slug[:100], body.code, body.scores, grader, body.moderate)
+    return ok(GradeCardOut, card, 201)
+
+
+@bp.post("/admin/tasks/<slug>/publish")
+@_doc(TaskSummaryOut, HTTP_404=ErrorOut, HTTP_409=ErrorOut)
+@admin_required
+def admin_publish_task(slug: str):
+    """Teams, the scoreboard and the CTFtime feed get the task's grades."""
+    return ok(TaskSummaryOut, tasks.publish(ctx(), slug[:100], g.actor))

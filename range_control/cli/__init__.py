@@ -43,6 +43,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "images",
         "Local images (no registry): the base image and challenge images.",
     ),
+    "report": (
+        "report",
+        "report",
+        "The after-action report: timeline, standings, every team's actions (HTML, JSON, CSV).",
+    ),
     "restore": ("ops", "restore", "Restore a backup into an empty data dir or database."),
     "serve": ("serve", "serve", "Run the control plane in one process (embedded default)."),
     "teams": ("teams", "teams", "Teams and their tokens."),

@@ -21,7 +21,15 @@ from range_control.cli.common import (
 from range_control.cli.serve import run_server
 from range_control.errors import Unavailable
 from range_control.i18n import languages, native_name
-from range_control.services import catalog, environments, events, scenario, schema, teams
+from range_control.services import (
+    catalog,
+    environments,
+    events,
+    scenario,
+    schema,
+    tasks,
+    teams,
+)
 from range_control.services import images as builds
 from range_control.services.catalog import Loaded
 from range_control.services.engine import Backend
@@ -101,6 +109,10 @@ def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
     console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
     console.print(f"console:        {base}/console/  (log in with the organiser token: "
                   f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)")  # fmt: skip
+    for t in tasks.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
+        due = t.due_at.strftime("%H:%MZ") if t.due_at else "when its phase runs"
+        console.print(f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, "
+                      f"due {due})")  # fmt: skip
     for lang in languages():
         if lang != state.settings.default_language:  # the pack and scenario are translated too
             console.print(f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "

@@ -67,6 +67,21 @@ class UnlockRec:
     hint_title: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class GradeRec:
+    """A published grade's line: one criterion (``kind`` "grade") or the late penalty ("late",
+    negative ``points``), dated when it became public (publication, or a later regrade)."""
+
+    team_id: int
+    challenge_id: int
+    kind: str  # grade | late
+    points: int
+    at: datetime
+    criterion: str = ""  # the criterion's title
+    most: int = 0
+    percent: float = 0.0
+
+
 def N_(text: str) -> str:
     """Marks a constant for the message catalogs (pages show it in the reader's language)."""
     return text
@@ -74,7 +89,7 @@ def N_(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    kind: str  # "solve" | "first_blood" | "award" | "hint"
+    kind: str  # "solve" | "first_blood" | "award" | "hint" | "grade" | "late"
     points: int
     at: datetime
     challenge: str | None
@@ -155,6 +170,7 @@ def compute_board(
     solves: Iterable[SolveRec],
     awards: Iterable[AwardRec] = (),
     unlocks: Iterable[UnlockRec] = (),
+    grades: Iterable[GradeRec] = (),
     cutoff: datetime | None = None,
     points_fixed_at_solve: bool = False,
     first_blood_bonus: int = 0,
@@ -213,6 +229,18 @@ def compute_board(
             else:
                 entry = _entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
             ledgers[u.team_id].append(entry)
+    for g in grades:
+        ch = by_id.get(g.challenge_id)
+        if not kept(g.at) or g.team_id not in team_ids or ch is None:
+            continue
+        if g.kind == "late":
+            late = N_("late submission: penalty {percent:g}%")
+            entry = _entry("late", g.points, g.at, ch.slug, late, percent=g.percent)
+        else:
+            entry = _entry("grade", g.points, g.at, ch.slug,
+                           N_("graded by the white cell: criterion {criterion} {given}/{most}"),
+                           criterion=g.criterion, given=g.points, most=g.most)  # fmt: skip
+        ledgers[g.team_id].append(entry)
 
     rows: list[Standing] = []  # positions are given once sorted
     for t in teams:

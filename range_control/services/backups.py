@@ -41,6 +41,7 @@ from range_control import metrics
 from range_control.clock import iso
 from range_control.context import Range
 from range_control.errors import Conflict, InvalidInput, ServiceError, Unavailable, first_line
+from range_control.files import fsync_dir
 from range_control.settings import (
     GENERATED_SECRETS,
     SECRETS_FILE,
@@ -57,6 +58,10 @@ MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database.sqlite"
 PG_MEMBER = "database.pgdump"
 SECRETS_PLAIN = "SECRET-secrets.json"
+# The teams' deliverables of graded tasks (files under RANGE_DATA_DIR/submissions), as one
+# inner tar: optional (a range with none, or a backup from before graded tasks, has none).
+SUBMISSIONS_MEMBER = "submissions.tar"
+SUBMISSIONS_DIR = "submissions"
 SECRETS_SEALED = "secrets.json.enc"
 # What the manifest counts, and a restore checks again.
 COUNTED = ("teams", "challenges", "attempts", "solves", "hint_unlocks", "awards", "audit_log")
@@ -225,22 +230,36 @@ def _take(ctx: Range, out: Path, passphrase: str | None, step: Step) -> Backup:
         else:
             secrets_path, kind = work / SECRETS_PLAIN, "plain"
             secrets_path.write_bytes(raw)
+        members = [member, secrets_path]
+        uploads = ctx.settings.data_dir / SUBMISSIONS_DIR
+        if uploads.is_dir():
+            step("the teams' deliverables")
+            with tarfile.open(work / SUBMISSIONS_MEMBER, "w") as inner:
+                inner.add(uploads, arcname=SUBMISSIONS_DIR, filter=_owned)
+            members.append(work / SUBMISSIONS_MEMBER)
         manifest = Manifest(
             format=FORMAT, taken_at=ctx.clock.now(), database=dialect, schema_revision=revision,
             event_slug=ctx.event_slug, counts=counts, secrets=kind,
-            files={p.name: _sha256(p) for p in (member, secrets_path)},
+            files={p.name: _sha256(p) for p in members},
         )  # fmt: skip
         step("writing the archive")
         partial = out.with_name(f".{out.name}.partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            _write_archive(fd, manifest, (member, secrets_path))
+            _write_archive(fd, manifest, tuple(members))
         except BaseException:
             partial.unlink(missing_ok=True)  # a full disk leaves no half backup behind
             raise
         os.replace(partial, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     return Backup(out, manifest, out.stat().st_size)
+
+
+def _owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """The range's own files: private to the user that restores them."""
+    info.mode = 0o700 if info.isdir() else 0o600
+    info.uid, info.gid, info.uname, info.gname = 0, 0, "", ""
+    return info
 
 
 def _write_archive(fd: int, manifest: Manifest, members: tuple[Path, ...]) -> None:
@@ -261,14 +280,6 @@ def _write_archive(fd: int, manifest: Manifest, members: tuple[Path, ...]) -> No
 def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
     return info
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sqlite_snapshot(ctx: Range, dest: Path) -> Path:
@@ -401,6 +412,10 @@ def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: 
         counts, _ = _facts(url)
         step("restoring the secrets")
         save_secrets(settings.data_dir, secrets)
+        if SUBMISSIONS_MEMBER in manifest.files:
+            step("restoring the teams' deliverables")
+            with tarfile.open(work / SUBMISSIONS_MEMBER) as inner:
+                inner.extractall(settings.data_dir, filter="data")
     if counts != manifest.counts:
         raise ServiceError(
             "restored {counts}, but the backup's manifest says {counts2}",
@@ -485,7 +500,7 @@ def _restore_sqlite(settings: Settings, source: Path, force: bool) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{target}{suffix}")
     os.replace(staged, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return target
 
 

@@ -80,6 +80,8 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
             tags=list(ch.tags),
             hints=hints_for(s, team_id, ch.id, ch.translations),
             environment=live,
+            kind="task" if ch.type == "task" else "flag",
+            takes_flags=bool(ch.flags) or ch.dynamic_prefix is not None,
             translations={
                 lang: {k: t[k] for k in ("name", "description") if t.get(k)}
                 for lang, t in (ch.translations or {}).items()

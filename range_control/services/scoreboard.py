@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from range_control import metrics
 from range_control.clock import iso
@@ -26,6 +27,7 @@ from range_control.domain.scoring import (
     AwardRec,
     Board,
     ChallengeValue,
+    GradeRec,
     SolveRec,
     TeamRec,
     UnlockRec,
@@ -122,11 +124,19 @@ def _compute(
             UnlockRec(i, t, ch, cost, at, title or "")
             for i, t, ch, cost, at, title in c.execute(_UNLOCKS)
         ],  # fmt: skip
+        grades=_grades(c),
         cutoff=cutoff,
         points_fixed_at_solve=ev.points_fixed_at_solve,
         first_blood_bonus=ev.first_blood_bonus,
     )
     return board, challenges
+
+
+def _grades(c: Connection) -> list[GradeRec]:
+    from range_control.services import tasks  # tasks reads the timeline, which reads events
+
+    with Session(bind=c) as s:
+        return tasks.grade_records(s)
 
 
 def _standings_body(ev: EventView, board: Board, public: bool) -> bytes:
@@ -209,8 +219,10 @@ def ctftime(ctx: Range) -> CtftimeOut:
     standings = []
     for row in snap.board.standings:
         stats: dict[str, dict[str, int]] = {}
-        for e in row.ledger:
-            if e.kind == "solve" and e.challenge in names:
-                stats[names[e.challenge]] = {"points": e.points, "time": int(e.at.timestamp())}
+        for e in row.ledger:  # a graded task is a task too: its grades' points, its time
+            if e.kind in ("solve", "grade", "late") and e.challenge in names:
+                stat = stats.setdefault(names[e.challenge], {"points": 0, "time": 0})
+                stat["points"] += e.points
+                stat["time"] = max(stat["time"], int(e.at.timestamp()))
         standings.append({"pos": row.pos, "team": row.team, "score": row.score, "taskStats": stats})
     return CtftimeOut.model_validate({"tasks": tasks, "standings": standings})

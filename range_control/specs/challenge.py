@@ -11,9 +11,10 @@ Our keys: ``slug`` (stable identifier; default: derived from the name, in any sc
 ``dynamic_flag`` (per-team flags, ``{prefix: ICE, length: 32}``), ``environment`` (the live
 services, see ``specs/environment.py``), ``solver`` (how ``rangectl challenges check --live``
 proves the challenge solvable; see :class:`SolverSpec`), ``flag_in_files: allowed`` (a
-flag inside a distributed file is intended: no warning) and ``translations`` (per language,
+flag inside a distributed file is intended: no warning), ``translations`` (per language,
 ``{fr: {name, description, hints: [...]}}``: what teams reading that language see; see
-:class:`ChallengeTranslation`).
+:class:`ChallengeTranslation`), and for ``type: task`` (a graded deliverable) ``deliverable``,
+``rubric``, ``due``, ``late``, ``upload``, ``second_grader`` and ``moderation_threshold``.
 An unknown key that looks like a misspelling of one of these (``flagz``) is an error with
 "did you mean"; any other unknown key is ignored with a warning.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from anyascii import anyascii
@@ -153,6 +154,88 @@ class ChallengeTranslation(_Strict):
         return items
 
 
+# --- graded tasks (``type: task``): work a person grades against a rubric ----------------------
+CRITERION_RE = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+# What a deliverable file may be, by extension; services/tasks.py checks the content agrees.
+UPLOAD_TYPES = ("pdf", "txt", "md", "png", "jpg", "jpeg", "odt", "docx", "pptx", "xlsx", "csv")
+
+
+class CriterionSpec(_Strict):
+    id: str = Field(pattern=CRITERION_RE, description="stable, named by grades")
+    title: str = Field(min_length=1, max_length=120)
+    points: int = Field(ge=1, le=10_000, description="the most a grader may give")
+    guidance: str = Field(default="", max_length=5_000, description="for graders (markdown)")
+
+
+class DueSpec(_Strict):
+    """A due time relative to a scenario phase as it actually runs (pauses, extensions and
+    skips move it): ``{phase: recovery, at: end, offset: -10m}``."""
+
+    phase: str = Field(min_length=1, max_length=64)
+    at: Literal["start", "end"] = "end"
+    offset: str = Field(default="0s", max_length=20, description="30m after, -10m before")
+
+    @property
+    def delta(self) -> timedelta:
+        from range_control.specs.scenario import parse_duration
+
+        text = self.offset.strip()
+        sign = -1 if text.startswith("-") else 1
+        return sign * parse_duration(text.lstrip("+-"))
+
+    @field_validator("offset")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from range_control.specs.scenario import parse_duration
+
+        parse_duration(value.strip().lstrip("+-"))  # a ValueError names the value
+        return value
+
+
+class LatePenalty(_Strict):
+    penalty: str = Field(pattern=r"^(100|[1-9]?[0-9])(\.[0-9]+)?\s*%$", examples=["20%"])
+
+    @property
+    def percent(self) -> float:
+        return float(self.penalty.rstrip("% "))
+
+
+class UploadSpec(_Strict):
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=50 * 1024 * 1024)
+    types: list[Literal[UPLOAD_TYPES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["pdf", "txt", "md", "odt", "docx"], min_length=1,
+        description="allowed file types, by extension",
+    )  # fmt: skip
+
+
+TASK_KEYS = ("deliverable", "rubric", "due", "late", "upload", "second_grader",
+             "moderation_threshold")  # fmt: skip
+
+
+class TaskSpec(_Strict):
+    """The graded part of a ``type: task`` challenge, as stored with it."""
+
+    deliverable: Literal["text", "file", "both"]
+    rubric: list[CriterionSpec] = Field(min_length=1)
+    due: datetime | DueSpec | None = None
+    late: Literal["refuse", "accept"] | LatePenalty = "refuse"
+    upload: UploadSpec = Field(default_factory=UploadSpec)
+    second_grader: bool = False
+    moderation_threshold: int = 2
+
+    @property
+    def most(self) -> int:
+        return sum(c.points for c in self.rubric)
+
+    @property
+    def penalty(self) -> float:
+        return self.late.percent if isinstance(self.late, LatePenalty) else 0.0
+
+    @property
+    def late_rule(self) -> str:
+        return self.late if isinstance(self.late, str) else f"penalty {self.late.penalty}"
+
+
 class ChallengeSpec(_Strict):
     # --- ctfcli ---
     name: str = Field(min_length=1, max_length=120)
@@ -161,7 +244,7 @@ class ChallengeSpec(_Strict):
     description: str = Field(default="", max_length=100_000)
     attribution: str | None = Field(default=None, max_length=2_000)
     value: int | None = Field(default=None, ge=0, le=1_000_000)
-    type: Literal["standard", "dynamic"] = "standard"
+    type: Literal["standard", "dynamic", "task"] = "standard"
     extra: DynamicExtra | None = None
     image: str | None = None
     protocol: str | None = None
@@ -197,6 +280,19 @@ class ChallengeSpec(_Strict):
     translations: dict[Language, ChallengeTranslation] = Field(
         default_factory=dict, description="per language: name, description, hints"
     )
+    # --- ours, for type: task ---
+    deliverable: Literal["text", "file", "both"] | None = None
+    rubric: list[CriterionSpec] = Field(default_factory=list, max_length=50)
+    due: datetime | DueSpec | None = Field(
+        default=None, description="absolute (with its offset), or relative to a phase"
+    )
+    late: Literal["refuse", "accept"] | LatePenalty = "refuse"
+    upload: UploadSpec = Field(default_factory=UploadSpec)
+    second_grader: bool = Field(default=False, description="each submission graded twice")
+    moderation_threshold: int = Field(
+        default=2, ge=0, le=10_000,
+        description="a criterion on which two graders differ by more goes to moderation",
+    )  # fmt: skip
 
     @field_validator("flags", "hints", mode="before")
     @classmethod
@@ -221,6 +317,32 @@ class ChallengeSpec(_Strict):
             )
         return value
 
+    @field_validator("due")
+    @classmethod
+    def _due_offset(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            raise ValueError("needs its time zone, for example 2026-06-15T12:00:00+00:00")
+        return value
+
+    @model_validator(mode="after")
+    def _task(self) -> ChallengeSpec:
+        if self.type != "task":
+            given = [k for k in ("deliverable", "rubric", "due") if getattr(self, k)]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for type 'task'")
+            return self
+        if self.deliverable is None:
+            raise ValueError("type 'task' needs deliverable: text, file or both")
+        if not self.rubric:
+            raise ValueError("type 'task' needs a rubric: a list of {id, title, points}")
+        ids = [c.id for c in self.rubric]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"rubric: criterion id {twice[0]!r} appears twice")
+        if self.value is None:
+            self.value = 0  # the flag part, if the task has flags
+        return self
+
     @model_validator(mode="after")
     def _coherent(self) -> ChallengeSpec:
         if self.type == "dynamic":
@@ -241,6 +363,12 @@ class ChallengeSpec(_Strict):
         if isinstance(self.requirements, RequirementsSpec):
             return list(self.requirements.prerequisites)
         return list(self.requirements)
+
+    @property
+    def task(self) -> TaskSpec | None:
+        if self.type != "task":
+            return None
+        return TaskSpec.model_validate({k: getattr(self, k) for k in TASK_KEYS})
 
     @property
     def solvable_by_flag(self) -> bool:

@@ -131,7 +131,8 @@ def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     _hints(data, out)
     _logic(data, out)
     _deployment(data, directory, out)
-    if not data.get("flags") and not data.get("dynamic_flag") and not out.errors:
+    graded = data.get("type") == "task"  # people grade it: a flag is optional
+    if not graded and not data.get("flags") and not data.get("dynamic_flag") and not out.errors:
         out.warn(
             "flags",
             "no flag: loaded, but no flag solves it (add a flag, or award points by hand)",
@@ -165,7 +166,10 @@ def _type(data: dict[str, Any], out: Normalised) -> None:
             out.warn("extra", "ignored for a standard challenge: it is scored by its value")
             data.pop("extra")
         return
-    if kind == "dynamic" or not isinstance(kind, str):
+    if kind == "task" and extra is not None:
+        out.warn("extra", "ignored for a task: its flags score by its value, its rubric by grades")
+        data.pop("extra")
+    if kind in ("dynamic", "task") or not isinstance(kind, str):
         return
     # A CTFd plugin type (kubernetes, ecsc, ...): a standard challenge here.
     ignored = sorted(str(k) for k in extra) if isinstance(extra, dict) else []

@@ -461,3 +461,62 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Submission(Base):
+    """One version of a team's deliverable for a graded task (``type: task``): every version
+    is kept with its time. A file is stored under the data directory, named by its digest."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "challenge_id", "version"),
+        Index("ix_submissions_challenge_team", "challenge_id", "team_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)  # markdown, rendered sanitised
+    file_name: Mapped[str | None] = mapped_column(String(200))  # as the team named it
+    file_path: Mapped[str | None] = mapped_column(String(500))  # under RANGE_DATA_DIR
+    file_type: Mapped[str | None] = mapped_column(String(8))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Grade(Base):
+    """A grader's scorecard for a submission: per criterion ``{points, comment}``. ``role``:
+    ``first``, ``second`` (a second grader) or ``final`` (the moderator's, or a regrade after
+    publishing). A newer card of the same role replaces the older one (``replaced_at``), which
+    is kept: the history of every grade."""
+
+    __tablename__ = "grades"
+    __table_args__ = (Index("ix_grades_challenge_team", "challenge_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8))
+    grader: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskRelease(Base):
+    """A task whose grades the white cell has published: teams, the scoreboard and the
+    CTFtime feed see them from then on (the freeze applies as to solves)."""
+
+    __tablename__ = "task_releases"
+
+    challenge_id: Mapped[int] = mapped_column(
+        ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str] = mapped_column(String(100))

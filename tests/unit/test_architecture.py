@@ -30,7 +30,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Cross-cutting leaves every layer may use: no I/O beyond reading the environment.
     # The metrics and the log set-up too: every layer counts and logs.
     "base": ("range_control/errors.py", "range_control/clock.py", "range_control/settings.py",
-             "range_control/metrics.py", "range_control/logs.py", "range_control/i18n.py"),
+             "range_control/metrics.py", "range_control/logs.py", "range_control/i18n.py",
+             "range_control/markup.py", "range_control/files.py"),
     # What every use case is handed: store, settings and clock.
     "context": ("range_control/context.py",),
 }  # fmt: skip
