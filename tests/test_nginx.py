@@ -109,3 +109,16 @@ def test_a_solve_shows_through_the_cache_within_five_seconds(
     while proxy.call("GET", "/board")[2]["ETag"] == board_etag:
         assert time.monotonic() - solved < 5, "the board fragment is unchanged after 5 s"
         time.sleep(0.1)
+
+
+def test_only_a_deliverable_may_be_larger_than_a_megabyte(
+    tier: tuple[Nginx, dict[str, str]],
+) -> None:
+    """nginx refuses bodies over 1 MB except on a graded task's submission route, which the
+    range then checks itself (here: no session, so its CSRF check answers, not nginx)."""
+    proxy, _env = tier
+    big = "x" * (2 * 1024 * 1024)
+    status, _, _ = proxy.call("POST", "/portal/challenges/report/attempt", body=big)
+    assert status == 413
+    status, body, _ = proxy.call("POST", "/portal/challenges/report/submission", body=big)
+    assert status != 413 and status < 500, (status, body[:200])
