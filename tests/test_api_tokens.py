@@ -35,7 +35,7 @@ def test_personal_tokens_are_scoped_named_in_the_audit_log_and_revocable(env: En
     # Read-only: every GET, no change.
     assert c.get("/api/v1/admin/teams", headers=read).status_code == 200
     r = c.post("/api/v1/admin/teams", json={"name": "Alpha"}, headers=read)
-    assert r.status_code == 403 and "read-only" in r.json["error"]["message"]
+    assert r.status_code == 403 and "scope (read) does not allow POST" in r.json["error"]["message"]
     # Full: changes, named as a machine in the audit log.
     assert c.post("/api/v1/admin/teams", json={"name": "Alpha"}, headers=full).status_code == 201
     audit = c.get("/api/v1/admin/audit", headers=read).json

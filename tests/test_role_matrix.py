@@ -20,7 +20,7 @@ from tests.test_web import csrf
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 CALLERS = ("anonymous", "team token", "member", "captain", "observer", "grader", "organiser",
-           "read API token", "full API token", "organiser token")  # fmt: skip
+           "read API token", "grade API token", "full API token", "organiser token")  # fmt: skip
 # Not in the matrix, each with its own rule: files, the metrics (RANGE_METRICS_TOKEN or
 # loopback), the OpenAPI document's own viewer.
 OUTSIDE = re.compile(r"^(/static/|/assets/|/metrics$|/api/v1/docs/)")
@@ -105,6 +105,7 @@ def callers(env: Env) -> dict[str, Caller]:
     nt_id, team = env.team("Alpha", "NL")
     token = team["Authorization"].split()[1]
     read = api_tokens.create(env.ctx, "matrix-read", "read", "test").token
+    grade = api_tokens.create(env.ctx, "matrix-grade", "grade", "test").token
     full = api_tokens.create(env.ctx, "matrix-full", "full", "test").token
     return {
         "anonymous": Caller(env.app.test_client()),
@@ -119,6 +120,7 @@ def callers(env: Env) -> dict[str, Caller]:
         "grader": Caller(person_client(env, "Gus", "grader", "console", callsign="gus")),
         "organiser": Caller(person_client(env, "Ola", "organiser", "console", callsign="ola")),
         "read API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {read}"}),
+        "grade API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {grade}"}),
         "full API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {full}"}),
         "organiser token": Caller(
             token_client(env, "console", {"token": ADMIN}), {"Authorization": f"Bearer {ADMIN}"}

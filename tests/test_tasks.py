@@ -300,9 +300,16 @@ def test_the_white_cell_s_api_names_every_bad_grade(env: Env) -> None:
     r = c.post(url, json={"code": row["code"], "scores": scores(7, 3)},
                headers={"Authorization": f"Bearer {read}"})  # fmt: skip
     assert r.status_code == 403
-    r = c.post(url, json={"code": row["code"], "scores": scores(7, 3)}, headers=h)
+    # A grader's script: a "grade" token grades, and publishes nothing.
+    grade = c.post("/api/v1/admin/tokens", json={"name": "marker", "scope": "grade"},
+                   headers=h).json["token"]  # fmt: skip
+    marker = {"Authorization": f"Bearer {grade}"}
+    r = c.post(url, json={"code": row["code"], "scores": scores(7, 3)}, headers=marker)
     assert r.status_code == 201 and r.json["total"] == 10 and r.json["role"] == "first"
-    assert r.json["grader"] == "machine: organiser token"
+    assert r.json["grader"] == "machine: token marker"
+    r = c.post("/api/v1/admin/tasks/sitrep/publish", headers=marker)
+    assert r.status_code == 403 and "scope (grade)" in r.json["error"]["message"]
+    assert c.post("/api/v1/admin/event/pause", headers=marker).status_code == 403
     r = c.post("/api/v1/admin/tasks/sitrep/publish", headers=h)
     assert r.status_code == 200 and r.json["published_at"] is not None
     assert c.post("/api/v1/admin/tasks/sitrep/publish", headers=h).status_code == 409

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ORGANISER_AUTH = (
-    "RANGE_ADMIN_TOKEN, or a personal organiser API token (rco_...): a read-only one may call "
-    "GET routes only"
+    "RANGE_ADMIN_TOKEN, or a personal organiser API token (rco_...): a read one may call GET "
+    "routes only, a grade one those and POST /admin/tasks/{slug}/grades"
 )
 spec = SpecTree(
     "flask",
@@ -279,7 +279,7 @@ def admin_required(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.actor = api_tokens.require(ctx(), bearer_token(), request.method).actor
+        g.actor = api_tokens.require(ctx(), bearer_token(), request.method, request.endpoint).actor
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -19,7 +19,8 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("name")
 @click.option("--scope", type=click.Choice(svc.SCOPES), default="read", show_default=True,
-              help="read: GET routes only; full: every organiser route.")  # fmt: skip
+              help="read: GET routes only; grade: those and the white cell's grades; full: every "
+                   "organiser route.")  # fmt: skip
 @JSON
 @pass_state
 def tokens_create(state: State, name: str, scope: str, as_json: bool) -> None:

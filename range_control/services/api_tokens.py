@@ -1,7 +1,8 @@
 """Who calls the organiser API: the shared organiser token, or a personal API token.
 
 A personal token is created by an organiser (console, CLI or API), has a name, a scope
-(``read``: GET routes only; ``full``: every organiser route) and can be revoked at once. Both
+(``read``: GET routes only; ``grade``: those and the white cell's grades, for a grader's
+script; ``full``: every organiser route) and can be revoked at once. Both
 are *machine* actors: the audit log names them ``machine: organiser token`` and
 ``machine: token <name>``, never a person. Only a token's SHA-256 is kept (tokens are 256
 random bits, so a plain digest is not guessable); the lookup is by that digest."""
@@ -25,7 +26,10 @@ from range_control.specs.api import ApiTokenOut, NewApiTokenOut
 from range_control.store.models import ApiToken
 
 PREFIX = "rco_"  # recognisable (secret scanners); team tokens are rct_
-SCOPES = ("read", "full")
+SCOPES = ("read", "grade", "full")
+# What a ``grade`` token may change besides reading: the white cell's grades (a grader's
+# script), never the event, teams or publication.
+GRADING = frozenset({"api.admin_grade_task"})
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 MACHINE_ORGANISER = "machine: organiser token"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,59}")
@@ -37,10 +41,12 @@ class Caller:
     """Who is calling the organiser API: the audit log's actor and what they may do."""
 
     actor: str
-    scope: str  # read | full
+    scope: str  # read | grade | full
 
-    def may(self, method: str) -> bool:
-        return self.scope == "full" or method.upper() in READ_METHODS
+    def may(self, method: str, endpoint: str | None = None) -> bool:
+        if self.scope == "full" or method.upper() in READ_METHODS:
+            return True
+        return self.scope == "grade" and endpoint in GRADING
 
 
 def machine_actor(name: str) -> str:
@@ -57,7 +63,7 @@ def create(ctx: Range, name: str, scope: str, actor: str) -> NewApiTokenOut:
         raise InvalidInput("name: 1 to 60 letters, digits, spaces, '.', '_' or '-', not {name!r}",
                            name=name[:60])  # fmt: skip
     if scope not in SCOPES:
-        raise InvalidInput("scope: read or full, not {scope!r}", scope=scope[:20])
+        raise InvalidInput("scope: read, grade or full, not {scope!r}", scope=scope[:20])
     token = PREFIX + secrets.token_urlsafe(32)
     try:
         with ctx.store.write() as s:
@@ -119,8 +125,9 @@ def caller(ctx: Range, token: str) -> Caller:
     raise Forbidden("this route needs the organiser token or an organiser API token")
 
 
-def require(ctx: Range, token: str, method: str) -> Caller:
+def require(ctx: Range, token: str, method: str, endpoint: str | None = None) -> Caller:
     who = caller(ctx, token)
-    if not who.may(method):
-        raise Forbidden("this API token is read-only: {method} is refused", method=method)
+    if not who.may(method, endpoint):
+        raise Forbidden("this API token's scope ({scope}) does not allow {method} here",
+                        scope=who.scope, method=method)  # fmt: skip
     return who

@@ -593,7 +593,7 @@ class ApiTokenOut(View):
 
     id: int
     name: str
-    scope: str = Field(description="read (GET only) or full")
+    scope: str = Field(description="read (GET only), grade (and grades) or full")
     created_by: str
     created_at: datetime
     last_used_at: datetime | None
@@ -614,7 +614,8 @@ class NewApiTokenOut(View):
 class ApiTokenIn(Body):
     name: str = Field(min_length=1, max_length=60, examples=["grafana"])
     scope: str = Field(default="read", max_length=8, examples=["read"],
-                       description="read (GET routes only) or full")  # fmt: skip
+                       description="read (GET routes only), grade (and the white cell's "
+                       "grades) or full")  # fmt: skip
 
 
 # --- graded tasks --------------------------------------------------------------------------

@@ -312,7 +312,7 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
     members = []
     for a in f.people.values():
         if a.team_id == tid and a.role in accounts.TEAM_ROLES:
-            theirs = [e for e in events if e.get("by") == a.name]
+            theirs = [e for e in events if e.get("account") == a.id]
             members.append({"name": a.name, "callsign": a.callsign, "role": a.role,
                             "events": theirs})  # fmt: skip
     return {"name": t["name"], "country": t["country"],
@@ -325,27 +325,29 @@ def _events_of(f: _Facts, tid: int) -> Iterator[dict[str, Any]]:
         if a.team_id == tid:
             yield {"at": iso(a.created_at), "kind": "attempt",
                    "challenge": f.slug(a.challenge_id), "outcome": a.result,
-                   "submitted": a.submitted, "by": f.person(a.account_id)}  # fmt: skip
+                   "submitted": a.submitted, "by": f.person(a.account_id),
+                   "account": a.account_id}  # fmt: skip
     for sv in f.solves:
         if sv.team_id == tid:
             yield {"at": iso(sv.created_at), "kind": "solve", "challenge": f.slug(sv.challenge_id)}
     for u in f.unlocks:
         if u.team_id == tid:
             yield {"at": iso(u.created_at), "kind": "hint", "challenge": f.slug(u.challenge_id),
-                   "hint": u.title or "", "cost": u.cost, "by": f.person(u.account_id)}  # fmt: skip
+                   "hint": u.title or "", "cost": u.cost, "by": f.person(u.account_id),
+                   "account": u.account_id}  # fmt: skip
     for a in f.audit:
         m = _TEAM_ACTOR.match(a.actor)
         if m and int(m.group(1)) == tid and a.action.startswith("instance."):
-            by = a.detail.get("by")
-            who = f.person(f.actors.get(by)) if by in f.actors else None
+            account = f.actors.get(a.detail.get("by"))
             yield {"at": iso(a.created_at), "kind": a.action.replace(".", "_"),
-                   "challenge": a.detail.get("challenge"), "by": who}  # fmt: skip
+                   "challenge": a.detail.get("challenge"), "by": f.person(account),
+                   "account": account}  # fmt: skip
     for sub in f.submissions:
         if sub.team_id == tid:
             yield {"at": iso(sub.created_at), "kind": "task_submission",
                    "challenge": f.slug(sub.challenge_id), "version": sub.version,
                    "late": sub.late, "text": sub.text, "file": sub.file_name,
-                   "by": f.person(sub.account_id)}  # fmt: skip
+                   "by": f.person(sub.account_id), "account": sub.account_id}  # fmt: skip
     for (team_id, challenge_id), g in f.grades.items():
         if team_id == tid:
             yield {"at": g["at"], "kind": "task_grade", "challenge": f.slug(challenge_id),
