@@ -14,6 +14,7 @@ from markupsafe import Markup
 from range_control import metrics
 from range_control.context import Range
 from range_control.errors import ServiceError, Unauthorized
+from range_control.i18n import N_
 from range_control.services import accounts, sessions
 from scoreboard_web.i18n import gettext, label, message
 from scoreboard_web.sessions import LoginLimiter
@@ -84,15 +85,37 @@ def person_login(place: str, template: str, **context: object) -> Any:
         login_limiter().failed("person-login", request.remote_addr, login)
         flash(message(exc), "error")
         return render_template(template, **context), 401
-    session.clear()  # a new session (no fixation) that holds only the session's secret
-    session[SID], session[KIND] = sid, sessions.PERSON
-    session.permanent = True
+    begin_session(sid, sessions.PERSON)
     return None
+
+
+def begin_session(sid: str, kind: str) -> None:
+    """A login's browser session: a new one (no fixation) that holds only the server-side
+    session's secret and which login it is."""
+    session.clear()
+    session[SID], session[KIND] = sid, kind
+    session.permanent = True
+
+
+# The person-only pages (second factor, own sessions), asked for by a token's session.
+_NOT_A_PERSON = {
+    "console": N_("The organiser token has no second factor or sessions of its own: sign in "
+                  "with your account."),
+    "portal": N_("The team token has no second factor or sessions of its own: sign in with "
+                 "your account."),
+}  # fmt: skip
+
+
+def _not_a_person(place: str) -> Response:
+    return html_error(403, "forbidden", gettext(_NOT_A_PERSON[place]))
 
 
 def second_factor_page(account: Any, place: str) -> Response:
     """``/<place>/security``: the key as a QR code for an authenticator app, then the code it
-    shows turns the factor on (the key travels in the form, never in a cookie or a log)."""
+    shows turns the factor on (the key travels in the form, never in a cookie or a log).
+    ``account`` None: a token's session, which has none (403)."""
+    if account is None:
+        return _not_a_person(place)
     key = accounts.new_totp_key()
     if request.method == "POST" and not account.totp:
         given = request.form.get("key", "")[:64]
@@ -113,6 +136,8 @@ def second_factor_page(account: Any, place: str) -> Response:
 
 def end_session_action(account: Any, place: str) -> Response:
     """One of the person's own sessions ends (another browser, a lost laptop)."""
+    if account is None:
+        return _not_a_person(place)
     if sessions.end_session(ctx(), account.id, request.form.get("handle", "")[:16]):
         flash(gettext("Session ended."), "ok")
     else:

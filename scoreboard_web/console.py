@@ -45,6 +45,7 @@ from range_control.specs.challenge import slugify
 from scoreboard_web.common import (
     KIND,
     SID,
+    begin_session,
     ctx,
     end_session_action,
     flash_errors,
@@ -130,9 +131,7 @@ def login() -> Any:
         login_limiter().failed("console-login", request.remote_addr, token)
         flash(gettext("That is not the organiser token."), "error")
         return render_template("console/login.html"), 401
-    session.clear()
-    session[SID], session[KIND] = sid, sessions.ORGANISER
-    session.permanent = True
+    begin_session(sid, sessions.ORGANISER)
     return _back()
 
 
@@ -305,10 +304,7 @@ def tasks_page() -> str:
 @organiser_required
 def task_queue(slug: str) -> str:
     slug = slug[:100]
-    summary = next((t for t in tasks.summaries(ctx()) if t.slug == slug), None)
-    if summary is None:
-        abort(404)
-    return render_template("console/task_queue.html", task=summary,
+    return render_template("console/task_queue.html", task=tasks.summary(ctx(), slug),
                            rows=tasks.queue(ctx(), slug))  # fmt: skip
 
 
@@ -426,20 +422,10 @@ def revoke_token(token_id: int) -> Response:
 @organiser_required
 def security() -> Response | str:
     """A person's second factor (the organiser token has none)."""
-    if g.account is None:
-        return _not_a_person()
     return second_factor_page(g.account, "console")
 
 
 @bp.post("/security/end-session")
 @organiser_required
 def end_session() -> Response:
-    if g.account is None:
-        return _not_a_person()
     return end_session_action(g.account, "console")
-
-
-def _not_a_person() -> Response:
-    refused = gettext("The organiser token has no second factor or sessions of its own: sign "
-                      "in with your account.")  # fmt: skip
-    return html_error(403, "forbidden", refused)

@@ -59,10 +59,10 @@ from range_control.specs.api import ChallengeSummary, LedgerOut
 from scoreboard_web.common import (
     KIND,
     SID,
+    begin_session,
     ctx,
     end_session_action,
     flash_errors,
-    html_error,
     local_path,
     login_limiter,
     person_login,
@@ -143,9 +143,7 @@ def login() -> Any:
         login_limiter().failed("team-login", request.remote_addr, token)
         flash(message(exc), "error")
         return render_template("portal/login.html", next=request.form.get("next", "")), 401
-    session.clear()  # a new session (no fixation) that holds only the session's secret
-    session[SID], session[KIND] = sid, sessions.TEAM
-    session.permanent = True
+    begin_session(sid, sessions.TEAM)
     flash(gettext("Logged in as %(team)s.", team=team.name), "ok")
     return redirect(_safe_next(request.form.get("next")))
 
@@ -445,20 +443,10 @@ def remove_member(account_id: int) -> Response:
 @team_required
 def security() -> Response:
     """A member's second factor (the team token has none)."""
-    if g.account is None:
-        return _not_a_person()
     return second_factor_page(g.account, "portal")
 
 
 @bp.post("/security/end-session")
 @team_required
 def end_session() -> Response:
-    if g.account is None:
-        return _not_a_person()
     return end_session_action(g.account, "portal")
-
-
-def _not_a_person() -> Response:
-    refused = gettext("The team token has no second factor or sessions of its own: sign in "
-                      "with your account.")  # fmt: skip
-    return html_error(403, "forbidden", refused)

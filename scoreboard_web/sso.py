@@ -13,13 +13,13 @@ from typing import Any
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, current_app, redirect, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, url_for
 from werkzeug.wrappers import Response
 
 from range_control.errors import Unauthorized
 from range_control.services import accounts, sessions, sso
 from range_control.settings import Settings, secret
-from scoreboard_web.common import KIND, SID, ctx, html_error
+from scoreboard_web.common import begin_session, ctx, html_error
 from scoreboard_web.i18n import gettext, message
 
 bp = Blueprint("sso", __name__)
@@ -101,7 +101,5 @@ def callback() -> Response:
         sid = sessions.open_account(ctx(), account, credential, place)
     except Unauthorized as exc:
         return html_error(403, "forbidden", message(exc))
-    session.clear()  # a new session (no fixation) that holds only the session's secret
-    session[SID], session[KIND] = sid, sessions.PERSON
-    session.permanent = True
+    begin_session(sid, sessions.PERSON)
     return redirect(url_for("console.index" if place == "console" else "portal.challenges"))
