@@ -371,13 +371,15 @@ def team_view(ctx: Range, team_id: int, slug: str) -> TaskOut:
 
 
 # --- the white cell's view ------------------------------------------------------------------
-def summaries(ctx: Range) -> list[TaskSummaryOut]:
+def summaries(ctx: Range, slug: str | None = None) -> list[TaskSummaryOut]:
+    """Every graded task's counts (or only ``slug``'s)."""
     where = scenario.where(ctx)
     out = []
+    q = select(Challenge).where(Challenge.type == "task").order_by(Challenge.slug)
+    if slug is not None:
+        q = q.where(Challenge.slug == slug)
     with ctx.store.read() as s:
-        tasks = list(s.scalars(select(Challenge).where(Challenge.type == "task")
-                               .order_by(Challenge.slug)))  # fmt: skip
-        for ch in tasks:
+        for ch in s.scalars(q):
             task = task_of(ch)
             assert task is not None
             teams_in = set(s.scalars(select(Submission.team_id).where(
@@ -392,12 +394,24 @@ def summaries(ctx: Range) -> list[TaskSummaryOut]:
     return out
 
 
-def _latest(s: Session, challenge_id: int) -> dict[int, Submission]:
-    latest: dict[int, Submission] = {}
-    for r in s.scalars(select(Submission).where(Submission.challenge_id == challenge_id)
-                       .order_by(Submission.version)):  # fmt: skip
-        latest[r.team_id] = r
-    return latest
+def summary(ctx: Range, slug: str) -> TaskSummaryOut:
+    found = summaries(ctx, slug)
+    if not found:
+        raise NotFound("no graded task {slug!r}", slug=slug)
+    return found[0]
+
+
+def _latest(s: Session, challenge_id: int, team_id: int | None = None) -> dict[int, Submission]:
+    """Each team's newest version (only ``team_id``'s, if given), without reading the older
+    ones."""
+    where = [Submission.challenge_id == challenge_id]
+    if team_id is not None:
+        where.append(Submission.team_id == team_id)
+    newest = (select(Submission.team_id, func.max(Submission.version).label("version"))
+              .where(*where).group_by(Submission.team_id).subquery())  # fmt: skip
+    same = (Submission.team_id == newest.c.team_id) & (Submission.version == newest.c.version)
+    q = select(Submission).join(newest, same).where(*where)
+    return {r.team_id: r for r in s.scalars(q)}
 
 
 def queue(ctx: Range, slug: str) -> list[QueueRowOut]:
@@ -499,7 +513,7 @@ def grade(ctx: Range, slug: str, code: str, scores: Mapping[str, Any], grader: G
         ch, task = _task_row(s, slug)
         team_id = _team_by_code(ctx, s, ch.id, code)
         clean = _clean_scores(task, scores)
-        sub = _latest(s, ch.id)[team_id]
+        sub = _latest(s, ch.id, team_id)[team_id]
         current = _cards(s, ch.id).get((team_id, ch.id), {})
         published = s.get(TaskRelease, ch.id) is not None
         before = outcome(task, current)
@@ -554,20 +568,22 @@ def publish(ctx: Range, slug: str, actor: str) -> TaskSummaryOut:
         if s.get(TaskRelease, ch.id) is not None:
             raise Conflict("{slug!r} is published already: a change now is a regrade", slug=slug)
         cards = _cards(s, ch.id)
+        submitted = list(s.scalars(select(Submission.team_id).where(
+            Submission.challenge_id == ch.id).distinct()))  # fmt: skip
+        if not submitted:
+            raise Conflict("{slug!r} has no submission to publish", slug=slug)
         waiting = []
-        for team_id in _latest(s, ch.id):
+        for team_id in submitted:
             result = outcome(task, cards.get((team_id, ch.id), {}))
             if result.scores is None:
                 waiting.append(f"{blind_code(ctx, ch.id, team_id)} ({result.status})")
         if waiting:
             raise Conflict("not every submission has its grade yet: {waiting}",
                            waiting=", ".join(sorted(waiting)[:20]))  # fmt: skip
-        if not _latest(s, ch.id):
-            raise Conflict("{slug!r} has no submission to publish", slug=slug)
         s.add(TaskRelease(challenge_id=ch.id, published_at=ctx.clock.now(), published_by=actor))
         audit(s, ctx, actor, "task.publish", task=ch.slug, grades=len(cards))
         bump_generation(s, ctx)
-    return next(t for t in summaries(ctx) if t.slug == slug)
+    return summary(ctx, slug)
 
 
 # --- the ledger's lines ---------------------------------------------------------------------
