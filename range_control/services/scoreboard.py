@@ -35,6 +35,7 @@ from range_control.domain.scoring import (
 )
 from range_control.domain.visibility import is_visible
 from range_control.errors import NotFound
+from range_control.services import tasks
 from range_control.services.events import EventView, current
 from range_control.specs.api import CtftimeOut, LedgerOut
 from range_control.store.models import Award, Challenge, Hint, HintUnlock, Solve, Team
@@ -133,8 +134,6 @@ def _compute(
 
 
 def _grades(c: Connection) -> list[GradeRec]:
-    from range_control.services import tasks  # tasks reads the timeline, which reads events
-
     with Session(bind=c) as s:
         return tasks.grade_records(s)
 

@@ -45,6 +45,7 @@ from range_control.store.models import (
     AuditLog,
     Award,
     Challenge,
+    Event,
     Hint,
     HintUnlock,
     SharingAlert,
@@ -131,8 +132,6 @@ class _Facts:
     @classmethod
     def read(cls, s: Session, ctx: Range) -> _Facts:
         f = cls()
-        from range_control.store.models import Event
-
         event = s.scalars(select(Event).where(Event.slug == ctx.event_slug)).one_or_none()
         f.started_at = event.started_at if event else None
         f.ended_at = event.ended_at if event else None
