@@ -66,22 +66,32 @@ class Meter:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--n", type=int, default=2000, help="attempts of each kind")
     ap.add_argument("--durability", choices=["strict", "relaxed"], default="strict")
     ap.add_argument("--cprofile", action="store_true")
-    ap.add_argument("--round-trips", action="store_true",
-                    help="count PostgreSQL round trips: strace on this process (slows it)")  # fmt: skip
+    ap.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="count PostgreSQL round trips: strace on this process (slows it)",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="range-profile-"))
     db_url = make_database(args.db, tmp)
-    settings = Settings(data_dir=tmp, database_url=db_url, admin_token="bench-admin-token",
-                        flag_secret="bench-flag-secret", secret_key="bench-secret-key",
-                        attempts_per_minute=10_000, durability=args.durability,
-                        event_slug="ice")  # fmt: skip
+    settings = Settings(
+        data_dir=tmp,
+        database_url=db_url,
+        admin_token="bench-admin-token",
+        flag_secret="bench-flag-secret",
+        secret_key="bench-secret-key",
+        attempts_per_minute=10_000,
+        durability=args.durability,
+        event_slug="ice",
+    )
     ctx = Range.from_settings(settings)
     tokens, slugs, flags = seed(ctx, 200, 30, 3000)
     ctx.store.dispose()
@@ -120,15 +130,20 @@ def main() -> None:
         t = rng.randrange(len(tokens))
         c = rng.randrange(len(slugs))
         flag = flags[c] if right else f"ICE{{wrong-{rng.getrandbits(40)}}}"
-        r = client.post(f"/api/v1/challenges/{slugs[c]}/attempts", json={"flag": flag},
-                        headers={"Authorization": f"Bearer {tokens[t]}"})  # fmt: skip
+        r = client.post(
+            f"/api/v1/challenges/{slugs[c]}/attempts",
+            json={"flag": flag},
+            headers={"Authorization": f"Bearer {tokens[t]}"},
+        )
         return r.status_code
 
     for _ in range(200):  # warm-up: caches, statement compilation
         attempt(False)
     print(f"database {args.db}, durability {args.durability}, {args.n} attempts of each kind")
-    print(f"{'kind':8} {'stmts':>6} {'sysc r/w':>9} {'cpu ms':>7} {'wall ms':>8} "
-          f"{'lock ms':>8} {'sync ms':>8} {'statuses'}")  # fmt: skip
+    print(
+        f"{'kind':8} {'stmts':>6} {'sysc r/w':>9} {'cpu ms':>7} {'wall ms':>8} "
+        f"{'lock ms':>8} {'sync ms':>8} {'statuses'}"
+    )
     for kind, right in (("wrong", False), ("right", True)):
         s0, (r0, w0) = meter.statements, meter.syscalls()
         l0, y0 = waits["writer"], waits["sync"]
@@ -140,8 +155,9 @@ def main() -> None:
         if args.round_trips:
             tracer = subprocess.Popen(
                 ["strace", "-f", "-c", "-e", "trace=sendto,sendmsg,write", "-p", str(os.getpid())],
-                stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(1)
         if prof:
             prof.enable()
@@ -164,9 +180,11 @@ def main() -> None:
             print(f"         sends to the database per attempt: {sends / args.n:.2f}")
         n = args.n
         r1, w1 = meter.syscalls()
-        print(f"{kind:8} {(meter.statements - s0) / n:6.1f} {(r1 - r0) / n:4.1f}/{(w1 - w0) / n:<4.1f} "
-              f"{cpu / n * 1000:7.3f} {wall / n * 1000:8.3f} {(waits['writer'] - l0) / n * 1000:8.3f} "
-              f"{(waits['sync'] - y0) / n * 1000:8.3f} {dict(statuses)}")  # fmt: skip
+        print(
+            f"{kind:8} {(meter.statements - s0) / n:6.1f} {(r1 - r0) / n:4.1f}/{(w1 - w0) / n:<4.1f} "
+            f"{cpu / n * 1000:7.3f} {wall / n * 1000:8.3f} {(waits['writer'] - l0) / n * 1000:8.3f} "
+            f"{(waits['sync'] - y0) / n * 1000:8.3f} {dict(statuses)}"
+        )
         per = {k: round((v - kinds0[k]) / n, 2) for k, v in meter.kinds.items() if v - kinds0[k]}
         print(f"         statements by kind: {per}")
         if prof:

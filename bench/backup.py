@@ -42,10 +42,17 @@ from range_control.store.models import Attempt
 
 def add_attempts(ctx: Range, n: int, teams: int, challenges: int) -> None:
     now = datetime.now(UTC) - timedelta(hours=5)
-    rows = [{"team_id": random.randint(1, teams), "challenge_id": random.randint(1, challenges),
-             "result": "incorrect", "submitted": f"ICE{{guess-{k}-{random.getrandbits(48):x}}}",
-             "source_ip": "10.0.0.1", "created_at": now + timedelta(milliseconds=700 * k)}
-            for k in range(n)]  # fmt: skip
+    rows = [
+        {
+            "team_id": random.randint(1, teams),
+            "challenge_id": random.randint(1, challenges),
+            "result": "incorrect",
+            "submitted": f"ICE{{guess-{k}-{random.getrandbits(48):x}}}",
+            "source_ip": "10.0.0.1",
+            "created_at": now + timedelta(milliseconds=700 * k),
+        }
+        for k in range(n)
+    ]
     with ctx.store.write() as s:
         s.execute(insert(Attempt), rows)
 
@@ -61,8 +68,9 @@ def baseline(ctx: Range, out: Path) -> None:
     url = make_url(ctx.settings.resolved_database_url)
     env = {**os.environ, "PGPASSWORD": str(url.password or "")}
     dbname = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
-    subprocess.run(["pg_dump", "--format=custom", f"--file={out}", f"--dbname={dbname}"],
-                   env=env, check=True)  # fmt: skip
+    subprocess.run(
+        ["pg_dump", "--format=custom", f"--file={out}", f"--dbname={dbname}"], env=env, check=True
+    )
 
 
 def restore_target(kind: str, tmp: Path, k: int) -> tuple[Settings, object]:
@@ -86,8 +94,13 @@ def restore_target(kind: str, tmp: Path, k: int) -> tuple[Settings, object]:
 def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="range-bench-backup-"))
     url = make_database(kind, tmp)
-    settings = Settings(data_dir=tmp, database_url=url, admin_token="bench-admin-token-0123456789",
-                        flag_secret="bench-flag-secret", secret_key="bench-secret-key")  # fmt: skip
+    settings = Settings(
+        data_dir=tmp,
+        database_url=url,
+        admin_token="bench-admin-token-0123456789",
+        flag_secret="bench-flag-secret",
+        secret_key="bench-secret-key",
+    )
     ctx = Range.from_settings(settings)
     seed(ctx, 200, 30, 3000)
     add_attempts(ctx, args.attempts, 200, 30)
@@ -116,8 +129,9 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", default="sqlite")
     ap.add_argument("--attempts", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=3)
@@ -127,8 +141,10 @@ def main() -> None:
     )
     for kind in args.db.split(","):
         r = run(kind, args)
-        print(f"{kind:10} {r['baseline']:11.3f} {r['backup']:9.3f} {r['backup'] / r['baseline']:5.1f}x "
-              f"{r['restore']:10.3f} {r['bytes'] / 1e6:8.2f}")  # fmt: skip
+        print(
+            f"{kind:10} {r['baseline']:11.3f} {r['backup']:9.3f} {r['backup'] / r['baseline']:5.1f}x "
+            f"{r['restore']:10.3f} {r['bytes'] / 1e6:8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -58,14 +58,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seeded_app_settings(prefix: str, n_teams: int = 200, n_challenges: int = 30,
-                       n_solves: int = 3000) -> tuple[Settings, list[str], list[str]]:  # fmt: skip
+def seeded_app_settings(
+    prefix: str, n_teams: int = 200, n_challenges: int = 30, n_solves: int = 3000
+) -> tuple[Settings, list[str], list[str]]:
     """A fresh data dir seeded for in-process measurements (no engine, no rate limits in the
     way): the settings, team tokens and challenge slugs."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    settings = Settings(data_dir=tmp, admin_token="bench-admin-token-0123456789",
-                        flag_secret="bench-flag-secret", secret_key="bench-secret-key",
-                        attempts_per_minute=10_000, environments="off")  # fmt: skip
+    settings = Settings(
+        data_dir=tmp,
+        admin_token="bench-admin-token-0123456789",
+        flag_secret="bench-flag-secret",
+        secret_key="bench-secret-key",
+        attempts_per_minute=10_000,
+        environments="off",
+    )
     ctx = Range.from_settings(settings)
     tokens, slugs, _ = seed(ctx, n_teams, n_challenges, n_solves)
     ctx.store.dispose()
@@ -85,25 +91,43 @@ def seed(
         s.execute(
             insert(Team),
             [
-                {"name": f"Team {i:04d}", "country": random.choice(["NL", "NO", "PL", "DE", "US", "CA"]),
-                 "token_hash": hash_token(t), "disabled": False, "created_at": now}
+                {
+                    "name": f"Team {i:04d}",
+                    "country": random.choice(["NL", "NO", "PL", "DE", "US", "CA"]),
+                    "token_hash": hash_token(t),
+                    "disabled": False,
+                    "created_at": now,
+                }
                 for i, t in enumerate(tokens)
             ],
-        )  # fmt: skip
+        )
         s.execute(
             insert(Challenge),
             [
                 {
-                    "slug": slug, "name": f"Challenge {i}", "category": ["web", "crypto", "forensics", "pwn"][i % 4],
-                    "description": "benchmark", "type": "dynamic" if i % 2 else "standard",
-                    "value": 500 if i % 2 else 100 + 10 * i, "minimum": 100, "decay": 50.0,
-                    "decay_function": "logarithmic", "spec_state": "visible", "max_attempts": 0,
-                    "prerequisites": [], "files": [], "tags": [], "dynamic_length": 32,
-                    "spec": {}, "spec_hash": "", "version": "1", "updated_at": now,
+                    "slug": slug,
+                    "name": f"Challenge {i}",
+                    "category": ["web", "crypto", "forensics", "pwn"][i % 4],
+                    "description": "benchmark",
+                    "type": "dynamic" if i % 2 else "standard",
+                    "value": 500 if i % 2 else 100 + 10 * i,
+                    "minimum": 100,
+                    "decay": 50.0,
+                    "decay_function": "logarithmic",
+                    "spec_state": "visible",
+                    "max_attempts": 0,
+                    "prerequisites": [],
+                    "files": [],
+                    "tags": [],
+                    "dynamic_length": 32,
+                    "spec": {},
+                    "spec_hash": "",
+                    "version": "1",
+                    "updated_at": now,
                 }
                 for i, slug in enumerate(slugs)
             ],
-        )  # fmt: skip
+        )
         ids = dict(
             s.execute(
                 Challenge.__table__.select().with_only_columns(Challenge.slug, Challenge.id)
@@ -111,17 +135,27 @@ def seed(
         )
         s.execute(
             insert(Flag),
-            [{"challenge_id": ids[slug], "position": 0, "type": "static", "content": f,
-              "case_insensitive": False} for slug, f in zip(slugs, flags, strict=True)],
-        )  # fmt: skip
+            [
+                {
+                    "challenge_id": ids[slug],
+                    "position": 0,
+                    "type": "static",
+                    "content": f,
+                    "case_insensitive": False,
+                }
+                for slug, f in zip(slugs, flags, strict=True)
+            ],
+        )
         team_ids = list(range(1, n_teams + 1))
         pairs = random.sample([(t, c) for t in team_ids for c in ids.values()], n_solves)
         start = now - timedelta(hours=6)
         s.execute(
             insert(Solve),
-            [{"team_id": t, "challenge_id": c, "created_at": start + timedelta(seconds=7 * k)}
-             for k, (t, c) in enumerate(pairs)],
-        )  # fmt: skip
+            [
+                {"team_id": t, "challenge_id": c, "created_at": start + timedelta(seconds=7 * k)}
+                for k, (t, c) in enumerate(pairs)
+            ],
+        )
         s.execute(Event.__table__.delete())
     scenario.start(ctx, "bench")
     return tokens, slugs, flags
@@ -152,10 +186,26 @@ def per_request(result: dict, cpu: float) -> float:
     return cpu
 
 
-def wrk(url: str, connections: int, duration: int, script: Path | None = None,
-        headers: dict[str, str] | None = None) -> dict:  # fmt: skip
-    cmd = ["wrk", "-t", "2" if connections >= 2 else "1", "-c", str(connections), "-d", f"{duration}s",
-           "--latency", "-s", str(script or LUA / "report.lua"), url]  # fmt: skip
+def wrk(
+    url: str,
+    connections: int,
+    duration: int,
+    script: Path | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict:
+    cmd = [
+        "wrk",
+        "-t",
+        "2" if connections >= 2 else "1",
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration}s",
+        "--latency",
+        "-s",
+        str(script or LUA / "report.lua"),
+        url,
+    ]
     for k, v in (headers or {}).items():
         cmd[1:1] = ["-H", f"{k}: {v}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -176,9 +226,25 @@ class Server:
         preload: bool = False,
     ) -> None:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class,
-               "--threads", str(threads), "-b", f"127.0.0.1:{self.port}", "--backlog", "2048",
-               "--log-level", "warning", *(["--preload"] if preload else []), app]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-k",
+            worker_class,
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            *(["--preload"] if preload else []),
+            app,
+        ]
         self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=HERE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -195,8 +261,9 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the workers so far (/proc; clock ticks)."""
-        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
-                              text=True).stdout.split()  # fmt: skip
+        kids = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
         ticks = 0
         for pid in kids:
             with contextlib.suppress(OSError):
@@ -247,8 +314,10 @@ def make_database(db: str, tmp: Path) -> str:
 def floor_env(db_url: str, tmp: Path, durability: str) -> dict[str, str]:
     """The floor app's settings: the same database kind, at the durability being measured."""
     if db_url.startswith("sqlite"):
-        return {"BENCH_FLOOR_SQLITE": str(tmp / "floor.db"),
-                "BENCH_FLOOR_SYNC": "FULL" if durability == "strict" else "NORMAL"}  # fmt: skip
+        return {
+            "BENCH_FLOOR_SQLITE": str(tmp / "floor.db"),
+            "BENCH_FLOOR_SYNC": "FULL" if durability == "strict" else "NORMAL",
+        }
     return {"BENCH_FLOOR_POSTGRES": db_url.replace("postgresql+psycopg://", "postgresql://")}
 
 
@@ -276,8 +345,10 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
     t0 = time.perf_counter()
     tokens, slugs, flags = seed(ctx, args.teams, args.challenges, args.solves)
     ctx.store.dispose()  # (reopened on use: only to read the sync counters below)
-    print(f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves "
-          f"in {time.perf_counter() - t0:.1f} s ({db})")  # fmt: skip
+    print(
+        f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves "
+        f"in {time.perf_counter() - t0:.1f} s ({db})"
+    )
     mixed_lua = tmp / "attempts.lua"
     wrong_lua = tmp / "wrong.lua"
     write_lua(mixed_lua, tokens, slugs, flags, right=0.1)
@@ -304,9 +375,22 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
         cpu = per_request(results["scoreboard"], app.cpu_seconds() - cpu)
         half = c // 2
         poster = subprocess.Popen(
-            ["wrk", "-t", "1", "-c", str(half), "-d", f"{d + 2}s", "--latency", "-s", str(wrong_lua), app.url("/")],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(half),
+                "-d",
+                f"{d + 2}s",
+                "--latency",
+                "-s",
+                str(wrong_lua),
+                app.url("/"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1)
         results["scoreboard_under_attempts"] = wrk(app.url("/api/v1/scoreboard"), c - half, d)
         out = poster.communicate()[0]
@@ -326,8 +410,9 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, dict]:
     return results
 
 
-def through_nginx(app: Server, tmp: Path, wrong_lua: Path, c: int, d: int,
-                  direct: dict[str, dict]) -> dict[str, dict]:  # fmt: skip
+def through_nginx(
+    app: Server, tmp: Path, wrong_lua: Path, c: int, d: int, direct: dict[str, dict]
+) -> dict[str, dict]:
     """The scoreboard alone and under attempts again, through nginx (same gunicorn); then the
     attempts under the same read rate as direct, readers paced (wrk's delay()): on this one
     machine unpaced readers served from nginx's cache take CPU the attempts then lack, which a
@@ -343,9 +428,22 @@ def through_nginx(app: Server, tmp: Path, wrong_lua: Path, c: int, d: int,
         out["nginx_scoreboard"] = wrk(board, c, d)
         half = c // 2
         poster = subprocess.Popen(
-            ["wrk", "-t", "1", "-c", str(half), "-d", f"{d + 2}s", "--latency", "-s", str(wrong_lua), proxy.base + "/"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(half),
+                "-d",
+                f"{d + 2}s",
+                "--latency",
+                "-s",
+                str(wrong_lua),
+                proxy.base + "/",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1)
         out["nginx_scoreboard_under_attempts"] = wrk(board, c - half, d)
         out["nginx_attempts_alongside"] = json.loads(
@@ -354,12 +452,26 @@ def through_nginx(app: Server, tmp: Path, wrong_lua: Path, c: int, d: int,
         rate = direct["scoreboard_under_attempts"]["rps"]
         paced = tmp / "paced.lua"
         every_ms = max(1, round(1000 * (c - half) / max(rate, 1)))
-        paced.write_text((LUA / "report.lua").read_text()
-                         + f"\ndelay = function() return {every_ms} end\n")  # fmt: skip
+        paced.write_text(
+            (LUA / "report.lua").read_text() + f"\ndelay = function() return {every_ms} end\n"
+        )
         poster = subprocess.Popen(
-            ["wrk", "-t", "1", "-c", str(half), "-d", f"{d + 2}s", "--latency", "-s", str(wrong_lua), proxy.base + "/"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(half),
+                "-d",
+                f"{d + 2}s",
+                "--latency",
+                "-s",
+                str(wrong_lua),
+                proxy.base + "/",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1)
         out["nginx_scoreboard_paced"] = wrk(board, c - half, d, paced)
         out["nginx_attempts_alongside_paced"] = json.loads(
@@ -381,16 +493,31 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--worker-class", default="sync")
-    ap.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
-                    help="gunicorn --preload, as the README runs it")  # fmt: skip
+    ap.add_argument(
+        "--preload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gunicorn --preload, as the README runs it",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--pool-size", type=int, default=5, help="RANGE_DB_POOL_SIZE")
-    ap.add_argument("--db", default="sqlite",
-                    help="sqlite, postgres, or both as sqlite,postgres (one run, side by side)")  # fmt: skip
-    ap.add_argument("--durability", choices=["strict", "relaxed"], default="strict",
-                    help="RANGE_DURABILITY; the floor syncs likewise (FULL / NORMAL)")  # fmt: skip
-    ap.add_argument("--via", choices=["direct", "nginx"], default="direct",
-                    help="nginx: the scoreboard runs again through infra/deploy's nginx site")  # fmt: skip
+    ap.add_argument(
+        "--db",
+        default="sqlite",
+        help="sqlite, postgres, or both as sqlite,postgres (one run, side by side)",
+    )
+    ap.add_argument(
+        "--durability",
+        choices=["strict", "relaxed"],
+        default="strict",
+        help="RANGE_DURABILITY; the floor syncs likewise (FULL / NORMAL)",
+    )
+    ap.add_argument(
+        "--via",
+        choices=["direct", "nginx"],
+        default="direct",
+        help="nginx: the scoreboard runs again through infra/deploy's nginx site",
+    )
     ap.add_argument("--out", type=Path, default=Path("bench-results/core_api.json"))
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -417,19 +544,32 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     b = results["baseline_flask_json"]["rps"]
-    print(f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}{', preload' if args.preload else ''}), {c} connections, "
-          f"{d} s each, durability {args.durability}")  # fmt: skip
-    print(f"{'scenario':40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
-          f"{'vs baseline':>12} {'vs floor':>9}")  # fmt: skip
+    print(
+        f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}{', preload' if args.preload else ''}), {c} connections, "
+        f"{d} s each, durability {args.durability}"
+    )
+    print(
+        f"{'scenario':40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
+        f"{'vs baseline':>12} {'vs floor':>9}"
+    )
     rows = [("baseline_flask_json", results["baseline_flask_json"], None)]
     for db in dbs:
         floor = results[db]["floor_insert"]["rps"]
-        keys = ["floor_insert", "attempts", "scoreboard", "scoreboard_under_attempts",
-                "attempts_alongside"]  # fmt: skip
+        keys = [
+            "floor_insert",
+            "attempts",
+            "scoreboard",
+            "scoreboard_under_attempts",
+            "attempts_alongside",
+        ]
         if args.via == "nginx":
-            keys += ["nginx_scoreboard", "nginx_scoreboard_under_attempts",
-                     "nginx_attempts_alongside", "nginx_scoreboard_paced",
-                     "nginx_attempts_alongside_paced"]  # fmt: skip
+            keys += [
+                "nginx_scoreboard",
+                "nginx_scoreboard_under_attempts",
+                "nginx_attempts_alongside",
+                "nginx_scoreboard_paced",
+                "nginx_attempts_alongside_paced",
+            ]
         for key in keys:
             rows.append(
                 (
@@ -442,16 +582,22 @@ def main() -> None:
             )
     for name, r, floor in rows:
         vs_floor = f"{r['rps'] / floor:8.2f}x" if floor else f"{'':9}"
-        print(f"{name:40} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
-              f"{r['non2xx']:8d} {r['rps'] / b:11.2f}x {vs_floor}")  # fmt: skip
+        print(
+            f"{name:40} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+            f"{r['non2xx']:8d} {r['rps'] / b:11.2f}x {vs_floor}"
+        )
     for db in dbs:
-        print(f"{db}: workers' CPU per request: attempts "
-              f"{results[db]['attempts']['cpu_us_per_request']} us, scoreboard "
-              f"{results[db]['scoreboard']['cpu_us_per_request']} us")  # fmt: skip
+        print(
+            f"{db}: workers' CPU per request: attempts "
+            f"{results[db]['attempts']['cpu_us_per_request']} us, scoreboard "
+            f"{results[db]['scoreboard']['cpu_us_per_request']} us"
+        )
     for db in dbs:
         if "commits_per_sync" in results[db]["attempts"]:
-            print(f"{db}: commits per WAL sync (group commit): "
-                  f"{results[db]['attempts']['commits_per_sync']}")  # fmt: skip
+            print(
+                f"{db}: commits per WAL sync (group commit): "
+                f"{results[db]['attempts']['commits_per_sync']}"
+            )
     if args.via == "nginx":
         for db in dbs:
             r = results[db]
@@ -459,10 +605,12 @@ def main() -> None:
             alone = r["nginx_scoreboard"]["rps"] / r["scoreboard"]["rps"]
             kept = r["nginx_attempts_alongside"]["rps"] / r["attempts_alongside"]["rps"]
             paced = r["nginx_attempts_alongside_paced"]["rps"] / r["attempts_alongside"]["rps"]
-            print(f"{db} via nginx / direct: scoreboard {alone:.1f}x, scoreboard under attempts "
-                  f"{sb:.1f}x (p99 {r['nginx_scoreboard_under_attempts']['p99_ms']:.1f} ms), "
-                  f"attempts alongside {kept:.2f}x; with the readers paced to direct's read "
-                  f"rate ({r['nginx_scoreboard_paced']['rps']:.0f}/s): attempts {paced:.2f}x")  # fmt: skip
+            print(
+                f"{db} via nginx / direct: scoreboard {alone:.1f}x, scoreboard under attempts "
+                f"{sb:.1f}x (p99 {r['nginx_scoreboard_under_attempts']['p99_ms']:.1f} ms), "
+                f"attempts alongside {kept:.2f}x; with the readers paced to direct's read "
+                f"rate ({r['nginx_scoreboard_paced']['rps']:.0f}/s): attempts {paced:.2f}x"
+            )
     if len(dbs) == 2:
         ratio = results["postgres"]["attempts"]["rps"] / results["sqlite"]["attempts"]["rps"]
         print(f"postgres attempts / sqlite attempts: {ratio:.2f}x")

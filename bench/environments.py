@@ -66,46 +66,99 @@ def pack(root: Path, n: int) -> None:
             "COPY index.html /srv/www/index.html\n"
             'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]\n'
         )
-        spec = {"name": f"b{i}", "slug": f"b{i}", "value": 100, "dynamic_flag": {"prefix": "ICE"},
-                "environment": {"services": [{"name": "web", "build": "src", "ports": [8080],
-                                              "healthcheck": HEALTH, "flag": {"env": True}}]}}  # fmt: skip
+        spec = {
+            "name": f"b{i}",
+            "slug": f"b{i}",
+            "value": 100,
+            "dynamic_flag": {"prefix": "ICE"},
+            "environment": {
+                "services": [
+                    {
+                        "name": "web",
+                        "build": "src",
+                        "ports": [8080],
+                        "healthcheck": HEALTH,
+                        "flag": {"env": True},
+                    }
+                ]
+            },
+        }
         (d / "challenge.yml").write_text(yaml.safe_dump(spec))
 
 
-def raw_loop(client: docker.DockerClient, event: str, n_teams: int, tags: list[str],
-             jumpbox: str, pool: int, port0: int) -> float:  # fmt: skip
+def raw_loop(
+    client: docker.DockerClient,
+    event: str,
+    n_teams: int,
+    tags: list[str],
+    jumpbox: str,
+    pool: int,
+    port0: int,
+) -> float:
     """The same objects with plain SDK calls: the floor for what the engine itself costs."""
     api = client.api
     labels = {MANAGED: "1", EVENT: event}
 
     def team(t: int) -> None:
         net = f"rc-{event}-raw{t}"
-        api.create_network(net, driver="bridge", internal=True, labels=labels,
-                           options={"com.docker.network.bridge.name": bridge_name(net),
-                                    "com.docker.network.bridge.enable_ip_masquerade": "false"})  # fmt: skip
+        api.create_network(
+            net,
+            driver="bridge",
+            internal=True,
+            labels=labels,
+            options={
+                "com.docker.network.bridge.name": bridge_name(net),
+                "com.docker.network.bridge.enable_ip_masquerade": "false",
+            },
+        )
         for i, tag in enumerate(tags):
             hc = api.create_host_config(
-                cap_drop=["ALL"], security_opt=["no-new-privileges:true"], read_only=True,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                read_only=True,
                 tmpfs={"/tmp": "size=16m"},  # noqa: S108
-                mem_limit=256 * 1024**2, memswap_limit=256 * 1024**2,
-                nano_cpus=500_000_000, pids_limit=128, init=True,
+                mem_limit=256 * 1024**2,
+                memswap_limit=256 * 1024**2,
+                nano_cpus=500_000_000,
+                pids_limit=128,
+                init=True,
                 log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
-            )  # fmt: skip
+            )
             c = api.create_container(
-                tag, name=f"rc-{event}-raw{t}-{i}", hostname="web", labels=labels,
-                environment={"RANGE_FLAG": "ICE{x}"}, host_config=hc,
-                healthcheck={"test": ["CMD", *HEALTH], "interval": int(HEALTH_INTERVAL * 1e9),
-                             "timeout": 3_000_000_000, "retries": 3, "start_period": 1_000_000_000},
+                tag,
+                name=f"rc-{event}-raw{t}-{i}",
+                hostname="web",
+                labels=labels,
+                environment={"RANGE_FLAG": "ICE{x}"},
+                host_config=hc,
+                healthcheck={
+                    "test": ["CMD", *HEALTH],
+                    "interval": int(HEALTH_INTERVAL * 1e9),
+                    "timeout": 3_000_000_000,
+                    "retries": 3,
+                    "start_period": 1_000_000_000,
+                },
                 networking_config=api.create_networking_config(
-                    {net: api.create_endpoint_config(aliases=["web"])}),
-            )  # fmt: skip
+                    {net: api.create_endpoint_config(aliases=["web"])}
+                ),
+            )
             api.start(c["Id"])
-        hc = api.create_host_config(cap_drop=["ALL"], security_opt=["no-new-privileges:true"],
-                                    port_bindings={2222: ("127.0.0.1", port0 + t)},
-                                    mem_limit=128 * 1024**2, pids_limit=256, init=True)  # fmt: skip
-        c = api.create_container(jumpbox, name=f"rc-{event}-raw{t}-jb", labels=labels,
-                                 environment={"RANGE_JUMPBOX_PASSWORD": "x"}, host_config=hc,
-                                 ports=[2222])  # fmt: skip
+        hc = api.create_host_config(
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            port_bindings={2222: ("127.0.0.1", port0 + t)},
+            mem_limit=128 * 1024**2,
+            pids_limit=256,
+            init=True,
+        )
+        c = api.create_container(
+            jumpbox,
+            name=f"rc-{event}-raw{t}-jb",
+            labels=labels,
+            environment={"RANGE_JUMPBOX_PASSWORD": "x"},
+            host_config=hc,
+            ports=[2222],
+        )
         api.connect_container_to_network(c["Id"], net, aliases=["jumpbox"])
         api.start(c["Id"])
 
@@ -150,10 +203,19 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
     host = docker.from_env(timeout=600)
     tmp = Path(tempfile.mkdtemp(prefix=f"range-envbench-{engine}-"))
     event = "b" + uuid.uuid4().hex[:8]
-    settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'range.db'}", event_slug=event,
-                        admin_token="x", flag_secret="x", secret_key="x", port_range="41000-41999",
-                        publish_ip="127.0.0.1", launch_pool=pool, engine=engine,
-                        registry=REGISTRY if engine == "swarm" else None)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp,
+        database_url=f"sqlite:///{tmp / 'range.db'}",
+        event_slug=event,
+        admin_token="x",
+        flag_secret="x",
+        secret_key="x",
+        port_range="41000-41999",
+        publish_ip="127.0.0.1",
+        launch_pool=pool,
+        engine=engine,
+        registry=REGISTRY if engine == "swarm" else None,
+    )
     ctx = Range.from_settings(settings)
     migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", challenges_n)
@@ -209,9 +271,15 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
         backend.sweep(event)
         ctx.store.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"engine": engine, "created_s": created, "healthy_s": healthy, "started_s": started,
-            "containers": teams_n * (challenges_n + 1), "per_node": per_node,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    return {
+        "engine": engine,
+        "created_s": created,
+        "healthy_s": healthy,
+        "started_s": started,
+        "containers": teams_n * (challenges_n + 1),
+        "per_node": per_node,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def compare_engines(args: argparse.Namespace) -> None:
@@ -225,26 +293,46 @@ def compare_engines(args: argparse.Namespace) -> None:
     rows = []
     for engine in order:
         done = subprocess.run(
-            [sys.executable, __file__, "--child", engine, "--teams", str(args.teams),
-             "--challenges", str(args.challenges), "--pool", str(args.pool)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                engine,
+                "--teams",
+                str(args.teams),
+                "--challenges",
+                str(args.challenges),
+                "--pool",
+                str(args.pool),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise SystemExit(f"{engine} run failed:\n{done.stdout}\n{done.stderr}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"{args.teams} teams x {args.challenges} challenges, pool {args.pool}, "
-          f"{rows[0]['containers']} containers")  # fmt: skip
-    print(f"{'':18} {'pass s':>7} {'all started s':>14} {'containers/s':>13} "
-          f"{'all healthy s':>14} {'peak MB':>8}")  # fmt: skip
+    print(
+        f"{args.teams} teams x {args.challenges} challenges, pool {args.pool}, "
+        f"{rows[0]['containers']} containers"
+    )
+    print(
+        f"{'':18} {'pass s':>7} {'all started s':>14} {'containers/s':>13} "
+        f"{'all healthy s':>14} {'peak MB':>8}"
+    )
     for r in rows:
         label = "one engine" if r["engine"] == "docker" else f"swarm, {lab.nodes} nodes"
-        print(f"{label:18} {r['created_s']:7.1f} {r['started_s']:14.1f} "
-              f"{r['containers'] / r['started_s']:13.1f} {r['healthy_s']:14.1f} "
-              f"{r['peak_rss_mb']:8.0f}")  # fmt: skip
+        print(
+            f"{label:18} {r['created_s']:7.1f} {r['started_s']:14.1f} "
+            f"{r['containers'] / r['started_s']:13.1f} {r['healthy_s']:14.1f} "
+            f"{r['peak_rss_mb']:8.0f}"
+        )
     by = {r["engine"]: r for r in rows}
-    print(f"swarm / one engine, until all healthy: "
-          f"{by['swarm']['healthy_s'] / by['docker']['healthy_s']:.2f}x; "
-          f"instances per node: {by['swarm']['per_node']}")  # fmt: skip
+    print(
+        f"swarm / one engine, until all healthy: "
+        f"{by['swarm']['healthy_s'] / by['docker']['healthy_s']:.2f}x; "
+        f"instances per node: {by['swarm']['per_node']}"
+    )
 
 
 def main() -> None:
@@ -255,8 +343,12 @@ def main() -> None:
     ap.add_argument("--challenges", type=int, default=5)
     ap.add_argument("--pool", type=int, default=8)
     ap.add_argument("--ours-first", action="store_true", help="run ours before the raw loop")
-    ap.add_argument("--engine", choices=["docker", "swarm"], default="docker",
-                    help="swarm: the product on one engine against the 3-node Swarm lab")  # fmt: skip
+    ap.add_argument(
+        "--engine",
+        choices=["docker", "swarm"],
+        default="docker",
+        help="swarm: the product on one engine against the 3-node Swarm lab",
+    )
     ap.add_argument("--swarm-first", action="store_true", help="with --engine swarm")
     ap.add_argument("--child", choices=["docker", "swarm"], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -271,9 +363,17 @@ def main() -> None:
         images.build_base(client)
     tmp = Path(tempfile.mkdtemp(prefix="range-envbench-"))
     event = "b" + uuid.uuid4().hex[:8]
-    settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'range.db'}", event_slug=event,
-                        admin_token="x", flag_secret="x", secret_key="x", port_range="41000-41999",
-                        publish_ip="127.0.0.1", launch_pool=args.pool)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp,
+        database_url=f"sqlite:///{tmp / 'range.db'}",
+        event_slug=event,
+        admin_token="x",
+        flag_secret="x",
+        secret_key="x",
+        port_range="41000-41999",
+        publish_ip="127.0.0.1",
+        launch_pool=args.pool,
+    )
     ctx = Range.from_settings(settings)
     migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", args.challenges)
@@ -329,8 +429,10 @@ def main() -> None:
         sweep(client, event)
         ctx.store.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{args.teams} teams x {args.challenges} challenges: {n_containers} containers "
-          f"({args.teams} jumpboxes), {args.teams} networks, pool {args.pool}")  # fmt: skip
+    print(
+        f"{args.teams} teams x {args.challenges} challenges: {n_containers} containers "
+        f"({args.teams} jumpboxes), {args.teams} networks, pool {args.pool}"
+    )
     print(f"{'':18} {'seconds':>8} {'containers/s':>13} {'all healthy s':>14}")
     print(f"{'raw Docker SDK':18} {raw:8.1f} {n_containers / raw:13.1f} {raw_healthy:14.1f}")
     print(f"{'range control':18} {ours:8.1f} {n_containers / ours:13.1f} {ours_healthy:14.1f}")

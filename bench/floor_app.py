@@ -49,8 +49,11 @@ def _connect() -> Any:
         conn = psycopg.connect(_POSTGRES, autocommit=True)
         # Two workers creating it at once: one of them is told it exists.
         with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
-            conn.execute(_SCHEMA.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY").replace(
-                "REAL", "DOUBLE PRECISION"))  # fmt: skip
+            conn.execute(
+                _SCHEMA.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY").replace(
+                    "REAL", "DOUBLE PRECISION"
+                )
+            )
         return conn
     raise SystemExit("set BENCH_FLOOR_SQLITE or BENCH_FLOOR_POSTGRES")
 
@@ -61,12 +64,15 @@ def _insert(path: str, body: str) -> None:
         conn = _local.conn = _connect()
     if _SQLITE:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO floor (path, body, created_at) VALUES (?, ?, ?)",
-                     (path, body, time.time()))  # fmt: skip
+        conn.execute(
+            "INSERT INTO floor (path, body, created_at) VALUES (?, ?, ?)", (path, body, time.time())
+        )
         conn.execute("COMMIT")
     else:
-        conn.execute("INSERT INTO floor (path, body, created_at) VALUES (%s, %s, %s)",
-                      (path, body, time.time()))  # fmt: skip
+        conn.execute(
+            "INSERT INTO floor (path, body, created_at) VALUES (%s, %s, %s)",
+            (path, body, time.time()),
+        )
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -77,6 +83,7 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     size = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(min(size, 4096)).decode("utf-8", "replace")
     _insert(path, body)
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(_BODY)))])  # fmt: skip
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(_BODY)))]
+    )
     return [_BODY]

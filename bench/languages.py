@@ -29,8 +29,9 @@ LANGS = {"en": {"Accept-Language": "en"}, "fr": {"Accept-Language": "fr-FR,fr;q=
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--n", type=int, default=300, help="requests per round")
     args = ap.parse_args()
@@ -55,9 +56,10 @@ def main() -> None:
         "challenge page": lambda c: c.get(f"/portal/challenges/{slugs[3]}"),
         "challenge list": lambda c: c.get("/portal/"),
         "board render": board,
-        "API 404": lambda c: c.get("/api/v1/challenges/nope",
-                                   headers={"Authorization": f"Bearer {tokens[1]}"}),
-    }  # fmt: skip
+        "API 404": lambda c: c.get(
+            "/api/v1/challenges/nope", headers={"Authorization": f"Bearer {tokens[1]}"}
+        ),
+    }
     print(f"{'request':16} {'en us':>9} {'fr us':>9} {'fr/en':>6}")
     for name, call in cases.items():
         for c in clients.values():

@@ -33,8 +33,20 @@ from range_control.services.report import build
 from range_control.services.report.render import write
 from range_control.settings import Settings
 
-TABLES = ("teams", "challenges", "accounts", "attempts", "solves", "hint_unlocks", "awards",
-          "sharing_alerts", "submissions", "announcements", "audit_log", "grades")  # fmt: skip
+TABLES = (
+    "teams",
+    "challenges",
+    "accounts",
+    "attempts",
+    "solves",
+    "hint_unlocks",
+    "awards",
+    "sharing_alerts",
+    "submissions",
+    "announcements",
+    "audit_log",
+    "grades",
+)
 
 
 def raw_read(ctx: Range) -> int:
@@ -56,9 +68,14 @@ def timed(fn, runs: int) -> tuple[float, object]:
 
 def run(db: str, args: argparse.Namespace) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="range-bench-report-"))
-    settings = Settings(data_dir=tmp, database_url=make_database(db, tmp),
-                        admin_token="bench-admin-token-0123456789", flag_secret="bench-flag",
-                        secret_key="bench-secret-key", environments="off")  # fmt: skip
+    settings = Settings(
+        data_dir=tmp,
+        database_url=make_database(db, tmp),
+        admin_token="bench-admin-token-0123456789",
+        flag_secret="bench-flag",
+        secret_key="bench-secret-key",
+        environments="off",
+    )
     ctx = Range.from_settings(settings)
     seed(ctx, args.teams, args.challenges, args.solves)
     add_attempts(ctx, args.attempts, args.teams, args.challenges)
@@ -71,14 +88,21 @@ def run(db: str, args: argparse.Namespace) -> dict[str, object]:
     ctx.store.dispose()
     shutil.rmtree(tmp, ignore_errors=True)
     return {
-        "db": db, "teams": args.teams, "challenges": args.challenges, "attempts": args.attempts,
-        "solves": args.solves, "rows_read": rows,
-        "baseline_raw_read_s": round(base, 3), "build_s": round(built, 3),
-        "render_s": round(rendered, 3), "total_s": round(built + rendered, 3),
+        "db": db,
+        "teams": args.teams,
+        "challenges": args.challenges,
+        "attempts": args.attempts,
+        "solves": args.solves,
+        "rows_read": rows,
+        "baseline_raw_read_s": round(base, 3),
+        "build_s": round(built, 3),
+        "render_s": round(rendered, 3),
+        "total_s": round(built + rendered, 3),
         "ratio_build_to_raw_read": round(built / base, 1),
-        "html_bytes": sizes["report.html"], "json_bytes": sizes["report.json"],
+        "html_bytes": sizes["report.html"],
+        "json_bytes": sizes["report.json"],
         "csv_bytes": sum(v for k, v in sizes.items() if k.endswith(".csv")),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:

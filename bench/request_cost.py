@@ -26,8 +26,9 @@ from range_control.web import create_app
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--n", type=int, default=1500, help="requests per round")
     args = ap.parse_args()
@@ -40,8 +41,11 @@ def main() -> None:
         client.get("/api/v1/scoreboard")
 
     def attempt() -> None:
-        client.post(f"/api/v1/challenges/{random.choice(slugs)}/attempts",
-                    json={"flag": "ICE{wrong}"}, headers=random.choice(heads))  # fmt: skip
+        client.post(
+            f"/api/v1/challenges/{random.choice(slugs)}/attempts",
+            json={"flag": "ICE{wrong}"},
+            headers=random.choice(heads),
+        )
 
     for name, call in (("scoreboard", board), ("attempt", attempt)):
         for _ in range(200):
@@ -52,8 +56,10 @@ def main() -> None:
             for _ in range(args.n):
                 call()
             rounds.append((time.process_time() - t0) / args.n * 1e6)
-        print(f"{name:12} {statistics.median(rounds):8.1f} us CPU per request "
-              f"(rounds: {', '.join(f'{r:.0f}' for r in rounds)})")  # fmt: skip
+        print(
+            f"{name:12} {statistics.median(rounds):8.1f} us CPU per request "
+            f"(rounds: {', '.join(f'{r:.0f}' for r in rounds)})"
+        )
 
 
 if __name__ == "__main__":

@@ -48,16 +48,26 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install -y wrk")
     tmp = Path(tempfile.mkdtemp(prefix="range-webbench-"))
     db_url = f"sqlite:///{tmp / 'range.db'}"
-    env = {"RANGE_DATA_DIR": str(tmp), "RANGE_DATABASE_URL": db_url,
-           "RANGE_ADMIN_TOKEN": "bench-admin-token", "RANGE_FLAG_SECRET": "bench-flag-secret",
-           "RANGE_SECRET_KEY": "bench-secret-key", "RANGE_EVENT_SLUG": "ice"}  # fmt: skip
-    ctx = Range.from_settings(Settings(data_dir=tmp, database_url=db_url, admin_token="x",
-                                       flag_secret="x", secret_key="x"))  # fmt: skip
+    env = {
+        "RANGE_DATA_DIR": str(tmp),
+        "RANGE_DATABASE_URL": db_url,
+        "RANGE_ADMIN_TOKEN": "bench-admin-token",
+        "RANGE_FLAG_SECRET": "bench-flag-secret",
+        "RANGE_SECRET_KEY": "bench-secret-key",
+        "RANGE_EVENT_SLUG": "ice",
+    }
+    ctx = Range.from_settings(
+        Settings(
+            data_dir=tmp, database_url=db_url, admin_token="x", flag_secret="x", secret_key="x"
+        )
+    )
     t0 = time.perf_counter()
     seed(ctx, args.teams, args.challenges, args.solves)
     ctx.store.dispose()
-    print(f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves in "
-          f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+    print(
+        f"seeded {args.teams} teams x {args.challenges} challenges x {args.solves} solves in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
     results: dict[str, dict] = {"config": vars(args) | {"out": str(args.out)}}
     c, d = args.connections, args.duration
     gcfg = (args.workers, "sync", 1, True)  # as the README runs it: 2 sync workers, --preload
@@ -79,8 +89,9 @@ def main() -> None:
         results["page_gzip"] = wrk(app.url("/"), c, d, headers=gz)
         results["board_fragment"] = wrk(app.url("/board"), c, d)
         results["board_fragment_gzip"] = wrk(app.url("/board"), c, d, headers=gz)
-        results["board_poll_304"] = wrk(app.url("/board"), c, d,
-                                        headers={"If-None-Match": board_etag})  # fmt: skip
+        results["board_poll_304"] = wrk(
+            app.url("/board"), c, d, headers={"If-None-Match": board_etag}
+        )
         results["json"] = wrk(app.url("/api/v1/scoreboard"), c, d)
         results["worker_memory_mb"] = app.worker_memory_mb()
     finally:
@@ -93,9 +104,11 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     b = results["baseline_flask"]["rps"]
-    print(f"\ngunicorn {args.workers} sync workers, {c} connections, {d} s each; page "
-          f"{sizes['/'] / 1024:.0f} KiB, fragment {sizes['/board'] / 1024:.0f} KiB, JSON "
-          f"{sizes['/api/v1/scoreboard'] / 1024:.0f} KiB")  # fmt: skip
+    print(
+        f"\ngunicorn {args.workers} sync workers, {c} connections, {d} s each; page "
+        f"{sizes['/'] / 1024:.0f} KiB, fragment {sizes['/board'] / 1024:.0f} KiB, JSON "
+        f"{sizes['/api/v1/scoreboard'] / 1024:.0f} KiB"
+    )
     print(
         "first render (cold cache): "
         + ", ".join(
@@ -117,8 +130,10 @@ def main() -> None:
         "json",
     ):
         r = results[key]
-        print(f"{key:22} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
-              f"{r['non2xx'] + r['socket_errors']:7d} {r['rps'] / b:11.2f}x")  # fmt: skip
+        print(
+            f"{key:22} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+            f"{r['non2xx'] + r['socket_errors']:7d} {r['rps'] / b:11.2f}x"
+        )
     mem = ", ".join(f"RSS {m['rss']:.1f} / PSS {m['pss']:.1f}" for m in results["worker_memory_mb"])
     print(f"worker memory MB: {mem}")
     shutil.rmtree(tmp, ignore_errors=True)

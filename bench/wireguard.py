@@ -68,8 +68,9 @@ def measure(container, host: str, size: int, pings: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--megabytes", type=int, default=256)
     ap.add_argument("--pings", type=int, default=2000)
@@ -95,14 +96,21 @@ def main() -> None:
         size = args.megabytes * 2**20
         server = client.containers.run(
             rec.backend.jumpbox_image(),
-            ["sh", "-c", f"socat TCP-LISTEN:9000,fork,reuseaddr SYSTEM:'head -c {size} /dev/zero'"
-             " & exec socat TCP-LISTEN:9001,fork,reuseaddr,nodelay EXEC:cat"],
-            name=f"rct-{event}-probe", detach=True, network=network_name(event, team_id),
+            [
+                "sh",
+                "-c",
+                f"socat TCP-LISTEN:9000,fork,reuseaddr SYSTEM:'head -c {size} /dev/zero'"
+                " & exec socat TCP-LISTEN:9001,fork,reuseaddr,nodelay EXEC:cat",
+            ],
+            name=f"rct-{event}-probe",
+            detach=True,
+            network=network_name(event, team_id),
             labels={"rct.event": event},
-        )  # fmt: skip
+        )
         server.reload()
         host = server.attrs["NetworkSettings"]["Networks"][network_name(event, team_id)][
-            "IPAddress"]  # fmt: skip
+            "IPAddress"
+        ]
         jumpbox = client.containers.get(jumpbox_name(event, team_id))
         paths = {"jumpbox (direct)": jumpbox, "wireguard (tunnel)": member}
         runs: dict[str, list[dict]] = {name: [] for name in paths}
@@ -122,10 +130,12 @@ def main() -> None:
         print(f"{'path':<22}{'Mbit/s':>10}{'RTT p50 us':>12}{'RTT p95 us':>12}")
         for name, s in summary.items():
             print(f"{name:<22}{s['mbit_s']:>10.0f}{s['rtt_us_p50']:>12.0f}{s['rtt_us_p95']:>12.0f}")
-        print(f"tunnel / direct: throughput x{tunnel['mbit_s'] / direct['mbit_s']:.2f}, "
-              f"RTT p50 x{tunnel['rtt_us_p50'] / direct['rtt_us_p50']:.2f}, "
-              f"RTT p95 x{tunnel['rtt_us_p95'] / direct['rtt_us_p95']:.2f} "
-              f"({args.rounds} rounds of {args.megabytes} MiB and {args.pings} pings)")  # fmt: skip
+        print(
+            f"tunnel / direct: throughput x{tunnel['mbit_s'] / direct['mbit_s']:.2f}, "
+            f"RTT p50 x{tunnel['rtt_us_p50'] / direct['rtt_us_p50']:.2f}, "
+            f"RTT p95 x{tunnel['rtt_us_p95'] / direct['rtt_us_p95']:.2f} "
+            f"({args.rounds} rounds of {args.megabytes} MiB and {args.pings} pings)"
+        )
     finally:
         for _ in fixture:  # the fixture's teardown: containers, networks, the veth link
             pass

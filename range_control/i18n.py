@@ -23,8 +23,16 @@ CATALOGS = Path(__file__).resolve().parent.parent / "scoreboard_web" / "translat
 SOURCE_LANGUAGE = "en"
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 # Names of languages in themselves, for the chooser (a language without one shows its code).
-NATIVE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "nl": "Nederlands",
-                "pl": "Polski", "it": "Italiano", "es": "Español", "pt": "Português"}  # fmt: skip
+NATIVE_NAMES = {
+    "en": "English",
+    "fr": "Français",
+    "de": "Deutsch",
+    "nl": "Nederlands",
+    "pl": "Polski",
+    "it": "Italiano",
+    "es": "Español",
+    "pt": "Português",
+}
 
 
 def N_(text: str) -> str:

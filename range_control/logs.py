@@ -76,8 +76,14 @@ class _Json(JsonFormatter):
         )
 
 
-def configure(fmt: str = "text", *, secrets: Iterable[str] = (), level: int = logging.INFO,
-              stream: Any = None, force: bool = True) -> logging.Handler:  # fmt: skip
+def configure(
+    fmt: str = "text",
+    *,
+    secrets: Iterable[str] = (),
+    level: int = logging.INFO,
+    stream: Any = None,
+    force: bool = True,
+) -> logging.Handler:
     """One handler on the root logger in the chosen format, with the context and scrubbing
     filters; returns it (tests read what it wrote)."""
     handler = logging.StreamHandler(stream or sys.stderr)

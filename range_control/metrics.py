@@ -28,8 +28,9 @@ if _DIR:
         # A command that only reads (a migration, the doctor) runs without the directory.
         logging.getLogger(__name__).warning(
             "metrics directory %s unusable (%s): this process keeps its metrics to itself",
-            _DIR, exc.strerror,
-        )  # fmt: skip
+            _DIR,
+            exc.strerror,
+        )
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         _DIR = None
     else:
@@ -52,42 +53,53 @@ _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 _SLOW = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 REQUESTS = Counter(
-    "range_http_requests", "HTTP requests answered, by route template, method and status",
+    "range_http_requests",
+    "HTTP requests answered, by route template, method and status",
     ["route", "method", "status"],
-)  # fmt: skip
+)
 REQUEST_SECONDS = Histogram(
-    "range_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
-    ["route"], buckets=_FAST,
-)  # fmt: skip
+    "range_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template",
+    ["route"],
+    buckets=_FAST,
+)
 ATTEMPTS = Counter(
-    "range_flag_attempts", "Flag attempts recorded, by outcome "
-    "(correct, incorrect, partial, already_solved)", ["outcome"],
-)  # fmt: skip
+    "range_flag_attempts",
+    "Flag attempts recorded, by outcome (correct, incorrect, partial, already_solved)",
+    ["outcome"],
+)
 SOLVES = Counter("range_solves", "Challenges solved (correct flags that scored)")
 RATE_LIMITED = Counter(
-    "range_rate_limit_refusals", "Requests refused by a per-team limit, by what was limited",
+    "range_rate_limit_refusals",
+    "Requests refused by a per-team limit, by what was limited",
     ["limit"],
-)  # fmt: skip
+)
 SHARING_ALERTS = Counter("range_sharing_alerts", "Flags submitted that belong to another team")
 SCOREBOARD_CACHE = Counter(
-    "range_scoreboard_cache", "Scoreboard snapshots served, by cache result (hit, miss)",
+    "range_scoreboard_cache",
+    "Scoreboard snapshots served, by cache result (hit, miss)",
     ["result"],
-)  # fmt: skip
+)
 RECONCILE_SECONDS = Histogram(
     "range_reconcile_pass_duration_seconds", "Time of one reconciler pass", buckets=_SLOW
 )
 RECONCILE_ACTIONS = Counter(
-    "range_reconcile_actions", "What reconciler passes did to the engine, by action "
-    "(created, restarted, removed, failed, expired)", ["action"],
-)  # fmt: skip
+    "range_reconcile_actions",
+    "What reconciler passes did to the engine, by action "
+    "(created, restarted, removed, failed, expired)",
+    ["action"],
+)
 SCHEDULER_LAG = Histogram(
-    "range_scheduler_lag_seconds", "How late a timeline milestone was applied after it was due",
+    "range_scheduler_lag_seconds",
+    "How late a timeline milestone was applied after it was due",
     buckets=_FAST[3:] + (30.0, 60.0, 300.0),
-)  # fmt: skip
+)
 WRITE_WAIT = Histogram(
-    "range_db_write_wait_seconds", "Time a write waited for its turn among the database's "
-    "writers (SQLite's writer queue; 0 on PostgreSQL, which queues per row)", buckets=_FAST,
-)  # fmt: skip
+    "range_db_write_wait_seconds",
+    "Time a write waited for its turn among the database's "
+    "writers (SQLite's writer queue; 0 on PostgreSQL, which queues per row)",
+    buckets=_FAST,
+)
 WRITER_LOCK_WAITS = Counter(
     "range_db_writer_lock_waits", "Writes that found the writer lock held and had to wait"
 )

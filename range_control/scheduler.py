@@ -90,11 +90,19 @@ class RangeScheduler:
         if self.want_reconcile:
             self._start_reconciler()
         if (every := self.ctx.settings.backup_seconds) is not None:
-            self.scheduler.add_job("range_control.scheduler:_backup_job", "interval",
-                                   seconds=every, id="backup", replace_existing=True)  # fmt: skip
-            log.info("rolling backups every %s into %s (keeping %d)",
-                     self.ctx.settings.backup_every, self.ctx.settings.resolved_backup_dir,
-                     self.ctx.settings.backup_keep)  # fmt: skip
+            self.scheduler.add_job(
+                "range_control.scheduler:_backup_job",
+                "interval",
+                seconds=every,
+                id="backup",
+                replace_existing=True,
+            )
+            log.info(
+                "rolling backups every %s into %s (keeping %d)",
+                self.ctx.settings.backup_every,
+                self.ctx.settings.resolved_backup_dir,
+                self.ctx.settings.backup_keep,
+            )
         else:
             if self.scheduler.get_job("backup") is not None:
                 self.scheduler.remove_job("backup")  # an earlier run's, from the job store
@@ -112,9 +120,12 @@ class RangeScheduler:
             return
         self.reconciler = EnvironmentReconciler(self.ctx, backend)
         self.scheduler.add_job(
-            "range_control.scheduler:_reconcile_job", "interval",
-            seconds=self.ctx.settings.reconcile_seconds, id="reconcile", replace_existing=True,
-        )  # fmt: skip
+            "range_control.scheduler:_reconcile_job",
+            "interval",
+            seconds=self.ctx.settings.reconcile_seconds,
+            id="reconcile",
+            replace_existing=True,
+        )
 
     def reconcile(self) -> None:
         if self.reconciler is None:
@@ -131,9 +142,13 @@ class RangeScheduler:
             log.exception("reconcile pass failed")
             return
         if report.changed:
-            log.info("reconciled: created %d, removed %d, restarted %d, failed %d",
-                     len(report.created), len(report.removed), len(report.restarted),
-                     len(report.failed))  # fmt: skip
+            log.info(
+                "reconciled: created %d, removed %d, restarted %d, failed %d",
+                len(report.created),
+                len(report.removed),
+                len(report.restarted),
+                len(report.failed),
+            )
 
     def backup(self) -> None:
         """One rolling backup; a failure is logged (and counted) and the next one tries again."""
@@ -142,8 +157,12 @@ class RangeScheduler:
         except Exception:
             log.exception("rolling backup failed")
             return
-        log.info("backup written: %s (%d bytes, %d attempts)", done.path, done.size,
-                 done.manifest.counts.get("attempts", 0))  # fmt: skip
+        log.info(
+            "backup written: %s (%d bytes, %d attempts)",
+            done.path,
+            done.size,
+            done.manifest.counts.get("attempts", 0),
+        )
 
     def stop(self) -> None:
         global _active

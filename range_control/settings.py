@@ -108,18 +108,22 @@ class Settings(BaseSettings):
         default=None, description="single sign-on: the range's client secret"
     )
     oidc_role_claim: str = Field(
-        default="range_role", pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        default="range_role",
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
         description="the claim that holds the person's role (organiser, grader, observer, "
         "member, captain)",
-    )  # fmt: skip
+    )
     oidc_team_claim: str = Field(
-        default="range_team", pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        default="range_team",
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
         description="the claim that holds a member's or captain's team (its name on the range)",
-    )  # fmt: skip
+    )
     oidc_scopes: str = Field(
-        default="openid email profile", pattern=r"^openid( [\x21-\x7e]+)*$", max_length=300,
+        default="openid email profile",
+        pattern=r"^openid( [\x21-\x7e]+)*$",
+        max_length=300,
         description="the scopes asked for (space-separated, openid first)",
-    )  # fmt: skip
+    )
     invite_hours: float = Field(
         default=72, gt=0, le=24 * 31, description="how long an account's invite link is valid"
     )
@@ -257,9 +261,13 @@ class Settings(BaseSettings):
     def overridden(self, values: dict[str, str]) -> list[str]:
         """The ``RANGE_*`` variables that give a generated secret other than ``values`` has
         (the given one wins over the stored or restored one)."""
-        return [f"RANGE_{n.upper()}" for n in GENERATED_SECRETS
-                if (given := getattr(self, n)) is not None and n in values
-                and given.get_secret_value() != values[n]]  # fmt: skip
+        return [
+            f"RANGE_{n.upper()}"
+            for n in GENERATED_SECRETS
+            if (given := getattr(self, n)) is not None
+            and n in values
+            and given.get_secret_value() != values[n]
+        ]
 
 
 def stored_secrets(data_dir: Path) -> dict[str, str]:

@@ -126,9 +126,13 @@ class _RangeFlask(Flask):
             response.headers["X-Request-ID"] = _request_id()  # the proxy's, echoed
         if self.access_lines:
             access_log.info(
-                "%s %s %d %.1f ms", req.method, route, response.status_code, elapsed * 1000,
+                "%s %s %d %.1f ms",
+                req.method,
+                route,
+                response.status_code,
+                elapsed * 1000,
                 extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
-            )  # fmt: skip
+            )
         return response
 
 
@@ -154,8 +158,11 @@ def _route(req: Any = request) -> str:
 def _log_context() -> dict[str, Any]:
     if not has_request_context():
         return {}
-    found: dict[str, Any] = {"route": _route(), "method": request.method,
-                             "request_id": _request_id()}  # fmt: skip
+    found: dict[str, Any] = {
+        "route": _route(),
+        "method": request.method,
+        "request_id": _request_id(),
+    }
     team = g.get("team")
     if team is not None and getattr(team, "id", None) is not None:
         found["team_id"] = team.id

@@ -69,8 +69,9 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
         cached.marker = marker
         return cached
     with _cache_lock:
-        visible = sorted((c for c in snap.challenges.values() if c.visible),
-                         key=lambda c: (c.category, c.name))  # fmt: skip
+        visible = sorted(
+            (c for c in snap.challenges.values() if c.visible), key=lambda c: (c.category, c.name)
+        )
         slugs = {c.id: c.slug for c in snap.challenges.values()}
         teams = {r.team_id: r.team for r in snap.board.standings}
         first_blood = {
@@ -88,14 +89,28 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
                     row.first_bloods.add(e.challenge)
             row.first_bloods |= {s for s, t in first_blood.items() if t == r.team}
             rows.append(row)
-        columns = [(c.slug, c.name, snap.board.challenges[c.id].value,
-                    snap.board.challenges[c.id].solves, c.translations)
-                   for c in visible]  # fmt: skip
+        columns = [
+            (
+                c.slug,
+                c.name,
+                snap.board.challenges[c.id].value,
+                snap.board.challenges[c.id].solves,
+                c.translations,
+            )
+            for c in visible
+        ]
         view = BoardView(
-            event=ev, phase_title=phase, phase_translations=phase_translations,
-            next_at=next_at, rows=rows, columns=columns,
-            first_blood=first_blood, chart=chart_svg(snap.board.standings[:10], ev),
-            announcements=ann, key=key, marker=marker,
-        )  # fmt: skip
+            event=ev,
+            phase_title=phase,
+            phase_translations=phase_translations,
+            next_at=next_at,
+            rows=rows,
+            columns=columns,
+            first_blood=first_blood,
+            chart=chart_svg(snap.board.standings[:10], ev),
+            announcements=ann,
+            key=key,
+            marker=marker,
+        )
         ctx.cache["web_board"] = view
         return view

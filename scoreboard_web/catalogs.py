@@ -63,15 +63,25 @@ def extract() -> Catalog:
     catalog = new_catalog()
     kw = keywords()
     for sub, method_map in SOURCES.items():
-        found = extract_from_dir(ROOT / sub, method_map=method_map, options_map=OPTIONS,
-                                 keywords=kw, comment_tags=("TRANSLATORS:",),
-                                 strip_comment_tags=True)  # fmt: skip
+        found = extract_from_dir(
+            ROOT / sub,
+            method_map=method_map,
+            options_map=OPTIONS,
+            keywords=kw,
+            comment_tags=("TRANSLATORS:",),
+            strip_comment_tags=True,
+        )
         for filename, lineno, message, comments, context in found:
             first = message[0] if isinstance(message, tuple) else message
             if not any(ch.isalpha() for ch in placeholder_free(first or "")):
                 continue  # "; ".join(...) inside a raise, "{problems}": nothing to translate
-            catalog.add(message, None, [(f"{sub}/{filename}", lineno)],
-                        auto_comments=comments, context=context)  # fmt: skip
+            catalog.add(
+                message,
+                None,
+                [(f"{sub}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return catalog
 
 

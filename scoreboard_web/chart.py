@@ -66,8 +66,10 @@ def chart_svg(
         parts.append(f'<polyline class="line {cls}" points="{" ".join(coords)}"/>')
         ly = pad_t + 4 + i * 18
         name = Markup.escape(r.team)
-        parts.append(f'<rect class="key {cls}" x="{width - pad_r + 10}" y="{ly}" width="10" '
-                     f'height="10"/><text class="legend" x="{width - pad_r + 26}" y="{ly + 9}">'
-                     f"{r.pos}. {name} ({r.score})</text>")  # fmt: skip
+        parts.append(
+            f'<rect class="key {cls}" x="{width - pad_r + 10}" y="{ly}" width="10" '
+            f'height="10"/><text class="legend" x="{width - pad_r + 26}" y="{ly + 9}">'
+            f"{r.pos}. {name} ({r.score})</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text in it is escaped or a number

@@ -79,8 +79,9 @@ def person_login(place: str, template: str, **context: object) -> Any:
     if wait is not None:
         return too_many(template, wait, **context)
     try:
-        sid, _account = sessions.open_person(ctx(), login, request.form.get("password", ""),
-                                             place, request.form.get("code") or None)  # fmt: skip
+        sid, _account = sessions.open_person(
+            ctx(), login, request.form.get("password", ""), place, request.form.get("code") or None
+        )
     except Unauthorized as exc:
         login_limiter().failed("person-login", request.remote_addr, login)
         flash(message(exc), "error")
@@ -99,11 +100,14 @@ def begin_session(sid: str, kind: str) -> None:
 
 # The person-only pages (second factor, own sessions), asked for by a token's session.
 _NOT_A_PERSON = {
-    "console": N_("The organiser token has no second factor or sessions of its own: sign in "
-                  "with your account."),
-    "portal": N_("The team token has no second factor or sessions of its own: sign in with "
-                 "your account."),
-}  # fmt: skip
+    "console": N_(
+        "The organiser token has no second factor or sessions of its own: sign in "
+        "with your account."
+    ),
+    "portal": N_(
+        "The team token has no second factor or sessions of its own: sign in with your account."
+    ),
+}
 
 
 def _not_a_person(place: str) -> Response:
@@ -128,9 +132,15 @@ def second_factor_page(account: Any, place: str) -> Response:
     uri = accounts.totp_uri(ctx(), account, key)
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=4))  # noqa: S704 - segno's SVG
     mine = sessions.sessions_of(ctx(), account.id, session.get(SID, ""))
-    body = render_template(f"{place}/security.html", account=account, key=key, qr=qr,
-                           action=url_for(f"{place}.security"), sessions=mine,
-                           end_action=url_for(f"{place}.end_session"))  # fmt: skip
+    body = render_template(
+        f"{place}/security.html",
+        account=account,
+        key=key,
+        qr=qr,
+        action=url_for(f"{place}.security"),
+        sessions=mine,
+        end_action=url_for(f"{place}.end_session"),
+    )
     return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
 
 

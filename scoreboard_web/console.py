@@ -60,8 +60,13 @@ from scoreboard_web.i18n import gettext, label, message, ngettext
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 
 ACTOR = api_tokens.MACHINE_ORGANISER  # the shared token's session is a machine actor
-CONTROLS = {"start": scenario.start, "pause": scenario.pause, "resume": scenario.resume,
-            "skip": scenario.skip, "end": scenario.end}  # fmt: skip
+CONTROLS = {
+    "start": scenario.start,
+    "pause": scenario.pause,
+    "resume": scenario.resume,
+    "skip": scenario.skip,
+    "end": scenario.end,
+}
 
 
 # The white cell's forms: graders may send these (and no other change).
@@ -94,8 +99,11 @@ def organiser_required(fn: Callable[..., Any]) -> Callable[..., Any]:
         else:
             return redirect(url_for("console.login"))
         own = ("console.security", "console.end_session")  # a person's own, whatever the role
-        if (g.account is not None and request.endpoint not in own
-                and accounts.must_enrol(ctx(), g.account)):  # fmt: skip
+        if (
+            g.account is not None
+            and request.endpoint not in own
+            and accounts.must_enrol(ctx(), g.account)
+        ):
             flash(gettext("Your role needs a second factor: add it before going on."), "info")
             return redirect(url_for("console.security"))
         may = ("organiser", "grader") if request.endpoint in GRADING else ("organiser",)
@@ -169,8 +177,9 @@ def event_control(action: str) -> Response:
 @organiser_required
 def env_action() -> Response:
     action = request.form.get("action", "")
-    sel = environments.Selection(team=request.form.get("team") or None,
-                                 challenge=request.form.get("challenge") or None)  # fmt: skip
+    sel = environments.Selection(
+        team=request.form.get("team") or None, challenge=request.form.get("challenge") or None
+    )
     ops = {"up": environments.up, "reset": environments.reset, "stop": environments.down}
     with flash_errors():
         if action not in ops:
@@ -181,7 +190,7 @@ def env_action() -> Response:
             "%(num)d instances: the reconciler applies it within seconds.",
             n,
         )
-        flash(done, "ok")  # fmt: skip
+        flash(done, "ok")
     return _back()
 
 
@@ -189,8 +198,9 @@ def env_action() -> Response:
 @organiser_required
 def add_team() -> Response | str:
     with flash_errors():
-        nt = teams.add_team(ctx(), request.form.get("name", ""),
-                            request.form.get("country") or None, actor=g.actor)  # fmt: skip
+        nt = teams.add_team(
+            ctx(), request.form.get("name", ""), request.form.get("country") or None, actor=g.actor
+        )
         return _token_page(gettext("Team added"), nt)
     return _back()
 
@@ -227,8 +237,9 @@ def post_announcement() -> Response:
             for lang in languages()
             if lang != ctx().settings.default_language
         }
-        scenario.post_announcement(ctx(), request.form.get("title", ""),
-                                   request.form.get("body", ""), g.actor, langs)  # fmt: skip
+        scenario.post_announcement(
+            ctx(), request.form.get("title", ""), request.form.get("body", ""), g.actor, langs
+        )
         flash(gettext("Announcement posted."), "ok")
     return _back()
 
@@ -238,8 +249,9 @@ def post_announcement() -> Response:
 def add_award() -> Response:
     with flash_errors():
         value = whole(request.form.get("value"), "value", -1_000_000, 1_000_000)
-        admin.add_award(ctx(), request.form.get("team", ""), value,
-                        request.form.get("reason", ""), g.actor)  # fmt: skip
+        admin.add_award(
+            ctx(), request.form.get("team", ""), value, request.form.get("reason", ""), g.actor
+        )
         flash(gettext("Award given."), "ok")
     return _back()
 
@@ -258,9 +270,14 @@ def _attempt_filter() -> admin.AttemptFilter:
 @organiser_required
 def attempts_page() -> str:
     f = _attempt_filter()
-    return render_template("console/attempts.html", rows=admin.list_attempts(ctx(), f), f=f,
-                           teams=teams.list_teams(ctx()), people=_members(),
-                           challenges=admin.list_challenges(ctx()))  # fmt: skip
+    return render_template(
+        "console/attempts.html",
+        rows=admin.list_attempts(ctx(), f),
+        f=f,
+        teams=teams.list_teams(ctx()),
+        people=_members(),
+        challenges=admin.list_challenges(ctx()),
+    )
 
 
 def _members() -> list[Any]:
@@ -304,8 +321,9 @@ def tasks_page() -> str:
 @organiser_required
 def task_queue(slug: str) -> str:
     slug = slug[:100]
-    return render_template("console/task_queue.html", task=tasks.summary(ctx(), slug),
-                           rows=tasks.queue(ctx(), slug))  # fmt: skip
+    return render_template(
+        "console/task_queue.html", task=tasks.summary(ctx(), slug), rows=tasks.queue(ctx(), slug)
+    )
 
 
 @bp.get("/tasks/<slug>/<code>")
@@ -337,8 +355,12 @@ def _grade(slug: str, code: str, moderate: bool) -> Response:
     grader = tasks.Grader(g.actor, g.account.id if g.account is not None else None)
     with flash_errors():
         card = tasks.grade(ctx(), slug[:100], code[:20], _scores_of_form(), grader, moderate)
-        flash(gettext("Grade saved (%(role)s): %(total)d points.", role=label(card.role),
-                      total=card.total), "ok")  # fmt: skip
+        flash(
+            gettext(
+                "Grade saved (%(role)s): %(total)d points.", role=label(card.role), total=card.total
+            ),
+            "ok",
+        )
     return redirect(url_for("console.task_sheet", slug=slug, code=code))
 
 
@@ -385,9 +407,14 @@ def report_download() -> Response:
     body = html(doc) if kind == "html" else json.dumps(doc, ensure_ascii=False, indent=1)
     who = "-" + slugify(doc["event"]["team"]) if doc["event"]["team"] else ""  # [a-z0-9-] only
     name = f"after-action-{ctx().event_slug}{who}.{kind}"
-    return Response(body, mimetype="text/html" if kind == "html" else "application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "Cache-Control": "no-store"})  # fmt: skip
+    return Response(
+        body,
+        mimetype="text/html" if kind == "html" else "application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.get("/tokens")
@@ -402,8 +429,9 @@ def tokens_page(new: Any = None) -> Response:
 @organiser_required
 def create_token() -> Response:
     with flash_errors():
-        new = api_tokens.create(ctx(), request.form.get("name", "")[:200],
-                                request.form.get("scope", "")[:20], g.actor)  # fmt: skip
+        new = api_tokens.create(
+            ctx(), request.form.get("name", "")[:200], request.form.get("scope", "")[:20], g.actor
+        )
         flash(gettext("Token created."), "ok")
         return tokens_page(new)
     return redirect(url_for("console.tokens_page"))

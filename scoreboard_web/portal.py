@@ -81,10 +81,15 @@ def _banner() -> dict[str, Any]:
         return {}
     w = scenario.where(ctx())
     phase = w.at.phase if w.at is not None else None
-    return {"banner": {"ev": w.view, "phase_title": phase.title if phase else None,
-                       "phase_translations": scenario.phase_translations(w),
-                       "next_at": w.at.next_at if w.at is not None else None},
-            "now": ctx().clock.now()}  # fmt: skip
+    return {
+        "banner": {
+            "ev": w.view,
+            "phase_title": phase.title if phase else None,
+            "phase_translations": scenario.phase_translations(w),
+            "next_at": w.at.next_at if w.at is not None else None,
+        },
+        "now": ctx().clock.now(),
+    }
 
 
 def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,8 +107,9 @@ def team_required(fn: Callable[..., Any]) -> Callable[..., Any]:
                     )
                 g.team = sessions.team_of_account(ctx(), g.account)
                 if request.endpoint != "portal.security" and accounts.must_enrol(ctx(), g.account):
-                    flash(gettext("Your role needs a second factor: add it before going on."),
-                          "info")  # fmt: skip
+                    flash(
+                        gettext("Your role needs a second factor: add it before going on."), "info"
+                    )
                     return redirect(url_for("portal.security"))
             else:
                 g.account = None
@@ -172,8 +178,7 @@ def challenges() -> str:
     if rest:
         title = gettext("Open challenges") if groups else gettext("Challenges")
         groups.append((Localized(title, current_language()), _by_category(rest)))
-    return render_template("portal/challenges.html", groups=groups,
-                           standing=_standing())  # fmt: skip
+    return render_template("portal/challenges.html", groups=groups, standing=_standing())
 
 
 def _by_category(items: list[ChallengeSummary]) -> OrderedDict[str, list[ChallengeSummary]]:
@@ -200,8 +205,9 @@ def challenge(slug: str) -> str:
     task = None
     if detail.kind == "task" and not detail.locked:
         task = tasks.team_view(ctx(), g.team.id, detail.slug)
-    return render_template("portal/challenge.html", c=detail, instance=instance, task=task,
-                           now=ctx().clock.now())  # fmt: skip
+    return render_template(
+        "portal/challenge.html", c=detail, instance=instance, task=task, now=ctx().clock.now()
+    )
 
 
 # A deliverable's form may be larger than RANGE_MAX_BODY_BYTES: up to the largest upload a
@@ -225,8 +231,14 @@ def submit_task(slug: str) -> Response:
         by = g.account.id if g.account is not None else None
         sent = tasks.submit(ctx(), g.team.id, slug[:100], request.form.get("text"), upload, by)
         if sent.late:
-            flash(gettext("Version %(version)d received, after the due time: the task's late "
-                          "rule applies.", version=sent.version), "info")  # fmt: skip
+            flash(
+                gettext(
+                    "Version %(version)d received, after the due time: the task's late "
+                    "rule applies.",
+                    version=sent.version,
+                ),
+                "info",
+            )
         else:
             flash(gettext("Version %(version)d received.", version=sent.version), "ok")
     return redirect(url_for("portal.challenge", slug=slug))
@@ -246,8 +258,9 @@ def attempt(slug: str) -> Response:
     flag = request.form.get("flag", "")
     try:
         by = g.account.id if g.account is not None else None
-        result = attempts.submit(ctx(), g.team.id, slug[:100], flag.strip(), request.remote_addr,
-                                 account_id=by)  # fmt: skip
+        result = attempts.submit(
+            ctx(), g.team.id, slug[:100], flag.strip(), request.remote_addr, account_id=by
+        )
     except RateLimited as exc:
         flash(gettext("Slow down: %(reason)s.", reason=message(exc)), "error")
     except EventNotRunning as exc:
@@ -256,8 +269,10 @@ def attempt(slug: str) -> Response:
         flash(message(exc), "error")
     else:
         if result.status == "correct":
-            flash(ngettext("Correct! +%(num)d point.", "Correct! +%(num)d points.",
-                           result.points), "ok")  # fmt: skip
+            flash(
+                ngettext("Correct! +%(num)d point.", "Correct! +%(num)d points.", result.points),
+                "ok",
+            )
         elif result.status == "already_solved":
             flash(gettext("Already solved by your team."), "info")
         elif result.status == "partial":
@@ -265,9 +280,14 @@ def attempt(slug: str) -> Response:
         elif result.attempts_left is None:
             flash(gettext("Incorrect flag."), "error")
         else:
-            flash(ngettext("Incorrect flag (%(num)d attempt left).",
-                           "Incorrect flag (%(num)d attempts left).", result.attempts_left),
-                  "error")  # fmt: skip
+            flash(
+                ngettext(
+                    "Incorrect flag (%(num)d attempt left).",
+                    "Incorrect flag (%(num)d attempts left).",
+                    result.attempts_left,
+                ),
+                "error",
+            )
     return redirect(url_for("portal.challenge", slug=slug))
 
 
@@ -336,8 +356,11 @@ def announcements() -> str:
 @team_required
 def access() -> str:
     team_id = g.team.id
-    return render_template("portal/access.html", jumpbox=environments.team_jumpbox(ctx(), team_id),
-                           access=team_access.team_access(ctx(), team_id))  # fmt: skip
+    return render_template(
+        "portal/access.html",
+        jumpbox=environments.team_jumpbox(ctx(), team_id),
+        access=team_access.team_access(ctx(), team_id),
+    )
 
 
 def _back_to_access() -> Response:
@@ -353,10 +376,20 @@ def _actor() -> str:
 @team_required
 def add_ssh_key() -> Response:
     with flash_errors():
-        key = team_access.add_ssh_key(ctx(), g.team.id, request.form.get("label", ""),
-                                      request.form.get("public_key", ""), _actor())  # fmt: skip
-        flash(gettext("Key %(fingerprint)s added: it works on your jumpbox within seconds.",
-                      fingerprint=key.fingerprint), "ok")  # fmt: skip
+        key = team_access.add_ssh_key(
+            ctx(),
+            g.team.id,
+            request.form.get("label", ""),
+            request.form.get("public_key", ""),
+            _actor(),
+        )
+        flash(
+            gettext(
+                "Key %(fingerprint)s added: it works on your jumpbox within seconds.",
+                fingerprint=key.fingerprint,
+            ),
+            "ok",
+        )
     return _back_to_access()
 
 
@@ -375,8 +408,12 @@ def add_peer() -> Response:
     """The new device's configuration in this answer only (its private key is nowhere else)."""
     with flash_errors():
         new = team_access.add_peer(ctx(), g.team.id, request.form.get("label", ""), _actor())
-        body = render_template("portal/wireguard_new.html", new=new, qr=_qr_svg(new.config),
-                               download=_data_uri(new.config))  # fmt: skip
+        body = render_template(
+            "portal/wireguard_new.html",
+            new=new,
+            qr=_qr_svg(new.config),
+            download=_data_uri(new.config),
+        )
         return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
     return _back_to_access()
 
@@ -421,9 +458,13 @@ def invite_member() -> Response:
     """The captain adds a member: the invite link is in this answer only."""
     captain = _captain()
     with flash_errors():
-        new = accounts.invite_member(ctx(), captain, request.form.get("name", ""),
-                                     request.form.get("email") or None,
-                                     request.form.get("callsign") or None)  # fmt: skip
+        new = accounts.invite_member(
+            ctx(),
+            captain,
+            request.form.get("name", ""),
+            request.form.get("email") or None,
+            request.form.get("callsign") or None,
+        )
         body = render_template("portal/invited.html", new=new)
         return Response(body, headers={"Cache-Control": "no-store"}, mimetype="text/html")
     return redirect(url_for("portal.team_page"))

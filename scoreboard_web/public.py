@@ -18,8 +18,9 @@ from scoreboard_web.board import BoardView, board_view
 from scoreboard_web.common import ctx, local_path
 from scoreboard_web.i18n import COOKIE, current_language, gettext, message
 
-bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
-               template_folder="templates")  # fmt: skip
+bp = Blueprint(
+    "web", __name__, static_folder="static", static_url_path="/assets", template_folder="templates"
+)
 
 
 def _large() -> bool:
@@ -48,8 +49,11 @@ def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
 
 
 def _send(body: _Body, status: int = 200) -> Response:
-    headers = {"ETag": f'"{body.key}"', "Cache-Control": "no-cache",
-               "Vary": "Accept-Encoding, Accept-Language, Cookie"}  # fmt: skip
+    headers = {
+        "ETag": f'"{body.key}"',
+        "Cache-Control": "no-cache",
+        "Vary": "Accept-Encoding, Accept-Language, Cookie",
+    }
     if request.headers.get("If-None-Match") == headers["ETag"]:
         return Response(status=304, headers=headers)
     data = body.raw
@@ -100,15 +104,17 @@ def choose_language(code: str) -> Response:
     if code not in languages():
         abort(404)
     resp = redirect(local_path(request.args.get("next")) or "/", code=303)
-    resp.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
-                    secure=request.is_secure)  # fmt: skip
+    resp.set_cookie(
+        COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True, secure=request.is_secure
+    )
     return resp
 
 
 @bp.get("/announcements")
 def announcements_page() -> str:
-    return render_template("announcements.html", items=scenario.announcements(ctx(), 100),
-                           back="web.scoreboard_page")  # fmt: skip
+    return render_template(
+        "announcements.html", items=scenario.announcements(ctx(), 100), back="web.scoreboard_page"
+    )
 
 
 # --- a person's invite: set a password ------------------------------------------------------

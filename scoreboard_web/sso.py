@@ -44,7 +44,7 @@ def install(app: Flask, settings: Settings) -> None:
             "scope": settings.oidc_scopes,
             "code_challenge_method": "S256",
             "default_timeout": 10,
-        },  # fmt: skip
+        },
     )
     app.extensions["range_oidc"] = oauth
 
@@ -57,8 +57,11 @@ def _client() -> Any:
 def _unreachable() -> Response:
     issuer = ctx().settings.oidc_issuer or ""
     log.warning("single sign-on: the identity provider at %s does not answer", issuer)
-    said = gettext("The identity provider (%(issuer)s) does not answer: sign in with your "
-                   "password, or try again later.", issuer=issuer)  # fmt: skip
+    said = gettext(
+        "The identity provider (%(issuer)s) does not answer: sign in with your "
+        "password, or try again later.",
+        issuer=issuer,
+    )
     return html_error(502, "unavailable", said)
 
 
@@ -86,9 +89,14 @@ def callback() -> Response:
         issuer = client.load_server_metadata()["issuer"]
     except AuthlibBaseError as exc:
         log.info("single sign-on refused: %s", exc.error)
-        return html_error(401, "unauthorized",
-                          gettext("Single sign-on failed (%(reason)s): start again from the "
-                                  "login page.", reason=exc.description or exc.error))  # fmt: skip
+        return html_error(
+            401,
+            "unauthorized",
+            gettext(
+                "Single sign-on failed (%(reason)s): start again from the login page.",
+                reason=exc.description or exc.error,
+            ),
+        )
     except requests.RequestException:
         return _unreachable()
     if info.get("sub") != claims.get("sub"):  # OpenID Connect Core 5.3.2

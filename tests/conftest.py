@@ -181,8 +181,14 @@ def unique_event(prefix: str = "t") -> str:
 
 
 def make_env(database_url: str, tmp: Path, **overrides: object) -> Env:
-    given = {"data_dir": tmp / "var", "database_url": database_url, "admin_token": ADMIN,
-             "flag_secret": FLAG_SECRET, "secret_key": "test-secret-key", **overrides}  # fmt: skip
+    given = {
+        "data_dir": tmp / "var",
+        "database_url": database_url,
+        "admin_token": ADMIN,
+        "flag_secret": FLAG_SECRET,
+        "secret_key": "test-secret-key",
+        **overrides,
+    }
     settings = Settings(**given).ensure_secrets()  # type: ignore[arg-type]
     clock = FixedClock(T0)
     app = create_app(settings, clock)
@@ -198,8 +204,14 @@ def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
 
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +220,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (infra/setup.sh does)",
-                    pytrace=False)  # fmt: skip
+        pytest.fail(
+            f"{CHROMIUM} missing: apt-get install chromium (infra/setup.sh does)", pytrace=False
+        )
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
@@ -217,8 +230,9 @@ def browser() -> Iterator[Any]:
 
 
 @contextmanager
-def jumpbox_ssh(host: str, port: int, password: str | None, wait: float = 20,
-                pkey: Any = None) -> Iterator[Any]:  # fmt: skip
+def jumpbox_ssh(
+    host: str, port: int, password: str | None, wait: float = 20, pkey: Any = None
+) -> Iterator[Any]:
     """Logged into a team's jumpbox as the team is (user ``team``, its password or a member's
     key ``pkey``), retrying for ``wait`` seconds: sshd may still be starting. No login by then
     is an AssertionError naming the port and the last error (a wrong password too)."""
@@ -229,9 +243,17 @@ def jumpbox_ssh(host: str, port: int, password: str | None, wait: float = 20,
     deadline, last = time.monotonic() + wait, None
     while True:
         try:
-            c.connect(host, port=port, username="team", password=password, pkey=pkey,
-                      timeout=10, banner_timeout=10, allow_agent=False,
-                      look_for_keys=False)  # fmt: skip
+            c.connect(
+                host,
+                port=port,
+                username="team",
+                password=password,
+                pkey=pkey,
+                timeout=10,
+                banner_timeout=10,
+                allow_agent=False,
+                look_for_keys=False,
+            )
             break
         except (paramiko.SSHException, OSError, EOFError) as exc:
             last = exc

@@ -37,24 +37,50 @@ class Nginx:
         self.cert = self.dir / "cert.pem"
         cert, key = self.dir / "cert.pem", self.dir / "key.pem"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-             "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.http, self.https = _free_port(), _free_port()
         site = subprocess.run(
             [str(REPO / "infra/deploy/render-site.sh")],
-            env={**os.environ, "RANGE_SITE_HTTP_PORT": str(self.http),
-                 "RANGE_SITE_HTTPS_PORT": str(self.https), "RANGE_SITE_UPSTREAM": upstream,
-                 "RANGE_SITE_STATIC": str(STATIC), "RANGE_SITE_CACHE": str(self.dir / "cache"),
-                 "RANGE_SITE_CERT": str(cert), "RANGE_SITE_KEY": str(key),
-                 "RANGE_SITE_NAME": "localhost"},
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+            env={
+                **os.environ,
+                "RANGE_SITE_HTTP_PORT": str(self.http),
+                "RANGE_SITE_HTTPS_PORT": str(self.https),
+                "RANGE_SITE_UPSTREAM": upstream,
+                "RANGE_SITE_STATIC": str(STATIC),
+                "RANGE_SITE_CACHE": str(self.dir / "cache"),
+                "RANGE_SITE_CERT": str(cert),
+                "RANGE_SITE_KEY": str(key),
+                "RANGE_SITE_NAME": "localhost",
+            },
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         (self.dir / "site.conf").write_text(site)
-        temp = "\n".join(f"  {k}_temp_path {self.dir}/{k};"
-                         for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+        temp = "\n".join(
+            f"  {k}_temp_path {self.dir}/{k};"
+            for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         (self.dir / "nginx.conf").write_text(
             f"user root;\nworker_processes 2;\npid {self.dir}/nginx.pid;\n"
             f"error_log {self.dir}/error.log warn;\ndaemon off;\n"
@@ -62,12 +88,14 @@ class Nginx:
             f"http {{\n  include /etc/nginx/mime.types;\n  access_log off;\n{temp}\n"
             f"  include {self.dir}/site.conf;\n}}\n"
         )
-        test = subprocess.run([exe, "-t", "-c", str(self.dir / "nginx.conf")],
-                              capture_output=True, text=True)  # fmt: skip
+        test = subprocess.run(
+            [exe, "-t", "-c", str(self.dir / "nginx.conf")], capture_output=True, text=True
+        )
         if test.returncode != 0:
             raise RuntimeError(f"nginx -t: {test.stderr}")
-        self.proc = subprocess.Popen([exe, "-c", str(self.dir / "nginx.conf")],
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [exe, "-c", str(self.dir / "nginx.conf")], start_new_session=True
+        )
         self.ssl = ssl.create_default_context(cafile=str(cert))
         deadline = time.monotonic() + 20
         while True:
@@ -79,15 +107,25 @@ class Nginx:
                     raise RuntimeError((self.dir / "error.log").read_text()) from None
                 time.sleep(0.2)
 
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None,
-             base: str | None = None) -> tuple[int, bytes, Any]:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        base: str | None = None,
+    ) -> tuple[int, bytes, Any]:
         req = urllib.request.Request(  # noqa: S310 - loopback only
-            (base or self.base) + path, method=method,
+            (base or self.base) + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", **(headers or {}),
-                     **({"Authorization": f"Bearer {token}"} if token else {})},
-        )  # fmt: skip
+            headers={
+                "Content-Type": "application/json",
+                **(headers or {}),
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
         opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=self.ssl), _NoRedirect()
         )

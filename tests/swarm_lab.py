@@ -59,8 +59,14 @@ class Lab:
     # --- up -----------------------------------------------------------------------------
     def image(self) -> str:
         tag = f"range/swarm-node:{images.context_digest(CONTEXT)[:16]}"
-        images.build_context(self.host, challenge="(swarm lab)", service="node", context=CONTEXT,
-                             dockerfile=None, tag=tag)  # fmt: skip
+        images.build_context(
+            self.host,
+            challenge="(swarm lab)",
+            service="node",
+            context=CONTEXT,
+            dockerfile=None,
+            tag=tag,
+        )
         return tag
 
     def up(self) -> Lab:
@@ -77,31 +83,42 @@ class Lab:
         for i in range(1, self.nodes + 1):
             name = f"rc-lab-node{i}"
             self.host.api.create_container(
-                tag, name=name, hostname=f"node{i}", labels={LABEL: "1", "range.image": tag},
+                tag,
+                name=name,
+                hostname=f"node{i}",
+                labels={LABEL: "1", "range.image": tag},
                 host_config=self.host.api.create_host_config(
-                    cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
+                    cap_add=["ALL"],
+                    cap_drop=["SYS_RESOURCE"],
                     security_opt=["seccomp=unconfined", "apparmor=unconfined"],
                     device_cgroup_rules=["a *:* rwm"],
                     binds={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
-                    tmpfs={"/var/lib/docker": "exec,size=6g", "/run": "exec",
-                           "/var/lib/docker-registry": "size=2g"},
+                    tmpfs={
+                        "/var/lib/docker": "exec,size=6g",
+                        "/run": "exec",
+                        "/var/lib/docker-registry": "size=2g",
+                    },
                 ),
-                networking_config=self.host.api.create_networking_config({
-                    NETWORK: self.host.api.create_endpoint_config(ipv4_address=node_ip(i)),
-                }),
-            )  # fmt: skip
+                networking_config=self.host.api.create_networking_config(
+                    {
+                        NETWORK: self.host.api.create_endpoint_config(ipv4_address=node_ip(i)),
+                    }
+                ),
+            )
             self.host.api.start(name)
             self.names.append(name)
         for i in range(1, self.nodes + 1):
             self._wait_engine(i)
         self.say("engines up")
         manager = self.client(1)
-        manager.swarm.init(advertise_addr=MANAGER_IP, default_addr_pool=["10.202.0.0/16"],
-                           subnet_size=24)  # fmt: skip
+        manager.swarm.init(
+            advertise_addr=MANAGER_IP, default_addr_pool=["10.202.0.0/16"], subnet_size=24
+        )
         token = manager.swarm.attrs["JoinTokens"]["Worker"]
         for i in range(2, self.nodes + 1):
-            self.client(i).swarm.join(remote_addrs=[f"{MANAGER_IP}:2377"], join_token=token,
-                                      advertise_addr=node_ip(i))  # fmt: skip
+            self.client(i).swarm.join(
+                remote_addrs=[f"{MANAGER_IP}:2377"], join_token=token, advertise_addr=node_ip(i)
+            )
         self._wait_ready()
         self.say("swarm formed")
         self._registry()
@@ -126,8 +143,9 @@ class Lab:
 
     @contextlib.contextmanager
     def _registry_probe(self) -> Any:
-        code = self.exec(1, ["curl", "-fsS", "--max-time", "2", "http://127.0.0.1:5000/v2/"],
-                         check=False)[0]  # fmt: skip
+        code = self.exec(
+            1, ["curl", "-fsS", "--max-time", "2", "http://127.0.0.1:5000/v2/"], check=False
+        )[0]
         yield code == 0
 
     def _wait_engine(self, i: int, timeout: float = 60) -> None:
@@ -181,8 +199,9 @@ class Lab:
 
     # --- faults and inspection ----------------------------------------------------------
     def drain(self, hostname: str) -> None:
-        node = next(n for n in self.client(1).nodes.list()
-                    if n.attrs["Description"]["Hostname"] == hostname)  # fmt: skip
+        node = next(
+            n for n in self.client(1).nodes.list() if n.attrs["Description"]["Hostname"] == hostname
+        )
         spec = node.attrs["Spec"]
         node.update({**spec, "Availability": "drain"})
 
@@ -212,8 +231,10 @@ def main() -> None:  # pragma: no cover - by hand: python -m tests.swarm_lab up|
     t0 = time.monotonic()
     lab.up()
     print("\n".join(lab.log))
-    print(f"lab up in {time.monotonic() - t0:.0f} s: DOCKER_HOST={lab.manager_url} "
-          f"RANGE_ENGINE=swarm RANGE_REGISTRY={REGISTRY}")  # fmt: skip
+    print(
+        f"lab up in {time.monotonic() - t0:.0f} s: DOCKER_HOST={lab.manager_url} "
+        f"RANGE_ENGINE=swarm RANGE_REGISTRY={REGISTRY}"
+    )
     subprocess.run(["true"], check=True)
 
 

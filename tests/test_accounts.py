@@ -26,14 +26,17 @@ PASSWORD = "correct horse battery staple"
 def accept(env: Env, invited, password: str = PASSWORD):
     c = env.app.test_client()
     path = "/invite/" + invited.token
-    return c.post(path, data={"password": password, "confirm": password,
-                              "csrf_token": csrf(c, path)})  # fmt: skip
+    return c.post(
+        path, data={"password": password, "confirm": password, "csrf_token": csrf(c, path)}
+    )
 
 
 def sign_in(env: Env, login: str, place: str, password: str = PASSWORD):
     c = env.app.test_client()
-    r = c.post(f"/{place}/login", data={"login": login, "password": password,
-                                        "csrf_token": csrf(c, f"/{place}/login")})  # fmt: skip
+    r = c.post(
+        f"/{place}/login",
+        data={"login": login, "password": password, "csrf_token": csrf(c, f"/{place}/login")},
+    )
     return c, r
 
 
@@ -74,8 +77,9 @@ def test_an_invite_works_once_before_it_expires(env: Env) -> None:
     assert page.headers["Referrer-Policy"] == "no-referrer"
     r = c.post(path, data={"password": "short", "confirm": "short", "csrf_token": csrf(c, path)})
     assert r.status_code == 400 and "12 to 1024 characters" in r.get_data(as_text=True)
-    r = c.post(path, data={"password": PASSWORD, "confirm": PASSWORD + "x",
-                           "csrf_token": csrf(c, path)})  # fmt: skip
+    r = c.post(
+        path, data={"password": PASSWORD, "confirm": PASSWORD + "x", "csrf_token": csrf(c, path)}
+    )
     assert r.status_code == 400 and "the two passwords differ" in r.get_data(as_text=True)
     assert c.post(path, data={"password": PASSWORD, "confirm": PASSWORD}).status_code == 400  # CSRF
     assert accept(env, invited).headers["Location"].endswith("/console/login")
@@ -124,16 +128,19 @@ def test_read_only_roles_change_nothing_on_any_console_form(env: Env) -> None:
     from each, a grader from each but the white cell's grading forms (test_tasks.py); the
     organiser's account is attributed in the audit log."""
     a_id, _ = env.team("Alpha", "NL")
-    grading = {rule.rule for rule in env.app.url_map.iter_rules()
-               if rule.endpoint in console.GRADING}  # fmt: skip
+    grading = {
+        rule.rule for rule in env.app.url_map.iter_rules() if rule.endpoint in console.GRADING
+    }
     assert len(grading) == 2
     posts = sorted(
-        rule.rule for rule in env.app.url_map.iter_rules()
-        if rule.rule.startswith("/console/") and "POST" in (rule.methods or ())
+        rule.rule
+        for rule in env.app.url_map.iter_rules()
+        if rule.rule.startswith("/console/")
+        and "POST" in (rule.methods or ())
         # Everyone signs in and out, and adds their own second factor.
-        and rule.endpoint not in ("console.login", "console.logout", "console.security",
-                                  "console.end_session")
-    )  # fmt: skip
+        and rule.endpoint
+        not in ("console.login", "console.logout", "console.security", "console.end_session")
+    )
     assert len(posts) >= 7, posts
     for role in ("observer", "grader"):
         person(env, f"{role} one", role, callsign=role)
@@ -166,8 +173,10 @@ def test_members_solve_under_their_name_and_captains_manage_the_team(env: Env) -
     person(env, "Bob Bravo", "member", team="Bravo", callsign="BOB")
     mark, r = sign_in(env, "mark", "portal")
     assert r.status_code == 302
-    r = mark.post("/portal/challenges/intro/attempt",
-                  data={"flag": "ICE{intro}", "csrf_token": csrf(mark, "/portal/challenges/intro")})  # fmt: skip
+    r = mark.post(
+        "/portal/challenges/intro/attempt",
+        data={"flag": "ICE{intro}", "csrf_token": csrf(mark, "/portal/challenges/intro")},
+    )
     assert r.status_code == 302
     page = mark.get("/portal/attempts").get_data(as_text=True)
     assert "Mark Member" in page
@@ -176,24 +185,31 @@ def test_members_solve_under_their_name_and_captains_manage_the_team(env: Env) -
     # A member is not a captain; a captain manages only the captain's own team.
     team_page = mark.get("/portal/team").get_data(as_text=True)
     assert "Cora Captain" in team_page and "Invite a member" not in team_page
-    assert mark.post("/portal/team/invite", data={"name": "X",
-                     "csrf_token": csrf(mark, "/portal/team")}).status_code == 403  # fmt: skip
+    assert (
+        mark.post(
+            "/portal/team/invite", data={"name": "X", "csrf_token": csrf(mark, "/portal/team")}
+        ).status_code
+        == 403
+    )
     cora, _ = sign_in(env, "cora", "portal")
     token = csrf(cora, "/portal/team")
-    r = cora.post("/portal/team/invite", data={"name": "Nina New", "callsign": "NINA",
-                                               "csrf_token": token})  # fmt: skip
+    r = cora.post(
+        "/portal/team/invite", data={"name": "Nina New", "callsign": "NINA", "csrf_token": token}
+    )
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     assert "/invite/" in r.get_data(as_text=True)
     nina = next(p for p in accounts.list_accounts(env.ctx, a_id) if p.login == "nina")
     assert nina.role == "member" and nina.team == "Alpha"
     bob = next(p for p in accounts.list_accounts(env.ctx, b_id))
-    r = cora.post(f"/portal/team/{bob.id}/remove", data={"csrf_token": token},
-                  follow_redirects=True)  # fmt: skip
+    r = cora.post(
+        f"/portal/team/{bob.id}/remove", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "not found in your team" in r.get_data(as_text=True)
     # Removing Mark ends his open session at his next click; the team keeps its points.
     mark_id = next(p.id for p in accounts.list_accounts(env.ctx, a_id) if p.login == "mark")
-    r = cora.post(f"/portal/team/{mark_id}/remove", data={"csrf_token": token},
-                  follow_redirects=True)  # fmt: skip
+    r = cora.post(
+        f"/portal/team/{mark_id}/remove", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "Mark Member is no longer in the team." in r.get_data(as_text=True)
     gone = mark.get("/portal/")
     assert gone.status_code == 302 and "/portal/login" in gone.headers["Location"]
@@ -215,11 +231,16 @@ def test_a_disabled_account_s_session_ends_at_once(env: Env) -> None:
 def test_organisers_manage_accounts_through_the_api(env: Env) -> None:
     _a_id, a = env.team("Alpha", "NL")
     c, h = env.client, env.admin()
-    r = c.post("/api/v1/admin/accounts", json={"name": "Gina", "role": "grader",
-                                               "email": "gina@x.example"}, headers=h)  # fmt: skip
+    r = c.post(
+        "/api/v1/admin/accounts",
+        json={"name": "Gina", "role": "grader", "email": "gina@x.example"},
+        headers=h,
+    )
     assert r.status_code == 201 and r.json["link"].endswith(r.json["token"])
-    assert c.post("/api/v1/admin/accounts", json={"name": "G", "role": "king"},
-                  headers=h).status_code == 400  # fmt: skip
+    assert (
+        c.post("/api/v1/admin/accounts", json={"name": "G", "role": "king"}, headers=h).status_code
+        == 400
+    )
     assert [x["login"] for x in c.get("/api/v1/admin/accounts", headers=h).json] == [
         "gina@x.example"
     ]
@@ -237,12 +258,15 @@ def test_a_delegation_is_imported_from_csv_with_a_printable_sheet(
     monkeypatch.delenv("RANGE_DATABASE_URL", raising=False)
     assert run("db", "upgrade")[0] == 0
     sheet = tmp_path / "delegations.csv"
-    sheet.write_text("team,country,name,callsign,email,role\n"
-                     "Portugal,PT,Ana Silva,ANA,ana@pt.example,captain\n"
-                     "Portugal,PT,Rui Costa,RUI,,member\n"
-                     ",,Wanda White,,wanda@ice.example,observer\n")  # fmt: skip
-    code, out = run("accounts", "import", str(sheet), "--sheet", str(tmp_path / "inv.html"),
-                    "--json")  # fmt: skip
+    sheet.write_text(
+        "team,country,name,callsign,email,role\n"
+        "Portugal,PT,Ana Silva,ANA,ana@pt.example,captain\n"
+        "Portugal,PT,Rui Costa,RUI,,member\n"
+        ",,Wanda White,,wanda@ice.example,observer\n"
+    )
+    code, out = run(
+        "accounts", "import", str(sheet), "--sheet", str(tmp_path / "inv.html"), "--json"
+    )
     assert code == 0, out
     rows = {r["login"]: r for r in json.loads(out.strip().splitlines()[0])}
     assert set(rows) == {"ana@pt.example", "rui", "wanda@ice.example"}
@@ -268,8 +292,10 @@ def enrol(env: Env, c) -> str:
     page = c.get("/console/security").get_data(as_text=True)
     key = re.search(r'name="key" value="([A-Z2-7]{32})"', page).group(1)
     assert "<svg" in page
-    r = c.post("/console/security", data={"key": key, "code": _code(key, env),
-                                          "csrf_token": csrf(c, "/console/security")})  # fmt: skip
+    r = c.post(
+        "/console/security",
+        data={"key": key, "code": _code(key, env), "csrf_token": csrf(c, "/console/security")},
+    )
     assert r.status_code == 302, r.get_data(as_text=True)
     return key
 
@@ -279,9 +305,11 @@ def test_a_second_factor_is_asked_once_on_and_required_for_organisers(env: Env) 
     person(env, "Ophelia", "organiser", callsign="OPHELIA")
     person(env, "Olga", "observer", callsign="OLGA")
     c, _ = sign_in(env, "oscar", "console")
-    r = c.post("/console/security", data={"key": "A" * 32, "code": "000000",
-                                          "csrf_token": csrf(c, "/console/security")},
-               follow_redirects=True)  # fmt: skip
+    r = c.post(
+        "/console/security",
+        data={"key": "A" * 32, "code": "000000", "csrf_token": csrf(c, "/console/security")},
+        follow_redirects=True,
+    )
     assert "not the code your app shows now" in r.get_data(as_text=True)
     r = c.post("/console/security", data={"csrf_token": csrf(c, "/console/security")})
     assert r.status_code == 200 and "not the key this page gave" in r.get_data(as_text=True)
@@ -301,8 +329,12 @@ def test_a_second_factor_is_asked_once_on_and_required_for_organisers(env: Env) 
     assert r.status_code == 401 and "wrong code" in r.get_data(as_text=True)
     env.clock.advance(seconds=30)
     form["code"] = _code(key, env)
-    assert c3.post("/console/login", data={**form, "csrf_token": csrf(c3, "/console/login")}
-                   ).status_code == 302  # fmt: skip
+    assert (
+        c3.post(
+            "/console/login", data={**form, "csrf_token": csrf(c3, "/console/login")}
+        ).status_code
+        == 302
+    )
     # Another organiser without one: every console page leads to adding it first.
     o2, _ = sign_in(env, "ophelia", "console")
     r = o2.get("/console/")
@@ -329,15 +361,23 @@ def test_members_add_a_second_factor_in_the_portal(tmp_path: Path) -> None:
     cora, _ = sign_in(env, "cora", "portal")
     page = cora.get("/portal/security").get_data(as_text=True)
     key = re.search(r'name="key" value="([A-Z2-7]{32})"', page).group(1)
-    r = cora.post("/portal/security", data={"key": key, "code": _code(key, env),
-                                            "csrf_token": csrf(cora, "/portal/security")})  # fmt: skip
+    r = cora.post(
+        "/portal/security",
+        data={"key": key, "code": _code(key, env), "csrf_token": csrf(cora, "/portal/security")},
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/portal/")
     env.clock.advance(seconds=60)
     assert sign_in(env, "cora", "portal")[1].status_code == 401  # no code
     c = env.app.test_client()
-    r = c.post("/portal/login", data={"login": "cora", "password": PASSWORD,
-                                      "code": _code(key, env),
-                                      "csrf_token": csrf(c, "/portal/login")})  # fmt: skip
+    r = c.post(
+        "/portal/login",
+        data={
+            "login": "cora",
+            "password": PASSWORD,
+            "code": _code(key, env),
+            "csrf_token": csrf(c, "/portal/login"),
+        },
+    )
     assert r.status_code == 302
     # The other captain must add one first (RANGE_TOTP_REQUIRED=captain); a member need not.
     carl, _ = sign_in(env, "carl", "portal")
@@ -356,13 +396,17 @@ def test_a_person_lists_and_ends_their_own_sessions(env: Env) -> None:
     assert page.count("this one") == 1
     handles = re.findall(r'name="handle" value="([0-9a-f]{16})"', page)
     assert len(handles) == 1
-    r = laptop.post("/console/security/end-session",
-                    data={"handle": handles[0], "csrf_token": csrf(laptop, "/console/security")},
-                    follow_redirects=True)  # fmt: skip
+    r = laptop.post(
+        "/console/security/end-session",
+        data={"handle": handles[0], "csrf_token": csrf(laptop, "/console/security")},
+        follow_redirects=True,
+    )
     assert "Session ended." in r.get_data(as_text=True)
     assert phone.get("/console/").status_code == 302  # the other browser is out
     assert laptop.get("/console/").status_code == 200
-    r = laptop.post("/console/security/end-session",
-                    data={"handle": "0" * 16, "csrf_token": csrf(laptop, "/console/security")},
-                    follow_redirects=True)  # fmt: skip
+    r = laptop.post(
+        "/console/security/end-session",
+        data={"handle": "0" * 16, "csrf_token": csrf(laptop, "/console/security")},
+        follow_redirects=True,
+    )
     assert "No such session." in r.get_data(as_text=True)

@@ -101,10 +101,15 @@ def test_event_control_and_configuration(env: Env) -> None:
     h = env.admin()
     r = env.client.patch(
         "/api/v1/admin/event",
-        json={"name": "ICE 2026", "starts_at": "2026-07-01T08:00:00Z", "ends_at": "2026-07-03T16:00:00Z",
-              "freeze_at": "2026-07-03T15:00:00Z", "first_blood_bonus": 10},
+        json={
+            "name": "ICE 2026",
+            "starts_at": "2026-07-01T08:00:00Z",
+            "ends_at": "2026-07-03T16:00:00Z",
+            "freeze_at": "2026-07-03T15:00:00Z",
+            "first_blood_bonus": 10,
+        },
         headers=h,
-    )  # fmt: skip
+    )
     assert (
         r.status_code == 200 and r.json["name"] == "ICE 2026" and r.json["first_blood_bonus"] == 10
     )
@@ -126,8 +131,14 @@ def test_openapi_document_is_generated_from_the_models(env: Env) -> None:
     doc = env.client.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.")
     paths = doc["paths"]
-    for p in ("/api/v1/challenges/{slug}/attempts", "/api/v1/scoreboard", "/api/v1/admin/teams",
-              "/api/v1/hints/{hint_id}/unlock", "/api/v1/admin/attempts", "/api/v1/scoreboard/ctftime"):  # fmt: skip
+    for p in (
+        "/api/v1/challenges/{slug}/attempts",
+        "/api/v1/scoreboard",
+        "/api/v1/admin/teams",
+        "/api/v1/hints/{hint_id}/unlock",
+        "/api/v1/admin/attempts",
+        "/api/v1/scoreboard/ctftime",
+    ):
         assert p in paths, p
     post = paths["/api/v1/challenges/{slug}/attempts"]["post"]
     assert {"200", "400", "401", "403", "404", "429"} <= set(post["responses"])
@@ -165,10 +176,16 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
     assert r.json == {"changed": 1}
     assert [v.team for v in environments.status(env.ctx)] == ["Alpha"]
     paths = env.client.get("/api/v1/openapi.json").json["paths"]
-    assert {"/api/v1/admin/environments/up", "/api/v1/admin/environments/down",
-            "/api/v1/admin/environments/reset"} <= set(paths)  # fmt: skip
-    r = env.client.post("/api/v1/admin/environments/reset", json={}, headers={
-        "Authorization": "Bearer rct_not_the_organiser"})  # fmt: skip
+    assert {
+        "/api/v1/admin/environments/up",
+        "/api/v1/admin/environments/down",
+        "/api/v1/admin/environments/reset",
+    } <= set(paths)
+    r = env.client.post(
+        "/api/v1/admin/environments/reset",
+        json={},
+        headers={"Authorization": "Bearer rct_not_the_organiser"},
+    )
     assert r.status_code == 403
 
 
@@ -183,8 +200,11 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
 
     # Below Linux's ephemeral ports (32768+): a port the kernel hands out could have a neighbour
     # that this run's own outgoing connections (PostgreSQL's, say) hold.
-    port = next(p for p in random.sample(range(32000, 32700), 700)
-                if bindable("127.0.0.1", p) and bindable("127.0.0.1", p + 1))  # fmt: skip
+    port = next(
+        p
+        for p in random.sample(range(32000, 32700), 700)
+        if bindable("127.0.0.1", p) and bindable("127.0.0.1", p + 1)
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()

@@ -28,8 +28,12 @@ def test_right_wrong_and_already_solved_are_all_recorded(env: Env) -> None:
     r = env.attempt(team, "convoy", "ICE{convoy}")
     assert r.json["status"] == "correct" and r.json["points"] == 150
     r = env.attempt(team, "convoy", "ICE{convoy}")
-    assert r.json == {"status": "already_solved", "points": 0, "attempts_left": None,
-                      "frozen": False}  # fmt: skip
+    assert r.json == {
+        "status": "already_solved",
+        "points": 0,
+        "attempts_left": None,
+        "frozen": False,
+    }
     rows = env.client.get("/api/v1/admin/attempts", headers=env.admin()).json
     assert [(a["result"], a["submitted"], a["team"], a["challenge"]) for a in rows] == [
         ("already_solved", "ICE{convoy}", "Netherlands", "convoy"),

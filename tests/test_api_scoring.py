@@ -48,8 +48,10 @@ def test_points_fixed_at_solve_mode(env: Env) -> None:
         env.clock.advance(minutes=1)
         env.attempt(t, "beacon", "ICE{beacon}")
     assert {k: v["score"] for k, v in standings(env).items()} == {
-        "Alpha": 500, "Bravo": 496, "Charlie": 484,
-    }  # fmt: skip
+        "Alpha": 500,
+        "Bravo": 496,
+        "Charlie": 484,
+    }
 
 
 def test_tie_break_on_time_reached(env: Env) -> None:
@@ -88,8 +90,9 @@ def test_freeze_public_board_ignores_later_solves_and_decay(env: Env) -> None:
     assert public["frozen"] is True
     assert {r["team"]: r["score"] for r in public["standings"]} == {"Alpha": 500, "Bravo": 0}
     assert {k: v["score"] for k, v in standings(env, admin=True).items()} == {
-        "Alpha": 496, "Bravo": 496,
-    }  # fmt: skip
+        "Alpha": 496,
+        "Bravo": 496,
+    }
     # Teams see frozen values and solve counts too.
     listing = env.client.get("/api/v1/challenges", headers=a).json
     assert listing[0]["value"] == 500 and listing[0]["solves"] == 1
@@ -147,12 +150,16 @@ def test_awards_first_blood_and_public_ledger(env: Env) -> None:
     assert env.attempt(a, "c", "ICE{c}").json["points"] == 125
     assert env.attempt(b, "c", "ICE{c}").json["points"] == 100
     r = env.client.post(
-        "/api/v1/admin/awards", json={"team": "Bravo", "value": 40, "reason": "best SITREP"},
+        "/api/v1/admin/awards",
+        json={"team": "Bravo", "value": 40, "reason": "best SITREP"},
         headers=env.admin(),
-    )  # fmt: skip
+    )
     assert r.status_code == 201 and r.json["team"] == "Bravo"
-    bad = env.client.post("/api/v1/admin/awards", json={"team": "Ghost", "value": 1, "reason": "x"},
-                          headers=env.admin())  # fmt: skip
+    bad = env.client.post(
+        "/api/v1/admin/awards",
+        json={"team": "Ghost", "value": 1, "reason": "x"},
+        headers=env.admin(),
+    )
     assert bad.status_code == 404
     assert {k: v["score"] for k, v in standings(env).items()} == {"Bravo": 140, "Alpha": 125}
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
@@ -172,9 +179,11 @@ def test_ctftime_feed(env: Env) -> None:
     feed = env.client.get("/api/v1/scoreboard/ctftime").json
     assert feed["tasks"] == ["Convoy"]
     assert feed["standings"][0] == {
-        "pos": 1, "team": "Alpha", "score": 100,
+        "pos": 1,
+        "team": "Alpha",
+        "score": 100,
         "taskStats": {"Convoy": {"points": 100, "time": int(T0.timestamp())}},
-    }  # fmt: skip
+    }
     assert feed["standings"][1]["pos"] == 2 and feed["standings"][1]["score"] == 0
 
 

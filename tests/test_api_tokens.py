@@ -61,8 +61,10 @@ def test_organisers_create_and_revoke_tokens_in_the_console(env: Env) -> None:
     person(env, "Ola Org", "organiser", callsign="OLA")
     person(env, "Obi Obs", "observer", callsign="OBI")
     ola, _ = sign_in(env, "ola", "console")
-    r = ola.post("/console/tokens", data={"name": "scraper", "scope": "read",
-                                          "csrf_token": csrf(ola, "/console/tokens")})  # fmt: skip
+    r = ola.post(
+        "/console/tokens",
+        data={"name": "scraper", "scope": "read", "csrf_token": csrf(ola, "/console/tokens")},
+    )
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     token = page.split('id="new-token">', 1)[1].split("<", 1)[0]
@@ -72,10 +74,18 @@ def test_organisers_create_and_revoke_tokens_in_the_console(env: Env) -> None:
     assert listed[0]["created_by"] == "Ola Org <ola>"
     obi, _ = sign_in(env, "obi", "console")
     assert "scraper" in obi.get("/console/tokens").get_data(as_text=True)
-    assert obi.post(f"/console/tokens/{listed[0]['id']}/revoke",
-                    data={"csrf_token": csrf(obi, "/console/tokens")}).status_code == 403  # fmt: skip
-    r = ola.post(f"/console/tokens/{listed[0]['id']}/revoke",
-                 data={"csrf_token": csrf(ola, "/console/tokens")}, follow_redirects=True)  # fmt: skip
+    assert (
+        obi.post(
+            f"/console/tokens/{listed[0]['id']}/revoke",
+            data={"csrf_token": csrf(obi, "/console/tokens")},
+        ).status_code
+        == 403
+    )
+    r = ola.post(
+        f"/console/tokens/{listed[0]['id']}/revoke",
+        data={"csrf_token": csrf(ola, "/console/tokens")},
+        follow_redirects=True,
+    )
     assert "Token revoked." in r.get_data(as_text=True)
     bearer = {"Authorization": f"Bearer {token}"}
     assert env.client.get("/api/v1/admin/teams", headers=bearer).status_code == 403
@@ -84,8 +94,9 @@ def test_organisers_create_and_revoke_tokens_in_the_console(env: Env) -> None:
 def test_members_hint_unlocks_and_instance_actions_are_theirs(env: Env) -> None:
     a_id, a = env.team("Alpha", "NL")
     env.challenge("h", hints=[{"content": "the hint", "cost": 10}], flags=["ICE{h}"])
-    env.challenge("web", environment={"services": [{"name": "box",
-                                                    "image": "range/base:bookworm"}]})  # fmt: skip
+    env.challenge(
+        "web", environment={"services": [{"name": "box", "image": "range/base:bookworm"}]}
+    )
     scenario.start(env.ctx, "test")
     person(env, "Mark Member", "member", team="Alpha", callsign="MARK")
     person(env, "Nora Member", "member", team="Alpha", callsign="NORA")
@@ -109,8 +120,10 @@ def test_members_hint_unlocks_and_instance_actions_are_theirs(env: Env) -> None:
     # The console filters attempts by person.
     nora, _ = sign_in(env, "nora", "portal")
     for who, flag in ((mark, "ICE{mark-guess}"), (nora, "ICE{nora-guess}")):
-        who.post("/portal/challenges/h/attempt",
-                 data={"flag": flag, "csrf_token": csrf(who, "/portal/challenges/h")})  # fmt: skip
+        who.post(
+            "/portal/challenges/h/attempt",
+            data={"flag": flag, "csrf_token": csrf(who, "/portal/challenges/h")},
+        )
     h = env.admin()
     only = env.client.get("/api/v1/admin/attempts?person=nora", headers=h).json
     assert [x["submitted"] for x in only] == ["ICE{nora-guess}"] and only[0]["by"] == "Nora Member"

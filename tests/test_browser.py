@@ -25,8 +25,9 @@ from range_control.settings import Settings
 from range_control.web import create_app
 from tests.conftest import ADMIN, FLAG_SECRET, migrated_sqlite
 
-ARTIFACTS = Path(os.environ.get("RANGE_TEST_ARTIFACTS",
-                                Path(__file__).resolve().parents[1] / "test-artifacts"))  # fmt: skip
+ARTIFACTS = Path(
+    os.environ.get("RANGE_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
+)
 
 
 @dataclass
@@ -46,20 +47,31 @@ def _free_port() -> int:
 def _challenge(root: Path, slug: str, **spec: object) -> None:
     d = root / slug
     d.mkdir(parents=True, exist_ok=True)
-    data = {"name": slug.replace("-", " ").title(), "slug": slug, "value": 100,
-            "flags": [f"ICE{{{slug}}}"], **spec}  # fmt: skip
+    data = {
+        "name": slug.replace("-", " ").title(),
+        "slug": slug,
+        "value": 100,
+        "flags": [f"ICE{{{slug}}}"],
+        **spec,
+    }
     (d / "challenge.yml").write_text(yaml.safe_dump(data))
 
 
 @contextmanager
-def live_range(tmp_path: Path, event: str, prepare: Callable[[Range], dict[str, str]]
-               ) -> Iterator[Live]:  # fmt: skip
+def live_range(
+    tmp_path: Path, event: str, prepare: Callable[[Range], dict[str, str]]
+) -> Iterator[Live]:
     """The app on a fresh SQLite range, made ready by ``prepare`` (which returns the teams'
     tokens), served by waitress on a free loopback port until the block ends."""
     url = migrated_sqlite(tmp_path / "range.db")
-    settings = Settings(data_dir=tmp_path / "var", database_url=url, admin_token=ADMIN,
-                        flag_secret=FLAG_SECRET, secret_key="browser-test-key",
-                        event_slug=event)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        database_url=url,
+        admin_token=ADMIN,
+        flag_secret=FLAG_SECRET,
+        secret_key="browser-test-key",
+        event_slug=event,
+    )
     app = create_app(settings)
     ctx: Range = app.extensions["range"]
     tokens = prepare(ctx)
@@ -95,8 +107,10 @@ def live(tmp_path: Path) -> Iterator[Live]:
             environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
         )
         catalog.sync(ctx, catalog.lint([pack]).challenges)
-        tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
-                  for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
+        tokens = {
+            name: teams.add_team(ctx, name, cc, actor="test").token
+            for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))
+        }
         scenario.start(ctx, "test")
         return tokens
 
@@ -169,8 +183,9 @@ def test_a_solve_reaches_the_open_scoreboard_within_5_s(browser: Browser, live: 
     audit(board)
 
 
-def test_organiser_pause_shows_in_the_portal_and_refuses_flags(browser: Browser,
-                                                              live: Live) -> None:  # fmt: skip
+def test_organiser_pause_shows_in_the_portal_and_refuses_flags(
+    browser: Browser, live: Live
+) -> None:
     org = browser.new_page(bypass_csp=True)
     org.on("dialog", lambda d: d.accept())  # the confirmation of the pause
     org.goto(f"{live.url}/console/")
@@ -218,12 +233,14 @@ def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live)
     assert resp is not None and resp.status == 405
 
 
-def test_the_scoreboard_reads_without_javascript_and_on_a_phone(browser: Browser,
-                                                                live: Live) -> None:  # fmt: skip
+def test_the_scoreboard_reads_without_javascript_and_on_a_phone(
+    browser: Browser, live: Live
+) -> None:
     # A delegation's name may be one long word: it must not widen the page on a phone.
     teams.add_team(live.ctx, "Reserveoffiziersgesellschaftsdelegation1", "DE", actor="test")
-    bctx = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844},
-                               bypass_csp=True)  # fmt: skip
+    bctx = browser.new_context(
+        java_script_enabled=False, viewport={"width": 390, "height": 844}, bypass_csp=True
+    )
     page = bctx.new_page()
     page.goto(f"{live.url}/")
     expect(page.get_by_role("table").first.get_by_role("link", name="Estonia")).to_be_visible()
@@ -240,15 +257,22 @@ def test_the_scoreboard_reads_without_javascript_and_on_a_phone(browser: Browser
     assert "large" in (large.locator("body").get_attribute("class") or "")
 
 
-def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(browser: Browser,
-                                                                 live: Live) -> None:  # fmt: skip
+def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(
+    browser: Browser, live: Live
+) -> None:
     """ctfcli's logic: all and hint requirements, as a team meets them in the portal."""
     extra = live.tmp / "extra"
-    _challenge(extra, "cipher", category="crypto", logic="all",
-               flags=["ICE{part-one}", "ICE{part-two}"],
-               hints=[{"key": "a", "title": "First", "content": "Start here.", "cost": 5},
-                      {"title": "Second", "content": "Then this.", "cost": 0,
-                       "requirements": ["a"]}])  # fmt: skip
+    _challenge(
+        extra,
+        "cipher",
+        category="crypto",
+        logic="all",
+        flags=["ICE{part-one}", "ICE{part-two}"],
+        hints=[
+            {"key": "a", "title": "First", "content": "Start here.", "cost": 5},
+            {"title": "Second", "content": "Then this.", "cost": 0, "requirements": ["a"]},
+        ],
+    )
     catalog.sync(live.ctx, catalog.lint([extra]).challenges)
     team = browser.new_page(bypass_csp=True)
     team_login(team, live, "Latvia")
@@ -258,8 +282,9 @@ def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(browser: Browser
     audit(team)
     team.get_by_role("textbox", name="Flag").fill("ICE{part-one}")
     team.get_by_role("button", name="Submit").click()
-    expect(team.get_by_text("Right, and more flags are needed to solve this challenge.")
-           ).to_be_visible()  # fmt: skip
+    expect(
+        team.get_by_text("Right, and more flags are needed to solve this challenge.")
+    ).to_be_visible()
     audit(team)
     team.get_by_role("textbox", name="Flag").fill("ICE{part-two}")
     team.get_by_role("button", name="Submit").click()

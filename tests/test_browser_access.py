@@ -26,8 +26,12 @@ def test_a_member_adds_a_key_and_a_device_and_the_organiser_revokes_it(
     page.get_by_role("link", name="Access").click()
     expect(page.get_by_role("heading", name="How you reach your targets")).to_be_visible()
     audit(page)
-    key = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()  # fmt: skip
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     page.get_by_label("Whose key").fill("Kadri")
     page.get_by_label("Public key (the line of your id_ed25519.pub)").fill(key + " kadri@laptop")
     page.get_by_role("button", name="Add the key").click()

@@ -31,11 +31,13 @@ def people(tmp_path: Path):
         _challenge(pack, "convoy", category="web", flags=["ICE{convoy}"])
         catalog.sync(ctx, catalog.lint([pack]).challenges)
         sheet = tmp_path / "delegation.csv"
-        sheet.write_text("team,country,name,callsign,email,role\n"
-                         "Portugal,PT,Ana Silva,ANA,ana@pt.example,captain\n"
-                         "Portugal,PT,Rui Costa,RUI,,member\n"
-                         ",,Wanda White,WANDA,,observer\n"
-                         ",,Olga Org,OLGA,,organiser\n")  # fmt: skip
+        sheet.write_text(
+            "team,country,name,callsign,email,role\n"
+            "Portugal,PT,Ana Silva,ANA,ana@pt.example,captain\n"
+            "Portugal,PT,Rui Costa,RUI,,member\n"
+            ",,Wanda White,WANDA,,observer\n"
+            ",,Olga Org,OLGA,,organiser\n"
+        )
         for inv in accounts.import_csv(ctx, sheet, "test"):
             links[inv.account.login] = "/invite/" + inv.token
         scenario.start(ctx, "test")

@@ -21,18 +21,40 @@ FR_CONVOY = {
     "category": "web",
     "description": "Find the **convoy** orders.",
     "hints": [{"title": "Look closer", "content": "It is in the query.", "cost": 10}],
-    "translations": {"fr": {"name": "Ordres de convoi",
-                            "description": "Trouvez les ordres du **convoi**.",
-                            "hints": [{"title": "Regardez mieux",
-                                       "content": "C'est dans la requête."}]}},
-}  # fmt: skip
-SCENARIO = {"event": "ICE", "phases": [
-    {"id": "one", "title": "Detection", "duration": "2h", "challenges": ["convoy", "plain"],
-     "briefing": "Find the orders.",
-     "translations": {"fr": {"title": "Détection", "briefing": "Trouvez les ordres."}},
-     "injects": [{"at": "0s", "title": "FLASH: convoy 7 rerouted", "message": "Check the orders.",
-                  "translations": {"fr": {"title": "FLASH : convoi 7 dérouté",
-                                          "message": "Vérifiez les ordres."}}}]}]}  # fmt: skip
+    "translations": {
+        "fr": {
+            "name": "Ordres de convoi",
+            "description": "Trouvez les ordres du **convoi**.",
+            "hints": [{"title": "Regardez mieux", "content": "C'est dans la requête."}],
+        }
+    },
+}
+SCENARIO = {
+    "event": "ICE",
+    "phases": [
+        {
+            "id": "one",
+            "title": "Detection",
+            "duration": "2h",
+            "challenges": ["convoy", "plain"],
+            "briefing": "Find the orders.",
+            "translations": {"fr": {"title": "Détection", "briefing": "Trouvez les ordres."}},
+            "injects": [
+                {
+                    "at": "0s",
+                    "title": "FLASH: convoy 7 rerouted",
+                    "message": "Check the orders.",
+                    "translations": {
+                        "fr": {
+                            "title": "FLASH : convoi 7 dérouté",
+                            "message": "Vérifiez les ordres.",
+                        }
+                    },
+                }
+            ],
+        }
+    ],
+}
 
 
 @pytest.fixture
@@ -42,8 +64,10 @@ def live(tmp_path: Path) -> Iterator[Live]:
         _challenge(pack, "convoy", **FR_CONVOY)
         _challenge(pack, "plain", name="Plain Text", description="Only in English.")
         catalog.sync(ctx, catalog.lint([pack]).challenges)
-        tokens = {name: teams.add_team(ctx, name, cc, actor="test").token
-                  for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))}  # fmt: skip
+        tokens = {
+            name: teams.add_team(ctx, name, cc, actor="test").token
+            for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))
+        }
         scenario.load(ctx, scenario.parse(SCENARIO), "test")
         scenario.start(ctx, "test")
         scenario.apply(ctx)
@@ -74,7 +98,8 @@ def test_a_francophone_team_plays_in_french(browser: Browser, live: Live) -> Non
     expect(page.get_by_role("heading", name="Détection")).to_be_visible()
     expect(page.get_by_role("link", name="Ordres de convoi")).to_be_visible()
     expect(page.locator(".card", has_text="Plain Text").locator(".original")).to_have_text(
-        "(original : English)")  # fmt: skip
+        "(original : English)"
+    )
     expect(page.locator(".banner")).to_contain_text("Phase : Détection")
     expect(page.locator(".banner .pill")).to_have_text("en cours")
     audit(page)
@@ -105,8 +130,9 @@ def test_a_francophone_team_plays_in_french(browser: Browser, live: Live) -> Non
     audit(page)
 
 
-def test_the_public_scoreboard_switches_language_by_the_chooser(browser: Browser,
-                                                                live: Live) -> None:  # fmt: skip
+def test_the_public_scoreboard_switches_language_by_the_chooser(
+    browser: Browser, live: Live
+) -> None:
     page = browser.new_page(bypass_csp=True, locale="en-GB")
     page.goto(f"{live.url}/")
     expect(page.get_by_role("heading", name="Ranking")).to_be_visible()

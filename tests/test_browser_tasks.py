@@ -30,18 +30,38 @@ def white_cell(tmp_path: Path):
         pack = tmp_path / "pack"
         when = ctx.clock.now() + timedelta(seconds=DUE_IN)
         due.append(time.monotonic() + DUE_IN)
-        _challenge(pack, "report-to-jfc", name="Report to JFC", type="task", flags=[],
-                   value=0, deliverable="text", due=when.isoformat(), late={"penalty": "20%"},
-                   second_grader=True, moderation_threshold=2,
-                   rubric=[{"id": "accuracy", "title": "Accuracy", "points": 10,
-                            "guidance": "The **callsign** and the entry point."},
-                           {"id": "clarity", "title": "Clarity", "points": 5}])  # fmt: skip
+        _challenge(
+            pack,
+            "report-to-jfc",
+            name="Report to JFC",
+            type="task",
+            flags=[],
+            value=0,
+            deliverable="text",
+            due=when.isoformat(),
+            late={"penalty": "20%"},
+            second_grader=True,
+            moderation_threshold=2,
+            rubric=[
+                {
+                    "id": "accuracy",
+                    "title": "Accuracy",
+                    "points": 10,
+                    "guidance": "The **callsign** and the entry point.",
+                },
+                {"id": "clarity", "title": "Clarity", "points": 5},
+            ],
+        )
         catalog.sync(ctx, catalog.lint([pack]).challenges)
-        tokens = {n: teams.add_team(ctx, n, cc, actor="test").token
-                  for n, cc in (("Estonia", "EE"), ("Latvia", "LV"))}  # fmt: skip
-        for name, role, login in (("Gina Grader", "grader", "GINA"),
-                                  ("Hugo Grader", "grader", "HUGO"),
-                                  ("Olga Org", "organiser", "OLGA")):  # fmt: skip
+        tokens = {
+            n: teams.add_team(ctx, n, cc, actor="test").token
+            for n, cc in (("Estonia", "EE"), ("Latvia", "LV"))
+        }
+        for name, role, login in (
+            ("Gina Grader", "grader", "GINA"),
+            ("Hugo Grader", "grader", "HUGO"),
+            ("Olga Org", "organiser", "OLGA"),
+        ):
             invited = accounts.add(ctx, name, role, "test", callsign=login)
             accounts.accept_invite(ctx, invited.token, PASSWORD)
         scenario.start(ctx, "test")
@@ -79,8 +99,9 @@ def test_a_report_is_submitted_late_graded_blind_moderated_and_published(
     team.get_by_label("Your report (markdown)").fill("# SITREP\nCallsign: *IRON GATE*.")
     team.get_by_role("button", name="Send").click()
     expect(team.get_by_text("Version 1 received.")).to_be_visible()
-    team.get_by_label("Your report (markdown)").fill("# SITREP\nCallsign **IRON GATE**; entry "
-                                                     "via the diagnostics panel.")  # fmt: skip
+    team.get_by_label("Your report (markdown)").fill(
+        "# SITREP\nCallsign **IRON GATE**; entry via the diagnostics panel."
+    )
     team.get_by_role("button", name="Send a new version").click()
     expect(team.get_by_text("Version 2 received.")).to_be_visible()
     time.sleep(max(0.0, due - time.monotonic()) + 1)  # the due time passes

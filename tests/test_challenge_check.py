@@ -29,20 +29,32 @@ BROKEN = REPO / "tests" / "fixtures" / "check"
 def check(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "range_control.cli", "challenges", "check", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
         env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+    )
 
 
 def check_objects(client: docker.DockerClient) -> list[str]:
     """Containers, networks and volumes of any check run (event slugs ``chk...``)."""
     flt = {"label": [f"{MANAGED}=1"]}
-    found = [c["Names"][0] for c in client.api.containers(all=True, filters=flt)
-             if c["Labels"].get(EVENT, "").startswith("chk")]  # fmt: skip
-    found += [n["Name"] for n in client.api.networks(filters=flt)
-              if (n.get("Labels") or {}).get(EVENT, "").startswith("chk")]  # fmt: skip
-    found += [v["Name"] for v in client.api.volumes(filters=flt).get("Volumes") or []
-              if (v.get("Labels") or {}).get(EVENT, "").startswith("chk")]  # fmt: skip
+    found = [
+        c["Names"][0]
+        for c in client.api.containers(all=True, filters=flt)
+        if c["Labels"].get(EVENT, "").startswith("chk")
+    ]
+    found += [
+        n["Name"]
+        for n in client.api.networks(filters=flt)
+        if (n.get("Labels") or {}).get(EVENT, "").startswith("chk")
+    ]
+    found += [
+        v["Name"]
+        for v in client.api.volumes(filters=flt).get("Volumes") or []
+        if (v.get("Labels") or {}).get(EVENT, "").startswith("chk")
+    ]
     return found
 
 
@@ -74,13 +86,16 @@ def test_the_pack_is_what_the_ice_needs() -> None:
     scenario = yaml.safe_load((PACK / "ice-scenario.yml").read_text())
     in_phases = {c for p in scenario["phases"] for c in p.get("challenges", [])}
     assert set(specs) <= in_phases | {
-        i["action"]["unlock_challenge"] for p in scenario["phases"] for i in p.get("injects", [])
+        i["action"]["unlock_challenge"]
+        for p in scenario["phases"]
+        for i in p.get("injects", [])
         if (i.get("action") or {}).get("unlock_challenge")
-    }  # fmt: skip
+    }
 
 
-def test_every_shipped_challenge_is_solved_live(client: docker.DockerClient,
-                                                tmp_path: Path) -> None:  # fmt: skip
+def test_every_shipped_challenge_is_solved_live(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
     report = tmp_path / "pack.xml"
     before = set(check_objects(client))  # another run's leftovers are not ours to judge
     done = check("--live", "--jobs", "2", "--junit", str(report), str(PACK))
@@ -92,12 +107,14 @@ def test_every_shipped_challenge_is_solved_live(client: docker.DockerClient,
     assert set(check_objects(client)) <= before
 
 
-def test_broken_challenges_fail_at_the_right_step(client: docker.DockerClient,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_broken_challenges_fail_at_the_right_step(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
     report = tmp_path / "broken.xml"
     before = set(check_objects(client))
-    done = check("--live", "--jobs", "2", "--health-timeout", "60", "--junit", str(report),
-                 str(BROKEN))  # fmt: skip
+    done = check(
+        "--live", "--jobs", "2", "--health-timeout", "60", "--junit", str(report), str(BROKEN)
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     cases = junit(report)
     got = {slug: (f.get("type"), f.text or "") for slug, f in cases.items() if f is not None}
@@ -126,14 +143,19 @@ def test_ctrl_c_tears_everything_down(client: docker.DockerClient, tmp_path: Pat
     before = set(check_objects(client))
     proc = subprocess.Popen(
         [sys.executable, "-m", "range_control.cli", "challenges", "check", "--live", str(pack)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         flt = {"label": [f"{MANAGED}=1", f"{ROLE}=solver"]}
         while time.monotonic() < deadline:
-            solvers = [c for c in client.api.containers(filters=flt)
-                       if c["Labels"].get(EVENT, "").startswith("chk")]  # fmt: skip
+            solvers = [
+                c
+                for c in client.api.containers(filters=flt)
+                if c["Labels"].get(EVENT, "").startswith("chk")
+            ]
             if solvers:
                 break
             assert proc.poll() is None, proc.communicate()[0]
@@ -181,8 +203,14 @@ def test_a_base_image_from_a_public_registry_is_explained(
 
     (tmp_path / "Dockerfile").write_text("FROM rc-missing/python:3.11-slim\nRUN true\n")
     with pytest.raises(images.ImageError) as err:
-        images.build_context(client, challenge="web-x", service="web", context=tmp_path,
-                             dockerfile=None, tag="rc-test/from-missing:1")  # fmt: skip
+        images.build_context(
+            client,
+            challenge="web-x",
+            service="web",
+            context=tmp_path,
+            dockerfile=None,
+            tag="rc-test/from-missing:1",
+        )
     message = str(err.value)
     assert message.startswith("challenge web-x, service web: build failed at Step 1/")
     assert "FROM rc-missing/python:3.11-slim" in message

@@ -118,8 +118,17 @@ def test_sync_is_idempotent_and_keeps_solves(cli_env: dict[str, str], tmp_path: 
 
 
 def test_event_commands(cli_env: dict[str, str]) -> None:
-    code, out = run("event", "set", "--name", "ICE 2026", "--end", "2026-07-03T16:00:00Z",
-                    "--freeze", "2026-07-03T15:00Z", "--points-fixed-at-solve")  # fmt: skip
+    code, out = run(
+        "event",
+        "set",
+        "--name",
+        "ICE 2026",
+        "--end",
+        "2026-07-03T16:00:00Z",
+        "--freeze",
+        "2026-07-03T15:00Z",
+        "--points-fixed-at-solve",
+    )
     assert code == 0 and "ICE 2026" in out and "fixed at solve" in out
     code, out = run("event", "set", "--end", "2026-07-03T16:00:00")
     assert code == 2 and "no time zone" in out
@@ -193,21 +202,33 @@ def test_gunicorn_preload_as_the_readme_runs_it(cli_env: dict[str, str], tmp_pat
     assert run("event", "start")[0] == 0
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "range_control:create_app()"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--preload",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "range_control:create_app()",
+        ],
         env={**os.environ, **cli_env, "RANGE_ATTEMPTS_PER_MINUTE": "10000"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{base}/healthz", proc)
 
         def attempt(flag: str) -> dict[str, Any]:
             req = urllib.request.Request(  # noqa: S310 - loopback only
-                f"{base}/api/v1/challenges/relay/attempts", method="POST",
+                f"{base}/api/v1/challenges/relay/attempts",
+                method="POST",
                 data=json.dumps({"flag": flag}).encode(),
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )  # fmt: skip
+            )
             with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback only
                 return json.loads(r.read())
 
@@ -246,15 +267,20 @@ def test_demo_sets_up_pack_teams_and_running_event(
         assert "challenges: 8" in out and "images: " in out and "Netherlands" in out
         assert "event ICE - Operation STEADFAST RESERVE: running" in out and "detection" in out
         assert "ssh -p 290" in out and "/portal/" in out and "/console/" in out
-        running = {(c["Labels"]["range.role"], c["Labels"].get("range.service"))
-                   for c in client.api.containers(filters=flt)}  # fmt: skip
+        running = {
+            (c["Labels"]["range.role"], c["Labels"].get("range.service"))
+            for c in client.api.containers(filters=flt)
+        }
         assert running == {("service", "portal"), ("jumpbox", None)}  # logistics-portal
         assert len(client.api.containers(filters=flt)) == 8  # 4 teams: instance + jumpbox
         assert (tmp_path / "var" / "range.db").exists()
         secrets_file = tmp_path / "var" / "secrets.json"
         assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
         assert set(json.loads(secrets_file.read_text())) == {
-            "secret_key", "flag_secret", "admin_token"}  # fmt: skip
+            "secret_key",
+            "flag_secret",
+            "admin_token",
+        }
         # A second run reuses everything but the teams' tokens, shown anew: each jumpbox's
         # password follows its team's token, so the 4 jumpboxes (only they) are replaced.
         code, out = run("demo", "--no-serve")
@@ -262,8 +288,11 @@ def test_demo_sets_up_pack_teams_and_running_event(
         port = _free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "range_control.cli", "demo", "--port", str(port)],
-            env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             page = _wait_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
             assert b"Ranking" in page
@@ -298,8 +327,9 @@ def test_the_command_list_is_the_commands_and_help_loads_nothing_heavy() -> None
         "if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, cwd=REPO)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
 
@@ -313,8 +343,13 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     (tmp_path / "db").mkdir()
     env = {**os.environ, **cli_env, "RANGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}
     for debug, want in (([], 1), (["--debug"], 1)):
-        done = subprocess.run([sys.executable, "-m", "range_control.cli", *debug, "teams", "list"],
-                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "range_control.cli", *debug, "teams", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert done.returncode == want, done.stderr
         if debug:
             assert "Traceback (most recent call last)" in done.stderr

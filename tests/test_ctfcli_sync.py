@@ -28,8 +28,10 @@ def test_one_at_a_time_with_prerequisites_by_name_and_id(env: Env) -> None:
     # Alone, spec-example's prerequisites are nowhere: one line naming each.
     alone = catalog.lint([CORPUS / "spec-example"], known=catalog.known_in(env.ctx))
     assert [p.where for p in alone.problems] == [
-        "requirements.0", "requirements.1", "requirements.2",
-    ]  # fmt: skip
+        "requirements.0",
+        "requirements.1",
+        "requirements.2",
+    ]
     assert "'Warmup' is not a challenge in this set nor in the database" in str(alone.problems[0])
     assert "id 1 is not a challenge" in str(alone.problems[2])
     load(env, "warmup")
@@ -102,12 +104,14 @@ def test_solution_is_for_organisers(env: Env) -> None:
     r = env.client.get("/api/v1/admin/challenges/everything/solution", headers=env.admin())
     assert r.status_code == 200
     assert r.get_json() == {
-        "slug": "everything", "state": "solved",
+        "slug": "everything",
+        "state": "solved",
         "content": "# Write-up\n\nTake the cube root of the ciphertext.\n",
-    }  # fmt: skip
+    }
     _, team = env.team()
-    assert env.client.get("/api/v1/admin/challenges/everything/solution",
-                          headers=team).status_code in (401, 403)  # fmt: skip
+    assert env.client.get(
+        "/api/v1/admin/challenges/everything/solution", headers=team
+    ).status_code in (401, 403)
     r = env.client.get("/api/v1/admin/challenges/warmup/solution", headers=env.admin())
     assert r.status_code == 404 and "no solution" in r.get_json()["error"]["message"]
 
@@ -127,8 +131,9 @@ def test_ctftime_feed_tasks_and_task_stats_agree(env: Env) -> None:
     _, team = env.team("Équipe Ωmega", "FR")
     assert env.attempt(team, "web-one", "ICE{web-one}").get_json()["status"] == "correct"
     assert env.attempt(team, "web-two", "ICE{web-two}").get_json()["status"] == "correct"
-    r = env.client.post("/api/v1/admin/challenges/web-one/visibility", headers=env.admin(),
-                        json={"visible": False})  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/challenges/web-one/visibility", headers=env.admin(), json={"visible": False}
+    )
     assert r.status_code == 200
     env.clock.advance(seconds=1)
     raw = env.client.get("/api/v1/scoreboard/ctftime")
@@ -162,8 +167,10 @@ def test_cli_sync_migrates_list_json_and_solution(
     assert set(rows) == {"warmup", "everything"}
     everything = rows["everything"]
     assert (everything["category"], everything["type"], everything["value"]) == (
-        "crypto", "dynamic", 500,
-    )  # fmt: skip
+        "crypto",
+        "dynamic",
+        500,
+    )
     assert everything["requires"] == ["warmup"] and everything["services"] == 0
     assert everything["logic"] == "all" and everything["solution_state"] == "solved"
     # Synced after its release time (this is the real clock): visible at once.
@@ -188,5 +195,7 @@ def test_release_advances_on_clock_even_without_a_scenario(env: Env) -> None:
     after = env.client.get("/api/v1/admin/challenges", headers=env.admin()).get_json()
     assert next(c for c in after if c["slug"] == "everything")["visible"] is True
     # A challenge synced after its release time is visible at once.
-    assert catalog.released_state("visible", env.clock.now() - timedelta(days=1),
-                                  env.clock.now()) == "visible"  # fmt: skip
+    assert (
+        catalog.released_state("visible", env.clock.now() - timedelta(days=1), env.clock.now())
+        == "visible"
+    )

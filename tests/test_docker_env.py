@@ -54,8 +54,9 @@ def live(
     # A port range of its own (the engine is shared), below Linux's ephemeral ports (32768+),
     # which outgoing connections of this very run may hold.
     low = 21000 + random.randrange(0, 110) * 100
-    env = make_env(url, tmp_path, event_slug=event, port_range=f"{low}-{low + 99}",
-                   public_host="127.0.0.1")  # fmt: skip
+    env = make_env(
+        url, tmp_path, event_slug=event, port_range=f"{low}-{low + 99}", public_host="127.0.0.1"
+    )
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=1.0)
     rec = EnvironmentReconciler(env.ctx, backend, pool=4)
     try:
@@ -65,8 +66,9 @@ def live(
         env.ctx.store.dispose()
 
 
-def web_challenge(env: Env, slug: str = "web", environment_lifetime: str = "2h",
-                  **service: object) -> None:  # fmt: skip
+def web_challenge(
+    env: Env, slug: str = "web", environment_lifetime: str = "2h", **service: object
+) -> None:
     """A live challenge: busybox httpd FROM the base image, flag by env and by file."""
     d = env.tmp / "pack" / slug
     (d / "src").mkdir(parents=True, exist_ok=True)
@@ -77,13 +79,20 @@ def web_challenge(env: Env, slug: str = "web", environment_lifetime: str = "2h",
         'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]\n'
     )
     svc = {
-        "name": "portal", "build": "src", "ports": [8080],
+        "name": "portal",
+        "build": "src",
+        "ports": [8080],
         "healthcheck": ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"],
         "flag": {"env": True, "file": "/run/flag/flag"},
-    }  # fmt: skip
+    }
     svc.update(service)
-    spec = {"name": slug, "slug": slug, "value": 100, "dynamic_flag": {"prefix": "ICE"},
-            "environment": {"lifetime": environment_lifetime, "services": [svc]}}  # fmt: skip
+    spec = {
+        "name": slug,
+        "slug": slug,
+        "value": 100,
+        "dynamic_flag": {"prefix": "ICE"},
+        "environment": {"lifetime": environment_lifetime, "services": [svc]},
+    }
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
     result = catalog.lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
@@ -97,8 +106,7 @@ def sh(client: docker.DockerClient, container: str, cmd: str) -> tuple[int, str]
 
 def fetch(client: docker.DockerClient, container: str, host: str, port: int) -> tuple[int, str]:
     """HTTP GET from inside a container with bash's /dev/tcp (no client tool needed)."""
-    script = (f'exec 3<>/dev/tcp/{host}/{port} && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 '
-              "&& cat <&3")  # fmt: skip
+    script = f'exec 3<>/dev/tcp/{host}/{port} && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'
     return sh(client, container, f"timeout 4 bash -c '{script}'")
 
 
@@ -115,8 +123,9 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     report = rec.run_once()
     assert report.failed == {} and report.jumpbox_errors == {}
     a, b = name_of(env, a_id), name_of(env, b_id)
-    assert sorted(report.created) == sorted([a, b, jumpbox_name(env.ctx.event_slug, a_id),
-                                             jumpbox_name(env.ctx.event_slug, b_id)])  # fmt: skip
+    assert sorted(report.created) == sorted(
+        [a, b, jumpbox_name(env.ctx.event_slug, a_id), jumpbox_name(env.ctx.event_slug, b_id)]
+    )
 
     # Own team's service by name: reachable.
     code, out = fetch(client, a, "portal", 8080)
@@ -153,8 +162,14 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     team_net = client.api.inspect_network(network_name(env.ctx.event_slug, a_id))
     # Every IPv4 address of the host (its own interfaces and the docker bridges), and the first
     # address of the team network (where a gateway would be).
-    host_ips = set(re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", subprocess.run(
-        ["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout))  # fmt: skip
+    host_ips = set(
+        re.findall(
+            r"inet (\d+\.\d+\.\d+\.\d+)/",
+            subprocess.run(
+                ["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True
+            ).stdout,
+        )
+    )
     host_ips.discard("127.0.0.1")
     host_ips.add(str(ipaddress.ip_network(team_net["IPAM"]["Config"][0]["Subnet"])[1]))
     assert len(host_ips) >= 2
@@ -182,9 +197,14 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     assert hc["LogConfig"]["Config"]["max-size"] == "1m"
     assert not any(m["Type"] == "bind" for m in info["Mounts"])
     labels = info["Config"]["Labels"]
-    assert {k: labels[k] for k in ("range.managed", "range.team", "range.challenge", "range.service")} == {
-        "range.managed": "1", "range.team": str(a_id), "range.challenge": "web", "range.service": "portal",
-    }  # fmt: skip
+    assert {
+        k: labels[k] for k in ("range.managed", "range.team", "range.challenge", "range.service")
+    } == {
+        "range.managed": "1",
+        "range.team": str(a_id),
+        "range.challenge": "web",
+        "range.service": "portal",
+    }
 
     # Each team's instance holds that team's flag, by env and by a 0400 file.
     want = dynamic_flag(FLAG_SECRET, env.ctx.event_slug, a_id, "web", DynamicFlag("ICE", 32))
@@ -206,10 +226,17 @@ def test_reconciler_converges_idempotently(live, client: docker.DockerClient) ->
     assert again.created == [] and again.removed == [] and again.restarted == []
     # A stray with our labels (an instance nobody wants) is removed; a removed one comes back.
     stray = client.api.create_container(
-        "range/base:bookworm", command=["sleep", "300"], name=f"rc-{env.ctx.event_slug}-stray",
-        labels={MANAGED: "1", EVENT: env.ctx.event_slug, "range.instance": "999999",
-                "range.service": "portal", "range.role": "service"},
-    )  # fmt: skip
+        "range/base:bookworm",
+        command=["sleep", "300"],
+        name=f"rc-{env.ctx.event_slug}-stray",
+        labels={
+            MANAGED: "1",
+            EVENT: env.ctx.event_slug,
+            "range.instance": "999999",
+            "range.service": "portal",
+            "range.role": "service",
+        },
+    )
     client.api.remove_container(name_of(env, a_id), force=True)
     client.api.stop(name_of(env, b_id), timeout=1)  # died: restarted
     report = rec.run_once()
@@ -238,10 +265,16 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:
     env.team("Alpha", "NL")
     d = env.tmp / "pack" / "ghost"
     d.mkdir(parents=True)
-    (d / "challenge.yml").write_text(yaml.safe_dump({
-        "name": "ghost", "value": 1, "flags": ["ICE{x}"],
-        "environment": {"services": [{"name": "svc", "image": "range/does-not-exist:1"}]},
-    }))  # fmt: skip
+    (d / "challenge.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "ghost",
+                "value": 1,
+                "flags": ["ICE{x}"],
+                "environment": {"services": [{"name": "svc", "image": "range/does-not-exist:1"}]},
+            }
+        )
+    )
     web_challenge(env, "broken")
     (env.tmp / "pack" / "broken" / "src" / "Dockerfile").write_text(
         "FROM range/base:bookworm\nRUN exit 3\n"
@@ -380,8 +413,11 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     again = rec.run_once()  # one more pass changes nothing
     assert again.created == again.removed == again.restarted == []
     containers = client.api.containers(all=True, filters=flt)
-    services = [(c["Labels"]["range.instance"], c["Labels"]["range.service"]) for c in containers
-                if c["Labels"].get("range.role") == "service"]  # fmt: skip
+    services = [
+        (c["Labels"]["range.instance"], c["Labels"]["range.service"])
+        for c in containers
+        if c["Labels"].get("range.role") == "service"
+    ]
     jbs = [c for c in containers if c["Labels"].get("range.role") == "jumpbox"]
     assert len(services) == len(set(services)) == 100
     assert len(jbs) == 25 and {c["Labels"]["range.team"] for c in jbs} == {str(t) for t in teams}
@@ -428,9 +464,13 @@ def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerCl
     assert info["connection"]["services"] == [{"name": "portal", "ports": [8080]}]
     # Another team sees nothing of it (and gets its own connection info only).
     assert env.client.get(url, headers=b).json == {
-        "challenge": "web", "state": "absent", "health": None, "expires_at": None,
-        "can_extend_from": None, "connection": None,
-    }  # fmt: skip
+        "challenge": "web",
+        "state": "absent",
+        "health": None,
+        "expires_at": None,
+        "can_extend_from": None,
+        "connection": None,
+    }
     # Reset: fresh containers.
     before = client.api.inspect_container(name_of(env, a_id))["Id"]
     assert env.client.post(url, headers=a).status_code == 202

@@ -112,14 +112,36 @@ def serve_under_strace(env: dict[str, str], tmp: Path, durability: str) -> list[
     port = _free_port()
     trace = tmp / f"trace-{durability}.txt"
     proc = subprocess.Popen(
-        [strace, "-f", "-ttt", "-y", "-s", "200", "-o", str(trace),
-         "-e", "trace=fsync,fdatasync,pwrite64,pwritev,write,sendto,sendmsg",
-         sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "range_control:create_app()"],
-        env={**os.environ, **{k: v for k, v in env.items() if k != "token"},
-             "RANGE_DURABILITY": durability},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            strace,
+            "-f",
+            "-ttt",
+            "-y",
+            "-s",
+            "200",
+            "-o",
+            str(trace),
+            "-e",
+            "trace=fsync,fdatasync,pwrite64,pwritev,write,sendto,sendmsg",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "range_control:create_app()",
+        ],
+        env={
+            **os.environ,
+            **{k: v for k, v in env.items() if k != "token"},
+            "RANGE_DURABILITY": durability,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     statuses = []
     try:
@@ -127,11 +149,14 @@ def serve_under_strace(env: dict[str, str], tmp: Path, durability: str) -> list[
 
         def attempt(slug: str, flag: str) -> str:
             req = urllib.request.Request(  # noqa: S310 - loopback only
-                f"{base}/api/v1/challenges/{slug}/attempts", method="POST",
+                f"{base}/api/v1/challenges/{slug}/attempts",
+                method="POST",
                 data=json.dumps({"flag": flag}).encode(),
-                headers={"Authorization": f"Bearer {env['token']}",
-                         "Content-Type": "application/json"},
-            )  # fmt: skip
+                headers={
+                    "Authorization": f"Bearer {env['token']}",
+                    "Content-Type": "application/json",
+                },
+            )
             with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback only
                 return json.loads(r.read())["status"]
 
@@ -144,8 +169,10 @@ def serve_under_strace(env: dict[str, str], tmp: Path, durability: str) -> list[
         os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=30)
     assert Counter(statuses) == {
-        "incorrect": 2 * CHALLENGES, "correct": CHALLENGES, "already_solved": CHALLENGES,
-    }  # fmt: skip
+        "incorrect": 2 * CHALLENGES,
+        "correct": CHALLENGES,
+        "already_solved": CHALLENGES,
+    }
     answers = parse_trace(trace.read_text(errors="replace"))
     # Every answer the client got was seen leaving the server.
     assert Counter(a.status for a in answers) == Counter(statuses)
@@ -175,15 +202,17 @@ def test_relaxed_syncs_solves_but_not_wrong_flags(
 
 def test_parse_trace_reads_strace_lines() -> None:
     """The parser itself: a write, a sync, an answer; and a thread that answers unsynced."""
-    trace = "\n".join([
-        '10 1.1 pwrite64(5</v/range.db-wal>, "\\x00", 4096, 0) = 4096',
-        "10 1.2 fdatasync(6</v/range.db-wal> <unfinished ...>",
-        '11 1.25 pwrite64(5</v/range.db-wal>, "\\x00", 4096, 0) = 4096',
-        "10 1.3 <... fdatasync resumed>) = 0",
-        '10 1.4 sendto(9<TCP:[1->2]>, "{\\"status\\":\\"correct\\",\\"points\\":1}", 30, 0) = 30',
-        '11 1.5 sendto(8<socket:[7]>, "{\\"status\\":\\"incorrect\\",\\"points\\":0}", 20, 0) = 20',
-        '11 1.6 sendto(8<socket:[7]>, "{\\"status\\":\\"ok\\"}", 15, 0) = 15',
-    ])  # fmt: skip
+    trace = "\n".join(
+        [
+            '10 1.1 pwrite64(5</v/range.db-wal>, "\\x00", 4096, 0) = 4096',
+            "10 1.2 fdatasync(6</v/range.db-wal> <unfinished ...>",
+            '11 1.25 pwrite64(5</v/range.db-wal>, "\\x00", 4096, 0) = 4096',
+            "10 1.3 <... fdatasync resumed>) = 0",
+            '10 1.4 sendto(9<TCP:[1->2]>, "{\\"status\\":\\"correct\\",\\"points\\":1}", 30, 0) = 30',
+            '11 1.5 sendto(8<socket:[7]>, "{\\"status\\":\\"incorrect\\",\\"points\\":0}", 20, 0) = 20',
+            '11 1.6 sendto(8<socket:[7]>, "{\\"status\\":\\"ok\\"}", 15, 0) = 15',
+        ]
+    )
     assert parse_trace(trace) == [Answer("correct", True, True), Answer("incorrect", True, False)]
 
 
@@ -287,8 +316,11 @@ def _workload(e: Env) -> Counter[str]:
         statuses[r.get_json()["status"]] += 1
     hint = e.client.get("/api/v1/challenges/w", headers=team).get_json()["hints"][0]
     assert e.client.post(f"/api/v1/hints/{hint['id']}/unlock", headers=team).status_code == 200
-    r = e.client.post("/api/v1/admin/awards", headers=e.admin(),
-                      json={"team": "Netherlands", "value": 5, "reason": "ok"})  # fmt: skip
+    r = e.client.post(
+        "/api/v1/admin/awards",
+        headers=e.admin(),
+        json={"team": "Netherlands", "value": 5, "reason": "ok"},
+    )
     assert r.status_code == 201, r.get_json()
     assert e.client.post("/api/v1/admin/event/pause", headers=e.admin()).status_code == 200
     return statuses

@@ -22,8 +22,12 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import ADMIN, Env, make_env
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 EXAMPLES = int(os.environ.get("RANGE_FUZZ_EXAMPLES", "30"))
 
 
@@ -41,11 +45,17 @@ def seeded(database_url: str, tmp_path: Path) -> Iterator[tuple[Env, str]]:
     e.ctx.store.dispose()
 
 
-def fuzz(op: schemathesis.APIOperation, headers: dict[str, str],
-         calls: collections.Counter[int]) -> Callable[[], None]:  # fmt: skip
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+def fuzz(
+    op: schemathesis.APIOperation, headers: dict[str, str], calls: collections.Counter[int]
+) -> Callable[[], None]:
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=op.as_strategy())
     def check(case: schemathesis.Case) -> None:
         case.headers = {**(case.headers or {}), **headers}

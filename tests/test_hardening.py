@@ -48,8 +48,11 @@ def test_environments_off_offers_no_live_challenge(database_url: str, tmp_path: 
         page = login(e, token_of(h)).get("/portal/challenges/web").get_data(as_text=True)
         assert "Live environments are not available" in page and 'value="start"' not in page
         # A scenario whose phase wants the challenge warm: no instance becomes desired.
-        data = {"event": "E", "start": "manual", "phases": [
-            {"id": "p", "title": "P", "duration": "1h", "challenges": ["web"]}]}  # fmt: skip
+        data = {
+            "event": "E",
+            "start": "manual",
+            "phases": [{"id": "p", "title": "P", "duration": "1h", "challenges": ["web"]}],
+        }
         scenario.load(e.ctx, scenario.parse(data), "test")
         scenario.apply(e.ctx)
         with e.ctx.store.read() as s:
@@ -111,7 +114,7 @@ def test_nul_and_surrogates_are_400_everywhere_and_nothing_is_stored(env: Env) -
             h,
             {"data": '{"flag": "\\ud800"}', "content_type": "application/json"},
             "surrogate",
-        ),  # fmt: skip
+        ),
         ("post", "/api/v1/challenges/c%00/attempts", h, {"json": {"flag": "x"}}, "path.slug"),
         ("post", "/api/v1/admin/announcements", a, {"json": {"title": "a\x00b"}}, "title"),
         (
@@ -131,8 +134,10 @@ def test_nul_and_surrogates_are_400_everywhere_and_nothing_is_stored(env: Env) -
     assert attempts_stored(env) == 0
     # The pages too: a form value with NUL is a 400 page, not a 500.
     c = login(env, token_of(h))
-    r = c.post("/portal/challenges/c/attempt",
-               data={"flag": "a\x00", "csrf_token": csrf(c, "/portal/challenges/c")})  # fmt: skip
+    r = c.post(
+        "/portal/challenges/c/attempt",
+        data={"flag": "a\x00", "csrf_token": csrf(c, "/portal/challenges/c")},
+    )
     assert r.status_code == 400 and "form.flag" in r.get_data(as_text=True)
     assert attempts_stored(env) == 0
 
@@ -158,14 +163,17 @@ def test_team_names_and_ids_never_mean_each_other(env: Env) -> None:
     for name in ("Alpha", "Bravo", "Charlie", "3"):
         ids[name], _ = env.team(name, "NL")
     assert ids["Charlie"] == 3 and ids["3"] == 4
-    r = env.client.post("/api/v1/admin/awards", json={"team": "3", "value": 7, "reason": "r"},
-                        headers=a)  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/awards", json={"team": "3", "value": 7, "reason": "r"}, headers=a
+    )
     assert r.status_code == 201 and r.json["team"] == "3"
-    r = env.client.post("/api/v1/admin/awards", json={"team": "#3", "value": 7, "reason": "r"},
-                        headers=a)  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/awards", json={"team": "#3", "value": 7, "reason": "r"}, headers=a
+    )
     assert r.json["team"] == "Charlie"
-    r = env.client.post("/api/v1/admin/awards", json={"team": 3, "value": 7, "reason": "r"},
-                        headers=a)  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/awards", json={"team": 3, "value": 7, "reason": "r"}, headers=a
+    )
     assert r.json["team"] == "Charlie"
     assert env.client.post("/api/v1/admin/teams/3/disable", headers=a).json["name"] == "3"
     assert env.client.post("/api/v1/admin/teams/%231/disable", headers=a).json["name"] == "Alpha"
@@ -182,17 +190,27 @@ def test_inputs_that_were_500s_are_400s_naming_the_field(env: Env) -> None:
     env.start()
     a = env.admin()
     deep = "[" * 5000 + "]" * 5000
-    r = env.client.post("/api/v1/challenges/c/attempts", data=deep, headers=h,
-                        content_type="application/json")  # fmt: skip
+    r = env.client.post(
+        "/api/v1/challenges/c/attempts", data=deep, headers=h, content_type="application/json"
+    )
     assert r.status_code == 400 and "nested" in r.json["error"]["message"]
-    r = env.client.post("/api/v1/challenges/c/attempts", headers=h,
-                        json={"flag": "x", "z": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})  # fmt: skip
+    r = env.client.post(
+        "/api/v1/challenges/c/attempts",
+        headers=h,
+        json={
+            "flag": "x",
+            "z": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+        },
+    )
     assert r.status_code == 400 and "nested" in r.json["error"]["message"]
     for q in ("²", "٣", "9" * 40, "-1", "0"):
         r = env.client.get(f"/api/v1/announcements?limit={q}")
         assert r.status_code == 400 and "limit" in r.json["error"]["message"], q
-    r = env.client.post("/api/v1/admin/awards", headers=a,
-                        json={"team": "Netherlands", "value": 10**30, "reason": "r"})  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/awards",
+        headers=a,
+        json={"team": "Netherlands", "value": 10**30, "reason": "r"},
+    )
     assert r.status_code == 400 and "value" in r.json["error"]["message"]
     for by in ("99999999999999m", "٣m", "400d"):
         r = env.client.post("/api/v1/admin/event/extend", json={"by": by}, headers=a)
@@ -205,15 +223,19 @@ def test_inputs_that_were_500s_are_400s_naming_the_field(env: Env) -> None:
     c = console(env)
     r = post(c, "/console/", "/console/event/extend", {"minutes": "²"})
     assert r.status_code == 200 and "minutes: a whole number" in r.get_data(as_text=True)
-    r = post(c, "/console/", "/console/awards",
-             {"team": "#1", "value": "٣", "reason": "r"})  # fmt: skip
+    r = post(c, "/console/", "/console/awards", {"team": "#1", "value": "٣", "reason": "r"})
     assert "value: a whole number" in r.get_data(as_text=True)
-    r = c.post(f"/console/teams/{10**30}/disable",
-               data={"csrf_token": csrf(c, "/console/")})  # fmt: skip
+    r = c.post(f"/console/teams/{10**30}/disable", data={"csrf_token": csrf(c, "/console/")})
     assert r.status_code == 404
     t = env.app.test_client()
-    r = t.post("/portal/login", data={"token": token_of(h), "next": "/portal/\r\nX-Evil: 1",
-                                      "csrf_token": csrf(t, "/portal/login")})  # fmt: skip
+    r = t.post(
+        "/portal/login",
+        data={
+            "token": token_of(h),
+            "next": "/portal/\r\nX-Evil: 1",
+            "csrf_token": csrf(t, "/portal/login"),
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/portal/")
 
 
@@ -223,9 +245,14 @@ def test_a_locked_challenge_shows_its_name_only(env: Env, tmp_path: Path) -> Non
     d = tmp_path / "pack" / "second"
     d.mkdir(parents=True)
     (d / "notes.txt").write_text("secret notes")
-    env.challenge("second", requirements=["first"], description="the secret plan",
-                  files=["notes.txt"], hints=[{"content": "it is ICE{second}", "cost": 5}],
-                  environment=LIVE)  # fmt: skip
+    env.challenge(
+        "second",
+        requirements=["first"],
+        description="the secret plan",
+        files=["notes.txt"],
+        hints=[{"content": "it is ICE{second}", "cost": 5}],
+        environment=LIVE,
+    )
     _, h = env.team()
     env.start()
     detail = env.client.get("/api/v1/challenges/second", headers=h).json
@@ -260,15 +287,21 @@ def test_attempt_answers_during_the_freeze_use_frozen_values(env: Env) -> None:
     env.client.patch("/api/v1/admin/event", headers=env.admin(), json={"first_blood_bonus": 50})
     teams_h = [env.team(n, "NL")[1] for n in ("A", "B", "C")]
     env.start()
-    env.client.patch("/api/v1/admin/event", headers=env.admin(),
-                     json={"freeze_at": (env.clock.now() + timedelta(minutes=10)).isoformat()})  # fmt: skip
+    env.client.patch(
+        "/api/v1/admin/event",
+        headers=env.admin(),
+        json={"freeze_at": (env.clock.now() + timedelta(minutes=10)).isoformat()},
+    )
     env.clock.advance(minutes=11)
     first = env.attempt(teams_h[0], "dyn", "ICE{dyn}").json
     second = env.attempt(teams_h[1], "dyn", "ICE{dyn}").json
     # Both answers are the frozen board's value (no solve before the freeze) with no bonus:
     # neither says who was first after the freeze.
-    assert first == second == {"status": "correct", "points": 500, "attempts_left": None,
-                               "frozen": True}  # fmt: skip
+    assert (
+        first
+        == second
+        == {"status": "correct", "points": 500, "attempts_left": None, "frozen": True}
+    )
 
 
 # --- 12: repeats of a solved flag are limited ---------------------------------------------
@@ -294,14 +327,18 @@ def test_whitespace_flags_are_refused_not_counted(env: Env) -> None:
 
 def test_a_new_token_is_shown_once_in_the_page_never_in_a_cookie(env: Env) -> None:
     c = console(env)
-    r = c.post("/console/teams", data={"name": "Estonia", "country": "EE",
-                                       "csrf_token": csrf(c, "/console/")})  # fmt: skip
+    r = c.post(
+        "/console/teams",
+        data={"name": "Estonia", "country": "EE", "csrf_token": csrf(c, "/console/")},
+    )
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     token = re.search(r'id="new-token">(rct_[^<]+)<', r.get_data(as_text=True)).group(1)
     assert token not in r.headers.get("Set-Cookie", "")
     assert token not in c.get("/console/").get_data(as_text=True)
-    assert env.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json[
-        "name"] == "Estonia"  # fmt: skip
+    assert (
+        env.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json["name"]
+        == "Estonia"
+    )
 
 
 def test_database_file_and_data_dir_are_private(tmp_path: Path) -> None:
@@ -327,14 +364,24 @@ def test_bidi_and_control_characters_are_refused_in_team_names(env: Env, name: s
 def test_freeze_outside_the_event_is_refused(env: Env) -> None:
     a = env.admin()
     env.start()  # a manual start: the start is when it happened
-    r = env.client.patch("/api/v1/admin/event", headers=a,
-                         json={"freeze_at": (env.clock.now() - timedelta(hours=1)).isoformat()})  # fmt: skip
+    r = env.client.patch(
+        "/api/v1/admin/event",
+        headers=a,
+        json={"freeze_at": (env.clock.now() - timedelta(hours=1)).isoformat()},
+    )
     assert r.status_code == 400 and "before the start" in r.json["error"]["message"]
     end = env.clock.now() + timedelta(hours=4)
-    assert env.client.patch("/api/v1/admin/event", headers=a,
-                            json={"ends_at": end.isoformat()}).status_code == 200  # fmt: skip
-    r = env.client.patch("/api/v1/admin/event", headers=a,
-                         json={"freeze_at": (end + timedelta(minutes=1)).isoformat()})  # fmt: skip
+    assert (
+        env.client.patch(
+            "/api/v1/admin/event", headers=a, json={"ends_at": end.isoformat()}
+        ).status_code
+        == 200
+    )
+    r = env.client.patch(
+        "/api/v1/admin/event",
+        headers=a,
+        json={"freeze_at": (end + timedelta(minutes=1)).isoformat()},
+    )
     assert r.status_code == 400 and "after ends_at" in r.json["error"]["message"]
 
 
@@ -345,8 +392,9 @@ def test_login_limits_count_failures_per_token_and_address(env: Env) -> None:
     for _ in range(12):  # successful logins never count
         login(env, token_of(h), c)
     for _ in range(10):
-        r = c.post("/portal/login", data={"token": "rct_typo",
-                                          "csrf_token": csrf(c, "/portal/login")})  # fmt: skip
+        r = c.post(
+            "/portal/login", data={"token": "rct_typo", "csrf_token": csrf(c, "/portal/login")}
+        )
         assert r.status_code == 401
     r = c.post("/portal/login", data={"token": "rct_typo", "csrf_token": csrf(c, "/portal/login")})
     assert r.status_code == 429
@@ -357,11 +405,35 @@ def test_login_limits_count_failures_per_token_and_address(env: Env) -> None:
 def test_a_scenario_award_names_a_team_exactly(env: Env) -> None:
     ids = {n: env.team(n, "NL")[0] for n in ("Alpha", "2")}
     env.challenge("c")
-    data = {"event": "E", "start": "manual", "phases": [{"id": "p", "title": "P", "duration": "1h",
-            "challenges": ["c"], "injects": [
-                {"at": "1m", "title": "A", "action": {"award": {"team": "2", "value": 5, "reason": "x"}}},
-                {"at": "2m", "title": "B", "action": {"award": {"team": "#1", "value": 3, "reason": "y"}}},
-                {"at": "3m", "title": "C", "action": {"award": {"team": "Nobody", "value": 1, "reason": "z"}}}]}]}  # fmt: skip
+    data = {
+        "event": "E",
+        "start": "manual",
+        "phases": [
+            {
+                "id": "p",
+                "title": "P",
+                "duration": "1h",
+                "challenges": ["c"],
+                "injects": [
+                    {
+                        "at": "1m",
+                        "title": "A",
+                        "action": {"award": {"team": "2", "value": 5, "reason": "x"}},
+                    },
+                    {
+                        "at": "2m",
+                        "title": "B",
+                        "action": {"award": {"team": "#1", "value": 3, "reason": "y"}},
+                    },
+                    {
+                        "at": "3m",
+                        "title": "C",
+                        "action": {"award": {"team": "Nobody", "value": 1, "reason": "z"}},
+                    },
+                ],
+            }
+        ],
+    }
     scenario.load(env.ctx, scenario.parse(yaml.safe_load(json.dumps(data))), "test")
     scenario.start(env.ctx, "test")
     env.clock.advance(minutes=4)

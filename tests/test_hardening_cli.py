@@ -27,15 +27,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def rangectl(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "range_control.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "range_control.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> dict[str, str]:
     """A SQLite range of its own, migrated, with one team."""
-    env = {**os.environ, "RANGE_DATA_DIR": str(tmp_path / "var"), "RANGE_ADMIN_TOKEN": ADMIN,
-           "RANGE_EVENT_SLUG": unique_event("h")}  # fmt: skip
+    env = {
+        **os.environ,
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+        "RANGE_ADMIN_TOKEN": ADMIN,
+        "RANGE_EVENT_SLUG": unique_event("h"),
+    }
     env.pop("RANGE_DATABASE_URL", None)
     done = rangectl("db", "upgrade", env=env)
     assert done.returncode == 0, done.stderr
@@ -83,8 +92,11 @@ def _serve(env: dict[str, str], *flags: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "range_control.cli", "serve", "--port", str(port), *flags],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     _wait_http(f"http://127.0.0.1:{port}/api/v1/event", proc)
     return proc, port
 
@@ -115,10 +127,12 @@ def test_environments_off_makes_no_call_to_any_engine(
     try:
         import urllib.request
 
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/admin/environments/up",
-                                     data=b"{}", method="POST",
-                                     headers={"Authorization": f"Bearer {ADMIN}",
-                                              "Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/admin/environments/up",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req, timeout=10)  # noqa: S310 - loopback
         assert refused.value.code == 503
@@ -139,11 +153,16 @@ def test_a_held_writer_lock_is_refused_in_time_naming_the_holder(tmp_path: Path)
         e.start()
         lock = f"{tmp_path / 'var' / 'range.db'}.writer-lock"
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import fcntl, os, sys, time\n"
-             f"fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
-             "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(60)\n",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
             t0 = time.monotonic()
@@ -153,9 +172,13 @@ def test_a_held_writer_lock_is_refused_in_time_naming_the_holder(tmp_path: Path)
             msg = r.json["error"]["message"]
             assert lock in msg and f"process {holder.pid}" in msg, msg
             assert 0.9 < waited < 5
-            cli = {**os.environ, "RANGE_DATA_DIR": str(tmp_path / "var"),
-                   "RANGE_DATABASE_URL": url, "RANGE_SQLITE_BUSY_TIMEOUT_MS": "1000",
-                   "RANGE_ADMIN_TOKEN": ADMIN}  # fmt: skip
+            cli = {
+                **os.environ,
+                "RANGE_DATA_DIR": str(tmp_path / "var"),
+                "RANGE_DATABASE_URL": url,
+                "RANGE_SQLITE_BUSY_TIMEOUT_MS": "1000",
+                "RANGE_ADMIN_TOKEN": ADMIN,
+            }
             done = rangectl("teams", "add", "Bravo", env=cli)
             lines = done.stderr.strip().splitlines()
             assert done.returncode == 1 and len(lines) == 1, done.stderr
@@ -205,8 +228,9 @@ def test_damage_inside_a_record_is_one_line_too(data_dir: dict[str, str]) -> Non
     assert "damaged text" in lines[0] and "restore the latest backup" in lines[0]
 
 
-def test_a_read_only_copy_can_be_read_but_not_written(data_dir: dict[str, str],
-                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_a_read_only_copy_can_be_read_but_not_written(
+    data_dir: dict[str, str], tmp_path: Path
+) -> None:
     source = Path(data_dir["RANGE_DATA_DIR"])
     copy = tmp_path / "archive"
     shutil.copytree(source, copy)

@@ -24,9 +24,20 @@ from tests.conftest import jumpbox_ssh
 from tests.test_docker_env import live, name_of, web_challenge  # noqa: F401 - live: a fixture
 
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = ["python3 -c 'import requests'", "nmap --version", "dig -v", "nc -h", "socat -V",
-         "tcpdump --version", "curl --version", "wget --version", "ssh -V", "vi --version",
-         "nano --version", "jq --version"]  # fmt: skip
+TOOLS = [
+    "python3 -c 'import requests'",
+    "nmap --version",
+    "dig -v",
+    "nc -h",
+    "socat -V",
+    "tcpdump --version",
+    "curl --version",
+    "wget --version",
+    "ssh -V",
+    "vi --version",
+    "nano --version",
+    "jq --version",
+]
 
 
 def run(c: paramiko.SSHClient, command: str, timeout: float = 120) -> tuple[int, str, str]:
@@ -61,8 +72,11 @@ def test_every_shipped_solver_runs_on_the_jumpbox(live, client: docker.DockerCli
         environments.up(env.ctx, Selection(challenge=slug), "test")
     wait_running(env, rec, live_slugs)
     event = env.ctx.event_slug
-    port = int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
-        "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
+    port = int(
+        client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"]["PortBindings"][
+            "2222/tcp"
+        ][0]["HostPort"]
+    )
     with jumpbox_ssh("127.0.0.1", port, env.jumpbox_password(team_id), wait=60) as c:
         for tool in TOOLS:
             code, out, err = run(c, tool + " >/dev/null 2>&1 || " + tool)
@@ -105,12 +119,19 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
     event = env.ctx.event_slug
     for team_id in ids:
         own = client.api.inspect_container(name_of(env, team_id, "pub"))["NetworkSettings"][
-            "Networks"][network_name(event, team_id)]["IPAddress"]  # fmt: skip
-        port = int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
-            "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
+            "Networks"
+        ][network_name(event, team_id)]["IPAddress"]
+        port = int(
+            client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
+                "PortBindings"
+            ]["2222/tcp"][0]["HostPort"]
+        )
         with jumpbox_ssh("127.0.0.1", port, env.jumpbox_password(team_id), wait=60) as c:
-            code, out, _ = run(c, "for i in 1 2 3 4 5 6 7 8; do getent ahostsv4 portal; done "
-                               "| cut -d' ' -f1 | sort -u")  # fmt: skip
+            code, out, _ = run(
+                c,
+                "for i in 1 2 3 4 5 6 7 8; do getent ahostsv4 portal; done "
+                "| cut -d' ' -f1 | sort -u",
+            )
             assert code == 0 and out.split() == [own], (team_id, out, own)
             code, out, _ = run(c, "curl -s -m 5 http://portal:8080/")
             assert code == 0 and out == "convoy manifest\n"
@@ -119,16 +140,25 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
 def _member_key() -> tuple[str, paramiko.PKey]:
     """A member's key pair: the public line for the portal, the private key for paramiko."""
     private = ed25519.Ed25519PrivateKey.generate()
-    text = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                 serialization.NoEncryption()).decode()  # fmt: skip
-    line = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                             serialization.PublicFormat.OpenSSH).decode()  # fmt: skip
+    text = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    line = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     return line, paramiko.Ed25519Key.from_private_key(io.StringIO(text))
 
 
 def _port(client: docker.DockerClient, event: str, team_id: int) -> int:
-    return int(client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"][
-        "PortBindings"]["2222/tcp"][0]["HostPort"])  # fmt: skip
+    return int(
+        client.api.inspect_container(jumpbox_name(event, team_id))["HostConfig"]["PortBindings"][
+            "2222/tcp"
+        ][0]["HostPort"]
+    )
 
 
 def _refused(port: int, password: str | None = None, pkey: paramiko.PKey | None = None) -> bool:
@@ -163,8 +193,9 @@ def test_members_keys_work_in_place_and_the_token_rotates_the_way_in(
             assert run(ana, "id -un")[1].strip() == "team"
         assert run(teammate, "echo still here")[1] == "still here\n"  # nobody was cut off
         assert client.api.inspect_container(jumpbox_name(event, team_id))["Id"] == before
-        code, out, _ = run(teammate, "ls -l /etc/ssh/range_keys/team; echo x >> "
-                           "/etc/ssh/range_keys/team")  # fmt: skip
+        code, out, _ = run(
+            teammate, "ls -l /etc/ssh/range_keys/team; echo x >> /etc/ssh/range_keys/team"
+        )
         assert out.startswith("-rw-r--r-- 1 root root") and code != 0  # not the team's to edit
         team_access.remove_ssh_key(env.ctx, team_id, key.id, "test")
         rec.run_once()
@@ -190,9 +221,14 @@ def test_the_event_s_extra_packages_are_on_every_jumpbox(
     env, rec = live
     team_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "web")
-    spec = scenario.parse({"event": "ICE", "phases": [{"id": "p", "title": "P", "duration": "1h",
-                                                        "challenges": ["web"]}],
-                           "jumpbox": {"packages": ["bc", "bc"]}}, "scenario.yml")  # fmt: skip
+    spec = scenario.parse(
+        {
+            "event": "ICE",
+            "phases": [{"id": "p", "title": "P", "duration": "1h", "challenges": ["web"]}],
+            "jumpbox": {"packages": ["bc", "bc"]},
+        },
+        "scenario.yml",
+    )
     assert spec.jumpbox.packages == ["bc"]
     scenario.load(env.ctx, spec, "test")
     environments.up(env.ctx, Selection(challenge="web"), "test")
@@ -200,8 +236,9 @@ def test_the_event_s_extra_packages_are_on_every_jumpbox(
     event = env.ctx.event_slug
     image = client.api.inspect_container(jumpbox_name(event, team_id))["Config"]["Image"]
     assert image == rec.backend.jumpbox_image(("bc",)) and image != rec.backend.jumpbox_image()
-    with jumpbox_ssh("127.0.0.1", _port(client, event, team_id),
-                     env.jumpbox_password(team_id), wait=60) as c:  # fmt: skip
+    with jumpbox_ssh(
+        "127.0.0.1", _port(client, event, team_id), env.jumpbox_password(team_id), wait=60
+    ) as c:
         code, out, _ = run(c, "echo '6*7' | bc")
         assert code == 0 and out == "42\n"
     with pytest.raises(BackendError, match="Unable to locate package range-no-such-package"):

@@ -19,12 +19,21 @@ FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
 PACK = {
     "name": "Callsign",
     "description": "Find the **callsign**.",
-    "hints": [{"title": "Where", "content": "In the briefing.", "cost": 0},
-              {"title": "Paid", "content": "Costs points.", "cost": 10}],
-    "translations": {"fr": {"name": "Indicatif", "description": "Trouvez l'**indicatif**.",
-                            "hints": [{"title": "Où", "content": "Dans le briefing."},
-                                      {"title": "Payant", "content": "Coûte des points."}]}},
-}  # fmt: skip
+    "hints": [
+        {"title": "Where", "content": "In the briefing.", "cost": 0},
+        {"title": "Paid", "content": "Costs points.", "cost": 10},
+    ],
+    "translations": {
+        "fr": {
+            "name": "Indicatif",
+            "description": "Trouvez l'**indicatif**.",
+            "hints": [
+                {"title": "Où", "content": "Dans le briefing."},
+                {"title": "Payant", "content": "Coûte des points."},
+            ],
+        }
+    },
+}
 
 
 @pytest.fixture
@@ -62,8 +71,10 @@ def test_the_chooser_sets_a_cookie_that_wins_over_the_browser(site: Env) -> None
     assert html_lang(c.get("/", headers=FR).get_data(as_text=True)) == "en"
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil",
-                                    "evil", "", "/%0d%0aSet-Cookie:x=y"])  # fmt: skip
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "https://evil.example/", "/\\evil", "evil", "", "/%0d%0aSet-Cookie:x=y"],
+)
 def test_the_chooser_only_sends_back_to_this_site(site: Env, target: str) -> None:
     r = site.client.get("/language/fr", query_string={"next": target})
     assert r.status_code == 303
@@ -90,20 +101,21 @@ def test_the_event_default_language(tmp_path: Path) -> None:
     e = make_env(migrated_sqlite(tmp_path / "range.db"), tmp_path, default_language="fr")
     try:
         assert html_lang(e.client.get("/").get_data(as_text=True)) == "fr"
-        assert html_lang(e.client.get("/", headers={"Accept-Language": "en"}).get_data(
-            as_text=True)) == "en"  # fmt: skip
+        assert (
+            html_lang(e.client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True))
+            == "en"
+        )
         # A scenario written in French: its phase announced in each reader's words.
-        spec = {"event": "ICE", "phases": [{"id": "un", "title": "Détection",
-                                            "duration": "1h"}]}  # fmt: skip
+        spec = {"event": "ICE", "phases": [{"id": "un", "title": "Détection", "duration": "1h"}]}
         scenario.load(e.ctx, scenario.parse(spec), "test")
         scenario.start(e.ctx, "test")
         scenario.apply(e.ctx)
         fr = e.client.get("/announcements").get_data(as_text=True)
         assert "<h2>Phase : Détection</h2>" in fr
         en = e.client.get("/announcements", headers={"Accept-Language": "en"}).get_data(
-            as_text=True)  # fmt: skip
-        assert ('<h2 lang="fr">Phase: Détection <small class="original">(original: Français)'
-                in en)  # fmt: skip
+            as_text=True
+        )
+        assert '<h2 lang="fr">Phase: Détection <small class="original">(original: Français)' in en
     finally:
         e.ctx.store.dispose()
 
@@ -132,20 +144,27 @@ def test_api_errors_follow_the_request_language_with_the_same_code(env: Env) -> 
     assert r_en.json["error"] == {"code": "not_found", "message": "challenge 'nope' not found"}
     assert r_fr.json["error"] == {"code": "not_found", "message": "défi 'nope' introuvable"}
     r = env.client.get("/api/v1/challenges", headers=FR)
-    assert r.json["error"] == {"code": "unauthorized",
-                               "message": "un jeton d'équipe valide est requis"}  # fmt: skip
+    assert r.json["error"] == {
+        "code": "unauthorized",
+        "message": "un jeton d'équipe valide est requis",
+    }
     r = env.client.get("/api/v1/nowhere", headers=FR)
     assert r.status_code == 404 and r.json["error"]["message"] == "page ou ressource introuvable"
     # A body that fails validation: each field's problem, in the request's language.
     bad = {"title": "x" * 201, "message": 5, "colour": "red"}
     r_en = env.client.post("/api/v1/admin/announcements", headers=env.admin(), json=bad)
-    r_fr = env.client.post("/api/v1/admin/announcements", headers={**env.admin(), **FR},
-                           json=bad)  # fmt: skip
+    r_fr = env.client.post("/api/v1/admin/announcements", headers={**env.admin(), **FR}, json=bad)
     assert r_en.status_code == r_fr.status_code == 400
-    assert r_en.json["error"] == {"code": "invalid", "message": "title: too long (maximum length 200); "
-                                  "message: must be text; colour: unknown field"}  # fmt: skip
-    assert r_fr.json["error"] == {"code": "invalid", "message": "title : trop long (longueur maximale 200); "
-                                  "message : doit être du texte; colour : champ inconnu"}  # fmt: skip
+    assert r_en.json["error"] == {
+        "code": "invalid",
+        "message": "title: too long (maximum length 200); "
+        "message: must be text; colour: unknown field",
+    }
+    assert r_fr.json["error"] == {
+        "code": "invalid",
+        "message": "title : trop long (longueur maximale 200); "
+        "message : doit être du texte; colour : champ inconnu",
+    }
 
 
 def test_a_french_team_reads_the_portal_in_french(env: Env) -> None:
@@ -157,8 +176,10 @@ def test_a_french_team_reads_the_portal_in_french(env: Env) -> None:
     c.get("/language/fr")
     listing = c.get("/portal/").get_data(as_text=True)
     assert "<strong>Indicatif</strong>" in listing and "Callsign" not in listing
-    assert ('<strong lang="en">Plain</strong></a> <small class="original">(original : English)'
-            in listing)  # fmt: skip
+    assert (
+        '<strong lang="en">Plain</strong></a> <small class="original">(original : English)'
+        in listing
+    )
     assert "Défis" in listing and "Se déconnecter" in listing
     page = c.get("/portal/challenges/callsign").get_data(as_text=True)
     assert "<h1><span>Indicatif</span>" in page and "Trouvez l'<strong>indicatif</strong>" in page
@@ -171,12 +192,18 @@ def test_a_french_team_reads_the_portal_in_french(env: Env) -> None:
     missing = c.get("/portal/challenges/nope")
     assert missing.status_code == 404
     assert "<h1>404: introuvable</h1>\n<p>défi &#39;nope&#39; introuvable</p>" in missing.get_data(
-        as_text=True)  # fmt: skip
-    r = post(c, "/portal/challenges/callsign", "/portal/challenges/callsign/attempt",
-             {"flag": "wrong"})  # fmt: skip
+        as_text=True
+    )
+    r = post(
+        c, "/portal/challenges/callsign", "/portal/challenges/callsign/attempt", {"flag": "wrong"}
+    )
     assert "Drapeau incorrect." in r.get_data(as_text=True)
-    r = post(c, "/portal/challenges/callsign", "/portal/challenges/callsign/attempt",
-             {"flag": "ICE{callsign}"})  # fmt: skip
+    r = post(
+        c,
+        "/portal/challenges/callsign",
+        "/portal/challenges/callsign/attempt",
+        {"flag": "ICE{callsign}"},
+    )
     assert "Correct ! +100 points." in r.get_data(as_text=True)
 
 
@@ -195,17 +222,33 @@ def test_translations_in_the_api_never_show_what_the_team_may_not_read(env: Env)
     assert paid["content"] is None and paid["translations"] == {"fr": {"title": "Payant"}}
     listed = env.client.get("/api/v1/challenges", headers=h).json
     assert {c["slug"]: c["translations"] for c in listed}["callsign"] == {
-        "fr": {"name": "Indicatif"}}  # fmt: skip
+        "fr": {"name": "Indicatif"}
+    }
 
 
 def test_the_scenario_and_announcements_in_french(env: Env) -> None:
     _, h = env.team()
-    spec = {"event": "ICE", "phases": [
-        {"id": "one", "title": "Detection", "briefing": "Find them.", "duration": "1h",
-         "translations": {"fr": {"title": "Détection", "briefing": "Trouvez-les."}},
-         "injects": [{"at": "0s", "title": "FLASH", "message": "Convoy rerouted.",
-                      "translations": {"fr": {"title": "FLASH", "message": "Convoi dérouté."}}},
-                     {"at": "0s", "title": "English only", "message": "No translation."}]}]}  # fmt: skip
+    spec = {
+        "event": "ICE",
+        "phases": [
+            {
+                "id": "one",
+                "title": "Detection",
+                "briefing": "Find them.",
+                "duration": "1h",
+                "translations": {"fr": {"title": "Détection", "briefing": "Trouvez-les."}},
+                "injects": [
+                    {
+                        "at": "0s",
+                        "title": "FLASH",
+                        "message": "Convoy rerouted.",
+                        "translations": {"fr": {"title": "FLASH", "message": "Convoi dérouté."}},
+                    },
+                    {"at": "0s", "title": "English only", "message": "No translation."},
+                ],
+            }
+        ],
+    }
     scenario.load(env.ctx, scenario.parse(spec), "test")
     scenario.start(env.ctx, "test")
     scenario.apply(env.ctx)
@@ -231,18 +274,27 @@ def test_the_console_posts_an_announcement_in_both_languages(env: Env) -> None:
     c.get("/language/fr")
     index = c.get("/console/").get_data(as_text=True)
     assert "<h2>Pilotage de l'événement</h2>" in index and "En Français (facultatif" in index
-    r = post(c, "/console/", "/console/announcements",
-             {"title": "Convoy 7", "body": "Rerouted.", "title_fr": "Convoi 7",
-              "body_fr": "Dérouté."})  # fmt: skip
+    r = post(
+        c,
+        "/console/",
+        "/console/announcements",
+        {"title": "Convoy 7", "body": "Rerouted.", "title_fr": "Convoi 7", "body_fr": "Dérouté."},
+    )
     assert "Annonce publiée." in r.get_data(as_text=True)
     items = env.client.get("/api/v1/announcements", headers=h).json
     assert items[0]["title"] == "Convoy 7"
     assert items[0]["translations"] == {"fr": {"title": "Convoi 7", "body": "Dérouté."}}
-    r = env.client.post("/api/v1/admin/announcements", headers=env.admin(),
-                        json={"title": "T", "translations": {"fr": {"title": ""}}})  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/announcements",
+        headers=env.admin(),
+        json={"title": "T", "translations": {"fr": {"title": ""}}},
+    )
     assert r.status_code == 400 and "translations" in r.json["error"]["message"]
-    r = env.client.post("/api/v1/admin/announcements", headers=env.admin(),
-                        json={"title": "T", "translations": {"FR!": {"title": "x"}}})  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/announcements",
+        headers=env.admin(),
+        json={"title": "T", "translations": {"FR!": {"title": "x"}}},
+    )
     assert r.status_code == 400
     assert r.json["error"]["message"] == "translations key 'FR!': must match ^[a-z]{2,3}$"
 
@@ -264,7 +316,12 @@ def test_dates_and_numbers_per_language(env: Env) -> None:
     assert "<td>valeur fixe 12345</td>" in fr and "<td>static value 12345</td>" in en
     entry = env.client.get(f"/api/v1/scoreboard/teams/{a}").json["entries"][0]
     assert entry["why"] == "static value 12345" and set(entry) == {
-        "kind", "challenge", "points", "at", "why"}  # fmt: skip
+        "kind",
+        "challenge",
+        "points",
+        "at",
+        "why",
+    }
 
 
 def test_csrf_stays_on_every_form_in_french(env: Env) -> None:

@@ -69,8 +69,9 @@ def test_public_reads_are_micro_cached_and_revalidated(tier: tuple[Nginx, dict[s
 def test_nothing_with_a_token_or_session_is_cached(tier: tuple[Nginx, dict[str, str]]) -> None:
     proxy, env = tier
     a, b = env["token_a"], env["token_b"]
-    status, body, _ = proxy.call("POST", "/api/v1/challenges/c0/attempts", a,
-                                 {"flag": "ICE{ops-secret-flag-0}"})  # fmt: skip
+    status, body, _ = proxy.call(
+        "POST", "/api/v1/challenges/c0/attempts", a, {"flag": "ICE{ops-secret-flag-0}"}
+    )
     assert json.loads(body)["status"] == "correct"
     for _ in range(10):  # alternating, faster than any cache lifetime
         for token, team, solved in ((a, "Norway", True), (b, "Poland", False)):
@@ -95,8 +96,9 @@ def test_a_solve_shows_through_the_cache_within_five_seconds(
         status, body, _ = proxy.call("GET", "/api/v1/scoreboard")
     before = _score(body, "Poland")
     board_etag = proxy.call("GET", "/board")[2]["ETag"]
-    status, body, _ = proxy.call("POST", "/api/v1/challenges/c1/attempts", env["token_b"],
-                                 {"flag": "ICE{ops-secret-flag-1}"})  # fmt: skip
+    status, body, _ = proxy.call(
+        "POST", "/api/v1/challenges/c1/attempts", env["token_b"], {"flag": "ICE{ops-secret-flag-1}"}
+    )
     assert json.loads(body)["status"] == "correct"
     solved = time.monotonic()
     while True:

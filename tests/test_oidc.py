@@ -31,19 +31,41 @@ PUBLIC = (
 )
 SECRET = "oidc-client-secret-for-the-tests-0123456789"
 PEOPLE = {
-    "ana": {"email": "ana@pt.example", "email_verified": True, "name": "Ana Silva",
-            "range_role": "member", "range_team": "Alpha"},
-    "cap": {"email": "cap@nl.example", "email_verified": True, "name": "Cas Captain",
-            "range_role": ["member", "captain"], "range_team": "alpha"},
-    "olga": {"email": "olga@org.example", "email_verified": True, "name": "Olga Org",
-             "range_role": "organiser"},
-    "nate": {"email": "nate@x.example", "email_verified": True, "name": "Nate No-Team",
-             "range_role": "member"},
+    "ana": {
+        "email": "ana@pt.example",
+        "email_verified": True,
+        "name": "Ana Silva",
+        "range_role": "member",
+        "range_team": "Alpha",
+    },
+    "cap": {
+        "email": "cap@nl.example",
+        "email_verified": True,
+        "name": "Cas Captain",
+        "range_role": ["member", "captain"],
+        "range_team": "alpha",
+    },
+    "olga": {
+        "email": "olga@org.example",
+        "email_verified": True,
+        "name": "Olga Org",
+        "range_role": "organiser",
+    },
+    "nate": {
+        "email": "nate@x.example",
+        "email_verified": True,
+        "name": "Nate No-Team",
+        "range_role": "member",
+    },
     "ghost": {"email": "ghost@x.example", "email_verified": True, "name": "Ghost"},
     "lost": {"name": "Lost", "range_role": "member", "range_team": "Atlantis"},
-    "spoof": {"email": "ana@pt.example", "email_verified": False, "name": "Not Ana",
-              "range_role": "organiser"},
-}  # fmt: skip
+    "spoof": {
+        "email": "ana@pt.example",
+        "email_verified": False,
+        "name": "Not Ana",
+        "range_role": "organiser",
+    },
+}
 
 
 def free_port() -> int:
@@ -56,17 +78,31 @@ def free_port() -> int:
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail("node and tests/oidc/node_modules are needed: run infra/setup.sh",
-                    pytrace=False)  # fmt: skip
+        pytest.fail(
+            "node and tests/oidc/node_modules are needed: run infra/setup.sh", pytrace=False
+        )
     port = free_port()
     config = tmp_path_factory.mktemp("oidc") / "config.json"
-    config.write_text(json.dumps({
-        "clients": [{"client_id": "range", "client_secret": SECRET,
-                     "redirect_uris": [f"{PUBLIC}/login/oidc/callback"]}],
-        "accounts": PEOPLE,
-    }))  # fmt: skip
-    proc = subprocess.Popen([node, str(HERE / "provider.mjs"), str(port), str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {
+                "clients": [
+                    {
+                        "client_id": "range",
+                        "client_secret": SECRET,
+                        "redirect_uris": [f"{PUBLIC}/login/oidc/callback"],
+                    }
+                ],
+                "accounts": PEOPLE,
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [node, str(HERE / "provider.mjs"), str(port), str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     issuer = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -87,9 +123,15 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def sso_env(database_url: str, tmp_path: Path, provider: str) -> Iterator[Env]:
-    e = make_env(database_url, tmp_path, oidc_issuer=provider, oidc_client_id="range",
-                 oidc_client_secret=SECRET, public_url=PUBLIC,
-                 oidc_scopes="openid email profile range")  # fmt: skip
+    e = make_env(
+        database_url,
+        tmp_path,
+        oidc_issuer=provider,
+        oidc_client_id="range",
+        oidc_client_secret=SECRET,
+        public_url=PUBLIC,
+        oidc_scopes="openid email profile range",
+    )
     e.team("Alpha", "NL")
     yield e
     e.ctx.store.dispose()
@@ -114,12 +156,17 @@ def sign_in(env: Env, login: str):
             continue
         form = re.search(r'<form[^>]*action="([^"]+)"', page.text)
         assert form, page.text[:500]
-        fields = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="(\w+)"[^>]*value="([^"]*)"',
-                                 page.text))  # fmt: skip
+        fields = dict(
+            re.findall(r'<input[^>]*type="hidden"[^>]*name="(\w+)"[^>]*value="([^"]*)"', page.text)
+        )
         if 'name="login"' in page.text:
             fields.update(login=login, password="anything")
-        posted = at_provider.post(requests.compat.urljoin(url, unescape(form.group(1))),
-                                  data=fields, allow_redirects=False, timeout=10)  # fmt: skip
+        posted = at_provider.post(
+            requests.compat.urljoin(url, unescape(form.group(1))),
+            data=fields,
+            allow_redirects=False,
+            timeout=10,
+        )
         assert posted.is_redirect, posted.text[:500]
         url = requests.compat.urljoin(url, posted.headers["Location"])
     raise AssertionError("no way back to the range")

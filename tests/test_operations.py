@@ -92,21 +92,45 @@ class Server:
         self.log_path = tmp / f"gunicorn-{self.port}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:range_control.gunicorn_conf",
-             "-w", "2", "-b", f"127.0.0.1:{self.port}", *extra, "range_control.web:create_app()"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:range_control.gunicorn_conf",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                *extra,
+                "range_control.web:create_app()",
+            ],
             env={**os.environ, **{k: v for k, v in env.items() if k.startswith("RANGE_")}},
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp,
-        )  # fmt: skip
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=tmp,
+        )
         _wait_http(f"{self.base}/healthz", self.proc, timeout=60)
 
-    def call(self, method: str, path: str, token: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
         req = urllib.request.Request(  # noqa: S310 - loopback only
-            self.base + path, method=method,
+            self.base + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", **(headers or {}),
-                     **({"Authorization": f"Bearer {token}"} if token else {})},
-        )  # fmt: skip
+            headers={
+                "Content-Type": "application/json",
+                **(headers or {}),
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback only
                 return r.status, r.read(), dict(r.headers)
@@ -142,21 +166,30 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
         sent = {"incorrect": 0, "correct": 0, "already_solved": 0}
         for i in range(3):
             for _ in range(4):
-                status, body, _ = server.call("POST", f"/api/v1/challenges/c{i}/attempts",
-                                              env["token_a"], {"flag": "ICE{wrong-guess}"})  # fmt: skip
+                status, body, _ = server.call(
+                    "POST",
+                    f"/api/v1/challenges/c{i}/attempts",
+                    env["token_a"],
+                    {"flag": "ICE{wrong-guess}"},
+                )
                 assert status == 200 and json.loads(body)["status"] == "incorrect"
                 sent["incorrect"] += 1
         for i in range(2):
             for _ in range(2):
-                status, body, _ = server.call("POST", f"/api/v1/challenges/c{i}/attempts",
-                                              env["token_b"], {"flag": f"ICE{{ops-secret-flag-{i}}}"})  # fmt: skip
+                status, body, _ = server.call(
+                    "POST",
+                    f"/api/v1/challenges/c{i}/attempts",
+                    env["token_b"],
+                    {"flag": f"ICE{{ops-secret-flag-{i}}}"},
+                )
                 sent[json.loads(body)["status"]] += 1
         assert sent == {"incorrect": 12, "correct": 2, "already_solved": 2}
         for _ in range(7):
             assert server.call("GET", "/api/v1/scoreboard")[0] == 200
         # A request id given by the proxy in front comes back, and is in the log line.
-        status, _, headers = server.call("GET", "/api/v1/event",
-                                         headers={"X-Request-ID": "proxy-id-12345678"})  # fmt: skip
+        status, _, headers = server.call(
+            "GET", "/api/v1/event", headers={"X-Request-ID": "proxy-id-12345678"}
+        )
         assert status == 200 and headers["X-Request-ID"] == "proxy-id-12345678"
         assert server.call("GET", "/api/v1/challenges", "rct_not-a-token")[0] == 401
         # The scrape: from loopback without a token (RANGE_METRICS_TOKEN unset).
@@ -168,10 +201,26 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
             assert value(m, "range_flag_attempts_total", outcome=outcome) == n, outcome
         assert value(m, "range_solves_total") == 2
         assert value(m, "range_http_requests_total", route=route, method="POST", status="200") == 16
-        assert value(m, "range_http_requests_total", route="/api/v1/scoreboard", method="GET",
-                     status="200") == 7  # fmt: skip
-        assert value(m, "range_http_requests_total", route="/api/v1/challenges", method="GET",
-                     status="401") == 1  # fmt: skip
+        assert (
+            value(
+                m,
+                "range_http_requests_total",
+                route="/api/v1/scoreboard",
+                method="GET",
+                status="200",
+            )
+            == 7
+        )
+        assert (
+            value(
+                m,
+                "range_http_requests_total",
+                route="/api/v1/challenges",
+                method="GET",
+                status="401",
+            )
+            == 1
+        )
         assert value(m, "range_http_request_duration_seconds_count", route=route) == 16
         cache = value(m, "range_scoreboard_cache_total", result="hit") + value(
             m, "range_scoreboard_cache_total", result="miss"
@@ -185,14 +234,23 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
         # The worker, given the same metrics directory, is in the same scrape: its backups.
         worker = subprocess.Popen(
             [sys.executable, "-m", "range_control.cli", "worker"],
-            env={**os.environ, **{k: v for k, v in env.items() if k.startswith("RANGE_")},
-                 "RANGE_BACKUP_EVERY": "1s"},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            env={
+                **os.environ,
+                **{k: v for k, v in env.items() if k.startswith("RANGE_")},
+                "RANGE_BACKUP_EVERY": "1s",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 30
-            while value(samples(server.call("GET", "/metrics")[1]), "range_backups_total",
-                        result="ok") < 1:  # fmt: skip
+            while (
+                value(
+                    samples(server.call("GET", "/metrics")[1]), "range_backups_total", result="ok"
+                )
+                < 1
+            ):
                 assert worker.poll() is None and time.monotonic() < deadline, "no backup metric"
                 time.sleep(0.3)
             m = samples(server.call("GET", "/metrics")[1])
@@ -208,16 +266,30 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
     access = [r for r in lines if r["logger"] == "range_control.access"]
     assert len(access) >= 16 + 7 + 3
     for r in access:
-        assert {"time", "level", "logger", "message", "request_id", "route", "status",
-                "duration_ms"} <= set(r)  # fmt: skip
+        assert {
+            "time",
+            "level",
+            "logger",
+            "message",
+            "request_id",
+            "route",
+            "status",
+            "duration_ms",
+        } <= set(r)
     attempts_logged = [r for r in access if r["route"] == "/api/v1/challenges/<slug>/attempts"]
     assert len(attempts_logged) == 16 and all(
         isinstance(r["team_id"], int) for r in attempts_logged
     )
     assert any(r["request_id"] == "proxy-id-12345678" for r in access)
     # No secret and no submitted flag anywhere in what the web tier wrote.
-    for secret in (ADMIN, env["token_a"], env["token_b"], "ops-secret-flag", "wrong-guess",
-                   "rct_not-a-token"):  # fmt: skip
+    for secret in (
+        ADMIN,
+        env["token_a"],
+        env["token_b"],
+        "ops-secret-flag",
+        "wrong-guess",
+        "rct_not-a-token",
+    ):
         assert secret not in out, secret
 
 
@@ -237,8 +309,11 @@ def test_metrics_need_the_token_or_loopback(tmp_path: Path) -> None:
         assert e.client.get("/metrics", headers=bad).status_code == 401
         good = {"Authorization": "Bearer metrics-token-0123456789"}
         labels = {"route": "<unmatched>", "method": "other", "status": "405"}
-        before = value(samples(e.client.get("/metrics", headers=good).data),
-                       "range_http_requests_total", **labels)  # fmt: skip
+        before = value(
+            samples(e.client.get("/metrics", headers=good).data),
+            "range_http_requests_total",
+            **labels,
+        )
         for method in ("BREW", "PROPFIND", "X-ANYTHING"):  # any token is a method to HTTP
             assert e.client.open("/api/v1/event", method=method).status_code == 405
         r = e.client.get("/metrics", headers=good, environ_base=remote)
@@ -286,8 +361,11 @@ def _fresh_target(kind: str, tmp: Path) -> Iterator[Settings]:
 
 def _attempts(ctx: Range) -> list[tuple]:
     with ctx.store.read_conn() as c:
-        rows = c.execute(select(Attempt.id, Attempt.team_id, Attempt.challenge_id,
-                                Attempt.submitted, Attempt.result).order_by(Attempt.id))  # fmt: skip
+        rows = c.execute(
+            select(
+                Attempt.id, Attempt.team_id, Attempt.challenge_id, Attempt.submitted, Attempt.result
+            ).order_by(Attempt.id)
+        )
         return [tuple(r) for r in rows]
 
 
@@ -361,8 +439,9 @@ def test_backup_during_a_burst_restores_everything_up_to_the_snapshot(env: Env) 
         for team_id, _ in teams:
             assert scoreboard.ledger(restored, team_id) == scoreboard.ledger(env.ctx, team_id)
         shape = DynamicFlag("ICE", 16)
-        restored_flag = dynamic_flag(settings.flag_secret.get_secret_value(),
-                                     restored.event_slug, teams[0][0], "dyn", shape)  # fmt: skip
+        restored_flag = dynamic_flag(
+            settings.flag_secret.get_secret_value(), restored.event_slug, teams[0][0], "dyn", shape
+        )
         assert restored_flag == dynamic_flag(
             FLAG_SECRET, env.ctx.event_slug, teams[0][0], "dyn", shape
         )
@@ -420,8 +499,9 @@ def test_a_backup_from_newer_code_is_refused_and_a_failed_write_leaves_nothing(
 
 def test_the_worker_takes_rolling_backups_and_keeps_n(tmp_path: Path) -> None:
     migrated_sqlite(tmp_path / "var" / "range.db")
-    settings = Settings(data_dir=tmp_path / "var", backup_every="1s", backup_keep=2,
-                        environments="off").ensure_secrets()  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path / "var", backup_every="1s", backup_keep=2, environments="off"
+    ).ensure_secrets()
     ctx = Range.from_settings(settings)
     sched = RangeScheduler(ctx, reconcile=False)
     sched.start()
@@ -469,9 +549,23 @@ def doctor_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: Any) -> 
 def doctor_says(*args: str) -> dict[str, dict[str, str]]:
     code, out = run("doctor", "--json", *args)
     checks = {c["check"]: c for c in json.loads(out)}
-    assert list(checks) == ["database", "schema", "integrity", "data dir", "secrets", "engine",
-                            "host guard", "address pool", "wireguard", "images", "memory", "disk",
-                            "clock", "scheduler", "backups"]  # fmt: skip
+    assert list(checks) == [
+        "database",
+        "schema",
+        "integrity",
+        "data dir",
+        "secrets",
+        "engine",
+        "host guard",
+        "address pool",
+        "wireguard",
+        "images",
+        "memory",
+        "disk",
+        "clock",
+        "scheduler",
+        "backups",
+    ]
     failed = any(c["verdict"] == "fail" for c in checks.values())
     assert code == (1 if failed else 0)
     return checks
@@ -486,8 +580,9 @@ def test_doctor_healthy(doctor_env: dict[str, str]) -> None:
     assert code == 0 and "address pool" in out and "fail" not in out
 
 
-def test_doctor_database_missing(doctor_env: dict[str, str], tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_doctor_database_missing(
+    doctor_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RANGE_DATA_DIR", str(tmp_path / "elsewhere"))
     (tmp_path / "elsewhere").mkdir(mode=0o700)
     c = doctor_says()
@@ -521,8 +616,9 @@ def test_doctor_data_dir_mode(doctor_env: dict[str, str], tmp_path: Path) -> Non
     assert c["data dir"]["verdict"] == "fail" and "0755" in c["data dir"]["detail"]
 
 
-def test_doctor_secrets_lost(doctor_env: dict[str, str], tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_doctor_secrets_lost(
+    doctor_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "var" / "secrets.json").unlink()
     monkeypatch.delenv("RANGE_ADMIN_TOKEN")
     c = doctor_says()
@@ -530,8 +626,9 @@ def test_doctor_secrets_lost(doctor_env: dict[str, str], tmp_path: Path,
     assert not (tmp_path / "var" / "secrets.json").exists()  # the doctor generated nothing
 
 
-def test_doctor_engine_unreachable(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-                                   tmp_path: Path) -> None:  # fmt: skip
+def test_doctor_engine_unreachable(
+    doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     c = doctor_says()
     assert c["engine"]["verdict"] == "fail"
@@ -615,8 +712,11 @@ def test_doctor_scheduler_missing_with_a_milestone_overdue(
     # An hour passes with no scheduler: the release is due and not applied.
     ctx = Range.from_settings(Settings().ensure_secrets())
     with ctx.store.write() as s:
-        s.execute(update(Challenge).where(Challenge.slug == "later")
-                  .values(release_at=datetime.now(UTC) - timedelta(minutes=5)))  # fmt: skip
+        s.execute(
+            update(Challenge)
+            .where(Challenge.slug == "later")
+            .values(release_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
     ctx.store.dispose()
     c = doctor_says()
     assert c["scheduler"]["verdict"] == "fail" and "release:later" in c["scheduler"]["detail"]

@@ -23,23 +23,36 @@ from tests.test_cli import run
 from tests.test_web import csrf
 
 M = timedelta(minutes=1)
-RUBRIC = [{"id": "accuracy", "title": "Accuracy", "points": 10},
-          {"id": "clarity", "title": "Clarity", "points": 5}]  # fmt: skip
+RUBRIC = [
+    {"id": "accuracy", "title": "Accuracy", "points": 10},
+    {"id": "clarity", "title": "Clarity", "points": 5},
+]
 
 
 def seed(env: Env) -> dict[str, int]:
     """Three teams over two phases: known attempts, solves, a hint, an award, a graded task and
     a shared flag."""
-    ids = {name: env.team(name, cc)[0] for name, cc in
-           (("Alpha", "NL"), ("Bravo", "NO"), ("Charlie", "PL"))}  # fmt: skip
+    ids = {
+        name: env.team(name, cc)[0]
+        for name, cc in (("Alpha", "NL"), ("Bravo", "NO"), ("Charlie", "PL"))
+    }
     env.challenge("x", value=100, hints=[{"content": "look at the header", "cost": 10}])
     env.challenge("y", value=200)
     env.challenge("z", value=50, dynamic_flag={"prefix": "ICE", "length": 32})
     env.challenge("t", type="task", deliverable="text", rubric=RUBRIC)
-    scenario.load(env.ctx, scenario.parse({"event": "ICE report test", "phases": [
-        {"id": "one", "title": "One", "duration": "30m", "challenges": ["x", "t", "z"]},
-        {"id": "two", "title": "Two", "duration": "30m", "challenges": ["y"]},
-    ]}), "test")  # fmt: skip
+    scenario.load(
+        env.ctx,
+        scenario.parse(
+            {
+                "event": "ICE report test",
+                "phases": [
+                    {"id": "one", "title": "One", "duration": "30m", "challenges": ["x", "t", "z"]},
+                    {"id": "two", "title": "Two", "duration": "30m", "challenges": ["y"]},
+                ],
+            }
+        ),
+        "test",
+    )
     mia = person(env, "Mia Member", "member", team="Alpha", callsign="MIA")
     scenario.start(env.ctx, "test")  # 09:00
     a, b, c = ids["Alpha"], ids["Bravo"], ids["Charlie"]
@@ -114,15 +127,25 @@ def test_every_figure_equals_the_one_worked_out_by_hand(seeded: Env) -> None:
     assert [p["id"] for p in doc["timeline"]["phases"]] == ["one", "two"]
     assert doc["timeline"]["phases"][1]["start"] == "2026-07-01T09:30:00Z"
     assert [c["action"] for c in doc["timeline"]["control"]] == ["scenario.load", "event.start"]
-    assert doc["participation"] == {"teams": 3, "teams_with_attempts": 2, "members": 1,
-                                    "members_who_submitted": 1, "attempts": 8, "solves": 3}  # fmt: skip
+    assert doc["participation"] == {
+        "teams": 3,
+        "teams_with_attempts": 2,
+        "members": 1,
+        "members_who_submitted": 1,
+        "attempts": 8,
+        "solves": 3,
+    }
     # Alpha: x 100 + task 8 + 4; Bravo: x 100 + y 200; Charlie: hint -10, award +5.
     assert [(r["team"], r["score"], r["solves"]) for r in doc["standings"]] == [
-        ("Bravo", 300, 2), ("Alpha", 112, 1), ("Charlie", -5, 0)]  # fmt: skip
+        ("Bravo", 300, 2),
+        ("Alpha", 112, 1),
+        ("Charlie", -5, 0),
+    ]
     assert doc["frozen_standings"] is None
     by = {c["slug"]: c for c in doc["challenges"]}
     assert by["x"]["opened_at"] == "2026-07-01T09:00:00Z" and by["y"]["opened_at"] == (
-        "2026-07-01T09:30:00Z")  # fmt: skip
+        "2026-07-01T09:30:00Z"
+    )
     assert (by["x"]["solves"], by["x"]["wrong_attempts"], by["x"]["hints_bought"]) == (2, 2, 1)
     assert by["x"]["first_blood"] == {"team": "Alpha", "at": "2026-07-01T09:10:00Z"}
     assert by["x"]["median_seconds_to_solve"] == 15 * 60  # 10 and 20 minutes
@@ -130,16 +153,26 @@ def test_every_figure_equals_the_one_worked_out_by_hand(seeded: Env) -> None:
     assert by["z"]["wrong_attempts"] == 1 and by["z"]["solves"] == 0
     teams = {t["name"]: t for t in doc["teams"]}
     alpha = [(e["at"][11:16], e["kind"]) for e in teams["Alpha"]["events"]]
-    assert alpha == [("09:05", "attempt"), ("09:10", "attempt"), ("09:10", "solve"),
-                     ("09:18", "sharing_alert"), ("09:25", "task_submission"),
-                     ("09:45", "attempt"), ("09:45", "attempt"), ("09:55", "task_grade")]  # fmt: skip
+    assert alpha == [
+        ("09:05", "attempt"),
+        ("09:10", "attempt"),
+        ("09:10", "solve"),
+        ("09:18", "sharing_alert"),
+        ("09:25", "task_submission"),
+        ("09:45", "attempt"),
+        ("09:45", "attempt"),
+        ("09:55", "task_grade"),
+    ]
     grade = next(e for e in teams["Alpha"]["events"] if e["kind"] == "task_grade")
     assert (grade["points"], grade["most"]) == (12, 15)
     bravo_alert = next(e for e in teams["Bravo"]["events"] if e["kind"] == "sharing_alert")
     assert bravo_alert["what"] == "submitted another team's flag"
     mia = teams["Alpha"]["members"][0]
     assert mia["name"] == "Mia Member" and [e["kind"] for e in mia["events"]] == [
-        "attempt", "attempt", "task_submission"]  # fmt: skip
+        "attempt",
+        "attempt",
+        "task_submission",
+    ]
     charlie = [(e["kind"], e.get("cost"), e.get("points")) for e in teams["Charlie"]["events"]]
     assert charlie == [("hint", 10, None), ("award", None, 5)]
     actions = [a["action"] for a in doc["organiser_actions"]]
@@ -154,8 +187,9 @@ def test_a_team_s_debrief_holds_nothing_of_another_team(seeded: Env) -> None:
     for other in ("Bravo", "Charlie", "nope-bravo", "good report", "NO", "PL"):
         assert f'"{other}' not in text and other not in text.replace("NOTE", ""), other
     assert [t["name"] for t in doc["teams"]] == ["Alpha"] and doc["organiser_actions"] == []
-    assert doc["standings"] == [{"pos": 2, "team": "Alpha", "country": "NL", "score": 112,
-                                 "solves": 1}]  # fmt: skip
+    assert doc["standings"] == [
+        {"pos": 2, "team": "Alpha", "country": "NL", "score": 112, "solves": 1}
+    ]
     by = {c["slug"]: c for c in doc["challenges"]}
     assert by["x"]["wrong_attempts"] == 1 and by["x"]["seconds_to_solve"] == 600
     assert "first_blood" not in by["x"] and by["y"]["wrong_attempts"] == 2
@@ -178,8 +212,14 @@ def test_the_cli_writes_the_files_and_the_html_prints_offline(
 ) -> None:
     doc = build(seeded.ctx)
     files = {p.name: p for p in write(doc, tmp_path / "out")}
-    assert set(files) == {"report.html", "report.json", "standings.csv", "challenges.csv",
-                          "timeline.csv", "organiser_actions.csv"}  # fmt: skip
+    assert set(files) == {
+        "report.html",
+        "report.json",
+        "standings.csv",
+        "challenges.csv",
+        "timeline.csv",
+        "organiser_actions.csv",
+    }
     assert json.loads(files["report.json"].read_text()) == json.loads(json.dumps(doc))
     assert files["standings.csv"].read_text().splitlines()[1] == "1,Bravo,NO,300,2"
     timeline = files["timeline.csv"].read_text()
@@ -208,12 +248,17 @@ def test_rangectl_report_and_the_console_download(
 ) -> None:
     monkeypatch.setenv("RANGE_DATABASE_URL", seeded.ctx.settings.database_url)
     monkeypatch.setenv("RANGE_DATA_DIR", str(seeded.ctx.settings.data_dir))
-    code, out = run("report", "--out", str(tmp_path / "r"), "--format", "json,csv",
-                    "--team", "Bravo")  # fmt: skip
+    code, out = run(
+        "report", "--out", str(tmp_path / "r"), "--format", "json,csv", "--team", "Bravo"
+    )
     assert code == 0, out
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "challenges.csv", "organiser_actions.csv", "report.json", "standings.csv",
-        "timeline.csv"]  # fmt: skip
+        "challenges.csv",
+        "organiser_actions.csv",
+        "report.json",
+        "standings.csv",
+        "timeline.csv",
+    ]
     assert "after-action report of ICE report test for Bravo" in " ".join(out.split())
     assert "Alpha" not in (tmp_path / "r" / "report.json").read_text()
     code, out = run("report", "--out", str(tmp_path / "r2"), "--format", "pdf")

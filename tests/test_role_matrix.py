@@ -19,8 +19,19 @@ from tests.test_accounts import PASSWORD, accept
 from tests.test_web import csrf
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-CALLERS = ("anonymous", "team token", "member", "captain", "observer", "grader", "organiser",
-           "read API token", "grade API token", "full API token", "organiser token")  # fmt: skip
+CALLERS = (
+    "anonymous",
+    "team token",
+    "member",
+    "captain",
+    "observer",
+    "grader",
+    "organiser",
+    "read API token",
+    "grade API token",
+    "full API token",
+    "organiser token",
+)
 # Not in the matrix, each with its own rule: files, the metrics (RANGE_METRICS_TOKEN or
 # loopback), the OpenAPI document's own viewer.
 OUTSIDE = re.compile(r"^(/static/|/assets/|/metrics$|/api/v1/docs/)")
@@ -72,9 +83,16 @@ def readme_matrix() -> tuple[dict[str, dict[str, bool]], dict[str, str]]:
 def sample_path(rule: str, slug: str) -> str:
     """The rule with values that name nothing (no side effect an allowed caller could cause
     beyond the route's own): ids that do not exist, a challenge that is not there."""
-    values = {"slug": slug, "ref": "no-such-team", "login": "nobody@example.org",
-              "action": "disable", "name": "none.txt", "token": "x" * 43, "code": "en",
-              "filename": "app.js"}  # fmt: skip
+    values = {
+        "slug": slug,
+        "ref": "no-such-team",
+        "login": "nobody@example.org",
+        "action": "disable",
+        "name": "none.txt",
+        "token": "x" * 43,
+        "code": "en",
+        "filename": "app.js",
+    }
     return re.sub(r"<(?:[^>:]+:)?(\w+)>", lambda m: values.get(m.group(1), "2000000000"), rule)
 
 
@@ -88,8 +106,14 @@ def person_client(env: Env, name: str, role: str, place: str, **kw: object) -> F
     invited = accounts.add(env.ctx, name, role, "test", **kw)
     assert accept(env, invited).status_code == 302
     c = env.app.test_client()
-    r = c.post(f"/{place}/login", data={"login": invited.account.login, "password": PASSWORD,
-                                        "csrf_token": csrf(c, f"/{place}/login")})  # fmt: skip
+    r = c.post(
+        f"/{place}/login",
+        data={
+            "login": invited.account.login,
+            "password": PASSWORD,
+            "csrf_token": csrf(c, f"/{place}/login"),
+        },
+    )
     assert r.status_code == 302, (name, r.status_code)
     return c
 
@@ -112,10 +136,10 @@ def callers(env: Env) -> dict[str, Caller]:
         "team token": Caller(token_client(env, "portal", {"token": token}), team),
         "member": Caller(
             person_client(env, "Mia", "member", "portal", team="Alpha", callsign="mia")
-        ),  # fmt: skip
+        ),
         "captain": Caller(
             person_client(env, "Cai", "captain", "portal", team="Alpha", callsign="cai")
-        ),  # fmt: skip
+        ),
         "observer": Caller(person_client(env, "Obi", "observer", "console", callsign="obi")),
         "grader": Caller(person_client(env, "Gus", "grader", "console", callsign="gus")),
         "organiser": Caller(person_client(env, "Ola", "organiser", "console", callsign="ola")),
@@ -124,7 +148,7 @@ def callers(env: Env) -> dict[str, Caller]:
         "full API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {full}"}),
         "organiser token": Caller(
             token_client(env, "console", {"token": ADMIN}), {"Authorization": f"Bearer {ADMIN}"}
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -155,8 +179,11 @@ def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env:
     assert set(listed.values()) <= set(rules) | {SIGN_IN}, set(listed.values()) - set(rules)
     # OpenAPI: every documented operation is in the matrix (the app's routes hold them all).
     doc = env.client.get("/api/v1/openapi.json").json
-    documented = {route_name(m.upper(), re.sub(r"\{(\w+)\}", r"<\1>", p))
-                  for p, ops in doc["paths"].items() for m in ops}  # fmt: skip
+    documented = {
+        route_name(m.upper(), re.sub(r"\{(\w+)\}", r"<\1>", p))
+        for p, ops in doc["paths"].items()
+        for m in ops
+    }
     assert documented <= set(routes), documented - set(routes)
     assert len(documented) >= 50
 
@@ -189,8 +216,15 @@ def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env:
             assert r.status_code < 500 or r.status_code == 503, (name, caller, r.status_code)
             allowed = rules[rule_name][caller]
             if refused(url, r) == allowed:
-                wrong.append((name, caller, "should be " + ("allowed" if allowed else "refused"),
-                              r.status_code, r.headers.get("Location")))  # fmt: skip
+                wrong.append(
+                    (
+                        name,
+                        caller,
+                        "should be " + ("allowed" if allowed else "refused"),
+                        r.status_code,
+                        r.headers.get("Location"),
+                    )
+                )
             checked += 1
     assert wrong == [], "\n".join(map(str, wrong))
     assert checked >= 80 * len(CALLERS)
@@ -199,8 +233,11 @@ def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env:
 def test_every_page_form_refuses_a_post_without_its_csrf_token(matrix_env: Env) -> None:
     env = matrix_env
     _rules, listed = readme_matrix()
-    posts = [n for n, r in app_routes(env).items()
-             if n.startswith("POST ") and not n.startswith("POST /api/")]  # fmt: skip
+    posts = [
+        n
+        for n, r in app_routes(env).items()
+        if n.startswith("POST ") and not n.startswith("POST /api/")
+    ]
     assert len(posts) >= 20
     c = token_client(env, "console", {"token": ADMIN})  # a caller every console form allows
     for name in posts:

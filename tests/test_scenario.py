@@ -21,15 +21,42 @@ SCENARIO = {
     "event": "ICE test",
     "freeze": "5m",
     "phases": [
-        {"id": "one", "title": "One", "duration": "20m", "briefing": "go **now**",
-         "challenges": ["a"], "keep_open": False,
-         "injects": [{"at": "10m", "title": "Inject A", "message": "m",
-                      "action": {"unlock_challenge": "x"}},
-                     {"at": "15m", "title": "Bonus", "action": {"award": {"team": "*", "value": 5, "reason": "r"}}}]},
-        {"id": "two", "title": "Two", "duration": "20m", "challenges": ["b"],
-         "injects": [{"at": "1m", "title": "Hint", "action": {"unlock_hint": {"challenge": "b", "hint": 0}}}]},
+        {
+            "id": "one",
+            "title": "One",
+            "duration": "20m",
+            "briefing": "go **now**",
+            "challenges": ["a"],
+            "keep_open": False,
+            "injects": [
+                {
+                    "at": "10m",
+                    "title": "Inject A",
+                    "message": "m",
+                    "action": {"unlock_challenge": "x"},
+                },
+                {
+                    "at": "15m",
+                    "title": "Bonus",
+                    "action": {"award": {"team": "*", "value": 5, "reason": "r"}},
+                },
+            ],
+        },
+        {
+            "id": "two",
+            "title": "Two",
+            "duration": "20m",
+            "challenges": ["b"],
+            "injects": [
+                {
+                    "at": "1m",
+                    "title": "Hint",
+                    "action": {"unlock_hint": {"challenge": "b", "hint": 0}},
+                }
+            ],
+        },
     ],
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -140,8 +167,18 @@ def test_end_and_controls_need_a_scenario_or_the_right_state(env: Env) -> None:
 def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
     env.challenge("a")
     with pytest.raises(InvalidInput, match="unknown challenge slug.*: ghost"):
-        scenario.load(env.ctx, scenario.parse({**SCENARIO, "phases": [
-            {"id": "p", "title": "P", "duration": "10m", "challenges": ["a", "ghost"]}]}), "test")  # fmt: skip
+        scenario.load(
+            env.ctx,
+            scenario.parse(
+                {
+                    **SCENARIO,
+                    "phases": [
+                        {"id": "p", "title": "P", "duration": "10m", "challenges": ["a", "ghost"]}
+                    ],
+                }
+            ),
+            "test",
+        )
     with pytest.raises(InvalidInput) as exc:
         scenario.parse(
             {**SCENARIO, "phases": [{"id": "p", "title": "P", "duraton": "1m"}]}, "s.yml"
@@ -155,8 +192,11 @@ def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
 
 
 def test_organiser_announcement(env: Env) -> None:
-    r = env.client.post("/api/v1/admin/announcements", json={"title": "Lunch", "message": "1200Z"},
-                        headers=env.admin())  # fmt: skip
+    r = env.client.post(
+        "/api/v1/admin/announcements",
+        json={"title": "Lunch", "message": "1200Z"},
+        headers=env.admin(),
+    )
     assert r.status_code == 201 and r.json["source"] == "organiser"
     assert env.client.get("/api/v1/announcements").json[0]["title"] == "Lunch"
     assert env.client.get("/api/v1/announcements?limit=0").status_code == 400
@@ -213,22 +253,36 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
     env.team("Estonia", "EE")
     env.team("Latvia", "LV")
     spec = {
-        "event": "warm", "start": "2026-07-01T10:00:00Z",  # T0 is 09:00
+        "event": "warm",
+        "start": "2026-07-01T10:00:00Z",  # T0 is 09:00
         "phases": [
-            {"id": "one", "title": "One", "duration": "30m", "challenges": ["recon"],
-             "warmup": "10m", "teardown": True},
-            {"id": "two", "title": "Two", "duration": "30m", "challenges": ["respond"],
-             "warmup": "5m"},
+            {
+                "id": "one",
+                "title": "One",
+                "duration": "30m",
+                "challenges": ["recon"],
+                "warmup": "10m",
+                "teardown": True,
+            },
+            {
+                "id": "two",
+                "title": "Two",
+                "duration": "30m",
+                "challenges": ["respond"],
+                "warmup": "5m",
+            },
         ],
-    }  # fmt: skip
+    }
     scenario.load(env.ctx, scenario.parse(spec), "test")
     environments.up(env.ctx, environments.Selection(challenge="other", team="Estonia"), "test")
 
     def rows() -> set[tuple[str, str, str]]:
         with env.ctx.store.read() as s:
-            q = (select(Team.name, Challenge.slug, Instance.origin)
-                 .join(Team, Team.id == Instance.team_id)
-                 .join(Challenge, Challenge.id == Instance.challenge_id))  # fmt: skip
+            q = (
+                select(Team.name, Challenge.slug, Instance.origin)
+                .join(Team, Team.id == Instance.team_id)
+                .join(Challenge, Challenge.id == Instance.challenge_id)
+            )
             return {tuple(r) for r in s.execute(q)}
 
     organiser = {("Estonia", "other", "organiser")}

@@ -27,17 +27,35 @@ SCENARIO = {
     "event": "fast",
     "freeze": "1s",
     "phases": [
-        {"id": "p1", "title": "One", "duration": "3s", "challenges": ["a"],
-         "injects": [{"at": "1s", "title": "inject one"}]},
-        {"id": "p2", "title": "Two", "duration": "3s", "challenges": ["b"],
-         "injects": [{"at": "1s", "title": "inject two"}]},
+        {
+            "id": "p1",
+            "title": "One",
+            "duration": "3s",
+            "challenges": ["a"],
+            "injects": [{"at": "1s", "title": "inject one"}],
+        },
+        {
+            "id": "p2",
+            "title": "Two",
+            "duration": "3s",
+            "challenges": ["b"],
+            "injects": [{"at": "1s", "title": "inject two"}],
+        },
         {"id": "p3", "title": "Three", "duration": "3s", "challenges": ["c"]},
     ],
-}  # fmt: skip
+}
 EXPECTED = [
-    "phase:p1:start", "inject:p1:0", "phase:p1:end", "phase:p2:start", "inject:p2:0",
-    "phase:p2:end", "phase:p3:start", "freeze", "phase:p3:end", "end",
-]  # fmt: skip
+    "phase:p1:start",
+    "inject:p1:0",
+    "phase:p1:end",
+    "phase:p2:start",
+    "inject:p2:0",
+    "phase:p2:end",
+    "phase:p3:start",
+    "freeze",
+    "phase:p3:end",
+    "end",
+]
 ANNOUNCED = ["Phase: One", "inject one", "Phase: Two", "inject two", "Phase: Three"]
 
 
@@ -84,9 +102,15 @@ def setup(database_url: str, tmp_path: Path):
         "RANGE_EVENT_SLUG": unique_event("s"),
     }
     ctx = Range.from_settings(
-        Settings(data_dir=tmp_path / "var", database_url=database_url, admin_token=ADMIN,
-                 flag_secret="f", secret_key="k", event_slug=env["RANGE_EVENT_SLUG"])
-    )  # fmt: skip
+        Settings(
+            data_dir=tmp_path / "var",
+            database_url=database_url,
+            admin_token=ADMIN,
+            flag_secret="f",
+            secret_key="k",
+            event_slug=env["RANGE_EVENT_SLUG"],
+        )
+    )
     for slug in ("a", "b", "c"):
         d = tmp_path / "pack" / slug
         d.mkdir(parents=True)
@@ -165,8 +189,9 @@ def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None
             assert applied.timestamp() <= limit, (key, due, applied, spawned, ready)
         else:
             assert -0.05 <= (applied - due).total_seconds() <= 1.0, (key, due, applied)
-    assert any(due.timestamp() < spawned and applied.timestamp() >= spawned
-               for _, due, applied in log), "no milestone fell due while the worker was down"  # fmt: skip
+    assert any(
+        due.timestamp() < spawned and applied.timestamp() >= spawned for _, due, applied in log
+    ), "no milestone fell due while the worker was down"
 
 
 def test_only_one_scheduler_per_database(setup) -> None:
@@ -176,8 +201,11 @@ def test_only_one_scheduler_per_database(setup) -> None:
         first.wait_ready()
         second = subprocess.run(
             [sys.executable, "-m", "range_control.cli", "worker"],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 1
         assert "another scheduler (rangectl worker or rangectl serve) already runs" in second.stderr
     finally:
@@ -193,9 +221,16 @@ def test_a_challenge_is_released_at_its_scheduled_time(setup) -> None:
         release = datetime.now(UTC) + timedelta(seconds=2)
         d = log_path.parent / "later"
         d.mkdir()
-        (d / "challenge.yml").write_text(yaml.safe_dump({
-            "name": "Later", "value": 10, "flags": ["x"], "scheduled_at": release.isoformat(),
-        }))  # fmt: skip
+        (d / "challenge.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "name": "Later",
+                    "value": 10,
+                    "flags": ["x"],
+                    "scheduled_at": release.isoformat(),
+                }
+            )
+        )
         catalog.sync(ctx, catalog.lint([d]).challenges)
         assert not visible(ctx, "later")
         deadline = time.monotonic() + 10

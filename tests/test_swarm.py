@@ -42,8 +42,7 @@ def lab(client: docker.DockerClient) -> Iterator[Lab]:
     try:
         the_lab.up()
     except Exception as exc:  # noqa: BLE001 - reported as the failure it is
-        pytest.fail(f"the swarm lab did not start: {exc}\n" + "\n".join(the_lab.log),
-                    pytrace=False)  # fmt: skip
+        pytest.fail(f"the swarm lab did not start: {exc}\n" + "\n".join(the_lab.log), pytrace=False)
     yield the_lab
     the_lab.down()
 
@@ -55,8 +54,16 @@ def swarm(lab: Lab, tmp_path: Path) -> Iterator[tuple[Env, EnvironmentReconciler
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    env = make_env(url, tmp_path, event_slug=event, port_range="23000-23499", engine="swarm",
-                   registry=REGISTRY, health_interval=2, public_host="range.invalid")  # fmt: skip
+    env = make_env(
+        url,
+        tmp_path,
+        event_slug=event,
+        port_range="23000-23499",
+        engine="swarm",
+        registry=REGISTRY,
+        health_interval=2,
+        public_host="range.invalid",
+    )
     backend = SwarmBackend(lab.client(1), registry=REGISTRY, health_interval=2)
     backend.prepare(lambda _msg: None)  # as `rangectl cluster prepare` does before an event
     rec = EnvironmentReconciler(env.ctx, backend, pool=8)
@@ -78,13 +85,31 @@ def web_challenge(env: Env, slug: str = "web", services: int = 1) -> None:
         "FROM range/base:bookworm\nCOPY busybox /bin/busybox\nCOPY index.html /srv/www/index.html\n"
         'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]\n'
     )
-    svcs = [{
-        "name": f"s{i}", "build": "src", "ports": [8080], "memory": "64m",
-        "healthcheck": ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"],
-        "flag": {"env": True, "file": "/run/flag/flag"},
-    } for i in range(services)]  # fmt: skip
-    spec = {"name": slug, "slug": slug, "value": 100, "dynamic_flag": {"prefix": "ICE"},
-            "environment": {"services": svcs}}  # fmt: skip
+    svcs = [
+        {
+            "name": f"s{i}",
+            "build": "src",
+            "ports": [8080],
+            "memory": "64m",
+            "healthcheck": [
+                "/bin/busybox",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                "http://127.0.0.1:8080/",
+            ],
+            "flag": {"env": True, "file": "/run/flag/flag"},
+        }
+        for i in range(services)
+    ]
+    spec = {
+        "name": slug,
+        "slug": slug,
+        "value": 100,
+        "dynamic_flag": {"prefix": "ICE"},
+        "environment": {"services": svcs},
+    }
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
     result = catalog.lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
@@ -120,7 +145,8 @@ def task_container(lab: Lab, service: str) -> tuple[int, Any]:
     """The running container of a Swarm service, on whichever node runs it."""
     for i in range(1, lab.nodes + 1):
         found = lab.client(i).containers.list(
-            filters={"label": f"com.docker.swarm.service.name={service}"})  # fmt: skip
+            filters={"label": f"com.docker.swarm.service.name={service}"}
+        )
         if found:
             return i, found[0]
     raise AssertionError(f"no running container of {service}")
@@ -182,11 +208,20 @@ def test_not_a_manager_is_a_clear_error_and_nothing_is_made(
     with pytest.raises(BackendError) as refused:
         SwarmBackend(client, registry="127.0.0.1:5000")
     assert "is not a Swarm manager: run `docker swarm init" in str(refused.value)
-    env = {**os.environ, "RANGE_DATA_DIR": str(tmp_path / "var"), "RANGE_ENGINE": "swarm",
-           "RANGE_REGISTRY": "127.0.0.1:5000"}  # fmt: skip
+    env = {
+        **os.environ,
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+        "RANGE_ENGINE": "swarm",
+        "RANGE_REGISTRY": "127.0.0.1:5000",
+    }
     env.pop("DOCKER_HOST", None)
-    done = subprocess.run([sys.executable, "-m", "range_control.cli", "cluster", "status"],
-                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "range_control.cli", "cluster", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1 and "docker swarm init" in lines[0], done
     assert client.api.info()["Swarm"]["LocalNodeState"] != "active"
@@ -227,19 +262,29 @@ def test_isolation_on_every_node_and_the_jumpbox_across_nodes(swarm, lab: Lab) -
     listener = Listener()
     try:
         # From the jumpbox: every one of the team's services by name, on whatever node it runs.
-        code, out = ssh(jb["host"], jb["port"], jb["password"],
-                        "for s in s0 s1 s2; do curl -s -m 5 http://$s:8080/; done")  # fmt: skip
+        code, out = ssh(
+            jb["host"],
+            jb["port"],
+            jb["password"],
+            "for s in s0 s1 s2; do curl -s -m 5 http://$s:8080/; done",
+        )
         assert code == 0 and out.count("web works") == 3, out
         b_service = f"rc-{event}-t{b_id}-web-s0"
         _, b_box = task_container(lab, b_service)
         b_addr = run_in(b_box, "hostname -i")[1].split()[0]
-        probe = (f"curl -s -m 3 http://{b_addr}:8080/ || echo team-b-unreachable; "
-                 f"curl -s -m 3 http://{GATEWAY}:{listener.port}/ || echo host-unreachable; "
-                 f"curl -s -m 3 http://{node_ip(2)}:2375/version || echo node-unreachable; "
-                 f"curl -s -m 3 http://{MANAGER_IP}:5000/v2/ || echo registry-unreachable")  # fmt: skip
+        probe = (
+            f"curl -s -m 3 http://{b_addr}:8080/ || echo team-b-unreachable; "
+            f"curl -s -m 3 http://{GATEWAY}:{listener.port}/ || echo host-unreachable; "
+            f"curl -s -m 3 http://{node_ip(2)}:2375/version || echo node-unreachable; "
+            f"curl -s -m 3 http://{MANAGER_IP}:5000/v2/ || echo registry-unreachable"
+        )
         code, out = ssh(jb["host"], jb["port"], jb["password"], probe)
-        for word in ("team-b-unreachable", "host-unreachable", "node-unreachable",
-                     "registry-unreachable"):  # fmt: skip
+        for word in (
+            "team-b-unreachable",
+            "host-unreachable",
+            "node-unreachable",
+            "registry-unreachable",
+        ):
             assert word in out, out
         # From a team service on each node: only its own team.
         for i in range(3):
@@ -290,9 +335,17 @@ def test_missing_image_and_a_registry_that_does_not_answer_fail_the_instance_onl
     web_challenge(env, "good")
     d = env.tmp / "pack" / "gone"
     d.mkdir(parents=True)
-    (d / "challenge.yml").write_text(yaml.safe_dump({
-        "name": "Gone", "slug": "gone", "value": 10, "flags": ["ICE{g}"],
-        "environment": {"services": [{"name": "x", "image": "local/missing:1"}]}}))  # fmt: skip
+    (d / "challenge.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "Gone",
+                "slug": "gone",
+                "value": 10,
+                "flags": ["ICE{g}"],
+                "environment": {"services": [{"name": "x", "image": "local/missing:1"}]},
+            }
+        )
+    )
     catalog.sync(env.ctx, catalog.lint([env.tmp / "pack"]).challenges)
     env.start()
     environments.up(env.ctx, Selection(), "test")
@@ -305,8 +358,7 @@ def test_missing_image_and_a_registry_that_does_not_answer_fail_the_instance_onl
         web_challenge(env, "late")  # a build context of its own: a new image to push
         environments.up(env.ctx, Selection(challenge="late"), "test")
         report = rec.run_once()
-        late = next(s for s in report.observed.values()
-                    if s.error and "pushing" in s.error)  # fmt: skip
+        late = next(s for s in report.observed.values() if s.error and "pushing" in s.error)
         assert late.state == "failed" and f"to the registry {REGISTRY} failed" in late.error
         assert "is it running? infra/registry.sh" in late.error
         assert any(s.state == "running" for s in report.observed.values())  # others go on
@@ -348,8 +400,11 @@ def test_sigkill_while_bringing_up_100_instances_then_one_pass_is_exact(swarm, l
     report = rec.run_once()
     assert not report.failed and not report.jumpbox_errors, (report.failed, report.jumpbox_errors)
     services = api.services(filters=flt)
-    keys = [(s["Spec"]["Labels"].get("range.instance"), s["Spec"]["Labels"].get("range.service"))
-            for s in services if s["Spec"]["Labels"].get("range.role") == "service"]  # fmt: skip
+    keys = [
+        (s["Spec"]["Labels"].get("range.instance"), s["Spec"]["Labels"].get("range.service"))
+        for s in services
+        if s["Spec"]["Labels"].get("range.role") == "service"
+    ]
     jbs = [s for s in services if s["Spec"]["Labels"].get("range.role") == "jumpbox"]
     assert len(keys) == len(set(keys)) == 100
     assert sorted(int(s["Spec"]["Labels"]["range.team"]) for s in jbs) == sorted(teams)
@@ -376,19 +431,39 @@ def test_the_live_check_proves_challenges_on_the_swarm(lab: Lab, tmp_path: Path)
     """`rangectl challenges check --live` with RANGE_ENGINE=swarm: images pushed to the
     registry, instances on the nodes, the solver a one-shot service on the team's overlay."""
     repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "DOCKER_HOST": lab.manager_url, "RANGE_ENGINE": "swarm",
-           "RANGE_REGISTRY": REGISTRY, "RANGE_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DOCKER_HOST": lab.manager_url,
+        "RANGE_ENGINE": "swarm",
+        "RANGE_REGISTRY": REGISTRY,
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "range_control.cli", "challenges", "check", "--live",
-         "--junit", str(tmp_path / "out.xml"), str(repo / "challenges" / "logistics-portal"),
-         str(repo / "challenges" / "radio-intercept")],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "range_control.cli",
+            "challenges",
+            "check",
+            "--live",
+            "--junit",
+            str(tmp_path / "out.xml"),
+            str(repo / "challenges" / "logistics-portal"),
+            str(repo / "challenges" / "radio-intercept"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed, 0 failed" in done.stdout
     api = lab.client(1).api
-    left = [s["Spec"]["Name"] for s in api.services()
-            if (s["Spec"].get("Labels") or {}).get("range.event", "").startswith("chk")]  # fmt: skip
+    left = [
+        s["Spec"]["Name"]
+        for s in api.services()
+        if (s["Spec"].get("Labels") or {}).get("range.event", "").startswith("chk")
+    ]
     assert left == []
 
 
@@ -400,14 +475,21 @@ def test_a_node_without_the_guard_gets_no_task_and_the_instance_says_why(swarm, 
     api = lab.client(1).api
     guard = api.inspect_service("rc-host-guard")
     node3 = next(n for n in api.nodes() if n["Description"]["Hostname"] == "node3")
-    spec = {**node3["Spec"], "Labels": {**(node3["Spec"].get("Labels") or {}),
-                                        "range.role": "challenges"}}  # fmt: skip
+    spec = {
+        **node3["Spec"],
+        "Labels": {**(node3["Spec"].get("Labels") or {}), "range.role": "challenges"},
+    }
     api.update_node(node3["ID"], node3["Version"]["Index"], spec)
     template = guard["Spec"]["TaskTemplate"]
     template["Placement"] = {"Constraints": ["node.hostname!=node3"]}
-    api.update_service(guard["ID"], guard["Version"]["Index"], task_template=template,
-                       name="rc-host-guard", mode=guard["Spec"]["Mode"],
-                       labels=guard["Spec"].get("Labels"))  # fmt: skip
+    api.update_service(
+        guard["ID"],
+        guard["Version"]["Index"],
+        task_template=template,
+        name="rc-host-guard",
+        mode=guard["Spec"]["Mode"],
+        labels=guard["Spec"].get("Labels"),
+    )
     try:
         deadline = time.monotonic() + 60
         while "range.guarded" in ((api.inspect_node(node3["ID"])["Spec"].get("Labels")) or {}):
@@ -428,11 +510,15 @@ def test_a_node_without_the_guard_gets_no_task_and_the_instance_says_why(swarm, 
         guard = api.inspect_service("rc-host-guard")
         template = guard["Spec"]["TaskTemplate"]
         template["Placement"] = {}
-        api.update_service(guard["ID"], guard["Version"]["Index"], task_template=template,
-                           name="rc-host-guard", mode=guard["Spec"]["Mode"],
-                           labels=guard["Spec"].get("Labels"))  # fmt: skip
+        api.update_service(
+            guard["ID"],
+            guard["Version"]["Index"],
+            task_template=template,
+            name="rc-host-guard",
+            mode=guard["Spec"]["Mode"],
+            labels=guard["Spec"].get("Labels"),
+        )
         node3 = api.inspect_node(node3["ID"])
-        labels = {k: v for k, v in (node3["Spec"].get("Labels") or {}).items()
-                  if k != "range.role"}  # fmt: skip
+        labels = {k: v for k, v in (node3["Spec"].get("Labels") or {}).items() if k != "range.role"}
         api.update_node(node3["ID"], node3["Version"]["Index"], {**node3["Spec"], "Labels": labels})
         backend._guard_checked = 0

@@ -27,8 +27,14 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def task(env: Env, slug: str = "sitrep", **spec: object) -> None:
-    env.challenge(slug, type="task", deliverable=spec.pop("deliverable", "both"),
-                  rubric=RUBRIC, flags=spec.pop("flags", []), **spec)  # fmt: skip
+    env.challenge(
+        slug,
+        type="task",
+        deliverable=spec.pop("deliverable", "both"),
+        rubric=RUBRIC,
+        flags=spec.pop("flags", []),
+        **spec,
+    )
 
 
 def g(name: str, account_id: int | None = None) -> tasks.Grader:
@@ -52,14 +58,18 @@ def test_a_task_is_checked_when_loaded(env: Env, tmp_path) -> None:
     assert any("needs a rubric" in p for p in problems(type="task", deliverable="text"))
     twice = problems(type="task", deliverable="text", rubric=RUBRIC + [RUBRIC[0]])
     assert any("'accuracy' appears twice" in p for p in twice)
-    assert any("only for type 'task'" in p
-               for p in problems(value=10, flags=["x"], rubric=RUBRIC))  # fmt: skip
-    assert any("late" in p for p in problems(type="task", deliverable="text", rubric=RUBRIC,
-                                             late={"penalty": "lots"}))  # fmt: skip
-    assert any("due" in p for p in problems(type="task", deliverable="text", rubric=RUBRIC,
-                                            due="2026-07-01T12:00:00"))  # fmt: skip
-    ok = problems(type="task", deliverable="text", rubric=RUBRIC, due={"phase": "x",
-                  "offset": "-10m"})  # fmt: skip
+    assert any("only for type 'task'" in p for p in problems(value=10, flags=["x"], rubric=RUBRIC))
+    assert any(
+        "late" in p
+        for p in problems(type="task", deliverable="text", rubric=RUBRIC, late={"penalty": "lots"})
+    )
+    assert any(
+        "due" in p
+        for p in problems(type="task", deliverable="text", rubric=RUBRIC, due="2026-07-01T12:00:00")
+    )
+    ok = problems(
+        type="task", deliverable="text", rubric=RUBRIC, due={"phase": "x", "offset": "-10m"}
+    )
     assert not [p for p in ok if "error" in p.lower()], ok
 
 
@@ -113,8 +123,9 @@ def test_late_rules_refuse_accept_and_penalty(env: Env) -> None:
     view = tasks.team_view(env.ctx, a_id, "penalised").grade
     assert (view.penalty, view.total, view.most) == (2, 8, 15)  # 20% of 10, rounded
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
-    assert ("late submission: penalty 20%", -2) in [(e["why"], e["points"])
-                                                    for e in ledger["entries"]]  # fmt: skip
+    assert ("late submission: penalty 20%", -2) in [
+        (e["why"], e["points"]) for e in ledger["entries"]
+    ]
 
 
 def _id(env: Env, slug: str) -> int:
@@ -125,10 +136,24 @@ def _id(env: Env, slug: str) -> int:
 def test_a_due_time_follows_its_phase_as_it_runs(env: Env) -> None:
     a_id, _ = env.team("Alpha", "NL")
     task(env, due={"phase": "recovery", "at": "end", "offset": "-10m"})
-    scenario.load(env.ctx, scenario.parse({"event": "ICE", "phases": [
-        {"id": "attack", "title": "Attack", "duration": "30m"},
-        {"id": "recovery", "title": "Recovery", "duration": "30m", "challenges": ["sitrep"]},
-    ]}), "test")  # fmt: skip
+    scenario.load(
+        env.ctx,
+        scenario.parse(
+            {
+                "event": "ICE",
+                "phases": [
+                    {"id": "attack", "title": "Attack", "duration": "30m"},
+                    {
+                        "id": "recovery",
+                        "title": "Recovery",
+                        "duration": "30m",
+                        "challenges": ["sitrep"],
+                    },
+                ],
+            }
+        ),
+        "test",
+    )
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at is None  # not started yet
     env.start()
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at == T0 + timedelta(minutes=50)
@@ -149,9 +174,11 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
     assert {r.code for r in rows} == {ca, cb} and {r.team for r in rows} == {None}
     assert tasks.blind_code(env.ctx, ch, a_id) != tasks.blind_code(env.ctx, ch + 1, a_id)
     # Bad grades: named, nothing stored.
-    for bad, said in [({"accuracy": 11, "clarity": 1}, "'accuracy': 11 is outside 0 to 10"),
-                      ({**scores(1, 1), "style": 3}, "unknown criterion 'style'"),
-                      ({"accuracy": 3}, "'clarity': no points given")]:  # fmt: skip
+    for bad, said in [
+        ({"accuracy": 11, "clarity": 1}, "'accuracy': 11 is outside 0 to 10"),
+        ({**scores(1, 1), "style": 3}, "unknown criterion 'style'"),
+        ({"accuracy": 3}, "'clarity': no points given"),
+    ]:
         with pytest.raises(InvalidInput) as exc:
             tasks.grade(env.ctx, "sitrep", ca, bad, g("Gina"))
         assert said in exc.value.message
@@ -178,15 +205,19 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
     tasks.publish(env.ctx, "sitrep", "Mona")
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
     lines = [(e["kind"], e["why"], e["points"]) for e in ledger["entries"]]
-    assert lines == [("grade", "graded by the white cell: criterion Accuracy 6/10", 6),
-                     ("grade", "graded by the white cell: criterion Clarity 4/5", 4)]  # fmt: skip
+    assert lines == [
+        ("grade", "graded by the white cell: criterion Accuracy 6/10", 6),
+        ("grade", "graded by the white cell: criterion Clarity 4/5", 4),
+    ]
     assert ledger["score"] == 10
     board = {r["team"]: r["score"] for r in env.client.get("/api/v1/scoreboard").json["standings"]}
     assert board == {"Alpha": 10, "Bravo": 11}
     feed = env.client.get("/api/v1/scoreboard/ctftime").json
     assert "Sitrep" in feed["tasks"]
     assert {s["team"]: s["taskStats"]["Sitrep"]["points"] for s in feed["standings"]} == {
-        "Alpha": 10, "Bravo": 11}  # fmt: skip
+        "Alpha": 10,
+        "Bravo": 11,
+    }
     assert {r.team for r in tasks.queue(env.ctx, "sitrep")} == {"Alpha", "Bravo"}  # unblinded
     view = tasks.team_view(env.ctx, a_id, "sitrep").grade
     assert view.total == 10 and view.lines[0].comment == "settled"
@@ -211,8 +242,13 @@ def test_the_freeze_holds_back_grades_published_after_it(env: Env) -> None:
     tasks.submit(env.ctx, a_id, "sitrep", "report", None)
     events.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
     env.clock.advance(minutes=15)
-    tasks.grade(env.ctx, "sitrep", tasks.blind_code(env.ctx, _id(env, "sitrep"), a_id),
-                scores(7, 3), g("Gina"))  # fmt: skip
+    tasks.grade(
+        env.ctx,
+        "sitrep",
+        tasks.blind_code(env.ctx, _id(env, "sitrep"), a_id),
+        scores(7, 3),
+        g("Gina"),
+    )
     tasks.publish(env.ctx, "sitrep", "test")
     public = env.client.get("/api/v1/scoreboard").json["standings"][0]["score"]
     organiser = env.client.get("/api/v1/admin/scoreboard", headers=env.admin()).json
@@ -229,18 +265,23 @@ def test_the_pages_submit_grade_blind_and_render_submissions_safely(env: Env) ->
     assert "Your deliverable" in page and "Submit a flag" not in page  # a task without flags
     token = csrf(mark, "/portal/challenges/sitrep")
     evil = "<script>alert(1)</script> **bold** <img src=x onerror=alert(2)>"
-    r = mark.post("/portal/challenges/sitrep/submission",
-                  data={"text": evil, "csrf_token": token,
-                        "file": (io.BytesIO(PDF), "Alpha-report.pdf")},
-                  content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    r = mark.post(
+        "/portal/challenges/sitrep/submission",
+        data={"text": evil, "csrf_token": token, "file": (io.BytesIO(PDF), "Alpha-report.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "Version 1 received." in r.get_data(as_text=True)
     assert mark.get("/portal/challenges/sitrep/submissions/1/file").data == PDF
     assert mark.get("/portal/challenges/sitrep/submissions/9/file").status_code == 404
     # A file larger than RANGE_MAX_BODY_BYTES goes through this route (the task's limit holds).
     big = b"%PDF-" + b"0" * (200 * 1024)
-    r = mark.post("/portal/challenges/sitrep/submission",
-                  data={"csrf_token": token, "text": evil, "file": (io.BytesIO(big), "b.pdf")},
-                  content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    r = mark.post(
+        "/portal/challenges/sitrep/submission",
+        data={"csrf_token": token, "text": evil, "file": (io.BytesIO(big), "b.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "Version 2 received." in r.get_data(as_text=True)
     # The grader's view: a code, never the team's name, nor the member's, nor the file's name.
     person(env, "Gina Grader", "grader", callsign="GINA")
@@ -254,8 +295,11 @@ def test_the_pages_submit_grade_blind_and_render_submissions_safely(env: Env) ->
     assert "<strong>bold</strong>" in sheet
     f = gina.get(f"/console/tasks/sitrep/{code}/files/2")
     assert f.status_code == 200 and f"{code}-v2.pdf" in f.headers["Content-Disposition"]
-    form = {"points:accuracy": "11", "points:clarity": "2",
-            "csrf_token": csrf(gina, f"/console/tasks/sitrep/{code}")}  # fmt: skip
+    form = {
+        "points:accuracy": "11",
+        "points:clarity": "2",
+        "csrf_token": csrf(gina, f"/console/tasks/sitrep/{code}"),
+    }
     r = gina.post(f"/console/tasks/sitrep/{code}/grade", data=form, follow_redirects=True)
     assert "&#39;accuracy&#39;: 11 is outside 0 to 10" in r.get_data(as_text=True)
     form["points:accuracy"] = "9"
@@ -269,8 +313,11 @@ def test_the_pages_submit_grade_blind_and_render_submissions_safely(env: Env) ->
     assert olga.post(f"/console/tasks/sitrep/{code}/grade", data=theirs).status_code == 403
     c = env.app.test_client()
     c.post("/console/login", data={"token": ADMIN, "csrf_token": csrf(c, "/console/login")})
-    r = c.post("/console/tasks/sitrep/publish", data={"csrf_token": csrf(c, "/console/tasks")},
-               follow_redirects=True)  # fmt: skip
+    r = c.post(
+        "/console/tasks/sitrep/publish",
+        data={"csrf_token": csrf(c, "/console/tasks")},
+        follow_redirects=True,
+    )
     assert "Grades published" in r.get_data(as_text=True)
     page = mark.get("/portal/challenges/sitrep").get_data(as_text=True)
     assert "Our grade: 11 of 15" in page
@@ -289,20 +336,31 @@ def test_the_white_cell_s_api_names_every_bad_grade(env: Env) -> None:
     assert row["team"] is None and row["status"] == "ungraded"
     url = "/api/v1/admin/tasks/sitrep/grades"
     for body, status, said in [
-        ({"code": row["code"], "scores": {"accuracy": {"points": 12}, "clarity": {"points": 1}}},
-         400, "'accuracy': 12 is outside 0 to 10"),
-        ({"code": row["code"], "scores": {"style": {"points": 1}}}, 400, "unknown criterion 'style'"),
+        (
+            {"code": row["code"], "scores": {"accuracy": {"points": 12}, "clarity": {"points": 1}}},
+            400,
+            "'accuracy': 12 is outside 0 to 10",
+        ),
+        (
+            {"code": row["code"], "scores": {"style": {"points": 1}}},
+            400,
+            "unknown criterion 'style'",
+        ),
         ({"code": "T-NONE00", "scores": scores(1, 1)}, 404, "no submission 'T-NONE00'"),
-    ]:  # fmt: skip
+    ]:
         r = c.post(url, json=body, headers=h)
         assert r.status_code == status and said in r.json["error"]["message"], r.json
     read = c.post("/api/v1/admin/tokens", json={"name": "board"}, headers=h).json["token"]
-    r = c.post(url, json={"code": row["code"], "scores": scores(7, 3)},
-               headers={"Authorization": f"Bearer {read}"})  # fmt: skip
+    r = c.post(
+        url,
+        json={"code": row["code"], "scores": scores(7, 3)},
+        headers={"Authorization": f"Bearer {read}"},
+    )
     assert r.status_code == 403
     # A grader's script: a "grade" token grades, and publishes nothing.
-    grade = c.post("/api/v1/admin/tokens", json={"name": "marker", "scope": "grade"},
-                   headers=h).json["token"]  # fmt: skip
+    grade = c.post(
+        "/api/v1/admin/tokens", json={"name": "marker", "scope": "grade"}, headers=h
+    ).json["token"]
     marker = {"Authorization": f"Bearer {grade}"}
     r = c.post(url, json={"code": row["code"], "scores": scores(7, 3)}, headers=marker)
     assert r.status_code == 201 and r.json["total"] == 10 and r.json["role"] == "first"

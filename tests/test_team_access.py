@@ -26,8 +26,9 @@ from tests.test_web import console, csrf, login, post, token_of
 
 
 def openssh(key) -> str:
-    return key.public_bytes(serialization.Encoding.OpenSSH,
-                            serialization.PublicFormat.OpenSSH).decode()  # fmt: skip
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
 
 
 def ed_key() -> str:
@@ -43,7 +44,8 @@ def test_ssh_keys_accepted_and_refused_with_the_reason() -> None:
     import hashlib
 
     assert parsed.fingerprint == "SHA256:" + base64.b64encode(
-        hashlib.sha256(raw).digest()).decode().rstrip("=")  # fmt: skip
+        hashlib.sha256(raw).digest()
+    ).decode().rstrip("=")
     ecdsa = openssh(ec.generate_private_key(ec.SECP256R1()).public_key())
     assert parse_ssh_key(ecdsa).kind == "ecdsa-sha2-nistp256"
     rsa_ok = openssh(rsa.generate_private_key(65537, 2048).public_key())
@@ -73,9 +75,15 @@ def test_wireguard_keys_and_configuration() -> None:
     assert (private, public) == gateway_keys("s", "ice", 1)  # derived, stable
     assert public != gateway_keys("s", "ice", 2)[1] and valid_public_key(public)
     assert not valid_public_key("x" * 44) and not valid_public_key(public[:-2])
-    text = client_config(private_key="PRIV", address="100.96.0.2", gateway_public_key=public,
-                         endpoint="range.example:20001", routes=["10.213.0.0/16"],
-                         gateway_address="100.96.0.1", label="Ana")  # fmt: skip
+    text = client_config(
+        private_key="PRIV",
+        address="100.96.0.2",
+        gateway_public_key=public,
+        endpoint="range.example:20001",
+        routes=["10.213.0.0/16"],
+        gateway_address="100.96.0.1",
+        label="Ana",
+    )
     assert "AllowedIPs = 10.213.0.0/16, 100.96.0.1/32\n" in text
     assert "Endpoint = range.example:20001\n" in text and "0.0.0.0/0" not in text
 
@@ -95,17 +103,19 @@ def test_members_add_and_remove_ssh_keys(env: Env) -> None:
     c = env.client
     assert c.get("/api/v1/access").status_code == 401
     key = ed_key()
-    r = c.post("/api/v1/access/ssh-keys", json={"label": "Ana", "public_key": key + " ana"},
-               headers=a)  # fmt: skip
+    r = c.post(
+        "/api/v1/access/ssh-keys", json={"label": "Ana", "public_key": key + " ana"}, headers=a
+    )
     assert r.status_code == 201 and r.json["kind"] == "ssh-ed25519"
-    again = c.post("/api/v1/access/ssh-keys", json={"label": "Ana 2", "public_key": key},
-                   headers=a)  # fmt: skip
+    again = c.post("/api/v1/access/ssh-keys", json={"label": "Ana 2", "public_key": key}, headers=a)
     assert again.status_code == 409 and r.json["fingerprint"] in again.json["error"]["message"]
-    bad = c.post("/api/v1/access/ssh-keys", json={"label": "Bo", "public_key": "ssh-rsa AAAA"},
-                 headers=a)  # fmt: skip
+    bad = c.post(
+        "/api/v1/access/ssh-keys", json={"label": "Bo", "public_key": "ssh-rsa AAAA"}, headers=a
+    )
     assert bad.status_code == 400 and bad.json["error"]["message"].startswith("public_key: ")
-    label = c.post("/api/v1/access/ssh-keys", json={"label": "a\nb", "public_key": ed_key()},
-                   headers=a)  # fmt: skip
+    label = c.post(
+        "/api/v1/access/ssh-keys", json={"label": "a\nb", "public_key": ed_key()}, headers=a
+    )
     assert label.status_code == 400 and "printable" in label.json["error"]["message"]
     # Another team neither sees it nor removes it.
     assert c.get("/api/v1/access", headers=b).json["ssh_keys"] == []
@@ -125,14 +135,19 @@ def test_members_add_and_remove_ssh_keys(env: Env) -> None:
 
 
 def test_limits_refuse_clearly(tmp_path) -> None:
-    env = make_env(migrated_sqlite(tmp_path / "r.db"), tmp_path, ssh_keys_per_team=1,
-                   wireguard_peers_per_team=2)  # fmt: skip
+    env = make_env(
+        migrated_sqlite(tmp_path / "r.db"),
+        tmp_path,
+        ssh_keys_per_team=1,
+        wireguard_peers_per_team=2,
+    )
     _a_id, a = env.team("Alpha", "NL")
     c = env.client
     ok = c.post("/api/v1/access/ssh-keys", json={"label": "Ana", "public_key": ed_key()}, headers=a)
     assert ok.status_code == 201
-    full = c.post("/api/v1/access/ssh-keys", json={"label": "Bo", "public_key": ed_key()},
-                  headers=a)  # fmt: skip
+    full = c.post(
+        "/api/v1/access/ssh-keys", json={"label": "Bo", "public_key": ed_key()}, headers=a
+    )
     assert full.status_code == 409 and "1 SSH keys" in full.json["error"]["message"]
     for n in range(2):
         assert (
@@ -170,8 +185,10 @@ def test_a_device_is_handed_out_once_and_revoked(env: Env) -> None:
     gws = c.get("/api/v1/admin/wireguard", headers=env.admin()).json
     assert [p["label"] for p in gws["gateways"][0]["peers"]] == ["phone"]
     assert c.get("/api/v1/admin/wireguard", headers=a).status_code == 403
-    assert c.delete(f"/api/v1/admin/wireguard/{second['peer']['id']}",
-                    headers=env.admin()).status_code == 204  # fmt: skip
+    assert (
+        c.delete(f"/api/v1/admin/wireguard/{second['peer']['id']}", headers=env.admin()).status_code
+        == 204
+    )
     assert c.get("/api/v1/access", headers=a).json["peers"] == []
     # The freed address is handed out again.
     again = c.post("/api/v1/access/wireguard", json={"label": "new"}, headers=a).json
@@ -235,14 +252,17 @@ def test_the_portal_s_access_page(env: Env) -> None:
     c = login(env, token_of(a))
     page = c.get("/portal/access").get_data(as_text=True)
     assert "Your jumpbox starts with your first challenge environment." in page
-    r = post(c, "/portal/access", "/portal/access/ssh-keys",
-             {"label": "Ana <b>", "public_key": ed_key()})  # fmt: skip
+    r = post(
+        c, "/portal/access", "/portal/access/ssh-keys", {"label": "Ana <b>", "public_key": ed_key()}
+    )
     body = r.get_data(as_text=True)
     assert "added" in body and "Ana &lt;b&gt;" in body and "<b>" not in body.split("</nav>")[1]
     r = post(c, "/portal/access", "/portal/access/ssh-keys", {"label": "x", "public_key": "nope"})
     assert "public_key: " in r.get_data(as_text=True)
-    r = c.post("/portal/access/wireguard",
-               data={"label": "Ana's laptop", "csrf_token": csrf(c, "/portal/access")})  # fmt: skip
+    r = c.post(
+        "/portal/access/wireguard",
+        data={"label": "Ana's laptop", "csrf_token": csrf(c, "/portal/access")},
+    )
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     html = r.get_data(as_text=True)
     assert "<svg" in html and "PrivateKey = " in html and 'download="' in html

@@ -68,8 +68,14 @@ def test_pages_have_a_strict_csp_and_no_inline_script(env: Env) -> None:
     env.challenge("a")
     env.start()
     c = login(env, token_of(h))
-    for path in ("/", "/board", "/announcements", "/portal/", "/portal/challenges/a",
-                 "/portal/attempts"):  # fmt: skip
+    for path in (
+        "/",
+        "/board",
+        "/announcements",
+        "/portal/",
+        "/portal/challenges/a",
+        "/portal/attempts",
+    ):
         r = c.get(path)
         assert r.status_code == 200, path
         csp = r.headers["Content-Security-Policy"]
@@ -93,8 +99,12 @@ def test_session_cookie_flags_and_logout(env: Env) -> None:
     form = {"token": token_of(h), "csrf_token": token}
     r = tls.post("/portal/login", data=form, base_url="https://range.example")
     assert r.status_code == 400  # over TLS the CSRF check also wants a same-origin Referer
-    r = tls.post("/portal/login", data=form, base_url="https://range.example",
-                 headers={"Referer": "https://range.example/portal/login"})  # fmt: skip
+    r = tls.post(
+        "/portal/login",
+        data=form,
+        base_url="https://range.example",
+        headers={"Referer": "https://range.example/portal/login"},
+    )
     assert r.status_code == 302 and "Secure" in r.headers["Set-Cookie"]
     assert "Strict-Transport-Security" in r.headers
     assert c.get("/portal/").status_code == 200
@@ -145,8 +155,9 @@ def test_console_refuses_team_sessions_and_anonymous_users(env: Env) -> None:
         assert r.status_code == 403 and "refuses team sessions" in r.get_data(as_text=True)
     r = team.post("/console/event/start", data={"csrf_token": csrf(team, "/portal/")})
     assert r.status_code == 403
-    wrong = anon.post("/console/login", data={"token": token_of(h),
-                                              "csrf_token": csrf(anon, "/console/login")})  # fmt: skip
+    wrong = anon.post(
+        "/console/login", data={"token": token_of(h), "csrf_token": csrf(anon, "/console/login")}
+    )
     assert wrong.status_code == 401
 
 
@@ -159,8 +170,7 @@ def test_no_team_sees_another_teams_hints_attempts_or_connection_info(env: Env) 
     env.start()
     ca, cb = login(env, token_of(a)), login(env, token_of(b))
     hint = env.client.get("/api/v1/challenges/h", headers=a).json["hints"][0]["id"]
-    r = post(ca, "/portal/challenges/h", f"/portal/challenges/h/hints/{hint}",
-             {"confirm": "yes"})  # fmt: skip
+    r = post(ca, "/portal/challenges/h", f"/portal/challenges/h/hints/{hint}", {"confirm": "yes"})
     assert "the secret hint" in r.get_data(as_text=True)
     assert "the secret hint" not in cb.get("/portal/challenges/h").get_data(as_text=True)
     post(ca, "/portal/challenges/h", "/portal/challenges/h/attempt", {"flag": "alpha-guess"})
@@ -204,9 +214,13 @@ def test_attachments_only_listed_files_no_traversal(env: Env) -> None:
 
 def test_descriptions_are_sanitised_markdown(env: Env) -> None:
     _, h = env.team()
-    env.challenge("md", description=(
-        "**bold** <script>alert(1)</script> <img src=x onerror=alert(2)> "
-        "[ok](https://nato.int) [bad](javascript:alert(3))"))  # fmt: skip
+    env.challenge(
+        "md",
+        description=(
+            "**bold** <script>alert(1)</script> <img src=x onerror=alert(2)> "
+            "[ok](https://nato.int) [bad](javascript:alert(3))"
+        ),
+    )
     env.start()
     body = login(env, token_of(h)).get("/portal/challenges/md").get_data(as_text=True)
     desc = body.split('class="description">', 1)[1].split("</div>", 1)[0]
@@ -223,9 +237,12 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     env.start()
     env.attempt(a, "a", "ICE{a}")
     page = env.client.get("/").get_data(as_text=True)
-    assert re.search(r"Alpha</a></th>\s*<td><span class=\"flag\" aria-hidden=\"true\">🇳🇱</span> "
-                     r"<abbr class=\"cc\">NL</abbr></td>\s*"
-                     r"<td class=\"num score\">100</td>", page)  # fmt: skip
+    assert re.search(
+        r"Alpha</a></th>\s*<td><span class=\"flag\" aria-hidden=\"true\">🇳🇱</span> "
+        r"<abbr class=\"cc\">NL</abbr></td>\s*"
+        r"<td class=\"num score\">100</td>",
+        page,
+    )
     assert 'class="fb"' in page and "<svg" in page and "ICE test" not in page
     ledger = env.client.get(f"/teams/{a_id}").get_data(as_text=True)
     assert "solve" in ledger and "100" in ledger
@@ -240,12 +257,13 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     assert r.status_code == 200
     # Anything else the page shows changes it too: announcements, a pause, the freeze.
     for change, shown in (
-        (lambda: scenario.post_announcement(env.ctx, "Convoy 7 rerouted", "", "test"),
-         "Convoy 7 rerouted"),
+        (
+            lambda: scenario.post_announcement(env.ctx, "Convoy 7 rerouted", "", "test"),
+            "Convoy 7 rerouted",
+        ),
         (lambda: scenario.pause(env.ctx, "test"), '<span class="pill">paused</span>'),
-        (lambda: events.configure(env.ctx, "test", freeze_at=env.clock.now()),
-         "Scoreboard frozen"),
-    ):  # fmt: skip
+        (lambda: events.configure(env.ctx, "test", freeze_at=env.clock.now()), "Scoreboard frozen"),
+    ):
         etag = r.headers["ETag"]
         change()
         r = env.client.get("/board", headers={"If-None-Match": etag})
@@ -272,9 +290,18 @@ def test_portal_groups_challenges_by_phase_and_category(env: Env) -> None:
     env.challenge("recon", category="osint")
     env.challenge("intercept", category="crypto")
     env.challenge("free", category="misc")  # in no phase
-    spec = {"event": "ICE", "phases": [
-        {"id": "one", "title": "Detection", "duration": "1h", "challenges": ["recon", "intercept"]},
-        {"id": "two", "title": "Recovery", "duration": "1h", "challenges": []}]}  # fmt: skip
+    spec = {
+        "event": "ICE",
+        "phases": [
+            {
+                "id": "one",
+                "title": "Detection",
+                "duration": "1h",
+                "challenges": ["recon", "intercept"],
+            },
+            {"id": "two", "title": "Recovery", "duration": "1h", "challenges": []},
+        ],
+    }
     scenario.load(env.ctx, scenario.parse(spec), "test")
     scenario.start(env.ctx, "test")
     page = login(env, token_of(h)).get("/portal/").get_data(as_text=True)

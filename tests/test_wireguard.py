@@ -72,9 +72,14 @@ def wg_range(
     ip("address", "add", f"{lan.host_ip}/30", "dev", lan.host_side)
     ip("link", "set", lan.host_side, "up")
     low = 21000 + random.randrange(0, 110) * 100
-    env = make_env(migrated_sqlite(tmp_path / "range.db"), tmp_path, event_slug=event,
-                   port_range=f"{low}-{low + 99}", public_host=lan.host_ip,
-                   publish_ip=lan.host_ip)  # fmt: skip
+    env = make_env(
+        migrated_sqlite(tmp_path / "range.db"),
+        tmp_path,
+        event_slug=event,
+        port_range=f"{low}-{low + 99}",
+        public_host=lan.host_ip,
+        publish_ip=lan.host_ip,
+    )
     backend = DockerBackend(client, publish_ip=lan.host_ip, health_interval=1.0)
     rec = EnvironmentReconciler(env.ctx, backend, pool=4)
     try:
@@ -97,25 +102,37 @@ def client_image(client: docker.DockerClient, backend: DockerBackend, tmp: Path)
         f"{CLIENT_PACKAGES} && rm -rf /var/lib/apt/lists/*\n"
     )
     tag = "range/test-wgclient:" + images.context_digest(d)[:16]
-    images.build_context(client, challenge="(test)", service="wgclient", context=d,
-                         dockerfile=None, tag=tag)  # fmt: skip
+    images.build_context(
+        client, challenge="(test)", service="wgclient", context=d, dockerfile=None, tag=tag
+    )
     return tag
 
 
 def laptop(client: docker.DockerClient, image: str, lan: Lan, event: str, name: str):
     """A member's laptop on the venue's network: what a WireGuard client needs, nothing more."""
     box = client.containers.run(
-        image, ["sleep", "infinity"], name=f"rct-{event}-{name}", detach=True,
-        network_mode="none", cap_drop=["ALL"], cap_add=["NET_ADMIN"],
-        devices=["/dev/net/tun:/dev/net/tun:rwm"], labels={"rct.event": event},
-        environment={"WG_QUICK_USERSPACE_IMPLEMENTATION": "wireguard-go",
-                     "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"},
-    )  # fmt: skip
+        image,
+        ["sleep", "infinity"],
+        name=f"rct-{event}-{name}",
+        detach=True,
+        network_mode="none",
+        cap_drop=["ALL"],
+        cap_add=["NET_ADMIN"],
+        devices=["/dev/net/tun:/dev/net/tun:rwm"],
+        labels={"rct.event": event},
+        environment={
+            "WG_QUICK_USERSPACE_IMPLEMENTATION": "wireguard-go",
+            "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1",
+        },
+    )
     box.reload()
     ip("link", "set", lan.laptop_side, "netns", str(box.attrs["State"]["Pid"]))
-    code, out = sh(box, f"ip link set lo up && ip address add {lan.laptop_ip}/30 dev "
-                   f"{lan.laptop_side} && ip link set {lan.laptop_side} up && "
-                   f"ip route add default via {lan.host_ip}")  # fmt: skip
+    code, out = sh(
+        box,
+        f"ip link set lo up && ip address add {lan.laptop_ip}/30 dev "
+        f"{lan.laptop_side} && ip link set {lan.laptop_side} up && "
+        f"ip route add default via {lan.host_ip}",
+    )
     assert code == 0, out
     return box
 
@@ -128,8 +145,7 @@ def sh(container, cmd: str, timeout: int = 30) -> tuple[int, str]:
 def connect(container, config: str) -> None:
     """wg-quick up the configuration as handed out (its file name names the interface)."""
     put = f"mkdir -p /etc/wireguard && cat > /etc/wireguard/range.conf <<'EOF'\n{config}EOF\n"
-    code, out = sh(container, put + "chmod 600 /etc/wireguard/range.conf && "
-                   "wg-quick up range 2>&1")  # fmt: skip
+    code, out = sh(container, put + "chmod 600 /etc/wireguard/range.conf && wg-quick up range 2>&1")
     assert code == 0, out
 
 
@@ -137,8 +153,11 @@ def handshake(container, wait: float = 15) -> int:
     """Seconds since the tunnel's latest handshake (ping the gateway to make one)."""
     deadline = time.monotonic() + wait
     while True:
-        sh(container, "ping -c1 -W1 100.96.0.1 >/dev/null 2>&1 || "
-                      "bash -c 'echo > /dev/udp/100.96.0.1/53'", timeout=3)  # fmt: skip
+        sh(
+            container,
+            "ping -c1 -W1 100.96.0.1 >/dev/null 2>&1 || bash -c 'echo > /dev/udp/100.96.0.1/53'",
+            timeout=3,
+        )
         code, out = sh(container, "wg show range latest-handshakes")
         stamp = int(out.split()[-1]) if code == 0 and out.split() else 0
         if stamp:
@@ -178,8 +197,14 @@ class Listener:
         self.sock.close()
 
 
-def wait_gateways(env: Env, rec: EnvironmentReconciler, client: docker.DockerClient,
-                  teams: list[int], slugs: set[str], timeout: float = 240) -> None:  # fmt: skip
+def wait_gateways(
+    env: Env,
+    rec: EnvironmentReconciler,
+    client: docker.DockerClient,
+    teams: list[int],
+    slugs: set[str],
+    timeout: float = 240,
+) -> None:
     deadline = time.monotonic() + timeout
     event = env.ctx.event_slug
     while time.monotonic() < deadline:
@@ -238,8 +263,11 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
     # A shipped solver, unchanged, through the tunnel (names from the range's DNS).
     sh(ana, "echo 'nameserver 100.96.0.1' > /etc/resolv.conf")
     solver = diag.directory / "solve" / "solve.py"
-    code, out = sh(ana, "cat > /tmp/solve.py <<'EOF'\n" + solver.read_text() + "EOF\n"
-                   "python3 /tmp/solve.py", timeout=60)  # fmt: skip
+    code, out = sh(
+        ana,
+        "cat > /tmp/solve.py <<'EOF'\n" + solver.read_text() + "EOF\npython3 /tmp/solve.py",
+        timeout=60,
+    )
     assert code == 0, out
     assert check_flag(env.ctx, diag, a_id, out.strip().splitlines()[-1]), out  # raises if not
 
@@ -260,20 +288,30 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
     # host's side of it) and at the edge network's; the outside: a listener container on a
     # network of the test's own, routed into the tunnel by a client that wants to get out.
     host = Listener()
-    outside = client.networks.create(f"rct-{event}-out", driver="bridge",
-                                     labels={"rct.event": event})  # fmt: skip
+    outside = client.networks.create(
+        f"rct-{event}-out", driver="bridge", labels={"rct.event": event}
+    )
     try:
-        far = client.containers.run(image, ["python3", "-m", "http.server", "8000"],
-                                    name=f"rct-{event}-far", detach=True, network=outside.name,
-                                    labels={"rct.event": event})  # fmt: skip
+        far = client.containers.run(
+            image,
+            ["python3", "-m", "http.server", "8000"],
+            name=f"rct-{event}-far",
+            detach=True,
+            network=outside.name,
+            labels={"rct.event": event},
+        )
         far_ip = _ip(client, far.name, outside.name)
         team_gw = client.api.inspect_network(network_name(event, a_id))["IPAM"]["Config"][0][
-            "Gateway"]  # fmt: skip
+            "Gateway"
+        ]
         edge_gw = client.api.inspect_network(edge)["IPAM"]["Config"][0]["Gateway"]
         gw_pub = mine.config.split("[Peer]\nPublicKey = ")[1].split()[0]
-        code, out = sh(ana, f"wg set range peer {gw_pub} allowed-ips "
-                       f"10.213.0.0/16,100.96.0.1/32,{far_ip}/32 && "
-                       f"ip route add {far_ip}/32 dev range")  # fmt: skip
+        code, out = sh(
+            ana,
+            f"wg set range peer {gw_pub} allowed-ips "
+            f"10.213.0.0/16,100.96.0.1/32,{far_ip}/32 && "
+            f"ip route add {far_ip}/32 dev range",
+        )
         assert code == 0, out
         for ip in (team_gw, edge_gw):
             code, out = sh(ana, f"curl -s -m 3 telnet://{ip}:{host.port} </dev/null; echo rc=$?")
@@ -293,8 +331,11 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
     team_access.revoke_peer(env.ctx, mine.peer.id, "organiser")
     time.sleep(1)
     endpoint = mine.config.split("Endpoint = ")[1].split()[0]
-    code, out = sh(ana, f"wg set range peer {gw_pub} remove && wg set range peer {gw_pub} "
-                   f"endpoint {endpoint} allowed-ips 10.213.0.0/16,100.96.0.1/32")  # fmt: skip
+    code, out = sh(
+        ana,
+        f"wg set range peer {gw_pub} remove && wg set range peer {gw_pub} "
+        f"endpoint {endpoint} allowed-ips 10.213.0.0/16,100.96.0.1/32",
+    )
     assert code == 0, out
     code, out = sh(ana, f"curl -s -m 6 http://{web_a}:8080/; echo rc=$?")
     assert "convoy" not in out, out
@@ -304,8 +345,12 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
     seen = client.containers.get(gateway_name(event, a_id)).exec_run(["wg", "show", "wg0", "peers"])
     assert mine.peer.public_key not in seen.output.decode()
     # B's device was not touched.
-    assert theirs.peer.public_key in client.containers.get(gateway_name(event, b_id)).exec_run(
-        ["wg", "show", "wg0", "peers"]).output.decode()  # fmt: skip
+    assert (
+        theirs.peer.public_key
+        in client.containers.get(gateway_name(event, b_id))
+        .exec_run(["wg", "show", "wg0", "peers"])
+        .output.decode()
+    )
     # Its device list is what the console shows.
     reason, gateways = team_access.gateways(env.ctx)
     assert reason is None and [g.team for g in gateways] == ["Bravo"]

@@ -46,7 +46,7 @@ spec = SpecTree(
         {
             "name": "organiser",
             "data": {"type": "http", "scheme": "bearer", "description": ORGANISER_AUTH},
-        },  # fmt: skip
+        },
     ],
 )
 

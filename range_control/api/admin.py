@@ -402,9 +402,12 @@ def _env_change(action: str, change: Any, summary: str) -> None:
     view.__name__ = f"admin_environments_{action}"
     view.__doc__ = summary
     documented = spec.validate(
-        json=EnvSelectionIn, resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
-        tags=["organiser"], security=ORG, skip_validation=True,
-    )(admin_required(view))  # fmt: skip
+        json=EnvSelectionIn,
+        resp=Doc(HTTP_200=EnvChangeOut, HTTP_404=ErrorOut),
+        tags=["organiser"],
+        security=ORG,
+        skip_validation=True,
+    )(admin_required(view))
     bp.post(f"/admin/environments/{action}")(documented)
 
 
@@ -468,8 +471,15 @@ def admin_accounts():
 def admin_add_account():
     """Add a person; the answer holds their invite link, shown this once."""
     body = parse(AccountIn)
-    invited = accounts.add(ctx(), body.name, body.role, g.actor, team=body.team,
-                           email=body.email, callsign=body.callsign)  # fmt: skip
+    invited = accounts.add(
+        ctx(),
+        body.name,
+        body.role,
+        g.actor,
+        team=body.team,
+        email=body.email,
+        callsign=body.callsign,
+    )
     return ok(InvitedOut, invited, 201)
 
 

@@ -79,8 +79,10 @@ def document() -> dict:
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         name = next((n for n in schemas if n.endswith("ErrorOut")), None)
         error = {"$ref": f"#/components/schemas/{name}"} if name else {"type": "object"}
-        default = {"description": "an error: {error: {code, message}}",
-                   "content": {"application/json": {"schema": error}}}  # fmt: skip
+        default = {
+            "description": "an error: {error: {code, message}}",
+            "content": {"application/json": {"schema": error}},
+        }
         for url, path in doc.get("paths", {}).items():
             for op in path.values():
                 if isinstance(op, dict) and "responses" in op:

@@ -53,8 +53,15 @@ def _sheet(invited: list[InvitedOut], dest: Path) -> None:
 
 def _print(invited: list[InvitedOut], sheet: Path | None, as_json: bool) -> None:
     if as_json:
-        rows = [{"login": i.account.login, "role": i.account.role, "team": i.account.team,
-                 "link": i.link} for i in invited]  # fmt: skip
+        rows = [
+            {
+                "login": i.account.login,
+                "role": i.account.role,
+                "team": i.account.team,
+                "link": i.link,
+            }
+            for i in invited
+        ]
         click.echo(json.dumps(rows))
     else:
         table = Table("name", "role", "team", "signs in as", "invite link (works once)")
@@ -90,8 +97,16 @@ SHEET = click.option(
 @SHEET
 @JSON
 @pass_state
-def accounts_add(state: State, name: str, role: str, team: str | None, email: str | None,
-                 callsign: str | None, sheet: Path | None, as_json: bool) -> None:  # fmt: skip
+def accounts_add(
+    state: State,
+    name: str,
+    role: str,
+    team: str | None,
+    email: str | None,
+    callsign: str | None,
+    sheet: Path | None,
+    as_json: bool,
+) -> None:
     """Add a person; print their invite link (shown this once)."""
     invited = svc.add(state.ctx, name, role, ACTOR, team=team, email=email, callsign=callsign)
     _print([invited], sheet, as_json)
@@ -129,8 +144,11 @@ def accounts_list(state: State, as_json: bool) -> None:
         return
     table = Table("login", "name", "role", "team", "state")
     for a in rows:
-        state_word = "disabled" if a.disabled else (
-            "active" if a.active else "single sign-on" if a.sso else "invited")  # fmt: skip
+        state_word = (
+            "disabled"
+            if a.disabled
+            else ("active" if a.active else "single sign-on" if a.sso else "invited")
+        )
         table.add_row(a.login, a.name, a.role, a.team or "", state_word)
     console.print(table)
 

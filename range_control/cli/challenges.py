@@ -41,8 +41,11 @@ def _lint(
     for problem in result.problems:
         click.echo(str(problem))
     for w in result.warnings:
-        click.echo(f"{w.path}: {w.where}: warning: {w.message}" if w.where
-                   else f"{w.path}: warning: {w.message}")  # fmt: skip
+        click.echo(
+            f"{w.path}: {w.where}: warning: {w.message}"
+            if w.where
+            else f"{w.path}: warning: {w.message}"
+        )
     return result
 
 
@@ -71,14 +74,31 @@ def challenges_validate(paths: tuple[str, ...], strict: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--live", is_flag=True, help="build, start, solve and compare flags on the engine")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="write JUnit XML here")
-@click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16),
-              help="challenges checked at once")  # fmt: skip
-@click.option("--health-timeout", default=180, show_default=True, type=click.IntRange(5, 3600),
-              help="seconds for services to become healthy")  # fmt: skip
+@click.option(
+    "--jobs",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="challenges checked at once",
+)
+@click.option(
+    "--health-timeout",
+    default=180,
+    show_default=True,
+    type=click.IntRange(5, 3600),
+    help="seconds for services to become healthy",
+)
 @click.option("--strict", is_flag=True, help="warnings are problems too")
 @pass_state
-def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: str | None,
-                     jobs: int, health_timeout: int, strict: bool) -> None:  # fmt: skip
+def challenges_check(
+    state: State,
+    paths: tuple[str, ...],
+    live: bool,
+    junit: str | None,
+    jobs: int,
+    health_timeout: int,
+    strict: bool,
+) -> None:
     """Lint; with --live also prove each challenge solvable on a live instance; exit 1 on any
     failure."""
     result = _lint(paths, strict=strict, images=live)
@@ -109,24 +129,30 @@ def challenges_check(state: State, paths: tuple[str, ...], live: bool, junit: st
         err_console.print("[red]interrupted[/red]: everything the check started is removed")
         sys.exit(130)
     if junit:
-        notes = {item.slug: [str(w) for w in result.warnings_of(item.path)]
-                 for item in result.challenges}  # fmt: skip
+        notes = {
+            item.slug: [str(w) for w in result.warnings_of(item.path)] for item in result.challenges
+        }
         Path(junit).write_bytes(chk.junit_xml(results, notes))
     table = Table("challenge", "result", *chk.STEPS, "why")
     for r in results:
         times = {st.name: f"{st.seconds:.1f}s" + ("" if st.ok else " ✗") for st in r.steps}
         bad = r.failure
         why = f"{bad.name}: {bad.detail.splitlines()[0] if bad.detail else ''}" if bad else ""
-        table.add_row(r.slug, "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
-                      *(times.get(n, "") for n in chk.STEPS), why)  # fmt: skip
+        table.add_row(
+            r.slug,
+            "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
+            *(times.get(n, "") for n in chk.STEPS),
+            why,
+        )
     console.print(table)
     for r in results:
         if r.failure is not None and "\n" in r.failure.detail:
             err_console.print(f"[red]{r.slug}[/red] ({r.failure.name}):")
             err_console.print(r.failure.detail, highlight=False, markup=False)
     failed = sum(1 for r in results if not r.ok)
-    console.print(f"{len(results) - failed} passed, {failed} failed in "
-                  f"{time.monotonic() - t0:.1f} s")  # fmt: skip
+    console.print(
+        f"{len(results) - failed} passed, {failed} failed in {time.monotonic() - t0:.1f} s"
+    )
     if failed:
         sys.exit(1)
 
@@ -167,8 +193,16 @@ def challenges_list(state: State, as_json: bool) -> None:
         return
     table = Table("slug", "name", "category", "type", "value", "visible", "solves", "services")
     for c in rows:
-        table.add_row(c.slug, c.name, c.category, c.type, str(c.value),
-                      "yes" if c.visible else "no", str(c.solves), str(c.services))  # fmt: skip
+        table.add_row(
+            c.slug,
+            c.name,
+            c.category,
+            c.type,
+            str(c.value),
+            "yes" if c.visible else "no",
+            str(c.solves),
+            str(c.services),
+        )
     console.print(table)
 
 

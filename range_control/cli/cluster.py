@@ -19,15 +19,32 @@ def cluster() -> None:
 def cluster_status(state: State) -> None:
     """Each node: role, state, availability, address, range labels, this event's instances
     there, and memory (total, and what is left after the limits of the range's tasks)."""
-    table = Table("node", "role", "state", "availability", "address", "labels", "instances",
-                  "memory", "free for placement")  # fmt: skip
+    table = Table(
+        "node",
+        "role",
+        "state",
+        "availability",
+        "address",
+        "labels",
+        "instances",
+        "memory",
+        "free for placement",
+    )
     for n in svc.status(state.ctx, state.backend):
         labels = ", ".join(
             f"{k}={v}" for k, v in sorted(n.labels.items()) if k.startswith("range.")
         )
-        table.add_row(n.name, n.role, n.state, n.availability, n.address, labels or "-",
-                      str(n.instances), _gib(n.memory_bytes),
-                      _gib(max(n.memory_bytes - n.reserved_bytes, 0)))  # fmt: skip
+        table.add_row(
+            n.name,
+            n.role,
+            n.state,
+            n.availability,
+            n.address,
+            labels or "-",
+            str(n.instances),
+            _gib(n.memory_bytes),
+            _gib(max(n.memory_bytes - n.reserved_bytes, 0)),
+        )
     console.print(table)
 
 

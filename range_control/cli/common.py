@@ -105,14 +105,16 @@ def print_timeline(state: State) -> None:
     rows = scenario.rows_of(w)
     if not rows:
         return
-    table = Table("phase", "title", "start", "end", "challenges", "injects", "status",
-                  title="timeline (UTC)")  # fmt: skip
+    table = Table(
+        "phase", "title", "start", "end", "challenges", "injects", "status", title="timeline (UTC)"
+    )
     for r in rows:
         status = r.status + (f" (+{r.extended_by})" if r.extended_by else "")
         start = iso(r.start) if r.start else f"start +{r.start_offset}"
         end = iso(r.end) if r.end else f"start +{r.end_offset}"
-        table.add_row(r.id, r.title, start, end, ", ".join(r.challenges) or "-", str(r.injects),
-                      status)  # fmt: skip
+        table.add_row(
+            r.id, r.title, start, end, ", ".join(r.challenges) or "-", str(r.injects), status
+        )
     console.print(table)
     st = w.at
     if st is not None and st.next_milestone is not None and st.next_at is not None:
@@ -122,8 +124,14 @@ def print_timeline(state: State) -> None:
 def reconcile(state: State) -> PassReport:
     """One reconciler pass with a progress bar; prints what it did and what failed."""
     rec = EnvironmentReconciler(state.ctx, state.backend)
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("reconciling", total=None)
 
         def show(p: LaunchProgress) -> None:
@@ -150,10 +158,15 @@ def env_table(state: State) -> None:
     for r in rows:
         by_team.setdefault(r.team, {})[r.challenge] = r
     for team_name, cells in by_team.items():
-        table.add_row(team_name, *(
-            f"{c.state}/{c.health or '-'}" + (f" @{c.node}" if c.node else "")
-            if (c := cells.get(ch)) else "" for ch in challenges
-        ))  # fmt: skip
+        table.add_row(
+            team_name,
+            *(
+                f"{c.state}/{c.health or '-'}" + (f" @{c.node}" if c.node else "")
+                if (c := cells.get(ch))
+                else ""
+                for ch in challenges
+            ),
+        )
     for r in rows:
         if r.last_error and r.state != "running":
             click.echo(f"{r.team}/{r.challenge}: {r.last_error.splitlines()[0][:300]}", err=True)

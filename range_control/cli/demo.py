@@ -50,11 +50,13 @@ ACTOR = "demo"
     type=click.Path(exists=True, file_okay=False),
 )
 @click.option("--no-serve", is_flag=True, help="set everything up, print, and exit")
-@click.option("--no-environments", is_flag=True,
-              help="no Docker: challenges without live environments only")  # fmt: skip
+@click.option(
+    "--no-environments", is_flag=True, help="no Docker: challenges without live environments only"
+)
 @pass_state
-def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
-         no_environments: bool) -> None:  # fmt: skip
+def demo(
+    state: State, host: str, port: int, pack: str, no_serve: bool, no_environments: bool
+) -> None:
     """A demo event on the embedded defaults: engine, images, schema, the challenge pack, teams,
     the ICE scenario started with its environments up; serves until Ctrl-C, which tears the
     environments down. A second run reuses what was built."""
@@ -107,16 +109,21 @@ def demo(state: State, host: str, port: int, pack: str, no_serve: bool,
         print_jumpboxes(state)
     console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
     console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
-    console.print(f"console:        {base}/console/  (log in with the organiser token: "
-                  f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)")  # fmt: skip
+    console.print(
+        f"console:        {base}/console/  (log in with the organiser token: "
+        f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)"
+    )
     for t in tasks.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
         due = t.due_at.strftime("%H:%MZ") if t.due_at else "when its phase runs"
-        console.print(f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, "
-                      f"due {due})")  # fmt: skip
+        console.print(
+            f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, due {due})"
+        )
     for lang in languages():
         if lang != state.settings.default_language:  # the pack and scenario are translated too
-            console.print(f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "
-                          "(pages, pack and scenario; or the chooser on every page)")  # fmt: skip
+            console.print(
+                f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "
+                "(pages, pack and scenario; or the chooser on every page)"
+            )
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
     if no_serve:
@@ -140,16 +147,24 @@ def _engine(state: State) -> Backend:
             raise
     console.print("no Docker engine answers: starting one with infra/engine.sh")
     if subprocess.run(["bash", str(script)], check=False).returncode != 0:  # noqa: S603, S607
-        raise click.ClickException("infra/engine.sh could not start an engine (see above); "
-                                   "or run the demo with --no-environments")  # fmt: skip
+        raise click.ClickException(
+            "infra/engine.sh could not start an engine (see above); "
+            "or run the demo with --no-environments"
+        )
     return state.backend
 
 
 def _build_images(backend: Backend, pack: list[Loaded]) -> None:
     """The base image, the jumpbox image and every live challenge's images, with progress;
     content-tagged, so a second run builds nothing."""
-    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("images", total=None)
 
         def show(p: builds.BuildProgress) -> None:

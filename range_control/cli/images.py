@@ -24,8 +24,13 @@ def images() -> None:
 def images_build_base(state: State, rebuild: bool, tag: str) -> None:
     """Debian minbase via debootstrap (apt's mirror or RANGE_DEBIAN_MIRROR), imported as TAG."""
     backend = state.backend
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"building {tag}")
 
         def show(line: str) -> None:
@@ -51,8 +56,13 @@ def images_build(state: State, paths: tuple[str, ...]) -> None:
     """Build the base, jumpbox and every live challenge's images of PATHS on the engine (on a
     Swarm: on the manager, then pushed to RANGE_REGISTRY); content-tagged, so again is free."""
     pack = _pack(paths)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("images")
 
         def show(p: builds.BuildProgress) -> None:

@@ -14,10 +14,11 @@ from range_control.services import backups, doctor
 from range_control.settings import Settings, secret
 
 _PASSPHRASE = click.option(
-    "--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="file whose first line is the passphrase of the secrets "
     "(default: RANGE_BACKUP_PASSPHRASE)",
-)  # fmt: skip
+)
 
 
 def _passphrase(settings: Settings, path: Path | None) -> str | None:
@@ -37,8 +38,13 @@ def _step(message: str) -> None:
 
 
 @click.command("backup")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="the backup file to write (a .tar.gz)")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="the backup file to write (a .tar.gz)",
+)
 @_PASSPHRASE
 @pass_state
 def backup(state: State, out: Path, passphrase_file: Path | None) -> None:
@@ -47,8 +53,10 @@ def backup(state: State, out: Path, passphrase_file: Path | None) -> None:
     done = backups.take(state.ctx, out, passphrase=passphrase, step=_step)
     m = done.manifest
     counts = ", ".join(f"{v} {k}" for k, v in m.counts.items())
-    console.print(f"backup {done.path} ({done.size} bytes, {m.database}, schema "
-                  f"{m.schema_revision}): {counts}")  # fmt: skip
+    console.print(
+        f"backup {done.path} ({done.size} bytes, {m.database}, schema "
+        f"{m.schema_revision}): {counts}"
+    )
     if m.secrets == "plain":
         click.echo(
             "warning: the range's secrets are in this file in the clear "
@@ -68,14 +76,20 @@ def restore(file: Path, force: bool, passphrase_file: Path | None) -> None:
     passphrase = _passphrase(settings, passphrase_file)
     done = backups.restore(settings, file, force=force, passphrase=passphrase, step=_step)
     counts = ", ".join(f"{v} {k}" for k, v in done.counts.items())
-    console.print(f"restored {file} (taken {done.manifest.taken_at:%Y-%m-%d %H:%M:%S} UTC) into "
-                  f"{done.target}: {counts}")  # fmt: skip
+    console.print(
+        f"restored {file} (taken {done.manifest.taken_at:%Y-%m-%d %H:%M:%S} UTC) into "
+        f"{done.target}: {counts}"
+    )
 
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document, for automation")
-@click.option("--teams", type=click.IntRange(1, 10_000), default=None,
-              help="plan for this many teams (default: the teams in the database)")  # fmt: skip
+@click.option(
+    "--teams",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="plan for this many teams (default: the teams in the database)",
+)
 def doctor_cmd(as_json: bool, teams: int | None) -> None:
     """Is this machine ready for the event? One verdict per line; exit 1 on any failure."""
     # The settings as given: the doctor generates no secret (a missing one is a finding).

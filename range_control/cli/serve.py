@@ -46,8 +46,11 @@ def run_server(state: State, host: str, port: int, threads: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-@click.option("--no-environments", is_flag=True,
-              help="no live environments, no engine (RANGE_ENVIRONMENTS=off)")  # fmt: skip
+@click.option(
+    "--no-environments",
+    is_flag=True,
+    help="no live environments, no engine (RANGE_ENVIRONMENTS=off)",
+)
 @pass_state
 def serve(state: State, host: str, port: int, threads: int, no_environments: bool) -> None:
     """Run the control plane in one process (embedded default); migrates the schema first."""

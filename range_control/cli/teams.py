@@ -26,8 +26,16 @@ def teams_add(state: State, name: str, country: str | None, as_json: bool) -> No
     """Add a team and print its token (shown this once)."""
     nt = svc.add_team(state.ctx, name, country, actor=ACTOR)
     if as_json:
-        click.echo(json.dumps({"team": nt.team.name, "id": nt.team.id,
-                               "country": nt.team.country, "token": nt.token}))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "team": nt.team.name,
+                    "id": nt.team.id,
+                    "country": nt.team.country,
+                    "token": nt.token,
+                }
+            )
+        )
     else:
         console.print(f"team {nt.team.name} (id {nt.team.id}) token:")
         click.echo(nt.token)

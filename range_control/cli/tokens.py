@@ -18,9 +18,14 @@ def tokens() -> None:
 
 @tokens.command("create")
 @click.argument("name")
-@click.option("--scope", type=click.Choice(svc.SCOPES), default="read", show_default=True,
-              help="read: GET routes only; grade: those and the white cell's grades; full: every "
-                   "organiser route.")  # fmt: skip
+@click.option(
+    "--scope",
+    type=click.Choice(svc.SCOPES),
+    default="read",
+    show_default=True,
+    help="read: GET routes only; grade: those and the white cell's grades; full: every "
+    "organiser route.",
+)
 @JSON
 @pass_state
 def tokens_create(state: State, name: str, scope: str, as_json: bool) -> None:
@@ -45,8 +50,9 @@ def tokens_list(state: State, as_json: bool) -> None:
     table = Table("id", "name", "scope", "created by", "last used", "state")
     for t in rows:
         used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-        table.add_row(str(t.id), t.name, t.scope, t.created_by, used,
-                      "revoked" if t.revoked_at else "active")  # fmt: skip
+        table.add_row(
+            str(t.id), t.name, t.scope, t.created_by, used, "revoked" if t.revoked_at else "active"
+        )
     console.print(table)
 
 

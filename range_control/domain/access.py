@@ -129,8 +129,16 @@ def gateway_interface(subnet: str) -> str:
     return f"{tunnel_addresses(subnet)[0]}/{ipaddress.ip_network(subnet).prefixlen}"
 
 
-def client_config(*, private_key: str, address: str, gateway_public_key: str, endpoint: str,
-                  routes: list[str], gateway_address: str, label: str) -> str:  # fmt: skip
+def client_config(
+    *,
+    private_key: str,
+    address: str,
+    gateway_public_key: str,
+    endpoint: str,
+    routes: list[str],
+    gateway_address: str,
+    label: str,
+) -> str:
     """The member's wg-quick configuration: only the range's networks go through the tunnel
     (the gateway forwards only to the team's own), the rest of the laptop's traffic does not."""
     allowed = ", ".join([*routes, f"{gateway_address}/32"])

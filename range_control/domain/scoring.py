@@ -98,8 +98,9 @@ class LedgerEntry:
     values: dict[str, object] = field(default_factory=dict)
 
 
-def _entry(kind: str, points: int, at: datetime, challenge: str | None, reason: str,
-           **values: object) -> LedgerEntry:  # fmt: skip
+def _entry(
+    kind: str, points: int, at: datetime, challenge: str | None, reason: str, **values: object
+) -> LedgerEntry:
     return LedgerEntry(kind, points, at, challenge, reason.format(**values), reason, values)
 
 
@@ -144,22 +145,35 @@ def decayed_value(ch: ChallengeValue, n: int) -> int:
 
 # How a dynamic challenge's value came about: (retroactive, one earlier solve) -> the reason.
 _WHY_DYNAMIC = {
-    (True, True): N_("current value: {function} decay from {value} (minimum {minimum}, decay "
-                     "{decay:g}) with {n} earlier solve"),
-    (True, False): N_("current value: {function} decay from {value} (minimum {minimum}, decay "
-                      "{decay:g}) with {n} earlier solves"),
-    (False, True): N_("value at solve: {function} decay from {value} (minimum {minimum}, decay "
-                      "{decay:g}) with {n} earlier solve"),
-    (False, False): N_("value at solve: {function} decay from {value} (minimum {minimum}, "
-                       "decay {decay:g}) with {n} earlier solves"),
-}  # fmt: skip
+    (True, True): N_(
+        "current value: {function} decay from {value} (minimum {minimum}, decay "
+        "{decay:g}) with {n} earlier solve"
+    ),
+    (True, False): N_(
+        "current value: {function} decay from {value} (minimum {minimum}, decay "
+        "{decay:g}) with {n} earlier solves"
+    ),
+    (False, True): N_(
+        "value at solve: {function} decay from {value} (minimum {minimum}, decay "
+        "{decay:g}) with {n} earlier solve"
+    ),
+    (False, False): N_(
+        "value at solve: {function} decay from {value} (minimum {minimum}, "
+        "decay {decay:g}) with {n} earlier solves"
+    ),
+}
 
 
 def _why_value(ch: ChallengeValue, n: int, retroactive: bool) -> tuple[str, dict[str, object]]:
     if ch.type != "dynamic":
         return N_("static value {value}"), {"value": ch.value}
-    values = {"function": ch.function, "value": ch.value, "minimum": ch.minimum,
-              "decay": ch.decay, "n": n}  # fmt: skip
+    values = {
+        "function": ch.function,
+        "value": ch.value,
+        "minimum": ch.minimum,
+        "decay": ch.decay,
+        "n": n,
+    }
     return _WHY_DYNAMIC[retroactive, n == 1], values
 
 
@@ -224,8 +238,9 @@ def compute_board(
             ch = by_id.get(u.challenge_id)
             slug = ch.slug if ch else None
             if u.hint_title:
-                entry = _entry("hint", -u.cost, u.at, slug, N_("hint '{title}' unlocked"),
-                               title=u.hint_title)  # fmt: skip
+                entry = _entry(
+                    "hint", -u.cost, u.at, slug, N_("hint '{title}' unlocked"), title=u.hint_title
+                )
             else:
                 entry = _entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
             ledgers[u.team_id].append(entry)
@@ -237,9 +252,16 @@ def compute_board(
             late = N_("late submission: penalty {percent:g}%")
             entry = _entry("late", g.points, g.at, ch.slug, late, percent=g.percent)
         else:
-            entry = _entry("grade", g.points, g.at, ch.slug,
-                           N_("graded by the white cell: criterion {criterion} {given}/{most}"),
-                           criterion=g.criterion, given=g.points, most=g.most)  # fmt: skip
+            entry = _entry(
+                "grade",
+                g.points,
+                g.at,
+                ch.slug,
+                N_("graded by the white cell: criterion {criterion} {given}/{most}"),
+                criterion=g.criterion,
+                given=g.points,
+                most=g.most,
+            )
         ledgers[g.team_id].append(entry)
 
     rows: list[Standing] = []  # positions are given once sorted

@@ -9,16 +9,19 @@ if TYPE_CHECKING:
     from range_control.settings import Settings
 
 
-def connect(settings: Settings, *, publish_ip: str | None = None,
-            health_interval: float | None = None) -> Backend:  # fmt: skip
+def connect(
+    settings: Settings, *, publish_ip: str | None = None, health_interval: float | None = None
+) -> Backend:
     """The backend the settings choose (``RANGE_ENGINE``), connected; the Docker SDK is
     imported only here."""
     if settings.engine == "swarm":
         from range_control.orchestrator.swarm_backend import SwarmBackend
 
-        return SwarmBackend.from_settings(settings, publish_ip=publish_ip,
-                                          health_interval=health_interval)  # fmt: skip
+        return SwarmBackend.from_settings(
+            settings, publish_ip=publish_ip, health_interval=health_interval
+        )
     from range_control.orchestrator.docker_backend import DockerBackend
 
-    return DockerBackend.from_settings(settings, publish_ip=publish_ip,
-                                       health_interval=health_interval)  # fmt: skip
+    return DockerBackend.from_settings(
+        settings, publish_ip=publish_ip, health_interval=health_interval
+    )

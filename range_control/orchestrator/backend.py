@@ -101,8 +101,10 @@ class DesiredInstance:
         return out
 
     def flag_volumes(self) -> set[str]:
-        return {flag_volume_name(self.event, self.team_id, self.challenge, r.spec.name)
-                for r in self.services}  # fmt: skip
+        return {
+            flag_volume_name(self.event, self.team_id, self.challenge, r.spec.name)
+            for r in self.services
+        }
 
 
 def digest(*parts: object) -> str:
@@ -120,8 +122,14 @@ class DesiredJumpbox:
     packages: tuple[str, ...] = ()  # the event's extra Debian packages, sorted
 
     def labels(self) -> dict[str, str]:
-        return {MANAGED: "1", EVENT: self.event, TEAM: str(self.team_id), ROLE: "jumpbox",
-                PORT: str(self.port), SPEC: digest(self.password, self.packages)}  # fmt: skip
+        return {
+            MANAGED: "1",
+            EVENT: self.event,
+            TEAM: str(self.team_id),
+            ROLE: "jumpbox",
+            PORT: str(self.port),
+            SPEC: digest(self.password, self.packages),
+        }
 
     def access(self) -> str:
         """What :meth:`Backend.sync_access` keeps current: the keys."""
@@ -140,8 +148,14 @@ class DesiredGateway:
     peers: tuple[tuple[str, str], ...] = ()  # (public key, tunnel address), sorted
 
     def labels(self) -> dict[str, str]:
-        return {MANAGED: "1", EVENT: self.event, TEAM: str(self.team_id), ROLE: "gateway",
-                PORT: str(self.port), SPEC: digest(self.private_key, self.address)}  # fmt: skip
+        return {
+            MANAGED: "1",
+            EVENT: self.event,
+            TEAM: str(self.team_id),
+            ROLE: "gateway",
+            PORT: str(self.port),
+            SPEC: digest(self.private_key, self.address),
+        }
 
     def access(self) -> str:
         return digest(self.peers)

@@ -62,13 +62,23 @@ if TYPE_CHECKING:
 
 LOG_MAX = {"max-size": "1m", "max-file": "2"}
 # sshd on a jumpbox: privilege separation, the team's login, its own host keys and password.
-JUMPBOX_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SYS_CHROOT", "KILL",
-                "AUDIT_WRITE"]  # fmt: skip
+JUMPBOX_CAPS = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETUID",
+    "SETGID",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+]
 WIREGUARD_PORT = 51820  # inside the gateway; the host port comes from the pool
 TUN = "/dev/net/tun"
 # Where the engine's default address pools are not set (daemon.json), Docker's built-in ones.
-DOCKER_DEFAULT_POOLS = [{"Base": "172.17.0.0/12", "Size": 16}, {"Base": "192.168.0.0/16",
-                                                                 "Size": 20}]  # fmt: skip
+DOCKER_DEFAULT_POOLS = [
+    {"Base": "172.17.0.0/12", "Size": 16},
+    {"Base": "192.168.0.0/16", "Size": 20},
+]
 
 
 # Every bridge we create is named rcb<12 hex>, so that a few packet-filter rules cover them all.
@@ -107,8 +117,11 @@ def _guard_in_order(exe: str, chain: str) -> bool:
     the top, after someone deleted it, would come before the ones meant to precede it: a DROP
     above the ACCEPT of replies cuts every published port)."""
     listed = subprocess.run([exe, "-w", "-S", chain], capture_output=True, text=True)  # noqa: S603
-    lines = [_canonical(line.split()[1:]) for line in listed.stdout.splitlines()
-             if line.startswith("-A ")]  # fmt: skip
+    lines = [
+        _canonical(line.split()[1:])
+        for line in listed.stdout.splitlines()
+        if line.startswith("-A ")
+    ]
     ours = [_canonical(rule) for rule in HOST_GUARD if rule[0] == chain]
     try:
         positions = [lines.index(rule) for rule in ours]
@@ -133,8 +146,11 @@ def ensure_host_guard() -> None:
                 continue
             rules = [rule for rule in HOST_GUARD if rule[0] == chain]
             stale = subprocess.run([exe, "-w", "-S", chain], capture_output=True, text=True)  # noqa: S603
-            old = sum(_canonical(line.split()[1:]) in map(_canonical, rules)
-                      for line in stale.stdout.splitlines() if line.startswith("-A "))  # fmt: skip
+            old = sum(
+                _canonical(line.split()[1:]) in map(_canonical, rules)
+                for line in stale.stdout.splitlines()
+                if line.startswith("-A ")
+            )
             # Insert in reverse at the top, so the final order is the order above.
             for rule in reversed(rules):
                 done = subprocess.run([exe, "-w", "-I", *rule], capture_output=True, text=True)  # noqa: S603
@@ -146,13 +162,18 @@ def ensure_host_guard() -> None:
                     )
             # The copies that were there before (now below ours) go, from the bottom.
             for _ in range(old):
-                listed = subprocess.run([exe, "-w", "-S", chain], capture_output=True,  # noqa: S603
-                                        text=True).stdout.splitlines()  # fmt: skip
+                listed = subprocess.run(  # noqa: S603 - our iptables, our arguments
+                    [exe, "-w", "-S", chain],
+                    capture_output=True,
+                    text=True,
+                ).stdout.splitlines()
                 body = [line.split()[1:] for line in listed if line.startswith("-A ")]
                 for index in range(len(body) - 1, len(rules) - 1, -1):
                     if _canonical(body[index]) in map(_canonical, rules):
-                        subprocess.run([exe, "-w", "-D", chain, str(index + 1)],  # noqa: S603
-                                       capture_output=True)  # fmt: skip
+                        subprocess.run(  # noqa: S603 - our iptables, our arguments
+                            [exe, "-w", "-D", chain, str(index + 1)],
+                            capture_output=True,
+                        )
                         break
 
 
@@ -186,8 +207,9 @@ def networks_free(client: Any) -> int | None:
     return max(0, capacity - used)
 
 
-def engine_facts(client: Any, *, kind: str, guard: tuple[str, ...],
-                 free: int | None) -> EngineFacts:  # fmt: skip
+def engine_facts(
+    client: Any, *, kind: str, guard: tuple[str, ...], free: int | None
+) -> EngineFacts:
     info = client.api.info()
     root_free = None
     root = info.get("DockerRootDir")
@@ -224,8 +246,9 @@ def sweep(client: Any, event: str) -> None:
             api.remove_network(n["Id"])
 
 
-def with_packages(client: Any, lock: Callable[[str], threading.Lock], base: str,
-                  packages: tuple[str, ...]) -> str:  # fmt: skip
+def with_packages(
+    client: Any, lock: Callable[[str], threading.Lock], base: str, packages: tuple[str, ...]
+) -> str:
     """``base`` (the jumpbox image) with the event's extra Debian packages, built once per
     list; apt's refusal named (a Swarm publishes the result to its registry afterwards)."""
     tag = images.with_packages_tag(base, packages)
@@ -246,8 +269,9 @@ def parse_wg_dump(text: str) -> list[PeerSeen]:
         if len(f) < 7:
             continue
         with contextlib.suppress(ValueError):
-            peers.append(PeerSeen(f[0], None if f[2] == "(none)" else f[2], int(f[4]),
-                                  int(f[5]), int(f[6])))  # fmt: skip
+            peers.append(
+                PeerSeen(f[0], None if f[2] == "(none)" else f[2], int(f[4]), int(f[5]), int(f[6]))
+            )
     return peers
 
 
@@ -289,9 +313,14 @@ def engine_client(timeout: int = 300) -> Any:
 
 class DockerBackend:
     @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None, *,
-                      publish_ip: str | None = None,
-                      health_interval: float | None = None) -> DockerBackend:  # fmt: skip
+    def from_settings(
+        cls,
+        settings: Settings,
+        client: Any | None = None,
+        *,
+        publish_ip: str | None = None,
+        health_interval: float | None = None,
+    ) -> DockerBackend:
         """The backend an event runs on: the engine that answers, the settings' addresses."""
         return cls(
             client or engine_client(),
@@ -299,8 +328,13 @@ class DockerBackend:
             health_interval=health_interval or settings.health_interval,
         )
 
-    def __init__(self, client: Any | None = None, *, publish_ip: str = "0.0.0.0",  # noqa: S104
-                 health_interval: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: Any | None = None,
+        *,
+        publish_ip: str = "0.0.0.0",  # noqa: S104
+        health_interval: float = 10.0,
+    ) -> None:
         self.client = client or engine_client()
         self.publish_ip = publish_ip
         # Each healthcheck is an exec in the container: at 2 s, 200 instances cost the engine
@@ -396,8 +430,14 @@ class DockerBackend:
         context = Path(__file__).parent / name
         tag = f"range/{name}:{images.context_digest(context)[:16]}"
         with self._lock(f"img:{tag}"):
-            images.build_context(self.client, challenge=f"({name})", service=name,
-                                 context=context, dockerfile=None, tag=tag)  # fmt: skip
+            images.build_context(
+                self.client,
+                challenge=f"({name})",
+                service=name,
+                context=context,
+                dockerfile=None,
+                tag=tag,
+            )
         return tag
 
     def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
@@ -406,17 +446,35 @@ class DockerBackend:
             return base
         return with_packages(self.client, self._lock, base, packages)
 
-    def _entry_host_config(self, *, caps: list[str], memory: int, pids: int,
-                           ports: dict[Any, tuple[str, int]], read_only: bool,
-                           tmpfs: dict[str, str], **extra: Any) -> Any:  # fmt: skip
+    def _entry_host_config(
+        self,
+        *,
+        caps: list[str],
+        memory: int,
+        pids: int,
+        ports: dict[Any, tuple[str, int]],
+        read_only: bool,
+        tmpfs: dict[str, str],
+        **extra: Any,
+    ) -> Any:
         """A team's entry point (jumpbox, gateway): every capability dropped but ``caps``, no
         privilege escalation, half a CPU, ``memory`` without swap, ``pids``, a capped log."""
         return self.api.create_host_config(
-            cap_drop=["ALL"], cap_add=caps, security_opt=["no-new-privileges:true"],
-            read_only=read_only, tmpfs=tmpfs, mem_limit=memory, memswap_limit=memory,
-            nano_cpus=500_000_000, pids_limit=pids, privileged=False, port_bindings=ports,
-            log_config=LogConfig(type="json-file", config=LOG_MAX), init=True, **extra,
-        )  # fmt: skip
+            cap_drop=["ALL"],
+            cap_add=caps,
+            security_opt=["no-new-privileges:true"],
+            read_only=read_only,
+            tmpfs=tmpfs,
+            mem_limit=memory,
+            memswap_limit=memory,
+            nano_cpus=500_000_000,
+            pids_limit=pids,
+            privileged=False,
+            port_bindings=ports,
+            log_config=LogConfig(type="json-file", config=LOG_MAX),
+            init=True,
+            **extra,
+        )
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
         name = jumpbox_name(jb.event, jb.team_id)
@@ -424,20 +482,30 @@ class DockerBackend:
         edge = edge_network_name(jb.event)  # both networks exist: the reconciler made them
         team_net = network_name(jb.event, jb.team_id)
         host_config = self._entry_host_config(
-            caps=JUMPBOX_CAPS, memory=128 * 1024**2, pids=256,
+            caps=JUMPBOX_CAPS,
+            memory=128 * 1024**2,
+            pids=256,
             ports={2222: (self.publish_ip, jb.port)},
             # Not read-only: the entry point writes the team's password and fresh host keys.
-            read_only=False, tmpfs={"/tmp": "size=32m"},  # noqa: S108
-        )  # fmt: skip
+            read_only=False,
+            tmpfs={"/tmp": "size=32m"},  # noqa: S108
+        )
         try:
             created = self.api.create_container(
-                image, name=name, hostname="jumpbox", labels=jb.labels(), ports=[2222],
-                environment={"RANGE_JUMPBOX_PASSWORD": jb.password,
-                             "RANGE_JUMPBOX_KEYS": "\n".join(jb.keys)},
+                image,
+                name=name,
+                hostname="jumpbox",
+                labels=jb.labels(),
+                ports=[2222],
+                environment={
+                    "RANGE_JUMPBOX_PASSWORD": jb.password,
+                    "RANGE_JUMPBOX_KEYS": "\n".join(jb.keys),
+                },
                 host_config=host_config,
                 networking_config=self.api.create_networking_config(
-                    {edge: self.api.create_endpoint_config()}),
-            )  # fmt: skip
+                    {edge: self.api.create_endpoint_config()}
+                ),
+            )
             self.api.connect_container_to_network(created["Id"], team_net, aliases=["jumpbox"])
             self.api.start(created["Id"])
         except docker.errors.APIError as exc:
@@ -451,8 +519,10 @@ class DockerBackend:
         when it is this one (a remote engine tells on the first gateway it refuses)."""
         host = os.environ.get("DOCKER_HOST", "")
         if (not host or host.startswith("unix://")) and not os.path.exists(TUN):
-            return (f"this engine's host has no {TUN} (the TUN driver): WireGuard access is "
-                    "off; teams use the SSH jumpbox")  # fmt: skip
+            return (
+                f"this engine's host has no {TUN} (the TUN driver): WireGuard access is "
+                "off; teams use the SSH jumpbox"
+            )
         return None
 
     def wireguard_image(self) -> str:
@@ -479,11 +549,15 @@ class DockerBackend:
             host_config = self._entry_host_config(
                 # NET_ADMIN: the tun device, its address, the packet filter; forwarding in this
                 # container's namespace only.
-                caps=["NET_ADMIN"], memory=64 * 1024**2, pids=64,
-                ports={port: (self.publish_ip, gw.port)}, read_only=True,
+                caps=["NET_ADMIN"],
+                memory=64 * 1024**2,
+                pids=64,
+                ports={port: (self.publish_ip, gw.port)},
+                read_only=True,
                 tmpfs={"/run": "size=4m", "/tmp": "size=4m"},  # noqa: S108
-                devices=[f"{TUN}:{TUN}:rwm"], sysctls={"net.ipv4.ip_forward": "1"},
-            )  # fmt: skip
+                devices=[f"{TUN}:{TUN}:rwm"],
+                sysctls={"net.ipv4.ip_forward": "1"},
+            )
             env = {
                 "RANGE_WG_PRIVATE_KEY": gw.private_key,
                 "RANGE_WG_ADDRESS": gw.address,
@@ -491,16 +565,23 @@ class DockerBackend:
                 "RANGE_WG_PEERS": ",".join(f"{key} {ip}" for key, ip in gw.peers),
             }
             created = self.api.create_container(
-                image, name=name, hostname="wireguard", labels=gw.labels(),
-                ports=[(WIREGUARD_PORT, "udp")], environment=env, host_config=host_config,
+                image,
+                name=name,
+                hostname="wireguard",
+                labels=gw.labels(),
+                ports=[(WIREGUARD_PORT, "udp")],
+                environment=env,
+                host_config=host_config,
                 networking_config=self.api.create_networking_config(
-                    {edge_network_name(gw.event): self.api.create_endpoint_config()}),
-            )  # fmt: skip
+                    {edge_network_name(gw.event): self.api.create_endpoint_config()}
+                ),
+            )
             self.api.connect_container_to_network(created["Id"], team_net)
             self.api.start(created["Id"])
         except docker.errors.APIError as exc:
-            raise BackendError(f"WireGuard gateway of team {gw.team_id}: "
-                               f"{exc.explanation or exc}") from None  # fmt: skip
+            raise BackendError(
+                f"WireGuard gateway of team {gw.team_id}: {exc.explanation or exc}"
+            ) from None
         self._synced[created["Id"]] = gw.access()
         return Observed(created["Id"], name, gw.labels(), "running")
 
@@ -542,10 +623,13 @@ class DockerBackend:
                     "on this engine (no registry is used: build or import it first)"
                 )
             images.build_context(
-                self.client, challenge=challenge, service=run.spec.name,
-                context=Path(source_dir) / run.spec.build, dockerfile=run.spec.dockerfile,
+                self.client,
+                challenge=challenge,
+                service=run.spec.name,
+                context=Path(source_dir) / run.spec.build,
+                dockerfile=run.spec.dockerfile,
                 tag=run.image,
-            )  # fmt: skip
+            )
 
     def _flag_volume(self, inst: DesiredInstance, run: ServiceRun) -> Mount:
         """A volume holding only the flag file, filled before the service starts."""
@@ -554,12 +638,15 @@ class DockerBackend:
         volume = flag_volume_name(inst.event, inst.team_id, inst.challenge, run.spec.name)
         self.api.create_volume(volume, labels={**inst.labels(run.spec.name), ROLE: "flag-volume"})
         helper = self.api.create_container(
-            run.image, command=["true"], network_disabled=True,
+            run.image,
+            command=["true"],
+            network_disabled=True,
             labels={**inst.labels(run.spec.name), ROLE: "flag-helper"},
             host_config=self.api.create_host_config(
-                mounts=[Mount("/d", volume, type="volume")], cap_drop=["ALL"],
+                mounts=[Mount("/d", volume, type="volume")],
+                cap_drop=["ALL"],
             ),
-        )  # fmt: skip
+        )
         try:
             self.api.put_archive(helper["Id"], "/d", _flag_tar(posixpath.basename(path), inst.flag))
         finally:
@@ -578,11 +665,18 @@ class DockerBackend:
             mounts.append(self._flag_volume(inst, run))
         healthcheck = None
         if spec.healthcheck:
-            test = ["CMD", *spec.healthcheck] if isinstance(spec.healthcheck, list) else [
-                "CMD-SHELL", spec.healthcheck]  # fmt: skip
-            healthcheck = {"test": test, "interval": self.health_interval_ns,
-                           "timeout": 3_000_000_000, "retries": 3,
-                           "start_period": 1_000_000_000}  # fmt: skip
+            test = (
+                ["CMD", *spec.healthcheck]
+                if isinstance(spec.healthcheck, list)
+                else ["CMD-SHELL", spec.healthcheck]
+            )
+            healthcheck = {
+                "test": test,
+                "interval": self.health_interval_ns,
+                "timeout": 3_000_000_000,
+                "retries": 3,
+                "start_period": 1_000_000_000,
+            }
         published = inst.host_ports(spec.name) if spec.exposure == "published" else {}
         host_config = self.api.create_host_config(
             port_bindings={c: (self.publish_ip, h) for c, h in published.items()} or None,
@@ -660,17 +754,20 @@ class DockerBackend:
         sweep(self.client, event)
 
     # --- images and jobs ----------------------------------------------------------------
-    def ensure_base_image(self, progress: Callable[[str], None], *, rebuild: bool = False,
-                          tag: str | None = None) -> bool:  # fmt: skip
+    def ensure_base_image(
+        self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
+    ) -> bool:
         try:
-            return images.build_base(self.client, tag=tag or images.BASE_IMAGE, rebuild=rebuild,
-                                     progress=progress)  # fmt: skip
+            return images.build_base(
+                self.client, tag=tag or images.BASE_IMAGE, rebuild=rebuild, progress=progress
+            )
         except images.ImageError as exc:
             raise BackendError(str(exc)) from None
 
     def facts(self) -> EngineFacts:
-        return engine_facts(self.client, kind="docker", guard=host_guard_missing(),
-                            free=networks_free(self.client))  # fmt: skip
+        return engine_facts(
+            self.client, kind="docker", guard=host_guard_missing(), free=networks_free(self.client)
+        )
 
     def image_present(self, ref: str) -> bool:
         """Whether the engine has the image (the range pulls from no public registry)."""
@@ -685,8 +782,14 @@ class DockerBackend:
     def build_image(self, context: Path, tag: str, label: str) -> None:
         with self._lock(f"img:{tag}"):
             try:
-                images.build_context(self.client, challenge=label, service="image",
-                                     context=context, dockerfile=None, tag=tag)  # fmt: skip
+                images.build_context(
+                    self.client,
+                    challenge=label,
+                    service="image",
+                    context=context,
+                    dockerfile=None,
+                    tag=tag,
+                )
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
 
@@ -694,15 +797,21 @@ class DockerBackend:
         """Run to the end, or kill at the timeout (or when cancelled): output and exit code."""
         api = self.api
         created = api.create_container(
-            job.image, command=list(job.command), name=job.name,
+            job.image,
+            command=list(job.command),
+            name=job.name,
             labels={MANAGED: "1", EVENT: job.event, ROLE: "solver"},
             network_disabled=job.network is None,
             host_config=api.create_host_config(
-                network_mode=job.network or "none", cap_drop=["ALL"],
-                security_opt=["no-new-privileges:true"], mem_limit=512 * 2**20, pids_limit=256,
-                log_config=LogConfig(type="json-file", config={"max-size": "1m"}), init=True,
+                network_mode=job.network or "none",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                mem_limit=512 * 2**20,
+                pids_limit=256,
+                log_config=LogConfig(type="json-file", config={"max-size": "1m"}),
+                init=True,
             ),
-        )  # fmt: skip
+        )
         cid = created["Id"]
         try:
             api.start(cid)
@@ -739,10 +848,19 @@ class DockerBackend:
         for c in mine:
             limit = self.api.inspect_container(c.id)["HostConfig"].get("Memory") or 0
             reserved += int(limit)
-        return [NodeInfo(name=info.get("Name", "engine"), role="engine", state="ready",
-                         availability="active", address=self.publish_ip, labels={},
-                         memory_bytes=int(info.get("MemTotal", 0)), reserved_bytes=reserved,
-                         instances=len(mine))]  # fmt: skip
+        return [
+            NodeInfo(
+                name=info.get("Name", "engine"),
+                role="engine",
+                state="ready",
+                availability="active",
+                address=self.publish_ip,
+                labels={},
+                memory_bytes=int(info.get("MemTotal", 0)),
+                reserved_bytes=reserved,
+                instances=len(mine),
+            )
+        ]
 
     def why_down(self, obs: Observed, lines: int) -> str:
         info = self.api.inspect_container(obs.id)["State"]

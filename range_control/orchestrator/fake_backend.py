@@ -173,8 +173,9 @@ class FakeBackend:
         self._check("create", name)
         if self.wireguard is not None:
             raise BackendError(self.wireguard)
-        obs = self._new(name, gw.labels(), [edge_network_name(gw.event),
-                                            network_name(gw.event, gw.team_id)])  # fmt: skip
+        obs = self._new(
+            name, gw.labels(), [edge_network_name(gw.event), network_name(gw.event, gw.team_id)]
+        )
         self.access[obs.id] = gw.access()
         return obs
 
@@ -245,8 +246,9 @@ class FakeBackend:
             }
 
     # --- images and jobs ----------------------------------------------------------------
-    def ensure_base_image(self, progress: Callable[[str], None], *, rebuild: bool = False,
-                          tag: str | None = None) -> bool:  # fmt: skip
+    def ensure_base_image(
+        self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
+    ) -> bool:
         tag = tag or "range/base:bookworm"
         if tag in self.images and not rebuild:
             return False
@@ -287,5 +289,16 @@ class FakeBackend:
 
     def cluster(self, event: str) -> list[NodeInfo]:
         running = [o for o in self.containers(event) if o.status == "running"]
-        return [NodeInfo("fake", "engine", "ready", "active", "127.0.0.1", {}, 8 * 2**30,
-                         len(running) * 256 * 2**20, len(running))]  # fmt: skip
+        return [
+            NodeInfo(
+                "fake",
+                "engine",
+                "ready",
+                "active",
+                "127.0.0.1",
+                {},
+                8 * 2**30,
+                len(running) * 256 * 2**20,
+                len(running),
+            )
+        ]

@@ -139,9 +139,14 @@ def build_context(
     log: list[str] = []
     try:
         for chunk in client.api.build(
-            path=str(context), dockerfile=dockerfile or "Dockerfile", tag=tag, rm=True,
-            forcerm=True, decode=True, labels={"range.managed": "1", "range.challenge": challenge},
-        ):  # fmt: skip
+            path=str(context),
+            dockerfile=dockerfile or "Dockerfile",
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            labels={"range.managed": "1", "range.challenge": challenge},
+        ):
             if "stream" in chunk:
                 # One chunk may hold several lines; a step's stderr comes in terminal colours.
                 for text in _ANSI.sub("", chunk["stream"]).rstrip().splitlines():
@@ -152,8 +157,10 @@ def build_context(
             if "error" in chunk:
                 hint = ""
                 if re.search(r":\s*FROM\s", step, re.IGNORECASE):
-                    hint = (" (the range pulls from no registry: its base image must be on the "
-                            f"engine: `docker load` it, or build FROM {BASE_IMAGE})")  # fmt: skip
+                    hint = (
+                        " (the range pulls from no registry: its base image must be on the "
+                        f"engine: `docker load` it, or build FROM {BASE_IMAGE})"
+                    )
                 # apt's own reason ("E: Unable to locate package nmapp") says more than the
                 # step's exit code.
                 said = "".join(f" ({line})" for line in log if line.startswith("E: "))
@@ -188,5 +195,11 @@ def build_with_packages(client: Any, *, base: str, packages: tuple[str, ...], ta
             encoding="utf-8",
         )
         name = base.rpartition(":")[0].removeprefix("range/")
-        return build_context(client, challenge=f"({name})", service="extra packages",
-                             context=Path(tmp), dockerfile=None, tag=tag)  # fmt: skip
+        return build_context(
+            client,
+            challenge=f"({name})",
+            service="extra packages",
+            context=Path(tmp),
+            dockerfile=None,
+            tag=tag,
+        )

@@ -170,8 +170,10 @@ class Reconciler:
         """Keep one container per desired service (a running one first), per jumpbox and per
         gateway (on its port, with its spec: a new password, packages or key replaces it)."""
         want = p.desired.instances
-        entry = {"jumpbox": (p.desired.jumpboxes, p.keep_jumpbox),
-                 "gateway": (p.desired.gateways, p.keep_gateway)}  # fmt: skip
+        entry = {
+            "jumpbox": (p.desired.jumpboxes, p.keep_jumpbox),
+            "gateway": (p.desired.gateways, p.keep_gateway),
+        }
         seen = sorted(self.backend.containers(p.event), key=lambda o: o.status != "running")
         for obs in seen:
             if obs.role in entry:
@@ -291,8 +293,14 @@ class Reconciler:
                 elif obs.status == "running":
                     self._sync(p, kind, obs, want, errors)
 
-    def _sync(self, p: Pass, kind: str, obs: Observed, want: DesiredJumpbox | DesiredGateway,
-              errors: dict[int, str]) -> None:  # fmt: skip
+    def _sync(
+        self,
+        p: Pass,
+        kind: str,
+        obs: Observed,
+        want: DesiredJumpbox | DesiredGateway,
+        errors: dict[int, str],
+    ) -> None:
         """The members' keys or peers, in place; replaced where the engine cannot."""
         try:
             in_place = self.backend.sync_access(obs, want)
@@ -321,11 +329,15 @@ class Reconciler:
                         p.report.failed[result.launch.key] = result.error
                         log.warning("instance %s: %s", result.launch.key, result.error)
                     else:
-                        errors = (p.report.jumpbox_errors if result.launch.kind == "jumpbox"
-                                  else p.report.gateway_errors)  # fmt: skip
+                        errors = (
+                            p.report.jumpbox_errors
+                            if result.launch.kind == "jumpbox"
+                            else p.report.gateway_errors
+                        )
                         errors[result.launch.key] = result.error
-                        log.warning("%s of team %s: %s", result.launch.kind, result.launch.key,
-                                    result.error)  # fmt: skip
+                        log.warning(
+                            "%s of team %s: %s", result.launch.kind, result.launch.key, result.error
+                        )
                 last = result.created[-1] if result.created else f"{result.launch.kind} failed"
                 self.progress(Progress(done, total, last))
         p.queue.clear()
@@ -356,16 +368,27 @@ class Reconciler:
         for iid, inst in p.desired.instances.items():
             seen = [after.get((iid, r.spec.name)) for r in inst.services]
             nodes = sorted({o.node for o in seen if o is not None and o.node})
-            where = {"node": ", ".join(nodes) or None,
-                     "address": next((o.address for o in seen
-                                      if o is not None and o.address
-                                      and inst.host_ports(o.service or "")), None)}  # fmt: skip
+            where = {
+                "node": ", ".join(nodes) or None,
+                "address": next(
+                    (
+                        o.address
+                        for o in seen
+                        if o is not None and o.address and inst.host_ports(o.service or "")
+                    ),
+                    None,
+                ),
+            }
             healths = {o.health for o in seen if o is not None and o.health}
             health = (
-                "unhealthy" if "unhealthy" in healths
-                else "starting" if "starting" in healths
-                else "healthy" if healths else None
-            )  # fmt: skip
+                "unhealthy"
+                if "unhealthy" in healths
+                else "starting"
+                if "starting" in healths
+                else "healthy"
+                if healths
+                else None
+            )
             restarts = p.restarts.get(iid, 0)
             if iid in p.report.failed:
                 status = InstanceStatus("failed", health, p.report.failed[iid], restarts, **where)

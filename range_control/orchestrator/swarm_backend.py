@@ -129,11 +129,19 @@ def _tmpfs_size(options: str) -> int | None:
 
 class SwarmBackend:
     @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None, *,
-                      publish_ip: str | None = None,
-                      health_interval: float | None = None) -> SwarmBackend:  # fmt: skip
-        return cls(client or engine_client(), registry=settings.registry or "",
-                   health_interval=health_interval or settings.health_interval)  # fmt: skip
+    def from_settings(
+        cls,
+        settings: Settings,
+        client: Any | None = None,
+        *,
+        publish_ip: str | None = None,
+        health_interval: float | None = None,
+    ) -> SwarmBackend:
+        return cls(
+            client or engine_client(),
+            registry=settings.registry or "",
+            health_interval=health_interval or settings.health_interval,
+        )
 
     def __init__(self, client: Any, *, registry: str, health_interval: float = 10.0) -> None:
         self.client = client
@@ -186,8 +194,9 @@ class SwarmBackend:
         out = []
         for svc in services:
             spec = svc.get("Spec") or {}
-            mine = sorted(tasks.get(svc["ID"], []), key=lambda t: t.get("UpdatedAt", ""),
-                          reverse=True)  # fmt: skip
+            mine = sorted(
+                tasks.get(svc["ID"], []), key=lambda t: t.get("UpdatedAt", ""), reverse=True
+            )
             current = next((t for t in mine if t.get("DesiredState") == RUNNING), None)
             last_end = next((t for t in mine if t["Status"]["State"] in ENDED), None)
             has_health = bool(
@@ -212,13 +221,18 @@ class SwarmBackend:
             if current is not None and current["Status"].get("Err"):
                 error = current["Status"]["Err"]  # e.g. "no suitable node (...)": not placed
             node = nodes.get((task or {}).get("NodeID", ""))
-            out.append(Observed(
-                id=svc["ID"], name=spec.get("Name", "?"), labels=spec.get("Labels") or {},
-                status=status, health=health,
-                node=((node or {}).get("Description") or {}).get("Hostname"),
-                address=self._address(node) if node else None,
-                error=None if status == "running" else error,
-            ))  # fmt: skip
+            out.append(
+                Observed(
+                    id=svc["ID"],
+                    name=spec.get("Name", "?"),
+                    labels=spec.get("Labels") or {},
+                    status=status,
+                    health=health,
+                    node=((node or {}).get("Description") or {}).get("Hostname"),
+                    address=self._address(node) if node else None,
+                    error=None if status == "running" else error,
+                )
+            )
         return out
 
     def networks(self, event: str) -> dict[str, str]:
@@ -231,8 +245,11 @@ class SwarmBackend:
         for svc in self.api.services(filters=self._of(event)):
             cspec = svc["Spec"]["TaskTemplate"].get("ContainerSpec") or {}
             used.update(s["SecretName"] for s in cspec.get("Secrets") or [])
-        return [s["Spec"]["Name"] for s in self.api.secrets(filters=self._of(event))
-                if s["Spec"]["Name"] not in used]  # fmt: skip
+        return [
+            s["Spec"]["Name"]
+            for s in self.api.secrets(filters=self._of(event))
+            if s["Spec"]["Name"] not in used
+        ]
 
     # --- networks -----------------------------------------------------------------------
     def team_networks(self, event: str, team_id: int) -> list[str]:
@@ -247,17 +264,24 @@ class SwarmBackend:
                 if n["Name"] == name:
                     return n["Id"]
             created = self.api.create_network(
-                name, driver="overlay", internal=internal, attachable=False, scope="swarm",
-                labels={MANAGED: "1", **labels}, check_duplicate=True,
-            )  # fmt: skip
+                name,
+                driver="overlay",
+                internal=internal,
+                attachable=False,
+                scope="swarm",
+                labels={MANAGED: "1", **labels},
+                check_duplicate=True,
+            )
             return created["Id"]
 
     def ensure_network(self, event: str, team_id: int) -> str:
         base = {EVENT: event, TEAM: str(team_id)}
-        self._overlay(edge_name(event, team_id), internal=False,
-                      labels={**base, ROLE: "edge-network"})  # fmt: skip
-        return self._overlay(network_name(event, team_id), internal=True,
-                             labels={**base, ROLE: "team-network"})  # fmt: skip
+        self._overlay(
+            edge_name(event, team_id), internal=False, labels={**base, ROLE: "edge-network"}
+        )
+        return self._overlay(
+            network_name(event, team_id), internal=True, labels={**base, ROLE: "team-network"}
+        )
 
     def ensure_edge_network(self, event: str) -> str:
         return ""
@@ -317,16 +341,23 @@ class SwarmBackend:
         return bool((self._eligible() - guarded) & waiting)
 
     def _eligible(self) -> set[str]:
-        nodes = [n for n in self.api.nodes() if n["Status"].get("State") == "ready"
-                 and n["Spec"].get("Availability") == "active"]  # fmt: skip
-        marked = [n for n in nodes if (n["Spec"].get("Labels") or {}).get(NODE_ROLE)
-                  == "challenges"]  # fmt: skip
+        nodes = [
+            n
+            for n in self.api.nodes()
+            if n["Status"].get("State") == "ready" and n["Spec"].get("Availability") == "active"
+        ]
+        marked = [
+            n for n in nodes if (n["Spec"].get("Labels") or {}).get(NODE_ROLE) == "challenges"
+        ]
         return {n["Description"]["Hostname"] for n in (marked or nodes)}
 
     def _start_guard(self) -> None:
         image = self._guard_image()
-        found = [s for s in self.api.services(filters={"name": GUARD_SERVICE})
-                 if s["Spec"]["Name"] == GUARD_SERVICE]  # fmt: skip
+        found = [
+            s
+            for s in self.api.services(filters={"name": GUARD_SERVICE})
+            if s["Spec"]["Name"] == GUARD_SERVICE
+        ]
         if found and found[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == image:
             return
         if found:
@@ -361,19 +392,32 @@ class SwarmBackend:
         return self._build_and_publish(context, tag, "(host guard)")
 
     def _create_guard(self, image: str) -> None:
-        spec = ContainerSpec(image, labels={MANAGED: "1", ROLE: "host-guard"}, init=True,
-                             cap_add=["NET_ADMIN", "NET_RAW"], cap_drop=["ALL"])  # fmt: skip
+        spec = ContainerSpec(
+            image,
+            labels={MANAGED: "1", ROLE: "host-guard"},
+            init=True,
+            cap_add=["NET_ADMIN", "NET_RAW"],
+            cap_drop=["ALL"],
+        )
         template = TaskTemplate(
-            spec, restart_policy=RestartPolicy("any", delay=2_000_000_000),
-            networks=[{"Target": "host"}], log_driver=DriverConfig("json-file", LOG_MAX),
-        )  # fmt: skip
-        self.api.create_service(template, name=GUARD_SERVICE, mode=ServiceMode("global"),
-                                labels={MANAGED: "1", ROLE: "host-guard"})  # fmt: skip
+            spec,
+            restart_policy=RestartPolicy("any", delay=2_000_000_000),
+            networks=[{"Target": "host"}],
+            log_driver=DriverConfig("json-file", LOG_MAX),
+        )
+        self.api.create_service(
+            template,
+            name=GUARD_SERVICE,
+            mode=ServiceMode("global"),
+            labels={MANAGED: "1", ROLE: "host-guard"},
+        )
 
     def _placement(self) -> Placement:
         constraints = [f"node.labels.{GUARDED}==yes"]
-        if any(((n.get("Spec") or {}).get("Labels") or {}).get(NODE_ROLE) == "challenges"
-               for n in self.api.nodes()):  # fmt: skip
+        if any(
+            ((n.get("Spec") or {}).get("Labels") or {}).get(NODE_ROLE) == "challenges"
+            for n in self.api.nodes()
+        ):
             constraints.append(f"node.labels.{NODE_ROLE}==challenges")
         return Placement(constraints=constraints, preferences=[("spread", "node.id")])
 
@@ -409,8 +453,14 @@ class SwarmBackend:
                 f"USER {user}\n"
             )
             try:
-                images.build_context(self.client, challenge=tag, service="hardened",
-                                     context=Path(d), dockerfile=None, tag=target)  # fmt: skip
+                images.build_context(
+                    self.client,
+                    challenge=tag,
+                    service="hardened",
+                    context=Path(d),
+                    dockerfile=None,
+                    tag=target,
+                )
             except images.ImageError as exc:
                 raise BackendError(f"{tag}: cannot remove its setuid bits: {exc}") from None
 
@@ -429,8 +479,14 @@ class SwarmBackend:
     def _build_and_publish(self, context: Path, tag: str, label: str) -> str:
         with self._lock(f"img:{tag}"):
             try:
-                images.build_context(self.client, challenge=label, service="image",
-                                     context=context, dockerfile=None, tag=tag)  # fmt: skip
+                images.build_context(
+                    self.client,
+                    challenge=label,
+                    service="image",
+                    context=context,
+                    dockerfile=None,
+                    tag=tag,
+                )
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
         return self._publish(tag)
@@ -445,17 +501,22 @@ class SwarmBackend:
                         "there first)"
                     )
                 images.build_context(
-                    self.client, challenge=challenge, service=run.spec.name,
-                    context=Path(source_dir) / run.spec.build, dockerfile=run.spec.dockerfile,
+                    self.client,
+                    challenge=challenge,
+                    service=run.spec.name,
+                    context=Path(source_dir) / run.spec.build,
+                    dockerfile=run.spec.dockerfile,
                     tag=run.image,
-                )  # fmt: skip
+                )
         self._publish(run.image)
 
-    def ensure_base_image(self, progress: Callable[[str], None], *, rebuild: bool = False,
-                          tag: str | None = None) -> bool:  # fmt: skip
+    def ensure_base_image(
+        self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
+    ) -> bool:
         try:
-            return images.build_base(self.client, tag=tag or images.BASE_IMAGE, rebuild=rebuild,
-                                     progress=progress)  # fmt: skip
+            return images.build_base(
+                self.client, tag=tag or images.BASE_IMAGE, rebuild=rebuild, progress=progress
+            )
         except images.ImageError as exc:
             raise BackendError(str(exc)) from None
 
@@ -514,10 +575,12 @@ class SwarmBackend:
     # --- creating -----------------------------------------------------------------------
     def _secret(self, name: str, flag: str, labels: dict[str, str], path: str) -> SecretReference:
         secret_name = f"{name[:50]}-flag-{secrets.token_hex(4)}"
-        created = self.api.create_secret(secret_name, (flag + "\n").encode(),
-                                         labels={**labels, ROLE: "flag-secret"})  # fmt: skip
-        return SecretReference(created["ID"], secret_name, filename=path, uid="0", gid="0",
-                               mode=0o400)  # fmt: skip
+        created = self.api.create_secret(
+            secret_name, (flag + "\n").encode(), labels={**labels, ROLE: "flag-secret"}
+        )
+        return SecretReference(
+            created["ID"], secret_name, filename=path, uid="0", gid="0", mode=0o400
+        )
 
     def _healthcheck(self, test: list[str] | str | None) -> Healthcheck | None:
         if not test:
@@ -525,28 +588,48 @@ class SwarmBackend:
         cmd = ["CMD", *test] if isinstance(test, list) else ["CMD-SHELL", test]
         # Swarm replaces an unhealthy task (one engine only reports it): a service slow to
         # come up gets a minute before its failures count.
-        return Healthcheck(test=cmd, interval=self.health_interval_ns, timeout=3_000_000_000,
-                           retries=3, start_period=60_000_000_000)  # fmt: skip
+        return Healthcheck(
+            test=cmd,
+            interval=self.health_interval_ns,
+            timeout=3_000_000_000,
+            retries=3,
+            start_period=60_000_000_000,
+        )
 
-    def _create(self, name: str, labels: dict[str, str], spec: ContainerSpec, *,
-                networks: list[dict[str, Any]], memory: int, cpus: float, pids: int,
-                ports: dict[int, int]) -> Observed:  # fmt: skip
+    def _create(
+        self,
+        name: str,
+        labels: dict[str, str],
+        spec: ContainerSpec,
+        *,
+        networks: list[dict[str, Any]],
+        memory: int,
+        cpus: float,
+        pids: int,
+        ports: dict[int, int],
+    ) -> Observed:
         resources = Resources(cpu_limit=int(cpus * 1e9), mem_limit=memory)
         resources["Limits"]["Pids"] = pids
         template = TaskTemplate(
-            spec, resources=resources,
+            spec,
+            resources=resources,
             restart_policy=RestartPolicy("on-failure", delay=5_000_000_000, max_attempts=3),
-            placement=self._placement(), log_driver=DriverConfig("json-file", LOG_MAX),
+            placement=self._placement(),
+            log_driver=DriverConfig("json-file", LOG_MAX),
             networks=networks,
-        )  # fmt: skip
+        )
         endpoint = EndpointSpec(
             mode="dnsrr",
             ports={host: (cport, "tcp", "host") for cport, host in ports.items()} or None,
         )
         try:
-            created = self.api.create_service(template, name=service_name(name), labels=labels,
-                                              mode=ServiceMode("replicated", replicas=1),
-                                              endpoint_spec=endpoint)  # fmt: skip
+            created = self.api.create_service(
+                template,
+                name=service_name(name),
+                labels=labels,
+                mode=ServiceMode("replicated", replicas=1),
+                endpoint_spec=endpoint,
+            )
         except docker.errors.APIError as exc:
             raise BackendError(f"{name}: {exc.explanation or exc}") from None
         return Observed(created["ID"], service_name(name), labels, "starting")
@@ -561,25 +644,41 @@ class SwarmBackend:
         refs = []
         if spec.flag.file:
             refs.append(self._secret(name, inst.flag, inst.labels(spec.name), spec.flag.file))
-        mounts = [Mount(target=path, source=None, type="tmpfs", tmpfs_size=_tmpfs_size(opts))
-                  for path, opts in spec.tmpfs.items()]  # fmt: skip
+        mounts = [
+            Mount(target=path, source=None, type="tmpfs", tmpfs_size=_tmpfs_size(opts))
+            for path, opts in spec.tmpfs.items()
+        ]
         command = spec.command
         args = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         container = ContainerSpec(
-            self._publish(run.image), args=args, hostname=spec.name,
-            env=[f"{k}={v}" for k, v in env.items()], labels=labels, mounts=mounts,
-            secrets=refs or None, read_only=spec.read_only,
-            healthcheck=self._healthcheck(spec.healthcheck), init=True,
-            cap_add=spec.cap_add or None, cap_drop=["ALL"],
-        )  # fmt: skip
+            self._publish(run.image),
+            args=args,
+            hostname=spec.name,
+            env=[f"{k}={v}" for k, v in env.items()],
+            labels=labels,
+            mounts=mounts,
+            secrets=refs or None,
+            read_only=spec.read_only,
+            healthcheck=self._healthcheck(spec.healthcheck),
+            init=True,
+            cap_add=spec.cap_add or None,
+            cap_drop=["ALL"],
+        )
         published = inst.host_ports(spec.name) if spec.exposure == "published" else {}
         nets = [{"Target": network_name(inst.event, inst.team_id), "Aliases": [spec.name]}]
         if published:
             nets.append({"Target": edge_name(inst.event, inst.team_id)})
         try:
-            return self._create(name, labels, container, networks=nets,
-                                memory=spec.memory_bytes, cpus=spec.cpus, pids=spec.pids,
-                                ports=published)  # fmt: skip
+            return self._create(
+                name,
+                labels,
+                container,
+                networks=nets,
+                memory=spec.memory_bytes,
+                cpus=spec.cpus,
+                pids=spec.pids,
+                ports=published,
+            )
         except BackendError:
             self._remove_secrets(inst.labels(spec.name))
             raise
@@ -588,18 +687,34 @@ class SwarmBackend:
         name = jumpbox_name(jb.event, jb.team_id)
         labels = {**jb.labels(), ACCESS: jb.access()}
         container = ContainerSpec(
-            self.jumpbox_image(jb.packages), hostname="jumpbox", labels=labels,
-            env=[f"RANGE_JUMPBOX_PASSWORD={jb.password}",
-                 "RANGE_JUMPBOX_KEYS=" + "\n".join(jb.keys)],
+            self.jumpbox_image(jb.packages),
+            hostname="jumpbox",
+            labels=labels,
+            env=[
+                f"RANGE_JUMPBOX_PASSWORD={jb.password}",
+                "RANGE_JUMPBOX_KEYS=" + "\n".join(jb.keys),
+            ],
             # Running means sshd answers (a task moved to another node starts afresh).
             healthcheck=self._healthcheck(["nc", "-z", "127.0.0.1", "2222"]),
             mounts=[Mount(target="/tmp", source=None, type="tmpfs", tmpfs_size=32 * 2**20)],  # noqa: S108
-            init=True, cap_add=JUMPBOX_CAPS, cap_drop=["ALL"],
-        )  # fmt: skip
-        nets = [{"Target": network_name(jb.event, jb.team_id), "Aliases": ["jumpbox"]},
-                {"Target": edge_name(jb.event, jb.team_id)}]  # fmt: skip
-        return self._create(name, labels, container, networks=nets, memory=128 * 2**20,
-                            cpus=0.5, pids=256, ports={2222: jb.port})  # fmt: skip
+            init=True,
+            cap_add=JUMPBOX_CAPS,
+            cap_drop=["ALL"],
+        )
+        nets = [
+            {"Target": network_name(jb.event, jb.team_id), "Aliases": ["jumpbox"]},
+            {"Target": edge_name(jb.event, jb.team_id)},
+        ]
+        return self._create(
+            name,
+            labels,
+            container,
+            networks=nets,
+            memory=128 * 2**20,
+            cpus=0.5,
+            pids=256,
+            ports={2222: jb.port},
+        )
 
     # --- repairing and removing ---------------------------------------------------------
     def restart(self, obs: Observed) -> None:
@@ -651,19 +766,29 @@ class SwarmBackend:
     # --- jobs ---------------------------------------------------------------------------
     def run_job(self, job: Job, cancel: Cancel) -> JobResult:
         labels = {MANAGED: "1", EVENT: job.event, ROLE: "solver"}
-        container = ContainerSpec(self._published.get(job.image) or self._publish(job.image),
-                                  args=list(job.command), labels=labels, init=True,
-                                  cap_drop=["ALL"])  # fmt: skip
+        container = ContainerSpec(
+            self._published.get(job.image) or self._publish(job.image),
+            args=list(job.command),
+            labels=labels,
+            init=True,
+            cap_drop=["ALL"],
+        )
         resources = Resources(mem_limit=512 * 2**20)
         resources["Limits"]["Pids"] = 256
         template = TaskTemplate(
-            container, resources=resources, restart_policy=RestartPolicy("none"),
+            container,
+            resources=resources,
+            restart_policy=RestartPolicy("none"),
             networks=[{"Target": job.network}] if job.network else None,
             log_driver=DriverConfig("json-file", {"max-size": "1m"}),
-        )  # fmt: skip
-        created = self.api.create_service(template, name=service_name(job.name), labels=labels,
-                                          mode=ServiceMode("replicated", replicas=1),
-                                          endpoint_spec=EndpointSpec(mode="dnsrr"))  # fmt: skip
+        )
+        created = self.api.create_service(
+            template,
+            name=service_name(job.name),
+            labels=labels,
+            mode=ServiceMode("replicated", replicas=1),
+            endpoint_spec=EndpointSpec(mode="dnsrr"),
+        )
         sid = created["ID"]
         try:
             deadline = time.monotonic() + job.timeout
@@ -681,9 +806,11 @@ class SwarmBackend:
                     break
                 time.sleep(0.25)
             out = b"".join(self.api.service_logs(sid, stdout=True, stderr=False)).decode(
-                errors="replace")  # fmt: skip
+                errors="replace"
+            )
             err = b"".join(self.api.service_logs(sid, stdout=False, stderr=True)).decode(
-                errors="replace")  # fmt: skip
+                errors="replace"
+            )
             if state == "rejected" and not err:
                 err = status.get("Err") or ""
             return JobResult(code if not timed_out else -1, out, err, timed_out)
@@ -692,12 +819,16 @@ class SwarmBackend:
                 self.api.remove_service(sid)
 
     def why_down(self, obs: Observed, lines: int) -> str:
-        tasks = sorted(self.api.tasks(filters={"service": obs.id}),
-                       key=lambda t: t.get("UpdatedAt", ""), reverse=True)  # fmt: skip
+        tasks = sorted(
+            self.api.tasks(filters={"service": obs.id}),
+            key=lambda t: t.get("UpdatedAt", ""),
+            reverse=True,
+        )
         status = tasks[0]["Status"] if tasks else {}
         code = (status.get("ContainerStatus") or {}).get("ExitCode")
-        logs = b"".join(self.api.service_logs(obs.id, stdout=True, stderr=True,
-                                              tail=lines)).decode(errors="replace")  # fmt: skip
+        logs = b"".join(self.api.service_logs(obs.id, stdout=True, stderr=True, tail=lines)).decode(
+            errors="replace"
+        )
         tail = "\n".join(ln for ln in logs.splitlines() if ln.strip())
         head = f"exit code {code}" if code is not None else status.get("Err", "no task")
         return head + (f":\n{tail}" if tail else "")
@@ -710,21 +841,29 @@ class SwarmBackend:
         for o in mine:
             if o.status == "running" and o.node:
                 per_node[o.node].append(o)
-        limits = {s["ID"]: ((s["Spec"]["TaskTemplate"].get("Resources") or {}).get("Limits")
-                            or {}).get("MemoryBytes", 0)
-                  for s in self.api.services(filters=self._of(event))}  # fmt: skip
+        limits = {
+            s["ID"]: ((s["Spec"]["TaskTemplate"].get("Resources") or {}).get("Limits") or {}).get(
+                "MemoryBytes", 0
+            )
+            for s in self.api.services(filters=self._of(event))
+        }
         out = []
         for n in nodes.values():
             host = (n.get("Description") or {}).get("Hostname", n["ID"][:12])
             running = per_node.get(host, [])
-            out.append(NodeInfo(
-                name=host, role=n["Spec"].get("Role", "worker"),
-                state=n["Status"].get("State", "unknown"),
-                availability=n["Spec"].get("Availability", "active"), address=self._address(n),
-                labels=dict(n["Spec"].get("Labels") or {}),
-                memory_bytes=int(((n.get("Description") or {}).get("Resources") or {})
-                                 .get("MemoryBytes", 0)),
-                reserved_bytes=sum(int(limits.get(o.id, 0)) for o in running),
-                instances=len(running),
-            ))  # fmt: skip
+            out.append(
+                NodeInfo(
+                    name=host,
+                    role=n["Spec"].get("Role", "worker"),
+                    state=n["Status"].get("State", "unknown"),
+                    availability=n["Spec"].get("Availability", "active"),
+                    address=self._address(n),
+                    labels=dict(n["Spec"].get("Labels") or {}),
+                    memory_bytes=int(
+                        ((n.get("Description") or {}).get("Resources") or {}).get("MemoryBytes", 0)
+                    ),
+                    reserved_bytes=sum(int(limits.get(o.id, 0)) for o in running),
+                    instances=len(running),
+                )
+            )
         return out

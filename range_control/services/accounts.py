@@ -52,10 +52,21 @@ _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 def view(a: Account, team: str | None) -> AccountOut:
     """An account as the pages and the API show it (``team``: its team's name)."""
-    return AccountOut(id=a.id, login=a.login, name=a.name, callsign=a.callsign, email=a.email,
-                      role=a.role, team=team, team_id=a.team_id, disabled=a.disabled,
-                      active=a.password_hash is not None, totp=a.totp_sealed is not None,
-                      sso=a.oidc_subject is not None, created_at=a.created_at)  # fmt: skip
+    return AccountOut(
+        id=a.id,
+        login=a.login,
+        name=a.name,
+        callsign=a.callsign,
+        email=a.email,
+        role=a.role,
+        team=team,
+        team_id=a.team_id,
+        disabled=a.disabled,
+        active=a.password_hash is not None,
+        totp=a.totp_sealed is not None,
+        sso=a.oidc_subject is not None,
+        created_at=a.created_at,
+    )
 
 
 def actor(a: AccountOut) -> str:
@@ -76,22 +87,40 @@ def _login_of(email: str | None, callsign: str | None, name: str) -> str:
     return (email or callsign or name).lower()
 
 
-def add(ctx: Range, name: str, role: str, actor_name: str, *, team: str | None = None,
-        callsign: str | None = None, email: str | None = None) -> InvitedOut:  # fmt: skip
+def add(
+    ctx: Range,
+    name: str,
+    role: str,
+    actor_name: str,
+    *,
+    team: str | None = None,
+    callsign: str | None = None,
+    email: str | None = None,
+) -> InvitedOut:
     """One person, with an invite link (shown once)."""
     with ctx.store.write() as s:
         return _add(s, ctx, name, role, actor_name, team=team, callsign=callsign, email=email)
 
 
-def _add(s: Session, ctx: Range, name: str, role: str, actor_name: str, *, team: str | None,
-         callsign: str | None, email: str | None) -> InvitedOut:  # fmt: skip
+def _add(
+    s: Session,
+    ctx: Range,
+    name: str,
+    role: str,
+    actor_name: str,
+    *,
+    team: str | None,
+    callsign: str | None,
+    email: str | None,
+) -> InvitedOut:
     name = " ".join((name or "").split())
     problem = name_problem(name) if name else "empty"
     if problem is not None or len(name) > 100:
         raise InvalidInput("name: {problem}", problem=problem or "at most 100 characters")
     if role not in ROLES:
-        raise InvalidInput("role: {role!r} is not one of {roles}", role=role,
-                           roles=", ".join(ROLES))  # fmt: skip
+        raise InvalidInput(
+            "role: {role!r} is not one of {roles}", role=role, roles=", ".join(ROLES)
+        )
     callsign = _clean(callsign, "callsign", 40)
     email = _clean(email, "email", 254)
     if email is not None and ("@" not in email or " " in email):
@@ -103,19 +132,36 @@ def _add(s: Session, ctx: Range, name: str, role: str, actor_name: str, *, team:
         team_row = teams.find(s, team)
     elif team:
         raise InvalidInput("team: an {role} belongs to no team", role=role)
-    account = Account(login=_login_of(email, callsign, name), name=name, callsign=callsign,
-                      email=email, role=role, team_id=team_row.id if team_row else None,
-                      disabled=False, created_at=ctx.clock.now())  # fmt: skip
+    account = Account(
+        login=_login_of(email, callsign, name),
+        name=name,
+        callsign=callsign,
+        email=email,
+        role=role,
+        team_id=team_row.id if team_row else None,
+        disabled=False,
+        created_at=ctx.clock.now(),
+    )
     s.add(account)
     try:
         s.flush()
     except IntegrityError:
         raise Conflict("an account signs in as {login!r} already", login=account.login) from None
-    audit(s, ctx, actor_name, "account.add", login=account.login, role=role,
-          team=team_row.name if team_row else None)  # fmt: skip
+    audit(
+        s,
+        ctx,
+        actor_name,
+        "account.add",
+        login=account.login,
+        role=role,
+        team=team_row.name if team_row else None,
+    )
     token = _new_invite(s, ctx, account.id)
-    return InvitedOut(account=view(account, team_row.name if team_row else None), token=token,
-                      link=invite_link(ctx, token))  # fmt: skip
+    return InvitedOut(
+        account=view(account, team_row.name if team_row else None),
+        token=token,
+        link=invite_link(ctx, token),
+    )
 
 
 def invite_link(ctx: Range, token: str) -> str:
@@ -125,11 +171,20 @@ def invite_link(ctx: Range, token: str) -> str:
 def _new_invite(s: Session, ctx: Range, account_id: int) -> str:
     """A fresh link; the account's older unused ones stop working."""
     now = ctx.clock.now()
-    s.execute(update(Invite).where(Invite.account_id == account_id, Invite.used_at.is_(None))
-              .values(used_at=now))  # fmt: skip
+    s.execute(
+        update(Invite)
+        .where(Invite.account_id == account_id, Invite.used_at.is_(None))
+        .values(used_at=now)
+    )
     token = secrets.token_urlsafe(24)
-    s.add(Invite(account_id=account_id, token_hash=teams.hash_token(token), created_at=now,
-                 expires_at=now + timedelta(hours=ctx.settings.invite_hours)))  # fmt: skip
+    s.add(
+        Invite(
+            account_id=account_id,
+            token_hash=teams.hash_token(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=ctx.settings.invite_hours),
+        )
+    )
     return token
 
 
@@ -138,8 +193,9 @@ def reinvite(ctx: Range, login: str, actor_name: str) -> InvitedOut:
         account = _find(s, login)
         token = _new_invite(s, ctx, account.id)
         audit(s, ctx, actor_name, "account.invite", login=account.login)
-        return InvitedOut(account=view(account, _team_name(s, account)), token=token,
-                          link=invite_link(ctx, token))  # fmt: skip
+        return InvitedOut(
+            account=view(account, _team_name(s, account)), token=token, link=invite_link(ctx, token)
+        )
 
 
 def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
@@ -149,9 +205,11 @@ def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
     reader = csv.DictReader(io.StringIO(text))
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     if "name" not in header or "role" not in header:
-        raise InvalidInput("{source}: the header needs name and role (and team for members: "
-                           "team, country, name, callsign, email, role)",
-                           source=source)  # fmt: skip
+        raise InvalidInput(
+            "{source}: the header needs name and role (and team for members: "
+            "team, country, name, callsign, email, role)",
+            source=source,
+        )
     rows = list(reader)
     out = []
     with ctx.store.write() as s:
@@ -160,25 +218,41 @@ def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
             try:
                 team = row.get("team") or None
                 if team and teams.lookup(s, team) is None:
-                    s.add(Team(name=teams.clean_name(team),
-                               country=teams.clean_country(row.get("country") or None),
-                               token_hash=teams.hash_token(teams.new_token()), disabled=False,
-                               created_at=ctx.clock.now()))  # fmt: skip
+                    s.add(
+                        Team(
+                            name=teams.clean_name(team),
+                            country=teams.clean_country(row.get("country") or None),
+                            token_hash=teams.hash_token(teams.new_token()),
+                            disabled=False,
+                            created_at=ctx.clock.now(),
+                        )
+                    )
                     s.flush()
-                out.append(_add(s, ctx, row.get("name", ""), row.get("role", ""), actor_name,
-                                team=team, callsign=row.get("callsign"),
-                                email=row.get("email")))  # fmt: skip
+                out.append(
+                    _add(
+                        s,
+                        ctx,
+                        row.get("name", ""),
+                        row.get("role", ""),
+                        actor_name,
+                        team=team,
+                        callsign=row.get("callsign"),
+                        email=row.get("email"),
+                    )
+                )
             except (InvalidInput, Conflict, NotFound) as exc:
-                raise InvalidInput("{source}:{lineno}: {detail}", source=source, lineno=line,
-                                   detail=exc) from None  # fmt: skip
+                raise InvalidInput(
+                    "{source}:{lineno}: {detail}", source=source, lineno=line, detail=exc
+                ) from None
     return out
 
 
 def accept_invite(ctx: Range, token: str, password: str) -> AccountOut:
     """The person sets a password: once, before the link expires."""
     if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
-        raise InvalidInput("password: {least} to {most} characters", least=MIN_PASSWORD,
-                           most=MAX_PASSWORD)  # fmt: skip
+        raise InvalidInput(
+            "password: {least} to {most} characters", least=MIN_PASSWORD, most=MAX_PASSWORD
+        )
     now = ctx.clock.now()
     with ctx.store.write() as s:
         inv, account = _invite(s, token, now)
@@ -215,8 +289,9 @@ def invite_for(ctx: Range, token: str) -> AccountOut:
         return view(account, _team_name(s, account))
 
 
-def authenticate(ctx: Range, login: str, password: str,
-                 code: str | None = None) -> tuple[AccountOut, str]:  # fmt: skip
+def authenticate(
+    ctx: Range, login: str, password: str, code: str | None = None
+) -> tuple[AccountOut, str]:
     """The account and a fingerprint of its password hash (a session outlives no new
     password). With a second factor, ``code`` must be its current code, used once. The same
     refusal for an unknown account, a wrong password and a wrong code."""
@@ -273,10 +348,11 @@ def _use_step(ctx: Range, account_id: int, step: int) -> bool:
     with ctx.store.write() as s:
         done = s.execute(
             update(Account)
-            .where(Account.id == account_id,
-                   (Account.totp_step.is_(None)) | (Account.totp_step < step))
+            .where(
+                Account.id == account_id, (Account.totp_step.is_(None)) | (Account.totp_step < step)
+            )
             .values(totp_step=step)
-        )  # fmt: skip
+        )
         return bool(done.rowcount)
 
 
@@ -329,9 +405,14 @@ def must_enrol(ctx: Range, account: AccountOut) -> bool:
     if account.sso and not account.active:
         return False
     with ctx.store.read() as s:
-        return s.scalar(select(Account.id).where(Account.role == account.role,
-                                                 Account.totp_sealed.is_not(None))
-                        .limit(1)) is not None  # fmt: skip
+        return (
+            s.scalar(
+                select(Account.id)
+                .where(Account.role == account.role, Account.totp_sealed.is_not(None))
+                .limit(1)
+            )
+            is not None
+        )
 
 
 def fingerprint(password_hash: str) -> str:
@@ -366,8 +447,13 @@ def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> Acc
         account.disabled = disabled
         if disabled:
             s.execute(delete(WebSession).where(WebSession.account_id == account.id))
-        audit(s, ctx, actor_name, "account.disable" if disabled else "account.enable",
-              login=account.login)  # fmt: skip
+        audit(
+            s,
+            ctx,
+            actor_name,
+            "account.disable" if disabled else "account.enable",
+            login=account.login,
+        )
         return view(account, _team_name(s, account))
 
 
@@ -388,10 +474,12 @@ def remove_member(ctx: Range, captain: AccountOut, account_id: int) -> AccountOu
         return view(account, None)
 
 
-def invite_member(ctx: Range, captain: AccountOut, name: str, email: str | None,
-                  callsign: str | None) -> InvitedOut:  # fmt: skip
+def invite_member(
+    ctx: Range, captain: AccountOut, name: str, email: str | None, callsign: str | None
+) -> InvitedOut:
     """A captain adds a member to the captain's own team (never another role)."""
     if captain.role != "captain" or captain.team is None:
         raise Forbidden("only a team's captain invites its members")
-    return add(ctx, name, "member", actor(captain), team=captain.team, callsign=callsign,
-               email=email)  # fmt: skip
+    return add(
+        ctx, name, "member", actor(captain), team=captain.team, callsign=callsign, email=email
+    )

@@ -62,8 +62,15 @@ def add_award(ctx: Range, team_ref: int | str, value: int, reason: str, actor: s
 
 
 def _award(a: Award, team: str) -> AwardOut:
-    return AwardOut(id=a.id, team=team, team_id=a.team_id, value=a.value, reason=a.reason,
-                    created_by=a.created_by, created_at=a.created_at)  # fmt: skip
+    return AwardOut(
+        id=a.id,
+        team=team,
+        team_id=a.team_id,
+        value=a.value,
+        reason=a.reason,
+        created_by=a.created_by,
+        created_at=a.created_at,
+    )
 
 
 def list_awards(ctx: Range) -> list[AwardOut]:
@@ -96,14 +103,21 @@ class AttemptFilter:
 
 def _attempt_query(f: AttemptFilter, limit: int | None) -> Select[Any]:
     q = (
-        select(Attempt.id, Team.name.label("team"), Challenge.slug.label("challenge"),
-               Attempt.result, Attempt.submitted, Attempt.source_ip, Attempt.created_at,
-               Account.name.label("by"))
+        select(
+            Attempt.id,
+            Team.name.label("team"),
+            Challenge.slug.label("challenge"),
+            Attempt.result,
+            Attempt.submitted,
+            Attempt.source_ip,
+            Attempt.created_at,
+            Account.name.label("by"),
+        )
         .join(Team, Team.id == Attempt.team_id)
         .join(Challenge, Challenge.id == Attempt.challenge_id)
         .outerjoin(Account, Account.id == Attempt.account_id)
         .order_by(Attempt.id.desc())
-    )  # fmt: skip
+    )
     if f.team:
         q = q.where(Team.name == f.team)
     if f.challenge:
@@ -139,8 +153,9 @@ def attempts_csv(ctx: Range, f: AttemptFilter) -> Iterator[str]:
     with ctx.store.read_conn() as c:
         for i, row in enumerate(c.execute(_attempt_query(f, None)), start=1):
             values = row._mapping
-            w.writerow([iso(values[k]) if k == "created_at" else csv_cell(values[k])
-                        for k in CSV_FIELDS])  # fmt: skip
+            w.writerow(
+                [iso(values[k]) if k == "created_at" else csv_cell(values[k]) for k in CSV_FIELDS]
+            )
             if i % 500 == 0:
                 yield buf.getvalue()
                 buf.seek(0)
@@ -156,16 +171,22 @@ def sharing_alerts(ctx: Range) -> list[SharingAlertOut]:
 def sharing_alerts_in(s: Session, limit: int | None = None) -> list[SharingAlertOut]:
     owner = aliased(Team)
     q = (
-        select(SharingAlert.id, Challenge.slug.label("challenge"),
-               Team.name.label("submitting_team"), owner.name.label("flag_owner_team"),
-               SharingAlert.attempt_id, Attempt.submitted, SharingAlert.created_at)
+        select(
+            SharingAlert.id,
+            Challenge.slug.label("challenge"),
+            Team.name.label("submitting_team"),
+            owner.name.label("flag_owner_team"),
+            SharingAlert.attempt_id,
+            Attempt.submitted,
+            SharingAlert.created_at,
+        )
         .join(Team, Team.id == SharingAlert.submitting_team_id)
         .join(owner, owner.id == SharingAlert.owner_team_id)
         .join(Challenge, Challenge.id == SharingAlert.challenge_id)
         .join(Attempt, Attempt.id == SharingAlert.attempt_id)
         .order_by(SharingAlert.id.desc())
         .limit(limit)
-    )  # fmt: skip
+    )
     return [SharingAlertOut.model_validate(row) for row in s.execute(q)]
 
 

@@ -60,22 +60,29 @@ def view(t: ApiToken) -> ApiTokenOut:
 def create(ctx: Range, name: str, scope: str, actor: str) -> NewApiTokenOut:
     name = " ".join(name.split())
     if not _NAME.fullmatch(name):
-        raise InvalidInput("name: 1 to 60 letters, digits, spaces, '.', '_' or '-', not {name!r}",
-                           name=name[:60])  # fmt: skip
+        raise InvalidInput(
+            "name: 1 to 60 letters, digits, spaces, '.', '_' or '-', not {name!r}", name=name[:60]
+        )
     if scope not in SCOPES:
         raise InvalidInput("scope: read, grade or full, not {scope!r}", scope=scope[:20])
     token = PREFIX + secrets.token_urlsafe(32)
     try:
         with ctx.store.write() as s:
-            row = ApiToken(name=name, token_hash=hash_token(token), scope=scope,
-                           created_by=actor[:100], created_at=ctx.clock.now())  # fmt: skip
+            row = ApiToken(
+                name=name,
+                token_hash=hash_token(token),
+                scope=scope,
+                created_by=actor[:100],
+                created_at=ctx.clock.now(),
+            )
             s.add(row)
             s.flush()
             audit(s, ctx, actor, "token.create", name=name, scope=scope)
             out = view(row)
     except IntegrityError:
-        raise Conflict("an API token named {name!r} exists (names stay taken after revoking)",
-                       name=name) from None  # fmt: skip
+        raise Conflict(
+            "an API token named {name!r} exists (names stay taken after revoking)", name=name
+        ) from None
     return NewApiTokenOut(api_token=out, token=token)
 
 
@@ -112,15 +119,16 @@ def caller(ctx: Range, token: str) -> Caller:
             row = s.scalars(
                 select(ApiToken).where(
                     ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-                )  # fmt: skip
+                )
             ).one_or_none()
             found = None if row is None else (row.id, row.name, row.scope, row.last_used_at)
         if found is not None:
             token_id, name, scope, last = found
             if last is None or now - last >= _TOUCH:
                 with ctx.store.write_conn() as c:
-                    c.execute(update(ApiToken).where(ApiToken.id == token_id)
-                              .values(last_used_at=now))  # fmt: skip
+                    c.execute(
+                        update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+                    )
             return Caller(machine_actor(name), scope)
     raise Forbidden("this route needs the organiser token or an organiser API token")
 
@@ -128,6 +136,9 @@ def caller(ctx: Range, token: str) -> Caller:
 def require(ctx: Range, token: str, method: str, endpoint: str | None = None) -> Caller:
     who = caller(ctx, token)
     if not who.may(method, endpoint):
-        raise Forbidden("this API token's scope ({scope}) does not allow {method} here",
-                        scope=who.scope, method=method)  # fmt: skip
+        raise Forbidden(
+            "this API token's scope ({scope}) does not allow {method} here",
+            scope=who.scope,
+            method=method,
+        )
     return who

@@ -55,17 +55,30 @@ from range_control.store.prepared import Prepared
 # flags, the event; then, under the write lock, every check in one statement and the audit row.
 _CHALLENGE_FLAGS = Prepared(
     select(
-        Challenge.id, Challenge.slug, Challenge.name, Challenge.type, Challenge.value,
-        Challenge.minimum, Challenge.decay, Challenge.decay_function, Challenge.spec_state,
-        Challenge.admin_state, Challenge.phase_state, Challenge.prerequisites,
-        Challenge.max_attempts, Challenge.dynamic_prefix, Challenge.dynamic_length,
-        Challenge.logic, FlagRow.type.label("flag_type"), FlagRow.content.label("flag_content"),
+        Challenge.id,
+        Challenge.slug,
+        Challenge.name,
+        Challenge.type,
+        Challenge.value,
+        Challenge.minimum,
+        Challenge.decay,
+        Challenge.decay_function,
+        Challenge.spec_state,
+        Challenge.admin_state,
+        Challenge.phase_state,
+        Challenge.prerequisites,
+        Challenge.max_attempts,
+        Challenge.dynamic_prefix,
+        Challenge.dynamic_length,
+        Challenge.logic,
+        FlagRow.type.label("flag_type"),
+        FlagRow.content.label("flag_content"),
         FlagRow.case_insensitive.label("flag_case_insensitive"),
     )
     .outerjoin(FlagRow, FlagRow.challenge_id == Challenge.id)
     .where(Challenge.slug == bindparam("slug"))
     .order_by(FlagRow.position, FlagRow.id)
-)  # fmt: skip
+)
 # PostgreSQL: this team's attempts queue behind its row lock (SQLite's writer lock already
 # serialises every write, so there it is not sent at all).
 _LOCK_TEAM = Prepared(select(Team.id).where(Team.id == bindparam("team")).with_for_update())
@@ -206,9 +219,15 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
 
         def judge(text: str, others: Iterable[int] = ()) -> Verdict:
             return check_submission(
-                text, flags=flags, dynamic=dynamic, secret=secret(ctx.settings.flag_secret),
-                event=ctx.event_slug, team_id=team_id, challenge=ch.slug, other_team_ids=others,
-            )  # fmt: skip
+                text,
+                flags=flags,
+                dynamic=dynamic,
+                secret=secret(ctx.settings.flag_secret),
+                event=ctx.event_slug,
+                team_id=team_id,
+                challenge=ch.slug,
+                other_team_ids=others,
+            )
 
         verdict = judge(submission, _team_ids(c) if dynamic is not None else ())
         # logic "all": every flag (the dynamic one counts as one) is needed, if there are two.
@@ -217,10 +236,17 @@ def _read_phase(ctx: Range, team_id: int, slug: str, submission: str, now: datet
             parts = frozenset(range(len(flags))) | ({DYNAMIC} if dynamic is not None else set())
             needs = parts if len(parts) > 1 else needs
         return _Checked(
-            ch.id, value_of(ch), ch.max_attempts, verdict.correct, verdict.shared_from_team,
-            event.first_blood_bonus, event.freeze_at if event.frozen else None,
-            needs, verdict.matched, (lambda text: judge(text).matched) if needs else None,
-        )  # fmt: skip
+            ch.id,
+            value_of(ch),
+            ch.max_attempts,
+            verdict.correct,
+            verdict.shared_from_team,
+            event.first_blood_bonus,
+            event.freeze_at if event.frozen else None,
+            needs,
+            verdict.matched,
+            (lambda text: judge(text).matched) if needs else None,
+        )
 
 
 def _write_phase(

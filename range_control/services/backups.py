@@ -146,8 +146,13 @@ def _pg_tool(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str
     dbname = parsed.set(drivername="postgresql", password=None).render_as_string(
         hide_password=False
     )
-    done = subprocess.run([exe, *args, f"--dbname={dbname}"], env=env, capture_output=True,  # noqa: S603 - fixed tool, our arguments
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(  # noqa: S603 - pg_dump/psql with our own arguments
+        [exe, *args, f"--dbname={dbname}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise ServiceError("{name} failed: {stderr}", name=name, stderr=_last_line(done.stderr))
     return done
@@ -190,8 +195,9 @@ def _unseal(blob: bytes, passphrase: str, where: str) -> bytes:
 # --- taking a backup -------------------------------------------------------------------------
 
 
-def take(ctx: Range, out: Path, *, passphrase: str | None = None,
-         step: Step | None = None) -> Backup:  # fmt: skip
+def take(
+    ctx: Range, out: Path, *, passphrase: str | None = None, step: Step | None = None
+) -> Backup:
     """Snapshot the running range into ``out`` (a new file; an existing one is replaced only
     once the new one is complete)."""
     step = step or (lambda _msg: None)
@@ -238,10 +244,15 @@ def _take(ctx: Range, out: Path, passphrase: str | None, step: Step) -> Backup:
                 inner.add(uploads, arcname=SUBMISSIONS_DIR, filter=_owned)
             members.append(work / SUBMISSIONS_MEMBER)
         manifest = Manifest(
-            format=FORMAT, taken_at=ctx.clock.now(), database=dialect, schema_revision=revision,
-            event_slug=ctx.event_slug, counts=counts, secrets=kind,
+            format=FORMAT,
+            taken_at=ctx.clock.now(),
+            database=dialect,
+            schema_revision=revision,
+            event_slug=ctx.event_slug,
+            counts=counts,
+            secrets=kind,
             files={p.name: _sha256(p) for p in members},
-        )  # fmt: skip
+        )
         step("writing the archive")
         partial = out.with_name(f".{out.name}.partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -284,8 +295,10 @@ def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 def _sqlite_snapshot(ctx: Range, dest: Path) -> Path:
     source = ctx.store.file.path  # type: ignore[union-attr]
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
-            contextlib.closing(sqlite3.connect(dest)) as dst:  # fmt: skip
+    with (
+        contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src,
+        contextlib.closing(sqlite3.connect(dest)) as dst,
+    ):
         src.execute(f"PRAGMA busy_timeout = {ctx.settings.sqlite_busy_timeout_ms}")
         src.backup(dst)  # all pages in one step: one consistent read transaction
         dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
@@ -310,8 +323,15 @@ def _pg_snapshot(ctx: Range, dest: Path) -> tuple[dict[str, int], str | None]:
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
             counts, revision = _counts(conn), _revision(conn)
             # The transaction stays open while pg_dump reads the exported snapshot.
-            _pg_tool("pg_dump", url, "--format=custom", "--no-owner", "--no-privileges",
-                     f"--snapshot={snapshot}", f"--file={dest}")  # fmt: skip
+            _pg_tool(
+                "pg_dump",
+                url,
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--snapshot={snapshot}",
+                f"--file={dest}",
+            )
     return counts, revision
 
 
@@ -382,8 +402,14 @@ class Restored:
     counts: dict[str, int]
 
 
-def restore(settings: Settings, path: Path, *, force: bool = False, passphrase: str | None = None,
-            step: Step | None = None) -> Restored:  # fmt: skip
+def restore(
+    settings: Settings,
+    path: Path,
+    *,
+    force: bool = False,
+    passphrase: str | None = None,
+    step: Step | None = None,
+) -> Restored:
     """Restore ``path`` into the database and data dir of ``settings``: refused when either
     holds a range already, unless ``force``. The counts restored are checked against the
     manifest."""
@@ -443,8 +469,9 @@ def _check_schema(manifest: Manifest, where: str) -> None:
         )
 
 
-def _read_secrets(manifest: Manifest, work: Path, passphrase: str | None,
-                  where: str) -> dict[str, str]:  # fmt: skip
+def _read_secrets(
+    manifest: Manifest, work: Path, passphrase: str | None, where: str
+) -> dict[str, str]:
     if manifest.secrets == "sealed":
         if not passphrase:
             raise InvalidInput(
@@ -473,8 +500,12 @@ def _check_secrets_target(settings: Settings, secrets: dict[str, str], force: bo
             )
     if given := settings.overridden(secrets):
         names = ", ".join(given)
-        log.warning("%s set in the environment differ from the backup's and will win: the "
-                    "restored range needs the backup's (in %s)", names, SECRETS_FILE)  # fmt: skip
+        log.warning(
+            "%s set in the environment differ from the backup's and will win: the "
+            "restored range needs the backup's (in %s)",
+            names,
+            SECRETS_FILE,
+        )
 
 
 def _sqlite_tables(path: Path) -> int:
@@ -508,9 +539,9 @@ def _restore_pg(url: str, dump: Path, force: bool) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            tables = conn.execute(text(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
-            )).scalar()  # fmt: skip
+            tables = conn.execute(
+                text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            ).scalar()
             if tables and not force:
                 raise Conflict(
                     "{url} already holds tables: restore into an empty database, or --force to "
@@ -522,8 +553,15 @@ def _restore_pg(url: str, dump: Path, force: bool) -> None:
                 conn.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-    _pg_tool("pg_restore", url, "--no-owner", "--no-privileges", "--exit-on-error",
-             "--single-transaction", str(dump))  # fmt: skip
+    _pg_tool(
+        "pg_restore",
+        url,
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        "--single-transaction",
+        str(dump),
+    )
 
 
 # --- rolling backups (the worker) ------------------------------------------------------------
@@ -539,8 +577,11 @@ def rolling_name(now: datetime) -> str:
 def _rolling(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.name.startswith(ROLLING_PREFIX)
-                  and p.name.endswith(ROLLING_SUFFIX))  # fmt: skip
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.name.startswith(ROLLING_PREFIX) and p.name.endswith(ROLLING_SUFFIX)
+    )
 
 
 def rolling(ctx: Range) -> Backup:
@@ -548,8 +589,11 @@ def rolling(ctx: Range) -> Backup:
     directory = ctx.settings.resolved_backup_dir
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     passphrase = ctx.settings.backup_passphrase
-    backup = take(ctx, directory / rolling_name(ctx.clock.now()),
-                  passphrase=passphrase.get_secret_value() if passphrase else None)  # fmt: skip
+    backup = take(
+        ctx,
+        directory / rolling_name(ctx.clock.now()),
+        passphrase=passphrase.get_secret_value() if passphrase else None,
+    )
     for old in _rolling(directory)[: -ctx.settings.backup_keep]:
         old.unlink()
     return backup

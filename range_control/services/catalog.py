@@ -95,8 +95,11 @@ class Known:
     def of(cls, rows: Iterable[Any]) -> Known:
         """From anything with ``id``, ``slug`` and ``name`` (rows, ORM objects)."""
         rows = list(rows)
-        return cls(frozenset(r.slug for r in rows), {r.name: r.slug for r in rows},
-                   {r.id: r.slug for r in rows})  # fmt: skip
+        return cls(
+            frozenset(r.slug for r in rows),
+            {r.name: r.slug for r in rows},
+            {r.id: r.slug for r in rows},
+        )
 
 
 def known_in(ctx: Range) -> Known:
@@ -250,11 +253,21 @@ def _solution_warnings(item: Loaded) -> list[Problem]:
         return []
     target = _inside(item.directory, sol.path)
     if target is None or not target.is_file():
-        return [Problem(item.path, "solution", f"{sol.path!r} is not a file in the challenge: "
-                        "no write-up is stored")]  # fmt: skip
+        return [
+            Problem(
+                item.path,
+                "solution",
+                f"{sol.path!r} is not a file in the challenge: no write-up is stored",
+            )
+        ]
     if target.stat().st_size > MAX_SOLUTION_BYTES:
-        return [Problem(item.path, "solution", f"{sol.path!r} is larger than "
-                        f"{MAX_SOLUTION_BYTES // 1024} KiB: not stored")]  # fmt: skip
+        return [
+            Problem(
+                item.path,
+                "solution",
+                f"{sol.path!r} is larger than {MAX_SOLUTION_BYTES // 1024} KiB: not stored",
+            )
+        ]
     return []
 
 
@@ -270,8 +283,10 @@ def _environment_problems(
         if svc.build is None:
             present = image_present(svc.image) if image_present and svc.image else True
             if present is False:
-                msg = (f"the image {svc.image!r} is not on the engine, and the range pulls from "
-                       "no registry: `docker load` it, or build it from a directory")  # fmt: skip
+                msg = (
+                    f"the image {svc.image!r} is not on the engine, and the range pulls from "
+                    "no registry: `docker load` it, or build it from a directory"
+                )
                 problems.append(Problem(item.path, f"{where}.image", msg))
             elif present is None:
                 msg = f"no engine answers: whether the image {svc.image!r} is there is not checked"
@@ -349,9 +364,13 @@ def lint(
             if resolve_prerequisite(req, result.challenges, known or Known()) is None:
                 what = f"id {req}" if isinstance(req, int) else repr(req)
                 result.problems.append(
-                    Problem(item.path, f"requirements.{i}", f"{what} is not a challenge in this "
-                            "set nor in the database (sync it first, or fix the name)")
-                )  # fmt: skip
+                    Problem(
+                        item.path,
+                        f"requirements.{i}",
+                        f"{what} is not a challenge in this "
+                        "set nor in the database (sync it first, or fix the name)",
+                    )
+                )
     return result
 
 
@@ -366,12 +385,23 @@ def _translation_warnings(items: list[Loaded]) -> list[Problem]:
             by_lang.setdefault(lang, []).append(item)
             where = f"translations.{lang}"
             if t.hints and len(t.hints) != len(item.spec.hints):
-                out.append(Problem(item.path, f"{where}.hints", f"{len(t.hints)} translated "
-                                   f"hint(s) for {len(item.spec.hints)} hint(s): they are "
-                                   "matched by position"))  # fmt: skip
+                out.append(
+                    Problem(
+                        item.path,
+                        f"{where}.hints",
+                        f"{len(t.hints)} translated "
+                        f"hint(s) for {len(item.spec.hints)} hint(s): they are "
+                        "matched by position",
+                    )
+                )
             if lang not in languages():
-                out.append(Problem(item.path, where, f"the pages do not speak {lang!r} (no "
-                                   "catalog), so no team can choose it"))  # fmt: skip
+                out.append(
+                    Problem(
+                        item.path,
+                        where,
+                        f"the pages do not speak {lang!r} (no catalog), so no team can choose it",
+                    )
+                )
     for lang, have in sorted(by_lang.items()):
         for item in items:
             if item not in have:
@@ -516,8 +546,11 @@ def spec_state_of(ch: Challenge) -> str:
 
 def overdue_releases(s: Session, now: datetime) -> list[tuple[datetime, str]]:
     """Release times that have come without the release applied (read only)."""
-    return [(ch.release_at, f"release:{ch.slug}") for ch in s.scalars(_due(now))
-            if ch.spec_state != spec_state_of(ch)]  # fmt: skip
+    return [
+        (ch.release_at, f"release:{ch.slug}")
+        for ch in s.scalars(_due(now))
+        if ch.spec_state != spec_state_of(ch)
+    ]
 
 
 def upcoming_releases(ctx: Range, now: datetime) -> list[tuple[datetime, str]]:
@@ -569,8 +602,9 @@ def _sync_hints(s: Session, ch: Challenge, spec: ChallengeSpec) -> None:
         requires = sorted({position_of[k] for k in h.requirements if k in position_of} - {pos})
         row = by_pos.pop(pos, None)
         if row is None:
-            ch.hints.append(Hint(position=pos, title=h.title, content=h.content, cost=h.cost,
-                                 requires=requires))  # fmt: skip
+            ch.hints.append(
+                Hint(position=pos, title=h.title, content=h.content, cost=h.cost, requires=requires)
+            )
         else:
             row.title, row.content, row.cost, row.retired = h.title, h.content, h.cost, False
             row.requires = requires
@@ -602,8 +636,11 @@ def has_environment(ctx: Range, slug: str) -> bool:
 
 def live_slugs_in(s: Session) -> set[str]:
     """The challenges with live services (one read, for pages that list many)."""
-    return {slug for slug, spec in s.execute(select(Challenge.slug, Challenge.spec))
-            if environment_of(spec) is not None}  # fmt: skip
+    return {
+        slug
+        for slug, spec in s.execute(select(Challenge.slug, Challenge.spec))
+        if environment_of(spec) is not None
+    }
 
 
 def attachment(ctx: Range, slug: str, name: str) -> Path | None:

@@ -113,8 +113,14 @@ def _tail(text: str, n: int = OUTPUT_LINES) -> str:
 class LiveCheck:
     """Runs the live check of many challenges, ``jobs`` at a time."""
 
-    def __init__(self, backend: Backend, *, jobs: int = 2, health_timeout: float = 180,
-                 progress: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        jobs: int = 2,
+        health_timeout: float = 180,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.backend = backend
         self.jobs = max(1, jobs)
         self.health_timeout = health_timeout
@@ -176,18 +182,25 @@ class LiveCheck:
         # Below Linux's ephemeral ports (32768+), where outgoing connections take theirs.
         low = 24000 + (index * 40 + secrets.randbelow(200) * 40) % 8000
         settings = Settings(
-            data_dir=tmp, database_url=f"sqlite:///{tmp / 'check.db'}", event_slug=event,
-            flag_secret=secrets.token_hex(16), secret_key=secrets.token_hex(16),
-            admin_token=secrets.token_hex(16), port_range=f"{low}-{low + 39}",
-            publish_ip="127.0.0.1", public_host="127.0.0.1", launch_pool=4,
-        )  # fmt: skip
+            data_dir=tmp,
+            database_url=f"sqlite:///{tmp / 'check.db'}",
+            event_slug=event,
+            flag_secret=secrets.token_hex(16),
+            secret_key=secrets.token_hex(16),
+            admin_token=secrets.token_hex(16),
+            port_range=f"{low}-{low + 39}",
+            publish_ip="127.0.0.1",
+            public_host="127.0.0.1",
+            launch_pool=4,
+        )
         ctx = Range.from_settings(settings)
         with _MIGRATING:  # Alembic's context is process-global: one upgrade at a time
             migrate.upgrade(ctx.store.engine)
         return ctx
 
-    def _steps(self, result: Result, item: Loaded, ctx: Range, rec: EnvironmentReconciler,
-               team: int) -> None:  # fmt: skip
+    def _steps(
+        self, result: Result, item: Loaded, ctx: Range, rec: EnvironmentReconciler, team: int
+    ) -> None:
         solver = catalog.solver_of(item)
         env = item.spec.environment
 
@@ -234,8 +247,14 @@ class LiveCheck:
         def solve() -> str:
             assert solver is not None
             net = network_name(ctx.event_slug, team) if env is not None else None
-            job = Job(ctx.event_slug, f"rc-{ctx.event_slug}-solver", solver_image[0],
-                      tuple(solver.command), net, solver.timeout)  # fmt: skip
+            job = Job(
+                ctx.event_slug,
+                f"rc-{ctx.event_slug}-solver",
+                solver_image[0],
+                tuple(solver.command),
+                net,
+                solver.timeout,
+            )
             done = self.backend.run_job(job, self.cancel)
             if self.cancel.is_set():
                 raise Cancelled
@@ -245,8 +264,9 @@ class LiveCheck:
             result.output = done.stdout
             if done.exit_code != 0:
                 out = done.stdout + done.stderr
-                raise StepFailed(f"solver exited with code {done.exit_code}: {_tail(out, 1)}\n"
-                                 f"{_tail(out)}")  # fmt: skip
+                raise StepFailed(
+                    f"solver exited with code {done.exit_code}: {_tail(out, 1)}\n{_tail(out)}"
+                )
             return ""
 
         def flag() -> str:
@@ -284,19 +304,26 @@ class LiveCheck:
         while True:
             if self.cancel.is_set():
                 raise Cancelled
-            seen = {o.labels.get(SERVICE): o for o in self.backend.containers(event)
-                    if o.labels.get(ROLE) == "service"}  # fmt: skip
+            seen = {
+                o.labels.get(SERVICE): o
+                for o in self.backend.containers(event)
+                if o.labels.get(ROLE) == "service"
+            }
             for name in services:
                 obs = seen.get(name)
                 if obs is not None and obs.status in ("exited", "dead", "restarting"):
                     head, _, tail = self.backend.why_down(obs, OUTPUT_LINES).partition(":\n")
-                    raise StepFailed(f"service {name} {obs.status} ({head})"
-                                     + (f":\n{_tail(tail)}" if tail else ""))  # fmt: skip
+                    raise StepFailed(
+                        f"service {name} {obs.status} ({head})"
+                        + (f":\n{_tail(tail)}" if tail else "")
+                    )
             pending = [
-                n for n in services
-                if n not in seen or seen[n].status != "running"
+                n
+                for n in services
+                if n not in seen
+                or seen[n].status != "running"
                 or seen[n].health not in (None, "healthy")
-            ]  # fmt: skip
+            ]
             if not pending:
                 # A service without a healthcheck counts once it has stayed up for a while: a
                 # crash on start must not pass as "running".
@@ -370,12 +397,23 @@ def junit_xml(results: list[Result], warnings: dict[str, list[str]] | None = Non
     """One ``testcase`` per challenge; a failure names the step and why; timings per step,
     then the challenge's lint warnings (``warnings``: slug -> lines) in ``system-out``."""
     failures = sum(1 for r in results if not r.ok)
-    suite = ET.Element("testsuite", name="challenges", tests=str(len(results)),
-                       failures=str(failures), errors="0",
-                       time=f"{sum(r.seconds for r in results):.3f}")  # fmt: skip
+    suite = ET.Element(
+        "testsuite",
+        name="challenges",
+        tests=str(len(results)),
+        failures=str(failures),
+        errors="0",
+        time=f"{sum(r.seconds for r in results):.3f}",
+    )
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname="challenges.check", name=r.slug,
-                             file=str(r.path), time=f"{r.seconds:.3f}")  # fmt: skip
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="challenges.check",
+            name=r.slug,
+            file=str(r.path),
+            time=f"{r.seconds:.3f}",
+        )
         bad = r.failure
         if bad is not None:
             first = bad.detail.splitlines()[0] if bad.detail else ""

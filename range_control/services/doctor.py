@@ -71,11 +71,22 @@ class _Doctor:
 
     def run(self) -> list[Check]:
         steps: list[Callable[[], Check]] = [
-            self.database, self.schema, self.integrity, self.data_dir, self.secrets,
-            self.engine, self.host_guard, self.address_pool, self.wireguard, self.images,
+            self.database,
+            self.schema,
+            self.integrity,
+            self.data_dir,
+            self.secrets,
+            self.engine,
+            self.host_guard,
+            self.address_pool,
+            self.wireguard,
+            self.images,
             self.memory,
-            self.disk, self.clock, self.scheduler, self.backups,
-        ]  # fmt: skip
+            self.disk,
+            self.clock,
+            self.scheduler,
+            self.backups,
+        ]
         for step in steps:
             name = step.__name__.replace("_", " ")
             try:
@@ -132,12 +143,17 @@ class _Doctor:
         if not os.access(d, os.W_OK):
             return _fail("data dir", f"{d} is not writable by this user (uid {os.getuid()})")
         if st.st_mode & 0o077:
-            return _fail("data dir", f"{d} is mode {stat.S_IMODE(st.st_mode):04o}: others can "
-                                     f"read the database and secrets; chmod 700 {d}")  # fmt: skip
+            return _fail(
+                "data dir",
+                f"{d} is mode {stat.S_IMODE(st.st_mode):04o}: others can "
+                f"read the database and secrets; chmod 700 {d}",
+            )
         loose = [p.name for p in d.iterdir() if p.is_file() and p.stat().st_mode & 0o077]
         if loose:
-            return _fail("data dir", f"files readable by others in {d}: {', '.join(sorted(loose))}"
-                                     " (chmod 600)")  # fmt: skip
+            return _fail(
+                "data dir",
+                f"files readable by others in {d}: {', '.join(sorted(loose))} (chmod 600)",
+            )
         return _ok("data dir", f"{d}: writable, 0700")
 
     def secrets(self) -> Check:
@@ -146,20 +162,27 @@ class _Doctor:
             stored = stored_secrets(self.settings.data_dir)
         except ValueError:
             return _fail("secrets", f"{path} is not JSON: restore it from a backup")
-        missing = [n for n in GENERATED_SECRETS
-                   if getattr(self.settings, n) is None and n not in stored]  # fmt: skip
+        missing = [
+            n for n in GENERATED_SECRETS if getattr(self.settings, n) is None and n not in stored
+        ]
         differ = self.settings.overridden(stored)
         if missing:
             teams = self._teams_in_db()
             what = ", ".join(missing)
             if teams:
-                return _fail("secrets", f"{what} missing from {path} and the environment while "
-                                        f"{teams} teams exist: every dynamic flag and token would "
-                                        "change; restore secrets.json from a backup")  # fmt: skip
+                return _fail(
+                    "secrets",
+                    f"{what} missing from {path} and the environment while "
+                    f"{teams} teams exist: every dynamic flag and token would "
+                    "change; restore secrets.json from a backup",
+                )
             return _warn("secrets", f"{what} not set yet: generated at the first start")
         if differ:
-            return _warn("secrets", f"{', '.join(differ)} in the environment differ from {path}: "
-                                    "the environment wins; keep it set on every start")  # fmt: skip
+            return _warn(
+                "secrets",
+                f"{', '.join(differ)} in the environment differ from {path}: "
+                "the environment wins; keep it set on every start",
+            )
         return _ok("secrets", "present and stable")
 
     def _teams_in_db(self) -> int:
@@ -188,9 +211,12 @@ class _Doctor:
         if isinstance(facts, Check):
             return facts
         if facts.guard_missing:
-            return _fail("host guard", f"{len(facts.guard_missing)} rule(s) missing, e.g. "
-                         f"{facts.guard_missing[0]}: the reconciler installs them when it runs "
-                         "(as root); a firewall reload drops them")  # fmt: skip
+            return _fail(
+                "host guard",
+                f"{len(facts.guard_missing)} rule(s) missing, e.g. "
+                f"{facts.guard_missing[0]}: the reconciler installs them when it runs "
+                "(as root); a firewall reload drops them",
+            )
         return _ok("host guard", "every rule in place")
 
     def _planned(self) -> int:
@@ -207,11 +233,16 @@ class _Doctor:
         have = len(self.backend.networks(ctx.event_slug))
         needed = max(0, planned + 1 - have)  # one per team, and the edge
         if needed > facts.networks_free:
-            return _fail("address pool", f"{planned} teams need {needed} more networks, the "
-                         f"engine's address pools hold {facts.networks_free}: set "
-                         "default-address-pools in /etc/docker/daemon.json")  # fmt: skip
-        return _ok("address pool", f"{facts.networks_free} networks free, {needed} needed "
-                                   f"for {planned} teams")  # fmt: skip
+            return _fail(
+                "address pool",
+                f"{planned} teams need {needed} more networks, the "
+                f"engine's address pools hold {facts.networks_free}: set "
+                "default-address-pools in /etc/docker/daemon.json",
+            )
+        return _ok(
+            "address pool",
+            f"{facts.networks_free} networks free, {needed} needed for {planned} teams",
+        )
 
     def wireguard(self) -> Check:
         """Members' WireGuard access: on (the engine gives /dev/net/tun, the tunnel subnet
@@ -224,8 +255,9 @@ class _Doctor:
         problem = self.backend.wireguard_problem()
         if problem is not None:
             return _warn("wireguard", problem)
-        clash = team_access.check_subnet(self.settings.wireguard_subnet,
-                                         self.backend.address_pools())  # fmt: skip
+        clash = team_access.check_subnet(
+            self.settings.wireguard_subnet, self.backend.address_pools()
+        )
         if clash is not None:
             return _fail("wireguard", clash)
         return _ok("wireguard", f"gateways can run; tunnel subnet {self.settings.wireguard_subnet}")
@@ -236,8 +268,11 @@ class _Doctor:
             raise ServiceError("no current schema (see the schema check)")
         with ctx.store.read() as s:
             rows = s.scalars(select(Challenge)).all()
-            return [(ch.slug, dict(ch.images), EnvironmentSpec.model_validate(ch.environment))
-                    for ch in rows if ch.environment]  # fmt: skip
+            return [
+                (ch.slug, dict(ch.images), EnvironmentSpec.model_validate(ch.environment))
+                for ch in rows
+                if ch.environment
+            ]
 
     def images(self) -> Check:
         facts = self._need_engine("images")
@@ -255,8 +290,11 @@ class _Doctor:
             more = " ..." if len(missing) > 5 else ""
             listed = ", ".join(missing[:5]) + more
             return _fail("images", f"missing: {listed}: `rangectl images build`")
-        return _ok("images", f"base image and {sum(len(e.services) for *_, e in live)} "
-                             "challenge service images present")  # fmt: skip
+        return _ok(
+            "images",
+            f"base image and {sum(len(e.services) for *_, e in live)} "
+            "challenge service images present",
+        )
 
     def memory(self) -> Check:
         facts = self._need_engine("memory")
@@ -269,8 +307,10 @@ class _Doctor:
         need = planned * per_team
         have = facts.memory_bytes
         gib = 1 << 30
-        detail = (f"{planned} teams x {per_team / (1 << 20):.0f} MiB (every live challenge and "
-                  f"a jumpbox) = {need / gib:.1f} GiB of {have / gib:.1f} GiB")  # fmt: skip
+        detail = (
+            f"{planned} teams x {per_team / (1 << 20):.0f} MiB (every live challenge and "
+            f"a jumpbox) = {need / gib:.1f} GiB of {have / gib:.1f} GiB"
+        )
         if need > have:
             return _fail("memory", detail + ": add nodes or memory, or open fewer at once")
         if need > 0.8 * have:
@@ -286,14 +326,20 @@ class _Doctor:
         want = max(DATA_DIR_FREE_BYTES, 3 * db)
         gib = 1 << 30
         if free < want:
-            return _fail("disk", f"{free / gib:.1f} GiB free for the data dir, {want / gib:.1f} "
-                                 "GiB wanted (database, WAL, backups)")  # fmt: skip
+            return _fail(
+                "disk",
+                f"{free / gib:.1f} GiB free for the data dir, {want / gib:.1f} "
+                "GiB wanted (database, WAL, backups)",
+            )
         detail = f"data dir {free / gib:.1f} GiB free"
         if self.facts is not None and self.facts.root_free_bytes is not None:
             root = self.facts.root_free_bytes
             if root < ENGINE_FREE_BYTES:
-                return _fail("disk", f"{detail}; the engine's image store has {root / gib:.1f} "
-                                     f"GiB free, {ENGINE_FREE_BYTES / gib:.0f} wanted")  # fmt: skip
+                return _fail(
+                    "disk",
+                    f"{detail}; the engine's image store has {root / gib:.1f} "
+                    f"GiB free, {ENGINE_FREE_BYTES / gib:.0f} wanted",
+                )
             detail += f", engine {root / gib:.1f} GiB"
         return _ok("disk", detail)
 
@@ -325,16 +371,24 @@ class _Doctor:
         else:
             lease.release()
             running = False
-        late = [(at, key) for at, key in scenario.overdue(ctx)
-                if (ctx.clock.now() - at).total_seconds() > SCHEDULER_LATE_SECONDS]  # fmt: skip
+        late = [
+            (at, key)
+            for at, key in scenario.overdue(ctx)
+            if (ctx.clock.now() - at).total_seconds() > SCHEDULER_LATE_SECONDS
+        ]
         if late:
             at, key = late[0]
             why = "running but late" if running else "not running (start `rangectl worker`)"
-            return _fail("scheduler", f"{len(late)} milestone(s) overdue, e.g. {key} due "
-                                      f"{at:%H:%M:%S}: the scheduler is {why}")  # fmt: skip
+            return _fail(
+                "scheduler",
+                f"{len(late)} milestone(s) overdue, e.g. {key} due "
+                f"{at:%H:%M:%S}: the scheduler is {why}",
+            )
         if not running:
-            return _warn("scheduler", "not running: `rangectl worker` (or `rangectl serve`) "
-                                      "applies the timeline")  # fmt: skip
+            return _warn(
+                "scheduler",
+                "not running: `rangectl worker` (or `rangectl serve`) applies the timeline",
+            )
         return _ok("scheduler", "running, nothing overdue")
 
     def backups(self) -> Check:
@@ -348,8 +402,11 @@ class _Doctor:
             return _fail("backups", f"none yet in {self.settings.resolved_backup_dir}")
         age = (datetime.now(UTC) - last.taken_at).total_seconds()
         if age > 2 * every:
-            return _fail("backups", f"the newest ({last.path.name}) is {age / 60:.0f} min old, "
-                                    f"more than twice RANGE_BACKUP_EVERY")  # fmt: skip
+            return _fail(
+                "backups",
+                f"the newest ({last.path.name}) is {age / 60:.0f} min old, "
+                f"more than twice RANGE_BACKUP_EVERY",
+            )
         return _ok("backups", f"newest {last.path.name}, {age / 60:.0f} min old")
 
 

@@ -12,8 +12,9 @@ from range_control.errors import Unavailable
 from range_control.settings import Settings
 
 
-def backend(settings: Settings, *, publish_ip: str | None = None,
-            health_interval: float | None = None) -> Backend:  # fmt: skip
+def backend(
+    settings: Settings, *, publish_ip: str | None = None, health_interval: float | None = None
+) -> Backend:
     """The configured engine, known to answer; :class:`Unavailable` (one clear line) if not."""
     try:
         return connect(settings, publish_ip=publish_ip, health_interval=health_interval)

@@ -76,8 +76,11 @@ def up(ctx: Range, sel: Selection, actor: str) -> int:
         for t in teams:
             for c in challenges:
                 if (t.id, c.id) not in have:
-                    s.add(Instance(team_id=t.id, challenge_id=c.id, origin="organiser",
-                                   created_at=now))  # fmt: skip
+                    s.add(
+                        Instance(
+                            team_id=t.id, challenge_id=c.id, origin="organiser", created_at=now
+                        )
+                    )
                     added += 1
         audit(s, ctx, actor, "env.up", team=sel.team, challenge=sel.challenge, added=added)
     return added
@@ -136,8 +139,7 @@ def reset(ctx: Range, sel: Selection, actor: str) -> int:
         found = list(s.scalars(_selected(s, select(Instance), sel)))
         for inst in found:
             _renew(inst)
-        audit(s, ctx, actor, "env.reset", team=sel.team, challenge=sel.challenge,
-              reset=len(found))  # fmt: skip
+        audit(s, ctx, actor, "env.reset", team=sel.team, challenge=sel.challenge, reset=len(found))
     return len(found)
 
 
@@ -149,13 +151,21 @@ def down(ctx: Range, sel: Selection, actor: str) -> int:
 
 
 _STATUS = (
-    select(Instance.id, Team.name.label("team"), Challenge.slug.label("challenge"),
-           Instance.state, Instance.health, Instance.restarts, Instance.expires_at,
-           Instance.last_error, Instance.node)
+    select(
+        Instance.id,
+        Team.name.label("team"),
+        Challenge.slug.label("challenge"),
+        Instance.state,
+        Instance.health,
+        Instance.restarts,
+        Instance.expires_at,
+        Instance.last_error,
+        Instance.node,
+    )
     .join(Team, Team.id == Instance.team_id)
     .join(Challenge, Challenge.id == Instance.challenge_id)
     .order_by(Team.name, Challenge.slug)
-)  # fmt: skip
+)
 
 
 def status(ctx: Range) -> list[EnvRowOut]:
@@ -168,16 +178,19 @@ def status_in(s: Session) -> list[EnvRowOut]:
     return [EnvRowOut.model_validate(row) for row in s.execute(_STATUS)]
 
 
-def jumpbox_access(ctx: Range, team_id: int, token_hash: str, port: int,
-                   host: str | None = None) -> JumpboxOut:  # fmt: skip
+def jumpbox_access(
+    ctx: Range, team_id: int, token_hash: str, port: int, host: str | None = None
+) -> JumpboxOut:
     """How a team logs in to its jumpbox: shown only to that team (and to organisers). The
     password follows the team's token (``token_hash``); ``host`` is where the jumpbox runs
     now, when the engine says (a Swarm node)."""
     host = host or ctx.settings.public_host
-    password = jumpbox_password(secret(ctx.settings.flag_secret), ctx.event_slug, team_id,
-                                token_hash)  # fmt: skip
-    return JumpboxOut(host=host, port=port, user="team", password=password,
-                      command=f"ssh -p {port} team@{host}")  # fmt: skip
+    password = jumpbox_password(
+        secret(ctx.settings.flag_secret), ctx.event_slug, team_id, token_hash
+    )
+    return JumpboxOut(
+        host=host, port=port, user="team", password=password, command=f"ssh -p {port} team@{host}"
+    )
 
 
 def team_jumpbox(ctx: Range, team_id: int) -> JumpboxOut | None:
@@ -200,8 +213,10 @@ def jumpboxes(ctx: Range) -> list[TeamJumpboxOut]:
             .where(PortAllocation.purpose == "jumpbox")
             .order_by(Team.name)
         ).all()
-    return [TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, token, port, host))
-            for name, tid, token, port, host in rows]  # fmt: skip
+    return [
+        TeamJumpboxOut(team=name, jumpbox=jumpbox_access(ctx, tid, token, port, host))
+        for name, tid, token, port, host in rows
+    ]
 
 
 # --- a team's own instance ----------------------------------------------------------------
@@ -223,8 +238,9 @@ def _team_instance(
     """The challenge (visible, live, open to this team) and the team's instance of it."""
     ch, env = _team_challenge(s, slug)
     access.require_unlocked(s.connection(), team_id, slug, ch.prerequisites)
-    inst = s.scalar(select(Instance).where(Instance.team_id == team_id,
-                                           Instance.challenge_id == ch.id))  # fmt: skip
+    inst = s.scalar(
+        select(Instance).where(Instance.team_id == team_id, Instance.challenge_id == ch.id)
+    )
     return ch, env, inst
 
 
@@ -271,8 +287,15 @@ def request_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOu
             )
         _rate_limit(s, ctx, team_id, now)
         if inst is None:
-            s.add(Instance(team_id=team_id, challenge_id=ch.id, origin="team", created_at=now,
-                           expires_at=now + env.lifetime))  # fmt: skip
+            s.add(
+                Instance(
+                    team_id=team_id,
+                    challenge_id=ch.id,
+                    origin="team",
+                    created_at=now,
+                    expires_at=now + env.lifetime,
+                )
+            )
             action = "instance.start"
         else:
             _renew(inst)
@@ -323,8 +346,14 @@ def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
         ch, env, inst = _team_instance(s, team_id, slug)
         if inst is None or not ctx.settings.environments_on:
             state = "absent" if ctx.settings.environments_on else "unavailable"
-            return InstanceOut(challenge=slug, state=state, health=None, expires_at=None,
-                               can_extend_from=None, connection=None)  # fmt: skip
+            return InstanceOut(
+                challenge=slug,
+                state=state,
+                health=None,
+                expires_at=None,
+                can_extend_from=None,
+                connection=None,
+            )
         allocs = {
             (a.instance_id, a.purpose): a
             for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
@@ -334,16 +363,21 @@ def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     jb = allocs.get((None, "jumpbox"))
     published = [
         (svc.name, p, allocs[(inst.id, f"{svc.name}:{p}")])
-        for svc in env.services if svc.exposure == "published" for p in svc.ports
+        for svc in env.services
+        if svc.exposure == "published"
+        for p in svc.ports
         if (inst.id, f"{svc.name}:{p}") in allocs
-    ]  # fmt: skip
+    ]
     connection = ConnectionOut(
-        jumpbox=(jumpbox_access(ctx, team_id, token_hash, jb.port, jb.host)
-                 if jb is not None else None),
+        jumpbox=(
+            jumpbox_access(ctx, team_id, token_hash, jb.port, jb.host) if jb is not None else None
+        ),
         services=[ServicePortsOut(name=svc.name, ports=svc.ports) for svc in env.services],
-        published=[PublishedOut(service=name, port=p, address=f"{a.host or default}:{a.port}")
-                   for name, p, a in published],
-    )  # fmt: skip
+        published=[
+            PublishedOut(service=name, port=p, address=f"{a.host or default}:{a.port}")
+            for name, p, a in published
+        ],
+    )
     can_extend = None
     if inst.expires_at is not None:
         can_extend = max(_extend_opens(inst, env), now)

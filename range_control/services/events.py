@@ -75,10 +75,18 @@ def current_in(conn: Connection, ctx: Range, now: datetime) -> EventView:
     defaults; it is never created here, so this is safe inside any transaction."""
     ev = _EVENT.one_or_none(conn, slug=ctx.event_slug)
     if ev is None:
-        return EventView(slug=ctx.event_slug, name=ctx.event_slug.upper(), state="not_started",
-                         starts_at=None, ends_at=None, freeze_at=None,
-                         points_fixed_at_solve=False, first_blood_bonus=0, frozen=False,
-                         generation=0)  # fmt: skip
+        return EventView(
+            slug=ctx.event_slug,
+            name=ctx.event_slug.upper(),
+            state="not_started",
+            starts_at=None,
+            ends_at=None,
+            freeze_at=None,
+            points_fixed_at_solve=False,
+            first_blood_bonus=0,
+            frozen=False,
+            generation=0,
+        )
     return view_of(ev, now)
 
 
@@ -88,11 +96,16 @@ def current(ctx: Range) -> EventView:
 
 
 _MARKER = select(
-    Event.score_generation, Event.control_generation, Event.state, Event.name,
-    Event.starts_at, Event.ends_at, Event.freeze_at,
+    Event.score_generation,
+    Event.control_generation,
+    Event.state,
+    Event.name,
+    Event.starts_at,
+    Event.ends_at,
+    Event.freeze_at,
     select(func.max(Announcement.id)).scalar_subquery(),
     select(func.max(TimelineLog.id)).scalar_subquery(),
-).where(Event.slug == bindparam("slug"))  # fmt: skip
+).where(Event.slug == bindparam("slug"))
 
 
 def page_marker(ctx: Range) -> tuple[Any, ...]:

@@ -25,9 +25,15 @@ def _hint_view(h: Hint, shown: bool, waiting_for: list[int], translations: Any) 
         lang: {k: v for k, v in t.items() if v and (k == "title" or shown)}
         for lang, t in hint_translations(translations, h.position).items()
     }
-    return HintOut(id=h.id, title=h.title, cost=h.cost, unlocked=shown,
-                   content=h.content if shown else None, requires=waiting_for,
-                   translations={lang: t for lang, t in langs.items() if t})  # fmt: skip
+    return HintOut(
+        id=h.id,
+        title=h.title,
+        cost=h.cost,
+        unlocked=shown,
+        content=h.content if shown else None,
+        requires=waiting_for,
+        translations={lang: t for lang, t in langs.items() if t},
+    )
 
 
 def _open_hints(rows: Sequence[Hint], paid: set[int]) -> dict[int, list[int]]:
@@ -48,10 +54,13 @@ def _open_hints(rows: Sequence[Hint], paid: set[int]) -> dict[int, list[int]]:
         return memo[h.id]
 
     return {
-        h.id: [by_pos[p].id for p in h.requires or [] if p in by_pos
-               and not is_open(by_pos[p], frozenset({h.position, p}))]
+        h.id: [
+            by_pos[p].id
+            for p in h.requires or []
+            if p in by_pos and not is_open(by_pos[p], frozenset({h.position, p}))
+        ]
         for h in rows
-    }  # fmt: skip
+    }
 
 
 def _paid(s: Session, team_id: int, rows: Sequence[Hint]) -> set[int]:
@@ -77,10 +86,14 @@ def hints_for(s: Session, team_id: int, challenge_id: int, translations: Any) ->
     paid = _paid(s, team_id, rows)
     waiting = _open_hints(rows, paid)
     return [
-        _hint_view(h, not waiting[h.id] and (h.id in paid or h.cost == 0 or h.released),
-                   waiting[h.id], translations)
+        _hint_view(
+            h,
+            not waiting[h.id] and (h.id in paid or h.cost == 0 or h.released),
+            waiting[h.id],
+            translations,
+        )
         for h in rows
-    ]  # fmt: skip
+    ]
 
 
 def unlock(ctx: Range, team_id: int, hint_id: int, account_id: int | None = None) -> HintOut:
@@ -111,8 +124,15 @@ def unlock(ctx: Range, team_id: int, hint_id: int, account_id: int | None = None
             raise EventNotRunning("the event is not running (state: {state})", state=event.state)
         try:
             with s.begin_nested():
-                s.add(HintUnlock(team_id=team_id, hint_id=hint_id, cost=hint.cost, created_at=now,
-                                 account_id=account_id))  # fmt: skip
+                s.add(
+                    HintUnlock(
+                        team_id=team_id,
+                        hint_id=hint_id,
+                        cost=hint.cost,
+                        created_at=now,
+                        account_id=account_id,
+                    )
+                )
         except IntegrityError:
             return _hint_view(hint, True, [], ch.translations)
         bump_generation(s, ctx)

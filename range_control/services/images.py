@@ -30,8 +30,13 @@ def build_challenge(backend: Backend, item: Loaded) -> None:
         backend.ensure_image(ServiceRun(spec, ref), item.slug, str(item.directory))
 
 
-def build_base(backend: Backend, progress: Callable[[str], None], *, rebuild: bool = False,
-               tag: str | None = None) -> bool:  # fmt: skip
+def build_base(
+    backend: Backend,
+    progress: Callable[[str], None],
+    *,
+    rebuild: bool = False,
+    tag: str | None = None,
+) -> bool:
     """The base image (debootstrap); True when it was built now."""
     try:
         return backend.ensure_base_image(progress, rebuild=rebuild, tag=tag)

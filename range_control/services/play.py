@@ -53,17 +53,31 @@ def challenge_detail(ctx: Range, team_id: int, slug: str) -> ChallengeDetail:
             select(Solve.id).where(Solve.team_id == team_id, Solve.challenge_id == ch.id)
         )
         state = snap.board.challenges.get(ch.id)
-        live = "none" if not ch.environment else (
-            "available" if ctx.settings.environments_on else "unavailable"
-        )  # fmt: skip
+        live = (
+            "none"
+            if not ch.environment
+            else ("available" if ctx.settings.environments_on else "unavailable")
+        )
         if access.missing_prerequisites(s.connection(), team_id, ch.prerequisites):
             return ChallengeDetail(
-                slug=ch.slug, name=ch.name, category=ch.category, author=None, description="",
-                value=state.value if state else ch.value, solves=state.solves if state else 0,
-                solved_by_me=False, files=[], connection_info=None, max_attempts=ch.max_attempts,
-                requires=list(ch.prerequisites), tags=[], hints=[], locked=True, environment=live,
+                slug=ch.slug,
+                name=ch.name,
+                category=ch.category,
+                author=None,
+                description="",
+                value=state.value if state else ch.value,
+                solves=state.solves if state else 0,
+                solved_by_me=False,
+                files=[],
+                connection_info=None,
+                max_attempts=ch.max_attempts,
+                requires=list(ch.prerequisites),
+                tags=[],
+                hints=[],
+                locked=True,
+                environment=live,
                 translations=names_in(ch.translations),
-            )  # fmt: skip
+            )
         return ChallengeDetail(
             slug=ch.slug,
             name=ch.name,

@@ -46,8 +46,9 @@ class PortPool:
             (a.team_id, a.instance_id, a.purpose): a.port for a in s.scalars(select(PortAllocation))
         }
         used = set(self.held.values())
-        self._free = {kind: self._candidates(used, kind)
-                      for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)}  # fmt: skip
+        self._free = {
+            kind: self._candidates(used, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)
+        }
 
     def _candidates(self, used: set[int], kind: int) -> Iterator[int]:
         """Free in the pool (a port is held for one purpose, TCP or UDP) and on this host."""

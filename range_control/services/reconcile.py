@@ -57,8 +57,14 @@ from range_control.store.models import (
 log = logging.getLogger("range_control.reconciler")
 
 # The pass's report and progress are this use case's results too.
-__all__ = ["EnvironmentReconciler", "PassReport", "Progress", "desired_state", "expire",
-           "write_back"]  # fmt: skip
+__all__ = [
+    "EnvironmentReconciler",
+    "PassReport",
+    "Progress",
+    "desired_state",
+    "expire",
+    "write_back",
+]
 
 
 def expire(ctx: Range) -> list[int]:
@@ -119,8 +125,17 @@ def desired_state(ctx: Range, *, wireguard: bool = False) -> tuple[DesiredState,
             except Unavailable as exc:
                 refused[inst.id] = exc.message
                 continue
-            out[inst.id] = DesiredInstance(event, team.id, inst.id, ch.slug, flag, runs,
-                                           inst.generation, host_ports, ch.source_dir)  # fmt: skip
+            out[inst.id] = DesiredInstance(
+                event,
+                team.id,
+                inst.id,
+                ch.slug,
+                flag,
+                runs,
+                inst.generation,
+                host_ports,
+                ch.source_dir,
+            )
             restarts[inst.id] = inst.restarts
         with_env = sorted({i.team_id for i in out.values()})
         tokens = {team.id: team.token_hash for _i, _c, team in rows}
@@ -134,10 +149,17 @@ def desired_state(ctx: Range, *, wireguard: bool = False) -> tuple[DesiredState,
         scenario = s.scalar(select(Event.scenario).where(Event.slug == event)) or {}
         packages = tuple((scenario.get("jumpbox") or {}).get("packages") or ())
         jumpboxes, gateways = {}, {}
-        peers = _by_team(s.execute(select(WireGuardPeer.team_id, WireGuardPeer.public_key,
-                                          WireGuardPeer.address)
-                                   .where(WireGuardPeer.team_id.in_(with_env))
-                                   .order_by(WireGuardPeer.id))) if wireguard else {}  # fmt: skip
+        peers = (
+            _by_team(
+                s.execute(
+                    select(WireGuardPeer.team_id, WireGuardPeer.public_key, WireGuardPeer.address)
+                    .where(WireGuardPeer.team_id.in_(with_env))
+                    .order_by(WireGuardPeer.id)
+                )
+            )
+            if wireguard
+            else {}
+        )
         for team_id in with_env:
             try:
                 port = ports.get(team_id, None, JUMPBOX)
@@ -148,8 +170,9 @@ def desired_state(ctx: Range, *, wireguard: bool = False) -> tuple[DesiredState,
                     del out[iid]
                 continue
             password = jumpbox_password(key, event, team_id, tokens[team_id])
-            jumpboxes[team_id] = DesiredJumpbox(event, team_id, port, password,
-                                                tuple(keys.get(team_id, ())), packages)  # fmt: skip
+            jumpboxes[team_id] = DesiredJumpbox(
+                event, team_id, port, password, tuple(keys.get(team_id, ())), packages
+            )
             if wg_port is not None:
                 gateways[team_id] = desired_gateway(ctx, team_id, wg_port, peers[team_id])
     return DesiredState(event, out, jumpboxes, restarts, gateways), refused
@@ -194,12 +217,14 @@ def write_back(ctx: Range, report: PassReport, refused: dict[int, str]) -> None:
 class EnvironmentReconciler:
     """The whole pass for one range: database steps around the engine steps."""
 
-    def __init__(self, ctx: Range, backend: Backend, *, pool: int | None = None,
-                 max_restarts: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self, ctx: Range, backend: Backend, *, pool: int | None = None, max_restarts: int = 3
+    ) -> None:
         self.ctx = ctx
         self.backend = backend
-        self.engine = Reconciler(backend, pool=pool or ctx.settings.launch_pool,
-                                 max_restarts=max_restarts)  # fmt: skip
+        self.engine = Reconciler(
+            backend, pool=pool or ctx.settings.launch_pool, max_restarts=max_restarts
+        )
 
     def wireguard_on(self) -> bool:
         """Gateways are wanted when the settings ask and the engine can run them."""
@@ -216,9 +241,13 @@ class EnvironmentReconciler:
             report.expired = expired
             report.failed.update(refused)
             write_back(self.ctx, report, refused)
-        for action, done in (("created", report.created), ("restarted", report.restarted),
-                             ("removed", report.removed), ("failed", report.failed),
-                             ("expired", report.expired)):  # fmt: skip
+        for action, done in (
+            ("created", report.created),
+            ("restarted", report.restarted),
+            ("removed", report.removed),
+            ("failed", report.failed),
+            ("expired", report.expired),
+        ):
             if done:
                 metrics.RECONCILE_ACTIONS.labels(action).inc(len(done))
         return report

@@ -225,12 +225,12 @@ def overdue(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, str
     return sorted(late)
 
 
-def _pending(s: Session, ctl: timeline.Control, st: timeline.State,
-             now: datetime) -> list[tuple[timeline.Milestone, datetime]]:  # fmt: skip
+def _pending(
+    s: Session, ctl: timeline.Control, st: timeline.State, now: datetime
+) -> list[tuple[timeline.Milestone, datetime]]:
     """The due milestones not applied yet, with when each was due (wall clock)."""
     done = set(s.scalars(select(TimelineLog.key)))
-    return [(m, timeline.wall_time(ctl, m.ex, now, st.ex_now)) for m in st.due
-            if m.key not in done]  # fmt: skip
+    return [(m, timeline.wall_time(ctl, m.ex, now, st.ex_now)) for m in st.due if m.key not in done]
 
 
 def rows_of(w: Where) -> list[PhaseRowOut]:
@@ -281,8 +281,13 @@ def overview_of(w: Where, ev: EventView | None = None) -> EventOut:
     phase = next_transition = None
     if st is not None and st.phase is not None and w.spec is not None:
         p = next(p for p in w.spec.phases if p.id == st.phase.id)
-        phase = {"id": st.phase.id, "title": st.phase.title, "briefing": p.briefing,
-                 "ends_at": st.phase_ends_at, "translations": _texts(p.translations)}  # fmt: skip
+        phase = {
+            "id": st.phase.id,
+            "title": st.phase.title,
+            "briefing": p.briefing,
+            "ends_at": st.phase_ends_at,
+            "translations": _texts(p.translations),
+        }
     if st is not None and st.next_at is not None and st.next_milestone is not None:
         next_transition = {"at": st.next_at, "milestone": st.next_milestone.key}
     return EventOut.model_validate(
@@ -377,16 +382,33 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
     if m.kind == "phase_start":
         p = phases[m.phase]
         langs = _announced(p.translations, "briefing")
-        s.add(Announcement(title=PHASE_PREFIX + p.title, body=p.briefing, source="phase",
-                           key=m.key, created_by="timeline", created_at=now,
-                           translations=langs))  # fmt: skip
+        s.add(
+            Announcement(
+                title=PHASE_PREFIX + p.title,
+                body=p.briefing,
+                source="phase",
+                key=m.key,
+                created_by="timeline",
+                created_at=now,
+                translations=langs,
+            )
+        )
         return False
     if m.kind != "inject":
         return False
     inj = phases[m.phase].injects[m.inject]
     langs = _announced(inj.translations, "message")
-    s.add(Announcement(title=inj.title, body=inj.message, source="inject", key=m.key,
-                       created_by="timeline", created_at=now, translations=langs))  # fmt: skip
+    s.add(
+        Announcement(
+            title=inj.title,
+            body=inj.message,
+            source="inject",
+            key=m.key,
+            created_by="timeline",
+            created_at=now,
+            translations=langs,
+        )
+    )
     action = inj.action
     if action is None or action.unlock_challenge:
         return False  # unlocking a challenge is part of the timeline's open set
@@ -405,8 +427,15 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
         if one is None:
             audit(s, ctx, "timeline", "award.skipped", team=award.team, reason="no such team")
     for team in chosen:
-        s.add(Award(team_id=team.id, value=award.value, reason=award.reason,
-                    created_by="timeline", created_at=now))  # fmt: skip
+        s.add(
+            Award(
+                team_id=team.id,
+                value=award.value,
+                reason=award.reason,
+                created_by="timeline",
+                created_at=now,
+            )
+        )
     return True
 
 
@@ -541,8 +570,14 @@ def post_announcement(
             t_title, t_body = _announcement_text(f"translations.{lang}.", t_title, t_body)
             langs[lang] = {"title": t_title, "body": t_body}
     with ctx.store.write() as s:
-        a = Announcement(title=title, body=body, source="organiser", created_by=actor,
-                         created_at=ctx.clock.now(), translations=langs)  # fmt: skip
+        a = Announcement(
+            title=title,
+            body=body,
+            source="organiser",
+            created_by=actor,
+            created_at=ctx.clock.now(),
+            translations=langs,
+        )
         s.add(a)
         s.flush()
         audit(s, ctx, actor, "announcement.post", title=title)

@@ -93,29 +93,52 @@ class Snapshot:
 
 
 _CHALLENGES = select(
-    Challenge.id, Challenge.slug, Challenge.name, Challenge.category, Challenge.type,
-    Challenge.value, Challenge.minimum, Challenge.decay, Challenge.decay_function,
-    Challenge.admin_state, Challenge.phase_state, Challenge.spec_state, Challenge.prerequisites,
-    Challenge.tags, Challenge.translations,
-)  # fmt: skip
+    Challenge.id,
+    Challenge.slug,
+    Challenge.name,
+    Challenge.category,
+    Challenge.type,
+    Challenge.value,
+    Challenge.minimum,
+    Challenge.decay,
+    Challenge.decay_function,
+    Challenge.admin_state,
+    Challenge.phase_state,
+    Challenge.spec_state,
+    Challenge.prerequisites,
+    Challenge.tags,
+    Challenge.translations,
+)
 _TEAMS = select(Team.id, Team.name, Team.country).where(Team.disabled.is_(False)).order_by(Team.id)
 _SOLVES = select(Solve.id, Solve.team_id, Solve.challenge_id, Solve.created_at)
 _AWARDS = select(Award.id, Award.team_id, Award.value, Award.created_at, Award.reason)
 _UNLOCKS = select(
-    HintUnlock.id, HintUnlock.team_id, Hint.challenge_id, HintUnlock.cost, HintUnlock.created_at,
+    HintUnlock.id,
+    HintUnlock.team_id,
+    Hint.challenge_id,
+    HintUnlock.cost,
+    HintUnlock.created_at,
     Hint.title,
-).join(Hint, Hint.id == HintUnlock.hint_id)  # fmt: skip
+).join(Hint, Hint.id == HintUnlock.hint_id)
 
 
 def _compute(
     c: Connection, ev: EventView, cutoff: datetime | None
 ) -> tuple[Board, dict[int, ChallengeInfo]]:
     challenges = {
-        r.id: ChallengeInfo(r.id, r.slug, r.name, r.category, is_visible(r),
-                            tuple(r.prerequisites or ()), tuple(r.tags or ()), value_of(r),
-                            names_in(r.translations))
+        r.id: ChallengeInfo(
+            r.id,
+            r.slug,
+            r.name,
+            r.category,
+            is_visible(r),
+            tuple(r.prerequisites or ()),
+            tuple(r.tags or ()),
+            value_of(r),
+            names_in(r.translations),
+        )
         for r in c.execute(_CHALLENGES)
-    }  # fmt: skip
+    }
     board = compute_board(
         teams=[TeamRec(*r) for r in c.execute(_TEAMS)],
         challenges=[info.score for info in challenges.values()],
@@ -124,7 +147,7 @@ def _compute(
         unlocks=[
             UnlockRec(i, t, ch, cost, at, title or "")
             for i, t, ch, cost, at, title in c.execute(_UNLOCKS)
-        ],  # fmt: skip
+        ],
         grades=_grades(c),
         cutoff=cutoff,
         points_fixed_at_solve=ev.points_fixed_at_solve,

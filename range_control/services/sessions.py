@@ -36,20 +36,35 @@ def organiser_fingerprint(token: str) -> str:
     return hashlib.sha256(b"console:" + token.encode()).hexdigest()
 
 
-def _open(c: Connection, ctx: Range, kind: str, team_id: int | None, credential: str,
-          hours: float, account_id: int | None = None) -> str:  # fmt: skip
+def _open(
+    c: Connection,
+    ctx: Range,
+    kind: str,
+    team_id: int | None,
+    credential: str,
+    hours: float,
+    account_id: int | None = None,
+) -> str:
     now = ctx.clock.now()
     sid = secrets.token_urlsafe(32)
     c.execute(delete(WebSession).where(WebSession.expires_at <= now))  # keep the table small
-    c.execute(insert(WebSession).values(id=_digest(sid), kind=kind, team_id=team_id,
-                                        credential=credential, created_at=now,
-                                        expires_at=now + timedelta(hours=hours),
-                                        account_id=account_id))  # fmt: skip
+    c.execute(
+        insert(WebSession).values(
+            id=_digest(sid),
+            kind=kind,
+            team_id=team_id,
+            credential=credential,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+            account_id=account_id,
+        )
+    )
     return sid
 
 
-def open_person(ctx: Range, login: str, password: str, place: str,
-                code: str | None = None) -> tuple[str, AccountOut]:  # fmt: skip
+def open_person(
+    ctx: Range, login: str, password: str, place: str, code: str | None = None
+) -> tuple[str, AccountOut]:
     """A person signs in to the console (organiser, grader, observer) or to the portal (a
     member or captain of a team that is enabled); ``code``: the second factor's, if on."""
     account, credential = accounts.authenticate(ctx, login, password, code)
@@ -65,8 +80,11 @@ def open_account(ctx: Range, account: AccountOut, credential: str, place: str) -
         if account.role not in accounts.TEAM_ROLES:
             raise Unauthorized("your account signs in to the organiser console, not the portal")
         team_of_account(ctx, account)
-    hours = ctx.settings.console_session_hours if place == "console" else (
-        ctx.settings.team_session_hours)  # fmt: skip
+    hours = (
+        ctx.settings.console_session_hours
+        if place == "console"
+        else (ctx.settings.team_session_hours)
+    )
     with ctx.store.write_conn() as c:
         return _open(c, ctx, PERSON, account.team_id, credential, hours, account.id)
 
@@ -116,8 +134,7 @@ def open_team(ctx: Range, token: str) -> tuple[str, TeamOut]:
     """Log a team in with its token: the new session's secret (for the cookie) and the team."""
     team = teams.authenticate(ctx, token)
     with ctx.store.write_conn() as c:
-        sid = _open(c, ctx, TEAM, team.id, teams.hash_token(token),
-                    ctx.settings.team_session_hours)  # fmt: skip
+        sid = _open(c, ctx, TEAM, team.id, teams.hash_token(token), ctx.settings.team_session_hours)
     return sid, team
 
 
@@ -125,8 +142,14 @@ def open_organiser(ctx: Range, token: str) -> str:
     if not access.is_organiser_token(ctx, token):
         raise Unauthorized("that is not the organiser token")
     with ctx.store.write_conn() as c:
-        return _open(c, ctx, ORGANISER, None, organiser_fingerprint(token),
-                     ctx.settings.console_session_hours)  # fmt: skip
+        return _open(
+            c,
+            ctx,
+            ORGANISER,
+            None,
+            organiser_fingerprint(token),
+            ctx.settings.console_session_hours,
+        )
 
 
 _TEAM_OF = (
@@ -186,8 +209,15 @@ def sessions_of(ctx: Range, account_id: int, current_sid: str) -> list[dict[str,
             .where(WebSession.account_id == account_id, WebSession.expires_at > now)
             .order_by(WebSession.created_at.desc())
         ).all()
-    return [{"handle": r.id[:16], "created_at": r.created_at, "expires_at": r.expires_at,
-             "current": r.id == mine} for r in rows]  # fmt: skip
+    return [
+        {
+            "handle": r.id[:16],
+            "created_at": r.created_at,
+            "expires_at": r.expires_at,
+            "current": r.id == mine,
+        }
+        for r in rows
+    ]
 
 
 def end_session(ctx: Range, account_id: int, handle: str) -> bool:
@@ -195,6 +225,9 @@ def end_session(ctx: Range, account_id: int, handle: str) -> bool:
     if not handle or len(handle) != 16 or not all(ch in "0123456789abcdef" for ch in handle):
         return False
     with ctx.store.write_conn() as c:
-        done = c.execute(delete(WebSession).where(WebSession.account_id == account_id,
-                                                  WebSession.id.startswith(handle)))  # fmt: skip
+        done = c.execute(
+            delete(WebSession).where(
+                WebSession.account_id == account_id, WebSession.id.startswith(handle)
+            )
+        )
         return bool(done.rowcount)

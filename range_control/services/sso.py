@@ -102,20 +102,31 @@ def sign_in(ctx: Range, issuer: str, claims: Mapping[str, Any]) -> tuple[Account
     role = role_of(ctx, claims)
     email = claims.get("email") if claims.get("email_verified") is True else None
     email = email.strip().lower()[:254] if isinstance(email, str) and "@" in email else None
-    name = " ".join(str(claims.get("name") or claims.get("preferred_username") or email
-                        or sub).split())[:100] or sub[:100]  # fmt: skip
+    name = (
+        " ".join(
+            str(claims.get("name") or claims.get("preferred_username") or email or sub).split()
+        )[:100]
+        or sub[:100]
+    )
     link = subject(issuer, sub)
     with ctx.store.write() as s:
         team = _team_of(s, ctx, role, claims)
         account = s.scalars(select(Account).where(Account.oidc_subject == link)).one_or_none()
         if account is None and email:
-            unlinked = select(Account).where(func.lower(Account.email) == email,
-                                             Account.oidc_subject.is_(None))  # fmt: skip
+            unlinked = select(Account).where(
+                func.lower(Account.email) == email, Account.oidc_subject.is_(None)
+            )
             account = s.scalars(unlinked).first()
             if account is not None:
                 account.oidc_subject = link
-                audit(s, ctx, accounts.actor(accounts.view(account, None)), "account.sso_link",
-                      login=account.login, issuer=issuer)  # fmt: skip
+                audit(
+                    s,
+                    ctx,
+                    accounts.actor(accounts.view(account, None)),
+                    "account.sso_link",
+                    login=account.login,
+                    issuer=issuer,
+                )
         if account is None:
             login = email or f"{sub}@{urlsplit(issuer).hostname or 'sso'}".lower()[:254]
             if s.scalars(select(Account.id).where(Account.login == login)).first() is not None:
@@ -124,19 +135,41 @@ def sign_in(ctx: Range, issuer: str, claims: Mapping[str, Any]) -> tuple[Account
                     "ask the organisers",
                     login=login,
                 )
-            account = Account(login=login, name=name, email=email, role=role,
-                              team_id=team.id if team else None, oidc_subject=link,
-                              disabled=False, created_at=ctx.clock.now())  # fmt: skip
+            account = Account(
+                login=login,
+                name=name,
+                email=email,
+                role=role,
+                team_id=team.id if team else None,
+                oidc_subject=link,
+                disabled=False,
+                created_at=ctx.clock.now(),
+            )
             s.add(account)
             s.flush()
-            audit(s, ctx, accounts.actor(accounts.view(account, None)), "account.sso_create",
-                  login=login, role=role, team=team.name if team else None)  # fmt: skip
+            audit(
+                s,
+                ctx,
+                accounts.actor(accounts.view(account, None)),
+                "account.sso_create",
+                login=login,
+                role=role,
+                team=team.name if team else None,
+            )
         if account.disabled:
             raise Unauthorized("your account is disabled; ask the organisers")
         team_id = team.id if team else None
         if (account.role, account.team_id) != (role, team_id):
-            audit(s, ctx, "machine: single sign-on", "account.sso_update", login=account.login,
-                  role=role, was=account.role, team=team.name if team else None)  # fmt: skip
+            audit(
+                s,
+                ctx,
+                "machine: single sign-on",
+                "account.sso_update",
+                login=account.login,
+                role=role,
+                was=account.role,
+                team=team.name if team else None,
+            )
             if account.team_id != team_id:  # moved: the old team's sessions end
                 s.execute(delete(WebSession).where(WebSession.account_id == account.id))
             account.role, account.team_id = role, team_id

@@ -71,9 +71,16 @@ MAX_TEXT = 100_000
 MAX_COMMENT = 5_000
 ROLES = ("first", "second", "final")
 # What a file's first bytes must be for its extension (text types: UTF-8 without NUL).
-_MAGIC = {"pdf": (b"%PDF-",), "png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",),
-          "jpeg": (b"\xff\xd8\xff",), "odt": (b"PK\x03\x04",), "docx": (b"PK\x03\x04",),
-          "pptx": (b"PK\x03\x04",), "xlsx": (b"PK\x03\x04",)}  # fmt: skip
+_MAGIC = {
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "odt": (b"PK\x03\x04",),
+    "docx": (b"PK\x03\x04",),
+    "pptx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+}
 _TEXT_TYPES = ("txt", "md", "csv")
 
 
@@ -123,9 +130,11 @@ def due_at(ctx: Range, task: TaskSpec, where: scenario.Where | None = None) -> d
 def blind_code(ctx: Range, challenge_id: int, team_id: int) -> str:
     """The team as graders see it for this task: stable, unguessable, not the same across
     tasks (graders cannot follow a team from one task to the next)."""
-    mac = hmac.new(secret(ctx.settings.secret_key).encode(),
-                   f"blind:{ctx.event_slug}:{challenge_id}:{team_id}".encode(),
-                   hashlib.sha256).digest()  # fmt: skip
+    mac = hmac.new(
+        secret(ctx.settings.secret_key).encode(),
+        f"blind:{ctx.event_slug}:{challenge_id}:{team_id}".encode(),
+        hashlib.sha256,
+    ).digest()
     return "T-" + b32encode(mac[:5]).decode()[:6]
 
 
@@ -142,11 +151,17 @@ def _check_file(task: TaskSpec, up: Upload) -> tuple[str, str]:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     allowed = list(task.upload.types)
     if ext not in allowed:
-        raise InvalidInput("file: {name!r} is not an allowed type ({allowed})", name=name,
-                           allowed=", ".join(allowed))  # fmt: skip
+        raise InvalidInput(
+            "file: {name!r} is not an allowed type ({allowed})",
+            name=name,
+            allowed=", ".join(allowed),
+        )
     if len(up.data) > task.upload.max_bytes:
-        raise InvalidInput("file: {size} bytes, more than this task's {most}",
-                           size=len(up.data), most=task.upload.max_bytes)  # fmt: skip
+        raise InvalidInput(
+            "file: {size} bytes, more than this task's {most}",
+            size=len(up.data),
+            most=task.upload.max_bytes,
+        )
     if not up.data:
         raise InvalidInput("file: {name!r} is empty", name=name)
     if ext in _TEXT_TYPES:
@@ -157,8 +172,9 @@ def _check_file(task: TaskSpec, up: Upload) -> tuple[str, str]:
         if "\x00" in text:
             raise InvalidInput("file: {name!r} is not text (it holds NUL bytes)", name=name)
     elif not up.data.startswith(_MAGIC[ext]):
-        raise InvalidInput("file: {name!r} is not a {ext} file (its content says otherwise)",
-                           name=name, ext=ext)  # fmt: skip
+        raise InvalidInput(
+            "file: {name!r} is not a {ext} file (its content says otherwise)", name=name, ext=ext
+        )
     return name, ext
 
 
@@ -178,8 +194,14 @@ def _store_file(
     return str(rel), digest
 
 
-def submit(ctx: Range, team_id: int, slug: str, text: str | None, upload: Upload | None,
-           account_id: int | None = None) -> SubmissionOut:  # fmt: skip
+def submit(
+    ctx: Range,
+    team_id: int,
+    slug: str,
+    text: str | None,
+    upload: Upload | None,
+    account_id: int | None = None,
+) -> SubmissionOut:
     """A new version of the team's deliverable (the first, or a revision)."""
     now = ctx.clock.now()
     text = (text or "").strip() or None
@@ -195,33 +217,54 @@ def submit(ctx: Range, team_id: int, slug: str, text: str | None, upload: Upload
     due = due_at(ctx, task)
     late = due is not None and now > due
     if late and task.late == "refuse":
-        raise Forbidden("{slug!r} was due at {due}: it takes no more submissions",
-                        slug=slug, due=due.isoformat(timespec="minutes"))  # fmt: skip
+        raise Forbidden(
+            "{slug!r} was due at {due}: it takes no more submissions",
+            slug=slug,
+            due=due.isoformat(timespec="minutes"),
+        )
     if task.deliverable == "file" and text:
         raise InvalidInput("text: this task takes a file, not text")
     if task.deliverable == "text" and upload is not None:
         raise InvalidInput("file: this task takes text, not a file")
     if text is None and upload is None:
         wanted = {"text": "text", "file": "a file", "both": "text, a file or both"}
-        raise InvalidInput("nothing to submit: this task takes {what}",
-                           what=wanted[task.deliverable])  # fmt: skip
+        raise InvalidInput(
+            "nothing to submit: this task takes {what}", what=wanted[task.deliverable]
+        )
     if text is not None and len(text) > MAX_TEXT:
         raise InvalidInput("text: at most {most} characters", most=MAX_TEXT)
     stored: dict[str, Any] = {}
     if upload is not None:
         name, ext = _check_file(task, upload)
         path, digest = _store_file(ctx, team_id, challenge_id, ext, upload.data)
-        stored = {"file_name": name, "file_path": path, "file_type": ext,
-                  "file_size": len(upload.data), "file_sha256": digest}  # fmt: skip
+        stored = {
+            "file_name": name,
+            "file_path": path,
+            "file_type": ext,
+            "file_size": len(upload.data),
+            "file_sha256": digest,
+        }
     for _ in range(5):  # two members at once: the unique version decides, the loser retries
         try:
             with ctx.store.write() as s:
-                version = (s.scalar(select(func.max(Submission.version)).where(
-                    Submission.team_id == team_id, Submission.challenge_id == challenge_id))
-                    or 0) + 1  # fmt: skip
-                row = Submission(team_id=team_id, challenge_id=challenge_id, version=version,
-                                 text=text, late=late, account_id=account_id, created_at=now,
-                                 **stored)  # fmt: skip
+                version = (
+                    s.scalar(
+                        select(func.max(Submission.version)).where(
+                            Submission.team_id == team_id, Submission.challenge_id == challenge_id
+                        )
+                    )
+                    or 0
+                ) + 1
+                row = Submission(
+                    team_id=team_id,
+                    challenge_id=challenge_id,
+                    version=version,
+                    text=text,
+                    late=late,
+                    account_id=account_id,
+                    created_at=now,
+                    **stored,
+                )
                 s.add(row)
                 s.flush()
                 return _submission_view(row, _names(s, [row]))
@@ -238,18 +281,29 @@ def _names(s: Session, rows: list[Submission]) -> dict[int, str]:
 
 
 def _submission_view(r: Submission, names: Mapping[int, str]) -> SubmissionOut:
-    return SubmissionOut(id=r.id, version=r.version, created_at=r.created_at, late=r.late,
-                         text=r.text, file_name=r.file_name, file_size=r.file_size,
-                         by=names.get(r.account_id) if r.account_id else None)  # fmt: skip
+    return SubmissionOut(
+        id=r.id,
+        version=r.version,
+        created_at=r.created_at,
+        late=r.late,
+        text=r.text,
+        file_name=r.file_name,
+        file_size=r.file_size,
+        by=names.get(r.account_id) if r.account_id else None,
+    )
 
 
 def submission_file(ctx: Range, slug: str, version: int, team_id: int) -> tuple[Path, str, str]:
     """A version's file: its path, the name it was sent with, its type."""
     with ctx.store.read() as s:
         ch, _task = _task_row(s, slug)
-        row = s.scalars(select(Submission).where(
-            Submission.team_id == team_id, Submission.challenge_id == ch.id,
-            Submission.version == version)).one_or_none()  # fmt: skip
+        row = s.scalars(
+            select(Submission).where(
+                Submission.team_id == team_id,
+                Submission.challenge_id == ch.id,
+                Submission.version == version,
+            )
+        ).one_or_none()
         if row is None or row.file_path is None:
             raise NotFound("no file in version {version} of {slug!r}", version=version, slug=slug)
         return (
@@ -297,8 +351,9 @@ def outcome(task: TaskSpec, cards: Mapping[str, Grade]) -> Outcome:
     if second is None:
         return Outcome("awaiting second grader", None, None, None)
     limit = task.moderation_threshold
-    apart = tuple(c.id for c in task.rubric
-                  if abs(_points(first, c.id) - _points(second, c.id)) > limit)  # fmt: skip
+    apart = tuple(
+        c.id for c in task.rubric if abs(_points(first, c.id) - _points(second, c.id)) > limit
+    )
     if apart:
         return Outcome("to moderate", None, None, None, apart)
     mean = {}
@@ -331,9 +386,17 @@ def _cards(s: Session, challenge_id: int | None = None) -> Cards:
 
 
 def _lines(task: TaskSpec, scores: Mapping[str, Any]) -> list[GradeLineOut]:
-    return [GradeLineOut(criterion=c.id, title=c.title, points=int(scores[c.id]["points"]),
-                         most=c.points, comment=scores[c.id].get("comment") or "")
-            for c in task.rubric if c.id in scores]  # fmt: skip
+    return [
+        GradeLineOut(
+            criterion=c.id,
+            title=c.title,
+            points=int(scores[c.id]["points"]),
+            most=c.points,
+            comment=scores[c.id].get("comment") or "",
+        )
+        for c in task.rubric
+        if c.id in scores
+    ]
 
 
 def _penalty(task: TaskSpec, total: int, late: bool) -> int:
@@ -345,9 +408,13 @@ def team_view(ctx: Range, team_id: int, slug: str) -> TaskOut:
     now = ctx.clock.now()
     with ctx.store.read() as s:
         ch, task = _task_row(s, slug)
-        rows = list(s.scalars(select(Submission).where(
-            Submission.team_id == team_id, Submission.challenge_id == ch.id)
-            .order_by(Submission.version.desc())))  # fmt: skip
+        rows = list(
+            s.scalars(
+                select(Submission)
+                .where(Submission.team_id == team_id, Submission.challenge_id == ch.id)
+                .order_by(Submission.version.desc())
+            )
+        )
         names = _names(s, rows)
         release = s.get(TaskRelease, ch.id)
         grade = None
@@ -357,17 +424,25 @@ def team_view(ctx: Range, team_id: int, slug: str) -> TaskOut:
                 total = _total(result.scores)
                 late = next((r.late for r in rows if r.id == result.submission_id), False)
                 penalty = _penalty(task, total, late)
-                grade = TaskGradeOut(lines=_lines(task, result.scores), penalty=penalty,
-                                     total=total - penalty, most=task.most)  # fmt: skip
+                grade = TaskGradeOut(
+                    lines=_lines(task, result.scores),
+                    penalty=penalty,
+                    total=total - penalty,
+                    most=task.most,
+                )
     due = due_at(ctx, task)
     return TaskOut(
-        deliverable=task.deliverable, due_at=due, late_rule=task.late_rule,
+        deliverable=task.deliverable,
+        due_at=due,
+        late_rule=task.late_rule,
         closed=due is not None and now > due and task.late == "refuse",
-        upload_types=list(task.upload.types), upload_max_bytes=task.upload.max_bytes,
+        upload_types=list(task.upload.types),
+        upload_max_bytes=task.upload.max_bytes,
         rubric=[CriterionOut(id=c.id, title=c.title, points=c.points) for c in task.rubric],
         submissions=[_submission_view(r, names) for r in rows],
-        published=release is not None, grade=grade,
-    )  # fmt: skip
+        published=release is not None,
+        grade=grade,
+    )
 
 
 # --- the white cell's view ------------------------------------------------------------------
@@ -382,15 +457,22 @@ def summaries(ctx: Range, slug: str | None = None) -> list[TaskSummaryOut]:
         for ch in s.scalars(q):
             task = task_of(ch)
             assert task is not None
-            teams_in = set(s.scalars(select(Submission.team_id).where(
-                Submission.challenge_id == ch.id)).all())  # fmt: skip
+            teams_in = set(
+                s.scalars(select(Submission.team_id).where(Submission.challenge_id == ch.id)).all()
+            )
             results = [outcome(task, c) for c in _cards(s, ch.id).values()]
             release = s.get(TaskRelease, ch.id)
-            out.append(TaskSummaryOut(
-                slug=ch.slug, name=ch.name, due_at=due_at(ctx, task, where),
-                submitted=len(teams_in), graded=sum(r.scores is not None for r in results),
-                to_moderate=sum(r.status == "to moderate" for r in results),
-                published_at=release.published_at if release else None))  # fmt: skip
+            out.append(
+                TaskSummaryOut(
+                    slug=ch.slug,
+                    name=ch.name,
+                    due_at=due_at(ctx, task, where),
+                    submitted=len(teams_in),
+                    graded=sum(r.scores is not None for r in results),
+                    to_moderate=sum(r.status == "to moderate" for r in results),
+                    published_at=release.published_at if release else None,
+                )
+            )
     return out
 
 
@@ -407,8 +489,12 @@ def _latest(s: Session, challenge_id: int, team_id: int | None = None) -> dict[i
     where = [Submission.challenge_id == challenge_id]
     if team_id is not None:
         where.append(Submission.team_id == team_id)
-    newest = (select(Submission.team_id, func.max(Submission.version).label("version"))
-              .where(*where).group_by(Submission.team_id).subquery())  # fmt: skip
+    newest = (
+        select(Submission.team_id, func.max(Submission.version).label("version"))
+        .where(*where)
+        .group_by(Submission.team_id)
+        .subquery()
+    )
     same = (Submission.team_id == newest.c.team_id) & (Submission.version == newest.c.version)
     q = select(Submission).join(newest, same).where(*where)
     return {r.team_id: r for r in s.scalars(q)}
@@ -425,28 +511,41 @@ def queue(ctx: Range, slug: str) -> list[QueueRowOut]:
         for team_id, sub in _latest(s, ch.id).items():
             mine = cards.get((team_id, ch.id), {})
             result = outcome(task, mine)
-            rows.append(QueueRowOut(
-                code=blind_code(ctx, ch.id, team_id),
-                team=names.get(team_id) if published else None,
-                version=sub.version, submitted_at=sub.created_at, late=sub.late,
-                status=result.status, graders=[mine[r].grader for r in ROLES if r in mine],
-                total=_total(result.scores) if result.scores is not None else None,
-                disagreements=list(result.disagreements)))  # fmt: skip
+            rows.append(
+                QueueRowOut(
+                    code=blind_code(ctx, ch.id, team_id),
+                    team=names.get(team_id) if published else None,
+                    version=sub.version,
+                    submitted_at=sub.created_at,
+                    late=sub.late,
+                    status=result.status,
+                    graders=[mine[r].grader for r in ROLES if r in mine],
+                    total=_total(result.scores) if result.scores is not None else None,
+                    disagreements=list(result.disagreements),
+                )
+            )
     return sorted(rows, key=lambda r: (r.status != "to moderate", r.status != "ungraded", r.code))
 
 
 def _team_by_code(ctx: Range, s: Session, challenge_id: int, code: str) -> int:
-    for team_id in s.scalars(select(Submission.team_id).where(
-            Submission.challenge_id == challenge_id).distinct()):  # fmt: skip
+    for team_id in s.scalars(
+        select(Submission.team_id).where(Submission.challenge_id == challenge_id).distinct()
+    ):
         if hmac.compare_digest(blind_code(ctx, challenge_id, team_id), code):
             return team_id
     raise NotFound("no submission {code!r} for this task", code=code[:20])
 
 
 def _card_view(g: Grade) -> GradeCardOut:
-    return GradeCardOut(id=g.id, role=g.role, grader=g.grader, scores=g.scores,
-                        total=_total(g.scores), created_at=g.created_at,
-                        replaced_at=g.replaced_at)  # fmt: skip
+    return GradeCardOut(
+        id=g.id,
+        role=g.role,
+        grader=g.grader,
+        scores=g.scores,
+        total=_total(g.scores),
+        created_at=g.created_at,
+        replaced_at=g.replaced_at,
+    )
 
 
 def sheet(ctx: Range, slug: str, code: str) -> TaskSheetOut:
@@ -454,33 +553,51 @@ def sheet(ctx: Range, slug: str, code: str) -> TaskSheetOut:
         ch, task = _task_row(s, slug)
         team_id = _team_by_code(ctx, s, ch.id, code)
         release = s.get(TaskRelease, ch.id)
-        subs = list(s.scalars(select(Submission).where(
-            Submission.team_id == team_id, Submission.challenge_id == ch.id)
-            .order_by(Submission.version.desc())))  # fmt: skip
-        history = list(s.scalars(select(Grade).where(
-            Grade.team_id == team_id, Grade.challenge_id == ch.id).order_by(Grade.id)))  # fmt: skip
+        subs = list(
+            s.scalars(
+                select(Submission)
+                .where(Submission.team_id == team_id, Submission.challenge_id == ch.id)
+                .order_by(Submission.version.desc())
+            )
+        )
+        history = list(
+            s.scalars(
+                select(Grade)
+                .where(Grade.team_id == team_id, Grade.challenge_id == ch.id)
+                .order_by(Grade.id)
+            )
+        )
         current = {g.role: g for g in history if g.replaced_at is None}
         result = outcome(task, current)
         team = s.get(Team, team_id)
         return TaskSheetOut(
-            slug=ch.slug, name=ch.name, code=code,
+            slug=ch.slug,
+            name=ch.name,
+            code=code,
             team=team.name if release is not None and team is not None else None,
-            rubric=[CriterionOut(id=c.id, title=c.title, points=c.points, guidance=c.guidance)
-                    for c in task.rubric],
-            second_grader=task.second_grader, moderation_threshold=task.moderation_threshold,
+            rubric=[
+                CriterionOut(id=c.id, title=c.title, points=c.points, guidance=c.guidance)
+                for c in task.rubric
+            ],
+            second_grader=task.second_grader,
+            moderation_threshold=task.moderation_threshold,
             published_at=release.published_at if release else None,
             submissions=[_submission_view(r, {}) for r in subs],  # blind: no member's name
-            cards=[_card_view(g) for g in history], status=result.status,
+            cards=[_card_view(g) for g in history],
+            status=result.status,
             disagreements=list(result.disagreements),
-        )  # fmt: skip
+        )
 
 
 def _clean_scores(task: TaskSpec, given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     known = {c.id: c for c in task.rubric}
     for key in given:
         if key not in known:
-            raise InvalidInput("unknown criterion {criterion!r} (the rubric has: {ids})",
-                               criterion=str(key)[:40], ids=", ".join(known))  # fmt: skip
+            raise InvalidInput(
+                "unknown criterion {criterion!r} (the rubric has: {ids})",
+                criterion=str(key)[:40],
+                ids=", ".join(known),
+            )
     out = {}
     for c in task.rubric:
         if c.id not in given:
@@ -490,21 +607,35 @@ def _clean_scores(task: TaskSpec, given: Mapping[str, Any]) -> dict[str, dict[st
         if isinstance(points, str) and re.fullmatch(r"\s*[0-9]{1,6}\s*", points):
             points = int(points)
         if not isinstance(points, int) or isinstance(points, bool):
-            raise InvalidInput("criterion {criterion!r}: points must be a whole number",
-                               criterion=c.id)  # fmt: skip
+            raise InvalidInput(
+                "criterion {criterion!r}: points must be a whole number", criterion=c.id
+            )
         if points < 0 or points > c.points:
-            raise InvalidInput("criterion {criterion!r}: {points} is outside 0 to {most}",
-                               criterion=c.id, points=points, most=c.points)  # fmt: skip
+            raise InvalidInput(
+                "criterion {criterion!r}: {points} is outside 0 to {most}",
+                criterion=c.id,
+                points=points,
+                most=c.points,
+            )
         comment = str(raw.get("comment") or "").strip()
         if len(comment) > MAX_COMMENT:
-            raise InvalidInput("criterion {criterion!r}: a comment of at most {most} characters",
-                               criterion=c.id, most=MAX_COMMENT)  # fmt: skip
+            raise InvalidInput(
+                "criterion {criterion!r}: a comment of at most {most} characters",
+                criterion=c.id,
+                most=MAX_COMMENT,
+            )
         out[c.id] = {"points": points, "comment": comment}
     return out
 
 
-def grade(ctx: Range, slug: str, code: str, scores: Mapping[str, Any], grader: Grader,
-          moderate: bool = False) -> GradeCardOut:  # fmt: skip
+def grade(
+    ctx: Range,
+    slug: str,
+    code: str,
+    scores: Mapping[str, Any],
+    grader: Grader,
+    moderate: bool = False,
+) -> GradeCardOut:
     """A grader's card for the team's latest version. Its role: the first grade, the second
     (another person, when the task has a second grader), or with ``moderate`` (and for any
     change once the task is published) the final one."""
@@ -520,9 +651,16 @@ def grade(ctx: Range, slug: str, code: str, scores: Mapping[str, Any], grader: G
         role = _role_for(task, current, grader, moderate or published)
         if role in current:
             current[role].replaced_at = now
-        card = Grade(team_id=team_id, challenge_id=ch.id, submission_id=sub.id, role=role,
-                     grader=grader.actor, account_id=grader.account_id, scores=clean,
-                     created_at=now)  # fmt: skip
+        card = Grade(
+            team_id=team_id,
+            challenge_id=ch.id,
+            submission_id=sub.id,
+            role=role,
+            grader=grader.actor,
+            account_id=grader.account_id,
+            scores=clean,
+            created_at=now,
+        )
         s.add(card)
         s.flush()
         detail = {"task": ch.slug, "code": code, "role": role, "total": _total(clean)}
@@ -552,12 +690,16 @@ def _role_for(task: TaskSpec, current: Mapping[str, Grade], grader: Grader, fina
     if first is None or mine(first):
         return "first"
     if not task.second_grader:
-        raise Conflict("{grader} graded it already: a change now is a moderation",
-                       grader=first.grader)  # fmt: skip
+        raise Conflict(
+            "{grader} graded it already: a change now is a moderation", grader=first.grader
+        )
     if second is None or mine(second):
         return "second"
-    raise Conflict("{first} and {second} graded it already: a change now is a moderation",
-                   first=first.grader, second=second.grader)  # fmt: skip
+    raise Conflict(
+        "{first} and {second} graded it already: a change now is a moderation",
+        first=first.grader,
+        second=second.grader,
+    )
 
 
 def publish(ctx: Range, slug: str, actor: str) -> TaskSummaryOut:
@@ -568,8 +710,9 @@ def publish(ctx: Range, slug: str, actor: str) -> TaskSummaryOut:
         if s.get(TaskRelease, ch.id) is not None:
             raise Conflict("{slug!r} is published already: a change now is a regrade", slug=slug)
         cards = _cards(s, ch.id)
-        submitted = list(s.scalars(select(Submission.team_id).where(
-            Submission.challenge_id == ch.id).distinct()))  # fmt: skip
+        submitted = list(
+            s.scalars(select(Submission.team_id).where(Submission.challenge_id == ch.id).distinct())
+        )
         if not submitted:
             raise Conflict("{slug!r} has no submission to publish", slug=slug)
         waiting = []
@@ -578,8 +721,10 @@ def publish(ctx: Range, slug: str, actor: str) -> TaskSummaryOut:
             if result.scores is None:
                 waiting.append(f"{blind_code(ctx, ch.id, team_id)} ({result.status})")
         if waiting:
-            raise Conflict("not every submission has its grade yet: {waiting}",
-                           waiting=", ".join(sorted(waiting)[:20]))  # fmt: skip
+            raise Conflict(
+                "not every submission has its grade yet: {waiting}",
+                waiting=", ".join(sorted(waiting)[:20]),
+            )
         s.add(TaskRelease(challenge_id=ch.id, published_at=ctx.clock.now(), published_by=actor))
         audit(s, ctx, actor, "task.publish", task=ch.slug, grades=len(cards))
         bump_generation(s, ctx)
@@ -602,10 +747,16 @@ def _published(s: Session) -> Iterator[Published]:
     releases = {r.challenge_id: r.published_at for r in s.scalars(select(TaskRelease))}
     if not releases:
         return
-    challenges = {ch.id: ch for ch in s.scalars(select(Challenge).where(
-        Challenge.id.in_(list(releases))))}  # fmt: skip
-    late = dict(s.execute(select(Submission.id, Submission.late).where(
-        Submission.challenge_id.in_(list(releases)))).all())  # fmt: skip
+    challenges = {
+        ch.id: ch for ch in s.scalars(select(Challenge).where(Challenge.id.in_(list(releases))))
+    }
+    late = dict(
+        s.execute(
+            select(Submission.id, Submission.late).where(
+                Submission.challenge_id.in_(list(releases))
+            )
+        ).all()
+    )
     for (team_id, challenge_id), mine in _cards(s).items():
         ch = challenges.get(challenge_id)
         task = task_of(ch) if ch is not None else None
@@ -625,11 +776,15 @@ def grade_records(s: Session) -> list[GradeRec]:
     for p in _published(s):
         for c in p.task.rubric:
             points = int(p.scores[c.id]["points"])
-            out.append(GradeRec(p.team_id, p.challenge_id, "grade", points, p.at, c.title,
-                                c.points))  # fmt: skip
+            out.append(
+                GradeRec(p.team_id, p.challenge_id, "grade", points, p.at, c.title, c.points)
+            )
         if p.penalty:
-            out.append(GradeRec(p.team_id, p.challenge_id, "late", -p.penalty, p.at,
-                                percent=p.task.penalty))  # fmt: skip
+            out.append(
+                GradeRec(
+                    p.team_id, p.challenge_id, "late", -p.penalty, p.at, percent=p.task.penalty
+                )
+            )
     return out
 
 
@@ -638,8 +793,10 @@ def published_totals(s: Session) -> dict[tuple[int, int], dict[str, Any]]:
     return {
         (p.team_id, p.challenge_id): {
             "at": iso(p.at),
-            "total": _total(p.scores) - p.penalty, "most": p.task.most, "penalty": p.penalty,
+            "total": _total(p.scores) - p.penalty,
+            "most": p.task.most,
+            "penalty": p.penalty,
             "lines": [line.model_dump() for line in _lines(p.task, p.scores)],
         }
         for p in _published(s)
-    }  # fmt: skip
+    }

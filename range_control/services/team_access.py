@@ -56,8 +56,13 @@ def _label(label: str) -> str:
 
 # --- SSH keys ------------------------------------------------------------------------------
 def _key_view(k: SshKey) -> SshKeyOut:
-    return SshKeyOut(id=k.id, label=k.label, fingerprint=k.fingerprint,
-                     kind=k.public_key.split(" ", 1)[0], created_at=k.created_at)  # fmt: skip
+    return SshKeyOut(
+        id=k.id,
+        label=k.label,
+        fingerprint=k.fingerprint,
+        kind=k.public_key.split(" ", 1)[0],
+        created_at=k.created_at,
+    )
 
 
 def ssh_keys(ctx: Range, team_id: int) -> list[SshKeyOut]:
@@ -81,16 +86,32 @@ def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: str) -> 
                 "your team has {count} SSH keys, the most it may have (remove one first)",
                 count=limit,
             )
-        if s.scalar(select(SshKey.id).where(SshKey.team_id == team_id,
-                                            SshKey.fingerprint == key.fingerprint)):  # fmt: skip
-            raise Conflict("this key is already on your jumpbox ({fingerprint})",
-                           fingerprint=key.fingerprint)  # fmt: skip
-        row = SshKey(team_id=team_id, label=label, public_key=key.line,
-                     fingerprint=key.fingerprint, created_at=ctx.clock.now())  # fmt: skip
+        if s.scalar(
+            select(SshKey.id).where(
+                SshKey.team_id == team_id, SshKey.fingerprint == key.fingerprint
+            )
+        ):
+            raise Conflict(
+                "this key is already on your jumpbox ({fingerprint})", fingerprint=key.fingerprint
+            )
+        row = SshKey(
+            team_id=team_id,
+            label=label,
+            public_key=key.line,
+            fingerprint=key.fingerprint,
+            created_at=ctx.clock.now(),
+        )
         s.add(row)
         s.flush()
-        audit(s, ctx, actor, "team.ssh_key.add", team_id=team_id, label=label,
-              fingerprint=key.fingerprint)  # fmt: skip
+        audit(
+            s,
+            ctx,
+            actor,
+            "team.ssh_key.add",
+            team_id=team_id,
+            label=label,
+            fingerprint=key.fingerprint,
+        )
         return _key_view(row)
 
 
@@ -99,8 +120,15 @@ def remove_ssh_key(ctx: Range, team_id: int, key_id: int, actor: str) -> None:
         row = s.get(SshKey, key_id)
         if row is None or row.team_id != team_id:
             raise NotFound("SSH key {key_id} not found", key_id=key_id)
-        audit(s, ctx, actor, "team.ssh_key.remove", team_id=team_id, label=row.label,
-              fingerprint=row.fingerprint)  # fmt: skip
+        audit(
+            s,
+            ctx,
+            actor,
+            "team.ssh_key.remove",
+            team_id=team_id,
+            label=row.label,
+            fingerprint=row.fingerprint,
+        )
         s.delete(row)
 
 
@@ -124,8 +152,14 @@ def _wireguard(ctx: Range) -> tuple[Backend | None, str | None]:
 
 def _peer_view(p: WireGuardPeer, handshake: int = 0) -> PeerOut:
     seen = datetime.fromtimestamp(handshake, UTC) if handshake else None
-    return PeerOut(id=p.id, label=p.label, address=p.address, public_key=p.public_key,
-                   created_at=p.created_at, latest_handshake=seen)  # fmt: skip
+    return PeerOut(
+        id=p.id,
+        label=p.label,
+        address=p.address,
+        public_key=p.public_key,
+        created_at=p.created_at,
+        latest_handshake=seen,
+    )
 
 
 def _endpoint(ctx: Range, alloc: PortAllocation | None) -> str | None:
@@ -135,8 +169,11 @@ def _endpoint(ctx: Range, alloc: PortAllocation | None) -> str | None:
 
 
 def _gateway_port(s: Session, team_id: int) -> PortAllocation | None:
-    return s.scalar(select(PortAllocation).where(PortAllocation.team_id == team_id,
-                                                 PortAllocation.purpose == WIREGUARD))  # fmt: skip
+    return s.scalar(
+        select(PortAllocation).where(
+            PortAllocation.team_id == team_id, PortAllocation.purpose == WIREGUARD
+        )
+    )
 
 
 def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
@@ -144,8 +181,13 @@ def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
     their last handshake when the gateway runs)."""
     backend, problem = _wireguard(ctx)
     with ctx.store.read() as s:
-        rows = list(s.scalars(select(WireGuardPeer).where(WireGuardPeer.team_id == team_id)
-                              .order_by(WireGuardPeer.id)))  # fmt: skip
+        rows = list(
+            s.scalars(
+                select(WireGuardPeer)
+                .where(WireGuardPeer.team_id == team_id)
+                .order_by(WireGuardPeer.id)
+            )
+        )
         endpoint = _endpoint(ctx, _gateway_port(s, team_id))
     seen = _handshakes(backend, ctx.event_slug, [team_id]).get(team_id, {}) if rows else {}
     return TeamAccessOut(
@@ -156,7 +198,7 @@ def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
             reason=problem,
             endpoint=endpoint,
             peers_limit=ctx.settings.wireguard_peers_per_team,
-        ),  # fmt: skip
+        ),
         peers=[_peer_view(p, seen.get(p.public_key, (None, 0, 0, 0))[1]) for p in rows],
     )
 
@@ -177,8 +219,9 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
     limit = min(ctx.settings.wireguard_peers_per_team, len(member_ips))
     private, public = new_keypair()
     with ctx.store.write() as s:
-        taken = set(s.scalars(select(WireGuardPeer.address)
-                              .where(WireGuardPeer.team_id == team_id)))  # fmt: skip
+        taken = set(
+            s.scalars(select(WireGuardPeer.address).where(WireGuardPeer.team_id == team_id))
+        )
         if len(taken) >= limit:
             raise Conflict(
                 "your team has {count} WireGuard devices, the most it may have (revoke one first)",
@@ -186,8 +229,13 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
             )
         address = next(ip for ip in member_ips if ip not in taken)
         PortPool(s, ctx).get(team_id, None, WIREGUARD)
-        row = WireGuardPeer(team_id=team_id, label=label, public_key=public, address=address,
-                            created_at=ctx.clock.now())  # fmt: skip
+        row = WireGuardPeer(
+            team_id=team_id,
+            label=label,
+            public_key=public,
+            address=address,
+            created_at=ctx.clock.now(),
+        )
         s.add(row)
         try:
             s.flush()
@@ -195,15 +243,28 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
             raise Conflict("another device was added at the same moment: try again") from None
         endpoint = _endpoint(ctx, _gateway_port(s, team_id))
         team_name = s.scalar(select(Team.name).where(Team.id == team_id)) or str(team_id)
-        audit(s, ctx, actor, "team.wireguard.add", team_id=team_id, label=label,
-              address=address, public_key=public)  # fmt: skip
+        audit(
+            s,
+            ctx,
+            actor,
+            "team.wireguard.add",
+            team_id=team_id,
+            label=label,
+            address=address,
+            public_key=public,
+        )
         view = _peer_view(row)
     config = client_config(
-        private_key=private, address=address, endpoint=endpoint or "",
-        gateway_public_key=gateway_keys(secret(ctx.settings.flag_secret), ctx.event_slug,
-                                        team_id)[1],
-        routes=routes, gateway_address=gateway_ip, label=f"{label} ({team_name})",
-    )  # fmt: skip
+        private_key=private,
+        address=address,
+        endpoint=endpoint or "",
+        gateway_public_key=gateway_keys(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)[
+            1
+        ],
+        routes=routes,
+        gateway_address=gateway_ip,
+        label=f"{label} ({team_name})",
+    )
     return NewPeerOut(peer=view, config=config, filename=_filename(label))
 
 
@@ -220,8 +281,16 @@ def revoke_peer(ctx: Range, peer_id: int, actor: str, team_id: int | None = None
         if row is None or (team_id is not None and row.team_id != team_id):
             raise NotFound("WireGuard device {peer_id} not found", peer_id=peer_id)
         owner = row.team_id
-        audit(s, ctx, actor, "team.wireguard.revoke", team_id=owner, label=row.label,
-              address=row.address, public_key=row.public_key)  # fmt: skip
+        audit(
+            s,
+            ctx,
+            actor,
+            "team.wireguard.revoke",
+            team_id=owner,
+            label=row.label,
+            address=row.address,
+            public_key=row.public_key,
+        )
         s.delete(row)
     push(ctx, owner)
 
@@ -233,18 +302,27 @@ def revoke_all(s: Session, team_id: int) -> None:
     s.execute(delete(WireGuardPeer).where(WireGuardPeer.team_id == team_id))
 
 
-def desired_gateway(ctx: Range, team_id: int, port: int,
-                    peers: list[tuple[str, str]]) -> DesiredGateway:  # fmt: skip
+def desired_gateway(
+    ctx: Range, team_id: int, port: int, peers: list[tuple[str, str]]
+) -> DesiredGateway:
     """The team's gateway as it should run (the reconciler's and :func:`push`'s view)."""
     private = gateway_keys(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)[0]
-    return DesiredGateway(ctx.event_slug, team_id, port, private,
-                          gateway_interface(ctx.settings.wireguard_subnet),
-                          tuple(sorted(peers)))  # fmt: skip
+    return DesiredGateway(
+        ctx.event_slug,
+        team_id,
+        port,
+        private,
+        gateway_interface(ctx.settings.wireguard_subnet),
+        tuple(sorted(peers)),
+    )
 
 
 def _gateways(backend: Backend, event: str) -> dict[int, Observed]:
-    return {o.team_id: o for o in backend.containers(event)
-            if o.role == "gateway" and o.team_id is not None and o.status == "running"}  # fmt: skip
+    return {
+        o.team_id: o
+        for o in backend.containers(event)
+        if o.role == "gateway" and o.team_id is not None and o.status == "running"
+    }
 
 
 def push(ctx: Range, team_id: int) -> bool:
@@ -267,8 +345,7 @@ def push(ctx: Range, team_id: int) -> bool:
             return False
         backend.sync_access(obs, desired_gateway(ctx, team_id, alloc.port, peers))
     except BackendError as exc:
-        log.warning("gateway of team %s not updated now (the reconciler retries): %s",
-                    team_id, exc)  # fmt: skip
+        log.warning("gateway of team %s not updated now (the reconciler retries): %s", team_id, exc)
         return False
     return True
 
@@ -287,8 +364,10 @@ def _handshakes(backend: Backend | None, event: str, teams: list[int]) -> dict[i
         running = _gateways(backend, event)
         for team in teams:
             if team in running:
-                out[team] = {p.public_key: (p.endpoint, p.latest_handshake, p.received, p.sent)
-                             for p in backend.gateway_peers(running[team])}  # fmt: skip
+                out[team] = {
+                    p.public_key: (p.endpoint, p.latest_handshake, p.received, p.sent)
+                    for p in backend.gateway_peers(running[team])
+                }
     except BackendError as exc:
         log.warning("gateways not read: %s", exc)
     return out
@@ -300,10 +379,13 @@ def gateways(ctx: Range) -> tuple[str | None, list[GatewayOut]]:
     backend, problem = _wireguard(ctx)
     with ctx.store.read() as s:
         teams = {t.id: t.name for t in s.scalars(select(Team))}
-        peers = list(s.scalars(select(WireGuardPeer).order_by(WireGuardPeer.team_id,
-                                                               WireGuardPeer.id)))  # fmt: skip
-        ports = {a.team_id: a.port for a in s.scalars(select(PortAllocation).where(
-            PortAllocation.purpose == WIREGUARD))}  # fmt: skip
+        peers = list(
+            s.scalars(select(WireGuardPeer).order_by(WireGuardPeer.team_id, WireGuardPeer.id))
+        )
+        ports = {
+            a.team_id: a.port
+            for a in s.scalars(select(PortAllocation).where(PortAllocation.purpose == WIREGUARD))
+        }
     by_team: dict[int, list[WireGuardPeer]] = {}
     for p in peers:
         by_team.setdefault(p.team_id, []).append(p)
@@ -314,14 +396,27 @@ def gateways(ctx: Range) -> tuple[str | None, list[GatewayOut]]:
         peer_views = []
         for p in rows:
             endpoint, handshake, rx, tx = (live or {}).get(p.public_key, (None, 0, 0, 0))
-            peer_views.append(GatewayPeerOut(
-                id=p.id, label=p.label, address=p.address, endpoint=endpoint,
-                latest_handshake=datetime.fromtimestamp(handshake, UTC) if handshake else None,
-                received=rx, sent=tx))  # fmt: skip
-        out.append(GatewayOut(team=teams.get(team_id, str(team_id)), team_id=team_id,
-                              port=ports.get(team_id),
-                              state="running" if live is not None else "absent",
-                              error=problem, peers=peer_views))  # fmt: skip
+            peer_views.append(
+                GatewayPeerOut(
+                    id=p.id,
+                    label=p.label,
+                    address=p.address,
+                    endpoint=endpoint,
+                    latest_handshake=datetime.fromtimestamp(handshake, UTC) if handshake else None,
+                    received=rx,
+                    sent=tx,
+                )
+            )
+        out.append(
+            GatewayOut(
+                team=teams.get(team_id, str(team_id)),
+                team_id=team_id,
+                port=ports.get(team_id),
+                state="running" if live is not None else "absent",
+                error=problem,
+                peers=peer_views,
+            )
+        )
     return problem, out
 
 
@@ -331,6 +426,8 @@ def check_subnet(subnet: str, pools: list[str]) -> str | None:
     tunnel = ipaddress.ip_network(subnet)
     for pool in pools:
         if tunnel.overlaps(ipaddress.ip_network(pool)):
-            return (f"RANGE_WIREGUARD_SUBNET {tunnel} overlaps the engine's address pool "
-                    f"{pool}: members' tunnels would shadow teams' networks")  # fmt: skip
+            return (
+                f"RANGE_WIREGUARD_SUBNET {tunnel} overlaps the engine's address pool "
+                f"{pool}: members' tunnels would shadow teams' networks"
+            )
     return None

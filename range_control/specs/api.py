@@ -376,8 +376,9 @@ class AdminChallenge(View):
     version: str
     services: int = Field(description="live services of each instance (0: no environment)")
     logic: Literal["any", "all"] = Field(description="all: every flag is needed to solve it")
-    release_at: datetime | None = Field(description="hidden until then (challenge.yml's "
-                                        "scheduled_at)")  # fmt: skip
+    release_at: datetime | None = Field(
+        description="hidden until then (challenge.yml's scheduled_at)"
+    )
     solution_state: Literal["hidden", "visible", "solved"] | None = Field(
         description="a write-up was loaded (challenge.yml's solution); organisers read it"
     )
@@ -581,8 +582,11 @@ class AccountList(RootModel[list[AccountOut]]):
 
 class AccountIn(Body):
     name: str = Field(min_length=1, max_length=100)
-    role: str = Field(max_length=16, examples=["observer"], description="organiser, grader, "
-                      "observer, member, captain")  # fmt: skip
+    role: str = Field(
+        max_length=16,
+        examples=["observer"],
+        description="organiser, grader, observer, member, captain",
+    )
     team: str | None = Field(default=None, max_length=100, description="for a member or captain")
     email: str | None = Field(default=None, max_length=254)
     callsign: str | None = Field(default=None, max_length=40)
@@ -613,9 +617,12 @@ class NewApiTokenOut(View):
 
 class ApiTokenIn(Body):
     name: str = Field(min_length=1, max_length=60, examples=["grafana"])
-    scope: str = Field(default="read", max_length=8, examples=["read"],
-                       description="read (GET routes only), grade (and the white cell's "
-                       "grades) or full")  # fmt: skip
+    scope: str = Field(
+        default="read",
+        max_length=8,
+        examples=["read"],
+        description="read (GET routes only), grade (and the white cell's grades) or full",
+    )
 
 
 # --- graded tasks --------------------------------------------------------------------------
@@ -685,8 +692,9 @@ class QueueRowOut(View):
     version: int
     submitted_at: datetime
     late: bool
-    status: str = Field(description="ungraded, awaiting second grader, to moderate, graded, "
-                        "agreed, final")  # fmt: skip
+    status: str = Field(
+        description="ungraded, awaiting second grader, to moderate, graded, agreed, final"
+    )
     graders: list[str]
     total: int | None
     disagreements: list[str] = Field(default_factory=list, description="criteria to moderate")
@@ -730,7 +738,7 @@ class QueueList(RootModel[list[QueueRowOut]]):
 class GradeIn(Body):
     code: str = Field(min_length=1, max_length=20, description="the team's code in the queue")
     scores: dict[str, dict[str, Any]] = Field(
-        description="per criterion id: {points, comment}", examples=[
-            {"accuracy": {"points": 8, "comment": "well supported"}}],
-    )  # fmt: skip
+        description="per criterion id: {points, comment}",
+        examples=[{"accuracy": {"points": 8, "comment": "well supported"}}],
+    )
     moderate: bool = Field(default=False, description="the grade that counts (a moderation)")

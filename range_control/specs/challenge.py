@@ -126,8 +126,7 @@ class SolverSpec(_Strict):
     """
 
     path: str = Field(default="solve", description="directory with the solver, in the challenge")
-    command: list[str] = Field(default_factory=lambda: ["python3", "/solve/solve.py"],
-                               min_length=1)  # fmt: skip
+    command: list[str] = Field(default_factory=lambda: ["python3", "/solve/solve.py"], min_length=1)
     timeout: int = Field(default=120, ge=1, le=3600, description="seconds before it is killed")
 
 
@@ -203,13 +202,21 @@ class LatePenalty(_Strict):
 class UploadSpec(_Strict):
     max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, le=50 * 1024 * 1024)
     types: list[Literal[UPLOAD_TYPES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["pdf", "txt", "md", "odt", "docx"], min_length=1,
+        default_factory=lambda: ["pdf", "txt", "md", "odt", "docx"],
+        min_length=1,
         description="allowed file types, by extension",
-    )  # fmt: skip
+    )
 
 
-TASK_KEYS = ("deliverable", "rubric", "due", "late", "upload", "second_grader",
-             "moderation_threshold")  # fmt: skip
+TASK_KEYS = (
+    "deliverable",
+    "rubric",
+    "due",
+    "late",
+    "upload",
+    "second_grader",
+    "moderation_threshold",
+)
 
 
 class TaskSpec(_Strict):
@@ -290,9 +297,11 @@ class ChallengeSpec(_Strict):
     upload: UploadSpec = Field(default_factory=UploadSpec)
     second_grader: bool = Field(default=False, description="each submission graded twice")
     moderation_threshold: int = Field(
-        default=2, ge=0, le=10_000,
+        default=2,
+        ge=0,
+        le=10_000,
         description="a criterion on which two graders differ by more goes to moderation",
-    )  # fmt: skip
+    )
 
     @field_validator("flags", "hints", mode="before")
     @classmethod

@@ -103,8 +103,9 @@ def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     if "name" not in data and not _CTFCLI_MARKS & data.keys():
         # Another tool's challenge.yml (a Root-Me or Solidity template, an Ansible play ...).
         keys = ", ".join(sorted(str(k) for k in data)[:6])
-        out.errors.append(Note("", f"not ctfcli's challenge.yml: no name, value or flags "
-                                   f"(its keys: {keys})"))  # fmt: skip
+        out.errors.append(
+            Note("", f"not ctfcli's challenge.yml: no name, value or flags (its keys: {keys})")
+        )
         out.foreign = True
         return out
     for key in [k for k in data if not isinstance(k, str)]:

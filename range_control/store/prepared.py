@@ -112,9 +112,14 @@ class Prepared:
                 conn.invalidate(exc)
             # Parameters stay out of the message: a submitted flag must not reach a log.
             raise DBAPIError.instance(
-                plan.sql, args, exc, conn.dialect.loaded_dbapi.Error,
-                hide_parameters=True, connection_invalidated=lost, dialect=conn.dialect,
-            ) from exc  # fmt: skip
+                plan.sql,
+                args,
+                exc,
+                conn.dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=lost,
+                dialect=conn.dialect,
+            ) from exc
         return [plan.convert(r, description, conn.dialect) for r in raw]
 
     def one_or_none(self, conn: Connection, **params: Any) -> Any:

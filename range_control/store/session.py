@@ -45,8 +45,15 @@ from range_control.errors import (
     WriterBusy,
 )
 
-__all__ = ["SCHEMA_HEAD", "LeaseBusy", "Lease", "SchedulerBusy", "SchemaMismatch", "Store",
-           "make_engine"]  # fmt: skip
+__all__ = [
+    "SCHEMA_HEAD",
+    "LeaseBusy",
+    "Lease",
+    "SchedulerBusy",
+    "SchemaMismatch",
+    "Store",
+    "make_engine",
+]
 
 _IMMEDIATE = "range_immediate"
 _RELAXED = "range_relaxed"  # a write whose loss in a power cut is acceptable (a wrong flag)
@@ -108,8 +115,9 @@ def _sqlite_url(path: Path, read_only: bool) -> str:
     return f"sqlite:///file:{quote(str(path))}?mode=ro{immutable}&uri=true"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5,
-                durability: str = "strict") -> Engine:  # fmt: skip
+def make_engine(
+    url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5, durability: str = "strict"
+) -> Engine:
     """An engine whose every commit is durable unless said otherwise.
 
     SQLite: WAL mode. Transactions on this engine commit at ``synchronous=FULL`` (SQLite syncs
@@ -392,8 +400,9 @@ class _WriterQueue:
 class Store:
     """Owns the engine and hands out one transaction per use case."""
 
-    def __init__(self, engine: Engine, *, writer_timeout: float = 15.0,
-                 durability: str = "strict") -> None:  # fmt: skip
+    def __init__(
+        self, engine: Engine, *, writer_timeout: float = 15.0, durability: str = "strict"
+    ) -> None:
         self.engine = engine
         self.durability = durability
         self.file = _FILES.get(engine)
@@ -416,10 +425,17 @@ class Store:
         self._write = sessionmaker(self._immediate, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = 15_000, pool_size: int = 5,
-                 durability: str = "strict") -> Store:  # fmt: skip
-        engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size,
-                             durability=durability)  # fmt: skip
+    def from_url(
+        cls,
+        url: str,
+        *,
+        busy_timeout_ms: int = 15_000,
+        pool_size: int = 5,
+        durability: str = "strict",
+    ) -> Store:
+        engine = make_engine(
+            url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size, durability=durability
+        )
         return cls(engine, writer_timeout=busy_timeout_ms / 1000, durability=durability)
 
     @property

@@ -18,10 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # layer -> the files or packages (relative to the repository) that make it up
 LAYERS: dict[str, tuple[str, ...]] = {
-    "interfaces": ("range_control/api", "scoreboard_web", "range_control/cli",
-                   "range_control/scheduler.py", "range_control/web.py",
-                   "range_control/gunicorn_conf.py",
-                   "range_control/__init__.py"),
+    "interfaces": (
+        "range_control/api",
+        "scoreboard_web",
+        "range_control/cli",
+        "range_control/scheduler.py",
+        "range_control/web.py",
+        "range_control/gunicorn_conf.py",
+        "range_control/__init__.py",
+    ),
     "services": ("range_control/services",),
     "domain": ("range_control/domain",),
     "store": ("range_control/store",),
@@ -29,12 +34,19 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "specs": ("range_control/specs",),
     # Cross-cutting leaves every layer may use: no I/O beyond reading the environment.
     # The metrics and the log set-up too: every layer counts and logs.
-    "base": ("range_control/errors.py", "range_control/clock.py", "range_control/settings.py",
-             "range_control/metrics.py", "range_control/logs.py", "range_control/i18n.py",
-             "range_control/markup.py", "range_control/files.py"),
+    "base": (
+        "range_control/errors.py",
+        "range_control/clock.py",
+        "range_control/settings.py",
+        "range_control/metrics.py",
+        "range_control/logs.py",
+        "range_control/i18n.py",
+        "range_control/markup.py",
+        "range_control/files.py",
+    ),
     # What every use case is handed: store, settings and clock.
     "context": ("range_control/context.py",),
-}  # fmt: skip
+}
 
 # layer -> the layers whose modules it may import
 KNOWS: dict[str, set[str]] = {
@@ -56,8 +68,11 @@ THIRD_PARTY: dict[str, set[str]] = {
     "flask_babel": {"scoreboard_web"},
     "babel": {"scoreboard_web/catalogs.py", "scoreboard_web/i18n.py"},
     "spectree": {"range_control/api"},
-    "docker": {"range_control/orchestrator/docker_backend.py", "range_control/orchestrator/images.py",
-               "range_control/orchestrator/swarm_backend.py"},
+    "docker": {
+        "range_control/orchestrator/docker_backend.py",
+        "range_control/orchestrator/images.py",
+        "range_control/orchestrator/swarm_backend.py",
+    },
     "sqlalchemy": {"services", "store", "context"},
     "alembic": {"store"},
     "apscheduler": {"range_control/scheduler.py"},
@@ -71,11 +86,17 @@ THIRD_PARTY: dict[str, set[str]] = {
     "argon2": {"range_control/services/accounts.py"},
     "pyotp": {"range_control/services/accounts.py"},
     # QR codes: the WireGuard configuration, the accounts' invite sheet.
-    "segno": {"scoreboard_web/portal.py", "scoreboard_web/common.py",
-              "range_control/cli/accounts.py"},
-    "cryptography": {"range_control/services/backups.py", "range_control/domain/access.py",
-                     "range_control/services/accounts.py"},
-}  # fmt: skip
+    "segno": {
+        "scoreboard_web/portal.py",
+        "scoreboard_web/common.py",
+        "range_control/cli/accounts.py",
+    },
+    "cryptography": {
+        "range_control/services/backups.py",
+        "range_control/domain/access.py",
+        "range_control/services/accounts.py",
+    },
+}
 
 # Services may use the engine only through the Backend protocol: never a concrete engine.
 SERVICES_NEVER = ("range_control.orchestrator.docker_backend",)
@@ -134,8 +155,12 @@ def allowed_for(package: str, rel: str, layer: str) -> bool:
 
 def violations(root: Path) -> list[str]:
     found = []
-    files = sorted([*root.joinpath("range_control").rglob("*.py"),
-                    *root.joinpath("scoreboard_web").rglob("*.py")])  # fmt: skip
+    files = sorted(
+        [
+            *root.joinpath("range_control").rglob("*.py"),
+            *root.joinpath("scoreboard_web").rglob("*.py"),
+        ]
+    )
     for path in files:
         rel = str(path.relative_to(root))
         if "/migrations/" in rel:
@@ -167,21 +192,43 @@ def test_every_import_follows_the_layers() -> None:
 @pytest.mark.parametrize(
     ("where", "line", "expected"),
     [
-        ("range_control/domain/bad.py", "from range_control.store.models import Team",
-         "range_control/domain/bad.py (domain) imports range_control.store.models (store)"),
-        ("range_control/orchestrator/bad.py", "from range_control.services import teams",
-         "range_control/orchestrator/bad.py (orchestrator) imports range_control.services (services)"),
-        ("range_control/cli/bad.py", "from range_control.orchestrator import connect",
-         "range_control/cli/bad.py (interfaces) imports range_control.orchestrator (orchestrator)"),
-        ("range_control/services/bad.py", "import flask",
-         "range_control/services/bad.py (services) imports flask"),
-        ("range_control/scheduler_bad.py", "import os", "range_control/scheduler_bad.py: in no layer"),
-        ("range_control/services/bad.py", "from range_control.orchestrator.docker_backend import x",
-         "range_control/services/bad.py (services) imports a concrete engine"),
-        ("range_control/domain/bad.py", "from ..services import teams",
-         "range_control/domain/bad.py (domain) imports range_control.services (services)"),
+        (
+            "range_control/domain/bad.py",
+            "from range_control.store.models import Team",
+            "range_control/domain/bad.py (domain) imports range_control.store.models (store)",
+        ),
+        (
+            "range_control/orchestrator/bad.py",
+            "from range_control.services import teams",
+            "range_control/orchestrator/bad.py (orchestrator) imports range_control.services (services)",
+        ),
+        (
+            "range_control/cli/bad.py",
+            "from range_control.orchestrator import connect",
+            "range_control/cli/bad.py (interfaces) imports range_control.orchestrator (orchestrator)",
+        ),
+        (
+            "range_control/services/bad.py",
+            "import flask",
+            "range_control/services/bad.py (services) imports flask",
+        ),
+        (
+            "range_control/scheduler_bad.py",
+            "import os",
+            "range_control/scheduler_bad.py: in no layer",
+        ),
+        (
+            "range_control/services/bad.py",
+            "from range_control.orchestrator.docker_backend import x",
+            "range_control/services/bad.py (services) imports a concrete engine",
+        ),
+        (
+            "range_control/domain/bad.py",
+            "from ..services import teams",
+            "range_control/domain/bad.py (domain) imports range_control.services (services)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_upward_import_added_on_purpose_is_caught(
     tmp_path: Path, where: str, line: str, expected: str
 ) -> None:
@@ -189,8 +236,9 @@ def test_an_upward_import_added_on_purpose_is_caught(
     import shutil
 
     for pkg in ("range_control", "scoreboard_web"):
-        shutil.copytree(ROOT / pkg, tmp_path / pkg,
-                        ignore=shutil.ignore_patterns("__pycache__", "migrations"))  # fmt: skip
+        shutil.copytree(
+            ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__", "migrations")
+        )
     (tmp_path / where).write_text(line + "\n")
     found = violations(tmp_path)
     assert any(v.startswith(expected) for v in found), found

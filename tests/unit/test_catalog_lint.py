@@ -105,15 +105,23 @@ def test_dynamic_scoring_needs_extra_and_coherent_values(tmp_path: Path) -> None
     d1 = write(tmp_path / "a", {"name": "A", "type": "dynamic", "flags": ["x"]})
     d2 = write(
         tmp_path / "b",
-        {"name": "B", "type": "dynamic", "flags": ["x"],
-         "extra": {"initial": 100, "decay": 5, "minimum": 200}},
-    )  # fmt: skip
+        {
+            "name": "B",
+            "type": "dynamic",
+            "flags": ["x"],
+            "extra": {"initial": 100, "decay": 5, "minimum": 200},
+        },
+    )
     # Logarithmic decay 0 loads, as in CTFd (read as 1: domain/scoring.py).
     d3 = write(
         tmp_path / "c",
-        {"name": "C", "type": "dynamic", "flags": ["x"],
-         "extra": {"initial": 100, "decay": 0, "minimum": 10}},
-    )  # fmt: skip
+        {
+            "name": "C",
+            "type": "dynamic",
+            "flags": ["x"],
+            "extra": {"initial": 100, "decay": 0, "minimum": 10},
+        },
+    )
     out = problems(d1, d2, d3)
     assert any("type 'dynamic' needs extra" in line for line in out), out
     assert any("extra: minimum must not exceed initial" in line for line in out), out
@@ -127,12 +135,20 @@ def test_files_must_exist_stay_inside_and_not_carry_the_flag(tmp_path: Path) -> 
             "name": "F",
             "value": 10,
             "flags": ["ICE{secret}", {"type": "regex", "content": r"GRID-\d{4}"}],
-            "files": ["files/ok.txt", "files/leak.txt", "files/missing.txt", "../outside.txt",
-                      "files/grid.txt"],
+            "files": [
+                "files/ok.txt",
+                "files/leak.txt",
+                "files/missing.txt",
+                "../outside.txt",
+                "files/grid.txt",
+            ],
         },
-        {"files/ok.txt": "nothing here", "files/leak.txt": "the flag is ICE{secret}!",
-         "files/grid.txt": "GRID-1234"},
-    )  # fmt: skip
+        {
+            "files/ok.txt": "nothing here",
+            "files/leak.txt": "the flag is ICE{secret}!",
+            "files/grid.txt": "GRID-1234",
+        },
+    )
     (tmp_path / "outside.txt").write_text("x")
     out = problems(d)
     path = d / "challenge.yml"
@@ -156,10 +172,14 @@ def test_files_must_exist_stay_inside_and_not_carry_the_flag(tmp_path: Path) -> 
 def test_dynamic_flag_shape_in_a_file_is_caught(tmp_path: Path) -> None:
     d = write(
         tmp_path / "dyn",
-        {"name": "Dyn", "value": 10, "dynamic_flag": {"prefix": "CIOR", "length": 16},
-         "files": ["notes.txt"]},
+        {
+            "name": "Dyn",
+            "value": 10,
+            "dynamic_flag": {"prefix": "CIOR", "length": 16},
+            "files": ["notes.txt"],
+        },
         {"notes.txt": "test flag: CIOR{0123456789abcdef}"},
-    )  # fmt: skip
+    )
     assert problems(d) == []
     assert warnings(d) == [
         f"{d / 'challenge.yml'}: files.0: 'notes.txt' contains a flag of the dynamic_flag shape: "
@@ -169,8 +189,10 @@ def test_dynamic_flag_shape_in_a_file_is_caught(tmp_path: Path) -> None:
 
 def test_unique_slugs_and_known_requirements_across_a_tree(tmp_path: Path) -> None:
     write(tmp_path / "x" / "one", {"name": "Same Name", "value": 1, "flags": ["a"]})
-    write(tmp_path / "y" / "two", {"name": "Same name", "value": 1, "flags": ["b"],
-                                   "requirements": ["ghost"]})  # fmt: skip
+    write(
+        tmp_path / "y" / "two",
+        {"name": "Same name", "value": 1, "flags": ["b"], "requirements": ["ghost"]},
+    )
     out = problems(tmp_path)
     one, two = tmp_path / "x" / "one" / "challenge.yml", tmp_path / "y" / "two" / "challenge.yml"
     assert (
@@ -245,8 +267,10 @@ def test_environment_errors_name_challenge_service_and_field(tmp_path: Path) -> 
     assert f"{path}: environment.services.flagged.tmpfs: 'tmp' must be an absolute path" in joined
     # Once the schema passes, build contexts are checked on disk.
     spec = yaml.safe_load((d / "challenge.yml").read_text())
-    spec["environment"]["services"] = [{"name": "files", "build": "src/missing"},
-                                       {"name": "web", "build": "src/web", "dockerfile": "Other"}]  # fmt: skip
+    spec["environment"]["services"] = [
+        {"name": "files", "build": "src/missing"},
+        {"name": "web", "build": "src/web", "dockerfile": "Other"},
+    ]
     write(d, spec)
     assert problems(d) == [
         f"{path}: environment.services.files.build: 'src/missing' is not a directory inside the challenge",
@@ -256,39 +280,60 @@ def test_environment_errors_name_challenge_service_and_field(tmp_path: Path) -> 
 
 def test_translations_load_and_uneven_ones_are_warned(tmp_path: Path) -> None:
     base = {"value": 10, "flags": ["ICE{x}"], "hints": ["one", {"content": "two", "cost": 5}]}
-    write(tmp_path / "a", {**base, "name": "A", "translations": {"fr": {
-        "name": "Un", "description": "d", "hints": ["un", {"title": "T", "content": "deux"}]}}})  # fmt: skip
-    write(tmp_path / "b", {**base, "name": "B", "translations": {"fr": {"hints": ["un"]},
-                                                                 "de": {"name": "Be"}}})  # fmt: skip
+    write(
+        tmp_path / "a",
+        {
+            **base,
+            "name": "A",
+            "translations": {
+                "fr": {
+                    "name": "Un",
+                    "description": "d",
+                    "hints": ["un", {"title": "T", "content": "deux"}],
+                }
+            },
+        },
+    )
+    write(
+        tmp_path / "b",
+        {**base, "name": "B", "translations": {"fr": {"hints": ["un"]}, "de": {"name": "Be"}}},
+    )
     write(tmp_path / "c", {**base, "name": "C"})
     result = lint([tmp_path])
     assert result.problems == []
     spec = next(c.spec for c in result.challenges if c.spec.name == "A")
     assert spec.translations["fr"].hints[1].title == "T"
     got = sorted(str(w).replace(str(tmp_path), "") for w in result.warnings)
-    assert got == sorted([
-        "/b/challenge.yml: translations.fr.hints: 1 translated hint(s) for 2 hint(s): "
-        "they are matched by position",
-        "/b/challenge.yml: translations.de: the pages do not speak 'de' (no catalog), "
-        "so no team can choose it",
-        "/a/challenge.yml: translations: no 'de' translation, while 1 other "
-        "challenge(s) of this set have one",
-        "/c/challenge.yml: translations: no 'de' translation, while 1 other "
-        "challenge(s) of this set have one",
-        "/c/challenge.yml: translations: no 'fr' translation, while 2 other "
-        "challenge(s) of this set have one",
-    ])  # fmt: skip
+    assert got == sorted(
+        [
+            "/b/challenge.yml: translations.fr.hints: 1 translated hint(s) for 2 hint(s): "
+            "they are matched by position",
+            "/b/challenge.yml: translations.de: the pages do not speak 'de' (no catalog), "
+            "so no team can choose it",
+            "/a/challenge.yml: translations: no 'de' translation, while 1 other "
+            "challenge(s) of this set have one",
+            "/c/challenge.yml: translations: no 'de' translation, while 1 other "
+            "challenge(s) of this set have one",
+            "/c/challenge.yml: translations: no 'fr' translation, while 2 other "
+            "challenge(s) of this set have one",
+        ]
+    )
 
 
 @pytest.mark.parametrize(
     ("translations", "where"),
-    [({"FR": {"name": "x"}}, "translations key 'FR'"), ({"fr": {"nom": "x"}}, "translations.fr.nom"),
-     ({"fr": {"name": ""}}, "translations.fr.name"), ({"fr": {"flags": ["x"]}}, "translations.fr.flags"),
-     ({"fr": {"hints": [{"title": "t"}]}}, "translations.fr.hints.0.content")],
-)  # fmt: skip
+    [
+        ({"FR": {"name": "x"}}, "translations key 'FR'"),
+        ({"fr": {"nom": "x"}}, "translations.fr.nom"),
+        ({"fr": {"name": ""}}, "translations.fr.name"),
+        ({"fr": {"flags": ["x"]}}, "translations.fr.flags"),
+        ({"fr": {"hints": [{"title": "t"}]}}, "translations.fr.hints.0.content"),
+    ],
+)
 def test_bad_translations_name_the_field(tmp_path: Path, translations: dict, where: str) -> None:
-    write(tmp_path / "a", {"name": "A", "value": 1, "flags": ["ICE{x}"],
-                           "translations": translations})  # fmt: skip
+    write(
+        tmp_path / "a", {"name": "A", "value": 1, "flags": ["ICE{x}"], "translations": translations}
+    )
     found = problems(tmp_path)
     assert any(f"challenge.yml: {where}" in p for p in found), found
 

@@ -59,16 +59,19 @@ def test_ctfcli_spec_example_loads_as_it_is(corpus: LintResult) -> None:
 def test_every_ctfcli_key_is_read(corpus: LintResult) -> None:
     spec = spec_of(corpus, "everything")
     assert spec.solution is not None and (spec.solution.path, spec.solution.state) == (
-        "writeup/WRITEUP.md", "solved",
-    )  # fmt: skip
+        "writeup/WRITEUP.md",
+        "solved",
+    )
     assert spec.scheduled_at is not None and spec.scheduled_at.isoformat() == (
         "2026-07-01T10:00:00+00:00"
     )
     assert spec.logic == "all" and spec.version == "0.1"  # unquoted 0.1 is a number in YAML
     assert spec.topics == ["RSA", "2024"] and spec.tags == ["crypto", "1337", "medium"]
     assert [(h.key, h.requirements) for h in spec.hints] == [
-        ("basics", []), ("deeper", ["basics"]), (None, ["deeper"]),
-    ]  # fmt: skip
+        ("basics", []),
+        ("deeper", ["basics"]),
+        (None, ["deeper"]),
+    ]
     assert spec.extra is not None and spec.extra.decay == 0 and spec.initial_value == 500
     assert spec.prerequisites == ["Warmup"]
     assert lines(corpus, "everything") == [
@@ -94,8 +97,11 @@ def test_unknown_keys_of_a_repository_are_warnings_misspellings_are_errors(
     ]
     refused = lint([REFUSED])
     errors = {p.path.parent.name: str(p) for p in refused.problems}
-    for directory, key, known in [("flagz", "flagz", "flags"), ("catagory", "catagory",
-                                  "category"), ("hint", "hint", "hints")]:  # fmt: skip
+    for directory, key, known in [
+        ("flagz", "flagz", "flags"),
+        ("catagory", "catagory", "category"),
+        ("hint", "hint", "hints"),
+    ]:
         assert errors[directory] == (
             f"{REFUSED / directory / 'challenge.yml'}: {key}: unknown key: did you mean {known!r}?"
         )
@@ -131,8 +137,7 @@ def test_deployment_keys_become_an_environment(corpus: LintResult) -> None:
     spec = spec_of(corpus, "deploy")
     assert spec.environment is not None
     (svc,) = spec.environment.services
-    assert (svc.name, svc.build, svc.ports, svc.exposure) == ("challenge", ".", [1337],
-                                                               "published")  # fmt: skip
+    assert (svc.name, svc.build, svc.ports, svc.exposure) == ("challenge", ".", [1337], "published")
     assert lines(corpus, "deploy") == [
         "healthcheck: ctfcli's healthcheck script is not run: add a solver (solve/solve.py) "
         "for `rangectl challenges check --live`",
@@ -184,9 +189,14 @@ def test_refusals_say_what_is_really_wrong() -> None:
 
 @pytest.mark.parametrize(
     ("name", "slug"),
-    [("Перехват связи", "perekhvat-svyazi"), ("東京タワー", "dongjingtawa"),
-     ("Ελληνικά", "ellinika"), ("Zürich", "zurich"), ("Plain Name", "plain-name")],
-)  # fmt: skip
+    [
+        ("Перехват связи", "perekhvat-svyazi"),
+        ("東京タワー", "dongjingtawa"),
+        ("Ελληνικά", "ellinika"),
+        ("Zürich", "zurich"),
+        ("Plain Name", "plain-name"),
+    ],
+)
 def test_names_in_any_script_get_a_stable_slug(name: str, slug: str) -> None:
     assert slugify(name) == slug
 
@@ -226,13 +236,32 @@ def test_junit_report_carries_the_warnings(corpus: LintResult) -> None:
 def test_nulls_take_defaults_and_requirements_keys_are_checked(tmp_path: Path) -> None:
     d = tmp_path / "nulls"
     d.mkdir()
-    (d / "challenge.yml").write_text(yaml.safe_dump({
-        "name": "Nulls", "value": 10, "flags": ["flag{n}"], "description": None,
-        "category": None, "tags": None, "files": None, "hints": None, "attempts": None,
-        "state": None, "version": None, "type": None, "image": None, "next": None,
-        "requirements": {"prerequisites": [], "anonymize": False, "logic": "all",
-                         "prerequisits": []},
-    }))  # fmt: skip
+    (d / "challenge.yml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "Nulls",
+                "value": 10,
+                "flags": ["flag{n}"],
+                "description": None,
+                "category": None,
+                "tags": None,
+                "files": None,
+                "hints": None,
+                "attempts": None,
+                "state": None,
+                "version": None,
+                "type": None,
+                "image": None,
+                "next": None,
+                "requirements": {
+                    "prerequisites": [],
+                    "anonymize": False,
+                    "logic": "all",
+                    "prerequisits": [],
+                },
+            }
+        )
+    )
     result = lint([d])
     assert [f"{p.where}: {p.message}" for p in result.problems] == [
         "requirements.prerequisits: unknown key: did you mean 'prerequisites'?"
@@ -245,8 +274,11 @@ def test_nulls_take_defaults_and_requirements_keys_are_checked(tmp_path: Path) -
     (d / "challenge.yml").write_text(yaml.safe_dump(data))
     (spec,) = [c.spec for c in lint([d]).challenges]
     assert (spec.category, spec.description, spec.state, spec.version) == (
-        "misc", "", "visible", "0.1",
-    )  # fmt: skip
+        "misc",
+        "",
+        "visible",
+        "0.1",
+    )
 
 
 def test_corpus_files_are_what_ctfcli_writes() -> None:
@@ -260,10 +292,22 @@ def test_corpus_files_are_what_ctfcli_writes() -> None:
 
 @pytest.mark.parametrize(
     ("key", "meant"),
-    [("flagz", "flags"), ("flgas", "flags"), ("catagory", "category"), ("hint", "hints"),
-     ("requirments", "requirements"), ("Flags", "flags"), ("dynamic_flags", "dynamic_flag"),
-     ("connection_port", None), ("points", None), ("author_link", None), ("difficulty", None),
-     ("tests", None), ("no_docker", None), ("attachment", None)],
-)  # fmt: skip
+    [
+        ("flagz", "flags"),
+        ("flgas", "flags"),
+        ("catagory", "category"),
+        ("hint", "hints"),
+        ("requirments", "requirements"),
+        ("Flags", "flags"),
+        ("dynamic_flags", "dynamic_flag"),
+        ("connection_port", None),
+        ("points", None),
+        ("author_link", None),
+        ("difficulty", None),
+        ("tests", None),
+        ("no_docker", None),
+        ("attachment", None),
+    ],
+)
 def test_only_near_misses_are_taken_for_typos(key: str, meant: str | None) -> None:
     assert did_you_mean(key, KNOWN) == meant

@@ -76,7 +76,12 @@ def test_check_submission_flags_sharing_with_the_owner_named() -> None:
 
 def test_surrounding_whitespace_is_ignored() -> None:
     v = check_submission(
-        "  ICE{x}\n", flags=[Flag("static", "ICE{x}")], dynamic=None, secret="k", event="e",
-        team_id=1, challenge="c",
-    )  # fmt: skip
+        "  ICE{x}\n",
+        flags=[Flag("static", "ICE{x}")],
+        dynamic=None,
+        secret="k",
+        event="e",
+        team_id=1,
+        challenge="c",
+    )
     assert v.correct

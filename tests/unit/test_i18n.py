@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_translation_is_shown_in_its_language() -> None:
     t = {"fr": {"name": "Indicatif"}}
-    assert localize("Callsign", t, "name", "fr", "en") == Localized("Indicatif", "fr",
-                                                                    translated=True)  # fmt: skip
+    assert localize("Callsign", t, "name", "fr", "en") == Localized(
+        "Indicatif", "fr", translated=True
+    )
 
 
 def test_the_default_language_reads_the_original_unmarked() -> None:
@@ -28,9 +29,17 @@ def test_the_default_language_reads_the_original_unmarked() -> None:
 
 @pytest.mark.parametrize(
     "translations",
-    [None, {}, {"de": {"name": "Rufzeichen"}}, {"fr": {}}, {"fr": {"name": ""}},
-     {"fr": {"name": "   "}}, {"fr": {"description": "autre champ"}}, {"fr": "not a mapping"}],
-)  # fmt: skip
+    [
+        None,
+        {},
+        {"de": {"name": "Rufzeichen"}},
+        {"fr": {}},
+        {"fr": {"name": ""}},
+        {"fr": {"name": "   "}},
+        {"fr": {"description": "autre champ"}},
+        {"fr": "not a mapping"},
+    ],
+)
 def test_a_missing_translation_falls_back_to_the_original_marked(translations: object) -> None:
     got = localize("Callsign", translations, "name", "fr", "en")  # type: ignore[arg-type]
     assert got == Localized("Callsign", "en", original=True)
@@ -63,11 +72,21 @@ def test_hints_are_matched_by_position() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("fr-CA,en;q=0.8", "fr"), ("en-GB,fr;q=0.9", "en"), ("de,fr;q=0.5", "fr"),
-     ("de, nl", None), ("", None), (None, None), ("fr;q=0, en;q=0.1", "en"),
-     ("en;q=0.5, fr;q=0.7", "fr"), ("fr;q=abc, en", "en"), ("*", None),
-     ("FR", "fr"), ("x" * 5000, None)],
-)  # fmt: skip
+    [
+        ("fr-CA,en;q=0.8", "fr"),
+        ("en-GB,fr;q=0.9", "en"),
+        ("de,fr;q=0.5", "fr"),
+        ("de, nl", None),
+        ("", None),
+        (None, None),
+        ("fr;q=0, en;q=0.1", "en"),
+        ("en;q=0.5, fr;q=0.7", "fr"),
+        ("fr;q=abc, en", "en"),
+        ("*", None),
+        ("FR", "fr"),
+        ("x" * 5000, None),
+    ],
+)
 def test_accept_language(header: str | None, expected: str | None) -> None:
     assert negotiate(header, ("en", "fr")) == expected
 
@@ -81,8 +100,9 @@ def test_a_service_error_is_a_template_with_fields() -> None:
 
 def test_an_error_inside_an_error_is_translated_too() -> None:
     inner = errors.NotFound("team {ref!r} not found", ref="x")
-    outer = errors.InvalidInput("{source}:{lineno}: {detail}", source="t.csv", lineno=2,
-                                detail=inner)  # fmt: skip
+    outer = errors.InvalidInput(
+        "{source}:{lineno}: {detail}", source="t.csv", lineno=2, detail=inner
+    )
     assert outer.message == "t.csv:2: team 'x' not found"
     fr = {"team {ref!r} not found": "équipe {ref!r} introuvable"}
     assert outer.localized(lambda t: fr.get(t, t)) == "t.csv:2: équipe 'x' introuvable"
@@ -107,8 +127,11 @@ def test_french_is_spoken() -> None:
 
 
 def _raises_of_errors() -> list[tuple[Path, int, ast.expr]]:
-    names = {n for n, v in vars(errors).items()
-             if isinstance(v, type) and issubclass(v, errors.ServiceError)}  # fmt: skip
+    names = {
+        n
+        for n, v in vars(errors).items()
+        if isinstance(v, type) and issubclass(v, errors.ServiceError)
+    }
     found = []
     for path in [*ROOT.glob("range_control/**/*.py"), *ROOT.glob("scoreboard_web/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):

@@ -26,8 +26,16 @@ ZERO = timedelta(0)
 
 # --- the timeline ---------------------------------------------------------------------------
 def scenario_of(minutes: list[int], freeze: int | None) -> ScenarioSpec:
-    phases = [{"id": f"p{i}", "title": f"P{i}", "duration": f"{m}m", "challenges": [f"c{i}"],
-               "injects": [{"at": "0s", "title": "go"}]} for i, m in enumerate(minutes)]  # fmt: skip
+    phases = [
+        {
+            "id": f"p{i}",
+            "title": f"P{i}",
+            "duration": f"{m}m",
+            "challenges": [f"c{i}"],
+            "injects": [{"at": "0s", "title": "go"}],
+        }
+        for i, m in enumerate(minutes)
+    ]
     total = sum(minutes)
     return ScenarioSpec.model_validate(
         {"event": "E", "phases": phases, "freeze": f"{min(freeze, total)}m" if freeze else None}
@@ -47,8 +55,9 @@ ACTIONS = st.lists(
 )
 
 
-def control_after(ctl: timeline.Control, action: str, arg: int, spec: ScenarioSpec,
-                  now: datetime) -> timeline.Control:  # fmt: skip
+def control_after(
+    ctl: timeline.Control, action: str, arg: int, spec: ScenarioSpec, now: datetime
+) -> timeline.Control:
     """What services.scenario does to the control for each organiser action (when allowed),
     with the freeze pinned once it has happened (as the timeline log does)."""
     st_ = timeline.at(spec, ctl, now)
@@ -147,15 +156,19 @@ def test_decay_stays_between_minimum_and_initial_and_never_rises(
     challenges=st.lists(CHALLENGE, min_size=1, max_size=6, unique_by=lambda c: c.id),
     solves=st.lists(
         st.tuples(st.integers(1, 12), st.integers(0, 5), st.integers(0, 600)), max_size=60
-    ),  # fmt: skip
+    ),
     fixed=st.booleans(),
     bonus=st.integers(0, 100),
     order=st.randoms(use_true_random=False),
 )
 def test_ranking_is_a_total_order_independent_of_input_order(
-    n_teams: int, challenges: list[ChallengeValue], solves: list[tuple[int, int, int]],
-    fixed: bool, bonus: int, order: object,
-) -> None:  # fmt: skip
+    n_teams: int,
+    challenges: list[ChallengeValue],
+    solves: list[tuple[int, int, int]],
+    fixed: bool,
+    bonus: int,
+    order: object,
+) -> None:
     teams = [TeamRec(i, f"Team {i}") for i in range(1, n_teams + 1)]
     recs, seen = [], set()
     for i, (team, ch_index, minute) in enumerate(solves):
@@ -163,12 +176,22 @@ def test_ranking_is_a_total_order_independent_of_input_order(
         if team <= n_teams and (team, ch.id) not in seen:
             seen.add((team, ch.id))
             recs.append(SolveRec(i + 1, team, ch.id, T0 + timedelta(minutes=minute)))
-    board = compute_board(teams=teams, challenges=challenges, solves=recs,
-                          points_fixed_at_solve=fixed, first_blood_bonus=bonus)  # fmt: skip
+    board = compute_board(
+        teams=teams,
+        challenges=challenges,
+        solves=recs,
+        points_fixed_at_solve=fixed,
+        first_blood_bonus=bonus,
+    )
     shuffled = list(recs)
     order.shuffle(shuffled)  # type: ignore[attr-defined]
-    again = compute_board(teams=list(reversed(teams)), challenges=challenges, solves=shuffled,
-                          points_fixed_at_solve=fixed, first_blood_bonus=bonus)  # fmt: skip
+    again = compute_board(
+        teams=list(reversed(teams)),
+        challenges=challenges,
+        solves=shuffled,
+        points_fixed_at_solve=fixed,
+        first_blood_bonus=bonus,
+    )
     rows = board.standings
     assert [r.pos for r in rows] == list(range(1, n_teams + 1))
     assert [r.team_id for r in rows] == [r.team_id for r in again.standings]
@@ -193,9 +216,11 @@ def test_a_static_flag_matches_exactly_itself(content: str, submission: str) -> 
 
 
 @settings(max_examples=200, deadline=None)
-@given(teams=st.lists(st.integers(1, 10_000), min_size=2, max_size=6, unique=True),
-       secret=st.text(min_size=1, max_size=20), slug=st.from_regex(r"[a-z][a-z0-9-]{0,20}",
-                                                                    fullmatch=True))  # fmt: skip
+@given(
+    teams=st.lists(st.integers(1, 10_000), min_size=2, max_size=6, unique=True),
+    secret=st.text(min_size=1, max_size=20),
+    slug=st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
+)
 def test_a_dynamic_flag_is_its_teams_alone_and_sharing_names_the_owner(
     teams: list[int], secret: str, slug: str
 ) -> None:
@@ -203,8 +228,9 @@ def test_a_dynamic_flag_is_its_teams_alone_and_sharing_names_the_owner(
     mine, other = teams[0], teams[1]
     flag_of = {t: dynamic_flag(secret, "ice", t, slug, shape) for t in teams}
     assert len(set(flag_of.values())) == len(teams)
-    kwargs = dict(flags=[], dynamic=shape, secret=secret, event="ice", challenge=slug,
-                  other_team_ids=teams)  # fmt: skip
+    kwargs = dict(
+        flags=[], dynamic=shape, secret=secret, event="ice", challenge=slug, other_team_ids=teams
+    )
     assert check_submission(flag_of[mine], team_id=mine, **kwargs).correct
     shared = check_submission(flag_of[other], team_id=mine, **kwargs)
     assert not shared.correct and shared.shared_from_team == other

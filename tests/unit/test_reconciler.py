@@ -39,10 +39,18 @@ def svc(name: str, **spec: object) -> ServiceRun:
     )  # type: ignore[arg-type]
 
 
-def instance(iid: int, team: int, challenge: str = "web", *, services: tuple[ServiceRun, ...] = (),
-             generation: int = 0, published: tuple[tuple[str, int, int], ...] = ()) -> DesiredInstance:  # fmt: skip
-    return DesiredInstance(EV, team, iid, challenge, f"ICE{{{team}}}", services or (svc("app"),),
-                           generation, published)  # fmt: skip
+def instance(
+    iid: int,
+    team: int,
+    challenge: str = "web",
+    *,
+    services: tuple[ServiceRun, ...] = (),
+    generation: int = 0,
+    published: tuple[tuple[str, int, int], ...] = (),
+) -> DesiredInstance:
+    return DesiredInstance(
+        EV, team, iid, challenge, f"ICE{{{team}}}", services or (svc("app"),), generation, published
+    )
 
 
 def state(*instances: DesiredInstance, restarts: dict[int, int] | None = None) -> DesiredState:
@@ -67,10 +75,15 @@ def test_converges_from_nothing_then_a_second_pass_changes_nothing(fake: FakeBac
     want = state(instance(1, 1, services=(svc("app"), svc("db"))), instance(2, 2))
     seen: list[Progress] = []
     report = Reconciler(fake, pool=3).converge(want, seen.append)
-    assert sorted(report.created) == sorted([
-        container_name(EV, 1, "web", "app"), container_name(EV, 1, "web", "db"),
-        container_name(EV, 2, "web", "app"), jumpbox_name(EV, 1), jumpbox_name(EV, 2),
-    ])  # fmt: skip
+    assert sorted(report.created) == sorted(
+        [
+            container_name(EV, 1, "web", "app"),
+            container_name(EV, 1, "web", "db"),
+            container_name(EV, 2, "web", "app"),
+            jumpbox_name(EV, 1),
+            jumpbox_name(EV, 2),
+        ]
+    )
     assert sorted(fake.network_objs) == sorted(
         [network_name(EV, 1), network_name(EV, 2), edge_network_name(EV)]
     )
@@ -136,8 +149,10 @@ def test_strays_go_containers_networks_and_flag_volumes(fake: FakeBackend) -> No
     )
     Reconciler(fake).converge(state(keep, gone))
     assert len(fake.volumes(EV)) == 1
-    stray = fake.add("rc-unit-t1-old-app", {MANAGED: "1", EVENT: EV, TEAM: "1", INSTANCE: "99",
-                                            SERVICE: "app", ROLE: "service"})  # fmt: skip
+    stray = fake.add(
+        "rc-unit-t1-old-app",
+        {MANAGED: "1", EVENT: EV, TEAM: "1", INSTANCE: "99", SERVICE: "app", ROLE: "service"},
+    )
     other_event = fake.add("rc-else-t1-web-app", {MANAGED: "1", EVENT: "else", ROLE: "service"})
     report = Reconciler(fake).converge(state(keep))
     assert sorted(report.removed) == sorted(
@@ -154,8 +169,9 @@ def test_strays_go_containers_networks_and_flag_volumes(fake: FakeBackend) -> No
 
 def test_a_new_generation_replaces_every_container_of_the_instance(fake: FakeBackend) -> None:
     Reconciler(fake).converge(state(instance(1, 1, services=(svc("app"), svc("db")))))
-    report = Reconciler(fake).converge(state(instance(1, 1, services=(svc("app"), svc("db")),
-                                                      generation=1)))  # fmt: skip
+    report = Reconciler(fake).converge(
+        state(instance(1, 1, services=(svc("app"), svc("db")), generation=1))
+    )
     both = sorted([container_name(EV, 1, "web", "app"), container_name(EV, 1, "web", "db")])
     assert sorted(report.removed) == both and sorted(report.created) == both
     assert {o.labels[GENERATION] for o in fake.containers(EV) if o.role == "service"} == {"1"}
@@ -205,19 +221,30 @@ def test_no_host_guard_no_container(fake: FakeBackend) -> None:
 
 
 def test_published_services_join_the_edge_network(fake: FakeBackend) -> None:
-    inst = instance(1, 1, services=(svc("app", ports=[80], exposure="published"),),
-                    published=(("app", 80, 20500),))  # fmt: skip
+    inst = instance(
+        1,
+        1,
+        services=(svc("app", ports=[80], exposure="published"),),
+        published=(("app", 80, 20500),),
+    )
     fake.failures[f"network:{edge_network_name(EV)}"] = "no edge"
     report = Reconciler(fake).converge(state(inst))
     assert report.failed == {1: "no edge"} and report.jumpbox_errors == {1: "no edge"}
 
 
-def with_access(desired: DesiredState, *, keys: tuple[str, ...] = (), password: str | None = None,
-                peers: tuple[tuple[str, str], ...] | None = None) -> DesiredState:  # fmt: skip
+def with_access(
+    desired: DesiredState,
+    *,
+    keys: tuple[str, ...] = (),
+    password: str | None = None,
+    peers: tuple[tuple[str, str], ...] | None = None,
+) -> DesiredState:
     """The same state, the jumpboxes with these keys (and password), and a gateway per team
     when ``peers`` is given."""
-    jbs = {t: replace(jb, keys=keys, password=password or jb.password)
-           for t, jb in desired.jumpboxes.items()}  # fmt: skip
+    jbs = {
+        t: replace(jb, keys=keys, password=password or jb.password)
+        for t, jb in desired.jumpboxes.items()
+    }
     gws = (
         {}
         if peers is None

@@ -89,12 +89,18 @@ def test_freeze_cuts_solves_awards_hints_and_decay() -> None:
         teams=TEAMS, challenges=[DYN], solves=solves, awards=awards, unlocks=unlocks
     )
     frozen = compute_board(
-        teams=TEAMS, challenges=[DYN], solves=solves, awards=awards, unlocks=unlocks,
+        teams=TEAMS,
+        challenges=[DYN],
+        solves=solves,
+        awards=awards,
+        unlocks=unlocks,
         cutoff=at(2.2),
-    )  # fmt: skip
+    )
     assert {s.team: s.score for s in live.standings} == {
-        "Alpha": 534, "Bravo": 454, "Charlie": 484,
-    }  # fmt: skip
+        "Alpha": 534,
+        "Bravo": 454,
+        "Charlie": 484,
+    }
     # Frozen: only two solves happened before the cut-off, so the value is 496, not 484.
     assert {s.team: s.score for s in frozen.standings} == {"Alpha": 496, "Bravo": 496, "Charlie": 0}
     assert frozen.challenges[1].solves == 2
@@ -105,9 +111,13 @@ def test_first_blood_bonus_and_ledger_explain_every_point() -> None:
     unlocks = [UnlockRec(1, 1, 1, 25, at(0.5), "Known plaintext")]
     awards = [AwardRec(1, 1, -10, at(3), "late SITREP")]
     board = compute_board(
-        teams=TEAMS, challenges=[DYN], solves=solves, unlocks=unlocks, awards=awards,
+        teams=TEAMS,
+        challenges=[DYN],
+        solves=solves,
+        unlocks=unlocks,
+        awards=awards,
         first_blood_bonus=20,
-    )  # fmt: skip
+    )
     rows = {s.team: s for s in board.standings}
     assert board.challenges[1].first_blood_team_id == 2
     assert rows["Bravo"].score == 496 + 20

@@ -19,14 +19,25 @@ def spec(**over: object) -> ScenarioSpec:
         "event": "ICE",
         "freeze": "10m",
         "phases": [
-            {"id": "detect", "title": "Detection", "duration": "60m", "challenges": ["a"],
-             "warmup": "5m",
-             "injects": [{"at": "30m", "title": "SITREP", "action": {"unlock_challenge": "x"}}]},
-            {"id": "contain", "title": "Containment", "duration": "30m", "challenges": ["b"],
-             "keep_open": False, "teardown": True},
+            {
+                "id": "detect",
+                "title": "Detection",
+                "duration": "60m",
+                "challenges": ["a"],
+                "warmup": "5m",
+                "injects": [{"at": "30m", "title": "SITREP", "action": {"unlock_challenge": "x"}}],
+            },
+            {
+                "id": "contain",
+                "title": "Containment",
+                "duration": "30m",
+                "challenges": ["b"],
+                "keep_open": False,
+                "teardown": True,
+            },
             {"id": "recover", "title": "Recovery", "duration": "30m", "challenges": ["c"]},
         ],
-    }  # fmt: skip
+    }
     data.update(over)
     return ScenarioSpec.model_validate(data)
 

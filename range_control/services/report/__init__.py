@@ -54,8 +54,16 @@ from range_control.store.models import (
     Team,
 )
 
-CONTROL = ("event.start", "event.pause", "event.resume", "event.extend", "event.skip",
-           "event.end", "event.stop", "scenario.load")  # fmt: skip
+CONTROL = (
+    "event.start",
+    "event.pause",
+    "event.resume",
+    "event.extend",
+    "event.skip",
+    "event.end",
+    "event.stop",
+    "scenario.load",
+)
 _TEAM_ACTOR = re.compile(r"^team:(\d+)$")
 # Actors that are programs, not people (an anonymised report keeps their names).
 _MACHINES = frozenset({"cli", "demo", "scheduler", "test", "check", "worker"})
@@ -76,8 +84,13 @@ def _rows(s: Session, q: Any) -> list[Any]:
     return list(s.execute(q).all())
 
 
-def build(ctx: Range, *, team: str | None = None, anonymise: bool = False,
-          progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+def build(
+    ctx: Range,
+    *,
+    team: str | None = None,
+    anonymise: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """The report's document (see the module's docstring)."""
     step = (progress or Progress()).step
     now = ctx.clock.now()
@@ -93,28 +106,41 @@ def build(ctx: Range, *, team: str | None = None, anonymise: bool = False,
         facts = _Facts.read(s, ctx)
     only = None
     if team is not None:
-        only = next((t for t in facts.teams.values() if t["name"].casefold() == team.casefold()),
-                    None)  # fmt: skip
+        only = next(
+            (t for t in facts.teams.values() if t["name"].casefold() == team.casefold()), None
+        )
         if only is None:
             raise NotFound("team {team!r} not found", team=team[:100])
     step("the challenges")
     doc: dict[str, Any] = {
-        "event": {"slug": ctx.event_slug, "name": ev.name, "state": ev.state,
-                  "interim": ev.state != "ended", "generated_at": iso(now),
-                  "started_at": _when(facts.started_at), "ended_at": _when(facts.ended_at),
-                  "freeze_at": _when(ev.freeze_at), "frozen": ev.frozen,
-                  "team": only["name"] if only else None, "anonymised": anonymise},
+        "event": {
+            "slug": ctx.event_slug,
+            "name": ev.name,
+            "state": ev.state,
+            "interim": ev.state != "ended",
+            "generated_at": iso(now),
+            "started_at": _when(facts.started_at),
+            "ended_at": _when(facts.ended_at),
+            "freeze_at": _when(ev.freeze_at),
+            "frozen": ev.frozen,
+            "team": only["name"] if only else None,
+            "anonymised": anonymise,
+        },
         "timeline": _timeline(phases, facts),
         "participation": _participation(facts, only),
         "standings": _standings(final.board.standings, only),
-        "frozen_standings": (_standings(shown.board.standings, only)
-                             if shown.public and shown.event.frozen else None),
+        "frozen_standings": (
+            _standings(shown.board.standings, only) if shown.public and shown.event.frozen else None
+        ),
         "progression": _progression(final.board.standings, only),
         "challenges": _challenges(facts, phases, only),
-    }  # fmt: skip
+    }
     step("the teams' timelines")
-    doc["teams"] = [_team(facts, t, final.board.standings) for t in facts.teams.values()
-                    if only is None or t["id"] == only["id"]]  # fmt: skip
+    doc["teams"] = [
+        _team(facts, t, final.board.standings)
+        for t in facts.teams.values()
+        if only is None or t["id"] == only["id"]
+    ]
     if only is None:
         step("the organisers' actions")
         doc["organiser_actions"] = facts.organiser_actions
@@ -135,28 +161,62 @@ class _Facts:
         event = s.scalars(select(Event).where(Event.slug == ctx.event_slug)).one_or_none()
         f.started_at = event.started_at if event else None
         f.ended_at = event.ended_at if event else None
-        f.teams = {r.id: {"id": r.id, "name": r.name, "country": r.country}
-                   for r in s.scalars(select(Team).order_by(Team.id))}  # fmt: skip
+        f.teams = {
+            r.id: {"id": r.id, "name": r.name, "country": r.country}
+            for r in s.scalars(select(Team).order_by(Team.id))
+        }
         f.challenges = {c.id: c for c in s.scalars(select(Challenge).order_by(Challenge.id))}
         f.people = {a.id: a for a in s.scalars(select(Account).order_by(Account.id))}
-        f.attempts = _rows(s, select(Attempt.id, Attempt.team_id, Attempt.challenge_id,
-                                     Attempt.result, Attempt.submitted, Attempt.created_at,
-                                     Attempt.account_id).order_by(Attempt.id))  # fmt: skip
-        f.solves = _rows(s, select(Solve.team_id, Solve.challenge_id, Solve.created_at)
-                         .order_by(Solve.created_at, Solve.id))  # fmt: skip
-        f.unlocks = _rows(s, select(HintUnlock.team_id, Hint.challenge_id, Hint.title,
-                                    HintUnlock.cost, HintUnlock.created_at, HintUnlock.account_id)
-                          .join(Hint, Hint.id == HintUnlock.hint_id)
-                          .order_by(HintUnlock.id))  # fmt: skip
-        f.awards = _rows(s, select(Award.team_id, Award.value, Award.reason, Award.created_at)
-                         .order_by(Award.id))  # fmt: skip
-        f.alerts = _rows(s, select(SharingAlert.submitting_team_id, SharingAlert.owner_team_id,
-                                   SharingAlert.challenge_id, SharingAlert.created_at)
-                         .order_by(SharingAlert.id))  # fmt: skip
+        f.attempts = _rows(
+            s,
+            select(
+                Attempt.id,
+                Attempt.team_id,
+                Attempt.challenge_id,
+                Attempt.result,
+                Attempt.submitted,
+                Attempt.created_at,
+                Attempt.account_id,
+            ).order_by(Attempt.id),
+        )
+        f.solves = _rows(
+            s,
+            select(Solve.team_id, Solve.challenge_id, Solve.created_at).order_by(
+                Solve.created_at, Solve.id
+            ),
+        )
+        f.unlocks = _rows(
+            s,
+            select(
+                HintUnlock.team_id,
+                Hint.challenge_id,
+                Hint.title,
+                HintUnlock.cost,
+                HintUnlock.created_at,
+                HintUnlock.account_id,
+            )
+            .join(Hint, Hint.id == HintUnlock.hint_id)
+            .order_by(HintUnlock.id),
+        )
+        f.awards = _rows(
+            s, select(Award.team_id, Award.value, Award.reason, Award.created_at).order_by(Award.id)
+        )
+        f.alerts = _rows(
+            s,
+            select(
+                SharingAlert.submitting_team_id,
+                SharingAlert.owner_team_id,
+                SharingAlert.challenge_id,
+                SharingAlert.created_at,
+            ).order_by(SharingAlert.id),
+        )
         f.submissions = list(s.scalars(select(Submission).order_by(Submission.id)))
-        f.announcements = _rows(s, select(Announcement.title, Announcement.source,
-                                          Announcement.created_at)
-                                .order_by(Announcement.created_at))  # fmt: skip
+        f.announcements = _rows(
+            s,
+            select(Announcement.title, Announcement.source, Announcement.created_at).order_by(
+                Announcement.created_at
+            ),
+        )
         f.audit = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
         f.grades = tasks.published_totals(s)
         f.actors = {accounts.actor(accounts.view(a, None)): a.id for a in f.people.values()}
@@ -194,11 +254,16 @@ class _Facts:
 
 
 def _timeline(phases: list[Any], f: _Facts) -> dict[str, Any]:
-    control = [{"at": iso(a.created_at), "action": a.action, "actor": a.actor,
-                "detail": a.detail} for a in f.audit if a.action in CONTROL]  # fmt: skip
-    injects = [{"at": iso(at), "title": title, "source": source}
-               for title, source, at in f.announcements
-               if source in ("inject", "phase")]  # fmt: skip
+    control = [
+        {"at": iso(a.created_at), "action": a.action, "actor": a.actor, "detail": a.detail}
+        for a in f.audit
+        if a.action in CONTROL
+    ]
+    injects = [
+        {"at": iso(at), "title": title, "source": source}
+        for title, source, at in f.announcements
+        if source in ("inject", "phase")
+    ]
     return {
         "phases": [
             {
@@ -211,7 +276,7 @@ def _timeline(phases: list[Any], f: _Facts) -> dict[str, Any]:
                 "challenges": list(p.challenges),
             }
             for p in phases
-        ],  # fmt: skip
+        ],
         "control": control,
         "injects": injects,
     }
@@ -220,9 +285,11 @@ def _timeline(phases: list[Any], f: _Facts) -> dict[str, Any]:
 def _participation(f: _Facts, only: dict[str, Any] | None) -> dict[str, Any]:
     keep = (lambda tid: tid == only["id"]) if only else (lambda _tid: True)
     active = {a.team_id for a in f.attempts if keep(a.team_id)}
-    members = [a for a in f.people.values()
-               if a.role in accounts.TEAM_ROLES and a.team_id is not None
-               and keep(a.team_id)]  # fmt: skip
+    members = [
+        a
+        for a in f.people.values()
+        if a.role in accounts.TEAM_ROLES and a.team_id is not None and keep(a.team_id)
+    ]
     acting = {a.account_id for a in f.attempts if a.account_id is not None and keep(a.team_id)}
     return {
         "teams": 1 if only else len(f.teams),
@@ -235,9 +302,11 @@ def _participation(f: _Facts, only: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _standings(rows: list[Any], only: dict[str, Any] | None) -> list[dict[str, Any]]:
-    return [{"pos": r.pos, "team": r.team, "country": r.country, "score": r.score,
-             "solves": r.solves}
-            for r in rows if only is None or r.team_id == only["id"]]  # fmt: skip
+    return [
+        {"pos": r.pos, "team": r.team, "country": r.country, "score": r.score, "solves": r.solves}
+        for r in rows
+        if only is None or r.team_id == only["id"]
+    ]
 
 
 def _progression(rows: list[Any], only: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -280,26 +349,41 @@ def _challenges(f: _Facts, phases: list[Any], only: dict[str, Any] | None) -> li
         opened = _opening(ch, phases, f.started_at)
         times = [(sv.created_at - opened).total_seconds() for sv in mine if opened is not None]
         row: dict[str, Any] = {
-            "slug": ch.slug, "name": ch.name, "category": ch.category, "type": ch.type,
-            "opened_at": _when(opened), "solves": len(mine),
-        }  # fmt: skip
+            "slug": ch.slug,
+            "name": ch.name,
+            "category": ch.category,
+            "type": ch.type,
+            "opened_at": _when(opened),
+            "solves": len(mine),
+        }
         if only is None:
             first = mine[0] if mine else None
-            row.update({
-                "first_blood": ({"team": f.teams[first.team_id]["name"],
-                                 "at": iso(first.created_at)}
-                                if first is not None and first.team_id in f.teams else None),
-                "median_seconds_to_solve": statistics.median(times) if times else None,
-                "wrong_attempts": wrong[ch.id], "hints_bought": bought[ch.id],
-            })  # fmt: skip
+            row.update(
+                {
+                    "first_blood": (
+                        {"team": f.teams[first.team_id]["name"], "at": iso(first.created_at)}
+                        if first is not None and first.team_id in f.teams
+                        else None
+                    ),
+                    "median_seconds_to_solve": statistics.median(times) if times else None,
+                    "wrong_attempts": wrong[ch.id],
+                    "hints_bought": bought[ch.id],
+                }
+            )
         else:  # the team's own figures; the public ones (value, solves) stay
             own = next((sv for sv in mine if sv.team_id == only["id"]), None)
-            row.update({
-                "solved_at": _when(own.created_at) if own else None,
-                "seconds_to_solve": ((own.created_at - opened).total_seconds()
-                                     if own is not None and opened is not None else None),
-                "wrong_attempts": wrong[ch.id], "hints_bought": bought[ch.id],
-            })  # fmt: skip
+            row.update(
+                {
+                    "solved_at": _when(own.created_at) if own else None,
+                    "seconds_to_solve": (
+                        (own.created_at - opened).total_seconds()
+                        if own is not None and opened is not None
+                        else None
+                    ),
+                    "wrong_attempts": wrong[ch.id],
+                    "hints_bought": bought[ch.id],
+                }
+            )
         out.append(row)
     return out
 
@@ -312,55 +396,100 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
     for a in f.people.values():
         if a.team_id == tid and a.role in accounts.TEAM_ROLES:
             theirs = [e for e in events if e.get("account") == a.id]
-            members.append({"name": a.name, "callsign": a.callsign, "role": a.role,
-                            "events": theirs})  # fmt: skip
-    return {"name": t["name"], "country": t["country"],
-            "pos": standing.pos if standing else None, "score": standing.score if standing else 0,
-            "events": events, "members": members}  # fmt: skip
+            members.append(
+                {"name": a.name, "callsign": a.callsign, "role": a.role, "events": theirs}
+            )
+    return {
+        "name": t["name"],
+        "country": t["country"],
+        "pos": standing.pos if standing else None,
+        "score": standing.score if standing else 0,
+        "events": events,
+        "members": members,
+    }
 
 
 def _events_of(f: _Facts, tid: int) -> Iterator[dict[str, Any]]:
     for a in f.attempts:
         if a.team_id == tid:
-            yield {"at": iso(a.created_at), "kind": "attempt",
-                   "challenge": f.slug(a.challenge_id), "outcome": a.result,
-                   "submitted": a.submitted, "by": f.person(a.account_id),
-                   "account": a.account_id}  # fmt: skip
+            yield {
+                "at": iso(a.created_at),
+                "kind": "attempt",
+                "challenge": f.slug(a.challenge_id),
+                "outcome": a.result,
+                "submitted": a.submitted,
+                "by": f.person(a.account_id),
+                "account": a.account_id,
+            }
     for sv in f.solves:
         if sv.team_id == tid:
             yield {"at": iso(sv.created_at), "kind": "solve", "challenge": f.slug(sv.challenge_id)}
     for u in f.unlocks:
         if u.team_id == tid:
-            yield {"at": iso(u.created_at), "kind": "hint", "challenge": f.slug(u.challenge_id),
-                   "hint": u.title or "", "cost": u.cost, "by": f.person(u.account_id),
-                   "account": u.account_id}  # fmt: skip
+            yield {
+                "at": iso(u.created_at),
+                "kind": "hint",
+                "challenge": f.slug(u.challenge_id),
+                "hint": u.title or "",
+                "cost": u.cost,
+                "by": f.person(u.account_id),
+                "account": u.account_id,
+            }
     for a in f.audit:
         m = _TEAM_ACTOR.match(a.actor)
         if m and int(m.group(1)) == tid and a.action.startswith("instance."):
             account = f.actors.get(a.detail.get("by"))
-            yield {"at": iso(a.created_at), "kind": a.action.replace(".", "_"),
-                   "challenge": a.detail.get("challenge"), "by": f.person(account),
-                   "account": account}  # fmt: skip
+            yield {
+                "at": iso(a.created_at),
+                "kind": a.action.replace(".", "_"),
+                "challenge": a.detail.get("challenge"),
+                "by": f.person(account),
+                "account": account,
+            }
     for sub in f.submissions:
         if sub.team_id == tid:
-            yield {"at": iso(sub.created_at), "kind": "task_submission",
-                   "challenge": f.slug(sub.challenge_id), "version": sub.version,
-                   "late": sub.late, "text": sub.text, "file": sub.file_name,
-                   "by": f.person(sub.account_id), "account": sub.account_id}  # fmt: skip
+            yield {
+                "at": iso(sub.created_at),
+                "kind": "task_submission",
+                "challenge": f.slug(sub.challenge_id),
+                "version": sub.version,
+                "late": sub.late,
+                "text": sub.text,
+                "file": sub.file_name,
+                "by": f.person(sub.account_id),
+                "account": sub.account_id,
+            }
     for (team_id, challenge_id), g in f.grades.items():
         if team_id == tid:
-            yield {"at": g["at"], "kind": "task_grade", "challenge": f.slug(challenge_id),
-                   "points": g["total"], "most": g["most"], "lines": g["lines"]}  # fmt: skip
+            yield {
+                "at": g["at"],
+                "kind": "task_grade",
+                "challenge": f.slug(challenge_id),
+                "points": g["total"],
+                "most": g["most"],
+                "lines": g["lines"],
+            }
     for aw in f.awards:
         if aw.team_id == tid:
-            yield {"at": iso(aw.created_at), "kind": "award", "points": aw.value,
-                   "reason": aw.reason}  # fmt: skip
+            yield {
+                "at": iso(aw.created_at),
+                "kind": "award",
+                "points": aw.value,
+                "reason": aw.reason,
+            }
     for al in f.alerts:
         if tid in (al.submitting_team_id, al.owner_team_id):
-            role = "submitted another team's flag" if al.submitting_team_id == tid else (
-                "its flag was submitted by another team")  # fmt: skip
-            yield {"at": iso(al.created_at), "kind": "sharing_alert",
-                   "challenge": f.slug(al.challenge_id), "what": role}  # fmt: skip
+            role = (
+                "submitted another team's flag"
+                if al.submitting_team_id == tid
+                else ("its flag was submitted by another team")
+            )
+            yield {
+                "at": iso(al.created_at),
+                "kind": "sharing_alert",
+                "challenge": f.slug(al.challenge_id),
+                "what": role,
+            }
 
 
 def _anonymise(doc: dict[str, Any], f: _Facts, rows: list[Any]) -> dict[str, Any]:
@@ -373,8 +502,11 @@ def _anonymise(doc: dict[str, Any], f: _Facts, rows: list[Any]) -> dict[str, Any
     count: dict[int | None, int] = defaultdict(int)
     for a in f.people.values():
         count[a.team_id] += 1
-        label = (f"{names.get(f.teams[a.team_id]['name'], 'Team')} member {count[a.team_id]}"
-                 if a.team_id in f.teams else f"Staff {count[a.team_id]}")  # fmt: skip
+        label = (
+            f"{names.get(f.teams[a.team_id]['name'], 'Team')} member {count[a.team_id]}"
+            if a.team_id in f.teams
+            else f"Staff {count[a.team_id]}"
+        )
         for text in (a.name, a.login, a.callsign, a.email):
             if text:
                 names[text] = label

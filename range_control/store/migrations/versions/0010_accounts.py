@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["team_id"], ["teams.id"], name=op.f("fk_accounts_team_id_teams"), ondelete="SET NULL"
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
         sa.UniqueConstraint("login", name=op.f("uq_accounts_login")),
     )
@@ -54,7 +54,7 @@ def upgrade() -> None:
             ["accounts.id"],
             name=op.f("fk_invites_account_id_accounts"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invites")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_invites_token_hash")),
     )
@@ -62,26 +62,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_invites_account_id"), ["account_id"], unique=False)
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("account_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f("fk_attempts_account_id_accounts"), "accounts",
-                                    ["account_id"], ["id"], ondelete="SET NULL")  # fmt: skip
+        batch_op.create_foreign_key(
+            batch_op.f("fk_attempts_account_id_accounts"),
+            "accounts",
+            ["account_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("account_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f("fk_web_sessions_account_id_accounts"),
-                                    "accounts", ["account_id"], ["id"],
-                                    ondelete="CASCADE")  # fmt: skip
-        batch_op.create_index(batch_op.f("ix_web_sessions_account_id"), ["account_id"],
-                              unique=False)  # fmt: skip
+        batch_op.create_foreign_key(
+            batch_op.f("fk_web_sessions_account_id_accounts"),
+            "accounts",
+            ["account_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+        batch_op.create_index(
+            batch_op.f("ix_web_sessions_account_id"), ["account_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_account_id"))
-        batch_op.drop_constraint(batch_op.f("fk_web_sessions_account_id_accounts"),
-                                 type_="foreignkey")  # fmt: skip
+        batch_op.drop_constraint(
+            batch_op.f("fk_web_sessions_account_id_accounts"), type_="foreignkey"
+        )
         batch_op.drop_column("account_id")
     with op.batch_alter_table("attempts", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_attempts_account_id_accounts"),
-                                 type_="foreignkey")  # fmt: skip
+        batch_op.drop_constraint(batch_op.f("fk_attempts_account_id_accounts"), type_="foreignkey")
         batch_op.drop_column("account_id")
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invites_account_id"))

@@ -41,8 +41,9 @@ def upgrade() -> None:
         batch_op.create_unique_constraint("uq_accounts_oidc_subject", ["oidc_subject"])
     with op.batch_alter_table("hint_unlocks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("account_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key("fk_hint_unlocks_account", "accounts", ["account_id"],
-                                    ["id"], ondelete="SET NULL")  # fmt: skip
+        batch_op.create_foreign_key(
+            "fk_hint_unlocks_account", "accounts", ["account_id"], ["id"], ondelete="SET NULL"
+        )
 
 
 def downgrade() -> None:
