@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from core_api import make_database, seed
 
 from range_control.context import Range
-from range_control.settings import Settings
+from range_control.core.settings import Settings
 from range_control.web import create_app
 
 

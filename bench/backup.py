@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from core_api import make_database, seed
 
 from range_control.context import Range
-from range_control.services import backups
-from range_control.settings import Settings
+from range_control.core.settings import Settings
+from range_control.services.operations import backups
 from range_control.store.models import Attempt
 
 

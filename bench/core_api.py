@@ -42,9 +42,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from range_control.context import Range
-from range_control.services import scenario
-from range_control.services.teams import hash_token
-from range_control.settings import Settings
+from range_control.core.settings import Settings
+from range_control.services.people.teams import hash_token
 from range_control.store import migrate
 from range_control.store.models import Challenge, Event, Flag, Solve, Team
 
@@ -157,7 +156,7 @@ def seed(
             ],
         )
         s.execute(Event.__table__.delete())
-    scenario.start(ctx, "bench")
+    start(ctx, "bench")
     return tokens, slugs, flags
 
 

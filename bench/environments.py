@@ -42,13 +42,16 @@ import yaml
 from docker.types import LogConfig
 
 from range_control.context import Range
+from range_control.core.settings import Settings
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED
 from range_control.orchestrator.docker_backend import DockerBackend, bridge_name, sweep
-from range_control.services import catalog, environments, teams
-from range_control.services.environments import Selection
-from range_control.services.reconcile import EnvironmentReconciler
-from range_control.settings import Settings
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances
+from range_control.services.environments.instances import Selection
+from range_control.services.environments.run import EnvironmentReconciler
+from range_control.services.people import teams
 from range_control.store import migrate
 
 HEALTH_INTERVAL = 10.0  # the product's default (RANGE_HEALTH_INTERVAL)
@@ -219,8 +222,8 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
     ctx = Range.from_settings(settings)
     migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", challenges_n)
-    result = catalog.lint([tmp / "pack"])
-    catalog.sync(ctx, result.challenges)
+    result = lint([tmp / "pack"])
+    sync(ctx, result.challenges)
     for t in range(teams_n):
         teams.add_team(ctx, f"Team {t:03d}", "NL")
     if engine == "swarm":
@@ -244,7 +247,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
     rec = EnvironmentReconciler(ctx, backend, pool=pool)
     try:
         t0 = time.perf_counter()
-        environments.up(ctx, Selection(), "bench")
+        instances.up(ctx, Selection(), "bench")
         report = rec.run_once()
         created = time.perf_counter() - t0
         assert not report.failed, report.failed
@@ -267,7 +270,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
         for st in report.observed.values():
             per_node[st.node or "engine"] = per_node.get(st.node or "engine", 0) + 1
     finally:
-        environments.down(ctx, Selection(), "bench")
+        instances.down(ctx, Selection(), "bench")
         backend.sweep(event)
         ctx.store.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -377,8 +380,8 @@ def main() -> None:
     ctx = Range.from_settings(settings)
     migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", args.challenges)
-    result = catalog.lint([tmp / "pack"])
-    catalog.sync(ctx, result.challenges)
+    result = lint([tmp / "pack"])
+    sync(ctx, result.challenges)
     for t in range(args.teams):
         teams.add_team(ctx, f"Team {t:03d}", "NL")
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
@@ -404,7 +407,7 @@ def main() -> None:
 
         def run_ours() -> tuple[float, float]:
             t0 = time.perf_counter()
-            environments.up(ctx, Selection(), "bench")
+            instances.up(ctx, Selection(), "bench")
             report = EnvironmentReconciler(ctx, backend, pool=args.pool).run_once()
             took = time.perf_counter() - t0
             assert not report.failed, report.failed
@@ -416,7 +419,7 @@ def main() -> None:
         if args.ours_first:
             ours, ours_healthy = run_ours()
             idle = idle_memory_mb(client, event)
-            environments.down(ctx, Selection(), "bench")
+            instances.down(ctx, Selection(), "bench")
             sweep(client, event)
             raw, raw_healthy = run_raw()
         else:

@@ -29,9 +29,9 @@ from backup import add_attempts
 from core_api import make_database, seed
 
 from range_control.context import Range
-from range_control.services.report import build
-from range_control.services.report.render import write
-from range_control.settings import Settings
+from range_control.core.settings import Settings
+from range_control.services.whitecell.report import build
+from range_control.services.whitecell.report.render import write
 
 TABLES = (
     "teams",

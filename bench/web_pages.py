@@ -29,7 +29,7 @@ from pathlib import Path
 from core_api import Server, seed, wrk
 
 from range_control.context import Range
-from range_control.settings import Settings
+from range_control.core.settings import Settings
 
 
 def main() -> None:

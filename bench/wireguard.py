@@ -27,8 +27,8 @@ import docker  # noqa: E402
 
 from range_control.orchestrator import images  # noqa: E402
 from range_control.orchestrator.backend import jumpbox_name, network_name  # noqa: E402
-from range_control.services import environments, team_access  # noqa: E402
-from range_control.services.environments import Selection  # noqa: E402
+from range_control.services.environments import instances, team_access  # noqa: E402
+from range_control.services.environments.instances import Selection  # noqa: E402
 from tests.test_docker_env import web_challenge  # noqa: E402
 from tests.test_wireguard import (  # noqa: E402
     client_image,
@@ -85,7 +85,7 @@ def main() -> None:
         event = env.ctx.event_slug
         team_id, _ = env.team("Alpha", "NL")
         web_challenge(env, "web")
-        environments.up(env.ctx, Selection(), "bench")
+        instances.up(env.ctx, Selection(), "bench")
         device = team_access.add_peer(env.ctx, team_id, "bench", "bench")
         wait_gateways(env, rec, client, [team_id], {"web"})
         image = client_image(client, rec.backend, tmp)

@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(infra/dev/test-postgres.sh)"
 infra/engine.sh
-.venv/bin/ruff check range_control scoreboard_web tests bench
-.venv/bin/ruff format --check range_control scoreboard_web tests bench
+.venv/bin/ruff check range_control tests bench
+.venv/bin/ruff format --check range_control tests bench
 .venv/bin/python -m pytest "$@"

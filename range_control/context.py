@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from range_control.clock import Clock, SystemClock
-from range_control.settings import Settings
+from range_control.core.clock import Clock, SystemClock
+from range_control.core.settings import Settings
 from range_control.store.session import Store
 
 

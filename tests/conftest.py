@@ -25,10 +25,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from range_control.clock import FixedClock
 from range_control.context import Range
-from range_control.services import catalog, scenario, teams
-from range_control.settings import Settings
+from range_control.core.clock import FixedClock
+from range_control.core.settings import Settings
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls
+from range_control.services.people import teams
 from range_control.store import migrate
 from range_control.web import create_app
 
@@ -119,7 +122,7 @@ class Env:
 
     def jumpbox_password(self, team_id: int) -> str:
         """The team's jumpbox password now (it follows the team's token)."""
-        from range_control.domain.access import jumpbox_password
+        from range_control.domain.keys import jumpbox_password
         from range_control.store.models import Team
 
         with self.ctx.store.read() as s:
@@ -139,12 +142,12 @@ class Env:
         if "flags" not in data and "dynamic_flag" not in data:
             data["flags"] = [f"ICE{{{slug}}}"]
         (d / "challenge.yml").write_text(yaml.safe_dump(data))
-        result = catalog.lint([self.tmp / "pack"])
+        result = lint([self.tmp / "pack"])
         assert result.ok, [str(p) for p in result.problems]
-        catalog.sync(self.ctx, result.challenges, actor="test")
+        sync(self.ctx, result.challenges, actor="test")
 
     def start(self) -> None:
-        scenario.start(self.ctx, "test")
+        controls.start(self.ctx, "test")
 
     def attempt(self, headers: dict[str, str], slug: str, flag: str):
         return self.client.post(

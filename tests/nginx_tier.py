@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-STATIC = REPO / "scoreboard_web" / "static"
+STATIC = REPO / "range_control" / "web" / "static"
 
 
 def _free_port() -> int:

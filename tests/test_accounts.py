@@ -13,9 +13,11 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from range_control.services import accounts, attempts, scenario
+from range_control.services.event import controls
+from range_control.services.people import accounts
+from range_control.services.play import attempts
 from range_control.store.models import Account, AuditLog
-from scoreboard_web import console
+from range_control.web.pages import console
 from tests.conftest import Env, make_env, migrated_sqlite
 from tests.test_cli import run
 from tests.test_web import csrf
@@ -165,7 +167,7 @@ def test_read_only_roles_change_nothing_on_any_console_form(env: Env) -> None:
 
 def test_members_solve_under_their_name_and_captains_manage_the_team(env: Env) -> None:
     env.challenge("intro", flags=["ICE{intro}"])
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     a_id, a = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     person(env, "Cora Captain", "captain", team="Alpha", callsign="CORA")

@@ -156,7 +156,7 @@ def test_unknown_route_and_method_are_json(env: Env) -> None:
 
 def test_environment_selection_up_reset_down(env: Env) -> None:
     """The desired state only (the reconciler is tested on the engine): up, reset, down."""
-    from range_control.services import environments
+    from range_control.services.environments import instances
 
     env.team("Alpha", "NL")
     env.team("Bravo", "NO")
@@ -168,13 +168,13 @@ def test_environment_selection_up_reset_down(env: Env) -> None:
     assert r.status_code == 200 and r.json == {"changed": 2}
     r = env.client.post("/api/v1/admin/environments/reset", json={"team": "Alpha"}, headers=h)
     assert r.json == {"changed": 1}
-    gens = {v.team: v.state for v in environments.status(env.ctx)}
+    gens = {v.team: v.state for v in instances.status(env.ctx)}
     assert gens == {"Alpha": "pending", "Bravo": "pending"}
     r = env.client.post("/api/v1/admin/environments/down", json={"challenge": "nope"}, headers=h)
     assert r.status_code == 404 and "nope" in r.json["error"]["message"]
     r = env.client.post("/api/v1/admin/environments/down", json={"team": "Bravo"}, headers=h)
     assert r.json == {"changed": 1}
-    assert [v.team for v in environments.status(env.ctx)] == ["Alpha"]
+    assert [v.team for v in instances.status(env.ctx)] == ["Alpha"]
     paths = env.client.get("/api/v1/openapi.json").json["paths"]
     assert {
         "/api/v1/admin/environments/up",
@@ -193,9 +193,9 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
     import random
     import socket
 
-    from range_control.services import environments
-    from range_control.services.ports import bindable
-    from range_control.services.reconcile import desired_state
+    from range_control.services.environments import instances
+    from range_control.services.environments.ports import bindable
+    from range_control.services.environments.run import desired_state
     from tests.conftest import make_env
 
     # Below Linux's ephemeral ports (32768+): a port the kernel hands out could have a neighbour
@@ -214,7 +214,7 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
         try:
             e.team("Alpha", "NL")
             e.challenge("web", environment={"services": [{"name": "box", "image": "x"}]})
-            environments.up(e.ctx, environments.Selection(), "test")
+            instances.up(e.ctx, instances.Selection(), "test")
             desired, _ = desired_state(e.ctx)
             assert [jb.port for jb in desired.jumpboxes.values()] == [port + 1]
         finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from range_control.services import scenario
+from range_control.services.event import controls
 from range_control.store.models import ApiToken, AuditLog, HintUnlock
 from tests.conftest import Env, migrated_sqlite
 from tests.test_accounts import person, sign_in
@@ -97,7 +97,7 @@ def test_members_hint_unlocks_and_instance_actions_are_theirs(env: Env) -> None:
     env.challenge(
         "web", environment={"services": [{"name": "box", "image": "range/base:bookworm"}]}
     )
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     person(env, "Mark Member", "member", team="Alpha", callsign="MARK")
     person(env, "Nora Member", "member", team="Alpha", callsign="NORA")
     mark, _ = sign_in(env, "mark", "portal")

@@ -19,9 +19,13 @@ import yaml
 from playwright.sync_api import Browser, Page, expect
 
 from range_control.context import Range
-from range_control.services import catalog, environments, scenario, teams
-from range_control.services.reconcile import desired_state
-from range_control.settings import Settings
+from range_control.core.settings import Settings
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances
+from range_control.services.environments.run import desired_state
+from range_control.services.event import controls
+from range_control.services.people import teams
 from range_control.web import create_app
 from tests.conftest import ADMIN, FLAG_SECRET, migrated_sqlite
 
@@ -106,12 +110,12 @@ def live(tmp_path: Path) -> Iterator[Live]:
             flags=[],
             environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
         )
-        catalog.sync(ctx, catalog.lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges)
         tokens = {
             name: teams.add_team(ctx, name, cc, actor="test").token
             for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))
         }
-        scenario.start(ctx, "test")
+        controls.start(ctx, "test")
         return tokens
 
     with live_range(tmp_path, "browser", prepare) as served:
@@ -215,10 +219,10 @@ def test_organiser_pause_shows_in_the_portal_and_refuses_flags(
 
 
 def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live) -> None:
-    environments.up(live.ctx, environments.Selection(challenge="beacon"), "test")
+    instances.up(live.ctx, instances.Selection(challenge="beacon"), "test")
     desired_state(live.ctx)  # ports, no engine
     ids = {t.name: t.id for t in teams.list_teams(live.ctx)}
-    pw = {n: environments.team_jumpbox(live.ctx, i).password for n, i in ids.items()}
+    pw = {n: instances.team_jumpbox(live.ctx, i).password for n, i in ids.items()}
     page = browser.new_page(bypass_csp=True)
     team_login(page, live, "Latvia")
     page.goto(f"{live.url}/portal/challenges/beacon")
@@ -273,7 +277,7 @@ def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(
             {"title": "Second", "content": "Then this.", "cost": 0, "requirements": ["a"]},
         ],
     )
-    catalog.sync(live.ctx, catalog.lint([extra]).challenges)
+    sync(live.ctx, lint([extra]).challenges)
     team = browser.new_page(bypass_csp=True)
     team_login(team, live, "Latvia")
     team.get_by_role("link", name="Cipher").click()

@@ -16,7 +16,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from range_control.context import Range
-from range_control.services import accounts, catalog, scenario
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls
+from range_control.services.people import accounts
 from tests.test_browser import Live, _challenge, audit, live_range
 
 PASSWORD = "correct horse battery staple"
@@ -29,7 +32,7 @@ def people(tmp_path: Path):
     def prepare(ctx: Range) -> dict[str, str]:
         pack = tmp_path / "pack"
         _challenge(pack, "convoy", category="web", flags=["ICE{convoy}"])
-        catalog.sync(ctx, catalog.lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges)
         sheet = tmp_path / "delegation.csv"
         sheet.write_text(
             "team,country,name,callsign,email,role\n"
@@ -40,7 +43,7 @@ def people(tmp_path: Path):
         )
         for inv in accounts.import_csv(ctx, sheet, "test"):
             links[inv.account.login] = "/invite/" + inv.token
-        scenario.start(ctx, "test")
+        controls.start(ctx, "test")
         return {}
 
     with live_range(tmp_path, "people", prepare) as served:

@@ -12,7 +12,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from range_control.context import Range
-from range_control.services import catalog, scenario, teams
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls, scenario
+from range_control.services.people import teams
 from tests.conftest import ADMIN
 from tests.test_browser import Live, _challenge, audit, live_range, shot
 
@@ -63,13 +66,13 @@ def live(tmp_path: Path) -> Iterator[Live]:
         pack = tmp_path / "pack"
         _challenge(pack, "convoy", **FR_CONVOY)
         _challenge(pack, "plain", name="Plain Text", description="Only in English.")
-        catalog.sync(ctx, catalog.lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges)
         tokens = {
             name: teams.add_team(ctx, name, cc, actor="test").token
             for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))
         }
         scenario.load(ctx, scenario.parse(SCENARIO), "test")
-        scenario.start(ctx, "test")
+        controls.start(ctx, "test")
         scenario.apply(ctx)
         return tokens
 

@@ -15,7 +15,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from range_control.context import Range
-from range_control.services import accounts, catalog, scenario, teams
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls
+from range_control.services.people import accounts, teams
 from tests.test_browser import Live, _challenge, audit, live_range, team_login
 
 PASSWORD = "correct horse battery staple"
@@ -52,7 +55,7 @@ def white_cell(tmp_path: Path):
                 {"id": "clarity", "title": "Clarity", "points": 5},
             ],
         )
-        catalog.sync(ctx, catalog.lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges)
         tokens = {
             n: teams.add_team(ctx, n, cc, actor="test").token
             for n, cc in (("Estonia", "EE"), ("Latvia", "LV"))
@@ -64,7 +67,7 @@ def white_cell(tmp_path: Path):
         ):
             invited = accounts.add(ctx, name, role, "test", callsign=login)
             accounts.accept_invite(ctx, invited.token, PASSWORD)
-        scenario.start(ctx, "test")
+        controls.start(ctx, "test")
         return tokens
 
     with live_range(tmp_path, "whitecell", prepare) as served:

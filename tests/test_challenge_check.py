@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from range_control.orchestrator.backend import EVENT, MANAGED, ROLE
-from range_control.services import catalog
+from range_control.services.catalog.lint import lint, solver_of
 
 REPO = Path(__file__).resolve().parents[1]
 PACK = REPO / "challenges"
@@ -64,7 +64,7 @@ def junit(path: Path) -> dict[str, ET.Element | None]:
 
 
 def test_the_pack_is_what_the_ice_needs() -> None:
-    result = catalog.lint([PACK])
+    result = lint([PACK])
     assert result.ok, [str(p) for p in result.problems]
     specs = {c.slug: c.spec for c in result.challenges}
     live = [s for s in specs.values() if s.environment is not None]
@@ -81,7 +81,7 @@ def test_the_pack_is_what_the_ice_needs() -> None:
         assert (item.directory / "README.md").is_file(), item.slug
         if item.spec.type == "task" and not item.spec.solvable_by_flag:
             continue  # people grade it: there is no flag for a solver to capture
-        assert catalog.solver_of(item) is not None, item.slug
+        assert solver_of(item) is not None, item.slug
     assert any(s.type == "task" and s.rubric for s in specs.values())  # the white cell's
     scenario = yaml.safe_load((PACK / "ice-scenario.yml").read_text())
     in_phases = {c for p in scenario["phases"] for c in p.get("challenges", [])}
@@ -101,7 +101,7 @@ def test_every_shipped_challenge_is_solved_live(
     done = check("--live", "--jobs", "2", "--junit", str(report), str(PACK))
     assert done.returncode == 0, done.stdout + done.stderr
     cases = junit(report)
-    assert sorted(cases) == sorted(c.slug for c in catalog.lint([PACK]).challenges)
+    assert sorted(cases) == sorted(c.slug for c in lint([PACK]).challenges)
     assert all(f is None for f in cases.values()), cases
     assert "8 passed, 0 failed" in done.stdout
     assert set(check_objects(client)) <= before

@@ -10,23 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from range_control.services import catalog, scenario
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.releases import released_state
+from range_control.services.catalog.sync import SyncReport, known_in, sync
+from range_control.services.event import scenario
 from tests.conftest import Env
 from tests.test_cli import run
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "ctfcli"
 
 
-def load(env: Env, *dirs: str) -> catalog.SyncReport:
+def load(env: Env, *dirs: str) -> SyncReport:
     """Sync the given corpus directories, resolving prerequisites against the database."""
-    result = catalog.lint([CORPUS / d for d in dirs], known=catalog.known_in(env.ctx))
+    result = lint([CORPUS / d for d in dirs], known=known_in(env.ctx))
     assert result.ok, [str(p) for p in result.problems]
-    return catalog.sync(env.ctx, result.challenges, actor="test")
+    return sync(env.ctx, result.challenges, actor="test")
 
 
 def test_one_at_a_time_with_prerequisites_by_name_and_id(env: Env) -> None:
     # Alone, spec-example's prerequisites are nowhere: one line naming each.
-    alone = catalog.lint([CORPUS / "spec-example"], known=catalog.known_in(env.ctx))
+    alone = lint([CORPUS / "spec-example"], known=known_in(env.ctx))
     assert [p.where for p in alone.problems] == [
         "requirements.0",
         "requirements.1",
@@ -36,7 +39,7 @@ def test_one_at_a_time_with_prerequisites_by_name_and_id(env: Env) -> None:
     assert "id 1 is not a challenge" in str(alone.problems[2])
     load(env, "warmup")
     load(env, "alive")
-    warmup_id = next(i for i, s in catalog.known_in(env.ctx).ids.items() if s == "warmup")
+    warmup_id = next(i for i, s in known_in(env.ctx).ids.items() if s == "warmup")
     # ctfcli's numeric id is the range's own id of a loaded challenge.
     spec_dir = env.tmp / "spec-example"
     spec_dir.mkdir()
@@ -44,9 +47,9 @@ def test_one_at_a_time_with_prerequisites_by_name_and_id(env: Env) -> None:
     (spec_dir / "challenge.yml").write_text(text.replace("    - 1\n", f"    - {warmup_id}\n"))
     (spec_dir / "dist").mkdir()
     (spec_dir / "dist" / "source.py").write_text("print('source')\n")
-    result = catalog.lint([spec_dir], known=catalog.known_in(env.ctx))
+    result = lint([spec_dir], known=known_in(env.ctx))
     assert result.ok, [str(p) for p in result.problems]
-    assert catalog.sync(env.ctx, result.challenges).created == ["example"]
+    assert sync(env.ctx, result.challenges).created == ["example"]
     r = env.client.get("/api/v1/admin/challenges", headers=env.admin())
     example = next(c for c in r.get_json() if c["slug"] == "example")
     assert example["requires"] == ["warmup", "are-you-alive", "warmup"]
@@ -196,6 +199,5 @@ def test_release_advances_on_clock_even_without_a_scenario(env: Env) -> None:
     assert next(c for c in after if c["slug"] == "everything")["visible"] is True
     # A challenge synced after its release time is visible at once.
     assert (
-        catalog.released_state("visible", env.clock.now() - timedelta(days=1), env.clock.now())
-        == "visible"
+        released_state("visible", env.clock.now() - timedelta(days=1), env.clock.now()) == "visible"
     )

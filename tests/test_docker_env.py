@@ -30,9 +30,11 @@ from sqlalchemy import select, update
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.orchestrator.docker_backend import DockerBackend, sweep
-from range_control.services import catalog, environments
-from range_control.services.environments import Selection
-from range_control.services.reconcile import EnvironmentReconciler
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances
+from range_control.services.environments.instances import Selection
+from range_control.services.environments.run import EnvironmentReconciler
 from range_control.store.models import Instance, PortAllocation
 from tests.conftest import (
     BUSYBOX,
@@ -94,9 +96,9 @@ def web_challenge(
         "environment": {"lifetime": environment_lifetime, "services": [svc]},
     }
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
-    result = catalog.lint([env.tmp / "pack"])
+    result = lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
-    catalog.sync(env.ctx, result.challenges)
+    sync(env.ctx, result.challenges)
 
 
 def sh(client: docker.DockerClient, container: str, cmd: str) -> tuple[int, str]:
@@ -119,7 +121,7 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    assert environments.up(env.ctx, Selection(), "test") == 2
+    assert instances.up(env.ctx, Selection(), "test") == 2
     report = rec.run_once()
     assert report.failed == {} and report.jumpbox_errors == {}
     a, b = name_of(env, a_id), name_of(env, b_id)
@@ -220,7 +222,7 @@ def test_reconciler_converges_idempotently(live, client: docker.DockerClient) ->
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     rec.run_once()
     again = rec.run_once()
     assert again.created == [] and again.removed == [] and again.restarted == []
@@ -243,16 +245,16 @@ def test_reconciler_converges_idempotently(live, client: docker.DockerClient) ->
     assert f"rc-{env.ctx.event_slug}-stray" in report.removed
     assert report.created == [name_of(env, a_id)] and report.restarted == [name_of(env, b_id)]
     assert stray["Id"] not in {c["Id"] for c in client.api.containers(all=True)}
-    rows = {r.team: r for r in environments.status(env.ctx)}
+    rows = {r.team: r for r in instances.status(env.ctx)}
     assert rows["Alpha"].state == "running" and rows["Bravo"].restarts == 1
     # One team down: its containers, flag volumes and network go; the other team is untouched.
-    environments.down(env.ctx, Selection(team="Alpha"), "test")
+    instances.down(env.ctx, Selection(team="Alpha"), "test")
     rec.run_once()
     names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True)}
     assert name_of(env, a_id) not in names and name_of(env, b_id) in names
     assert network_name(env.ctx.event_slug, a_id) not in {n["Name"] for n in client.api.networks()}
     # Everything down: nothing of the event is left on the engine.
-    environments.down(env.ctx, Selection(), "test")
+    instances.down(env.ctx, Selection(), "test")
     rec.run_once()
     flt = {"label": [f"{MANAGED}=1", f"{EVENT}={env.ctx.event_slug}"]}
     assert client.api.containers(all=True, filters=flt) == []
@@ -279,8 +281,8 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:
     (env.tmp / "pack" / "broken" / "src" / "Dockerfile").write_text(
         "FROM range/base:bookworm\nRUN exit 3\n"
     )
-    catalog.sync(env.ctx, catalog.lint([env.tmp / "pack"]).challenges)
-    environments.up(env.ctx, Selection(), "test")
+    sync(env.ctx, lint([env.tmp / "pack"]).challenges)
+    instances.up(env.ctx, Selection(), "test")
     report = rec.run_once()
     errors = sorted(report.failed.values())
     assert re.search(
@@ -290,7 +292,7 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:
         "challenge ghost, service svc: image 'range/does-not-exist:1' is not on this engine"
         in errors[1]
     )
-    states = {r.challenge: (r.state, r.last_error) for r in environments.status(env.ctx)}
+    states = {r.challenge: (r.state, r.last_error) for r in instances.status(env.ctx)}
     assert states["ghost"][0] == "failed" and "does-not-exist" in states["ghost"][1]
 
 
@@ -305,7 +307,7 @@ def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.Doc
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     assert rec.run_once().jumpbox_errors == {}
     event = env.ctx.event_slug
     port_a = int(
@@ -337,7 +339,7 @@ def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerCl
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "pub", exposure="published")
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     assert rec.run_once().failed == {}
     binding = client.api.inspect_container(name_of(env, a_id, "pub"))["HostConfig"]["PortBindings"][
         "8080/tcp"
@@ -361,7 +363,7 @@ def test_expired_instances_are_removed(live, client: docker.DockerClient) -> Non
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env)
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     rec.run_once()
     with env.ctx.store.write() as s:
         s.execute(update(Instance).values(expires_at=env.clock.now() + timedelta(minutes=5)))
@@ -369,7 +371,7 @@ def test_expired_instances_are_removed(live, client: docker.DockerClient) -> Non
     env.clock.advance(minutes=5)
     report = rec.run_once()
     assert len(report.expired) == 1 and name_of(env, a_id) in report.removed
-    assert environments.status(env.ctx) == []
+    assert instances.status(env.ctx) == []
 
 
 def test_sigkill_in_the_middle_of_bringing_up_100_instances(
@@ -431,7 +433,7 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     assert held == bound and len(set(held.values())) == 25
     published = {p["PublicPort"] for c in jbs for p in c["Ports"] if p.get("PublicPort")}
     assert published == set(held.values())
-    assert {r.state for r in environments.status(env.ctx)} == {"running"}
+    assert {r.state for r in instances.status(env.ctx)} == {"running"}
 
 
 def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerClient) -> None:

@@ -356,7 +356,7 @@ def test_postgres_synchronous_commit_is_never_off_for_what_scores(
 def test_durability_setting_is_checked() -> None:
     from pydantic import ValidationError
 
-    from range_control.settings import Settings
+    from range_control.core.settings import Settings
 
     with pytest.raises(ValidationError, match="durability"):
         Settings(durability="fast")  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from range_control.services import scenario
+from range_control.services.event import controls, scenario
 from range_control.store.models import Attempt, Instance
 from tests.conftest import Env, make_env, migrated_sqlite
 from tests.test_web import console, csrf, login, post, token_of
@@ -435,7 +435,7 @@ def test_a_scenario_award_names_a_team_exactly(env: Env) -> None:
         ],
     }
     scenario.load(env.ctx, scenario.parse(yaml.safe_load(json.dumps(data))), "test")
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     env.clock.advance(minutes=4)
     scenario.apply(env.ctx)
     awards = env.client.get("/api/v1/admin/awards", headers=env.admin()).json

@@ -254,7 +254,7 @@ def test_a_read_only_copy_can_be_read_but_not_written(
 
 def test_sqlite_file_is_checked_before_migrating(tmp_path: Path) -> None:
     """The same refusal in process: the store's check names the file and what to do."""
-    from range_control.errors import Corrupt
+    from range_control.core.errors import Corrupt
     from range_control.store.session import Store
 
     db = tmp_path / "range.db"

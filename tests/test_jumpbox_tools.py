@@ -16,10 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from range_control.orchestrator.backend import BackendError, jumpbox_name, network_name
-from range_control.services import catalog, environments, scenario, team_access, teams
-from range_control.services import images as builds
-from range_control.services.check import check_flag
-from range_control.services.environments import Selection
+from range_control.services.catalog import builds
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.live_check import check_flag
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances, team_access
+from range_control.services.environments.instances import Selection
+from range_control.services.event import scenario
+from range_control.services.people import teams
 from tests.conftest import jumpbox_ssh
 from tests.test_docker_env import live, name_of, web_challenge  # noqa: F401 - live: a fixture
 
@@ -51,7 +55,7 @@ def wait_running(env, rec, slugs: set[str], timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rec.run_once()
-        rows = {r.challenge: r for r in environments.status(env.ctx) if r.challenge in slugs}
+        rows = {r.challenge: r for r in instances.status(env.ctx) if r.challenge in slugs}
         if len(rows) == len(slugs) and all(
             r.state == "running" and r.health in (None, "healthy") for r in rows.values()
         ):
@@ -63,13 +67,13 @@ def wait_running(env, rec, slugs: set[str], timeout: float = 240) -> None:
 def test_every_shipped_solver_runs_on_the_jumpbox(live, client: docker.DockerClient) -> None:  # noqa: F811
     env, rec = live
     team_id, _ = env.team("Alpha", "NL")
-    pack = catalog.lint([REPO / "challenges"])
+    pack = lint([REPO / "challenges"])
     assert pack.ok, [str(p) for p in pack.problems]
     builds.build_pack(rec.backend, pack.challenges, lambda _: None)
-    catalog.sync(env.ctx, pack.challenges, actor="test")
+    sync(env.ctx, pack.challenges, actor="test")
     live_slugs = {c.slug for c in pack.challenges if c.spec.environment is not None}
     for slug in sorted(live_slugs):  # named: brought up even while its phase has not opened
-        environments.up(env.ctx, Selection(challenge=slug), "test")
+        instances.up(env.ctx, Selection(challenge=slug), "test")
     wait_running(env, rec, live_slugs)
     event = env.ctx.event_slug
     port = int(
@@ -114,7 +118,7 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
     env, rec = live
     ids = [env.team("Alpha", "NL")[0], env.team("Bravo", "NO")[0]]
     web_challenge(env, "pub", exposure="published")
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     wait_running(env, rec, {"pub"})
     event = env.ctx.event_slug
     for team_id in ids:
@@ -179,7 +183,7 @@ def test_members_keys_work_in_place_and_the_token_rotates_the_way_in(
     env, rec = live
     team_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "web")
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     wait_running(env, rec, {"web"})
     event = env.ctx.event_slug
     port, password = _port(client, event, team_id), env.jumpbox_password(team_id)
@@ -231,7 +235,7 @@ def test_the_event_s_extra_packages_are_on_every_jumpbox(
     )
     assert spec.jumpbox.packages == ["bc"]
     scenario.load(env.ctx, spec, "test")
-    environments.up(env.ctx, Selection(challenge="web"), "test")
+    instances.up(env.ctx, Selection(challenge="web"), "test")
     wait_running(env, rec, {"web"})
     event = env.ctx.event_slug
     image = client.api.inspect_container(jumpbox_name(event, team_id))["Config"]["Image"]

@@ -21,7 +21,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from range_control.services import accounts
+from range_control.services.people import accounts
 from range_control.store.models import Account, AuditLog
 from tests.conftest import Env, make_env
 

@@ -27,14 +27,16 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
-from range_control import logs
 from range_control.context import Range
+from range_control.core import logs
+from range_control.core.settings import Settings
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.orchestrator import docker_backend
-from range_control.scheduler import RangeScheduler
-from range_control.services import attempts, backups, doctor, scenario, scoreboard
-from range_control.settings import Settings
+from range_control.services.event import scenario
+from range_control.services.operations import backups, doctor
+from range_control.services.play import attempts, scoreboard
 from range_control.store.models import Attempt, Challenge
+from range_control.worker import RangeScheduler
 from tests.conftest import (
     ADMIN,
     FLAG_SECRET,
@@ -97,7 +99,7 @@ class Server:
                 "-m",
                 "gunicorn",
                 "-c",
-                "python:range_control.gunicorn_conf",
+                "python:range_control.web.gunicorn_conf",
                 "-w",
                 "2",
                 "-b",
@@ -258,7 +260,7 @@ def test_metrics_of_two_workers_equal_the_traffic_and_logs_hold_no_secret(
         finally:
             worker.terminate()
             worker_out = worker.communicate(timeout=30)[0]
-        assert '"logger": "range_control.scheduler"' in worker_out  # JSON from the worker too
+        assert '"logger": "range_control.worker"' in worker_out  # JSON from the worker too
         assert ADMIN not in worker_out
     finally:
         out = server.stop()

@@ -13,9 +13,12 @@ import pytest
 from playwright.sync_api import Browser
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
-from range_control.services import admin, attempts, hints, scenario, tasks
-from range_control.services.report import build
-from range_control.services.report.render import write
+from range_control.services.event import controls, scenario
+from range_control.services.organiser import records
+from range_control.services.play import attempts, hints
+from range_control.services.whitecell import tasks
+from range_control.services.whitecell.report import build
+from range_control.services.whitecell.report.render import write
 from tests.conftest import ADMIN, FLAG_SECRET, T0, Env
 from tests.test_accounts import person
 from tests.test_browser import audit
@@ -54,7 +57,7 @@ def seed(env: Env) -> dict[str, int]:
         "test",
     )
     mia = person(env, "Mia Member", "member", team="Alpha", callsign="MIA")
-    scenario.start(env.ctx, "test")  # 09:00
+    controls.start(env.ctx, "test")  # 09:00
     a, b, c = ids["Alpha"], ids["Bravo"], ids["Charlie"]
 
     def at(minutes: int) -> None:
@@ -83,7 +86,7 @@ def seed(env: Env) -> dict[str, int]:
     attempts.submit(env.ctx, a, "y", "nope-1", None)
     attempts.submit(env.ctx, a, "y", "nope-2", None)
     at(50)
-    admin.add_award(env.ctx, "Charlie", 5, "good report", "Olga Org <olga>")
+    records.add_award(env.ctx, "Charlie", 5, "good report", "Olga Org <olga>")
     at(55)
     code = tasks.blind_code(env.ctx, _cid(env, "t"), a)
     tasks.grade(env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, tasks.Grader("Gina"))
@@ -95,7 +98,7 @@ _TOKENS: dict[int, dict[str, str]] = {}
 
 
 def _h(env: Env, team_id: int) -> dict[str, str]:
-    from range_control.services import teams
+    from range_control.services.people import teams
 
     if team_id not in _TOKENS:
         name = next(t.name for t in teams.list_teams(env.ctx) if t.id == team_id)

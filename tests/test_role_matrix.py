@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from range_control.services import accounts, api_tokens
+from range_control.services.people import accounts, api_tokens
 from tests.conftest import ADMIN, Env, make_env
 from tests.test_accounts import PASSWORD, accept
 from tests.test_web import csrf

@@ -10,8 +10,10 @@ import yaml
 from click.testing import CliRunner
 
 from range_control.cli import main
-from range_control.errors import Conflict, InvalidInput
-from range_control.services import catalog, scenario
+from range_control.core.errors import Conflict, InvalidInput
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls, scenario
 from tests.conftest import ADMIN, Env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +83,7 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
     env = scen
     _, team = env.team()
     assert visible(env, team) == ["free"]  # scenario challenges wait for their phase
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     assert visible(env, team) == ["a", "free"]
     event = env.client.get("/api/v1/event").json
     assert event["phase"]["id"] == "one" and event["phase"]["briefing"] == "go **now**"
@@ -111,7 +113,7 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
 def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
     env = scen
     _, team = env.team()
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     env.clock.advance(minutes=5)
     r = env.client.post("/api/v1/admin/event/pause", headers=env.admin())
     assert (
@@ -131,7 +133,7 @@ def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
 
 def test_extend_and_skip(scen: Env) -> None:
     env = scen
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     h = env.admin()
     r = env.client.post("/api/v1/admin/event/extend", json={"by": "15m"}, headers=h)
     assert r.status_code == 200 and r.json["phase"]["ends_at"] == "2026-07-01T09:35:00Z"
@@ -157,11 +159,11 @@ def test_extend_and_skip(scen: Env) -> None:
 
 def test_end_and_controls_need_a_scenario_or_the_right_state(env: Env) -> None:
     with pytest.raises(Conflict, match="only a running event can be paused"):
-        scenario.pause(env.ctx, "test")
-    scenario.start(env.ctx, "test")
+        controls.pause(env.ctx, "test")
+    controls.start(env.ctx, "test")
     with pytest.raises(Conflict, match="no scenario"):
-        scenario.extend(env.ctx, timedelta(minutes=5), "test")
-    assert scenario.end(env.ctx, "test").state == "ended"
+        controls.extend(env.ctx, timedelta(minutes=5), "test")
+    assert controls.end(env.ctx, "test").state == "ended"
 
 
 def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
@@ -205,9 +207,9 @@ def test_organiser_announcement(env: Env) -> None:
 def test_cli_loads_the_ice_scenario_and_shows_absolute_times(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = catalog.lint([REPO / "challenges"])
+    result = lint([REPO / "challenges"])
     assert result.ok
-    catalog.sync(env.ctx, result.challenges)
+    sync(env.ctx, result.challenges)
     monkeypatch.setenv("RANGE_DATABASE_URL", env.ctx.settings.resolved_database_url)
     monkeypatch.setenv("RANGE_DATA_DIR", str(env.tmp / "var"))
     monkeypatch.setenv("RANGE_ADMIN_TOKEN", ADMIN)
@@ -242,7 +244,7 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
     of other challenges are left alone; a team added later gets its instances too."""
     from sqlalchemy import select
 
-    from range_control.services import environments
+    from range_control.services.environments import instances
     from range_control.store.models import Challenge, Instance, Team
 
     live = {
@@ -274,7 +276,7 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
         ],
     }
     scenario.load(env.ctx, scenario.parse(spec), "test")
-    environments.up(env.ctx, environments.Selection(challenge="other", team="Estonia"), "test")
+    instances.up(env.ctx, instances.Selection(challenge="other", team="Estonia"), "test")
 
     def rows() -> set[tuple[str, str, str]]:
         with env.ctx.store.read() as s:

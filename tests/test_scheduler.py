@@ -18,8 +18,11 @@ import yaml
 from sqlalchemy import select
 
 from range_control.context import Range
-from range_control.services import admin, catalog, scenario
-from range_control.settings import Settings
+from range_control.core.settings import Settings
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls, scenario
+from range_control.services.organiser import records
 from range_control.store.models import Announcement, TimelineLog
 from tests.conftest import ADMIN, unique_event
 
@@ -117,7 +120,7 @@ def setup(database_url: str, tmp_path: Path):
         (d / "challenge.yml").write_text(
             yaml.safe_dump({"name": slug, "slug": slug, "value": 10, "flags": ["x"]})
         )
-    catalog.sync(ctx, catalog.lint([tmp_path / "pack"]).challenges)
+    sync(ctx, lint([tmp_path / "pack"]).challenges)
     scenario.load(ctx, scenario.parse(SCENARIO), "test")
     yield ctx, env, tmp_path / "worker.log"
     ctx.store.dispose()
@@ -147,7 +150,7 @@ def test_transitions_and_injects_fire_once_in_order_on_time(setup) -> None:
     worker = Worker(env, log_path)
     try:
         worker.wait_ready()
-        scenario.start(ctx, "test")
+        controls.start(ctx, "test")
         wait_for_end(ctx)
         time.sleep(1.2)  # anything firing twice would show up now
     finally:
@@ -165,7 +168,7 @@ def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None
     ctx, env, log_path = setup
     worker = Worker(env, log_path)
     worker.wait_ready()
-    scenario.start(ctx, "test")
+    controls.start(ctx, "test")
     time.sleep(3.6)  # into phase two, before its inject
     worker.stop(signal.SIGKILL)
     time.sleep(2.0)  # the inject of phase two falls due while no scheduler runs
@@ -231,7 +234,7 @@ def test_a_challenge_is_released_at_its_scheduled_time(setup) -> None:
                 }
             )
         )
-        catalog.sync(ctx, catalog.lint([d]).challenges)
+        sync(ctx, lint([d]).challenges)
         assert not visible(ctx, "later")
         deadline = time.monotonic() + 10
         while not visible(ctx, "later") and time.monotonic() < deadline:
@@ -244,4 +247,4 @@ def test_a_challenge_is_released_at_its_scheduled_time(setup) -> None:
 
 
 def visible(ctx: Range, slug: str) -> bool:
-    return any(c.slug == slug and c.visible for c in admin.list_challenges(ctx))
+    return any(c.slug == slug and c.visible for c in records.list_challenges(ctx))

@@ -12,8 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from range_control.errors import Conflict, Forbidden, InvalidInput, NotFound
-from range_control.services import catalog, events, scenario, tasks
+from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from range_control.services.catalog.lint import lint
+from range_control.services.event import controls, event, scenario
+from range_control.services.whitecell import tasks
 from range_control.store.models import AuditLog, Challenge, Grade, Submission
 from tests.conftest import ADMIN, T0, Env
 from tests.test_accounts import person, sign_in
@@ -52,7 +54,7 @@ def test_a_task_is_checked_when_loaded(env: Env, tmp_path) -> None:
         import yaml
 
         (d / "challenge.yml").write_text(yaml.safe_dump({"name": "T", **spec}))
-        return [str(p) for p in catalog.lint([tmp_path / "bad"]).problems]
+        return [str(p) for p in lint([tmp_path / "bad"]).problems]
 
     assert any("needs deliverable" in p for p in problems(type="task", rubric=RUBRIC))
     assert any("needs a rubric" in p for p in problems(type="task", deliverable="text"))
@@ -157,7 +159,7 @@ def test_a_due_time_follows_its_phase_as_it_runs(env: Env) -> None:
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at is None  # not started yet
     env.start()
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at == T0 + timedelta(minutes=50)
-    scenario.extend(env.ctx, timedelta(minutes=15), "test")  # the attack phase runs longer
+    controls.extend(env.ctx, timedelta(minutes=15), "test")  # the attack phase runs longer
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at == T0 + timedelta(minutes=65)
 
 
@@ -240,7 +242,7 @@ def test_the_freeze_holds_back_grades_published_after_it(env: Env) -> None:
     task(env)
     env.start()
     tasks.submit(env.ctx, a_id, "sitrep", "report", None)
-    events.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
+    event.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
     env.clock.advance(minutes=15)
     tasks.grade(
         env.ctx,
@@ -376,7 +378,7 @@ def test_the_white_cell_s_api_names_every_bad_grade(env: Env) -> None:
 
 def test_a_backup_keeps_the_teams_deliverable_files(env: Env) -> None:
     from range_control.context import Range
-    from range_control.services import backups
+    from range_control.services.operations import backups
     from tests.test_operations import _fresh_target
 
     a_id, _ = env.team("Alpha", "NL")

@@ -11,15 +11,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from range_control.domain.access import (
+from range_control.domain.keys import (
     client_config,
     gateway_keys,
     jumpbox_password,
     parse_ssh_key,
     valid_public_key,
 )
-from range_control.services import environments, team_access, teams
-from range_control.services.reconcile import desired_state
+from range_control.services.environments import instances, team_access
+from range_control.services.environments.run import desired_state
+from range_control.services.people import teams
 from range_control.store.models import AuditLog, SshKey, WireGuardPeer
 from tests.conftest import FLAG_SECRET, Env, make_env, migrated_sqlite
 from tests.test_web import console, csrf, login, post, token_of
@@ -219,7 +220,7 @@ def test_rotating_the_token_or_disabling_the_team_revokes_everything(env: Env) -
 def test_the_reconciler_gives_keys_and_peers_to_the_team_s_entry_points(env: Env) -> None:
     a_id, a = env.team("Alpha", "NL")
     env.challenge("web", environment={"services": [{"name": "portal", "image": "range/x:1"}]})
-    environments.up(env.ctx, environments.Selection(), "test")
+    instances.up(env.ctx, instances.Selection(), "test")
     key = ed_key()
     env.client.post("/api/v1/access/ssh-keys", json={"label": "Ana", "public_key": key}, headers=a)
     desired, _ = desired_state(env.ctx, wireguard=True)

@@ -8,8 +8,11 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from range_control.services import environments, events, scenario, teams
-from range_control.services.reconcile import desired_state
+from range_control.services.environments import instances
+from range_control.services.environments.run import desired_state
+from range_control.services.event import controls, event, scenario
+from range_control.services.event.announcements import post_announcement
+from range_control.services.people import teams
 from tests.conftest import ADMIN, Env
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -177,9 +180,9 @@ def test_no_team_sees_another_teams_hints_attempts_or_connection_info(env: Env) 
     assert "alpha-guess" in ca.get("/portal/attempts").get_data(as_text=True)
     assert "alpha-guess" not in cb.get("/portal/attempts").get_data(as_text=True)
     # Both teams' instances, with their jumpbox ports allocated (no engine needed for that).
-    environments.up(env.ctx, environments.Selection(challenge="web"), "test")
+    instances.up(env.ctx, instances.Selection(challenge="web"), "test")
     desired_state(env.ctx)
-    pw = {t: environments.team_jumpbox(env.ctx, t).password for t in (a_id, b_id)}
+    pw = {t: instances.team_jumpbox(env.ctx, t).password for t in (a_id, b_id)}
     page_a = ca.get("/portal/challenges/web").get_data(as_text=True)
     page_b = cb.get("/portal/challenges/web").get_data(as_text=True)
     assert pw[a_id] in page_a and pw[b_id] not in page_a
@@ -258,11 +261,11 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     # Anything else the page shows changes it too: announcements, a pause, the freeze.
     for change, shown in (
         (
-            lambda: scenario.post_announcement(env.ctx, "Convoy 7 rerouted", "", "test"),
+            lambda: post_announcement(env.ctx, "Convoy 7 rerouted", "", "test"),
             "Convoy 7 rerouted",
         ),
-        (lambda: scenario.pause(env.ctx, "test"), '<span class="pill">paused</span>'),
-        (lambda: events.configure(env.ctx, "test", freeze_at=env.clock.now()), "Scoreboard frozen"),
+        (lambda: controls.pause(env.ctx, "test"), '<span class="pill">paused</span>'),
+        (lambda: event.configure(env.ctx, "test", freeze_at=env.clock.now()), "Scoreboard frozen"),
     ):
         etag = r.headers["ETag"]
         change()
@@ -303,7 +306,7 @@ def test_portal_groups_challenges_by_phase_and_category(env: Env) -> None:
         ],
     }
     scenario.load(env.ctx, scenario.parse(spec), "test")
-    scenario.start(env.ctx, "test")
+    controls.start(env.ctx, "test")
     page = login(env, token_of(h)).get("/portal/").get_data(as_text=True)
     order = [m.group(1) for m in re.finditer(r"<h[23]>([^<]+)</h[23]>", page)]
     assert order == ["Detection", "crypto", "osint", "Open challenges", "misc"], order

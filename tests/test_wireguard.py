@@ -26,11 +26,13 @@ from range_control.orchestrator.backend import (
     network_name,
 )
 from range_control.orchestrator.docker_backend import DockerBackend, sweep
-from range_control.services import catalog, environments, team_access
-from range_control.services import images as builds
-from range_control.services.check import check_flag
-from range_control.services.environments import Selection
-from range_control.services.reconcile import EnvironmentReconciler
+from range_control.services.catalog import builds
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.live_check import check_flag
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances, team_access
+from range_control.services.environments.instances import Selection
+from range_control.services.environments.run import EnvironmentReconciler
 from tests.conftest import Env, make_env, migrated_sqlite, unique_event
 from tests.test_docker_env import name_of, web_challenge
 
@@ -210,7 +212,7 @@ def wait_gateways(
     while time.monotonic() < deadline:
         report = rec.run_once()
         assert report.gateway_errors == {}, report.gateway_errors
-        rows = [r for r in environments.status(env.ctx) if r.challenge in slugs]
+        rows = [r for r in instances.status(env.ctx) if r.challenge in slugs]
         running = all(r.state == "running" for r in rows) and len(rows) == len(teams) * len(slugs)
         boxes = {
             c.name: c for c in client.containers.list(filters={"label": f"range.event={event}"})
@@ -230,13 +232,13 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
     event = env.ctx.event_slug
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
-    pack = catalog.lint([REPO / "challenges"])
+    pack = lint([REPO / "challenges"])
     diag = next(c for c in pack.challenges if c.slug == "diag-panel")
     builds.build_challenge(rec.backend, diag)
-    catalog.sync(env.ctx, [diag], actor="test")
+    sync(env.ctx, [diag], actor="test")
     web_challenge(env, "web")
     for slug in ("diag-panel", "web"):
-        environments.up(env.ctx, Selection(challenge=slug), "test")
+        instances.up(env.ctx, Selection(challenge=slug), "test")
     mine = team_access.add_peer(env.ctx, a_id, "Ana's laptop", "test")
     theirs = team_access.add_peer(env.ctx, b_id, "Bo's laptop", "test")
     assert "PrivateKey = " in mine.config and mine.peer.address == "100.96.0.2"
@@ -361,7 +363,7 @@ def test_the_gateway_runs_with_least_privilege(wg_range, client: docker.DockerCl
     event = env.ctx.event_slug
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "web")
-    environments.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), "test")
     team_access.add_peer(env.ctx, a_id, "laptop", "test")
     wait_gateways(env, rec, client, [a_id], {"web"})
     host = client.api.inspect_container(gateway_name(event, a_id))["HostConfig"]

@@ -83,7 +83,7 @@ class RangeCLI(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from range_control.errors import ServiceError, first_line
+        from range_control.core.errors import ServiceError, first_line
 
         try:
             return super().invoke(ctx)
@@ -155,7 +155,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     if not logging.getLogger().handlers:
         # What the services log (warnings) in the range's format: JSON under
         # RANGE_LOG_FORMAT=json. serve and worker set up their own, with scrubbing.
-        from range_control import logs
+        from range_control.core import logs
 
         fmt = "json" if os.environ.get("RANGE_LOG_FORMAT") == "json" else "text"
         logs.configure(fmt, level=logging.WARNING)

@@ -13,7 +13,7 @@ import segno
 from rich.table import Table
 
 from range_control.cli.common import ACTOR, JSON, State, console, pass_state
-from range_control.services import accounts as svc
+from range_control.services.people import accounts as svc
 from range_control.specs.api import InvitedOut
 
 ROLE = click.Choice(svc.ROLES)

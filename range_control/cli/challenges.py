@@ -10,11 +10,13 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import ACTOR, State, console, err_console, pass_state
-from range_control.services import admin, catalog, engine, schema
-from range_control.services import check as chk
-from range_control.services import images as builds
-from range_control.services.catalog import LintResult
-from range_control.settings import Settings
+from range_control.core.settings import Settings
+from range_control.services.catalog import builds, live_check
+from range_control.services.catalog.lint import Known, LintResult, lint
+from range_control.services.catalog.sync import known_in, set_visibility, sync
+from range_control.services.environments import engine
+from range_control.services.operations import schema
+from range_control.services.organiser import records
 
 
 @click.group()
@@ -26,7 +28,7 @@ def _lint(
     paths: tuple[str, ...],
     *,
     strict: bool = False,
-    known: catalog.Known | None = None,
+    known: Known | None = None,
     images: bool = True,
 ) -> LintResult:
     """Lint and print one line per problem, then one per warning (``path: field: warning:
@@ -34,7 +36,7 @@ def _lint(
     looked for on the engine (unless environments are off)."""
     # The engine's settings only: a lint writes nothing (no data dir, no secrets).
     present = engine.image_checker(Settings()) if images else None
-    result = catalog.lint([Path(p) for p in paths], known=known, image_present=present)
+    result = lint([Path(p) for p in paths], known=known, image_present=present)
     if strict:
         result.problems.extend(result.warnings)
         result.warnings = []
@@ -117,7 +119,7 @@ def challenges_check(
 
     if builds.build_base(backend, say):
         err_console.print(f"  base image built in {time.monotonic() - t0:.0f} s")
-    checker = chk.LiveCheck(
+    checker = live_check.LiveCheck(
         backend,
         jobs=jobs,
         health_timeout=health_timeout,
@@ -132,8 +134,8 @@ def challenges_check(
         notes = {
             item.slug: [str(w) for w in result.warnings_of(item.path)] for item in result.challenges
         }
-        Path(junit).write_bytes(chk.junit_xml(results, notes))
-    table = Table("challenge", "result", *chk.STEPS, "why")
+        Path(junit).write_bytes(live_check.junit_xml(results, notes))
+    table = Table("challenge", "result", *live_check.STEPS, "why")
     for r in results:
         times = {st.name: f"{st.seconds:.1f}s" + ("" if st.ok else " ✗") for st in r.steps}
         bad = r.failure
@@ -141,7 +143,7 @@ def challenges_check(
         table.add_row(
             r.slug,
             "[green]pass[/green]" if r.ok else "[red]FAIL[/red]",
-            *(times.get(n, "") for n in chk.STEPS),
+            *(times.get(n, "") for n in live_check.STEPS),
             why,
         )
     console.print(table)
@@ -166,11 +168,11 @@ def challenges_sync(state: State, paths: tuple[str, ...], strict: bool) -> None:
     migrates the schema first, as serve does. Prerequisites may name challenges loaded
     before (one challenge at a time, as with ctfcli)."""
     schema.upgrade(state.ctx)
-    result = _lint(paths, strict=strict, known=catalog.known_in(state.ctx))
+    result = _lint(paths, strict=strict, known=known_in(state.ctx))
     if result.problems:
         err_console.print("[red]nothing loaded:[/red] fix the problems above first")
         sys.exit(1)
-    report = catalog.sync(state.ctx, result.challenges, actor=ACTOR)
+    report = sync(state.ctx, result.challenges, actor=ACTOR)
     console.print(
         f"created {len(report.created)}, updated {len(report.updated)}, "
         f"unchanged {len(report.unchanged)}"
@@ -186,7 +188,7 @@ def challenges_sync(state: State, paths: tuple[str, ...], strict: bool) -> None:
 @pass_state
 def challenges_list(state: State, as_json: bool) -> None:
     """The loaded challenges."""
-    rows = admin.list_challenges(state.ctx)
+    rows = records.list_challenges(state.ctx)
     if as_json:
         for c in rows:
             click.echo(c.model_dump_json())
@@ -211,7 +213,7 @@ def challenges_list(state: State, as_json: bool) -> None:
 @pass_state
 def challenges_solution(state: State, slug: str) -> None:
     """Print a challenge's write-up (challenge.yml's solution)."""
-    sol = admin.solution(state.ctx, slug)
+    sol = records.solution(state.ctx, slug)
     err_console.print(f"{slug}: solution ({sol.state} for teams in CTFd)", highlight=False)
     click.echo(sol.content)
 
@@ -221,7 +223,7 @@ def challenges_solution(state: State, slug: str) -> None:
 @pass_state
 def challenges_hide(state: State, slug: str) -> None:
     """Hide a challenge from teams (organiser override)."""
-    catalog.set_visibility(state.ctx, slug, False, ACTOR)
+    set_visibility(state.ctx, slug, False, ACTOR)
     console.print(f"{slug}: hidden")
 
 
@@ -231,5 +233,5 @@ def challenges_hide(state: State, slug: str) -> None:
 @pass_state
 def challenges_show(state: State, slug: str, as_spec: bool) -> None:
     """Show a hidden challenge to teams."""
-    visible = catalog.set_visibility(state.ctx, slug, None if as_spec else True, ACTOR)
+    visible = set_visibility(state.ctx, slug, None if as_spec else True, ACTOR)
     console.print(f"{slug}: {'visible' if visible else 'hidden'}")

@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import State, console, pass_state
-from range_control.services import cluster as svc
+from range_control.services.environments import cluster as svc
 
 
 @click.group()

@@ -12,15 +12,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from range_control import logs
-from range_control.clock import iso
 from range_control.context import Range
-from range_control.services import engine, environments, scenario
-from range_control.services.engine import Backend
-from range_control.services.events import EventView
-from range_control.services.reconcile import EnvironmentReconciler, PassReport
-from range_control.services.reconcile import Progress as LaunchProgress
-from range_control.settings import Settings, load_settings
+from range_control.core import logs
+from range_control.core.clock import iso
+from range_control.core.settings import Settings, load_settings
+from range_control.services.environments import engine, instances
+from range_control.services.environments.engine import Backend
+from range_control.services.environments.run import EnvironmentReconciler, PassReport
+from range_control.services.environments.run import Progress as LaunchProgress
+from range_control.services.event import scenario
+from range_control.services.event.event import EventView
 
 # Piped or captured output is not cut to 80 columns: organisers grep and log it.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -151,7 +152,7 @@ def reconcile(state: State) -> PassReport:
 
 
 def env_table(state: State) -> None:
-    rows = environments.status(state.ctx)
+    rows = instances.status(state.ctx)
     challenges = sorted({r.challenge for r in rows})
     table = Table("team", *challenges, title="instances (state/health)")
     by_team: dict[str, dict[str, Any]] = {}
@@ -174,7 +175,7 @@ def env_table(state: State) -> None:
 
 
 def print_jumpboxes(state: State) -> None:
-    rows = environments.jumpboxes(state.ctx)
+    rows = instances.jumpboxes(state.ctx)
     if not rows:
         return
     table = Table("team", "jumpbox (SSH)", "password", title="team entry points")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from range_control.cli.common import State, console, pass_state
-from range_control.services import schema
+from range_control.services.operations import schema
 
 
 @click.group()

@@ -19,20 +19,17 @@ from range_control.cli.common import (
     reconcile,
 )
 from range_control.cli.serve import run_server
-from range_control.errors import Unavailable
-from range_control.i18n import languages, native_name
-from range_control.services import (
-    catalog,
-    environments,
-    events,
-    scenario,
-    schema,
-    tasks,
-    teams,
-)
-from range_control.services import images as builds
-from range_control.services.catalog import Loaded
-from range_control.services.engine import Backend
+from range_control.core.errors import Unavailable
+from range_control.core.languages import languages, native_name
+from range_control.services.catalog import builds
+from range_control.services.catalog.lint import Loaded, lint
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances
+from range_control.services.environments.engine import Backend
+from range_control.services.event import controls, event, scenario
+from range_control.services.operations import schema
+from range_control.services.people import teams
+from range_control.services.whitecell import tasks
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
@@ -65,7 +62,7 @@ def demo(
     ctx = state.ctx
     schema.check_integrity(ctx)
     schema.upgrade(ctx)
-    result = catalog.lint([Path(pack)])
+    result = lint([Path(pack)])
     if result.problems:
         for problem in result.problems:
             click.echo(str(problem))
@@ -73,7 +70,7 @@ def demo(
     backend = _engine(state) if state.settings.environments_on else None
     if backend is not None:
         _build_images(backend, result.challenges)
-    report = catalog.sync(ctx, result.challenges, actor=ACTOR)
+    report = sync(ctx, result.challenges, actor=ACTOR)
     console.print(
         f"challenges: {len(result.challenges)} ({len(report.created)} new, "
         f"{len(report.updated)} updated)"
@@ -88,7 +85,7 @@ def demo(
         table.add_row(nt.team.name, nt.team.country or "", nt.token)
     console.print(table)
     scenario_file = Path(pack) / "ice-scenario.yml"
-    ev = events.current(ctx)
+    ev = event.current(ctx)
     if scenario_file.is_file() and ev.state == "not_started":
         scenario.load(ctx, scenario.read_file(scenario_file), ACTOR, source=str(scenario_file))
     if ev.state == "ended":
@@ -97,9 +94,9 @@ def demo(
             "(or set RANGE_DATA_DIR elsewhere) for a new one"
         )
     if ev.state == "not_started":
-        scenario.start(ctx, ACTOR)
+        controls.start(ctx, ACTOR)
     scenario.apply(ctx)  # the first phase's warm-up: its instances are desired now
-    ev = events.current(ctx)
+    ev = event.current(ctx)
     base = f"http://{host}:{port}"
     console.print(f"event {ev.name}: {ev.state}")
     print_timeline(state)
@@ -133,7 +130,7 @@ def demo(
     finally:
         if backend is not None:
             console.print("stopping: tearing the demo's environments down")
-            environments.down(ctx, environments.Selection(), ACTOR)
+            instances.down(ctx, instances.Selection(), ACTOR)
             reconcile(state)
 
 

@@ -15,8 +15,8 @@ from range_control.cli.common import (
     pass_state,
     reconcile,
 )
-from range_control.services import environments
-from range_control.services.environments import Selection
+from range_control.services.environments import instances
+from range_control.services.environments.instances import Selection
 
 
 @click.group()
@@ -30,7 +30,7 @@ def env() -> None:
 @pass_state
 def env_up(state: State, team: str | None, challenge: str | None) -> None:
     """Bring up the selected instances (all by default) and reconcile, with progress."""
-    added = environments.up(state.ctx, Selection(team=team, challenge=challenge), ACTOR)
+    added = instances.up(state.ctx, Selection(team=team, challenge=challenge), ACTOR)
     console.print(f"{added} instance(s) added to the desired state")
     report = reconcile(state)
     env_table(state)
@@ -44,7 +44,7 @@ def env_up(state: State, team: str | None, challenge: str | None) -> None:
 @pass_state
 def env_down(state: State, team: str | None, challenge: str | None) -> None:
     """Remove the selected instances; with no filter every object of the event goes."""
-    removed = environments.down(state.ctx, Selection(team=team, challenge=challenge), ACTOR)
+    removed = instances.down(state.ctx, Selection(team=team, challenge=challenge), ACTOR)
     console.print(f"{removed} instance(s) removed from the desired state")
     reconcile(state)
 

@@ -15,7 +15,8 @@ from range_control.cli.common import (
     print_event,
     print_timeline,
 )
-from range_control.services import events, scenario
+from range_control.services.event import controls, scenario
+from range_control.services.event import event as events
 from range_control.specs.scenario import parse_duration
 
 
@@ -65,21 +66,21 @@ def event_load(state: State, scenario_file: Path) -> None:
 @pass_state
 def event_start(state: State) -> None:
     """Start the event: flags are accepted from now."""
-    print_event(scenario.start(state.ctx, ACTOR))
+    print_event(controls.start(state.ctx, ACTOR))
 
 
 @event.command("pause")
 @pass_state
 def event_pause(state: State) -> None:
     """Pause: flags and instance requests are refused; remaining time is kept."""
-    print_event(scenario.pause(state.ctx, ACTOR))
+    print_event(controls.pause(state.ctx, ACTOR))
 
 
 @event.command("resume")
 @pass_state
 def event_resume(state: State) -> None:
     """Resume a paused event."""
-    print_event(scenario.resume(state.ctx, ACTOR))
+    print_event(controls.resume(state.ctx, ACTOR))
 
 
 @event.command("extend")
@@ -91,7 +92,7 @@ def event_extend(state: State, duration: str) -> None:
         by = parse_duration(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="DURATION") from None
-    print_event(scenario.extend(state.ctx, by, ACTOR))
+    print_event(controls.extend(state.ctx, by, ACTOR))
     print_timeline(state)
 
 
@@ -99,7 +100,7 @@ def event_extend(state: State, duration: str) -> None:
 @pass_state
 def event_skip(state: State) -> None:
     """End the current phase now; the next one starts."""
-    print_event(scenario.skip(state.ctx, ACTOR))
+    print_event(controls.skip(state.ctx, ACTOR))
     print_timeline(state)
 
 
@@ -107,7 +108,7 @@ def event_skip(state: State) -> None:
 @pass_state
 def event_end(state: State) -> None:
     """End the event now: no more flags."""
-    print_event(scenario.end(state.ctx, ACTOR))
+    print_event(controls.end(state.ctx, ACTOR))
 
 
 event.add_command(event_end, "stop")  # the core issue's name for it

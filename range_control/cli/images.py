@@ -8,8 +8,8 @@ import click
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from range_control.cli.common import State, console, pass_state
-from range_control.services import catalog
-from range_control.services import images as builds
+from range_control.services.catalog import builds
+from range_control.services.catalog.lint import lint
 
 
 @click.group()
@@ -41,7 +41,7 @@ def images_build_base(state: State, rebuild: bool, tag: str) -> None:
 
 
 def _pack(paths: tuple[str, ...]) -> list:
-    result = catalog.lint([Path(p) for p in paths])
+    result = lint([Path(p) for p in paths])
     for problem in result.problems:
         click.echo(str(problem))
     if result.problems:

@@ -10,8 +10,8 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import State, console, err_console, pass_state
-from range_control.services import backups, doctor
-from range_control.settings import Settings, secret
+from range_control.core.settings import Settings, secret
+from range_control.services.operations import backups, doctor
 
 _PASSPHRASE = click.option(
     "--passphrase-file",

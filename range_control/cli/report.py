@@ -8,9 +8,9 @@ import click
 from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
 from range_control.cli.common import State, console, pass_state
-from range_control.services.report import Progress as Steps
-from range_control.services.report import build
-from range_control.services.report.render import FORMATS, write
+from range_control.services.whitecell.report import Progress as Steps
+from range_control.services.whitecell.report import build
+from range_control.services.whitecell.report.render import FORMATS, write
 
 
 def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:

@@ -10,10 +10,10 @@ import click
 import waitress
 
 from range_control.cli.common import State, console, log_setup, pass_state
-from range_control.errors import SchedulerBusy
-from range_control.scheduler import RangeScheduler
-from range_control.services import schema
+from range_control.core.errors import SchedulerBusy
+from range_control.services.operations import schema
 from range_control.web import create_app
+from range_control.worker import RangeScheduler
 
 
 def run_server(state: State, host: str, port: int, threads: int) -> None:

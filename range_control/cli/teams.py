@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import ACTOR, State, console, pass_state
-from range_control.services import teams as svc
+from range_control.services.people import teams as svc
 
 
 @click.group("teams")

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import ACTOR, JSON, State, console, pass_state
-from range_control.services import api_tokens as svc
+from range_control.services.people import api_tokens
 
 
 @click.group("tokens")
@@ -20,7 +20,7 @@ def tokens() -> None:
 @click.argument("name")
 @click.option(
     "--scope",
-    type=click.Choice(svc.SCOPES),
+    type=click.Choice(api_tokens.SCOPES),
     default="read",
     show_default=True,
     help="read: GET routes only; grade: those and the white cell's grades; full: every "
@@ -30,7 +30,7 @@ def tokens() -> None:
 @pass_state
 def tokens_create(state: State, name: str, scope: str, as_json: bool) -> None:
     """Create the token NAME and print it, this once (only its hash is kept)."""
-    new = svc.create(state.ctx, name, scope, ACTOR)
+    new = api_tokens.create(state.ctx, name, scope, ACTOR)
     if as_json:
         click.echo(new.model_dump_json())
         return
@@ -43,7 +43,7 @@ def tokens_create(state: State, name: str, scope: str, as_json: bool) -> None:
 @pass_state
 def tokens_list(state: State, as_json: bool) -> None:
     """Every personal token: scope, creator, last use, revoked or not (never the secret)."""
-    rows = svc.list_tokens(state.ctx)
+    rows = api_tokens.list_tokens(state.ctx)
     if as_json:
         click.echo(json.dumps([t.model_dump(mode="json") for t in rows]))
         return
@@ -61,4 +61,4 @@ def tokens_list(state: State, as_json: bool) -> None:
 @pass_state
 def tokens_revoke(state: State, ref: str) -> None:
     """Revoke the token REF (its name, or its id): every call with it is refused."""
-    console.print(f"revoked {svc.revoke(state.ctx, ref, ACTOR).name}")
+    console.print(f"revoked {api_tokens.revoke(state.ctx, ref, ACTOR).name}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from range_control.core.settings import Settings
     from range_control.orchestrator.backend import Backend
-    from range_control.settings import Settings
 
 
 def connect(

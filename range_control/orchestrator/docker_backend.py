@@ -58,7 +58,7 @@ from range_control.orchestrator.backend import (
 )
 
 if TYPE_CHECKING:
-    from range_control.settings import Settings
+    from range_control.core.settings import Settings
 
 LOG_MAX = {"max-size": "1m", "max-file": "2"}
 # sshd on a jumpbox: privilege separation, the team's login, its own host keys and password.

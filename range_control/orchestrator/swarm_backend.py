@@ -88,7 +88,7 @@ from range_control.orchestrator.docker_backend import (
 )
 
 if TYPE_CHECKING:
-    from range_control.settings import Settings
+    from range_control.core.settings import Settings
 
 GUARD_SERVICE = "rc-host-guard"
 GUARDED = "range.guarded"  # node label the reconciler keeps: the guard is healthy there

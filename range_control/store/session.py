@@ -35,8 +35,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from range_control import metrics
-from range_control.errors import (
+from range_control.core import metrics
+from range_control.core.errors import (
     Corrupt,
     LeaseBusy,
     ReadOnly,

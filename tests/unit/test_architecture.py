@@ -19,12 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # layer -> the files or packages (relative to the repository) that make it up
 LAYERS: dict[str, tuple[str, ...]] = {
     "interfaces": (
-        "range_control/api",
-        "scoreboard_web",
+        "range_control/web",
         "range_control/cli",
-        "range_control/scheduler.py",
-        "range_control/web.py",
-        "range_control/gunicorn_conf.py",
+        "range_control/worker.py",
         "range_control/__init__.py",
     ),
     "services": ("range_control/services",),
@@ -32,74 +29,67 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "store": ("range_control/store",),
     "orchestrator": ("range_control/orchestrator",),
     "specs": ("range_control/specs",),
-    # Cross-cutting leaves every layer may use: no I/O beyond reading the environment.
-    # The metrics and the log set-up too: every layer counts and logs.
-    "base": (
-        "range_control/errors.py",
-        "range_control/clock.py",
-        "range_control/settings.py",
-        "range_control/metrics.py",
-        "range_control/logs.py",
-        "range_control/i18n.py",
-        "range_control/markup.py",
-        "range_control/files.py",
-    ),
+    # Cross-cutting leaves every layer may use: no I/O beyond reading the environment and
+    # writing the files they are asked to. The metrics and the log set-up too: every layer
+    # counts and logs; who may do what and who did it: every layer names them.
+    "core": ("range_control/core",),
     # What every use case is handed: store, settings and clock.
     "context": ("range_control/context.py",),
 }
 
 # layer -> the layers whose modules it may import
 KNOWS: dict[str, set[str]] = {
-    "interfaces": {"interfaces", "services", "specs", "context", "base"},
-    "services": {"services", "domain", "store", "orchestrator", "specs", "context", "base"},
-    "domain": {"domain", "specs"},
-    "store": {"store", "specs", "base"},
-    "orchestrator": {"orchestrator", "specs", "base"},
-    "specs": {"specs"},
-    "base": {"base"},
-    "context": {"context", "store", "base"},
+    "interfaces": {"interfaces", "services", "specs", "context", "core"},
+    "services": {"services", "domain", "store", "orchestrator", "specs", "context", "core"},
+    "domain": {"domain", "specs", "core"},
+    "store": {"store", "specs", "core"},
+    "orchestrator": {"orchestrator", "specs", "core"},
+    "specs": {"specs", "core"},
+    "core": {"core"},
+    "context": {"context", "store", "core"},
 }
 
 # third-party package -> the places allowed to import it (layers, or files/packages)
 THIRD_PARTY: dict[str, set[str]] = {
-    "flask": {"range_control/api", "scoreboard_web", "range_control/web.py"},
-    "werkzeug": {"range_control/api", "scoreboard_web", "range_control/web.py"},
-    "flask_wtf": {"scoreboard_web"},
-    "flask_babel": {"scoreboard_web"},
-    "babel": {"scoreboard_web/catalogs.py", "scoreboard_web/i18n.py"},
-    "spectree": {"range_control/api"},
+    "flask": {"range_control/web"},
+    "werkzeug": {"range_control/web"},
+    "flask_wtf": {"range_control/web/pages"},
+    "flask_babel": {"range_control/web/i18n.py"},
+    "babel": {"range_control/web/catalogs.py", "range_control/web/i18n.py"},
+    "spectree": {"range_control/web/api"},
+    "authlib": {"range_control/web/pages/sso.py"},
     "docker": {
-        "range_control/orchestrator/docker_backend.py",
+        "range_control/orchestrator/docker",
+        "range_control/orchestrator/swarm",
         "range_control/orchestrator/images.py",
-        "range_control/orchestrator/swarm_backend.py",
     },
     "sqlalchemy": {"services", "store", "context"},
     "alembic": {"store"},
-    "apscheduler": {"range_control/scheduler.py"},
-    "waitress": {"range_control/cli/serve.py"},
+    "apscheduler": {"range_control/worker.py"},
+    "waitress": {"range_control/cli/operations.py"},
     "rich": {"range_control/cli"},
     "click": {"range_control/cli"},
-    "prometheus_client": {"range_control/metrics.py", "range_control/services/observe.py"},
-    "pythonjsonlogger": {"range_control/logs.py"},
-    # Backups' sealed secrets; the key math of SSH and WireGuard keys (pure functions).
-    # Account passwords (argon2id).
-    "argon2": {"range_control/services/accounts.py"},
-    "pyotp": {"range_control/services/accounts.py"},
-    # QR codes: the WireGuard configuration, the accounts' invite sheet.
-    "segno": {
-        "scoreboard_web/portal.py",
-        "scoreboard_web/common.py",
-        "range_control/cli/accounts.py",
+    "prometheus_client": {
+        "range_control/core/metrics.py",
+        "range_control/services/operations/scrape.py",
     },
+    "pythonjsonlogger": {"range_control/core/logs.py"},
+    # Account passwords (argon2id) and their second factor.
+    "argon2": {"range_control/services/people/accounts.py"},
+    "pyotp": {"range_control/services/people/accounts.py"},
+    # QR codes: the WireGuard configuration, the second factor, the accounts' invite sheet.
+    "segno": {"range_control/web/pages", "range_control/cli/people.py"},
+    # Backups' sealed secrets; the key math of SSH and WireGuard keys (pure functions); the
+    # accounts' sealed second factor.
     "cryptography": {
-        "range_control/services/backups.py",
-        "range_control/domain/access.py",
-        "range_control/services/accounts.py",
+        "range_control/services/operations/backups.py",
+        "range_control/domain/keys.py",
+        "range_control/services/people/accounts.py",
     },
 }
 
 # Services may use the engine only through the Backend protocol: never a concrete engine.
-SERVICES_NEVER = ("range_control.orchestrator.docker_backend",)
+SERVICES_NEVER = ("range_control.orchestrator.docker", "range_control.orchestrator.swarm")
 
 
 def module_of(path: Path, root: Path) -> str:
@@ -155,12 +145,7 @@ def allowed_for(package: str, rel: str, layer: str) -> bool:
 
 def violations(root: Path) -> list[str]:
     found = []
-    files = sorted(
-        [
-            *root.joinpath("range_control").rglob("*.py"),
-            *root.joinpath("scoreboard_web").rglob("*.py"),
-        ]
-    )
+    files = sorted(root.joinpath("range_control").rglob("*.py"))
     for path in files:
         rel = str(path.relative_to(root))
         if "/migrations/" in rel:
@@ -171,9 +156,9 @@ def violations(root: Path) -> list[str]:
             continue
         for name in sorted(imports_of(path, module_of(path, root))):
             top = name.split(".")[0]
-            if top in ("range_control", "scoreboard_web"):
+            if top == "range_control":
                 target = place_of(name, root)
-                if target is None or target in ("range_control", "scoreboard_web"):
+                if target is None or target == "range_control":
                     continue  # a top package itself: what is taken from it is checked
                 other = layer_of(target)
                 if other not in KNOWS[layer]:
@@ -219,7 +204,7 @@ def test_every_import_follows_the_layers() -> None:
         ),
         (
             "range_control/services/bad.py",
-            "from range_control.orchestrator.docker_backend import x",
+            "from range_control.orchestrator.docker import x",
             "range_control/services/bad.py (services) imports a concrete engine",
         ),
         (
@@ -235,10 +220,11 @@ def test_an_upward_import_added_on_purpose_is_caught(
     # A copy of the tree with one bad module added: the checker must name it.
     import shutil
 
-    for pkg in ("range_control", "scoreboard_web"):
-        shutil.copytree(
-            ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__", "migrations")
-        )
+    shutil.copytree(
+        ROOT / "range_control",
+        tmp_path / "range_control",
+        ignore=shutil.ignore_patterns("__pycache__", "migrations"),
+    )
     (tmp_path / where).write_text(line + "\n")
     found = violations(tmp_path)
     assert any(v.startswith(expected) for v in found), found

@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from range_control.cli import main
-from range_control.services.catalog import lint
+from range_control.services.catalog.lint import lint
 from range_control.specs.challenge import ChallengeSpec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from range_control.cli import main
 from range_control.domain.scoring import ChallengeValue, decayed_value
-from range_control.services import check
-from range_control.services.catalog import Known, LintResult, lint
+from range_control.services.catalog import live_check
+from range_control.services.catalog.lint import Known, LintResult, lint
 from range_control.specs.challenge import ChallengeSpec, slugify
 from range_control.specs.ctfcli import KNOWN, did_you_mean
 
@@ -226,8 +226,10 @@ def test_validate_strict_and_warning_lines(tmp_path: Path) -> None:
 
 def test_junit_report_carries_the_warnings(corpus: LintResult) -> None:
     item = next(c for c in corpus.challenges if c.directory.name == "custom-keys")
-    result = check.Result(item.slug, item.path)
-    xml = check.junit_xml([result], {item.slug: [str(w) for w in corpus.warnings_of(item.path)]})
+    result = live_check.Result(item.slug, item.path)
+    xml = live_check.junit_xml(
+        [result], {item.slug: [str(w) for w in corpus.warnings_of(item.path)]}
+    )
     out = ET.fromstring(xml).find("testcase/system-out")  # noqa: S314 - our own report
     assert out is not None and out.text is not None
     assert f"warning: {item.path}: no_docker: not a challenge.yml key: ignored" in out.text

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from range_control import errors
-from range_control.i18n import Localized, hint_translations, languages, localize, negotiate
-from scoreboard_web import catalogs
+from range_control.core import errors
+from range_control.core.languages import (
+    Localized,
+    hint_translations,
+    languages,
+    localize,
+    negotiate,
+)
+from range_control.web import catalogs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,7 +123,7 @@ def test_a_message_without_fields_keeps_its_braces_and_a_broken_translation_the_
 @pytest.mark.parametrize("lang", [lang for lang in languages() if lang != "en"])
 def test_every_string_is_translated(lang: str) -> None:
     """The catalog extracted from the code now: nothing missing, empty or fuzzy, the same
-    placeholders, and the compiled .mo current (`python -m scoreboard_web.catalogs update`,
+    placeholders, and the compiled .mo current (`python -m range_control.web.catalogs update`,
     then translate, then `compile`)."""
     assert catalogs.problems(lang) == []
 
@@ -133,7 +139,7 @@ def _raises_of_errors() -> list[tuple[Path, int, ast.expr]]:
         if isinstance(v, type) and issubclass(v, errors.ServiceError)
     }
     found = []
-    for path in [*ROOT.glob("range_control/**/*.py"), *ROOT.glob("scoreboard_web/**/*.py")]:
+    for path in ROOT.glob("range_control/**/*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and node.args:
                 f = node.func

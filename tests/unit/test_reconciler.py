@@ -26,7 +26,7 @@ from range_control.orchestrator.backend import (
     jumpbox_name,
     network_name,
 )
-from range_control.orchestrator.fake_backend import FakeBackend
+from range_control.orchestrator.fake import FakeBackend
 from range_control.orchestrator.reconciler import DesiredState, Progress, Reconciler
 from range_control.specs.environment import ServiceSpec
 

@@ -1,0 +1,2 @@
+"""The event: its times and state, the scenario and its timeline, the organisers' controls,
+announcements."""

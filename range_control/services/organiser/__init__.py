@@ -1,0 +1,1 @@
+"""The organiser's desk: the console's dashboard, the attempts record, sharing alerts, awards."""

@@ -1,0 +1,485 @@
+"""People: accounts with a role, their invites, passwords and sign-in.
+
+An account is a person: ``organiser`` (the console, everything), ``grader`` and ``observer``
+(the console, read-only until the white cell gives graders their work), ``member`` of exactly
+one team, ``captain`` (a member who manages the team's members). Organisers import a
+delegation's people from CSV; each gets a single-use, expiring invite link (only its SHA-256 is
+kept) where the person sets a password, hashed with argon2id (argon2-cffi). Signing in answers
+the same for an unknown account and a wrong password, and costs the same time. Disabling an
+account, or removing a member from the team, ends its sessions at once; the team keeps its
+points. The team token and the organiser token remain, for machines."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import re
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from range_control.context import Range
+from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from range_control.core.settings import secret
+from range_control.services.audit import audit
+from range_control.services.people import teams
+from range_control.specs.api import AccountOut, InvitedOut
+from range_control.specs.text import name_problem
+from range_control.store.models import Account, Invite, Team, WebSession
+
+ROLES = ("organiser", "grader", "observer", "member", "captain")
+CONSOLE_ROLES = ("organiser", "grader", "observer")
+TEAM_ROLES = ("member", "captain")
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+MAX_CSV_BYTES = 1024 * 1024
+
+_hasher = PasswordHasher()  # argon2id, 64 MiB, t=3: the library's (RFC 9106) defaults
+# Checked against when the account does not exist: the same work, so the same time.
+_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def view(a: Account, team: str | None) -> AccountOut:
+    """An account as the pages and the API show it (``team``: its team's name)."""
+    return AccountOut(
+        id=a.id,
+        login=a.login,
+        name=a.name,
+        callsign=a.callsign,
+        email=a.email,
+        role=a.role,
+        team=team,
+        team_id=a.team_id,
+        disabled=a.disabled,
+        active=a.password_hash is not None,
+        totp=a.totp_sealed is not None,
+        sso=a.oidc_subject is not None,
+        created_at=a.created_at,
+    )
+
+
+def actor(a: AccountOut) -> str:
+    """How the audit log names a person (a machine token is named by what it is)."""
+    return f"{a.name} <{a.login}>"[:100]
+
+
+def _clean(value: str | None, field: str, most: int) -> str | None:
+    value = " ".join((value or "").split())
+    if not value:
+        return None
+    if len(value) > most or any(ord(ch) < 32 for ch in value):
+        raise InvalidInput("{field}: at most {most} printable characters", field=field, most=most)
+    return value
+
+
+def _login_of(email: str | None, callsign: str | None, name: str) -> str:
+    return (email or callsign or name).lower()
+
+
+def add(
+    ctx: Range,
+    name: str,
+    role: str,
+    actor_name: str,
+    *,
+    team: str | None = None,
+    callsign: str | None = None,
+    email: str | None = None,
+) -> InvitedOut:
+    """One person, with an invite link (shown once)."""
+    with ctx.store.write() as s:
+        return _add(s, ctx, name, role, actor_name, team=team, callsign=callsign, email=email)
+
+
+def _add(
+    s: Session,
+    ctx: Range,
+    name: str,
+    role: str,
+    actor_name: str,
+    *,
+    team: str | None,
+    callsign: str | None,
+    email: str | None,
+) -> InvitedOut:
+    name = " ".join((name or "").split())
+    problem = name_problem(name) if name else "empty"
+    if problem is not None or len(name) > 100:
+        raise InvalidInput("name: {problem}", problem=problem or "at most 100 characters")
+    if role not in ROLES:
+        raise InvalidInput(
+            "role: {role!r} is not one of {roles}", role=role, roles=", ".join(ROLES)
+        )
+    callsign = _clean(callsign, "callsign", 40)
+    email = _clean(email, "email", 254)
+    if email is not None and ("@" not in email or " " in email):
+        raise InvalidInput("email: {email!r} is not an e-mail address", email=email)
+    team_row = None
+    if role in TEAM_ROLES:
+        if not team:
+            raise InvalidInput("team: a {role} belongs to a team", role=role)
+        team_row = teams.find(s, team)
+    elif team:
+        raise InvalidInput("team: an {role} belongs to no team", role=role)
+    account = Account(
+        login=_login_of(email, callsign, name),
+        name=name,
+        callsign=callsign,
+        email=email,
+        role=role,
+        team_id=team_row.id if team_row else None,
+        disabled=False,
+        created_at=ctx.clock.now(),
+    )
+    s.add(account)
+    try:
+        s.flush()
+    except IntegrityError:
+        raise Conflict("an account signs in as {login!r} already", login=account.login) from None
+    audit(
+        s,
+        ctx,
+        actor_name,
+        "account.add",
+        login=account.login,
+        role=role,
+        team=team_row.name if team_row else None,
+    )
+    token = _new_invite(s, ctx, account.id)
+    return InvitedOut(
+        account=view(account, team_row.name if team_row else None),
+        token=token,
+        link=invite_link(ctx, token),
+    )
+
+
+def invite_link(ctx: Range, token: str) -> str:
+    return f"{ctx.settings.public_url.rstrip('/')}/invite/{token}"
+
+
+def _new_invite(s: Session, ctx: Range, account_id: int) -> str:
+    """A fresh link; the account's older unused ones stop working."""
+    now = ctx.clock.now()
+    s.execute(
+        update(Invite)
+        .where(Invite.account_id == account_id, Invite.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = secrets.token_urlsafe(24)
+    s.add(
+        Invite(
+            account_id=account_id,
+            token_hash=teams.hash_token(token),
+            created_at=now,
+            expires_at=now + timedelta(hours=ctx.settings.invite_hours),
+        )
+    )
+    return token
+
+
+def reinvite(ctx: Range, login: str, actor_name: str) -> InvitedOut:
+    with ctx.store.write() as s:
+        account = _find(s, login)
+        token = _new_invite(s, ctx, account.id)
+        audit(s, ctx, actor_name, "account.invite", login=account.login)
+        return InvitedOut(
+            account=view(account, _team_name(s, account)), token=token, link=invite_link(ctx, token)
+        )
+
+
+def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
+    """A delegation sheet (team, country, name, callsign, email, role): all or nothing, each
+    bad line named; missing teams are created (their tokens can be rotated to be shown)."""
+    text = teams.read_csv_text(source, MAX_CSV_BYTES)
+    reader = csv.DictReader(io.StringIO(text))
+    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    if "name" not in header or "role" not in header:
+        raise InvalidInput(
+            "{source}: the header needs name and role (and team for members: "
+            "team, country, name, callsign, email, role)",
+            source=source,
+        )
+    rows = list(reader)
+    out = []
+    with ctx.store.write() as s:
+        for line, row in enumerate(rows, start=2):
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+            try:
+                team = row.get("team") or None
+                if team and teams.lookup(s, team) is None:
+                    s.add(
+                        Team(
+                            name=teams.clean_name(team),
+                            country=teams.clean_country(row.get("country") or None),
+                            token_hash=teams.hash_token(teams.new_token()),
+                            disabled=False,
+                            created_at=ctx.clock.now(),
+                        )
+                    )
+                    s.flush()
+                out.append(
+                    _add(
+                        s,
+                        ctx,
+                        row.get("name", ""),
+                        row.get("role", ""),
+                        actor_name,
+                        team=team,
+                        callsign=row.get("callsign"),
+                        email=row.get("email"),
+                    )
+                )
+            except (InvalidInput, Conflict, NotFound) as exc:
+                raise InvalidInput(
+                    "{source}:{lineno}: {detail}", source=source, lineno=line, detail=exc
+                ) from None
+    return out
+
+
+def accept_invite(ctx: Range, token: str, password: str) -> AccountOut:
+    """The person sets a password: once, before the link expires."""
+    if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
+        raise InvalidInput(
+            "password: {least} to {most} characters", least=MIN_PASSWORD, most=MAX_PASSWORD
+        )
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        inv, account = _invite(s, token, now)
+        inv.used_at = now
+        account.password_hash = _hasher.hash(password)
+        s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        audit(s, ctx, actor(view(account, None)), "account.password_set", login=account.login)
+        return view(account, _team_name(s, account))
+
+
+def _invite(s: Session, token: str, now: datetime) -> tuple[Invite, Account]:
+    """The invite a link names and its account, or why the link cannot be used."""
+    inv = s.scalar(select(Invite).where(Invite.token_hash == teams.hash_token(token[:200])))
+    check_invite(inv, now)
+    assert inv is not None
+    account = s.get(Account, inv.account_id)
+    assert account is not None
+    return inv, account
+
+
+def check_invite(inv: Invite | None, now: datetime) -> None:
+    if inv is None:
+        raise NotFound("this invite link is not valid: ask an organiser for a new one")
+    if inv.used_at is not None:
+        raise Conflict("this invite link was used already: ask an organiser for a new one")
+    if inv.expires_at <= now:
+        raise Conflict("this invite link expired: ask an organiser for a new one")
+
+
+def invite_for(ctx: Range, token: str) -> AccountOut:
+    """Whose invite this is (the page that asks for a password), or why it cannot be used."""
+    with ctx.store.read() as s:
+        _inv, account = _invite(s, token, ctx.clock.now())
+        return view(account, _team_name(s, account))
+
+
+def authenticate(
+    ctx: Range, login: str, password: str, code: str | None = None
+) -> tuple[AccountOut, str]:
+    """The account and a fingerprint of its password hash (a session outlives no new
+    password). With a second factor, ``code`` must be its current code, used once. The same
+    refusal for an unknown account, a wrong password and a wrong code."""
+    login = (login or "").strip().lower()[:254]
+    password = (password or "")[:MAX_PASSWORD]
+    with ctx.store.read() as s:
+        account = s.scalar(select(Account).where(Account.login == login))
+        stored = account.password_hash if account is not None else None
+        try:
+            _hasher.verify(stored or _DUMMY, password)
+            ok = stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+        if not ok or account is None:
+            raise Unauthorized("unknown account, wrong password or wrong code")
+        person = view(account, _team_name(s, account))
+        sealed, last = account.totp_sealed, account.totp_step
+    if sealed is not None:
+        step = _step_of(_unseal(ctx, sealed), code or "", ctx.clock.now().timestamp(), last)
+        if step is None or not _use_step(ctx, person.id, step):
+            raise Unauthorized("unknown account, wrong password or wrong code")
+    if person.disabled:
+        raise Unauthorized("this account is disabled; ask the organisers")
+    return person, fingerprint(stored or "")
+
+
+# --- the second factor (TOTP, RFC 6238: 30 s steps, 6 digits) ---------------------------------
+def _sealer(ctx: Range) -> Fernet:
+    key = hashlib.sha256(b"totp\0" + secret(ctx.settings.secret_key).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _unseal(ctx: Range, sealed: str) -> str:
+    try:
+        return _sealer(ctx).decrypt(sealed.encode()).decode()
+    except InvalidToken:  # RANGE_SECRET_KEY changed: the person enrols again (reset-totp)
+        return ""
+
+
+def _step_of(key: str, code: str, now: float, last: int | None) -> int | None:
+    """The time step whose code ``code`` is (this one, or one before or after: clocks drift),
+    if it is later than the last one used."""
+    if not key or not re.fullmatch(r"[0-9]{6}", code.strip()):
+        return None
+    totp, current = pyotp.TOTP(key), int(now) // 30
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * 30), code.strip()) and (last is None or step > last):
+            return step
+    return None
+
+
+def _use_step(ctx: Range, account_id: int, step: int) -> bool:
+    """Record the step as used, unless it (or a later one) already was: a code works once."""
+    with ctx.store.write() as s:
+        done = s.execute(
+            update(Account)
+            .where(
+                Account.id == account_id, (Account.totp_step.is_(None)) | (Account.totp_step < step)
+            )
+            .values(totp_step=step)
+        )
+        return bool(done.rowcount)
+
+
+def new_totp_key() -> str:
+    return pyotp.random_base32()
+
+
+def is_totp_key(key: str | None) -> bool:
+    return bool(re.fullmatch(r"[A-Z2-7]{32}", key or ""))
+
+
+def totp_uri(ctx: Range, account: AccountOut, key: str) -> str:
+    """What an authenticator app scans (otpauth://)."""
+    issuer = f"Range Control {ctx.event_slug}"
+    return pyotp.TOTP(key).provisioning_uri(name=account.login, issuer_name=issuer)
+
+
+def enrol_totp(ctx: Range, account: AccountOut, key: str, code: str) -> AccountOut:
+    """Turn the second factor on with the key the person's app holds, once it shows the code."""
+    if not is_totp_key(key):
+        raise InvalidInput("key: not the key this page gave")
+    step = _step_of(key, code or "", ctx.clock.now().timestamp(), None)
+    if step is None:
+        raise InvalidInput("code: not the code your app shows now (6 digits; is its clock right?)")
+    with ctx.store.write() as s:
+        row = s.get(Account, account.id)
+        assert row is not None
+        row.totp_sealed = _sealer(ctx).encrypt(key.encode()).decode()
+        row.totp_step = step
+        audit(s, ctx, actor(account), "account.totp_on", login=row.login)
+        return view(row, _team_name(s, row))
+
+
+def reset_totp(ctx: Range, login: str, actor_name: str) -> AccountOut:
+    """An organiser turns a person's second factor off (a lost phone): they enrol again."""
+    with ctx.store.write() as s:
+        row = _find(s, login)
+        row.totp_sealed, row.totp_step = None, None
+        s.execute(delete(WebSession).where(WebSession.account_id == row.id))
+        audit(s, ctx, actor_name, "account.totp_reset", login=row.login)
+        return view(row, _team_name(s, row))
+
+
+def must_enrol(ctx: Range, account: AccountOut) -> bool:
+    """Its role requires a second factor (RANGE_TOTP_REQUIRED) once one of that role has one,
+    and it has none yet. A person who signs in only through single sign-on has the identity
+    provider's second factor instead (this range never asks them for a code)."""
+    if account.totp or account.role not in ctx.settings.totp_roles:
+        return False
+    if account.sso and not account.active:
+        return False
+    with ctx.store.read() as s:
+        return (
+            s.scalar(
+                select(Account.id)
+                .where(Account.role == account.role, Account.totp_sealed.is_not(None))
+                .limit(1)
+            )
+            is not None
+        )
+
+
+def fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(b"account:" + password_hash.encode()).hexdigest()
+
+
+def _team_name(s: Session, account: Account) -> str | None:
+    if account.team_id is None:
+        return None
+    return s.scalar(select(Team.name).where(Team.id == account.team_id))
+
+
+def _find(s: Session, login: str) -> Account:
+    account = s.scalar(select(Account).where(Account.login == (login or "").strip().lower()))
+    if account is None:
+        raise NotFound("account {login!r} not found", login=login)
+    return account
+
+
+def list_accounts(ctx: Range, team_id: int | None = None) -> list[AccountOut]:
+    with ctx.store.read() as s:
+        q = select(Account, Team.name).outerjoin(Team, Team.id == Account.team_id)
+        if team_id is not None:
+            q = q.where(Account.team_id == team_id)
+        return [view(a, t) for a, t in s.execute(q.order_by(Account.name))]
+
+
+def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> AccountOut:
+    """Disable (its sessions end at once) or enable an account."""
+    with ctx.store.write() as s:
+        account = _find(s, login)
+        account.disabled = disabled
+        if disabled:
+            s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        audit(
+            s,
+            ctx,
+            actor_name,
+            "account.disable" if disabled else "account.enable",
+            login=account.login,
+        )
+        return view(account, _team_name(s, account))
+
+
+def remove_member(ctx: Range, captain: AccountOut, account_id: int) -> AccountOut:
+    """A captain removes a member of the captain's own team: the member's sessions end at
+    once, the team's points stay."""
+    with ctx.store.write() as s:
+        account = s.get(Account, account_id)
+        if account is None or captain.team_id is None or account.team_id != captain.team_id:
+            raise NotFound("member {account_id} not found in your team", account_id=account_id)
+        if account.id == captain.id:
+            raise Forbidden("a captain cannot remove themselves: ask the organisers")
+        team = _team_name(s, account)
+        account.team_id = None
+        account.disabled = True
+        s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        audit(s, ctx, actor(captain), "team.member.remove", login=account.login, team=team)
+        return view(account, None)
+
+
+def invite_member(
+    ctx: Range, captain: AccountOut, name: str, email: str | None, callsign: str | None
+) -> InvitedOut:
+    """A captain adds a member to the captain's own team (never another role)."""
+    if captain.role != "captain" or captain.team is None:
+        raise Forbidden("only a team's captain invites its members")
+    return add(
+        ctx, name, "member", actor(captain), team=captain.team, callsign=callsign, email=email
+    )

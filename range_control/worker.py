@@ -1,0 +1,210 @@
+"""The one scheduler: APScheduler 3 with its SQLAlchemy job store in the range's own database.
+
+Jobs are *derived*, never accumulated: after every tick, and whenever an organiser action bumps
+the event's ``control_generation`` (pause, extend, skip, a new scenario...), every ``tl:*`` job is
+replaced by one date job per upcoming milestone of the timeline. Each job only calls
+:func:`range_control.services.event.scenario.apply`, which is idempotent, so a job that fires
+late (the process was down: APScheduler runs misfired jobs at start, and ``start`` applies at once
+anyway), twice, or after a re-derivation changes nothing that was already applied.
+
+Exactly one scheduler may run per database: it holds a lease (``Store.scheduler_lease``) for as
+long as it runs. ``rangectl worker`` runs it in production; ``rangectl serve`` runs it in-process;
+gunicorn web workers never do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from range_control.context import Range
+from range_control.core import metrics
+from range_control.core.errors import Unavailable
+from range_control.services.environments import engine
+from range_control.services.environments.run import EnvironmentReconciler
+from range_control.services.event import scenario
+from range_control.services.operations import backups
+
+log = logging.getLogger("range_control.worker")
+
+JOB_PREFIX = "tl:"
+WATCH_SECONDS = 0.5
+
+# The job store keeps textual references to module-level functions; they find the running
+# scheduler here (one per process, guarded by the lease).
+_active: RangeScheduler | None = None
+
+
+def _tick_job() -> None:
+    if _active is not None:
+        _active.tick()
+
+
+def _watch_job() -> None:
+    if _active is not None:
+        _active.watch()
+
+
+def _reconcile_job() -> None:
+    if _active is not None:
+        _active.reconcile()
+
+
+def _backup_job() -> None:
+    if _active is not None:
+        _active.backup()
+
+
+class RangeScheduler:
+    def __init__(self, ctx: Range, *, reconcile: bool = True) -> None:
+        self.ctx = ctx
+        self.want_reconcile = reconcile
+        self.reconciler: EnvironmentReconciler | None = None
+        self._lock = threading.Lock()
+        self._seen_generation: int | None = None
+        self._lease: Any = None
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=ctx.store.engine, tablename="apscheduler_jobs")
+            },
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+
+    def start(self) -> None:
+        global _active
+        self._lease = self.ctx.store.scheduler_lease()
+        _active = self
+        self.scheduler.start()
+        self.scheduler.add_job(
+            "range_control.worker:_watch_job",
+            "interval",
+            seconds=WATCH_SECONDS,
+            id="watch",
+            replace_existing=True,
+        )
+        self.tick()  # whatever was missed while no scheduler ran applies now
+        if self.want_reconcile:
+            self._start_reconciler()
+        if (every := self.ctx.settings.backup_seconds) is not None:
+            self.scheduler.add_job(
+                "range_control.worker:_backup_job",
+                "interval",
+                seconds=every,
+                id="backup",
+                replace_existing=True,
+            )
+            log.info(
+                "rolling backups every %s into %s (keeping %d)",
+                self.ctx.settings.backup_every,
+                self.ctx.settings.resolved_backup_dir,
+                self.ctx.settings.backup_keep,
+            )
+        else:
+            if self.scheduler.get_job("backup") is not None:
+                self.scheduler.remove_job("backup")  # an earlier run's, from the job store
+        log.info("scheduler running")
+
+    def _start_reconciler(self) -> None:
+        """Environments follow the database every few seconds, when an engine is there."""
+        if not self.ctx.settings.environments_on:
+            log.info("live environments are off (RANGE_ENVIRONMENTS=off): no engine is used")
+            return
+        try:
+            backend = engine.backend(self.ctx.settings)
+        except Unavailable as exc:  # no engine: the range runs without environments
+            log.warning("%s; environments are not reconciled", exc.message)
+            return
+        self.reconciler = EnvironmentReconciler(self.ctx, backend)
+        self.scheduler.add_job(
+            "range_control.worker:_reconcile_job",
+            "interval",
+            seconds=self.ctx.settings.reconcile_seconds,
+            id="reconcile",
+            replace_existing=True,
+        )
+
+    def reconcile(self) -> None:
+        if self.reconciler is None:
+            return
+        try:
+            # Teams added since the last milestone get the scenario's instances; the jobs only
+            # need deriving again when a milestone applied.
+            self.tick(derive=False)
+        except Exception:
+            log.exception("timeline pass before reconciling failed")
+        try:
+            report = self.reconciler.run_once()
+        except Exception:
+            log.exception("reconcile pass failed")
+            return
+        if report.changed:
+            log.info(
+                "reconciled: created %d, removed %d, restarted %d, failed %d",
+                len(report.created),
+                len(report.removed),
+                len(report.restarted),
+                len(report.failed),
+            )
+
+    def backup(self) -> None:
+        """One rolling backup; a failure is logged (and counted) and the next one tries again."""
+        try:
+            done = backups.rolling(self.ctx)
+        except Exception:
+            log.exception("rolling backup failed")
+            return
+        log.info(
+            "backup written: %s (%d bytes, %d attempts)",
+            done.path,
+            done.size,
+            done.manifest.counts.get("attempts", 0),
+        )
+
+    def stop(self) -> None:
+        global _active
+        try:
+            self.scheduler.shutdown(wait=True)
+        finally:
+            _active = None
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
+
+    def tick(self, *, derive: bool = True) -> None:
+        """Apply the timeline now, then derive the jobs for what is still to come."""
+        with self._lock:
+            applied = scenario.apply(self.ctx)
+            for done in applied:
+                late = ""
+                if done.due_at is not None:
+                    lag = (done.applied_at - done.due_at).total_seconds()
+                    metrics.SCHEDULER_LAG.observe(max(lag, 0.0))
+                    late = f" ({lag:+.2f} s)"
+                log.info("applied %s%s", done.key, late)
+            if derive or applied:
+                self._derive()
+
+    def watch(self) -> None:
+        """Re-derive when an organiser action changed the timeline (from any process)."""
+        if scenario.control_generation(self.ctx) != self._seen_generation:
+            self.tick()
+
+    def _derive(self) -> None:
+        self._seen_generation = scenario.control_generation(self.ctx)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                job.remove()
+        for when, key in scenario.upcoming(self.ctx):
+            self.scheduler.add_job(
+                "range_control.worker:_tick_job",
+                "date",
+                run_date=when,
+                id=JOB_PREFIX + key,
+                replace_existing=True,
+            )
