@@ -43,7 +43,7 @@ _counter = itertools.count()
 
 def migrated_sqlite(path: Path) -> str:
     """The URL of a SQLite database at ``path`` with the schema at head."""
-    from range_control.store.session import make_engine
+    from range_control.store.engine import make_engine
 
     url = f"sqlite:///{path}"
     eng = make_engine(url)

@@ -194,8 +194,8 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
     import socket
 
     from range_control.services.environments import instances
+    from range_control.services.environments.desired import desired_state
     from range_control.services.environments.ports import bindable
-    from range_control.services.environments.run import desired_state
     from tests.conftest import make_env
 
     # Below Linux's ephemeral ports (32768+): a port the kernel hands out could have a neighbour

@@ -23,7 +23,7 @@ from range_control.core.settings import Settings
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.environments import instances
-from range_control.services.environments.run import desired_state
+from range_control.services.environments.desired import desired_state
 from range_control.services.event import controls
 from range_control.services.people import teams
 from range_control.web import create_app

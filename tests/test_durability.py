@@ -28,7 +28,8 @@ import pytest
 import yaml
 from sqlalchemy import event
 
-from range_control.store.session import Store, make_engine
+from range_control.store.engine import make_engine
+from range_control.store.session import Store
 from tests.conftest import ADMIN, Env, make_env
 from tests.test_cli import _free_port, _wait_http, run
 

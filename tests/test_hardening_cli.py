@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from range_control.store import migrate
-from range_control.store.session import make_engine
+from range_control.store.engine import make_engine
 from tests.conftest import ADMIN, make_env, migrated_sqlite, unique_event
 from tests.test_cli import _free_port, _wait_http
 

@@ -14,9 +14,9 @@ from playwright.sync_api import Browser
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.services.event import controls, scenario
-from range_control.services.organiser import records
+from range_control.services.organiser import awards
 from range_control.services.play import attempts, hints
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell import grading, publication, submissions, tasks
 from range_control.services.whitecell.report import build
 from range_control.services.whitecell.report.render import write
 from tests.conftest import ADMIN, FLAG_SECRET, T0, Env
@@ -79,18 +79,18 @@ def seed(env: Env) -> dict[str, int]:
     at(20)
     attempts.submit(env.ctx, b, "x", "ICE{x}", None)
     at(25)
-    tasks.submit(env.ctx, a, "t", "# SITREP\nAll *quiet* at IRON GATE.", None, mia.id)
+    submissions.submit(env.ctx, a, "t", "# SITREP\nAll *quiet* at IRON GATE.", None, mia.id)
     at(40)
     attempts.submit(env.ctx, b, "y", "ICE{y}", None)
     at(45)
     attempts.submit(env.ctx, a, "y", "nope-1", None)
     attempts.submit(env.ctx, a, "y", "nope-2", None)
     at(50)
-    records.add_award(env.ctx, "Charlie", 5, "good report", "Olga Org <olga>")
+    awards.add_award(env.ctx, "Charlie", 5, "good report", "Olga Org <olga>")
     at(55)
     code = tasks.blind_code(env.ctx, _cid(env, "t"), a)
-    tasks.grade(env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, tasks.Grader("Gina"))
-    tasks.publish(env.ctx, "t", "Olga Org <olga>")
+    grading.grade(env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, tasks.Grader("Gina"))
+    publication.publish(env.ctx, "t", "Olga Org <olga>")
     return ids
 
 

@@ -7,8 +7,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from range_control.store import migrate
+from range_control.store.engine import make_engine
 from range_control.store.models import Base
-from range_control.store.session import SCHEMA_HEAD, SchemaMismatch, Store, make_engine
+from range_control.store.session import SCHEMA_HEAD, SchemaMismatch, Store
 
 
 def test_migrations_are_at_head_and_match_the_models(database_url: str) -> None:
@@ -61,7 +62,8 @@ def test_a_released_lease_is_free_again_for_another_process(database_url: str) -
     store = Store(make_engine(database_url))
     probe = (
         "import sys\n"
-        "from range_control.store.session import LeaseBusy, Store, make_engine\n"
+        "from range_control.store.engine import make_engine\n"
+        "from range_control.store.session import LeaseBusy, Store\n"
         "s = Store(make_engine(sys.argv[1]))\n"
         "try:\n"
         "    s.lease('reconciler').release()\n"

@@ -29,8 +29,8 @@ from range_control.services.environments import instances
 from range_control.services.environments.instances import Selection
 from range_control.services.environments.run import EnvironmentReconciler
 from range_control.store import migrate
+from range_control.store.engine import make_engine
 from range_control.store.models import PortAllocation
-from range_control.store.session import make_engine
 from tests.conftest import FLAG_SECRET, Env, jumpbox_ssh, make_env, unique_event
 from tests.swarm_lab import MANAGER_IP, REGISTRY, Lab, node_ip
 

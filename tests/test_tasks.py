@@ -15,7 +15,7 @@ from sqlalchemy import select
 from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from range_control.services.catalog.lint import lint
 from range_control.services.event import controls, event, scenario
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell import grading, publication, submissions, tasks
 from range_control.store.models import AuditLog, Challenge, Grade, Submission
 from tests.conftest import ADMIN, T0, Env
 from tests.test_accounts import person, sign_in
@@ -79,8 +79,8 @@ def test_teams_submit_and_revise_and_bad_files_store_nothing(env: Env) -> None:
     a_id, _ = env.team("Alpha", "NL")
     task(env, upload={"max_bytes": 1000, "types": ["pdf", "txt"]})
     env.start()
-    v1 = tasks.submit(env.ctx, a_id, "sitrep", "# SITREP\nAll **quiet**.", None)
-    v2 = tasks.submit(env.ctx, a_id, "sitrep", "revised", tasks.Upload("rep.pdf", PDF))
+    v1 = submissions.submit(env.ctx, a_id, "sitrep", "# SITREP\nAll **quiet**.", None)
+    v2 = submissions.submit(env.ctx, a_id, "sitrep", "revised", tasks.Upload("rep.pdf", PDF))
     assert (v1.version, v2.version, v2.file_name, v2.late) == (1, 2, "rep.pdf", False)
     files_before = sorted((env.ctx.settings.data_dir / "submissions").rglob("*"))
     for upload, said in [
@@ -91,17 +91,17 @@ def test_teams_submit_and_revise_and_bad_files_store_nothing(env: Env) -> None:
         (tasks.Upload("empty.pdf", b""), "'empty.pdf' is empty"),
     ]:
         with pytest.raises(InvalidInput) as exc:
-            tasks.submit(env.ctx, a_id, "sitrep", None, upload)
+            submissions.submit(env.ctx, a_id, "sitrep", None, upload)
         assert said in exc.value.message
     with pytest.raises(InvalidInput, match="nothing to submit"):
-        tasks.submit(env.ctx, a_id, "sitrep", "   ", None)
+        submissions.submit(env.ctx, a_id, "sitrep", "   ", None)
     with pytest.raises(InvalidInput, match="at most 100000 characters"):
-        tasks.submit(env.ctx, a_id, "sitrep", "x" * 100_001, None)
+        submissions.submit(env.ctx, a_id, "sitrep", "x" * 100_001, None)
     with env.ctx.store.read() as s:
         assert s.query(Submission).count() == 2
     assert sorted((env.ctx.settings.data_dir / "submissions").rglob("*")) == files_before
     with pytest.raises(NotFound):
-        tasks.submit(env.ctx, a_id, "no-such-task", "x", None)
+        submissions.submit(env.ctx, a_id, "no-such-task", "x", None)
 
 
 def test_late_rules_refuse_accept_and_penalty(env: Env) -> None:
@@ -112,16 +112,16 @@ def test_late_rules_refuse_accept_and_penalty(env: Env) -> None:
     task(env, "penalised", due=due, late={"penalty": "20%"})
     env.start()
     for slug in ("refused", "accepted", "penalised"):
-        assert not tasks.submit(env.ctx, a_id, slug, "on time", None).late
+        assert not submissions.submit(env.ctx, a_id, slug, "on time", None).late
     env.clock.advance(minutes=31)
     with pytest.raises(Forbidden, match="it takes no more submissions"):
-        tasks.submit(env.ctx, a_id, "refused", "too late", None)
+        submissions.submit(env.ctx, a_id, "refused", "too late", None)
     assert tasks.team_view(env.ctx, a_id, "refused").closed
-    assert tasks.submit(env.ctx, a_id, "accepted", "late one", None).late
-    assert tasks.submit(env.ctx, a_id, "penalised", "late one", None).late
+    assert submissions.submit(env.ctx, a_id, "accepted", "late one", None).late
+    assert submissions.submit(env.ctx, a_id, "penalised", "late one", None).late
     code = tasks.blind_code(env.ctx, _id(env, "penalised"), a_id)
-    tasks.grade(env.ctx, "penalised", code, scores(8, 2), g("Gina"))
-    tasks.publish(env.ctx, "penalised", "test")
+    grading.grade(env.ctx, "penalised", code, scores(8, 2), g("Gina"))
+    publication.publish(env.ctx, "penalised", "test")
     view = tasks.team_view(env.ctx, a_id, "penalised").grade
     assert (view.penalty, view.total, view.most) == (2, 8, 15)  # 20% of 10, rounded
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
@@ -169,9 +169,9 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
     task(env, second_grader=True, moderation_threshold=2)
     env.start()
     ch = _id(env, "sitrep")
-    tasks.submit(env.ctx, a_id, "sitrep", "Alpha's report", None)
-    tasks.submit(env.ctx, b_id, "sitrep", "Bravo's report", None)
-    rows = tasks.queue(env.ctx, "sitrep")
+    submissions.submit(env.ctx, a_id, "sitrep", "Alpha's report", None)
+    submissions.submit(env.ctx, b_id, "sitrep", "Bravo's report", None)
+    rows = grading.queue(env.ctx, "sitrep")
     ca, cb = tasks.blind_code(env.ctx, ch, a_id), tasks.blind_code(env.ctx, ch, b_id)
     assert {r.code for r in rows} == {ca, cb} and {r.team for r in rows} == {None}
     assert tasks.blind_code(env.ctx, ch, a_id) != tasks.blind_code(env.ctx, ch + 1, a_id)
@@ -182,29 +182,31 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
         ({"accuracy": 3}, "'clarity': no points given"),
     ]:
         with pytest.raises(InvalidInput) as exc:
-            tasks.grade(env.ctx, "sitrep", ca, bad, g("Gina"))
+            grading.grade(env.ctx, "sitrep", ca, bad, g("Gina"))
         assert said in exc.value.message
     with pytest.raises(NotFound, match="no submission 'T-NOPE1'"):
-        tasks.grade(env.ctx, "sitrep", "T-NOPE1", scores(1, 1), g("Gina"))
+        grading.grade(env.ctx, "sitrep", "T-NOPE1", scores(1, 1), g("Gina"))
     # Two graders: B agreed (within 2 points), A apart on accuracy (8 vs 3).
-    tasks.grade(env.ctx, "sitrep", ca, scores(7, 4), g("Gina"))
-    again = tasks.grade(env.ctx, "sitrep", ca, scores(8, 4, "good"), g("Gina"))
+    grading.grade(env.ctx, "sitrep", ca, scores(7, 4), g("Gina"))
+    again = grading.grade(env.ctx, "sitrep", ca, scores(8, 4, "good"), g("Gina"))
     assert again.role == "first"  # Gina again is not a second grader: her card is replaced
-    tasks.grade(env.ctx, "sitrep", ca, scores(3, 4), g("Hugo"))
+    grading.grade(env.ctx, "sitrep", ca, scores(3, 4), g("Hugo"))
     with pytest.raises(Conflict, match="a change now is a moderation"):
-        tasks.grade(env.ctx, "sitrep", ca, scores(5, 4), g("Ivan"))
-    tasks.grade(env.ctx, "sitrep", cb, scores(6, 3), g("Gina"))
-    tasks.grade(env.ctx, "sitrep", cb, scores(7, 5), g("Hugo"))
-    status = {r.code: (r.status, r.total, r.disagreements) for r in tasks.queue(env.ctx, "sitrep")}
+        grading.grade(env.ctx, "sitrep", ca, scores(5, 4), g("Ivan"))
+    grading.grade(env.ctx, "sitrep", cb, scores(6, 3), g("Gina"))
+    grading.grade(env.ctx, "sitrep", cb, scores(7, 5), g("Hugo"))
+    status = {
+        r.code: (r.status, r.total, r.disagreements) for r in grading.queue(env.ctx, "sitrep")
+    }
     assert status == {ca: ("to moderate", None, ["accuracy"]), cb: ("agreed", 11, [])}
     with pytest.raises(Conflict, match=f"{ca} \\(to moderate\\)"):
-        tasks.publish(env.ctx, "sitrep", "test")
-    tasks.grade(env.ctx, "sitrep", ca, scores(6, 4, "settled"), g("Mona"), moderate=True)
+        publication.publish(env.ctx, "sitrep", "test")
+    grading.grade(env.ctx, "sitrep", ca, scores(6, 4, "settled"), g("Mona"), moderate=True)
     # Not published: the teams and the board see nothing yet.
     assert tasks.team_view(env.ctx, a_id, "sitrep").grade is None
     assert env.client.get("/api/v1/me", headers=a).json["standing"]["score"] == 0
     env.clock.advance(minutes=5)
-    tasks.publish(env.ctx, "sitrep", "Mona")
+    publication.publish(env.ctx, "sitrep", "Mona")
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
     lines = [(e["kind"], e["why"], e["points"]) for e in ledger["entries"]]
     assert lines == [
@@ -220,12 +222,12 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
         "Alpha": 10,
         "Bravo": 11,
     }
-    assert {r.team for r in tasks.queue(env.ctx, "sitrep")} == {"Alpha", "Bravo"}  # unblinded
+    assert {r.team for r in grading.queue(env.ctx, "sitrep")} == {"Alpha", "Bravo"}  # unblinded
     view = tasks.team_view(env.ctx, a_id, "sitrep").grade
     assert view.total == 10 and view.lines[0].comment == "settled"
     # A regrade after publishing: the history stays, the audit log has before and after.
     env.clock.advance(minutes=5)
-    tasks.grade(env.ctx, "sitrep", ca, scores(9, 4), g("Mona"))
+    grading.grade(env.ctx, "sitrep", ca, scores(9, 4), g("Mona"))
     assert env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json["score"] == 13
     with env.ctx.store.read() as s:
         history = list(s.scalars(select(Grade).where(Grade.team_id == a_id).order_by(Grade.id)))
@@ -234,24 +236,24 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
     assert [h.replaced_at is not None for h in history] == [True, False, False, True, False]
     assert regrade.detail["was"] == 10 and regrade.detail["total"] == 13
     with pytest.raises(Conflict, match="published already"):
-        tasks.publish(env.ctx, "sitrep", "test")
+        publication.publish(env.ctx, "sitrep", "test")
 
 
 def test_the_freeze_holds_back_grades_published_after_it(env: Env) -> None:
     a_id, _ = env.team("Alpha", "NL")
     task(env)
     env.start()
-    tasks.submit(env.ctx, a_id, "sitrep", "report", None)
+    submissions.submit(env.ctx, a_id, "sitrep", "report", None)
     event.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
     env.clock.advance(minutes=15)
-    tasks.grade(
+    grading.grade(
         env.ctx,
         "sitrep",
         tasks.blind_code(env.ctx, _id(env, "sitrep"), a_id),
         scores(7, 3),
         g("Gina"),
     )
-    tasks.publish(env.ctx, "sitrep", "test")
+    publication.publish(env.ctx, "sitrep", "test")
     public = env.client.get("/api/v1/scoreboard").json["standings"][0]["score"]
     organiser = env.client.get("/api/v1/admin/scoreboard", headers=env.admin()).json
     assert public == 0 and organiser["standings"][0]["score"] == 10
@@ -330,7 +332,7 @@ def test_the_white_cell_s_api_names_every_bad_grade(env: Env) -> None:
     a_id, _ = env.team("Alpha", "NL")
     task(env)
     env.start()
-    tasks.submit(env.ctx, a_id, "sitrep", "report", None)
+    submissions.submit(env.ctx, a_id, "sitrep", "report", None)
     h = env.admin()
     c = env.client
     assert [t["slug"] for t in c.get("/api/v1/admin/tasks", headers=h).json] == ["sitrep"]
@@ -384,13 +386,13 @@ def test_a_backup_keeps_the_teams_deliverable_files(env: Env) -> None:
     a_id, _ = env.team("Alpha", "NL")
     task(env, upload={"types": ["pdf"]})
     env.start()
-    tasks.submit(env.ctx, a_id, "sitrep", "text", tasks.Upload("r.pdf", PDF))
+    submissions.submit(env.ctx, a_id, "sitrep", "text", tasks.Upload("r.pdf", PDF))
     taken = backups.take(env.ctx, env.tmp / "b.tar.gz")
     assert "submissions.tar" in taken.manifest.files
     with _fresh_target(env.ctx.store.engine.dialect.name, env.tmp) as settings:
         backups.restore(settings, env.tmp / "b.tar.gz")
         restored = Range.from_settings(settings.ensure_secrets())
-        path, name, _ = tasks.submission_file(restored, "sitrep", 1, a_id)
+        path, name, _ = submissions.submission_file(restored, "sitrep", 1, a_id)
         assert path.read_bytes() == PDF and name == "r.pdf"
         assert oct(path.stat().st_mode & 0o777) == "0o600"
         restored.store.dispose()

@@ -19,7 +19,7 @@ from range_control.domain.keys import (
     valid_public_key,
 )
 from range_control.services.environments import instances, team_access
-from range_control.services.environments.run import desired_state
+from range_control.services.environments.desired import desired_state
 from range_control.services.people import teams
 from range_control.store.models import AuditLog, SshKey, WireGuardPeer
 from tests.conftest import FLAG_SECRET, Env, make_env, migrated_sqlite

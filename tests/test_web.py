@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from range_control.services.environments import instances
-from range_control.services.environments.run import desired_state
+from range_control.services.environments.desired import desired_state
 from range_control.services.event import controls, event, scenario
 from range_control.services.event.announcements import post_announcement
 from range_control.services.people import teams

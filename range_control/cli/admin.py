@@ -6,7 +6,7 @@ import click
 
 from range_control.cli.common import ACTOR, State, console, pass_state
 from range_control.core.settings import secret
-from range_control.services.organiser import records
+from range_control.services.organiser import awards
 
 
 @click.command("award")
@@ -16,7 +16,7 @@ from range_control.services.organiser import records
 @pass_state
 def award(state: State, team: str, value: int, reason: str) -> None:
     """Give a team points (negative: a penalty); the reason shows in its ledger."""
-    a = records.add_award(state.ctx, team, value, reason, ACTOR)
+    a = awards.add_award(state.ctx, team, value, reason, ACTOR)
     console.print(f"award {a.id}: {a.team} {a.value:+d} ({a.reason})")
 
 

@@ -29,7 +29,7 @@ from range_control.services.environments.engine import Backend
 from range_control.services.event import controls, event, scenario
 from range_control.services.operations import schema
 from range_control.services.people import teams
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell import grading
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
@@ -110,7 +110,7 @@ def demo(
         f"console:        {base}/console/  (log in with the organiser token: "
         f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)"
     )
-    for t in tasks.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
+    for t in grading.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
         due = t.due_at.strftime("%H:%MZ") if t.due_at else "when its phase runs"
         console.print(
             f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, due {due})"

@@ -3,8 +3,9 @@
 The steps, in order (each small and testable on its own):
 
 1. :func:`expire`: team instances past their lifetime leave the desired state;
-2. :func:`desired_state`: the instances and jumpboxes that should exist, with each team's flag
-   and host ports (allocated now, recorded before any container uses them);
+2. :func:`~range_control.services.environments.desired.desired_state`: the instances and entry
+   points that should exist, with each team's flag and host ports (allocated now, recorded
+   before any container uses them);
 3. the engine steps of :class:`~range_control.orchestrator.reconciler.Reconciler` (remove
    strays, networks, services, jumpboxes, launch, observe);
 4. :func:`write_back`: what the engine steps saw, on each instance (state, health, restarts,
@@ -17,41 +18,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import delete, select
 
 from range_control.context import Range
 from range_control.core import metrics
-from range_control.core.errors import Unavailable
-from range_control.core.settings import secret
-from range_control.domain.flags import DynamicFlag, dynamic_flag
-from range_control.domain.keys import jumpbox_password
 from range_control.orchestrator.backend import (
     Backend,
-    DesiredInstance,
-    DesiredJumpbox,
-    ServiceRun,
 )
 from range_control.orchestrator.reconciler import (
-    DesiredState,
     InstanceStatus,
     PassReport,
     Progress,
     Reconciler,
 )
-from range_control.services.environments.ports import JUMPBOX, WIREGUARD, PortPool, published
-from range_control.services.environments.team_access import desired_gateway
-from range_control.specs.environment import EnvironmentSpec
+from range_control.services.environments.desired import desired_state
+from range_control.services.environments.ports import JUMPBOX
 from range_control.store.models import (
-    Challenge,
-    Event,
-    Flag,
     Instance,
     PortAllocation,
-    SshKey,
-    Team,
-    WireGuardPeer,
 )
 
 log = logging.getLogger("range_control.reconciler")
@@ -61,7 +46,6 @@ __all__ = [
     "EnvironmentReconciler",
     "PassReport",
     "Progress",
-    "desired_state",
     "expire",
     "write_back",
 ]
@@ -76,114 +60,6 @@ def expire(ctx: Range) -> list[int]:
     if expired:
         log.info("expired instances: %s", expired)
     return expired
-
-
-def desired_state(ctx: Range, *, wireguard: bool = False) -> tuple[DesiredState, dict[int, str]]:
-    """What should exist, and the instances that cannot be placed (by id, with why). Missing
-    host ports are allocated in the same transaction, before any container exists. A team with
-    an environment has a jumpbox (with its members' SSH keys and the event's extra packages)
-    and, with ``wireguard`` and at least one peer, a WireGuard gateway."""
-    event = ctx.event_slug
-    key = secret(ctx.settings.flag_secret)
-    out: dict[int, DesiredInstance] = {}
-    refused: dict[int, str] = {}
-    with ctx.store.write() as s:
-        rows = s.execute(
-            select(Instance, Challenge, Team)
-            .join(Challenge, Challenge.id == Instance.challenge_id)
-            .join(Team, Team.id == Instance.team_id)
-            .where(Team.disabled.is_(False))
-        ).all()
-        static = {
-            cid: content
-            for cid, content in s.execute(
-                select(Flag.challenge_id, Flag.content)
-                .where(Flag.type == "static")
-                .order_by(Flag.challenge_id, Flag.position.desc())
-            )
-        }
-        ports = PortPool(s, ctx)
-        restarts = {}
-        for inst, ch, team in rows:
-            env_data = ch.environment
-            if not env_data:
-                continue
-            env = EnvironmentSpec.model_validate(env_data)
-            if ch.dynamic_prefix:
-                shape = DynamicFlag(ch.dynamic_prefix, ch.dynamic_length)
-                flag = dynamic_flag(key, event, team.id, ch.slug, shape)
-            else:
-                flag = static.get(ch.id, "")
-            runs = tuple(ServiceRun(svc, ch.images.get(svc.name, "")) for svc in env.services)
-            try:
-                host_ports = tuple(
-                    (svc.name, p, ports.get(team.id, inst.id, published(svc.name, p)))
-                    for svc in env.services
-                    if svc.exposure == "published"
-                    for p in svc.ports
-                )
-            except Unavailable as exc:
-                refused[inst.id] = exc.message
-                continue
-            out[inst.id] = DesiredInstance(
-                event,
-                team.id,
-                inst.id,
-                ch.slug,
-                flag,
-                runs,
-                inst.generation,
-                host_ports,
-                ch.source_dir,
-            )
-            restarts[inst.id] = inst.restarts
-        with_env = sorted({i.team_id for i in out.values()})
-        tokens = {team.id: team.token_hash for _i, _c, team in rows}
-        keys = _by_team(
-            s.execute(
-                select(SshKey.team_id, SshKey.public_key)
-                .where(SshKey.team_id.in_(with_env))
-                .order_by(SshKey.id)
-            )
-        )
-        scenario = s.scalar(select(Event.scenario).where(Event.slug == event)) or {}
-        packages = tuple((scenario.get("jumpbox") or {}).get("packages") or ())
-        jumpboxes, gateways = {}, {}
-        peers = (
-            _by_team(
-                s.execute(
-                    select(WireGuardPeer.team_id, WireGuardPeer.public_key, WireGuardPeer.address)
-                    .where(WireGuardPeer.team_id.in_(with_env))
-                    .order_by(WireGuardPeer.id)
-                )
-            )
-            if wireguard
-            else {}
-        )
-        for team_id in with_env:
-            try:
-                port = ports.get(team_id, None, JUMPBOX)
-                wg_port = ports.get(team_id, None, WIREGUARD) if peers.get(team_id) else None
-            except Unavailable as exc:
-                for iid in [i for i, d in out.items() if d.team_id == team_id]:
-                    refused[iid] = f"no jumpbox for the team: {exc.message}"
-                    del out[iid]
-                continue
-            password = jumpbox_password(key, event, team_id, tokens[team_id])
-            jumpboxes[team_id] = DesiredJumpbox(
-                event, team_id, port, password, tuple(keys.get(team_id, ())), packages
-            )
-            if wg_port is not None:
-                gateways[team_id] = desired_gateway(ctx, team_id, wg_port, peers[team_id])
-    return DesiredState(event, out, jumpboxes, restarts, gateways), refused
-
-
-def _by_team(rows: Any) -> dict[int, list[Any]]:
-    """(team id, value...) rows grouped by team: one value, or the tuple of them."""
-    out: dict[int, list[Any]] = {}
-    for team_id, *values in rows:
-        out.setdefault(team_id, []).append(values[0] if len(values) == 1 else tuple(values))
-    return out
 
 
 def write_back(ctx: Range, report: PassReport, refused: dict[int, str]) -> None:

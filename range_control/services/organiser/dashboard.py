@@ -13,6 +13,7 @@ from range_control.services.event import scenario
 from range_control.services.event.announcements import announcements_in
 from range_control.services.event.event import EventView
 from range_control.services.organiser import records
+from range_control.services.organiser.awards import awards_in
 from range_control.services.people import teams
 from range_control.specs.api import (
     AnnouncementOut,
@@ -61,7 +62,7 @@ def console(ctx: Range) -> Dashboard:
             grid=grid,
             live=sorted({row.challenge for row in status} | open_live),
             alerts=records.sharing_alerts_in(s, ALERTS_SHOWN),
-            awards=records.awards_in(s, AWARDS_SHOWN),
+            awards=awards_in(s, AWARDS_SHOWN),
             announcements=announcements_in(s, ANNOUNCEMENTS_SHOWN),
             now=now,
             phase_translations=scenario.phase_translations(w),

@@ -16,13 +16,9 @@ from range_control.context import Range
 from range_control.core.clock import iso
 from range_control.core.errors import InvalidInput, NotFound
 from range_control.domain.visibility import is_visible
-from range_control.services.audit import audit
-from range_control.services.event.event import bump_generation
-from range_control.services.people import teams
 from range_control.specs.api import (
     AdminChallenge,
     AttemptRecord,
-    AwardOut,
     SharingAlertOut,
     SolutionOut,
 )
@@ -30,7 +26,6 @@ from range_control.specs.text import csv_cell
 from range_control.store.models import (
     Account,
     Attempt,
-    Award,
     Challenge,
     SharingAlert,
     Solve,
@@ -38,50 +33,6 @@ from range_control.store.models import (
 )
 
 MAX_PAGE = 1000
-
-
-def add_award(ctx: Range, team_ref: int | str, value: int, reason: str, actor: str) -> AwardOut:
-    if not -1_000_000 <= value <= 1_000_000 or value == 0:
-        raise InvalidInput("value: a non-zero whole number between -1000000 and 1000000")
-    reason = reason.strip()
-    if not 1 <= len(reason) <= 500:
-        raise InvalidInput("reason: 1 to 500 characters (teams see it in their ledger)")
-    with ctx.store.write() as s:
-        team = teams.find(s, team_ref)
-        award = Award(
-            team_id=team.id,
-            value=value,
-            reason=reason,
-            created_by=actor,
-            created_at=ctx.clock.now(),
-        )
-        s.add(award)
-        s.flush()
-        audit(s, ctx, actor, "award.add", team=team.name, value=value, reason=reason)
-        bump_generation(s, ctx)
-        return _award(award, team.name)
-
-
-def _award(a: Award, team: str) -> AwardOut:
-    return AwardOut(
-        id=a.id,
-        team=team,
-        team_id=a.team_id,
-        value=a.value,
-        reason=a.reason,
-        created_by=a.created_by,
-        created_at=a.created_at,
-    )
-
-
-def list_awards(ctx: Range) -> list[AwardOut]:
-    with ctx.store.read() as s:
-        return awards_in(s)
-
-
-def awards_in(s: Session, limit: int | None = None) -> list[AwardOut]:
-    q = select(Award, Team.name).join(Team, Team.id == Award.team_id).order_by(Award.id)
-    return [_award(a, name) for a, name in s.execute(q.limit(limit))]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from range_control.domain.scoring import (
 )
 from range_control.domain.visibility import is_visible
 from range_control.services.event.event import EventView, current
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell.publication import grade_records
 from range_control.specs.api import CtftimeOut, LedgerOut
 from range_control.store.models import Award, Challenge, Hint, HintUnlock, Solve, Team
 
@@ -158,7 +158,7 @@ def _compute(
 
 def _grades(c: Connection) -> list[GradeRec]:
     with Session(bind=c) as s:
-        return tasks.grade_records(s)
+        return grade_records(s)
 
 
 def _standings_body(ev: EventView, board: Board, public: bool) -> bytes:

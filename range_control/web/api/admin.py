@@ -12,10 +12,10 @@ from range_control.services.audit import audit_log
 from range_control.services.catalog.sync import set_visibility
 from range_control.services.environments import instances, team_access
 from range_control.services.event import announcements, controls, event, scenario
-from range_control.services.organiser import records
+from range_control.services.organiser import awards, records
 from range_control.services.people import accounts, api_tokens, teams
 from range_control.services.play import scoreboard
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell import grading, publication, tasks
 from range_control.specs.api import (
     AccountIn,
     AccountList,
@@ -200,7 +200,7 @@ def admin_sharing_alerts():
 @admin_required
 def admin_list_awards():
     """Awards and penalties given by the organisers."""
-    return ok(AwardList, records.list_awards(ctx()))
+    return ok(AwardList, awards.list_awards(ctx()))
 
 
 @bp.post("/admin/awards")
@@ -215,7 +215,7 @@ def admin_list_awards():
 def admin_add_award():
     """Give points (or take them, with a negative value); the reason shows in the ledger."""
     body = parse(AwardIn)
-    return ok(AwardOut, records.add_award(ctx(), body.team, body.value, body.reason, g.actor), 201)
+    return ok(AwardOut, awards.add_award(ctx(), body.team, body.value, body.reason, g.actor), 201)
 
 
 # --- event and live scoreboard ------------------------------------------------------------
@@ -540,7 +540,7 @@ def admin_revoke_token(ref: str):
 @admin_required
 def admin_tasks():
     """Every graded task: due time, submissions, graded, to moderate, published."""
-    return ok(TaskSummaryList, tasks.summaries(ctx()))
+    return ok(TaskSummaryList, grading.summaries(ctx()))
 
 
 @bp.get("/admin/tasks/<slug>/submissions")
@@ -548,7 +548,7 @@ def admin_tasks():
 @admin_required
 def admin_task_queue(slug: str):
     """The grading queue: each team by its code (by name once published), its status."""
-    return ok(QueueList, tasks.queue(ctx(), slug[:100]))
+    return ok(QueueList, grading.queue(ctx(), slug[:100]))
 
 
 @bp.post("/admin/tasks/<slug>/grades")
@@ -572,7 +572,7 @@ def admin_grade_task(slug: str):
     comment; ``moderate`` for the grade that counts."""
     body = parse(GradeIn)
     grader = tasks.Grader(g.actor)
-    card = tasks.grade(ctx(), slug[:100], body.code, body.scores, grader, body.moderate)
+    card = grading.grade(ctx(), slug[:100], body.code, body.scores, grader, body.moderate)
     return ok(GradeCardOut, card, 201)
 
 
@@ -581,4 +581,4 @@ def admin_grade_task(slug: str):
 @admin_required
 def admin_publish_task(slug: str):
     """Teams, the scoreboard and the CTFtime feed get the task's grades."""
-    return ok(TaskSummaryOut, tasks.publish(ctx(), slug[:100], g.actor))
+    return ok(TaskSummaryOut, publication.publish(ctx(), slug[:100], g.actor))

@@ -29,9 +29,9 @@ from range_control.core.errors import InvalidInput, Unauthorized
 from range_control.core.languages import languages
 from range_control.services.environments import instances, team_access
 from range_control.services.event import announcements, controls
-from range_control.services.organiser import dashboard, records
+from range_control.services.organiser import awards, dashboard, records
 from range_control.services.people import accounts, api_tokens, sessions, teams
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell import grading, publication, tasks
 from range_control.specs.api import TeamTokenOut
 from range_control.specs.challenge import slugify
 from range_control.web.api import ID, whole
@@ -242,7 +242,7 @@ def post_announcement() -> Response:
 def add_award() -> Response:
     with flash_errors():
         value = whole(request.form.get("value"), "value", -1_000_000, 1_000_000)
-        records.add_award(
+        awards.add_award(
             ctx(), request.form.get("team", ""), value, request.form.get("reason", ""), g.actor
         )
         flash(gettext("Award given."), "ok")
@@ -307,7 +307,7 @@ def revoke_peer(peer_id: int) -> Response:
 @bp.get("/tasks")
 @organiser_required
 def tasks_page() -> str:
-    return render_template("console/tasks.html", tasks=tasks.summaries(ctx()))
+    return render_template("console/tasks.html", tasks=grading.summaries(ctx()))
 
 
 @bp.get("/tasks/<slug>")
@@ -315,14 +315,16 @@ def tasks_page() -> str:
 def task_queue(slug: str) -> str:
     slug = slug[:100]
     return render_template(
-        "console/task_queue.html", task=tasks.summary(ctx(), slug), rows=tasks.queue(ctx(), slug)
+        "console/task_queue.html",
+        task=grading.summary(ctx(), slug),
+        rows=grading.queue(ctx(), slug),
     )
 
 
 @bp.get("/tasks/<slug>/<code>")
 @organiser_required
 def task_sheet(slug: str, code: str) -> str:
-    sheet = tasks.sheet(ctx(), slug[:100], code[:20])
+    sheet = grading.sheet(ctx(), slug[:100], code[:20])
     mine = g.account.id if g.account is not None else None
     return render_template("console/task_sheet.html", s=sheet, mine=mine)
 
@@ -330,7 +332,7 @@ def task_sheet(slug: str, code: str) -> str:
 @bp.get(f"/tasks/<slug>/<code>/files/<{ID}:version>")
 @organiser_required
 def task_file(slug: str, code: str, version: int) -> Response:
-    path, name = tasks.file_by_code(ctx(), slug[:100], code[:20], version)
+    path, name = grading.file_by_code(ctx(), slug[:100], code[:20], version)
     return send_file(path, as_attachment=True, download_name=name)
 
 
@@ -347,7 +349,7 @@ def _scores_of_form() -> dict[str, dict[str, str]]:
 def _grade(slug: str, code: str, moderate: bool) -> Response:
     grader = tasks.Grader(g.actor, g.account.id if g.account is not None else None)
     with flash_errors():
-        card = tasks.grade(ctx(), slug[:100], code[:20], _scores_of_form(), grader, moderate)
+        card = grading.grade(ctx(), slug[:100], code[:20], _scores_of_form(), grader, moderate)
         flash(
             gettext(
                 "Grade saved (%(role)s): %(total)d points.", role=label(card.role), total=card.total
@@ -373,7 +375,7 @@ def moderate_task(slug: str, code: str) -> Response:
 @organiser_required
 def publish_task(slug: str) -> Response:
     with flash_errors():
-        tasks.publish(ctx(), slug[:100], g.actor)
+        publication.publish(ctx(), slug[:100], g.actor)
         flash(gettext("Grades published: teams and the scoreboard have them."), "ok")
     return redirect(url_for("console.task_queue", slug=slug))
 

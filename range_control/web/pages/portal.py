@@ -45,7 +45,7 @@ from range_control.services.organiser import records
 from range_control.services.people import accounts, sessions, teams
 from range_control.services.play import attempts, hints, scoreboard
 from range_control.services.play import challenges as play
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell import submissions, tasks
 from range_control.specs.api import ChallengeSummary, LedgerOut
 from range_control.web.api import ID
 from range_control.web.i18n import current_language, gettext, message, ngettext, tr
@@ -221,7 +221,9 @@ def submit_task(slug: str) -> Response:
     upload = tasks.Upload(f.filename or "", f.read()) if f is not None and f.filename else None
     with flash_errors():
         by = g.account.id if g.account is not None else None
-        sent = tasks.submit(ctx(), g.team.id, slug[:100], request.form.get("text"), upload, by)
+        sent = submissions.submit(
+            ctx(), g.team.id, slug[:100], request.form.get("text"), upload, by
+        )
         if sent.late:
             flash(
                 gettext(
@@ -240,7 +242,7 @@ def submit_task(slug: str) -> Response:
 @team_required
 def submission_file(slug: str, version: int) -> Response:
     """One of our own versions' file (never another team's: the team is the session's)."""
-    path, name, _kind = tasks.submission_file(ctx(), slug[:100], version, g.team.id)
+    path, name, _kind = submissions.submission_file(ctx(), slug[:100], version, g.team.id)
     return send_file(path, as_attachment=True, download_name=name)
 
 

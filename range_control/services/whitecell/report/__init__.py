@@ -40,7 +40,7 @@ from range_control.core.errors import NotFound
 from range_control.services.event import scenario
 from range_control.services.people import accounts
 from range_control.services.play import scoreboard
-from range_control.services.whitecell import tasks
+from range_control.services.whitecell.publication import published_totals
 from range_control.store.models import (
     Account,
     Announcement,
@@ -221,7 +221,7 @@ class _Facts:
             ),
         )
         f.audit = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
-        f.grades = tasks.published_totals(s)
+        f.grades = published_totals(s)
         f.actors = {accounts.actor(accounts.view(a, None)): a.id for a in f.people.values()}
         f.organiser_actions = [
             {"at": iso(a.created_at), "actor": a.actor, "action": a.action, "detail": a.detail}
