@@ -10,8 +10,7 @@ from flask.testing import FlaskClient
 
 from range_control.services.environments import instances
 from range_control.services.environments.desired import desired_state
-from range_control.services.event import controls, event, scenario
-from range_control.services.event.announcements import post_announcement
+from range_control.services.event import announcements, controls, event, scenario
 from range_control.services.people import teams
 from tests.conftest import ADMIN, Env
 
@@ -261,7 +260,7 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     # Anything else the page shows changes it too: announcements, a pause, the freeze.
     for change, shown in (
         (
-            lambda: post_announcement(env.ctx, "Convoy 7 rerouted", "", "test"),
+            lambda: announcements.post(env.ctx, "Convoy 7 rerouted", "", "test"),
             "Convoy 7 rerouted",
         ),
         (lambda: controls.pause(env.ctx, "test"), '<span class="pill">paused</span>'),

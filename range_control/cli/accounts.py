@@ -14,7 +14,7 @@ from rich.table import Table
 
 from range_control.cli.common import ACTOR, JSON, State, console, pass_state
 from range_control.services.people import accounts as svc
-from range_control.specs.api import InvitedOut
+from range_control.specs.api.people import InvitedOut
 
 ROLE = click.Choice(svc.ROLES)
 

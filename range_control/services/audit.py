@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
-from range_control.specs.api import AuditOut
+from range_control.specs.api.event import AuditOut
 from range_control.store.models import AuditLog
 
 

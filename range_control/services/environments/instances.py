@@ -24,7 +24,7 @@ from range_control.services.audit import audit
 from range_control.services.event.event import current_in
 from range_control.services.people import teams
 from range_control.services.play import gates, limits
-from range_control.specs.api import (
+from range_control.specs.api.environments import (
     ConnectionOut,
     EnvRowOut,
     InstanceOut,

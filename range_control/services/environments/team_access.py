@@ -33,7 +33,7 @@ from range_control.orchestrator.backend import Backend, BackendError, DesiredGat
 from range_control.services.audit import audit
 from range_control.services.environments import engine
 from range_control.services.environments.ports import WIREGUARD, PortPool
-from range_control.specs.api import (
+from range_control.specs.api.environments import (
     GatewayOut,
     GatewayPeerOut,
     NewPeerOut,

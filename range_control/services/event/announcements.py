@@ -9,7 +9,7 @@ from range_control.context import Range
 from range_control.core.errors import InvalidInput
 from range_control.core.languages import LANGUAGE_RE
 from range_control.services.audit import audit
-from range_control.specs.api import AnnouncementOut
+from range_control.specs.api.event import AnnouncementOut
 from range_control.store.models import (
     Announcement,
 )

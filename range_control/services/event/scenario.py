@@ -34,7 +34,7 @@ from range_control.services.event.event import (
     view_of,
 )
 from range_control.services.people import teams
-from range_control.specs.api import EventOut, PhaseRowOut, ScenarioOut
+from range_control.specs.api.event import EventOut, PhaseRowOut, ScenarioOut
 from range_control.specs.files import FileProblem, field_errors, read_yaml
 from range_control.specs.scenario import PhaseSpec, ScenarioSpec
 from range_control.store.models import (

@@ -11,9 +11,7 @@ from range_control.core.errors import InvalidInput
 from range_control.services.audit import audit
 from range_control.services.event.event import bump_generation
 from range_control.services.people import teams
-from range_control.specs.api import (
-    AwardOut,
-)
+from range_control.specs.api.organiser import AwardOut
 from range_control.store.models import (
     Award,
     Team,

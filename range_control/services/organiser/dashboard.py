@@ -9,20 +9,15 @@ from range_control.context import Range
 from range_control.domain import timeline
 from range_control.services.catalog.sync import live_slugs_in
 from range_control.services.environments import instances
-from range_control.services.event import scenario
-from range_control.services.event.announcements import announcements_in
+from range_control.services.event import announcements, scenario
 from range_control.services.event.event import EventView
 from range_control.services.organiser import records
 from range_control.services.organiser.awards import awards_in
 from range_control.services.people import teams
-from range_control.specs.api import (
-    AnnouncementOut,
-    AwardOut,
-    EnvRowOut,
-    PhaseRowOut,
-    SharingAlertOut,
-    TeamOut,
-)
+from range_control.specs.api.environments import EnvRowOut
+from range_control.specs.api.event import AnnouncementOut, PhaseRowOut
+from range_control.specs.api.organiser import AwardOut, SharingAlertOut
+from range_control.specs.api.people import TeamOut
 
 ALERTS_SHOWN = 50
 AWARDS_SHOWN = 50
@@ -63,7 +58,7 @@ def console(ctx: Range) -> Dashboard:
             live=sorted({row.challenge for row in status} | open_live),
             alerts=records.sharing_alerts_in(s, ALERTS_SHOWN),
             awards=awards_in(s, AWARDS_SHOWN),
-            announcements=announcements_in(s, ANNOUNCEMENTS_SHOWN),
+            announcements=announcements.recent_in(s, ANNOUNCEMENTS_SHOWN),
             now=now,
             phase_translations=scenario.phase_translations(w),
         )

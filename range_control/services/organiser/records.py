@@ -16,7 +16,7 @@ from range_control.context import Range
 from range_control.core.clock import iso
 from range_control.core.errors import InvalidInput, NotFound
 from range_control.domain.visibility import is_visible
-from range_control.specs.api import (
+from range_control.specs.api.organiser import (
     AdminChallenge,
     AttemptRecord,
     SharingAlertOut,

@@ -34,7 +34,7 @@ from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFoun
 from range_control.core.settings import secret
 from range_control.services.audit import audit
 from range_control.services.people import teams
-from range_control.specs.api import AccountOut, InvitedOut
+from range_control.specs.api.people import AccountOut, InvitedOut
 from range_control.specs.text import name_problem
 from range_control.store.models import Account, Invite, Team, WebSession
 

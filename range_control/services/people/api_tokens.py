@@ -22,7 +22,7 @@ from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFoun
 from range_control.services.audit import audit
 from range_control.services.people.teams import hash_token
 from range_control.services.play import gates
-from range_control.specs.api import ApiTokenOut, NewApiTokenOut
+from range_control.specs.api.people import ApiTokenOut, NewApiTokenOut
 from range_control.store.models import ApiToken
 
 PREFIX = "rco_"  # recognisable (secret scanners); team tokens are rct_

@@ -20,7 +20,7 @@ from range_control.core.errors import Unauthorized
 from range_control.core.settings import secret
 from range_control.services.people import accounts, teams
 from range_control.services.play import gates
-from range_control.specs.api import AccountOut, TeamOut
+from range_control.specs.api.people import AccountOut, TeamOut
 from range_control.store.models import Account, Team, WebSession
 
 TEAM = "team"

@@ -26,7 +26,7 @@ from range_control.context import Range
 from range_control.core.errors import Unauthorized
 from range_control.services.audit import audit
 from range_control.services.people import accounts
-from range_control.specs.api import AccountOut
+from range_control.specs.api.people import AccountOut
 from range_control.store.models import Account, Team, WebSession
 
 # When a provider sends several roles (a list of groups): the one that may do the most.

@@ -24,7 +24,7 @@ from range_control.core.errors import Conflict, InvalidInput, NotFound, Unauthor
 from range_control.services.audit import audit
 from range_control.services.environments import team_access
 from range_control.services.event.event import bump_generation
-from range_control.specs.api import TeamOut, TeamTokenOut
+from range_control.specs.api.people import TeamOut, TeamTokenOut
 from range_control.specs.text import csv_cell, name_problem
 from range_control.store.models import Team, WebSession
 from range_control.store.prepared import Prepared

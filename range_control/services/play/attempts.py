@@ -41,7 +41,7 @@ from range_control.services.event import event as events
 from range_control.services.event.event import bump_generation
 from range_control.services.play import gates, limits
 from range_control.services.play.scoreboard import value_of
-from range_control.specs.api import AttemptOut
+from range_control.specs.api.play import AttemptOut
 from range_control.store.models import Attempt, Challenge, SharingAlert, Solve, Team
 from range_control.store.models import Flag as FlagRow
 from range_control.store.prepared import Prepared

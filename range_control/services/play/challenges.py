@@ -10,7 +10,7 @@ from range_control.domain.visibility import is_visible
 from range_control.services.play import gates
 from range_control.services.play.hints import hints_for
 from range_control.services.play.scoreboard import names_in, snapshot
-from range_control.specs.api import ChallengeDetail, ChallengeSummary
+from range_control.specs.api.play import ChallengeDetail, ChallengeSummary
 from range_control.store.models import Challenge, Solve
 
 

@@ -15,7 +15,7 @@ from range_control.core.languages import hint_translations
 from range_control.domain.visibility import is_visible
 from range_control.services.event.event import bump_generation, ensure_event, view_of
 from range_control.services.play import gates
-from range_control.specs.api import HintOut
+from range_control.specs.api.play import HintOut
 from range_control.store.models import Challenge, Hint, HintUnlock
 
 

@@ -37,7 +37,7 @@ from range_control.domain.scoring import (
 from range_control.domain.visibility import is_visible
 from range_control.services.event.event import EventView, current
 from range_control.services.whitecell.publication import grade_records
-from range_control.specs.api import CtftimeOut, LedgerOut
+from range_control.specs.api.play import CtftimeOut, LedgerOut
 from range_control.store.models import Award, Challenge, Hint, HintUnlock, Solve, Team
 
 _lock = threading.Lock()

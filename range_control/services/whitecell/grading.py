@@ -32,7 +32,7 @@ from range_control.services.whitecell.tasks import (
     outcome,
     task_of,
 )
-from range_control.specs.api import (
+from range_control.specs.api.whitecell import (
     CriterionOut,
     GradeCardOut,
     QueueRowOut,

@@ -28,9 +28,7 @@ from range_control.services.whitecell.tasks import (
     outcome,
     task_of,
 )
-from range_control.specs.api import (
-    TaskSummaryOut,
-)
+from range_control.specs.api.whitecell import TaskSummaryOut
 from range_control.specs.challenge import TaskSpec
 from range_control.store.models import (
     Challenge,

@@ -26,9 +26,7 @@ from range_control.services.whitecell.tasks import (
     _task_row,
     due_at,
 )
-from range_control.specs.api import (
-    SubmissionOut,
-)
+from range_control.specs.api.whitecell import SubmissionOut
 from range_control.specs.challenge import TaskSpec
 from range_control.store.models import (
     Submission,

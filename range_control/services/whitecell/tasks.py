@@ -37,7 +37,7 @@ from range_control.context import Range
 from range_control.core.errors import NotFound
 from range_control.core.settings import secret
 from range_control.services.event import scenario
-from range_control.specs.api import (
+from range_control.specs.api.whitecell import (
     CriterionOut,
     GradeLineOut,
     SubmissionOut,

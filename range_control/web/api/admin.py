@@ -16,46 +16,49 @@ from range_control.services.organiser import awards, records
 from range_control.services.people import accounts, api_tokens, teams
 from range_control.services.play import scoreboard
 from range_control.services.whitecell import grading, publication, tasks
-from range_control.specs.api import (
-    AccountIn,
-    AccountList,
-    AccountOut,
-    AdminChallengeList,
+from range_control.specs.api.base import ErrorOut
+from range_control.specs.api.environments import EnvChangeOut, EnvList, EnvSelectionIn, GatewaysOut
+from range_control.specs.api.event import (
     AnnouncementIn,
     AnnouncementOut,
-    ApiTokenIn,
-    ApiTokenList,
-    ApiTokenOut,
-    AttemptList,
-    AttemptQuery,
     AuditList,
-    AwardIn,
-    AwardList,
-    AwardOut,
-    EnvChangeOut,
-    EnvList,
-    EnvSelectionIn,
-    ErrorOut,
     EventOut,
     EventPatch,
     ExtendIn,
-    GatewaysOut,
-    GradeCardOut,
-    GradeIn,
-    InvitedOut,
-    NewApiTokenOut,
-    QueueList,
     ScenarioOut,
-    ScoreboardOut,
+)
+from range_control.specs.api.organiser import (
+    AdminChallengeList,
+    AttemptList,
+    AttemptQuery,
+    AwardIn,
+    AwardList,
+    AwardOut,
     SharingAlertList,
     SolutionOut,
-    TaskSummaryList,
-    TaskSummaryOut,
+    VisibilityIn,
+)
+from range_control.specs.api.people import (
+    AccountIn,
+    AccountList,
+    AccountOut,
+    ApiTokenIn,
+    ApiTokenList,
+    ApiTokenOut,
+    InvitedOut,
+    NewApiTokenOut,
     TeamIn,
     TeamList,
     TeamOut,
     TeamTokenOut,
-    VisibilityIn,
+)
+from range_control.specs.api.play import ScoreboardOut
+from range_control.specs.api.whitecell import (
+    GradeCardOut,
+    GradeIn,
+    QueueList,
+    TaskSummaryList,
+    TaskSummaryOut,
 )
 from range_control.specs.scenario import ScenarioSpec, parse_duration
 from range_control.web.api import ID, admin_required, bp, ctx, ok, parse, spec

@@ -8,20 +8,22 @@ from spectree import Response as Doc
 from range_control.services.environments import instances, team_access
 from range_control.services.people import teams
 from range_control.services.play import attempts, challenges, hints, scoreboard
-from range_control.specs.api import (
-    AttemptIn,
-    AttemptOut,
-    ChallengeDetail,
-    ChallengeList,
-    ErrorOut,
-    HintOut,
+from range_control.specs.api.base import ErrorOut
+from range_control.specs.api.environments import (
     InstanceOut,
-    MeOut,
     NewPeerOut,
     PeerIn,
     SshKeyIn,
     SshKeyOut,
     TeamAccessOut,
+)
+from range_control.specs.api.play import (
+    AttemptIn,
+    AttemptOut,
+    ChallengeDetail,
+    ChallengeList,
+    HintOut,
+    MeOut,
 )
 from range_control.web.api import ID, bp, ctx, ok, parse, spec, team_required
 

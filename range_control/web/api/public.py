@@ -10,13 +10,8 @@ from spectree import Response as Doc
 
 from range_control.services.event import announcements, scenario
 from range_control.services.play import scoreboard
-from range_control.specs.api import (
-    AnnouncementList,
-    CtftimeOut,
-    EventOut,
-    LedgerOut,
-    ScoreboardOut,
-)
+from range_control.specs.api.event import AnnouncementList, EventOut
+from range_control.specs.api.play import CtftimeOut, LedgerOut, ScoreboardOut
 from range_control.web.api import ID, bp, ctx, ok, spec, whole
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from range_control.context import Range
 from range_control.core.clock import iso
 from range_control.services.event import event as events
-from range_control.services.event import scenario
+from range_control.services.event import announcements, scenario
 from range_control.services.play import scoreboard
-from range_control.specs.api import AnnouncementOut
+from range_control.specs.api.event import AnnouncementOut
 from range_control.web.pages.chart import chart_svg
 
 
@@ -49,7 +49,7 @@ class BoardView:
 _cache_lock = threading.Lock()
 
 
-def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
+def board_view(ctx: Range, *, shown: int = 5) -> BoardView:
     """The public board as pages show it; rebuilt only when something shown changed. A page
     view costs one small read (the marker) while nothing changes."""
     marker = events.page_marker(ctx)
@@ -57,7 +57,7 @@ def board_view(ctx: Range, *, announcements: int = 5) -> BoardView:
     if cached is not None and cached.marker == marker:
         return cached
     snap = scoreboard.snapshot(ctx, public=True)
-    ann = announcements(ctx, limit=announcements)
+    ann = announcements.recent(ctx, limit=shown)
     w = scenario.where(ctx)  # fresh: the snapshot's event is as of its last score change
     ev, st = w.view, w.at
     phase = st.phase.title if st is not None and st.phase is not None else None

@@ -32,7 +32,7 @@ from range_control.services.event import announcements, controls
 from range_control.services.organiser import awards, dashboard, records
 from range_control.services.people import accounts, api_tokens, sessions, teams
 from range_control.services.whitecell import grading, publication, tasks
-from range_control.specs.api import TeamTokenOut
+from range_control.specs.api.people import TeamTokenOut
 from range_control.specs.challenge import slugify
 from range_control.web.api import ID, whole
 from range_control.web.i18n import gettext, label, message, ngettext

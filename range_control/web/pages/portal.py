@@ -46,7 +46,7 @@ from range_control.services.people import accounts, sessions, teams
 from range_control.services.play import attempts, hints, scoreboard
 from range_control.services.play import challenges as play
 from range_control.services.whitecell import submissions, tasks
-from range_control.specs.api import ChallengeSummary, LedgerOut
+from range_control.specs.api.play import ChallengeSummary, LedgerOut
 from range_control.web.api import ID
 from range_control.web.i18n import current_language, gettext, message, ngettext, tr
 from range_control.web.pages.common import (
