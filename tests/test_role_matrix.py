@@ -13,25 +13,14 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from range_control.core import permissions
 from range_control.services.people import accounts, api_tokens
 from tests.conftest import ADMIN, Env, make_env
 from tests.test_accounts import PASSWORD, accept
 from tests.test_web import csrf
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-CALLERS = (
-    "anonymous",
-    "team token",
-    "member",
-    "captain",
-    "observer",
-    "grader",
-    "organiser",
-    "read API token",
-    "grade API token",
-    "full API token",
-    "organiser token",
-)
+CALLERS = tuple(permissions.caller_name(h) for h in permissions.CALLERS)
 # Not in the matrix, each with its own rule: files, the metrics (RANGE_METRICS_TOKEN or
 # loopback), the OpenAPI document's own viewer.
 OUTSIDE = re.compile(r"^(/static/|/assets/|/metrics$|/api/v1/docs/)")
@@ -54,30 +43,46 @@ def app_routes(env: Env) -> dict[str, str]:
     return out
 
 
-def readme_matrix() -> tuple[dict[str, dict[str, bool]], dict[str, str]]:
-    """(rule -> caller -> allowed, route -> rule) from the README's section."""
-    text = README.read_text()
-    start = text.index("#### Who may call what")
-    section = text[start : text.index("\n### ", start)]
-    rules: dict[str, dict[str, bool]] = {}
-    header: list[str] = []
-    for line in section.splitlines():
-        if not line.startswith("|") or line.startswith("|---"):
+def declared(env: Env) -> dict[str, str]:
+    """Each route's rule, as the route itself declares it (``view.rule``): route -> rule name.
+    A route that declares nothing fails here."""
+    out = {}
+    for rule in env.app.url_map.iter_rules():
+        if OUTSIDE.match(rule.rule):
             continue
-        cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
-        if cells[0] == "rule":
-            header = cells[1:]
-            assert tuple(header) == CALLERS, header
-            continue
-        assert set(cells[1:]) <= {"yes", "no"}, line
-        rules[cells[0]] = {who: v == "yes" for who, v in zip(header, cells[1:], strict=True)}
-    routes: dict[str, str] = {}
-    for m in re.finditer(r"^- \*\*([\w ,-]+)\*\*: (.+)$", section, re.M):
-        for name in re.findall(r"`([A-Z]+ /[^`]*)`", m.group(2)):
-            assert name not in routes, f"{name} listed twice"
-            routes[name] = m.group(1)
-    assert rules and routes
-    return rules, routes
+        view = env.app.view_functions[rule.endpoint]
+        assert hasattr(view, "rule"), f"{rule.rule} declares no permission"
+        place, need = view.rule
+        name = SIGN_IN if need is permissions.Permission.SIGN_IN else permissions.RULES[place, need]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out[route_name(method, rule.rule)] = name
+    return out
+
+
+def table() -> dict[str, dict[str, bool]]:
+    """rule -> caller -> allowed: the permission table itself (``core.permissions``)."""
+    return {
+        name: {
+            permissions.caller_name(h): permissions.allows(h, need, place)
+            for h in permissions.CALLERS
+        }
+        for (place, need), name in permissions.RULES.items()
+    }
+
+
+def readme_section(routes: dict[str, str]) -> str:
+    """What the README's "Who may call what" shows: the table, then the routes by rule."""
+    lines = [permissions.matrix(), ""]
+    by_rule: dict[str, list[str]] = {}
+    for route, rule in routes.items():
+        by_rule.setdefault(rule, []).append(route)
+    order = [*permissions.RULES.values()]
+    order.insert(1, SIGN_IN)
+    for rule in order:
+        if rule in by_rule:
+            names = ", ".join(f"`{r}`" for r in sorted(by_rule[rule]))
+            lines.append(f"- **{rule}**: {names}")
+    return "\n".join(lines)
 
 
 def sample_path(rule: str, slug: str) -> str:
@@ -172,10 +177,9 @@ def matrix_env(database_url: str, tmp_path: Path):
 
 def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env: Env) -> None:
     env = matrix_env
-    rules, listed = readme_matrix()
+    rules, listed = table(), declared(env)
     routes = app_routes(env)
-    assert sorted(set(routes) - set(listed)) == [], "routes without a rule in the README"
-    assert sorted(set(listed) - set(routes)) == [], "README rules for routes that are gone"
+    assert sorted(set(routes) - set(listed)) == [], "routes that declare no rule"
     assert set(listed.values()) <= set(rules) | {SIGN_IN}, set(listed.values()) - set(rules)
     # OpenAPI: every documented operation is in the matrix (the app's routes hold them all).
     doc = env.client.get("/api/v1/openapi.json").json
@@ -232,7 +236,7 @@ def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env:
 
 def test_every_page_form_refuses_a_post_without_its_csrf_token(matrix_env: Env) -> None:
     env = matrix_env
-    _rules, listed = readme_matrix()
+    listed = declared(env)
     posts = [
         n
         for n, r in app_routes(env).items()
@@ -255,3 +259,14 @@ def test_people_s_cookies_open_nothing_on_the_api(matrix_env: Env) -> None:
     assert c.get("/console/").status_code == 200
     assert c.get("/api/v1/admin/teams").status_code == 401
     assert c.post("/api/v1/admin/event/start").status_code == 401
+
+
+def test_the_readme_shows_the_permission_table_and_every_route_s_rule(matrix_env: Env) -> None:
+    """The README's matrix is the table's, and lists every route under the rule it declares:
+    a route or a rule changed without its README line fails here (the expected text is in the
+    message, ready to paste)."""
+    text = README.read_text()
+    start = text.index("#### Who may call what")
+    section = text[start : text.index("\n### ", start)]
+    expected = readme_section(declared(matrix_env))
+    assert expected in section, "README's matrix differs from the code's:\n\n" + expected

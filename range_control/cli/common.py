@@ -14,6 +14,7 @@ from rich.table import Table
 
 from range_control.context import Range
 from range_control.core import logs
+from range_control.core.actors import CLI
 from range_control.core.clock import iso
 from range_control.core.settings import Settings, load_settings
 from range_control.services.environments import engine, instances
@@ -26,7 +27,7 @@ from range_control.services.event.event import EventView
 # Piped or captured output is not cut to 80 columns: organisers grep and log it.
 console = Console() if sys.stdout.isatty() else Console(width=200)
 err_console = Console(stderr=True)
-ACTOR = "cli"
+ACTOR = CLI  # who acts from the command line
 JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
 
 

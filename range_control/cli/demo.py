@@ -19,6 +19,7 @@ from range_control.cli.common import (
     reconcile,
 )
 from range_control.cli.serve import run_server
+from range_control.core.actors import Actor
 from range_control.core.errors import Unavailable
 from range_control.core.languages import languages, native_name
 from range_control.services.catalog import builds
@@ -33,7 +34,7 @@ from range_control.services.whitecell import grading
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
-ACTOR = "demo"
+ACTOR = Actor.range("demo")
 
 
 @click.command()

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from range_control.cli.common import ACTOR, JSON, State, console, pass_state
+from range_control.core.permissions import Scope
 from range_control.services.people import api_tokens
 
 
@@ -20,7 +21,7 @@ def tokens() -> None:
 @click.argument("name")
 @click.option(
     "--scope",
-    type=click.Choice(api_tokens.SCOPES),
+    type=click.Choice([s.value for s in Scope]),
     default="read",
     show_default=True,
     help="read: GET routes only; grade: those and the white cell's grades; full: every "

@@ -22,8 +22,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, composite, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from range_control.core.actors import Actor
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -264,17 +266,28 @@ class Award(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     value: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(500), default="")
-    created_by: Mapped[str] = mapped_column(String(100), default="organiser")
+    created_by_kind: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_label: Mapped[str] = mapped_column(String(100))
+    created_by_team_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[Actor] = composite(
+        "created_by_kind", "created_by_id", "created_by_label", "created_by_team_id"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):
-    """Organiser actions: who did what, when."""
+    """Who did what, when: the actor as columns (``core.actors``), the team it acted for."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_team_action", "team_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    actor: Mapped[str] = mapped_column(String(100))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_label: Mapped[str] = mapped_column(String(100))
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[Actor] = composite("actor_kind", "actor_id", "actor_label", "team_id")
     action: Mapped[str] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -291,7 +304,13 @@ class Announcement(Base):
     source: Mapped[str] = mapped_column(String(16))  # inject | organiser | phase
     # The timeline milestone that published it: unique, so an inject is published once.
     key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    created_by: Mapped[str] = mapped_column(String(100))
+    created_by_kind: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_label: Mapped[str] = mapped_column(String(100))
+    created_by_team_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[Actor] = composite(
+        "created_by_kind", "created_by_id", "created_by_label", "created_by_team_id"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # {lang: {title, body}}: what readers of another language than the event's see.
     translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
@@ -456,8 +475,14 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scope: Mapped[str] = mapped_column(String(8))  # read | full
-    created_by: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(8))  # read | grade | full
+    created_by_kind: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_label: Mapped[str] = mapped_column(String(100))
+    created_by_team_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[Actor] = composite(
+        "created_by_kind", "created_by_id", "created_by_label", "created_by_team_id"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,6 +22,8 @@ from range_control.core.clock import Clock
 from range_control.core.errors import Forbidden, Unauthorized
 from range_control.core.settings import Settings, load_settings, secret
 from range_control.services.operations import schema, scrape
+from range_control.web import errors
+from range_control.web.common import bearer_token, public
 
 access_log = logging.getLogger("range_control.access")
 # A request id from the proxy in front (nginx's $request_id) is kept when it looks like one.
@@ -64,10 +66,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ctx.store.engine.dispose()
     app.extensions["range"] = ctx
 
-    from range_control.web.api import bp, install_error_handlers, spec
+    from range_control.web.api import bp, spec
 
     app.register_blueprint(bp)
-    install_error_handlers(app)
+    errors.install_error_handlers(app)
     spec.register(app)
 
     from range_control.web import pages
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     pages.init_app(app)
 
     @app.get("/healthz")
+    @public
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -91,8 +94,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 def _metrics_allowed(settings: Settings) -> None:
     """``RANGE_METRICS_TOKEN`` as a bearer token when it is set; otherwise loopback clients
     only (the nginx site in infra/deploy never forwards /metrics)."""
-    from range_control.web.api import bearer_token
-
     token = settings.metrics_token
     if token is not None:
         if not hmac.compare_digest(bearer_token().encode(), secret(token).encode()):

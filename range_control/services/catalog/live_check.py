@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.settings import Settings, secret
 from range_control.domain.flags import DynamicFlag, Flag, dynamic_flag, matches
 from range_control.orchestrator import images
@@ -69,6 +70,9 @@ class Cancelled(Exception):
 
 class StepFailed(Exception):
     pass
+
+
+CHECK = Actor.range("check")  # who acts in the throw-away range of a live check
 
 
 @dataclass
@@ -167,8 +171,8 @@ class LiveCheck:
         try:
             ctx = self._range(tmp, event, index)
             rec = EnvironmentReconciler(ctx, self.backend, pool=4, max_restarts=0)
-            sync(ctx, pack or [item], actor="check")
-            team = teams.add_team(ctx, "validation", actor="check").team.id
+            sync(ctx, pack or [item], actor=CHECK)
+            team = teams.add_team(ctx, "validation", actor=CHECK).team.id
             self._steps(result, item, ctx, rec, team)
         except Cancelled:
             result.steps.append(Step("cancelled", False, 0.0, "interrupted (Ctrl-C)"))
@@ -234,7 +238,7 @@ class LiveCheck:
         def start() -> str:
             if env is None:
                 return "no environment: the solver works on the attachments"
-            instances.up(ctx, instances.Selection(challenge=item.slug), "check")
+            instances.up(ctx, instances.Selection(challenge=item.slug), CHECK)
             report = rec.run_once()
             errors = [*report.failed.values(), *report.jumpbox_errors.values()]
             if errors:
@@ -345,7 +349,7 @@ class LiveCheck:
     def _teardown(self, ctx: Range | None, rec: EnvironmentReconciler | None, event: str) -> None:
         try:
             if ctx is not None and rec is not None:
-                instances.down(ctx, instances.Selection(), "check")
+                instances.down(ctx, instances.Selection(), CHECK)
                 rec.run_once()
         except Exception:  # noqa: BLE001, S110 - the sweep below removes the rest
             pass

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import InvalidInput, NotFound
 from range_control.domain.visibility import is_visible
 from range_control.services.audit import audit
@@ -47,7 +48,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
 
 
-def sync(ctx: Range, loaded: list[Loaded], actor: str = "cli") -> SyncReport:
+def sync(ctx: Range, loaded: list[Loaded], actor: Actor) -> SyncReport:
     """Insert or update by slug; solves, attempts and paid hints are never touched."""
     report = SyncReport()
     now = ctx.clock.now()
@@ -168,7 +169,7 @@ def _sync_hints(s: Session, ch: Challenge, spec: ChallengeSpec) -> None:
             row.retired = True
 
 
-def set_visibility(ctx: Range, slug: str, visible: bool | None, actor: str) -> bool:
+def set_visibility(ctx: Range, slug: str, visible: bool | None, actor: Actor) -> bool:
     """Organiser override: hide or show; ``None`` returns to what challenge.yml says."""
     with ctx.store.write() as s:
         ch = s.scalar(select(Challenge).where(Challenge.slug == slug))

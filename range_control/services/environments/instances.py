@@ -7,7 +7,7 @@ warm-up and teardown drive the same table (:func:`follow_scenario`, rows of orig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.clock import iso
 from range_control.core.errors import Conflict, EventNotRunning, NotFound, Unavailable
 from range_control.core.settings import secret
@@ -66,7 +67,7 @@ def _live(s: Session, sel: Selection) -> list[Challenge]:
     return live if sel.challenge is not None else [c for c in live if is_visible(c)]
 
 
-def up(ctx: Range, sel: Selection, actor: str) -> int:
+def up(ctx: Range, sel: Selection, actor: Actor) -> int:
     """Make every selected team's instance of every selected live challenge desired."""
     _environments_on(ctx)
     now = ctx.clock.now()
@@ -134,7 +135,7 @@ def _renew(inst: Instance) -> None:
     inst.state, inst.health, inst.restarts, inst.last_error = "pending", None, 0, None
 
 
-def reset(ctx: Range, sel: Selection, actor: str) -> int:
+def reset(ctx: Range, sel: Selection, actor: Actor) -> int:
     """Organisers: fresh containers for the selected existing instances."""
     _environments_on(ctx)
     with ctx.store.write() as s:
@@ -145,7 +146,7 @@ def reset(ctx: Range, sel: Selection, actor: str) -> int:
     return len(found)
 
 
-def down(ctx: Range, sel: Selection, actor: str) -> int:
+def down(ctx: Range, sel: Selection, actor: Actor) -> int:
     with ctx.store.write() as s:
         removed = s.execute(_selected(s, delete(Instance), sel)).rowcount or 0
         audit(s, ctx, actor, "env.down", team=sel.team, challenge=sel.challenge, removed=removed)
@@ -254,7 +255,7 @@ def _extend_opens(inst: Instance, env: EnvironmentSpec) -> datetime:
 
 _NTH_ACTION = limits.nth_latest(
     AuditLog.created_at,
-    AuditLog.actor == bindparam("actor"),
+    AuditLog.team_id == bindparam("team_id"),
     AuditLog.action.like("instance.%"),
     AuditLog.created_at > bindparam("since"),
 )
@@ -262,8 +263,13 @@ _NTH_ACTION = limits.nth_latest(
 
 def _rate_limit(s: Session, ctx: Range, team_id: int, now: datetime) -> None:
     limit = ctx.settings.instance_actions_per_minute
-    nth = s.scalar(_NTH_ACTION, limits.params(now, limit, actor=f"team:{team_id}"))
+    nth = s.scalar(_NTH_ACTION, limits.params(now, limit, team_id=team_id))
     limits.enforce(nth, now, limit, "instance requests", "instance_actions")
+
+
+def _for_team(actor: Actor, team_id: int) -> Actor:
+    """The actor as acting for the team (its rate limit counts the team's actions)."""
+    return actor if actor.team_id == team_id else replace(actor, team_id=team_id)
 
 
 def _environments_on(ctx: Range) -> None:
@@ -274,10 +280,10 @@ def _environments_on(ctx: Range) -> None:
         )
 
 
-def request_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOut:
-    """Start the team's instance, or reset it (fresh containers) when it exists. ``by``: who
-    asked (a member, or the team's token: a machine), the audit entry's ``by``; its actor stays
-    the team, whose actions the rate limit counts."""
+def request_instance(ctx: Range, team_id: int, slug: str, actor: Actor) -> InstanceOut:
+    """Start the team's instance, or reset it (fresh containers) when it exists. ``actor``: who
+    asked (a member, or the team's token), acting for the team, whose actions the rate limit
+    counts."""
     now = ctx.clock.now()
     _environments_on(ctx)
     with ctx.store.write() as s:
@@ -304,11 +310,11 @@ def request_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOu
             if inst.origin == "team":
                 inst.expires_at = now + env.lifetime
             action = "instance.reset"
-        audit(s, ctx, f"team:{team_id}", action, challenge=slug, by=by)
+        audit(s, ctx, _for_team(actor, team_id), action, challenge=slug)
     return instance_info(ctx, team_id, slug)
 
 
-def stop_instance(ctx: Range, team_id: int, slug: str, by: str) -> None:
+def stop_instance(ctx: Range, team_id: int, slug: str, actor: Actor) -> None:
     now = ctx.clock.now()
     with ctx.store.write() as s:
         ch, _ = _team_challenge(s, slug)
@@ -317,10 +323,10 @@ def stop_instance(ctx: Range, team_id: int, slug: str, by: str) -> None:
         gone = s.execute(mine).rowcount
         if not gone:
             raise NotFound("no instance of {slug!r} is running for your team", slug=slug)
-        audit(s, ctx, f"team:{team_id}", "instance.stop", challenge=slug, by=by)
+        audit(s, ctx, _for_team(actor, team_id), "instance.stop", challenge=slug)
 
 
-def extend_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOut:
+def extend_instance(ctx: Range, team_id: int, slug: str, actor: Actor) -> InstanceOut:
     """Near expiry (the last quarter of its lifetime), a team instance gets a full lifetime."""
     now = ctx.clock.now()
     _environments_on(ctx)
@@ -337,7 +343,7 @@ def extend_instance(ctx: Range, team_id: int, slug: str, by: str) -> InstanceOut
             )
         _rate_limit(s, ctx, team_id, now)
         inst.expires_at = now + env.lifetime
-        audit(s, ctx, f"team:{team_id}", "instance.extend", challenge=slug, by=by)
+        audit(s, ctx, _for_team(actor, team_id), "instance.extend", challenge=slug)
     return instance_info(ctx, team_id, slug)
 
 

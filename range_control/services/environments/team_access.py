@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from range_control.core.settings import secret
 from range_control.domain.keys import (
@@ -71,7 +72,7 @@ def ssh_keys(ctx: Range, team_id: int) -> list[SshKeyOut]:
         return [_key_view(k) for k in rows]
 
 
-def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: str) -> SshKeyOut:
+def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: Actor) -> SshKeyOut:
     """A member's public key for the team's jumpbox (in place on its next pass)."""
     label = _label(label)
     try:
@@ -115,7 +116,7 @@ def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: str) -> 
         return _key_view(row)
 
 
-def remove_ssh_key(ctx: Range, team_id: int, key_id: int, actor: str) -> None:
+def remove_ssh_key(ctx: Range, team_id: int, key_id: int, actor: Actor) -> None:
     with ctx.store.write() as s:
         row = s.get(SshKey, key_id)
         if row is None or row.team_id != team_id:
@@ -203,7 +204,7 @@ def team_access(ctx: Range, team_id: int) -> TeamAccessOut:
     )
 
 
-def add_peer(ctx: Range, team_id: int, label: str, actor: str) -> NewPeerOut:
+def add_peer(ctx: Range, team_id: int, label: str, actor: Actor) -> NewPeerOut:
     """A member's device: a fresh key pair, its tunnel address and the gateway's port held
     now; the configuration (with the private key) is returned once and not kept."""
     label = _label(label)
@@ -274,7 +275,7 @@ def _filename(label: str) -> str:
     return (safe[:15] or "range") + ".conf"
 
 
-def revoke_peer(ctx: Range, peer_id: int, actor: str, team_id: int | None = None) -> None:
+def revoke_peer(ctx: Range, peer_id: int, actor: Actor, team_id: int | None = None) -> None:
     """Remove a device (a team its own, an organiser any): the gateway forgets it at once."""
     with ctx.store.write() as s:
         row = s.get(WireGuardPeer, peer_id)

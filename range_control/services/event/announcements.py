@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import InvalidInput
 from range_control.core.languages import LANGUAGE_RE
 from range_control.services.audit import audit
@@ -30,7 +31,7 @@ def post(
     ctx: Range,
     title: str,
     body: str,
-    actor: str,
+    actor: Actor,
     translations: dict[str, tuple[str, str]] | None = None,
 ) -> AnnouncementOut:
     """Post a message to every team; ``translations`` is ``{lang: (title, body)}`` (a language

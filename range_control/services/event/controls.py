@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import Conflict, InvalidInput
 from range_control.domain import timeline
 from range_control.services.audit import audit
@@ -26,7 +27,7 @@ from range_control.store.models import (
 
 
 # --- organiser control --------------------------------------------------------------------
-def _control(ctx: Range, actor: str, action: str, change: Any, **detail: Any) -> EventView:
+def _control(ctx: Range, actor: Actor, action: str, change: Any, **detail: Any) -> EventView:
     now = ctx.clock.now()
     with ctx.store.write() as s:
         ev = ensure_event(s, ctx)
@@ -46,7 +47,7 @@ def _ex_now(ev: Event, now: datetime) -> tuple[ScenarioSpec, timeline.State]:
     return spec, timeline.at(spec, ctl, now)
 
 
-def start(ctx: Range, actor: str) -> EventView:
+def start(ctx: Range, actor: Actor) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if ev.state in ("running", "paused"):
             raise Conflict("the event is already {state}", state=ev.state)
@@ -64,7 +65,7 @@ def start(ctx: Range, actor: str) -> EventView:
     return _control(ctx, actor, "start", change)
 
 
-def pause(ctx: Range, actor: str) -> EventView:
+def pause(ctx: Range, actor: Actor) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if view_of(ev, now).state != "running":
             raise Conflict(
@@ -76,7 +77,7 @@ def pause(ctx: Range, actor: str) -> EventView:
     return _control(ctx, actor, "pause", change)
 
 
-def resume(ctx: Range, actor: str) -> EventView:
+def resume(ctx: Range, actor: Actor) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if ev.state != "paused" or not ev.pauses or ev.pauses[-1][1] is not None:
             raise Conflict("the event is not paused (state: {state})", state=ev.state)
@@ -86,7 +87,7 @@ def resume(ctx: Range, actor: str) -> EventView:
     return _control(ctx, actor, "resume", change)
 
 
-def extend(ctx: Range, by: timedelta, actor: str) -> EventView:
+def extend(ctx: Range, by: timedelta, actor: Actor) -> EventView:
     if not timedelta(0) < by <= timedelta(days=7):
         raise InvalidInput("extend: a duration between 1s and 7d")
     phase_id: list[str] = []
@@ -103,7 +104,7 @@ def extend(ctx: Range, by: timedelta, actor: str) -> EventView:
     return _control(ctx, actor, "extend", change, by_seconds=by.total_seconds(), phase=phase_id)
 
 
-def skip(ctx: Range, actor: str) -> EventView:
+def skip(ctx: Range, actor: Actor) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         _, st = _ex_now(ev, now)
         if st.phase is None:
@@ -113,7 +114,7 @@ def skip(ctx: Range, actor: str) -> EventView:
     return _control(ctx, actor, "skip", change)
 
 
-def end(ctx: Range, actor: str) -> EventView:
+def end(ctx: Range, actor: Actor) -> EventView:
     def change(ev: Event, now: datetime) -> None:
         if view_of(ev, now).state not in ("running", "paused"):
             raise Conflict(

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import InvalidInput
 from range_control.services.audit import audit
 from range_control.store.models import Announcement, Event, TimelineLog
@@ -131,7 +132,7 @@ def bump_generation(tx: Session | Connection, ctx: Range) -> None:
     )
 
 
-def configure(ctx: Range, actor: str, **changes: Any) -> EventView:
+def configure(ctx: Range, actor: Actor, **changes: Any) -> EventView:
     """Set name, times and scoring options; ``None`` leaves a field alone, ``""`` clears a time."""
     allowed = {
         "name",

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import TIMELINE, Actor
 from range_control.core.errors import InvalidInput
 from range_control.domain import timeline
 from range_control.services.audit import audit
@@ -69,7 +70,7 @@ def parse(data: Any, source: str = "scenario") -> ScenarioSpec:
         raise InvalidInput("\n".join(lines)) from None
 
 
-def load(ctx: Range, spec: ScenarioSpec, actor: str, source: str = "scenario") -> timeline.State:
+def load(ctx: Range, spec: ScenarioSpec, actor: Actor, source: str = "scenario") -> timeline.State:
     """Store the scenario for the event; refuses challenge slugs that are not loaded."""
     with ctx.store.write() as s:
         known = set(s.scalars(select(Challenge.slug)))
@@ -388,7 +389,7 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
                 body=p.briefing,
                 source="phase",
                 key=m.key,
-                created_by="timeline",
+                created_by=TIMELINE,
                 created_at=now,
                 translations=langs,
             )
@@ -404,7 +405,7 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
             body=inj.message,
             source="inject",
             key=m.key,
-            created_by="timeline",
+            created_by=TIMELINE,
             created_at=now,
             translations=langs,
         )
@@ -425,14 +426,14 @@ def _effects(s: Session, ctx: Range, m: timeline.Milestone, phases: dict, now: d
         one = teams.lookup(s, award.team)
         chosen = [one] if one is not None and not one.disabled else []
         if one is None:
-            audit(s, ctx, "timeline", "award.skipped", team=award.team, reason="no such team")
+            audit(s, ctx, TIMELINE, "award.skipped", team=award.team, reason="no such team")
     for team in chosen:
         s.add(
             Award(
                 team_id=team.id,
                 value=award.value,
                 reason=award.reason,
-                created_by="timeline",
+                created_by=TIMELINE,
                 created_at=now,
             )
         )

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import InvalidInput
 from range_control.services.audit import audit
 from range_control.services.event.event import bump_generation
@@ -18,7 +19,7 @@ from range_control.store.models import (
 )
 
 
-def add_award(ctx: Range, team_ref: int | str, value: int, reason: str, actor: str) -> AwardOut:
+def add_award(ctx: Range, team_ref: int | str, value: int, reason: str, actor: Actor) -> AwardOut:
     if not -1_000_000 <= value <= 1_000_000 or value == 0:
         raise InvalidInput("value: a non-zero whole number between -1000000 and 1000000")
     reason = reason.strip()

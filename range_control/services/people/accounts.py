@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from range_control.core.settings import secret
 from range_control.services.audit import audit
@@ -69,9 +70,9 @@ def view(a: Account, team: str | None) -> AccountOut:
     )
 
 
-def actor(a: AccountOut) -> str:
-    """How the audit log names a person (a machine token is named by what it is)."""
-    return f"{a.name} <{a.login}>"[:100]
+def actor(a: AccountOut) -> Actor:
+    """The person as an actor (acting for their team, if they have one)."""
+    return Actor.person(a.id, a.name, a.login, a.team_id)
 
 
 def _clean(value: str | None, field: str, most: int) -> str | None:
@@ -91,7 +92,7 @@ def add(
     ctx: Range,
     name: str,
     role: str,
-    actor_name: str,
+    actor: Actor,
     *,
     team: str | None = None,
     callsign: str | None = None,
@@ -99,7 +100,7 @@ def add(
 ) -> InvitedOut:
     """One person, with an invite link (shown once)."""
     with ctx.store.write() as s:
-        return _add(s, ctx, name, role, actor_name, team=team, callsign=callsign, email=email)
+        return _add(s, ctx, name, role, actor, team=team, callsign=callsign, email=email)
 
 
 def _add(
@@ -107,7 +108,7 @@ def _add(
     ctx: Range,
     name: str,
     role: str,
-    actor_name: str,
+    actor: Actor,
     *,
     team: str | None,
     callsign: str | None,
@@ -150,7 +151,7 @@ def _add(
     audit(
         s,
         ctx,
-        actor_name,
+        actor,
         "account.add",
         login=account.login,
         role=role,
@@ -188,17 +189,17 @@ def _new_invite(s: Session, ctx: Range, account_id: int) -> str:
     return token
 
 
-def reinvite(ctx: Range, login: str, actor_name: str) -> InvitedOut:
+def reinvite(ctx: Range, login: str, actor: Actor) -> InvitedOut:
     with ctx.store.write() as s:
         account = _find(s, login)
         token = _new_invite(s, ctx, account.id)
-        audit(s, ctx, actor_name, "account.invite", login=account.login)
+        audit(s, ctx, actor, "account.invite", login=account.login)
         return InvitedOut(
             account=view(account, _team_name(s, account)), token=token, link=invite_link(ctx, token)
         )
 
 
-def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
+def import_csv(ctx: Range, source: Path, actor: Actor) -> list[InvitedOut]:
     """A delegation sheet (team, country, name, callsign, email, role): all or nothing, each
     bad line named; missing teams are created (their tokens can be rotated to be shown)."""
     text = teams.read_csv_text(source, MAX_CSV_BYTES)
@@ -234,7 +235,7 @@ def import_csv(ctx: Range, source: Path, actor_name: str) -> list[InvitedOut]:
                         ctx,
                         row.get("name", ""),
                         row.get("role", ""),
-                        actor_name,
+                        actor,
                         team=team,
                         callsign=row.get("callsign"),
                         email=row.get("email"),
@@ -386,13 +387,13 @@ def enrol_totp(ctx: Range, account: AccountOut, key: str, code: str) -> AccountO
         return view(row, _team_name(s, row))
 
 
-def reset_totp(ctx: Range, login: str, actor_name: str) -> AccountOut:
+def reset_totp(ctx: Range, login: str, actor: Actor) -> AccountOut:
     """An organiser turns a person's second factor off (a lost phone): they enrol again."""
     with ctx.store.write() as s:
         row = _find(s, login)
         row.totp_sealed, row.totp_step = None, None
         s.execute(delete(WebSession).where(WebSession.account_id == row.id))
-        audit(s, ctx, actor_name, "account.totp_reset", login=row.login)
+        audit(s, ctx, actor, "account.totp_reset", login=row.login)
         return view(row, _team_name(s, row))
 
 
@@ -440,7 +441,7 @@ def list_accounts(ctx: Range, team_id: int | None = None) -> list[AccountOut]:
         return [view(a, t) for a, t in s.execute(q.order_by(Account.name))]
 
 
-def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> AccountOut:
+def set_disabled(ctx: Range, login: str, disabled: bool, actor: Actor) -> AccountOut:
     """Disable (its sessions end at once) or enable an account."""
     with ctx.store.write() as s:
         account = _find(s, login)
@@ -450,7 +451,7 @@ def set_disabled(ctx: Range, login: str, disabled: bool, actor_name: str) -> Acc
         audit(
             s,
             ctx,
-            actor_name,
+            actor,
             "account.disable" if disabled else "account.enable",
             login=account.login,
         )

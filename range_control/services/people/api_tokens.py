@@ -1,14 +1,14 @@
 """Who calls the organiser API: the shared organiser token, or a personal API token.
 
 A personal token is created by an organiser (console, CLI or API), has a name, a scope
-(``read``: GET routes only; ``grade``: those and the white cell's grades, for a grader's
-script; ``full``: every organiser route) and can be revoked at once. Both
-are *machine* actors: the audit log names them ``machine: organiser token`` and
-``machine: token <name>``, never a person. Only a token's SHA-256 is kept (tokens are 256
+(``core.permissions.Scope``: ``read`` looks, ``grade`` also sends the white cell's grades, for
+a grader's script; ``full`` may do all an organiser may) and can be revoked at once. Both are
+*machine* actors (``core.actors``), never a person. Only a token's SHA-256 is kept (tokens are 256
 random bits, so a plain digest is not guessable); the lookup is by that digest."""
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -18,52 +18,40 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from range_control.context import Range
+from range_control.core.actors import ORGANISER_TOKEN, Actor
 from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from range_control.core.permissions import Machine, Scope
+from range_control.core.settings import secret
 from range_control.services.audit import audit
 from range_control.services.people.teams import hash_token
-from range_control.services.play import gates
 from range_control.specs.api.people import ApiTokenOut, NewApiTokenOut
 from range_control.store.models import ApiToken
 
 PREFIX = "rco_"  # recognisable (secret scanners); team tokens are rct_
-SCOPES = ("read", "grade", "full")
-# What a ``grade`` token may change besides reading: the white cell's grades (a grader's
-# script), never the event, teams or publication.
-GRADING = frozenset({"api.admin_grade_task"})
-READ_METHODS = ("GET", "HEAD", "OPTIONS")
-MACHINE_ORGANISER = "machine: organiser token"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,59}")
 _TOUCH = timedelta(minutes=1)  # last_used_at is written at most once a minute per token
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling the organiser API: the audit log's actor and what they may do."""
+    """Who is calling the organiser API: the audit log's actor, and the credential the
+    permission table knows (``core.permissions``)."""
 
-    actor: str
-    scope: str  # read | grade | full
-
-    def may(self, method: str, endpoint: str | None = None) -> bool:
-        if self.scope == "full" or method.upper() in READ_METHODS:
-            return True
-        return self.scope == "grade" and endpoint in GRADING
-
-
-def machine_actor(name: str) -> str:
-    return f"machine: token {name}"[:100]
+    actor: Actor
+    holder: Scope | Machine
 
 
 def view(t: ApiToken) -> ApiTokenOut:
     return ApiTokenOut.model_validate(t)
 
 
-def create(ctx: Range, name: str, scope: str, actor: str) -> NewApiTokenOut:
+def create(ctx: Range, name: str, scope: str, actor: Actor) -> NewApiTokenOut:
     name = " ".join(name.split())
     if not _NAME.fullmatch(name):
         raise InvalidInput(
             "name: 1 to 60 letters, digits, spaces, '.', '_' or '-', not {name!r}", name=name[:60]
         )
-    if scope not in SCOPES:
+    if scope not in set(Scope):
         raise InvalidInput("scope: read, grade or full, not {scope!r}", scope=scope[:20])
     token = PREFIX + secrets.token_urlsafe(32)
     try:
@@ -72,7 +60,7 @@ def create(ctx: Range, name: str, scope: str, actor: str) -> NewApiTokenOut:
                 name=name,
                 token_hash=hash_token(token),
                 scope=scope,
-                created_by=actor[:100],
+                created_by=actor,
                 created_at=ctx.clock.now(),
             )
             s.add(row)
@@ -91,7 +79,7 @@ def list_tokens(ctx: Range) -> list[ApiTokenOut]:
         return [view(t) for t in s.scalars(select(ApiToken).order_by(ApiToken.id))]
 
 
-def revoke(ctx: Range, ref: str | int, actor: str) -> ApiTokenOut:
+def revoke(ctx: Range, ref: str | int, actor: Actor) -> ApiTokenOut:
     """Revoke by id (an int) or by name (else its id in digits); the next call is refused."""
     with ctx.store.write() as s:
         row = None
@@ -109,8 +97,8 @@ def revoke(ctx: Range, ref: str | int, actor: str) -> ApiTokenOut:
 
 def caller(ctx: Range, token: str) -> Caller:
     """The organiser token, else a personal token that is not revoked; else refused."""
-    if gates.is_organiser_token(ctx, token):
-        return Caller(MACHINE_ORGANISER, "full")
+    if is_organiser_token(ctx, token):
+        return Caller(ORGANISER_TOKEN, Machine.ORGANISER_TOKEN)
     if not token:
         raise Unauthorized("the organiser token is required")
     if token.startswith(PREFIX) and len(token) <= 100:
@@ -129,16 +117,13 @@ def caller(ctx: Range, token: str) -> Caller:
                     c.execute(
                         update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
                     )
-            return Caller(machine_actor(name), scope)
+            return Caller(Actor.token(token_id, name), Scope(scope))
     raise Forbidden("this route needs the organiser token or an organiser API token")
 
 
-def require(ctx: Range, token: str, method: str, endpoint: str | None = None) -> Caller:
-    who = caller(ctx, token)
-    if not who.may(method, endpoint):
-        raise Forbidden(
-            "this API token's scope ({scope}) does not allow {method} here",
-            scope=who.scope,
-            method=method,
-        )
-    return who
+def is_organiser_token(ctx: Range, token: str) -> bool:
+    """Constant-time comparison with the configured organiser token; empty never matches."""
+    expected = secret(ctx.settings.admin_token)
+    return bool(token) and hmac.compare_digest(
+        token.encode("utf-8", "surrogatepass"), expected.encode()
+    )

@@ -18,8 +18,7 @@ from sqlalchemy.engine import Connection
 from range_control.context import Range
 from range_control.core.errors import Unauthorized
 from range_control.core.settings import secret
-from range_control.services.people import accounts, teams
-from range_control.services.play import gates
+from range_control.services.people import accounts, api_tokens, teams
 from range_control.specs.api.people import AccountOut, TeamOut
 from range_control.store.models import Account, Team, WebSession
 
@@ -140,7 +139,7 @@ def open_team(ctx: Range, token: str) -> tuple[str, TeamOut]:
 
 
 def open_organiser(ctx: Range, token: str) -> str:
-    if not gates.is_organiser_token(ctx, token):
+    if not api_tokens.is_organiser_token(ctx, token):
         raise Unauthorized("that is not the organiser token")
     with ctx.store.write_conn() as c:
         return _open(

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from range_control.services.audit import audit
 from range_control.services.environments import team_access
@@ -41,11 +42,6 @@ def _view(t: Team) -> TeamOut:
 
 def _issued(t: Team, token: str) -> TeamTokenOut:
     return TeamTokenOut(team=_view(t), token=token)
-
-
-def machine_actor(team_name: str) -> str:
-    """How the audit log names a team's token (a machine, not a person)."""
-    return f"machine: token of team {team_name}"[:100]
 
 
 def hash_token(token: str) -> str:
@@ -82,7 +78,7 @@ def clean_country(country: str | None) -> str | None:
     return code
 
 
-def add_team(ctx: Range, name: str, country: str | None = None, actor: str = "cli") -> TeamTokenOut:
+def add_team(ctx: Range, name: str, country: str | None = None, *, actor: Actor) -> TeamTokenOut:
     name = clean_name(name)
     code = clean_country(country)
     token = new_token()
@@ -122,7 +118,7 @@ def read_csv_text(source: Path, most: int) -> str:
         ) from None
 
 
-def import_csv(ctx: Range, source: Path, actor: str = "cli") -> list[TeamTokenOut]:
+def import_csv(ctx: Range, source: Path, actor: Actor) -> list[TeamTokenOut]:
     """Read ``name,country`` rows (a header row is optional); all or nothing."""
     text = read_csv_text(source, MAX_TEAMS_CSV_BYTES)
     rows: list[tuple[str, str | None]] = []
@@ -211,7 +207,7 @@ def lookup(s: Session, ref: int | str) -> Team | None:
     return s.scalar(select(Team).where(Team.name == " ".join(ref.split())))
 
 
-def set_disabled(ctx: Range, ref: int | str, disabled: bool, actor: str) -> TeamOut:
+def set_disabled(ctx: Range, ref: int | str, disabled: bool, actor: Actor) -> TeamOut:
     with ctx.store.write() as s:
         team = find(s, ref)
         team.disabled = disabled
@@ -233,7 +229,7 @@ def _end_access(s: Session, team_id: int) -> None:
     team_access.revoke_all(s, team_id)
 
 
-def rotate_token(ctx: Range, ref: int | str, actor: str) -> TeamTokenOut:
+def rotate_token(ctx: Range, ref: int | str, actor: Actor) -> TeamTokenOut:
     token = new_token()
     with ctx.store.write() as s:
         team = find(s, ref)

@@ -1,4 +1,4 @@
-"""Who may act, and on what: the organiser token, and whether a challenge is open to a team.
+"""Whether a challenge is open to a team: its prerequisites.
 
 A challenge whose prerequisites the team has not all solved is *locked*: the team sees its
 name, category and value, and nothing else of it (description, attachments, hints, instance,
@@ -6,24 +6,13 @@ attempts), as in CTFd."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from range_control.context import Range
 from range_control.core.errors import Locked
-from range_control.core.settings import secret
 from range_control.store.models import Challenge, Solve
-
-
-def is_organiser_token(ctx: Range, token: str) -> bool:
-    """Constant-time comparison with the configured organiser token; empty never matches."""
-    expected = secret(ctx.settings.admin_token)
-    return bool(token) and hmac.compare_digest(
-        token.encode("utf-8", "surrogatepass"), expected.encode()
-    )
 
 
 def missing_prerequisites(c: Connection, team_id: int, prerequisites: Sequence[str]) -> list[str]:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor, ActorKind
 from range_control.core.errors import Conflict, InvalidInput, NotFound
 from range_control.services.audit import audit
 from range_control.services.event import scenario
@@ -21,7 +22,6 @@ from range_control.services.whitecell.submissions import submission_file
 from range_control.services.whitecell.tasks import (
     MAX_COMMENT,
     ROLES,
-    Grader,
     _cards,
     _latest,
     _submission_view,
@@ -230,7 +230,7 @@ def grade(
     slug: str,
     code: str,
     scores: Mapping[str, Any],
-    grader: Grader,
+    grader: Actor,
     moderate: bool = False,
 ) -> GradeCardOut:
     """A grader's card for the team's latest version. Its role: the first grade, the second
@@ -253,8 +253,8 @@ def grade(
             challenge_id=ch.id,
             submission_id=sub.id,
             role=role,
-            grader=grader.actor,
-            account_id=grader.account_id,
+            grader=grader.label,
+            account_id=_account_of(grader),
             scores=clean,
             created_at=now,
         )
@@ -263,14 +263,19 @@ def grade(
         detail = {"task": ch.slug, "code": code, "role": role, "total": _total(clean)}
         if published:
             was = _total(before.scores) if before.scores is not None else None
-            audit(s, ctx, grader.actor, "task.regrade", **detail, was=was)
+            audit(s, ctx, grader, "task.regrade", **detail, was=was)
             bump_generation(s, ctx)
         else:
-            audit(s, ctx, grader.actor, "task.grade", **detail)
+            audit(s, ctx, grader, "task.grade", **detail)
         return _card_view(card)
 
 
-def _role_for(task: TaskSpec, current: Mapping[str, Grade], grader: Grader, final: bool) -> str:
+def _account_of(grader: Actor) -> int | None:
+    """The grader's account (a person); None for a token, which is known by its name."""
+    return grader.id if grader.kind is ActorKind.PERSON else None
+
+
+def _role_for(task: TaskSpec, current: Mapping[str, Grade], grader: Actor, final: bool) -> str:
     if final:
         return "final"
     if "final" in current:
@@ -279,9 +284,10 @@ def _role_for(task: TaskSpec, current: Mapping[str, Grade], grader: Grader, fina
     def mine(card: Grade | None) -> bool:
         if card is None:
             return False
-        if grader.account_id is not None:
-            return card.account_id == grader.account_id
-        return card.account_id is None and card.grader == grader.actor
+        account = _account_of(grader)
+        if account is not None:
+            return card.account_id == account
+        return card.account_id is None and card.grader == grader.label
 
     first, second = current.get("first"), current.get("second")
     if first is None or mine(first):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.clock import iso
 from range_control.core.errors import Conflict
 from range_control.domain.scoring import GradeRec
@@ -37,7 +38,7 @@ from range_control.store.models import (
 )
 
 
-def publish(ctx: Range, slug: str, actor: str) -> TaskSummaryOut:
+def publish(ctx: Range, slug: str, actor: Actor) -> TaskSummaryOut:
     """Teams, the scoreboard and the CTFtime feed get the task's grades; refused while a
     submission has none (ungraded, awaiting its second grader, or to moderate)."""
     with ctx.store.write() as s:

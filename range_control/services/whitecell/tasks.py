@@ -64,14 +64,6 @@ class Upload:
     data: bytes
 
 
-@dataclass(frozen=True)
-class Grader:
-    """Who grades: the audit log's name for them, and their account (None: a token)."""
-
-    actor: str
-    account_id: int | None = None
-
-
 # --- reading a task -------------------------------------------------------------------------
 def task_of(ch: Challenge) -> TaskSpec | None:
     """The graded part of a challenge row (None: not a task)."""

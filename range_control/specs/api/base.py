@@ -1,8 +1,11 @@
-"""Request and response bodies of ``/api/v1``; the OpenAPI document is generated from these."""
+"""What every request and response body of ``/api/v1`` shares: the two kinds of model, the
+error, translations, who did something."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class Body(BaseModel):
@@ -37,3 +40,8 @@ Translations = dict[str, dict[str, str]]
 TRANSLATIONS = Field(
     default_factory=dict, description="the texts in other languages: {lang: {field: text}}"
 )
+
+
+# Who did something (an award, a token), as people read it: the actor's label. A use case may
+# hand the actor itself (``core.actors.Actor``), whose text is its label.
+ActorLabel = Annotated[str, BeforeValidator(str)]

@@ -72,7 +72,12 @@ class AnnouncementList(RootModel[list[AnnouncementOut]]):
 
 class AuditOut(View):
     id: int
-    actor: str
+    actor: str = Field(description="who, as people read it: a person's name and login, a token")
+    actor_kind: Literal["person", "team", "token", "organiser_token", "range"]
+    actor_id: int | None = Field(
+        description="the account, team or API token (none for the shared token or the range)"
+    )
+    team_id: int | None = Field(description="the team the actor acted for, if any")
     action: str
     detail: dict
     created_at: datetime

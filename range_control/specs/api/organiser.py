@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, RootModel, StrictBool, StrictInt
 
-from range_control.specs.api.base import VIEW, Body, View
+from range_control.specs.api.base import VIEW, ActorLabel, Body, View
 
 
 class AwardIn(Body):
@@ -23,7 +23,7 @@ class AwardOut(View):
     team_id: int
     value: int
     reason: str
-    created_by: str
+    created_by: ActorLabel
     created_at: datetime
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field, RootModel
 
-from range_control.specs.api.base import VIEW, Body, View
+from range_control.specs.api.base import VIEW, ActorLabel, Body, View
 
 
 # --- organiser ----------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class ApiTokenOut(View):
     id: int
     name: str
     scope: str = Field(description="read (GET only), grade (and grades) or full")
-    created_by: str
+    created_by: ActorLabel
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

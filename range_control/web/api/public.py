@@ -6,17 +6,17 @@ import copy
 import json
 
 from flask import Response, current_app, jsonify, request
-from spectree import Response as Doc
 
+from range_control.core.permissions import Permission
 from range_control.services.event import announcements, scenario
 from range_control.services.play import scoreboard
 from range_control.specs.api.event import AnnouncementList, EventOut
 from range_control.specs.api.play import CtftimeOut, LedgerOut, ScoreboardOut
-from range_control.web.api import ID, bp, ctx, ok, spec, whole
+from range_control.web.api import get, ok, spec
+from range_control.web.common import ID, ctx, whole
 
 
-@bp.get("/scoreboard")
-@spec.validate(resp=Doc(HTTP_200=ScoreboardOut), tags=["public"], skip_validation=True)
+@get("/scoreboard", Permission.PUBLIC, out=ScoreboardOut)
 def get_scoreboard():
     """Standings: position, team, country, score, solves, last solve. Supports If-None-Match."""
     snap = scoreboard.snapshot(ctx(), public=True)
@@ -27,15 +27,13 @@ def get_scoreboard():
     return Response(snap.body, mimetype="application/json", headers=headers)
 
 
-@bp.get(f"/scoreboard/teams/<{ID}:team_id>")
-@spec.validate(resp=Doc(HTTP_200=LedgerOut), tags=["public"], skip_validation=True)
+@get(f"/scoreboard/teams/<{ID}:team_id>", Permission.PUBLIC, out=LedgerOut)
 def get_team_ledger(team_id: int):
     """Why a team has its score: each solve, award and hint with the points it gives now."""
     return ok(LedgerOut, scoreboard.ledger(ctx(), team_id, public=True))
 
 
-@bp.get("/scoreboard/ctftime")
-@spec.validate(resp=Doc(HTTP_200=CtftimeOut), tags=["public"], skip_validation=True)
+@get("/scoreboard/ctftime", Permission.PUBLIC, out=CtftimeOut)
 def get_ctftime():
     """CTFtime's scoreboard feed format: every team has ``taskStats`` with keys among
     ``tasks``; names outside ASCII are written as ``\\uXXXX``, as CTFtime asks."""
@@ -44,22 +42,20 @@ def get_ctftime():
     return Response(body, mimetype="application/json")
 
 
-@bp.get("/event")
-@spec.validate(resp=Doc(HTTP_200=EventOut), tags=["public"], skip_validation=True)
+@get("/event", Permission.PUBLIC, out=EventOut)
 def get_event():
     """State, current phase and its end, next transition and server time (for countdowns)."""
     return ok(EventOut, scenario.overview(ctx()))
 
 
-@bp.get("/announcements")
-@spec.validate(resp=Doc(HTTP_200=AnnouncementList), tags=["public"], skip_validation=True)
+@get("/announcements", Permission.PUBLIC, out=AnnouncementList)
 def get_announcements():
     """Injects, phase briefings and organiser messages, newest first."""
     limit = whole(request.args.get("limit"), "limit", 1, 200, default=50)
     return ok(AnnouncementList, announcements.recent(ctx(), limit))
 
 
-@bp.get("/openapi.json")
+@get("/openapi.json", Permission.PUBLIC, documented=False)
 def openapi():
     """This API's OpenAPI document, generated from the pydantic models."""
     return jsonify(document())

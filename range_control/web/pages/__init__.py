@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 
+from range_control.core.permissions import Permission, Place, allows
 from range_control.web import filters, i18n, sessions
-from range_control.web.pages import common, console, portal, public, sso
+from range_control.web.pages import console, portal, public, sso
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -36,9 +37,15 @@ def init_app(app: Flask) -> None:
     filters.install(app)
     i18n.install(app)
     sessions.install(app)
-    app.extensions["html_error"] = common.html_error
-    app.before_request_funcs.setdefault(None, []).insert(0, portal.upload_limit)
+    app.jinja_env.globals["may"] = may
+    app.before_request_funcs.setdefault(None, []).insert(0, portal.challenges.upload_limit)
     app.after_request(_security_headers)
+
+
+def may(permission: str) -> bool:
+    """In a template: may this page's caller do what ``permission`` covers (a button shown)?"""
+    place = Place.CONSOLE if request.blueprint == "console" else Place.PORTAL
+    return allows(g.get("holder"), Permission(permission), place)
 
 
 def _security_headers(resp: Response) -> Response:

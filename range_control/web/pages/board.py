@@ -11,8 +11,8 @@ from typing import Any
 
 from range_control.context import Range
 from range_control.core.clock import iso
-from range_control.services.event import event as events
 from range_control.services.event import announcements, scenario
+from range_control.services.event import event as events
 from range_control.services.play import scoreboard
 from range_control.specs.api.event import AnnouncementOut
 from range_control.web.pages.chart import chart_svg

@@ -16,7 +16,8 @@ from range_control.core import metrics
 from range_control.core.errors import ServiceError, Unauthorized
 from range_control.core.languages import N_
 from range_control.services.people import accounts, sessions
-from range_control.web.i18n import gettext, label, message
+from range_control.web.errors import html_error
+from range_control.web.i18n import gettext, message
 from range_control.web.sessions import LoginLimiter
 
 SID = "sid"  # the only session key: the secret of a server-side session (services.sessions)
@@ -35,12 +36,6 @@ def too_many(template: str, wait: int, **context: object) -> tuple[str, int]:
     metrics.RATE_LIMITED.labels("login").inc()
     flash(gettext("Too many failed logins: try again in %(wait)d s.", wait=wait), "error")
     return render_template(template, **context), 429
-
-
-def html_error(status: int, code: str, message: str) -> Response:
-    """The error page: the error's code as a word in the reader's language, and the message."""
-    body = render_template("error.html", status=status, title=label(code), message=message)
-    return Response(body, status=status, mimetype="text/html")
 
 
 def local_path(target: str | None, prefix: str = "/", limit: int = 2000) -> str | None:
@@ -110,7 +105,7 @@ _NOT_A_PERSON = {
 }
 
 
-def _not_a_person(place: str) -> Response:
+def not_a_person(place: str) -> Response:
     return html_error(403, "forbidden", gettext(_NOT_A_PERSON[place]))
 
 
@@ -119,7 +114,7 @@ def second_factor_page(account: Any, place: str) -> Response:
     shows turns the factor on (the key travels in the form, never in a cookie or a log).
     ``account`` None: a token's session, which has none (403)."""
     if account is None:
-        return _not_a_person(place)
+        return not_a_person(place)
     key = accounts.new_totp_key()
     if request.method == "POST" and not account.totp:
         given = request.form.get("key", "")[:64]
@@ -147,7 +142,7 @@ def second_factor_page(account: Any, place: str) -> Response:
 def end_session_action(account: Any, place: str) -> Response:
     """One of the person's own sessions ends (another browser, a lost laptop)."""
     if account is None:
-        return _not_a_person(place)
+        return not_a_person(place)
     if sessions.end_session(ctx(), account.id, request.form.get("handle", "")[:16]):
         flash(gettext("Session ended."), "ok")
     else:

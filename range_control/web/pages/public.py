@@ -16,7 +16,7 @@ from range_control.core.languages import languages
 from range_control.services.event import announcements
 from range_control.services.people import accounts
 from range_control.services.play import scoreboard
-from range_control.web.api import ID
+from range_control.web.common import ID, public
 from range_control.web.i18n import COOKIE, current_language, gettext, message
 from range_control.web.pages.board import BoardView, board_view
 from range_control.web.pages.common import ctx, local_path
@@ -70,6 +70,7 @@ def _board(view: BoardView) -> _Body:
 
 
 @bp.get("/")
+@public
 def scoreboard_page() -> Response:
     view = board_view(ctx())
     board = _board(view)
@@ -89,12 +90,14 @@ def scoreboard_page() -> Response:
 
 
 @bp.get("/board")
+@public
 def board_fragment() -> Response:
     """The live part of the page; 304 when nothing shown has changed."""
     return _send(_board(board_view(ctx())))
 
 
 @bp.get(f"/teams/<{ID}:team_id>")
+@public
 def ledger_page(team_id: int) -> str:
     """Why this score: every entry with the points it gives now and the rule behind them."""
     ledger = scoreboard.ledger(ctx(), team_id, public=True)
@@ -102,6 +105,7 @@ def ledger_page(team_id: int) -> str:
 
 
 @bp.get("/language/<code>")
+@public
 def choose_language(code: str) -> Response:
     """The chooser: remember the language for a year, back to the page the reader was on."""
     if code not in languages():
@@ -114,6 +118,7 @@ def choose_language(code: str) -> Response:
 
 
 @bp.get("/announcements")
+@public
 def announcements_page() -> str:
     return render_template(
         "announcements.html",
@@ -124,6 +129,7 @@ def announcements_page() -> str:
 
 # --- a person's invite: set a password ------------------------------------------------------
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
 def invite_page(token: str) -> Response:
     """Whose invite it is and a password form; once used or expired, why not (the same page,
     no session needed). The link is never cached and sends no Referer."""

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from range_control.core.errors import Unauthorized
 from range_control.core.settings import Settings, secret
 from range_control.services.people import accounts, sessions, sso
+from range_control.web.common import sign_in
 from range_control.web.i18n import gettext, message
 from range_control.web.pages.common import begin_session, ctx, html_error
 
@@ -66,6 +67,7 @@ def _unreachable() -> Response:
 
 
 @bp.get("/login/oidc")
+@sign_in
 def start() -> Response:
     client = _client()
     if client is None:
@@ -78,6 +80,7 @@ def start() -> Response:
 
 
 @bp.get("/login/oidc/callback")
+@sign_in
 def callback() -> Response:
     client = _client()
     if client is None:

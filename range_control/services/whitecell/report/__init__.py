@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import ActorKind
 from range_control.core.clock import iso
 from range_control.core.errors import NotFound
 from range_control.services.event import scenario
@@ -67,9 +68,6 @@ CONTROL = (
     "event.stop",
     "scenario.load",
 )
-_TEAM_ACTOR = re.compile(r"^team:(\d+)$")
-# Actors that are programs, not people (an anonymised report keeps their names).
-_MACHINES = frozenset({"cli", "demo", "scheduler", "test", "check", "worker"})
 
 
 @dataclass
@@ -222,12 +220,7 @@ class _Facts:
         )
         f.audit = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
         f.grades = published_totals(s)
-        f.actors = {accounts.actor(accounts.view(a, None)): a.id for a in f.people.values()}
-        f.organiser_actions = [
-            {"at": iso(a.created_at), "actor": a.actor, "action": a.action, "detail": a.detail}
-            for a in f.audit
-            if not _TEAM_ACTOR.match(a.actor)
-        ]
+        f.organiser_actions = [_action(a) for a in f.audit if not _team_instance_action(a)]
         return f
 
     started_at: datetime | None
@@ -244,7 +237,6 @@ class _Facts:
     announcements: list[Any]
     audit: list[AuditLog]
     grades: dict[tuple[int, int], dict[str, Any]]
-    actors: dict[str, int]
     organiser_actions: list[dict[str, Any]]
 
     def slug(self, challenge_id: int) -> str:
@@ -256,12 +248,23 @@ class _Facts:
         return a.name if a is not None else None
 
 
+def _team_instance_action(a: AuditLog) -> bool:
+    """A team's own instance action: part of its timeline, not the organisers' actions."""
+    return a.team_id is not None and a.action.startswith("instance.")
+
+
+def _action(a: AuditLog) -> dict[str, Any]:
+    return {
+        "at": iso(a.created_at),
+        "actor": a.actor.label,
+        "actor_kind": a.actor.kind.value,
+        "action": a.action,
+        "detail": a.detail,
+    }
+
+
 def _timeline(phases: list[Any], f: _Facts) -> dict[str, Any]:
-    control = [
-        {"at": iso(a.created_at), "action": a.action, "actor": a.actor, "detail": a.detail}
-        for a in f.audit
-        if a.action in CONTROL
-    ]
+    control = [_action(a) for a in f.audit if a.action in CONTROL]
     injects = [
         {"at": iso(at), "title": title, "source": source}
         for title, source, at in f.announcements
@@ -439,9 +442,8 @@ def _events_of(f: _Facts, tid: int) -> Iterator[dict[str, Any]]:
                 "account": u.account_id,
             }
     for a in f.audit:
-        m = _TEAM_ACTOR.match(a.actor)
-        if m and int(m.group(1)) == tid and a.action.startswith("instance."):
-            account = f.actors.get(a.detail.get("by"))
+        if _team_instance_action(a) and a.team_id == tid:
+            account = a.actor.id if a.actor.kind is ActorKind.PERSON else None
             yield {
                 "at": iso(a.created_at),
                 "kind": a.action.replace(".", "_"),
@@ -516,7 +518,7 @@ def _anonymise(doc: dict[str, Any], f: _Facts, rows: list[Any]) -> dict[str, Any
     staff: dict[str, str] = {}
     for a in [*doc["organiser_actions"], *doc["timeline"]["control"]]:  # people who acted
         actor = a["actor"]
-        if not actor.startswith("machine:") and actor not in _MACHINES and actor not in names:
+        if a["actor_kind"] == ActorKind.PERSON and actor not in names:
             staff.setdefault(actor, f"Staff {len(staff) + 1}")
     names.update(staff)
     pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
