@@ -42,11 +42,13 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.settings import Settings
 from range_control.services.people.teams import hash_token
 from range_control.store import migrate
 from range_control.store.models import Challenge, Event, Flag, Solve, Team
 
+BENCH = Actor.range("bench")
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "lua"
 
@@ -156,7 +158,7 @@ def seed(
             ],
         )
         s.execute(Event.__table__.delete())
-    start(ctx, "bench")
+    start(ctx, BENCH)
     return tokens, slugs, flags
 
 

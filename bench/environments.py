@@ -42,6 +42,7 @@ import yaml
 from docker.types import LogConfig
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.settings import Settings
 from range_control.orchestrator import images
 from range_control.orchestrator.backend import EVENT, MANAGED
@@ -54,6 +55,7 @@ from range_control.services.environments.run import EnvironmentReconciler
 from range_control.services.people import teams
 from range_control.store import migrate
 
+BENCH = Actor.range("bench")
 HEALTH_INTERVAL = 10.0  # the product's default (RANGE_HEALTH_INTERVAL)
 HEALTH = ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
 
@@ -223,9 +225,9 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
     migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", challenges_n)
     result = lint([tmp / "pack"])
-    sync(ctx, result.challenges)
+    sync(ctx, result.challenges, actor=BENCH)
     for t in range(teams_n):
-        teams.add_team(ctx, f"Team {t:03d}", "NL")
+        teams.add_team(ctx, f"Team {t:03d}", "NL", actor=BENCH)
     if engine == "swarm":
         lab = Lab(host)
         backend = SwarmBackend(lab.client(1), registry=REGISTRY, health_interval=HEALTH_INTERVAL)
@@ -247,7 +249,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
     rec = EnvironmentReconciler(ctx, backend, pool=pool)
     try:
         t0 = time.perf_counter()
-        instances.up(ctx, Selection(), "bench")
+        instances.up(ctx, Selection(), BENCH)
         report = rec.run_once()
         created = time.perf_counter() - t0
         assert not report.failed, report.failed
@@ -270,7 +272,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
         for st in report.observed.values():
             per_node[st.node or "engine"] = per_node.get(st.node or "engine", 0) + 1
     finally:
-        instances.down(ctx, Selection(), "bench")
+        instances.down(ctx, Selection(), BENCH)
         backend.sweep(event)
         ctx.store.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -381,9 +383,9 @@ def main() -> None:
     migrate.upgrade(ctx.store.engine)
     pack(tmp / "pack", args.challenges)
     result = lint([tmp / "pack"])
-    sync(ctx, result.challenges)
+    sync(ctx, result.challenges, actor=BENCH)
     for t in range(args.teams):
-        teams.add_team(ctx, f"Team {t:03d}", "NL")
+        teams.add_team(ctx, f"Team {t:03d}", "NL", actor=BENCH)
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
     # Images first (not timed): the same for both.
     from range_control.orchestrator.backend import ServiceRun
@@ -407,7 +409,7 @@ def main() -> None:
 
         def run_ours() -> tuple[float, float]:
             t0 = time.perf_counter()
-            instances.up(ctx, Selection(), "bench")
+            instances.up(ctx, Selection(), BENCH)
             report = EnvironmentReconciler(ctx, backend, pool=args.pool).run_once()
             took = time.perf_counter() - t0
             assert not report.failed, report.failed
@@ -419,7 +421,7 @@ def main() -> None:
         if args.ours_first:
             ours, ours_healthy = run_ours()
             idle = idle_memory_mb(client, event)
-            instances.down(ctx, Selection(), "bench")
+            instances.down(ctx, Selection(), BENCH)
             sweep(client, event)
             raw, raw_healthy = run_raw()
         else:

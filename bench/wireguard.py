@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
+from range_control.core.actors import Actor  # noqa: E402
 from range_control.orchestrator import images  # noqa: E402
 from range_control.orchestrator.backend import jumpbox_name, network_name  # noqa: E402
 from range_control.services.environments import instances, team_access  # noqa: E402
@@ -38,6 +39,8 @@ from tests.test_wireguard import (  # noqa: E402
     wait_gateways,
     wg_range,
 )
+
+BENCH = Actor.range("bench")
 
 # Run where measured (python3 is on the jumpbox and on the client): one stream, then pings.
 PROBE = r"""
@@ -85,8 +88,8 @@ def main() -> None:
         event = env.ctx.event_slug
         team_id, _ = env.team("Alpha", "NL")
         web_challenge(env, "web")
-        instances.up(env.ctx, Selection(), "bench")
-        device = team_access.add_peer(env.ctx, team_id, "bench", "bench")
+        instances.up(env.ctx, Selection(), BENCH)
+        device = team_access.add_peer(env.ctx, team_id, "bench", BENCH)
         wait_gateways(env, rec, client, [team_id], {"web"})
         image = client_image(client, rec.backend, tmp)
         member = laptop(client, image, lan, event, "bench")

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.clock import FixedClock
 from range_control.core.settings import Settings
 from range_control.services.catalog.lint import lint
@@ -36,6 +37,7 @@ from range_control.store import migrate
 from range_control.web import create_app
 
 ADMIN = "test-organiser-token-0123456789"
+TEST = Actor.range("test")  # who acts when a test calls a use case itself
 FLAG_SECRET = "test-flag-secret"
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 _counter = itertools.count()
@@ -130,7 +132,7 @@ class Env:
         return jumpbox_password(FLAG_SECRET, self.ctx.event_slug, team_id, token_hash)
 
     def team(self, name: str = "Netherlands", country: str = "NL") -> tuple[int, dict[str, str]]:
-        nt = teams.add_team(self.ctx, name, country, actor="test")
+        nt = teams.add_team(self.ctx, name, country, actor=TEST)
         return nt.team.id, {"Authorization": f"Bearer {nt.token}"}
 
     def challenge(self, slug: str, **spec: object) -> None:
@@ -144,10 +146,10 @@ class Env:
         (d / "challenge.yml").write_text(yaml.safe_dump(data))
         result = lint([self.tmp / "pack"])
         assert result.ok, [str(p) for p in result.problems]
-        sync(self.ctx, result.challenges, actor="test")
+        sync(self.ctx, result.challenges, actor=TEST)
 
     def start(self) -> None:
-        controls.start(self.ctx, "test")
+        controls.start(self.ctx, TEST)
 
     def attempt(self, headers: dict[str, str], slug: str, flag: str):
         return self.client.post(

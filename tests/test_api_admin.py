@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.conftest import Env
+from tests.conftest import TEST, Env
 
 
 def test_teams_add_list_disable_rotate(env: Env) -> None:
@@ -214,7 +214,7 @@ def test_port_pool_skips_ports_another_process_listens_on(database_url: str, tmp
         try:
             e.team("Alpha", "NL")
             e.challenge("web", environment={"services": [{"name": "box", "image": "x"}]})
-            instances.up(e.ctx, instances.Selection(), "test")
+            instances.up(e.ctx, instances.Selection(), TEST)
             desired, _ = desired_state(e.ctx)
             assert [jb.port for jb in desired.jumpboxes.values()] == [port + 1]
         finally:

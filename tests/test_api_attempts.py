@@ -11,7 +11,7 @@ import pytest
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.services.event import controls, event
-from tests.conftest import FLAG_SECRET, T0, Env, make_env
+from tests.conftest import FLAG_SECRET, T0, TEST, Env, make_env
 
 
 def test_right_wrong_and_already_solved_are_all_recorded(env: Env) -> None:
@@ -59,7 +59,7 @@ def test_check_order_exists_visible_running_prerequisites(env: Env) -> None:
     assert "first" in r.json["error"]["message"]
     assert env.attempt(team, "first", "ICE{first}").json["status"] == "correct"
     assert env.attempt(team, "second", "ICE{second}").json["status"] == "correct"
-    controls.end(env.ctx, "test")
+    controls.end(env.ctx, TEST)
     r = env.attempt(team, "first", "ICE{first}")
     assert r.status_code == 403 and r.json["error"]["code"] == "event_not_running"
 
@@ -67,7 +67,7 @@ def test_check_order_exists_visible_running_prerequisites(env: Env) -> None:
 def test_event_past_its_end_time_refuses_flags(env: Env) -> None:
     env.challenge("c")
     _, team = env.team()
-    event.configure(env.ctx, "test", ends_at=T0 + timedelta(hours=1))
+    event.configure(env.ctx, TEST, ends_at=T0 + timedelta(hours=1))
     env.start()
     assert env.attempt(team, "c", "nope").status_code == 200
     env.clock.advance(hours=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from range_control.services.event import event
-from tests.conftest import T0, Env
+from tests.conftest import T0, TEST, Env
 
 DYNAMIC = {"type": "dynamic", "extra": {"initial": 500, "decay": 10, "minimum": 100}}
 
@@ -41,7 +41,7 @@ def test_scoreboard_shape_and_retroactive_decay(env: Env) -> None:
 
 def test_points_fixed_at_solve_mode(env: Env) -> None:
     env.challenge("beacon", **DYNAMIC)
-    event.configure(env.ctx, "test", points_fixed_at_solve=True)
+    event.configure(env.ctx, TEST, points_fixed_at_solve=True)
     teams = [env.team(n, "NL")[1] for n in ("Alpha", "Bravo", "Charlie")]
     env.start()
     for t in teams:
@@ -77,7 +77,7 @@ def test_tie_break_on_time_reached(env: Env) -> None:
 
 def test_freeze_public_board_ignores_later_solves_and_decay(env: Env) -> None:
     env.challenge("beacon", **DYNAMIC)
-    event.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
+    event.configure(env.ctx, TEST, freeze_at=T0 + timedelta(minutes=10))
     _, a = env.team("Alpha", "NL")
     _, b = env.team("Bravo", "NO")
     env.start()
@@ -143,7 +143,7 @@ def test_hints_cost_once_and_content_only_after_unlock(env: Env) -> None:
 
 def test_awards_first_blood_and_public_ledger(env: Env) -> None:
     env.challenge("c", value=100)
-    event.configure(env.ctx, "test", first_blood_bonus=25)
+    event.configure(env.ctx, TEST, first_blood_bonus=25)
     a_id, a = env.team("Alpha", "NL")
     _, b = env.team("Bravo", "NO")
     env.start()

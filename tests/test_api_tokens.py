@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from range_control.core.actors import Actor
 from range_control.services.event import controls
 from range_control.store.models import ApiToken, AuditLog, HintUnlock
-from tests.conftest import Env, migrated_sqlite
+from tests.conftest import TEST, Env, migrated_sqlite
 from tests.test_accounts import person, sign_in
 from tests.test_cli import run
 from tests.test_web import csrf
@@ -97,7 +98,7 @@ def test_members_hint_unlocks_and_instance_actions_are_theirs(env: Env) -> None:
     env.challenge(
         "web", environment={"services": [{"name": "box", "image": "range/base:bookworm"}]}
     )
-    controls.start(env.ctx, "test")
+    controls.start(env.ctx, TEST)
     person(env, "Mark Member", "member", team="Alpha", callsign="MARK")
     person(env, "Nora Member", "member", team="Alpha", callsign="NORA")
     mark, _ = sign_in(env, "mark", "portal")
@@ -110,13 +111,16 @@ def test_members_hint_unlocks_and_instance_actions_are_theirs(env: Env) -> None:
         entry = s.scalars(select(AuditLog).where(AuditLog.action == "instance.start")).one()
         mark_id = s.execute(select(HintUnlock.account_id)).scalar_one()
     assert unlock.team_id == a_id and unlock.account_id == mark_id is not None
-    assert entry.actor == f"team:{a_id}" and entry.detail["by"] == "Mark Member <mark>"
+    # Who did it is the member (a typed actor: their account), acting for the team.
+    assert entry.actor == Actor.person(mark_id, "Mark Member", "mark", a_id)
     # The team's token is a machine.
     env.client.post("/api/v1/challenges/web/instance/extend", headers=a)
     env.client.delete("/api/v1/challenges/web/instance", headers=a)
     with env.ctx.store.read() as s:
         stop = s.scalars(select(AuditLog).where(AuditLog.action == "instance.stop")).one()
-    assert stop.detail["by"] == "machine: token of team Alpha"
+    assert stop.actor == Actor.team(a_id, "Alpha") and stop.actor.label == (
+        "machine: token of team Alpha"
+    )
     # The console filters attempts by person.
     nora, _ = sign_in(env, "nora", "portal")
     for who, flag in ((mark, "ICE{mark-guess}"), (nora, "ICE{nora-guess}")):

@@ -27,7 +27,7 @@ from range_control.services.environments.desired import desired_state
 from range_control.services.event import controls
 from range_control.services.people import teams
 from range_control.web import create_app
-from tests.conftest import ADMIN, FLAG_SECRET, migrated_sqlite
+from tests.conftest import ADMIN, FLAG_SECRET, TEST, migrated_sqlite
 
 ARTIFACTS = Path(
     os.environ.get("RANGE_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
@@ -112,10 +112,10 @@ def live(tmp_path: Path) -> Iterator[Live]:
         )
         sync(ctx, lint([pack]).challenges)
         tokens = {
-            name: teams.add_team(ctx, name, cc, actor="test").token
+            name: teams.add_team(ctx, name, cc, actor=TEST).token
             for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))
         }
-        controls.start(ctx, "test")
+        controls.start(ctx, TEST)
         return tokens
 
     with live_range(tmp_path, "browser", prepare) as served:
@@ -219,7 +219,7 @@ def test_organiser_pause_shows_in_the_portal_and_refuses_flags(
 
 
 def test_a_team_cannot_open_another_teams_instance(browser: Browser, live: Live) -> None:
-    instances.up(live.ctx, instances.Selection(challenge="beacon"), "test")
+    instances.up(live.ctx, instances.Selection(challenge="beacon"), TEST)
     desired_state(live.ctx)  # ports, no engine
     ids = {t.name: t.id for t in teams.list_teams(live.ctx)}
     pw = {n: instances.team_jumpbox(live.ctx, i).password for n, i in ids.items()}
@@ -241,7 +241,7 @@ def test_the_scoreboard_reads_without_javascript_and_on_a_phone(
     browser: Browser, live: Live
 ) -> None:
     # A delegation's name may be one long word: it must not widen the page on a phone.
-    teams.add_team(live.ctx, "Reserveoffiziersgesellschaftsdelegation1", "DE", actor="test")
+    teams.add_team(live.ctx, "Reserveoffiziersgesellschaftsdelegation1", "DE", actor=TEST)
     bctx = browser.new_context(
         java_script_enabled=False, viewport={"width": 390, "height": 844}, bypass_csp=True
     )

@@ -20,6 +20,7 @@ from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.event import controls
 from range_control.services.people import accounts
+from tests.conftest import TEST
 from tests.test_browser import Live, _challenge, audit, live_range
 
 PASSWORD = "correct horse battery staple"
@@ -41,9 +42,9 @@ def people(tmp_path: Path):
             ",,Wanda White,WANDA,,observer\n"
             ",,Olga Org,OLGA,,organiser\n"
         )
-        for inv in accounts.import_csv(ctx, sheet, "test"):
+        for inv in accounts.import_csv(ctx, sheet, TEST):
             links[inv.account.login] = "/invite/" + inv.token
-        controls.start(ctx, "test")
+        controls.start(ctx, TEST)
         return {}
 
     with live_range(tmp_path, "people", prepare) as served:

@@ -16,7 +16,7 @@ from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
 from range_control.services.people import teams
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, TEST
 from tests.test_browser import Live, _challenge, audit, live_range, shot
 
 FR_CONVOY = {
@@ -68,11 +68,11 @@ def live(tmp_path: Path) -> Iterator[Live]:
         _challenge(pack, "plain", name="Plain Text", description="Only in English.")
         sync(ctx, lint([pack]).challenges)
         tokens = {
-            name: teams.add_team(ctx, name, cc, actor="test").token
+            name: teams.add_team(ctx, name, cc, actor=TEST).token
             for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))
         }
-        scenario.load(ctx, scenario.parse(SCENARIO), "test")
-        controls.start(ctx, "test")
+        scenario.load(ctx, scenario.parse(SCENARIO), TEST)
+        controls.start(ctx, TEST)
         scenario.apply(ctx)
         return tokens
 

@@ -19,6 +19,7 @@ from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.event import controls
 from range_control.services.people import accounts, teams
+from tests.conftest import TEST
 from tests.test_browser import Live, _challenge, audit, live_range, team_login
 
 PASSWORD = "correct horse battery staple"
@@ -57,7 +58,7 @@ def white_cell(tmp_path: Path):
         )
         sync(ctx, lint([pack]).challenges)
         tokens = {
-            n: teams.add_team(ctx, n, cc, actor="test").token
+            n: teams.add_team(ctx, n, cc, actor=TEST).token
             for n, cc in (("Estonia", "EE"), ("Latvia", "LV"))
         }
         for name, role, login in (
@@ -65,9 +66,9 @@ def white_cell(tmp_path: Path):
             ("Hugo Grader", "grader", "HUGO"),
             ("Olga Org", "organiser", "OLGA"),
         ):
-            invited = accounts.add(ctx, name, role, "test", callsign=login)
+            invited = accounts.add(ctx, name, role, TEST, callsign=login)
             accounts.accept_invite(ctx, invited.token, PASSWORD)
-        controls.start(ctx, "test")
+        controls.start(ctx, TEST)
         return tokens
 
     with live_range(tmp_path, "whitecell", prepare) as served:

@@ -14,7 +14,7 @@ from range_control.services.catalog.lint import lint
 from range_control.services.catalog.releases import released_state
 from range_control.services.catalog.sync import SyncReport, known_in, sync
 from range_control.services.event import scenario
-from tests.conftest import Env
+from tests.conftest import TEST, Env
 from tests.test_cli import run
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "ctfcli"
@@ -24,7 +24,7 @@ def load(env: Env, *dirs: str) -> SyncReport:
     """Sync the given corpus directories, resolving prerequisites against the database."""
     result = lint([CORPUS / d for d in dirs], known=known_in(env.ctx))
     assert result.ok, [str(p) for p in result.problems]
-    return sync(env.ctx, result.challenges, actor="test")
+    return sync(env.ctx, result.challenges, actor=TEST)
 
 
 def test_one_at_a_time_with_prerequisites_by_name_and_id(env: Env) -> None:

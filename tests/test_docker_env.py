@@ -39,6 +39,7 @@ from range_control.store.models import Instance, PortAllocation
 from tests.conftest import (
     BUSYBOX,
     FLAG_SECRET,
+    TEST,
     Env,
     jumpbox_ssh,
     make_env,
@@ -121,7 +122,7 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    assert instances.up(env.ctx, Selection(), "test") == 2
+    assert instances.up(env.ctx, Selection(), TEST) == 2
     report = rec.run_once()
     assert report.failed == {} and report.jumpbox_errors == {}
     a, b = name_of(env, a_id), name_of(env, b_id)
@@ -222,7 +223,7 @@ def test_reconciler_converges_idempotently(live, client: docker.DockerClient) ->
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     rec.run_once()
     again = rec.run_once()
     assert again.created == [] and again.removed == [] and again.restarted == []
@@ -248,13 +249,13 @@ def test_reconciler_converges_idempotently(live, client: docker.DockerClient) ->
     rows = {r.team: r for r in instances.status(env.ctx)}
     assert rows["Alpha"].state == "running" and rows["Bravo"].restarts == 1
     # One team down: its containers, flag volumes and network go; the other team is untouched.
-    instances.down(env.ctx, Selection(team="Alpha"), "test")
+    instances.down(env.ctx, Selection(team="Alpha"), TEST)
     rec.run_once()
     names = {c["Names"][0].lstrip("/") for c in client.api.containers(all=True)}
     assert name_of(env, a_id) not in names and name_of(env, b_id) in names
     assert network_name(env.ctx.event_slug, a_id) not in {n["Name"] for n in client.api.networks()}
     # Everything down: nothing of the event is left on the engine.
-    instances.down(env.ctx, Selection(), "test")
+    instances.down(env.ctx, Selection(), TEST)
     rec.run_once()
     flt = {"label": [f"{MANAGED}=1", f"{EVENT}={env.ctx.event_slug}"]}
     assert client.api.containers(all=True, filters=flt) == []
@@ -282,7 +283,7 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:
         "FROM range/base:bookworm\nRUN exit 3\n"
     )
     sync(env.ctx, lint([env.tmp / "pack"]).challenges)
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     report = rec.run_once()
     errors = sorted(report.failed.values())
     assert re.search(
@@ -307,7 +308,7 @@ def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.Doc
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     assert rec.run_once().jumpbox_errors == {}
     event = env.ctx.event_slug
     port_a = int(
@@ -339,7 +340,7 @@ def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerCl
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "pub", exposure="published")
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     assert rec.run_once().failed == {}
     binding = client.api.inspect_container(name_of(env, a_id, "pub"))["HostConfig"]["PortBindings"][
         "8080/tcp"
@@ -363,7 +364,7 @@ def test_expired_instances_are_removed(live, client: docker.DockerClient) -> Non
     env, rec = live
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env)
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     rec.run_once()
     with env.ctx.store.write() as s:
         s.execute(update(Instance).values(expires_at=env.clock.now() + timedelta(minutes=5)))

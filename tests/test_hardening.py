@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from range_control.services.event import controls, scenario
 from range_control.store.models import Attempt, Instance
-from tests.conftest import Env, make_env, migrated_sqlite
+from tests.conftest import TEST, Env, make_env, migrated_sqlite
 from tests.test_web import console, csrf, login, post, token_of
 
 LIVE = {"services": [{"name": "box", "image": "range/base:bookworm"}]}
@@ -53,7 +53,7 @@ def test_environments_off_offers_no_live_challenge(database_url: str, tmp_path: 
             "start": "manual",
             "phases": [{"id": "p", "title": "P", "duration": "1h", "challenges": ["web"]}],
         }
-        scenario.load(e.ctx, scenario.parse(data), "test")
+        scenario.load(e.ctx, scenario.parse(data), TEST)
         scenario.apply(e.ctx)
         with e.ctx.store.read() as s:
             assert list(s.scalars(select(Instance))) == []
@@ -434,8 +434,8 @@ def test_a_scenario_award_names_a_team_exactly(env: Env) -> None:
             }
         ],
     }
-    scenario.load(env.ctx, scenario.parse(yaml.safe_load(json.dumps(data))), "test")
-    controls.start(env.ctx, "test")
+    scenario.load(env.ctx, scenario.parse(yaml.safe_load(json.dumps(data))), TEST)
+    controls.start(env.ctx, TEST)
     env.clock.advance(minutes=4)
     scenario.apply(env.ctx)
     awards = env.client.get("/api/v1/admin/awards", headers=env.admin()).json

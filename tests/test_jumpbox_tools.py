@@ -24,7 +24,7 @@ from range_control.services.environments import instances, team_access
 from range_control.services.environments.instances import Selection
 from range_control.services.event import scenario
 from range_control.services.people import teams
-from tests.conftest import jumpbox_ssh
+from tests.conftest import TEST, jumpbox_ssh
 from tests.test_docker_env import live, name_of, web_challenge  # noqa: F401 - live: a fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,10 +70,10 @@ def test_every_shipped_solver_runs_on_the_jumpbox(live, client: docker.DockerCli
     pack = lint([REPO / "challenges"])
     assert pack.ok, [str(p) for p in pack.problems]
     builds.build_pack(rec.backend, pack.challenges, lambda _: None)
-    sync(env.ctx, pack.challenges, actor="test")
+    sync(env.ctx, pack.challenges, actor=TEST)
     live_slugs = {c.slug for c in pack.challenges if c.spec.environment is not None}
     for slug in sorted(live_slugs):  # named: brought up even while its phase has not opened
-        instances.up(env.ctx, Selection(challenge=slug), "test")
+        instances.up(env.ctx, Selection(challenge=slug), TEST)
     wait_running(env, rec, live_slugs)
     event = env.ctx.event_slug
     port = int(
@@ -118,7 +118,7 @@ def test_a_published_service_is_named_on_its_own_team_network_only(
     env, rec = live
     ids = [env.team("Alpha", "NL")[0], env.team("Bravo", "NO")[0]]
     web_challenge(env, "pub", exposure="published")
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     wait_running(env, rec, {"pub"})
     event = env.ctx.event_slug
     for team_id in ids:
@@ -183,7 +183,7 @@ def test_members_keys_work_in_place_and_the_token_rotates_the_way_in(
     env, rec = live
     team_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "web")
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     wait_running(env, rec, {"web"})
     event = env.ctx.event_slug
     port, password = _port(client, event, team_id), env.jumpbox_password(team_id)
@@ -191,7 +191,7 @@ def test_members_keys_work_in_place_and_the_token_rotates_the_way_in(
     line, pkey = _member_key()
     with jumpbox_ssh("127.0.0.1", port, password, wait=60) as teammate:
         assert _refused(port, pkey=pkey)
-        key = team_access.add_ssh_key(env.ctx, team_id, "Ana", line + " ana@laptop", "test")
+        key = team_access.add_ssh_key(env.ctx, team_id, "Ana", line + " ana@laptop", TEST)
         rec.run_once()
         with jumpbox_ssh("127.0.0.1", port, None, wait=10, pkey=pkey) as ana:
             assert run(ana, "id -un")[1].strip() == "team"
@@ -201,12 +201,12 @@ def test_members_keys_work_in_place_and_the_token_rotates_the_way_in(
             teammate, "ls -l /etc/ssh/range_keys/team; echo x >> /etc/ssh/range_keys/team"
         )
         assert out.startswith("-rw-r--r-- 1 root root") and code != 0  # not the team's to edit
-        team_access.remove_ssh_key(env.ctx, team_id, key.id, "test")
+        team_access.remove_ssh_key(env.ctx, team_id, key.id, TEST)
         rec.run_once()
         assert _refused(port, pkey=pkey)
-    team_access.add_ssh_key(env.ctx, team_id, "Ana", line, "test")
+    team_access.add_ssh_key(env.ctx, team_id, "Ana", line, TEST)
     rec.run_once()
-    teams.rotate_token(env.ctx, team_id, "organiser")
+    teams.rotate_token(env.ctx, team_id, TEST)
     rec.run_once()
     after = client.api.inspect_container(jumpbox_name(event, team_id))["Id"]
     assert after != before
@@ -234,8 +234,8 @@ def test_the_event_s_extra_packages_are_on_every_jumpbox(
         "scenario.yml",
     )
     assert spec.jumpbox.packages == ["bc"]
-    scenario.load(env.ctx, spec, "test")
-    instances.up(env.ctx, Selection(challenge="web"), "test")
+    scenario.load(env.ctx, spec, TEST)
+    instances.up(env.ctx, Selection(challenge="web"), TEST)
     wait_running(env, rec, {"web"})
     event = env.ctx.event_slug
     image = client.api.inspect_container(jumpbox_name(event, team_id))["Config"]["Image"]

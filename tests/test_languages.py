@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from range_control.services.event import controls, scenario
-from tests.conftest import Env, make_env, migrated_sqlite
+from tests.conftest import TEST, Env, make_env, migrated_sqlite
 from tests.test_web import console, csrf, login, post, token_of
 
 FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
@@ -107,8 +107,8 @@ def test_the_event_default_language(tmp_path: Path) -> None:
         )
         # A scenario written in French: its phase announced in each reader's words.
         spec = {"event": "ICE", "phases": [{"id": "un", "title": "Détection", "duration": "1h"}]}
-        scenario.load(e.ctx, scenario.parse(spec), "test")
-        controls.start(e.ctx, "test")
+        scenario.load(e.ctx, scenario.parse(spec), TEST)
+        controls.start(e.ctx, TEST)
         scenario.apply(e.ctx)
         fr = e.client.get("/announcements").get_data(as_text=True)
         assert "<h2>Phase : Détection</h2>" in fr
@@ -249,8 +249,8 @@ def test_the_scenario_and_announcements_in_french(env: Env) -> None:
             }
         ],
     }
-    scenario.load(env.ctx, scenario.parse(spec), "test")
-    controls.start(env.ctx, "test")
+    scenario.load(env.ctx, scenario.parse(spec), TEST)
+    controls.start(env.ctx, TEST)
     scenario.apply(env.ctx)
     c = login(env, token_of(h))
     c.get("/language/fr")

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from range_control.services.people import accounts
 from range_control.store.models import Account, AuditLog
-from tests.conftest import Env, make_env
+from tests.conftest import TEST, Env, make_env
 
 HERE = Path(__file__).resolve().parent / "oidc"
 PUBLIC = (
@@ -188,7 +188,7 @@ def test_people_sign_in_through_the_provider_with_role_and_team_from_claims(
     assert [a.login for a in accounts.list_accounts(env.ctx)].count("ana@pt.example") == 1
     # An account the organisers imported first is linked by its verified e-mail; a list of
     # roles gives the one that may do most; team names match whatever their case.
-    invited = accounts.add(env.ctx, "Cas", "member", "test", team="Alpha", email="cap@nl.example")
+    invited = accounts.add(env.ctx, "Cas", "member", TEST, team="Alpha", email="cap@nl.example")
     _, r = sign_in(env, "cap")
     assert r.headers["Location"].endswith("/portal/")
     with env.ctx.store.read() as s:
@@ -234,7 +234,7 @@ def test_an_unverified_e_mail_links_nothing_and_a_forged_answer_is_refused(
     r = env.app.test_client().get("/login/oidc/callback?code=abc&state=forged")
     assert r.status_code == 401 and "Single sign-on failed" in r.get_data(as_text=True)
     # Disabled: refused at the provider's next round trip, whatever the claims.
-    accounts.set_disabled(env.ctx, "ana@pt.example", True, "test")
+    accounts.set_disabled(env.ctx, "ana@pt.example", True, TEST)
     _, r = sign_in(env, "ana")
     assert r.status_code == 403 and "disabled" in r.get_data(as_text=True)
 

@@ -13,7 +13,7 @@ from range_control.services.environments import instances
 from range_control.services.environments.instances import Selection
 from range_control.services.environments.run import EnvironmentReconciler
 from range_control.store.models import Instance, PortAllocation
-from tests.conftest import Env
+from tests.conftest import TEST, Env
 
 LIVE = {"services": [{"name": "app", "image": "range/base:bookworm"}], "lifetime": "30m"}
 
@@ -31,7 +31,7 @@ def test_pass_writes_back_state_and_errors_and_expires(env: Env) -> None:
     fake = FakeBackend()
     fake.failures[f"create:{container_name(env.ctx.event_slug, b_id, 'web', 'app')}"] = "no"
     rec = EnvironmentReconciler(env.ctx, fake, pool=2)
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     report = rec.run_once()
     assert sorted(rows(env).values()) == [("failed", "no", 0), ("running", None, 0)]
     assert set(report.failed.values()) == {"no"}
@@ -41,7 +41,7 @@ def test_pass_writes_back_state_and_errors_and_expires(env: Env) -> None:
     assert purposes == [(a_id, "jumpbox"), (b_id, "jumpbox")]
     # Alpha's instance (the organisers', no expiry) is reset by the team, Bravo's goes; then
     # Alpha's expires: the next pass drops it and its containers.
-    instances.down(env.ctx, Selection(team="Bravo"), "test")
+    instances.down(env.ctx, Selection(team="Bravo"), TEST)
     assert env.client.post("/api/v1/challenges/web/instance", headers=a).status_code == 202
     env.clock.advance(minutes=31)
     report = rec.run_once()
@@ -64,7 +64,7 @@ def test_an_exhausted_port_pool_fails_the_instance_not_the_pass(
         e.team("Alpha", "NL")
         e.team("Bravo", "NO")
         e.challenge("web", environment=LIVE)
-        instances.up(e.ctx, Selection(), "test")
+        instances.up(e.ctx, Selection(), TEST)
         report = EnvironmentReconciler(e.ctx, FakeBackend()).run_once()
         states = sorted(rows(e).values())
         assert states[0][0] == "failed" and "port pool 20000-20000 is exhausted" in states[0][1]

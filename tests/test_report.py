@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+from range_control.core.actors import Actor, ActorKind
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.services.event import controls, scenario
 from range_control.services.organiser import awards
@@ -19,7 +20,7 @@ from range_control.services.play import attempts, hints
 from range_control.services.whitecell import grading, publication, submissions, tasks
 from range_control.services.whitecell.report import build
 from range_control.services.whitecell.report.render import write
-from tests.conftest import ADMIN, FLAG_SECRET, T0, Env
+from tests.conftest import ADMIN, FLAG_SECRET, T0, TEST, Env
 from tests.test_accounts import person
 from tests.test_browser import audit
 from tests.test_cli import run
@@ -54,10 +55,10 @@ def seed(env: Env) -> dict[str, int]:
                 ],
             }
         ),
-        "test",
+        TEST,
     )
     mia = person(env, "Mia Member", "member", team="Alpha", callsign="MIA")
-    controls.start(env.ctx, "test")  # 09:00
+    controls.start(env.ctx, TEST)  # 09:00
     a, b, c = ids["Alpha"], ids["Bravo"], ids["Charlie"]
 
     def at(minutes: int) -> None:
@@ -89,7 +90,9 @@ def seed(env: Env) -> dict[str, int]:
     awards.add_award(env.ctx, "Charlie", 5, "good report", "Olga Org <olga>")
     at(55)
     code = tasks.blind_code(env.ctx, _cid(env, "t"), a)
-    grading.grade(env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, tasks.Grader("Gina"))
+    grading.grade(
+        env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, Actor(ActorKind.TOKEN, None, "Gina")
+    )
     publication.publish(env.ctx, "t", "Olga Org <olga>")
     return ids
 

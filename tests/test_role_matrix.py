@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from range_control.core import permissions
 from range_control.services.people import accounts, api_tokens
-from tests.conftest import ADMIN, Env, make_env
+from tests.conftest import ADMIN, TEST, Env, make_env
 from tests.test_accounts import PASSWORD, accept
 from tests.test_web import csrf
 
@@ -108,7 +108,7 @@ class Caller:
 
 
 def person_client(env: Env, name: str, role: str, place: str, **kw: object) -> FlaskClient:
-    invited = accounts.add(env.ctx, name, role, "test", **kw)
+    invited = accounts.add(env.ctx, name, role, TEST, **kw)
     assert accept(env, invited).status_code == 302
     c = env.app.test_client()
     r = c.post(
@@ -133,9 +133,9 @@ def token_client(env: Env, place: str, form: dict[str, str]) -> FlaskClient:
 def callers(env: Env) -> dict[str, Caller]:
     nt_id, team = env.team("Alpha", "NL")
     token = team["Authorization"].split()[1]
-    read = api_tokens.create(env.ctx, "matrix-read", "read", "test").token
-    grade = api_tokens.create(env.ctx, "matrix-grade", "grade", "test").token
-    full = api_tokens.create(env.ctx, "matrix-full", "full", "test").token
+    read = api_tokens.create(env.ctx, "matrix-read", "read", TEST).token
+    grade = api_tokens.create(env.ctx, "matrix-grade", "grade", TEST).token
+    full = api_tokens.create(env.ctx, "matrix-full", "full", TEST).token
     return {
         "anonymous": Caller(env.app.test_client()),
         "team token": Caller(token_client(env, "portal", {"token": token}), team),

@@ -14,7 +14,7 @@ from range_control.core.errors import Conflict, InvalidInput
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
-from tests.conftest import ADMIN, Env
+from tests.conftest import ADMIN, TEST, Env
 
 REPO = Path(__file__).resolve().parents[1]
 M = timedelta(minutes=1)
@@ -67,7 +67,7 @@ def scen(env: Env) -> Env:
         env.challenge(slug)
     env.challenge("b", hints=[{"content": "secret hint", "cost": 50}])
     env.challenge("free")  # not in the scenario: follows its own state
-    scenario.load(env.ctx, scenario.parse(SCENARIO), "test")
+    scenario.load(env.ctx, scenario.parse(SCENARIO), TEST)
     return env
 
 
@@ -83,7 +83,7 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
     env = scen
     _, team = env.team()
     assert visible(env, team) == ["free"]  # scenario challenges wait for their phase
-    controls.start(env.ctx, "test")
+    controls.start(env.ctx, TEST)
     assert visible(env, team) == ["a", "free"]
     event = env.client.get("/api/v1/event").json
     assert event["phase"]["id"] == "one" and event["phase"]["briefing"] == "go **now**"
@@ -113,7 +113,7 @@ def test_phases_open_and_close_challenges_and_injects_publish_once(scen: Env) ->
 def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
     env = scen
     _, team = env.team()
-    controls.start(env.ctx, "test")
+    controls.start(env.ctx, TEST)
     env.clock.advance(minutes=5)
     r = env.client.post("/api/v1/admin/event/pause", headers=env.admin())
     assert (
@@ -133,7 +133,7 @@ def test_pause_refuses_flags_and_keeps_remaining_time(scen: Env) -> None:
 
 def test_extend_and_skip(scen: Env) -> None:
     env = scen
-    controls.start(env.ctx, "test")
+    controls.start(env.ctx, TEST)
     h = env.admin()
     r = env.client.post("/api/v1/admin/event/extend", json={"by": "15m"}, headers=h)
     assert r.status_code == 200 and r.json["phase"]["ends_at"] == "2026-07-01T09:35:00Z"
@@ -159,11 +159,11 @@ def test_extend_and_skip(scen: Env) -> None:
 
 def test_end_and_controls_need_a_scenario_or_the_right_state(env: Env) -> None:
     with pytest.raises(Conflict, match="only a running event can be paused"):
-        controls.pause(env.ctx, "test")
-    controls.start(env.ctx, "test")
+        controls.pause(env.ctx, TEST)
+    controls.start(env.ctx, TEST)
     with pytest.raises(Conflict, match="no scenario"):
-        controls.extend(env.ctx, timedelta(minutes=5), "test")
-    assert controls.end(env.ctx, "test").state == "ended"
+        controls.extend(env.ctx, timedelta(minutes=5), TEST)
+    assert controls.end(env.ctx, TEST).state == "ended"
 
 
 def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
@@ -179,7 +179,7 @@ def test_load_refuses_unknown_slugs_and_bad_fields(env: Env) -> None:
                     ],
                 }
             ),
-            "test",
+            TEST,
         )
     with pytest.raises(InvalidInput) as exc:
         scenario.parse(
@@ -275,8 +275,8 @@ def test_warmup_and_teardown_drive_the_desired_instances(env: Env) -> None:
             },
         ],
     }
-    scenario.load(env.ctx, scenario.parse(spec), "test")
-    instances.up(env.ctx, instances.Selection(challenge="other", team="Estonia"), "test")
+    scenario.load(env.ctx, scenario.parse(spec), TEST)
+    instances.up(env.ctx, instances.Selection(challenge="other", team="Estonia"), TEST)
 
     def rows() -> set[tuple[str, str, str]]:
         with env.ctx.store.read() as s:

@@ -24,7 +24,7 @@ from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
 from range_control.services.organiser import records
 from range_control.store.models import Announcement, TimelineLog
-from tests.conftest import ADMIN, unique_event
+from tests.conftest import ADMIN, TEST, unique_event
 
 SCENARIO = {
     "event": "fast",
@@ -121,7 +121,7 @@ def setup(database_url: str, tmp_path: Path):
             yaml.safe_dump({"name": slug, "slug": slug, "value": 10, "flags": ["x"]})
         )
     sync(ctx, lint([tmp_path / "pack"]).challenges)
-    scenario.load(ctx, scenario.parse(SCENARIO), "test")
+    scenario.load(ctx, scenario.parse(SCENARIO), TEST)
     yield ctx, env, tmp_path / "worker.log"
     ctx.store.dispose()
 
@@ -150,7 +150,7 @@ def test_transitions_and_injects_fire_once_in_order_on_time(setup) -> None:
     worker = Worker(env, log_path)
     try:
         worker.wait_ready()
-        controls.start(ctx, "test")
+        controls.start(ctx, TEST)
         wait_for_end(ctx)
         time.sleep(1.2)  # anything firing twice would show up now
     finally:
@@ -168,7 +168,7 @@ def test_sigkill_and_restart_in_the_middle_gives_the_same_outcome(setup) -> None
     ctx, env, log_path = setup
     worker = Worker(env, log_path)
     worker.wait_ready()
-    controls.start(ctx, "test")
+    controls.start(ctx, TEST)
     time.sleep(3.6)  # into phase two, before its inject
     worker.stop(signal.SIGKILL)
     time.sleep(2.0)  # the inject of phase two falls due while no scheduler runs

@@ -31,7 +31,7 @@ from range_control.services.environments.run import EnvironmentReconciler
 from range_control.store import migrate
 from range_control.store.engine import make_engine
 from range_control.store.models import PortAllocation
-from tests.conftest import FLAG_SECRET, Env, jumpbox_ssh, make_env, unique_event
+from tests.conftest import FLAG_SECRET, TEST, Env, jumpbox_ssh, make_env, unique_event
 from tests.swarm_lab import MANAGER_IP, REGISTRY, Lab, node_ip
 
 BUSYBOX = Path("/bin/busybox")
@@ -234,7 +234,7 @@ def test_isolation_on_every_node_and_the_jumpbox_across_nodes(swarm, lab: Lab) -
     teams = {n: env.team(n, "NL") for n in ("Alpha", "Bravo", "Charlie")}
     web_challenge(env, "web", services=3)
     env.start()
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     report = converge(rec, healthy(3))
     event = env.ctx.event_slug
     # Spread: the nine services and three jumpboxes use every node.
@@ -313,7 +313,7 @@ def test_a_drained_node_moves_instances_and_the_connection_info_follows(swarm, l
     a_id, a_h = env.team("Alpha", "NL")
     web_challenge(env)
     env.start()
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     report = converge(rec, healthy(1))
     before_node, before_host = report.jumpboxes_at[a_id]
     assert instance_of(env, a_h)["connection"]["jumpbox"]["host"] == before_host
@@ -350,7 +350,7 @@ def test_missing_image_and_a_registry_that_does_not_answer_fail_the_instance_onl
     )
     sync(env.ctx, lint([env.tmp / "pack"]).challenges)
     env.start()
-    instances.up(env.ctx, Selection(), "test")
+    instances.up(env.ctx, Selection(), TEST)
     report = converge(rec, lambda r: any(s.state == "running" for s in r.observed.values()))
     failed = [s for s in report.observed.values() if s.state == "failed"]
     assert len(failed) == 1 and "image 'local/missing:1' is not on the manager" in failed[0].error
@@ -358,7 +358,7 @@ def test_missing_image_and_a_registry_that_does_not_answer_fail_the_instance_onl
     lab.exec(1, ["pkill", "-x", "docker-registry"])
     try:
         web_challenge(env, "late")  # a build context of its own: a new image to push
-        instances.up(env.ctx, Selection(challenge="late"), "test")
+        instances.up(env.ctx, Selection(challenge="late"), TEST)
         report = rec.run_once()
         late = next(s for s in report.observed.values() if s.error and "pushing" in s.error)
         assert late.state == "failed" and f"to the registry {REGISTRY} failed" in late.error
@@ -419,7 +419,7 @@ def test_sigkill_while_bringing_up_100_instances_then_one_pass_is_exact(swarm, l
         held = sorted(a.team_id for a in s.scalars(select(PortAllocation)))
     assert held == sorted(teams)
     # Down: services, secrets and networks go with their instances.
-    instances.down(env.ctx, Selection(), "test")
+    instances.down(env.ctx, Selection(), TEST)
     rec.run_once()
     deadline = time.monotonic() + 60
     while api.networks(filters=flt) and time.monotonic() < deadline:
@@ -499,7 +499,7 @@ def test_a_node_without_the_guard_gets_no_task_and_the_instance_says_why(swarm, 
             backend.ensure_host_guard()
             assert time.monotonic() < deadline, "node3 kept its guarded label"
             time.sleep(1)
-        instances.up(env.ctx, Selection(), "test")
+        instances.up(env.ctx, Selection(), TEST)
         report = converge(rec, lambda r: any(s.error for s in r.observed.values()), timeout=90)
         status = next(iter(report.observed.values()))
         assert status.state == "pending" and "no suitable node" in status.error, status

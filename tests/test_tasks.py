@@ -12,12 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from range_control.core.actors import Actor, ActorKind
 from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from range_control.services.catalog.lint import lint
 from range_control.services.event import controls, event, scenario
 from range_control.services.whitecell import grading, publication, submissions, tasks
 from range_control.store.models import AuditLog, Challenge, Grade, Submission
-from tests.conftest import ADMIN, T0, Env
+from tests.conftest import ADMIN, T0, TEST, Env
 from tests.test_accounts import person, sign_in
 from tests.test_web import csrf
 
@@ -39,8 +40,11 @@ def task(env: Env, slug: str = "sitrep", **spec: object) -> None:
     )
 
 
-def g(name: str, account_id: int | None = None) -> tasks.Grader:
-    return tasks.Grader(name, account_id)
+def g(name: str, account_id: int | None = None) -> Actor:
+    """A grader: a person (with an account) or a grader's token (known by its name)."""
+    if account_id is None:
+        return Actor(ActorKind.TOKEN, None, name)
+    return Actor(ActorKind.PERSON, account_id, name)
 
 
 def scores(accuracy: int, clarity: int, note: str = "") -> dict[str, dict[str, object]]:
@@ -121,7 +125,7 @@ def test_late_rules_refuse_accept_and_penalty(env: Env) -> None:
     assert submissions.submit(env.ctx, a_id, "penalised", "late one", None).late
     code = tasks.blind_code(env.ctx, _id(env, "penalised"), a_id)
     grading.grade(env.ctx, "penalised", code, scores(8, 2), g("Gina"))
-    publication.publish(env.ctx, "penalised", "test")
+    publication.publish(env.ctx, "penalised", TEST)
     view = tasks.team_view(env.ctx, a_id, "penalised").grade
     assert (view.penalty, view.total, view.most) == (2, 8, 15)  # 20% of 10, rounded
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
@@ -154,12 +158,12 @@ def test_a_due_time_follows_its_phase_as_it_runs(env: Env) -> None:
                 ],
             }
         ),
-        "test",
+        TEST,
     )
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at is None  # not started yet
     env.start()
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at == T0 + timedelta(minutes=50)
-    controls.extend(env.ctx, timedelta(minutes=15), "test")  # the attack phase runs longer
+    controls.extend(env.ctx, timedelta(minutes=15), TEST)  # the attack phase runs longer
     assert tasks.team_view(env.ctx, a_id, "sitrep").due_at == T0 + timedelta(minutes=65)
 
 
@@ -200,13 +204,13 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
     }
     assert status == {ca: ("to moderate", None, ["accuracy"]), cb: ("agreed", 11, [])}
     with pytest.raises(Conflict, match=f"{ca} \\(to moderate\\)"):
-        publication.publish(env.ctx, "sitrep", "test")
+        publication.publish(env.ctx, "sitrep", TEST)
     grading.grade(env.ctx, "sitrep", ca, scores(6, 4, "settled"), g("Mona"), moderate=True)
     # Not published: the teams and the board see nothing yet.
     assert tasks.team_view(env.ctx, a_id, "sitrep").grade is None
     assert env.client.get("/api/v1/me", headers=a).json["standing"]["score"] == 0
     env.clock.advance(minutes=5)
-    publication.publish(env.ctx, "sitrep", "Mona")
+    publication.publish(env.ctx, "sitrep", g("Mona"))
     ledger = env.client.get(f"/api/v1/scoreboard/teams/{a_id}").json
     lines = [(e["kind"], e["why"], e["points"]) for e in ledger["entries"]]
     assert lines == [
@@ -236,7 +240,7 @@ def test_blind_grading_second_grader_moderation_publication_and_regrade(env: Env
     assert [h.replaced_at is not None for h in history] == [True, False, False, True, False]
     assert regrade.detail["was"] == 10 and regrade.detail["total"] == 13
     with pytest.raises(Conflict, match="published already"):
-        publication.publish(env.ctx, "sitrep", "test")
+        publication.publish(env.ctx, "sitrep", TEST)
 
 
 def test_the_freeze_holds_back_grades_published_after_it(env: Env) -> None:
@@ -244,7 +248,7 @@ def test_the_freeze_holds_back_grades_published_after_it(env: Env) -> None:
     task(env)
     env.start()
     submissions.submit(env.ctx, a_id, "sitrep", "report", None)
-    event.configure(env.ctx, "test", freeze_at=T0 + timedelta(minutes=10))
+    event.configure(env.ctx, TEST, freeze_at=T0 + timedelta(minutes=10))
     env.clock.advance(minutes=15)
     grading.grade(
         env.ctx,
@@ -253,7 +257,7 @@ def test_the_freeze_holds_back_grades_published_after_it(env: Env) -> None:
         scores(7, 3),
         g("Gina"),
     )
-    publication.publish(env.ctx, "sitrep", "test")
+    publication.publish(env.ctx, "sitrep", TEST)
     public = env.client.get("/api/v1/scoreboard").json["standings"][0]["score"]
     organiser = env.client.get("/api/v1/admin/scoreboard", headers=env.admin()).json
     assert public == 0 and organiser["standings"][0]["score"] == 10

@@ -22,7 +22,7 @@ from range_control.services.environments import instances, team_access
 from range_control.services.environments.desired import desired_state
 from range_control.services.people import teams
 from range_control.store.models import AuditLog, SshKey, WireGuardPeer
-from tests.conftest import FLAG_SECRET, Env, make_env, migrated_sqlite
+from tests.conftest import FLAG_SECRET, TEST, Env, make_env, migrated_sqlite
 from tests.test_web import console, csrf, login, post, token_of
 
 
@@ -206,13 +206,13 @@ def test_rotating_the_token_or_disabling_the_team_revokes_everything(env: Env) -
         )
         c.post("/api/v1/access/wireguard", json={"label": f"d{n}"}, headers=a)
     before = env.jumpbox_password(a_id)
-    issued = teams.rotate_token(env.ctx, a_id, "organiser")
+    issued = teams.rotate_token(env.ctx, a_id, TEST)
     assert env.jumpbox_password(a_id) != before
     new = {"Authorization": f"Bearer {issued.token}"}
     access = c.get("/api/v1/access", headers=new).json
     assert access["ssh_keys"] == [] and access["peers"] == []
     c.post("/api/v1/access/wireguard", json={"label": "again"}, headers=new)
-    teams.set_disabled(env.ctx, a_id, True, "organiser")
+    teams.set_disabled(env.ctx, a_id, True, TEST)
     with env.ctx.store.read() as s:
         assert s.query(WireGuardPeer).count() == 0 and s.query(SshKey).count() == 0
 
@@ -220,7 +220,7 @@ def test_rotating_the_token_or_disabling_the_team_revokes_everything(env: Env) -
 def test_the_reconciler_gives_keys_and_peers_to_the_team_s_entry_points(env: Env) -> None:
     a_id, a = env.team("Alpha", "NL")
     env.challenge("web", environment={"services": [{"name": "portal", "image": "range/x:1"}]})
-    instances.up(env.ctx, instances.Selection(), "test")
+    instances.up(env.ctx, instances.Selection(), TEST)
     key = ed_key()
     env.client.post("/api/v1/access/ssh-keys", json={"label": "Ana", "public_key": key}, headers=a)
     desired, _ = desired_state(env.ctx, wireguard=True)
@@ -277,7 +277,7 @@ def test_the_portal_s_access_page(env: Env) -> None:
 
 def test_the_console_lists_and_revokes_devices(env: Env) -> None:
     a_id, a = env.team("Alpha", "NL")
-    peer = team_access.add_peer(env.ctx, a_id, "Ana's laptop", "test").peer
+    peer = team_access.add_peer(env.ctx, a_id, "Ana's laptop", TEST).peer
     c = console(env)
     page = c.get("/console/wireguard").get_data(as_text=True)
     assert "Alpha" in page and "Ana&#39;s laptop" in page and "never" in page

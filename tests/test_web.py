@@ -12,7 +12,7 @@ from range_control.services.environments import instances
 from range_control.services.environments.desired import desired_state
 from range_control.services.event import announcements, controls, event, scenario
 from range_control.services.people import teams
-from tests.conftest import ADMIN, Env
+from tests.conftest import ADMIN, TEST, Env
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -122,12 +122,12 @@ def test_rotating_the_token_or_disabling_the_team_ends_its_sessions(env: Env) ->
     tid, h = env.team()
     c = login(env, token_of(h))
     assert c.get("/portal/").status_code == 200
-    teams.rotate_token(env.ctx, tid, "test")
+    teams.rotate_token(env.ctx, tid, TEST)
     r = c.get("/portal/")
     assert r.status_code == 302 and "/portal/login" in r.headers["Location"]
-    nt = teams.rotate_token(env.ctx, tid, "test")
+    nt = teams.rotate_token(env.ctx, tid, TEST)
     c = login(env, nt.token)
-    teams.set_disabled(env.ctx, tid, True, "test")
+    teams.set_disabled(env.ctx, tid, True, TEST)
     assert c.get("/portal/").status_code == 302
 
 
@@ -179,7 +179,7 @@ def test_no_team_sees_another_teams_hints_attempts_or_connection_info(env: Env) 
     assert "alpha-guess" in ca.get("/portal/attempts").get_data(as_text=True)
     assert "alpha-guess" not in cb.get("/portal/attempts").get_data(as_text=True)
     # Both teams' instances, with their jumpbox ports allocated (no engine needed for that).
-    instances.up(env.ctx, instances.Selection(challenge="web"), "test")
+    instances.up(env.ctx, instances.Selection(challenge="web"), TEST)
     desired_state(env.ctx)
     pw = {t: instances.team_jumpbox(env.ctx, t).password for t in (a_id, b_id)}
     page_a = ca.get("/portal/challenges/web").get_data(as_text=True)
@@ -260,11 +260,11 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     # Anything else the page shows changes it too: announcements, a pause, the freeze.
     for change, shown in (
         (
-            lambda: announcements.post(env.ctx, "Convoy 7 rerouted", "", "test"),
+            lambda: announcements.post(env.ctx, "Convoy 7 rerouted", "", TEST),
             "Convoy 7 rerouted",
         ),
-        (lambda: controls.pause(env.ctx, "test"), '<span class="pill">paused</span>'),
-        (lambda: event.configure(env.ctx, "test", freeze_at=env.clock.now()), "Scoreboard frozen"),
+        (lambda: controls.pause(env.ctx, TEST), '<span class="pill">paused</span>'),
+        (lambda: event.configure(env.ctx, TEST, freeze_at=env.clock.now()), "Scoreboard frozen"),
     ):
         etag = r.headers["ETag"]
         change()
@@ -304,8 +304,8 @@ def test_portal_groups_challenges_by_phase_and_category(env: Env) -> None:
             {"id": "two", "title": "Recovery", "duration": "1h", "challenges": []},
         ],
     }
-    scenario.load(env.ctx, scenario.parse(spec), "test")
-    controls.start(env.ctx, "test")
+    scenario.load(env.ctx, scenario.parse(spec), TEST)
+    controls.start(env.ctx, TEST)
     page = login(env, token_of(h)).get("/portal/").get_data(as_text=True)
     order = [m.group(1) for m in re.finditer(r"<h[23]>([^<]+)</h[23]>", page)]
     assert order == ["Detection", "crypto", "osint", "Open challenges", "misc"], order

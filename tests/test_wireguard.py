@@ -33,7 +33,7 @@ from range_control.services.catalog.sync import sync
 from range_control.services.environments import instances, team_access
 from range_control.services.environments.instances import Selection
 from range_control.services.environments.run import EnvironmentReconciler
-from tests.conftest import Env, make_env, migrated_sqlite, unique_event
+from tests.conftest import TEST, Env, make_env, migrated_sqlite, unique_event
 from tests.test_docker_env import name_of, web_challenge
 
 REPO = Path(__file__).resolve().parents[1]
@@ -235,12 +235,12 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
     pack = lint([REPO / "challenges"])
     diag = next(c for c in pack.challenges if c.slug == "diag-panel")
     builds.build_challenge(rec.backend, diag)
-    sync(env.ctx, [diag], actor="test")
+    sync(env.ctx, [diag], actor=TEST)
     web_challenge(env, "web")
     for slug in ("diag-panel", "web"):
-        instances.up(env.ctx, Selection(challenge=slug), "test")
-    mine = team_access.add_peer(env.ctx, a_id, "Ana's laptop", "test")
-    theirs = team_access.add_peer(env.ctx, b_id, "Bo's laptop", "test")
+        instances.up(env.ctx, Selection(challenge=slug), TEST)
+    mine = team_access.add_peer(env.ctx, a_id, "Ana's laptop", TEST)
+    theirs = team_access.add_peer(env.ctx, b_id, "Bo's laptop", TEST)
     assert "PrivateKey = " in mine.config and mine.peer.address == "100.96.0.2"
     with env.ctx.store.read() as s:  # the private key is not kept anywhere
         from range_control.store.models import AuditLog, WireGuardPeer
@@ -330,7 +330,7 @@ def test_a_member_reaches_the_team_through_wireguard_and_nothing_else(
 
     # The organiser revokes the device: a second later it cannot handshake again (the client
     # forgets its session, so its next packet starts a handshake: never answered).
-    team_access.revoke_peer(env.ctx, mine.peer.id, "organiser")
+    team_access.revoke_peer(env.ctx, mine.peer.id, TEST)
     time.sleep(1)
     endpoint = mine.config.split("Endpoint = ")[1].split()[0]
     code, out = sh(
@@ -363,8 +363,8 @@ def test_the_gateway_runs_with_least_privilege(wg_range, client: docker.DockerCl
     event = env.ctx.event_slug
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "web")
-    instances.up(env.ctx, Selection(), "test")
-    team_access.add_peer(env.ctx, a_id, "laptop", "test")
+    instances.up(env.ctx, Selection(), TEST)
+    team_access.add_peer(env.ctx, a_id, "laptop", TEST)
     wait_gateways(env, rec, client, [a_id], {"web"})
     host = client.api.inspect_container(gateway_name(event, a_id))["HostConfig"]
     assert host["CapDrop"] == ["ALL"] and host["CapAdd"] == ["NET_ADMIN"]

@@ -44,7 +44,7 @@ def get_challenge(slug: str):
     Permission.PLAY,
     out=AttemptOut,
     json=AttemptIn,
-    errors=(400, 404, 429),
+    errors=(400, 403, 404, 429),
 )
 def submit_attempt(slug: str):
     """Submit a flag. 429 with Retry-After after too many wrong flags (per team, per minute)."""
@@ -53,7 +53,7 @@ def submit_attempt(slug: str):
     return ok(AttemptOut, result)
 
 
-@post(f"/hints/<{ID}:hint_id>/unlock", Permission.PLAY, out=HintOut, errors=(404,))
+@post(f"/hints/<{ID}:hint_id>/unlock", Permission.PLAY, out=HintOut, errors=(403, 404))
 def unlock_hint(hint_id: int):
     """Unlock a hint; its cost is deducted once. Unlocking again costs nothing."""
     return ok(HintOut, hints.unlock(ctx(), g.team.id, hint_id))
@@ -66,7 +66,11 @@ def get_instance(slug: str):
 
 
 @post(
-    "/challenges/<slug>/instance", Permission.PLAY, out=InstanceOut, status=202, errors=(404, 429)
+    "/challenges/<slug>/instance",
+    Permission.PLAY,
+    out=InstanceOut,
+    status=202,
+    errors=(403, 404, 429),
 )
 def start_instance(slug: str):
     """Start our instance, or reset it to fresh containers; the reconciler does it shortly."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import g
 
 from range_control.core.permissions import Permission
-from range_control.services.whitecell import grading, publication, tasks
+from range_control.services.whitecell import grading, publication
 from range_control.specs.api.whitecell import (
     GradeCardOut,
     GradeIn,
@@ -43,8 +43,7 @@ def admin_grade_task(slug: str):
     """A grade of the team's latest version: every criterion's points (0 to its points) and
     comment; ``moderate`` for the grade that counts."""
     body = parse(GradeIn)
-    grader = tasks.Grader(g.actor)
-    card = grading.grade(ctx(), slug[:100], body.code, body.scores, grader, body.moderate)
+    card = grading.grade(ctx(), slug[:100], body.code, body.scores, g.actor, body.moderate)
     return ok(GradeCardOut, card, 201)
 
 

@@ -18,7 +18,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from range_control.core.permissions import Permission
-from range_control.services.whitecell import grading, publication, tasks
+from range_control.services.whitecell import grading, publication
 from range_control.specs.challenge import slugify
 from range_control.web.common import ID
 from range_control.web.i18n import gettext, label
@@ -73,9 +73,8 @@ def _scores_of_form() -> dict[str, dict[str, str]]:
 
 
 def _grade(slug: str, code: str, moderate: bool) -> Response:
-    grader = tasks.Grader(g.actor, g.account.id if g.account is not None else None)
     with flash_errors():
-        card = grading.grade(ctx(), slug[:100], code[:20], _scores_of_form(), grader, moderate)
+        card = grading.grade(ctx(), slug[:100], code[:20], _scores_of_form(), g.actor, moderate)
         flash(
             gettext(
                 "Grade saved (%(role)s): %(total)d points.", role=label(card.role), total=card.total
