@@ -110,7 +110,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
             flags=[],
             environment={"services": [{"name": "box", "image": "range/base:bookworm"}]},
         )
-        sync(ctx, lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges, actor=TEST)
         tokens = {
             name: teams.add_team(ctx, name, cc, actor=TEST).token
             for name, cc in (("Estonia", "EE"), ("Latvia", "LV"))
@@ -277,7 +277,7 @@ def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(
             {"title": "Second", "content": "Then this.", "cost": 0, "requirements": ["a"]},
         ],
     )
-    sync(live.ctx, lint([extra]).challenges)
+    sync(live.ctx, lint([extra]).challenges, actor=TEST)
     team = browser.new_page(bypass_csp=True)
     team_login(team, live, "Latvia")
     team.get_by_role("link", name="Cipher").click()

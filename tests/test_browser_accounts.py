@@ -33,7 +33,7 @@ def people(tmp_path: Path):
     def prepare(ctx: Range) -> dict[str, str]:
         pack = tmp_path / "pack"
         _challenge(pack, "convoy", category="web", flags=["ICE{convoy}"])
-        sync(ctx, lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges, actor=TEST)
         sheet = tmp_path / "delegation.csv"
         sheet.write_text(
             "team,country,name,callsign,email,role\n"

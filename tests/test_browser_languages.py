@@ -66,7 +66,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
         pack = tmp_path / "pack"
         _challenge(pack, "convoy", **FR_CONVOY)
         _challenge(pack, "plain", name="Plain Text", description="Only in English.")
-        sync(ctx, lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges, actor=TEST)
         tokens = {
             name: teams.add_team(ctx, name, cc, actor=TEST).token
             for name, cc in (("Belgique", "BE"), ("Estonia", "EE"))

@@ -56,7 +56,7 @@ def white_cell(tmp_path: Path):
                 {"id": "clarity", "title": "Clarity", "points": 5},
             ],
         )
-        sync(ctx, lint([pack]).challenges)
+        sync(ctx, lint([pack]).challenges, actor=TEST)
         tokens = {
             n: teams.add_team(ctx, n, cc, actor=TEST).token
             for n, cc in (("Estonia", "EE"), ("Latvia", "LV"))

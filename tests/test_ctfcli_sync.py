@@ -49,7 +49,7 @@ def test_one_at_a_time_with_prerequisites_by_name_and_id(env: Env) -> None:
     (spec_dir / "dist" / "source.py").write_text("print('source')\n")
     result = lint([spec_dir], known=known_in(env.ctx))
     assert result.ok, [str(p) for p in result.problems]
-    assert sync(env.ctx, result.challenges).created == ["example"]
+    assert sync(env.ctx, result.challenges, actor=TEST).created == ["example"]
     r = env.client.get("/api/v1/admin/challenges", headers=env.admin())
     example = next(c for c in r.get_json() if c["slug"] == "example")
     assert example["requires"] == ["warmup", "are-you-alive", "warmup"]

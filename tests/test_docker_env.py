@@ -99,7 +99,7 @@ def web_challenge(
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
     result = lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
-    sync(env.ctx, result.challenges)
+    sync(env.ctx, result.challenges, actor=TEST)
 
 
 def sh(client: docker.DockerClient, container: str, cmd: str) -> tuple[int, str]:
@@ -282,7 +282,7 @@ def test_missing_image_and_bad_build_fail_clearly(live) -> None:
     (env.tmp / "pack" / "broken" / "src" / "Dockerfile").write_text(
         "FROM range/base:bookworm\nRUN exit 3\n"
     )
-    sync(env.ctx, lint([env.tmp / "pack"]).challenges)
+    sync(env.ctx, lint([env.tmp / "pack"]).challenges, actor=TEST)
     instances.up(env.ctx, Selection(), TEST)
     report = rec.run_once()
     errors = sorted(report.failed.values())

@@ -33,6 +33,10 @@ RUBRIC = [
 ]
 
 
+# A member of the white cell who acted (no account of this range: a person by name).
+OLGA = Actor(ActorKind.PERSON, None, "Olga Org <olga>")
+
+
 def seed(env: Env) -> dict[str, int]:
     """Three teams over two phases: known attempts, solves, a hint, an award, a graded task and
     a shared flag."""
@@ -87,13 +91,13 @@ def seed(env: Env) -> dict[str, int]:
     attempts.submit(env.ctx, a, "y", "nope-1", None)
     attempts.submit(env.ctx, a, "y", "nope-2", None)
     at(50)
-    awards.add_award(env.ctx, "Charlie", 5, "good report", "Olga Org <olga>")
+    awards.add_award(env.ctx, "Charlie", 5, "good report", OLGA)
     at(55)
     code = tasks.blind_code(env.ctx, _cid(env, "t"), a)
     grading.grade(
-        env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, Actor(ActorKind.TOKEN, None, "Gina")
+        env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, Actor(ActorKind.PERSON, None, "Gina")
     )
-    publication.publish(env.ctx, "t", "Olga Org <olga>")
+    publication.publish(env.ctx, "t", OLGA)
     return ids
 
 
@@ -106,7 +110,7 @@ def _h(env: Env, team_id: int) -> dict[str, str]:
     if team_id not in _TOKENS:
         name = next(t.name for t in teams.list_teams(env.ctx) if t.id == team_id)
         _TOKENS[team_id] = {
-            "Authorization": f"Bearer {teams.rotate_token(env.ctx, name, 'test').token}"
+            "Authorization": f"Bearer {teams.rotate_token(env.ctx, name, TEST).token}"
         }
     return _TOKENS[team_id]
 

@@ -209,7 +209,7 @@ def test_cli_loads_the_ice_scenario_and_shows_absolute_times(
 ) -> None:
     result = lint([REPO / "challenges"])
     assert result.ok
-    sync(env.ctx, result.challenges)
+    sync(env.ctx, result.challenges, actor=TEST)
     monkeypatch.setenv("RANGE_DATABASE_URL", env.ctx.settings.resolved_database_url)
     monkeypatch.setenv("RANGE_DATA_DIR", str(env.tmp / "var"))
     monkeypatch.setenv("RANGE_ADMIN_TOKEN", ADMIN)

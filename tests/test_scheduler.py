@@ -120,7 +120,7 @@ def setup(database_url: str, tmp_path: Path):
         (d / "challenge.yml").write_text(
             yaml.safe_dump({"name": slug, "slug": slug, "value": 10, "flags": ["x"]})
         )
-    sync(ctx, lint([tmp_path / "pack"]).challenges)
+    sync(ctx, lint([tmp_path / "pack"]).challenges, actor=TEST)
     scenario.load(ctx, scenario.parse(SCENARIO), TEST)
     yield ctx, env, tmp_path / "worker.log"
     ctx.store.dispose()
@@ -234,7 +234,7 @@ def test_a_challenge_is_released_at_its_scheduled_time(setup) -> None:
                 }
             )
         )
-        sync(ctx, lint([d]).challenges)
+        sync(ctx, lint([d]).challenges, actor=TEST)
         assert not visible(ctx, "later")
         deadline = time.monotonic() + 10
         while not visible(ctx, "later") and time.monotonic() < deadline:

@@ -115,7 +115,7 @@ def web_challenge(env: Env, slug: str = "web", services: int = 1) -> None:
     (d / "challenge.yml").write_text(yaml.safe_dump(spec))
     result = lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
-    sync(env.ctx, result.challenges)
+    sync(env.ctx, result.challenges, actor=TEST)
 
 
 def converge(rec: EnvironmentReconciler, ready: Callable[[Any], bool], timeout: float = 240) -> Any:
@@ -348,7 +348,7 @@ def test_missing_image_and_a_registry_that_does_not_answer_fail_the_instance_onl
             }
         )
     )
-    sync(env.ctx, lint([env.tmp / "pack"]).challenges)
+    sync(env.ctx, lint([env.tmp / "pack"]).challenges, actor=TEST)
     env.start()
     instances.up(env.ctx, Selection(), TEST)
     report = converge(rec, lambda r: any(s.state == "running" for s in r.observed.values()))

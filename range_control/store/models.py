@@ -544,4 +544,10 @@ class TaskRelease(Base):
         ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True
     )
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    published_by: Mapped[str] = mapped_column(String(100))
+    published_by_kind: Mapped[str] = mapped_column(String(16))
+    published_by_id: Mapped[int | None] = mapped_column(Integer)
+    published_by_label: Mapped[str] = mapped_column(String(100))
+    published_by_team_id: Mapped[int | None] = mapped_column(Integer)
+    published_by: Mapped[Actor] = composite(
+        "published_by_kind", "published_by_id", "published_by_label", "published_by_team_id"
+    )

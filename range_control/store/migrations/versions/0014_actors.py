@@ -1,6 +1,7 @@
 """Who did something as a typed actor in columns (kind, id, label, the team it acted for)
-instead of strings: the audit log's actor, and who created an award, an announcement or an
-API token. Existing rows are converted from the four string formats they used.
+instead of strings: the audit log's actor, who created an award, an announcement or an API
+token, and who published a task's grades. Existing rows are converted from the four string
+formats they used.
 
 Revision ID: 0014
 Revises: 0013
@@ -22,7 +23,13 @@ depends_on = None
 
 _TEAM = re.compile(r"^team:(\d+)$")
 _PERSON = re.compile(r"^(.*) <([^<>]+)>$")
-_CREATED = ("awards", "announcements", "api_tokens")
+# table -> the column that named who did it
+_WHO = {
+    "awards": "created_by",
+    "announcements": "created_by",
+    "api_tokens": "created_by",
+    "task_releases": "published_by",
+}
 
 
 def _columns(prefix: str, team: str) -> list[sa.Column]:
@@ -101,42 +108,37 @@ def upgrade() -> None:
         batch.alter_column("actor_label", existing_type=sa.String(100), nullable=False)
         batch.drop_column("actor")
         batch.create_index("ix_audit_log_team_action", ["team_id", "created_at"])
-    for table in _CREATED:
-        with op.batch_alter_table(table) as batch:
-            for column in _columns("created_by", "created_by_team_id"):
-                batch.add_column(column)
-        t = sa.table(
-            table,
-            sa.column("id", sa.Integer),
-            sa.column("created_by", sa.String),
-            sa.column("created_by_kind", sa.String),
-            sa.column("created_by_id", sa.Integer),
-            sa.column("created_by_label", sa.String),
-            sa.column("created_by_team_id", sa.Integer),
+    for table, who in _WHO.items():
+        _convert(conn, known, table, who)
+
+
+def _convert(conn: sa.Connection, known: _Known, table: str, who: str) -> None:
+    key = "challenge_id" if table == "task_releases" else "id"
+    with op.batch_alter_table(table) as batch:
+        for column in _columns(who, f"{who}_team_id"):
+            batch.add_column(column)
+    t = sa.table(
+        table,
+        sa.column(key, sa.Integer),
+        sa.column(who, sa.String),
+        *(sa.column(f"{who}_{part}") for part in ("kind", "id", "label", "team_id")),
+    )
+    for row in conn.execute(sa.select(t.c[key], t.c[who])).all():
+        kind, ident, label, team = known.actor(row[1])
+        values = {f"{who}_kind": kind, f"{who}_id": ident, f"{who}_label": label}
+        conn.execute(
+            t.update().where(t.c[key] == row[0]).values(**values, **{f"{who}_team_id": team})
         )
-        for row in conn.execute(sa.select(t.c.id, t.c.created_by)).all():
-            kind, ident, label, team = known.actor(row.created_by)
-            conn.execute(
-                t.update()
-                .where(t.c.id == row.id)
-                .values(
-                    created_by_kind=kind,
-                    created_by_id=ident,
-                    created_by_label=label,
-                    created_by_team_id=team,
-                )
-            )
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column("created_by_kind", existing_type=sa.String(16), nullable=False)
-            batch.alter_column("created_by_label", existing_type=sa.String(100), nullable=False)
-            batch.drop_column("created_by")
+    with op.batch_alter_table(table) as batch:
+        batch.alter_column(f"{who}_kind", existing_type=sa.String(16), nullable=False)
+        batch.alter_column(f"{who}_label", existing_type=sa.String(100), nullable=False)
+        batch.drop_column(who)
 
 
 def downgrade() -> None:
     conn = op.get_bind()
-    for table in (*_CREATED, "audit_log"):
-        prefix = "actor" if table == "audit_log" else "created_by"
-        target = "actor" if table == "audit_log" else "created_by"
+    for table, target in (*_WHO.items(), ("audit_log", "actor")):
+        prefix = target
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column(target, sa.String(length=100), nullable=True))
         conn.execute(sa.text(f"UPDATE {table} SET {target} = {prefix}_label"))  # noqa: S608
@@ -146,6 +148,6 @@ def downgrade() -> None:
                 batch.drop_index("ix_audit_log_team_action")
                 batch.drop_column("team_id")
             else:
-                batch.drop_column("created_by_team_id")
+                batch.drop_column(f"{prefix}_team_id")
             for suffix in ("kind", "id", "label"):
                 batch.drop_column(f"{prefix}_{suffix}")
