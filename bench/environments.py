@@ -45,8 +45,10 @@ from range_control.context import Range
 from range_control.core.actors import Actor
 from range_control.core.settings import Settings
 from range_control.orchestrator import images
-from range_control.orchestrator.backend import EVENT, MANAGED
-from range_control.orchestrator.docker_backend import DockerBackend, bridge_name, sweep
+from range_control.orchestrator.docker import DockerBackend
+from range_control.orchestrator.docker.engine import sweep
+from range_control.orchestrator.docker.guard import bridge_name
+from range_control.orchestrator.types import EVENT, MANAGED
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.environments import instances
@@ -199,7 +201,7 @@ def idle_memory_mb(client: docker.DockerClient, event: str) -> tuple[float, floa
 def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
     """One bring-up by the product on ``engine`` (docker | swarm), in this process: the figures
     as JSON on stdout. Everything it made is removed before it returns."""
-    from range_control.orchestrator.swarm_backend import SwarmBackend
+    from range_control.orchestrator.swarm import SwarmBackend
 
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
@@ -233,7 +235,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
         backend = SwarmBackend(lab.client(1), registry=REGISTRY, health_interval=HEALTH_INTERVAL)
     else:
         backend = DockerBackend(host, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
-    from range_control.orchestrator.backend import ServiceRun
+    from range_control.orchestrator.types import ServiceRun
 
     refs = [backend.jumpbox_image()]
     for item in result.challenges:  # images first, not timed
@@ -388,7 +390,7 @@ def main() -> None:
         teams.add_team(ctx, f"Team {t:03d}", "NL", actor=BENCH)
     backend = DockerBackend(client, publish_ip="127.0.0.1", health_interval=HEALTH_INTERVAL)
     # Images first (not timed): the same for both.
-    from range_control.orchestrator.backend import ServiceRun
+    from range_control.orchestrator.types import ServiceRun
 
     tags = []
     for item in result.challenges:

@@ -27,7 +27,7 @@ import docker  # noqa: E402
 
 from range_control.core.actors import Actor  # noqa: E402
 from range_control.orchestrator import images  # noqa: E402
-from range_control.orchestrator.backend import jumpbox_name, network_name  # noqa: E402
+from range_control.orchestrator.types import jumpbox_name, network_name  # noqa: E402
 from range_control.services.environments import instances, team_access  # noqa: E402
 from range_control.services.environments.instances import Selection  # noqa: E402
 from tests.test_docker_env import web_challenge  # noqa: E402

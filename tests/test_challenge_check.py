@@ -18,7 +18,7 @@ import docker
 import pytest
 import yaml
 
-from range_control.orchestrator.backend import EVENT, MANAGED, ROLE
+from range_control.orchestrator.types import EVENT, MANAGED, ROLE
 from range_control.services.catalog.lint import lint, solver_of
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from range_control.cli import main
-from range_control.orchestrator.docker_backend import sweep
+from range_control.orchestrator.docker.engine import sweep
 from tests.conftest import ADMIN, unique_event
 
 REPO = Path(__file__).resolve().parents[1]

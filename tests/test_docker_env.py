@@ -28,8 +28,9 @@ import yaml
 from sqlalchemy import select, update
 
 from range_control.domain.flags import DynamicFlag, dynamic_flag
-from range_control.orchestrator.backend import EVENT, MANAGED, jumpbox_name, network_name
-from range_control.orchestrator.docker_backend import DockerBackend, sweep
+from range_control.orchestrator.docker import DockerBackend
+from range_control.orchestrator.docker.engine import sweep
+from range_control.orchestrator.types import EVENT, MANAGED, jumpbox_name, network_name
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.environments import instances

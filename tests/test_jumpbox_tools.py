@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from range_control.orchestrator.backend import BackendError, jumpbox_name, network_name
+from range_control.orchestrator.types import BackendError, jumpbox_name, network_name
 from range_control.services.catalog import builds
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.live_check import check_flag

@@ -31,7 +31,7 @@ from range_control.context import Range
 from range_control.core import logs
 from range_control.core.settings import Settings
 from range_control.domain.flags import DynamicFlag, dynamic_flag
-from range_control.orchestrator import docker_backend
+from range_control.orchestrator.docker import guard
 from range_control.services.event import scenario
 from range_control.services.operations import backups, doctor
 from range_control.services.play import attempts, scoreboard
@@ -638,21 +638,21 @@ def test_doctor_engine_unreachable(
 
 
 def test_doctor_host_guard_rule_missing(doctor_env: dict[str, str]) -> None:
-    rule = docker_backend.HOST_GUARD[-1]
-    docker_backend.ensure_host_guard()
+    rule = guard.HOST_GUARD[-1]
+    guard.ensure_host_guard()
     exe = shutil.which("iptables")
     assert subprocess.run([exe, "-w", "-D", *rule], capture_output=True).returncode == 0
     try:
         c = doctor_says()
     finally:
-        docker_backend.ensure_host_guard()
+        guard.ensure_host_guard()
     assert c["host guard"]["verdict"] == "fail" and rule[0] in c["host guard"]["detail"]
     # Put back in its place, not at the top: the DROP above the replies' RETURN would cut
     # every published port's answers (it did, until the order was checked).
     listed = subprocess.run([exe, "-w", "-S", rule[0]], capture_output=True, text=True).stdout
     ours = [line for line in listed.splitlines() if "rcb+" in line]
     assert len(ours) == 2 and "ESTABLISHED" in ours[0] and ours[1].endswith("-j DROP"), listed
-    assert docker_backend.host_guard_missing() == ()
+    assert guard.host_guard_missing() == ()
 
 
 def test_doctor_wireguard(doctor_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

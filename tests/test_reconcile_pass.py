@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from range_control.orchestrator.backend import container_name
 from range_control.orchestrator.fake import FakeBackend
+from range_control.orchestrator.types import container_name
 from range_control.services.environments import instances
 from range_control.services.environments.instances import Selection
 from range_control.services.environments.run import EnvironmentReconciler

@@ -293,9 +293,9 @@ def test_without_a_tun_device_wireguard_is_off_and_says_why(
 ) -> None:
     """An engine host without /dev/net/tun (the local engine's host is checked): the feature is
     off with the reason, the jumpbox remains; no gateway is wanted."""
-    from range_control.orchestrator import docker_backend
+    from range_control.orchestrator.docker import access
 
-    monkeypatch.setattr(docker_backend, "TUN", str(env.tmp / "no-such-tun"))
+    monkeypatch.setattr(access, "TUN", str(env.tmp / "no-such-tun"))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     a_id, a = env.team("Alpha", "NL")
     wg = env.client.get("/api/v1/access", headers=a).json["wireguard"]

@@ -19,13 +19,14 @@ import docker
 import pytest
 
 from range_control.orchestrator import images
-from range_control.orchestrator.backend import (
+from range_control.orchestrator.docker import DockerBackend
+from range_control.orchestrator.docker.engine import sweep
+from range_control.orchestrator.types import (
     edge_network_name,
     gateway_name,
     jumpbox_name,
     network_name,
 )
-from range_control.orchestrator.docker_backend import DockerBackend, sweep
 from range_control.services.catalog import builds
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.live_check import check_flag

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from range_control.core.settings import Settings
-    from range_control.orchestrator.backend import Backend
+    from range_control.orchestrator.protocols import Backend
 
 
 def connect(
@@ -15,12 +15,12 @@ def connect(
     """The backend the settings choose (``RANGE_ENGINE``), connected; the Docker SDK is
     imported only here."""
     if settings.engine == "swarm":
-        from range_control.orchestrator.swarm_backend import SwarmBackend
+        from range_control.orchestrator.swarm import SwarmBackend
 
         return SwarmBackend.from_settings(
             settings, publish_ip=publish_ip, health_interval=health_interval
         )
-    from range_control.orchestrator.docker_backend import DockerBackend
+    from range_control.orchestrator.docker import DockerBackend
 
     return DockerBackend.from_settings(
         settings, publish_ip=publish_ip, health_interval=health_interval

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from range_control.orchestrator.backend import (
+from range_control.orchestrator.types import (
     EVENT,
     MANAGED,
     ROLE,

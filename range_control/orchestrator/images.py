@@ -19,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# The build contexts of the range's own images: jumpbox, WireGuard gateway, host guard.
+CONTEXTS = Path(__file__).resolve().parent / "contexts"
+
 BASE_IMAGE = "range/base:bookworm"
 SUITE = "bookworm"
 _SKIP = {".git", "__pycache__", ".venv", "node_modules"}

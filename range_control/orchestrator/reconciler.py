@@ -27,11 +27,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Literal
 
-from range_control.orchestrator.backend import (
+from range_control.orchestrator.protocols import Backend
+from range_control.orchestrator.types import (
     GENERATION,
     PORT,
     SPEC,
-    Backend,
     DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,

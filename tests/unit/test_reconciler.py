@@ -7,7 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from range_control.orchestrator.backend import (
+from range_control.orchestrator.fake import FakeBackend
+from range_control.orchestrator.reconciler import DesiredState, Progress, Reconciler
+from range_control.orchestrator.types import (
     EVENT,
     GENERATION,
     INSTANCE,
@@ -26,8 +28,6 @@ from range_control.orchestrator.backend import (
     jumpbox_name,
     network_name,
 )
-from range_control.orchestrator.fake import FakeBackend
-from range_control.orchestrator.reconciler import DesiredState, Progress, Reconciler
 from range_control.specs.environment import ServiceSpec
 
 EV = "unit"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from range_control.orchestrator.swarm_backend import MAX_NAME, _tmpfs_size, service_name
+from range_control.orchestrator.hardening import tmpfs_bytes
+from range_control.orchestrator.swarm.common import MAX_NAME, service_name
 
 
 def test_service_names_fit_swarms_limit_and_stay_distinct() -> None:
@@ -16,7 +17,7 @@ def test_service_names_fit_swarms_limit_and_stay_distinct() -> None:
 
 
 def test_tmpfs_sizes_as_docker_reads_them() -> None:
-    assert _tmpfs_size("size=16m") == 16 * 2**20
-    assert _tmpfs_size("mode=1777,size=2g") == 2 * 2**30
-    assert _tmpfs_size("size=4096") == 4096
-    assert _tmpfs_size("mode=1777") is None
+    assert tmpfs_bytes("size=16m") == 16 * 2**20
+    assert tmpfs_bytes("mode=1777,size=2g") == 2 * 2**30
+    assert tmpfs_bytes("size=4096") == 4096
+    assert tmpfs_bytes("mode=1777") is None

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from range_control.core.errors import EngineFailed
-from range_control.orchestrator.backend import Backend, BackendError, ServiceRun
 from range_control.orchestrator.images import ImageError
+from range_control.orchestrator.protocols import Backend
+from range_control.orchestrator.types import BackendError, ServiceRun
 from range_control.services.catalog.lint import Loaded, image_refs
 
 

@@ -36,14 +36,8 @@ from range_control.core.actors import Actor
 from range_control.core.settings import Settings, secret
 from range_control.domain.flags import DynamicFlag, Flag, dynamic_flag, matches
 from range_control.orchestrator import images
-from range_control.orchestrator.backend import (
-    ROLE,
-    SERVICE,
-    Backend,
-    Cancel,
-    Job,
-    network_name,
-)
+from range_control.orchestrator.protocols import Backend
+from range_control.orchestrator.types import ROLE, SERVICE, Cancel, Job, network_name
 from range_control.services.catalog import builds
 from range_control.services.catalog.lint import Loaded, solver_of
 from range_control.services.catalog.sync import sync

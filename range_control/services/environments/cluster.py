@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from range_control.context import Range
 from range_control.core.errors import Unavailable
-from range_control.orchestrator.backend import Backend, BackendError, NodeInfo
+from range_control.orchestrator.protocols import Backend
+from range_control.orchestrator.types import BackendError, NodeInfo
 
 __all__ = ["NodeInfo", "prepare", "status"]
 

@@ -20,8 +20,8 @@ from range_control.core.errors import Unavailable
 from range_control.core.settings import secret
 from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.domain.keys import jumpbox_password
-from range_control.orchestrator.backend import DesiredInstance, DesiredJumpbox, ServiceRun
 from range_control.orchestrator.reconciler import DesiredState
+from range_control.orchestrator.types import DesiredInstance, DesiredJumpbox, ServiceRun
 from range_control.services.environments.ports import JUMPBOX, WIREGUARD, PortPool, published
 from range_control.services.environments.team_access import desired_gateway
 from range_control.specs.environment import EnvironmentSpec

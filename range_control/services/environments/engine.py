@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from range_control.orchestrator import connect
-from range_control.orchestrator.backend import Backend, BackendError
+from range_control.orchestrator.protocols import Backend
+from range_control.orchestrator.types import BackendError
 
 __all__ = ["Backend", "backend"]
 from range_control.core.errors import Unavailable

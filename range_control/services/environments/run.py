@@ -23,9 +23,7 @@ from sqlalchemy import delete, select
 
 from range_control.context import Range
 from range_control.core import metrics
-from range_control.orchestrator.backend import (
-    Backend,
-)
+from range_control.orchestrator.protocols import Backend
 from range_control.orchestrator.reconciler import (
     InstanceStatus,
     PassReport,

@@ -30,7 +30,8 @@ from range_control.domain.keys import (
     parse_ssh_key,
     tunnel_addresses,
 )
-from range_control.orchestrator.backend import Backend, BackendError, DesiredGateway, Observed
+from range_control.orchestrator.protocols import Backend
+from range_control.orchestrator.types import BackendError, DesiredGateway, Observed
 from range_control.services.audit import audit
 from range_control.services.environments import engine
 from range_control.services.environments.ports import WIREGUARD, PortPool

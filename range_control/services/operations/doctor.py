@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from range_control.context import Range
 from range_control.core.errors import LeaseBusy, ServiceError, first_line
 from range_control.core.settings import GENERATED_SECRETS, SECRETS_FILE, Settings, stored_secrets
-from range_control.orchestrator.backend import EngineFacts
 from range_control.orchestrator.images import BASE_IMAGE
+from range_control.orchestrator.types import EngineFacts
 from range_control.services.environments import engine, team_access
 from range_control.services.event import scenario
 from range_control.services.operations import backups

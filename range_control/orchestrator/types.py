@@ -1,24 +1,21 @@
-"""What the reconciler and the live check ask of an engine, and the names and labels of
-everything they create.
+"""What the range asks engines for and gets back (desired instances and entry points, what is
+observed, jobs, facts), and the names and labels of everything it creates.
 
 Every object carries ``range.managed=1``, ``range.event``, ``range.team`` and, for instances,
 ``range.challenge``, ``range.instance`` and ``range.service``. A label query is how the reconciler
 sees the world; the names (``rc-<event>-t<team>-<challenge>-<service>``, networks
 ``rc-<event>-t<team>``) are for humans and are derived, stable and short.
 
-Three implementations: :mod:`docker_backend` (one Docker engine), :mod:`swarm_backend` (a
-Docker Swarm through its manager, ``RANGE_ENGINE=swarm``) and :mod:`fake_backend` (in memory,
-for unit tests of the convergence rules).
+The engines implement the small protocols of :mod:`protocols` over these: :mod:`docker` (one
+Docker engine), :mod:`swarm` (a Docker Swarm through its manager, ``RANGE_ENGINE=swarm``) and
+:mod:`fake` (in memory, for unit tests of the convergence rules).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
 
 from range_control.specs.environment import ServiceSpec
 
@@ -264,56 +261,3 @@ class Cancel:
 
     def is_set(self) -> bool:
         return self.event.is_set()
-
-
-class Backend(Protocol):
-    # --- what exists
-    def containers(self, event: str) -> list[Observed]: ...
-    def networks(self, event: str) -> dict[str, str]: ...  # name -> id
-    def volumes(self, event: str) -> list[str]: ...
-
-    # --- networks: each team's own, and those its teams share (both may be several or none)
-    def team_networks(self, event: str, team_id: int) -> list[str]: ...
-    def shared_networks(self, event: str) -> list[str]: ...
-    def ensure_network(self, event: str, team_id: int) -> str: ...  # every one of the team's
-    def ensure_edge_network(self, event: str) -> str: ...  # the shared ones
-
-    # --- creating and repairing
-    def ensure_host_guard(self) -> None: ...  # packet filter keeping team networks contained
-    def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None: ...
-    def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed: ...
-    def create_jumpbox(self, jb: DesiredJumpbox) -> Observed: ...
-    def create_gateway(self, gw: DesiredGateway) -> Observed: ...
-    # Bring a running jumpbox's keys or gateway's peers to what is desired, in place; False
-    # when this engine cannot (the reconciler then replaces it).
-    def sync_access(self, obs: Observed, want: DesiredJumpbox | DesiredGateway) -> bool: ...
-    def restart(self, obs: Observed) -> None: ...
-
-    # --- removing
-    def remove_container(self, obs: Observed) -> None: ...
-    def remove_network(self, name: str) -> None: ...
-    def remove_volume(self, name: str) -> None: ...
-    def sweep(self, event: str) -> None: ...  # everything of the event, whatever is desired
-
-    # --- images and one-shot jobs (image builds, the live check)
-    def ensure_base_image(
-        self, progress: Callable[[str], None], *, rebuild: bool = False, tag: str | None = None
-    ) -> bool: ...  # True when built now
-    def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str: ...
-    def image_present(self, ref: str) -> bool: ...  # the engine has it (no registry is pulled)
-    def image_ref(self, tag: str) -> str: ...  # what tasks run for a local image (by digest)
-    def build_image(self, context: Path, tag: str, label: str) -> None: ...
-    def run_job(self, job: Job, cancel: Cancel) -> JobResult: ...
-    def why_down(self, obs: Observed, lines: int) -> str: ...  # exit code and log tail
-
-    # --- WireGuard: why gateways cannot run here (None: they can), the address pools of the
-    # teams' networks (what a member's tunnel routes), a gateway's peers as it sees them
-    def wireguard_problem(self) -> str | None: ...
-    def wireguard_image(self) -> str: ...  # the gateways' image, built here when missing
-    def address_pools(self) -> list[str]: ...
-    def gateway_peers(self, obs: Observed) -> list[PeerSeen]: ...
-
-    # --- the operator's view
-    def cluster(self, event: str) -> list[NodeInfo]: ...
-    def prepare(self, progress: Callable[[str], None]) -> None: ...  # ready to place tasks
-    def facts(self) -> EngineFacts: ...  # version, clock, capacity, guard (rangectl doctor)

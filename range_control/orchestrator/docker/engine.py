@@ -1,0 +1,140 @@
+"""What the Docker and Swarm engines share: the client, the engine's facts, the sweep of an event,
+the jumpbox image with an event's packages, and the state every part of an engine keeps
+(``EngineBase``)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import docker
+import docker.errors
+
+from range_control.orchestrator import images
+from range_control.orchestrator.types import (
+    EVENT,
+    MANAGED,
+    BackendError,
+    EngineFacts,
+)
+
+
+class EngineUnavailable(BackendError):
+    """No Docker engine answers where the settings (``DOCKER_HOST``) point."""
+
+
+def engine_client(timeout: int = 300) -> Any:
+    """A client of the engine ``DOCKER_HOST`` (or the local socket) names, known to answer."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
+        raise EngineUnavailable(
+            f"no Docker engine answers ({exc.__class__.__name__}): run infra/engine.sh"
+        ) from None
+    return client
+
+
+def engine_facts(
+    client: Any, *, kind: str, guard: tuple[str, ...], free: int | None
+) -> EngineFacts:
+    info = client.api.info()
+    root_free = None
+    root = info.get("DockerRootDir")
+    if root and os.path.isdir(root) and kind == "docker":
+        root_free = shutil.disk_usage(root).free
+    return EngineFacts(
+        kind=kind,
+        version=str(info.get("ServerVersion", "?")),
+        system_time=info.get("SystemTime"),
+        memory_bytes=int(info.get("MemTotal") or 0),
+        root_free_bytes=root_free,
+        networks_free=free,
+        guard_missing=guard,
+    )
+
+
+def networks_free(client: Any) -> int | None:
+    """How many more /size networks the engine's default address pools hold: the pools'
+    capacity less the bridges already in them."""
+    pools = client.api.info().get("DefaultAddressPools") or DOCKER_DEFAULT_POOLS
+    nets = [ipaddress.ip_network(p["Base"], strict=False) for p in pools]
+    capacity = sum(
+        2 ** max(0, int(p["Size"]) - n.prefixlen) for p, n in zip(pools, nets, strict=True)
+    )
+    used = 0
+    for net in client.api.networks(filters={"driver": "bridge"}):
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            with contextlib.suppress(ValueError, KeyError):
+                subnet = ipaddress.ip_network(cfg["Subnet"], strict=False)
+                used += any(subnet.subnet_of(n) for n in nets if subnet.version == n.version)
+    return max(0, capacity - used)
+
+
+# Where the engine's default address pools are not set (daemon.json), Docker's built-in ones.
+DOCKER_DEFAULT_POOLS = [
+    {"Base": "172.17.0.0/12", "Size": 16},
+    {"Base": "192.168.0.0/16", "Size": 20},
+]
+
+
+def sweep(client: Any, event: str) -> None:
+    """Remove every container, volume and network labelled with ``event``, whatever the
+    database says (a backstop for throw-away ranges: checks, tests, benchmarks)."""
+    flt = {"label": [f"{MANAGED}=1", f"{EVENT}={event}"]}
+    api = client.api
+
+    def remove(cid: str) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_container(cid, force=True)
+
+    with ThreadPoolExecutor(4) as pool:  # removal is mostly waiting on the engine
+        list(pool.map(remove, [c["Id"] for c in api.containers(all=True, filters=flt)]))
+    for v in api.volumes(filters=flt).get("Volumes") or []:
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_volume(v["Name"], force=True)
+    for n in api.networks(filters=flt):
+        with contextlib.suppress(docker.errors.APIError):
+            api.remove_network(n["Id"])
+
+
+def with_packages(
+    client: Any, lock: Callable[[str], threading.Lock], base: str, packages: tuple[str, ...]
+) -> str:
+    """``base`` (the jumpbox image) with the event's extra Debian packages, built once per
+    list; apt's refusal named (a Swarm publishes the result to its registry afterwards)."""
+    tag = images.with_packages_tag(base, packages)
+    with lock(f"img:{tag}"):
+        try:
+            images.build_with_packages(client, base=base, packages=packages, tag=tag)
+        except images.ImageError as exc:
+            raise BackendError(str(exc)) from None
+    return tag
+
+
+GUARD_RECHECK_SECONDS = 30.0
+
+
+class EngineBase:
+    """What every part of an engine (networks, services, access, jobs) shares: the SDK's
+    client and its low-level API, and named locks (one build of an image, one creation of a
+    network at a time)."""
+
+    client: Any
+    api: Any
+    publish_ip: str
+    health_interval_ns: int
+    _locks: dict[str, threading.Lock]
+    _guard: threading.Lock
+    _guarded_at: float
+    _synced: dict[str, str]  # container id -> the access digest this process synced
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks[key]
