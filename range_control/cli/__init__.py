@@ -1,7 +1,8 @@
 """``rangectl``: the organisers' and authors' command line.
 
-One module per command group (``cli/teams.py``, ``cli/event.py``, ...) over a small shared
-module (``cli/common.py``). The root group loads a group's module only when that group runs, so
+One module per feature (``cli/people.py`` holds ``teams``, ``accounts`` and ``tokens``;
+``cli/event.py`` the event, awards and the demo; ...) over a small shared module
+(``cli/common.py``). The root group loads a group's module only when that group runs, so
 ``rangectl --help`` and shell completion do not pay for SQLAlchemy, pydantic, rich or the Docker
 SDK; its listing reads the short help kept below (a test checks it against the commands).
 """
@@ -19,45 +20,49 @@ import click
 
 # name -> (module under range_control.cli, attribute, short help shown by `rangectl --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "accounts": ("accounts", "accounts", "People: accounts, roles and their invite links."),
-    "admin-token": ("admin", "admin_token", "Print the organiser API token."),
-    "award": ("admin", "award", "Give a team points (negative: a penalty)."),
+    "accounts": ("people", "accounts", "People: accounts, roles and their invite links."),
+    "admin-token": ("people", "admin_token", "Print the organiser API token."),
+    "award": ("event", "award", "Give a team points (negative: a penalty)."),
     "backup": (
-        "ops",
+        "operations",
         "backup",
         "Snapshot the running range into one file: database, secrets, manifest.",
     ),
-    "challenges": ("challenges", "challenges", "Challenge catalog: lint, check and load."),
+    "challenges": ("catalog", "challenges", "Challenge catalog: lint, check and load."),
     "cluster": (
-        "cluster",
+        "environments",
         "cluster",
         "The machines of the engine: nodes, roles, instances, memory.",
     ),
-    "db": ("db", "db", "Database schema (Alembic migrations)."),
-    "demo": ("demo", "demo", "A demo event on the embedded defaults."),
-    "doctor": ("ops", "doctor_cmd", "Is this machine ready for the event? One verdict per line."),
-    "env": ("env", "env", "Team instances of live challenges."),
+    "db": ("operations", "db", "Database schema (Alembic migrations)."),
+    "demo": ("event", "demo", "A demo event on the embedded defaults."),
+    "doctor": (
+        "operations",
+        "doctor_cmd",
+        "Is this machine ready for the event? One verdict per line.",
+    ),
+    "env": ("environments", "env", "Team instances of live challenges."),
     "event": ("event", "event", "The event: times, state, scenario and its timeline."),
     "images": (
-        "images",
+        "catalog",
         "images",
         "Local images (no registry): the base image and challenge images.",
     ),
     "report": (
-        "report",
+        "whitecell",
         "report",
         "The after-action report: timeline, standings, every team's actions (HTML, JSON, CSV).",
     ),
-    "restore": ("ops", "restore", "Restore a backup into an empty data dir or database."),
-    "serve": ("serve", "serve", "Run the control plane in one process (embedded default)."),
-    "teams": ("teams", "teams", "Teams and their tokens."),
+    "restore": ("operations", "restore", "Restore a backup into an empty data dir or database."),
+    "serve": ("operations", "serve", "Run the control plane in one process (embedded default)."),
+    "teams": ("people", "teams", "Teams and their tokens."),
     "tokens": (
-        "tokens",
+        "people",
         "tokens",
         "Personal organiser API tokens for scripts and dashboards (machine actors).",
     ),
     "worker": (
-        "serve",
+        "operations",
         "worker",
         "Run the scheduler and the reconciler (one per range: timeline, environments).",
     ),

@@ -1,22 +1,43 @@
-"""``rangectl event``: times and scoring, the scenario, and its controls."""
+"""``rangectl event``, ``award`` and ``demo``: times and scoring, the scenario and its controls,
+awards, and a whole demo event on the embedded defaults."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
 from range_control.cli.common import (
     ACTOR,
     AwareDateTime,
     State,
+    console,
+    env_table,
     pass_state,
     print_event,
+    print_jumpboxes,
     print_timeline,
+    reconcile,
 )
+from range_control.cli.operations import run_server
+from range_control.core.actors import Actor
+from range_control.core.errors import Unavailable
+from range_control.core.languages import languages, native_name
+from range_control.services.catalog import builds
+from range_control.services.catalog.lint import Loaded, lint
+from range_control.services.catalog.sync import sync
+from range_control.services.environments import instances
+from range_control.services.environments.engine import Backend
 from range_control.services.event import controls, scenario
 from range_control.services.event import event as events
+from range_control.services.operations import schema
+from range_control.services.organiser import awards
+from range_control.services.people import teams
+from range_control.services.whitecell import grading
 from range_control.specs.scenario import parse_duration
 
 
@@ -112,3 +133,155 @@ def event_end(state: State) -> None:
 
 
 event.add_command(event_end, "stop")  # the core issue's name for it
+
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
+DEMO = Actor.range("demo")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--challenges",
+    "pack",
+    default=str(REPO / "challenges"),
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+)
+@click.option("--no-serve", is_flag=True, help="set everything up, print, and exit")
+@click.option(
+    "--no-environments", is_flag=True, help="no Docker: challenges without live environments only"
+)
+@pass_state
+def demo(
+    state: State, host: str, port: int, pack: str, no_serve: bool, no_environments: bool
+) -> None:
+    """A demo event on the embedded defaults: engine, images, schema, the challenge pack, teams,
+    the ICE scenario started with its environments up; serves until Ctrl-C, which tears the
+    environments down. A second run reuses what was built."""
+    if no_environments:
+        state.environments_off()
+    ctx = state.ctx
+    schema.check_integrity(ctx)
+    schema.upgrade(ctx)
+    result = lint([Path(pack)])
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem))
+        raise click.ClickException("the challenge pack has problems")
+    backend = _engine(state) if state.settings.environments_on else None
+    if backend is not None:
+        _build_images(backend, result.challenges)
+    report = sync(ctx, result.challenges, actor=DEMO)
+    console.print(
+        f"challenges: {len(result.challenges)} ({len(report.created)} new, "
+        f"{len(report.updated)} updated)"
+    )
+    existing = {t.name for t in teams.list_teams(ctx)}
+    table = Table("team", "country", "token (use as: Authorization: Bearer <token>)")
+    for name, country in DEMO_TEAMS:
+        if name in existing:
+            nt = teams.rotate_token(ctx, name, DEMO)
+        else:
+            nt = teams.add_team(ctx, name, country, actor=DEMO)
+        table.add_row(nt.team.name, nt.team.country or "", nt.token)
+    console.print(table)
+    scenario_file = Path(pack) / "ice-scenario.yml"
+    ev = events.current(ctx)
+    if scenario_file.is_file() and ev.state == "not_started":
+        scenario.load(ctx, scenario.read_file(scenario_file), DEMO, source=str(scenario_file))
+    if ev.state == "ended":
+        raise click.ClickException(
+            f"the demo exercise in {state.settings.data_dir} has ended; remove that directory "
+            "(or set RANGE_DATA_DIR elsewhere) for a new one"
+        )
+    if ev.state == "not_started":
+        controls.start(ctx, DEMO)
+    scenario.apply(ctx)  # the first phase's warm-up: its instances are desired now
+    ev = events.current(ctx)
+    base = f"http://{host}:{port}"
+    console.print(f"event {ev.name}: {ev.state}")
+    print_timeline(state)
+    if backend is not None:
+        reconcile(state)
+        env_table(state)
+        print_jumpboxes(state)
+    console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
+    console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
+    console.print(
+        f"console:        {base}/console/  (log in with the organiser token: "
+        f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)"
+    )
+    for t in grading.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
+        due = t.due_at.strftime("%H:%MZ") if t.due_at else "when its phase runs"
+        console.print(
+            f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, due {due})"
+        )
+    for lang in languages():
+        if lang != state.settings.default_language:  # the pack and scenario are translated too
+            console.print(
+                f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "
+                "(pages, pack and scenario; or the chooser on every page)"
+            )
+    console.print(f"team API:       {base}/api/v1/challenges")
+    console.print(f"API document:   {base}/api/v1/openapi.json")
+    if no_serve:
+        return
+    try:
+        run_server(state, host, port, threads=8)
+    finally:
+        if backend is not None:
+            console.print("stopping: tearing the demo's environments down")
+            instances.down(ctx, instances.Selection(), DEMO)
+            reconcile(state)
+
+
+def _engine(state: State) -> Backend:
+    """The running engine, else the repository's infra/engine.sh starts one."""
+    script = REPO / "infra" / "engine.sh"
+    try:
+        return state.backend
+    except Unavailable:
+        if not script.is_file():
+            raise
+    console.print("no Docker engine answers: starting one with infra/engine.sh")
+    if subprocess.run(["bash", str(script)], check=False).returncode != 0:  # noqa: S603, S607
+        raise click.ClickException(
+            "infra/engine.sh could not start an engine (see above); "
+            "or run the demo with --no-environments"
+        )
+    return state.backend
+
+
+def _build_images(backend: Backend, pack: list[Loaded]) -> None:
+    """The base image, the jumpbox image and every live challenge's images, with progress;
+    content-tagged, so a second run builds nothing."""
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("images", total=None)
+
+        def show(p: builds.BuildProgress) -> None:
+            what = f"{p.label}: {p.line[:80]}" if p.line else p.label
+            bar.update(task, completed=p.done, total=p.total, description=f"building {what}")
+
+        total = builds.build_pack(backend, pack, show)
+    console.print(f"images: {total} ready")
+
+
+@click.command("award")
+@click.argument("team")
+@click.argument("value", type=int)
+@click.argument("reason")
+@pass_state
+def award(state: State, team: str, value: int, reason: str) -> None:
+    """Give a team points (negative: a penalty); the reason shows in its ledger."""
+    a = awards.add_award(state.ctx, team, value, reason, ACTOR)
+    console.print(f"award {a.id}: {a.team} {a.value:+d} ({a.reason})")
