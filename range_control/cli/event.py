@@ -4,6 +4,8 @@ awards, and a whole demo event on the embedded defaults."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +26,15 @@ from range_control.cli.common import (
     reconcile,
 )
 from range_control.cli.operations import run_server
-from range_control.core.actors import Actor
 from range_control.core.errors import Unavailable
 from range_control.core.languages import languages, native_name
 from range_control.services.catalog import builds
-from range_control.services.catalog.lint import Loaded, lint
-from range_control.services.catalog.sync import sync
 from range_control.services.environments import instances
 from range_control.services.environments.engine import Backend
 from range_control.services.event import controls, scenario
 from range_control.services.event import event as events
-from range_control.services.operations import schema
 from range_control.services.organiser import awards
-from range_control.services.people import teams
+from range_control.services.organiser import demo as demo_setup
 from range_control.services.whitecell import grading
 from range_control.specs.scenario import parse_duration
 
@@ -136,8 +134,6 @@ event.add_command(event_end, "stop")  # the core issue's name for it
 
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_TEAMS = (("Netherlands", "NL"), ("Norway", "NO"), ("Poland", "PL"), ("Canada", "CA"))
-DEMO = Actor.range("demo")
 
 
 @click.command()
@@ -164,43 +160,25 @@ def demo(
     if no_environments:
         state.environments_off()
     ctx = state.ctx
-    schema.check_integrity(ctx)
-    schema.upgrade(ctx)
-    result = lint([Path(pack)])
-    if result.problems:
-        for problem in result.problems:
-            click.echo(str(problem))
-        raise click.ClickException("the challenge pack has problems")
     backend = _engine(state) if state.settings.environments_on else None
-    if backend is not None:
-        _build_images(backend, result.challenges)
-    report = sync(ctx, result.challenges, actor=DEMO)
+    try:
+        with _build_progress() as show:
+            done = demo_setup.set_up(ctx, Path(pack), backend, show)
+    except demo_setup.PackProblems as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        raise click.ClickException("the challenge pack has problems") from None
+    if done.images is not None:
+        console.print(f"images: {done.images} ready")
     console.print(
-        f"challenges: {len(result.challenges)} ({len(report.created)} new, "
-        f"{len(report.updated)} updated)"
+        f"challenges: {done.challenges} ({len(done.loaded.created)} new, "
+        f"{len(done.loaded.updated)} updated)"
     )
-    existing = {t.name for t in teams.list_teams(ctx)}
     table = Table("team", "country", "token (use as: Authorization: Bearer <token>)")
-    for name, country in DEMO_TEAMS:
-        if name in existing:
-            nt = teams.rotate_token(ctx, name, DEMO)
-        else:
-            nt = teams.add_team(ctx, name, country, actor=DEMO)
+    for nt in done.tokens:
         table.add_row(nt.team.name, nt.team.country or "", nt.token)
     console.print(table)
-    scenario_file = Path(pack) / "ice-scenario.yml"
-    ev = events.current(ctx)
-    if scenario_file.is_file() and ev.state == "not_started":
-        scenario.load(ctx, scenario.read_file(scenario_file), DEMO, source=str(scenario_file))
-    if ev.state == "ended":
-        raise click.ClickException(
-            f"the demo exercise in {state.settings.data_dir} has ended; remove that directory "
-            "(or set RANGE_DATA_DIR elsewhere) for a new one"
-        )
-    if ev.state == "not_started":
-        controls.start(ctx, DEMO)
-    scenario.apply(ctx)  # the first phase's warm-up: its instances are desired now
-    ev = events.current(ctx)
+    ev = done.event
     base = f"http://{host}:{port}"
     console.print(f"event {ev.name}: {ev.state}")
     print_timeline(state)
@@ -234,7 +212,7 @@ def demo(
     finally:
         if backend is not None:
             console.print("stopping: tearing the demo's environments down")
-            instances.down(ctx, instances.Selection(), DEMO)
+            instances.down(ctx, instances.Selection(), demo_setup.DEMO)
             reconcile(state)
 
 
@@ -255,9 +233,10 @@ def _engine(state: State) -> Backend:
     return state.backend
 
 
-def _build_images(backend: Backend, pack: list[Loaded]) -> None:
-    """The base image, the jumpbox image and every live challenge's images, with progress;
-    content-tagged, so a second run builds nothing."""
+@contextmanager
+def _build_progress() -> Iterator[Callable[[builds.BuildProgress], None]]:
+    """A progress bar of the images the set-up builds (content-tagged: a second run builds
+    nothing)."""
     with Progress(
         "{task.description}",
         BarColumn(),
@@ -272,8 +251,7 @@ def _build_images(backend: Backend, pack: list[Loaded]) -> None:
             what = f"{p.label}: {p.line[:80]}" if p.line else p.label
             bar.update(task, completed=p.done, total=p.total, description=f"building {what}")
 
-        total = builds.build_pack(backend, pack, show)
-    console.print(f"images: {total} ready")
+        yield show
 
 
 @click.command("award")
