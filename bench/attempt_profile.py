@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 
@@ -63,6 +64,35 @@ class Meter:
     def syscalls() -> tuple[int, int]:
         io_ = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
         return int(io_["syscr"]), int(io_["syscw"])
+
+
+def time_the_store(store: Any) -> dict[str, float]:
+    """Seconds the WAL sync and the writer lock take, as the store runs (SQLite only)."""
+    waits = {"sync": 0.0, "writer": 0.0}
+
+    def timed(name: str, fn):
+        def wrapper(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                waits[name] += time.perf_counter() - t
+
+        return wrapper
+
+    if store._syncs is not None:  # the time the WAL sync and the writer lock take
+        store._syncs.wait_durable = timed("sync", store._syncs.wait_durable)
+        hold = store._writers.hold
+
+        @contextlib.contextmanager
+        def timed_hold():
+            t = time.perf_counter()
+            with hold():
+                waits["writer"] += time.perf_counter() - t
+                yield
+
+        store._writers.hold = timed_hold
+    return waits
 
 
 def main() -> None:
@@ -99,30 +129,7 @@ def main() -> None:
     engine = app.extensions["range"].store.engine
     meter = Meter(engine)
     store = app.extensions["range"].store
-    waits = {"sync": 0.0, "writer": 0.0}
-
-    def timed(name: str, fn):
-        def wrapper(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                waits[name] += time.perf_counter() - t
-
-        return wrapper
-
-    if store._syncs is not None:  # the time the WAL sync and the writer lock take
-        store._syncs.wait_durable = timed("sync", store._syncs.wait_durable)
-        hold = store._writers.hold
-
-        @contextlib.contextmanager
-        def timed_hold():
-            t = time.perf_counter()
-            with hold():
-                waits["writer"] += time.perf_counter() - t
-                yield
-
-        store._writers.hold = timed_hold
+    waits = time_the_store(store)
     client = app.test_client()
     rng = random.Random(7)
 

@@ -483,7 +483,7 @@ def through_nginx(
     return out
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -520,7 +520,11 @@ def main() -> None:
         help="nginx: the scoreboard runs again through infra/deploy's nginx site",
     )
     ap.add_argument("--out", type=Path, default=Path("bench-results/core_api.json"))
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
     dbs = args.db.split(",")
@@ -544,6 +548,11 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
+    print_report(results, args, dbs)
+
+
+def print_report(results: dict[str, dict], args: argparse.Namespace, dbs: list[str]) -> None:
+    c, d = args.connections, args.duration
     b = results["baseline_flask_json"]["rps"]
     print(
         f"\ngunicorn {args.workers} x {args.worker_class} (threads {args.threads}{', preload' if args.preload else ''}), {c} connections, "
@@ -600,18 +609,7 @@ def main() -> None:
                 f"{results[db]['attempts']['commits_per_sync']}"
             )
     if args.via == "nginx":
-        for db in dbs:
-            r = results[db]
-            sb = r["nginx_scoreboard_under_attempts"]["rps"] / r["scoreboard_under_attempts"]["rps"]
-            alone = r["nginx_scoreboard"]["rps"] / r["scoreboard"]["rps"]
-            kept = r["nginx_attempts_alongside"]["rps"] / r["attempts_alongside"]["rps"]
-            paced = r["nginx_attempts_alongside_paced"]["rps"] / r["attempts_alongside"]["rps"]
-            print(
-                f"{db} via nginx / direct: scoreboard {alone:.1f}x, scoreboard under attempts "
-                f"{sb:.1f}x (p99 {r['nginx_scoreboard_under_attempts']['p99_ms']:.1f} ms), "
-                f"attempts alongside {kept:.2f}x; with the readers paced to direct's read "
-                f"rate ({r['nginx_scoreboard_paced']['rps']:.0f}/s): attempts {paced:.2f}x"
-            )
+        print_nginx(results, dbs)
     if len(dbs) == 2:
         ratio = results["postgres"]["attempts"]["rps"] / results["sqlite"]["attempts"]["rps"]
         print(f"postgres attempts / sqlite attempts: {ratio:.2f}x")
@@ -623,6 +621,22 @@ def main() -> None:
         print(f"{db} worker memory MB: {mem(results[db]['worker_memory_mb'])}")
     print(f"baseline worker memory MB: {mem(results['baseline_memory_mb'])}")
     print(f"results: {args.out}")
+
+
+def print_nginx(results: dict[str, dict], dbs: list[str]) -> None:
+    """The same runs through infra/deploy's nginx site, against direct."""
+    for db in dbs:
+        r = results[db]
+        sb = r["nginx_scoreboard_under_attempts"]["rps"] / r["scoreboard_under_attempts"]["rps"]
+        alone = r["nginx_scoreboard"]["rps"] / r["scoreboard"]["rps"]
+        kept = r["nginx_attempts_alongside"]["rps"] / r["attempts_alongside"]["rps"]
+        paced = r["nginx_attempts_alongside_paced"]["rps"] / r["attempts_alongside"]["rps"]
+        print(
+            f"{db} via nginx / direct: scoreboard {alone:.1f}x, scoreboard under attempts "
+            f"{sb:.1f}x (p99 {r['nginx_scoreboard_under_attempts']['p99_ms']:.1f} ms), "
+            f"attempts alongside {kept:.2f}x; with the readers paced to direct's read "
+            f"rate ({r['nginx_scoreboard_paced']['rps']:.0f}/s): attempts {paced:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,85 +186,120 @@ def compute_board(
     awards: Iterable[AwardRec] = (),
     unlocks: Iterable[UnlockRec] = (),
     grades: Iterable[GradeRec] = (),
+    entries: Iterable[tuple[int, LedgerEntry]] = (),
     cutoff: datetime | None = None,
     points_fixed_at_solve: bool = False,
     first_blood_bonus: int = 0,
 ) -> Board:
-    """Standings and ledgers from the raw records, ignoring everything at or after ``cutoff``."""
+    """Standings and ledgers from the raw records, ignoring everything at or after ``cutoff``.
 
-    def kept(at: datetime) -> bool:
-        return cutoff is None or at < cutoff
-
+    Each kind of record becomes ledger entries on its own (solves with their first bloods,
+    awards, hint unlocks, published grades; ``entries``: ones already made, ``(team id,
+    entry)``, by a source of points of its own); the board is the teams ranked by them."""
     by_id = {c.id: c for c in challenges}
     team_ids = {t.id for t in teams}
-    ordered = sorted(
-        (s for s in solves if kept(s.at) and s.challenge_id in by_id and s.team_id in team_ids),
-        key=lambda s: (s.at, s.id),
-    )
-    per_challenge: dict[int, list[SolveRec]] = defaultdict(list)
-    for s in ordered:
-        per_challenge[s.challenge_id].append(s)
 
-    states: dict[int, ChallengeState] = {}
+    def kept(team_id: int, at: datetime) -> bool:
+        return team_id in team_ids and (cutoff is None or at < cutoff)
+
+    per_challenge: dict[int, list[SolveRec]] = defaultdict(list)
+    for sv in sorted(solves, key=lambda sv: (sv.at, sv.id)):
+        if kept(sv.team_id, sv.at) and sv.challenge_id in by_id:
+            per_challenge[sv.challenge_id].append(sv)
+    ledgers: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for team_id, entry in chain(
+        _solve_entries(per_challenge, by_id, points_fixed_at_solve, first_blood_bonus),
+        _award_entries(awards),
+        _unlock_entries(unlocks, by_id),
+        _grade_entries(grades, by_id),
+        entries,
+    ):
+        if kept(team_id, entry.at):
+            ledgers[team_id].append(entry)
+    return Board(standings=_ranked(teams, ledgers), challenges=_states(challenges, per_challenge))
+
+
+def _states(
+    challenges: Sequence[ChallengeValue], per_challenge: dict[int, list[SolveRec]]
+) -> dict[int, ChallengeState]:
+    out = {}
     for ch in challenges:
         lst = per_challenge.get(ch.id, [])
-        states[ch.id] = ChallengeState(
+        out[ch.id] = ChallengeState(
             value=decayed_value(ch, len(lst) - 1),
             solves=len(lst),
             first_blood_team_id=lst[0].team_id if lst else None,
         )
+    return out
 
-    ledgers: dict[int, list[LedgerEntry]] = defaultdict(list)
+
+Entries = Iterator[tuple[int, LedgerEntry]]
+
+
+def _solve_entries(
+    per_challenge: dict[int, list[SolveRec]],
+    by_id: dict[int, ChallengeValue],
+    fixed: bool,
+    first_blood_bonus: int,
+) -> Entries:
     for ch_id, lst in per_challenge.items():
         ch = by_id[ch_id]
-        for k, s in enumerate(lst):
-            n = len(lst) - 1 if not points_fixed_at_solve else k
-            pts = decayed_value(ch, n)
-            why, values = _why_value(ch, n, not points_fixed_at_solve)
-            ledgers[s.team_id].append(_entry("solve", pts, s.at, ch.slug, why, **values))
+        for k, sv in enumerate(lst):
+            n = k if fixed else len(lst) - 1
+            why, values = _why_value(ch, n, not fixed)
+            yield sv.team_id, _entry("solve", decayed_value(ch, n), sv.at, ch.slug, why, **values)
             if k == 0 and first_blood_bonus:
-                ledgers[s.team_id].append(
-                    _entry("first_blood", first_blood_bonus, s.at, ch.slug, N_("first blood bonus"))
-                )
+                bonus = N_("first blood bonus")
+                yield sv.team_id, _entry("first_blood", first_blood_bonus, sv.at, ch.slug, bonus)
+
+
+def _award_entries(awards: Iterable[AwardRec]) -> Entries:
     for a in awards:
-        if kept(a.at) and a.team_id in team_ids:
-            if a.reason:  # the organisers' own words, as written
-                ledgers[a.team_id].append(LedgerEntry("award", a.value, a.at, None, a.reason))
-            else:
-                ledgers[a.team_id].append(
-                    _entry("award", a.value, a.at, None, N_("award by the organisers"))
-                )
+        if a.reason:  # the organisers' own words, as written
+            yield a.team_id, LedgerEntry("award", a.value, a.at, None, a.reason)
+        else:
+            yield a.team_id, _entry("award", a.value, a.at, None, N_("award by the organisers"))
+
+
+def _unlock_entries(unlocks: Iterable[UnlockRec], by_id: dict[int, ChallengeValue]) -> Entries:
     for u in unlocks:
-        if kept(u.at) and u.team_id in team_ids and u.cost:
-            ch = by_id.get(u.challenge_id)
-            slug = ch.slug if ch else None
-            if u.hint_title:
-                entry = _entry(
-                    "hint", -u.cost, u.at, slug, N_("hint '{title}' unlocked"), title=u.hint_title
-                )
-            else:
-                entry = _entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
-            ledgers[u.team_id].append(entry)
+        if not u.cost:
+            continue
+        ch = by_id.get(u.challenge_id)
+        slug = ch.slug if ch else None
+        if u.hint_title:
+            why = N_("hint '{title}' unlocked")
+            yield u.team_id, _entry("hint", -u.cost, u.at, slug, why, title=u.hint_title)
+        else:
+            yield u.team_id, _entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
+
+
+def _grade_entries(grades: Iterable[GradeRec], by_id: dict[int, ChallengeValue]) -> Entries:
     for g in grades:
         ch = by_id.get(g.challenge_id)
-        if not kept(g.at) or g.team_id not in team_ids or ch is None:
+        if ch is None:
             continue
         if g.kind == "late":
             late = N_("late submission: penalty {percent:g}%")
-            entry = _entry("late", g.points, g.at, ch.slug, late, percent=g.percent)
+            yield g.team_id, _entry("late", g.points, g.at, ch.slug, late, percent=g.percent)
         else:
-            entry = _entry(
-                "grade",
-                g.points,
-                g.at,
-                ch.slug,
-                N_("graded by the white cell: criterion {criterion} {given}/{most}"),
-                criterion=g.criterion,
-                given=g.points,
-                most=g.most,
+            why = N_("graded by the white cell: criterion {criterion} {given}/{most}")
+            yield (
+                g.team_id,
+                _entry(
+                    "grade",
+                    g.points,
+                    g.at,
+                    ch.slug,
+                    why,
+                    criterion=g.criterion,
+                    given=g.points,
+                    most=g.most,
+                ),
             )
-        ledgers[g.team_id].append(entry)
 
+
+def _ranked(teams: Sequence[TeamRec], ledgers: dict[int, list[LedgerEntry]]) -> list[Standing]:
     rows: list[Standing] = []  # positions are given once sorted
     for t in teams:
         ledger = sorted(ledgers.get(t.id, []), key=lambda e: e.at)
@@ -282,8 +318,7 @@ def compute_board(
             )
         )
     rows.sort(key=_rank_key)
-    ranked = [replace(row, pos=i) for i, row in enumerate(rows, start=1)]
-    return Board(standings=ranked, challenges=states)
+    return [replace(row, pos=i) for i, row in enumerate(rows, start=1)]
 
 
 def _rank_key(s: Standing) -> tuple[int, int, float, str, int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from range_control.core.permissions import EventState
 from range_control.specs.scenario import ScenarioSpec
 
 ZERO = timedelta(0)
@@ -56,7 +57,7 @@ class PhaseWindow:
 
 @dataclass(frozen=True)
 class State:
-    state: str  # not_started | running | paused | ended
+    state: EventState
     ex_now: timedelta
     phase: PhaseWindow | None
     phase_ends_at: datetime | None  # wall clock (projected: no more pauses)
@@ -144,73 +145,23 @@ def wall_time(ctl: Control, ex: timedelta, now: datetime, ex_now: timedelta) -> 
     return wall
 
 
-def at(spec: ScenarioSpec, ctl: Control, now: datetime) -> State:
+def state_at(spec: ScenarioSpec, ctl: Control, now: datetime) -> State:
     """Where the exercise is at ``now``."""
     wins = windows(spec, ctl)
     total = wins[-1].end
     ms = milestones(spec, ctl)
     paused = any(end is None for _, end in ctl.pauses)
-    if ctl.started_at is None or now < ctl.started_at:
-        state = "not_started"
-    elif ctl.ended_at is not None and now >= ctl.ended_at:
-        state = "ended"
-    else:
-        state = "paused" if paused else "running"
+    state, ex_now = _state_and_time(ctl, now, paused, total)
     scheduled = ctl.started_at is not None
-    # Before a scheduled start, exercise time is negative (warm-ups happen then).
-    ex_now = (
-        exercise_time(ctl, now)
-        if not (scheduled and now < ctl.started_at)
-        else now - ctl.started_at
-    )
-    if state in ("running", "paused") and ex_now >= total:
-        state, ex_now = "ended", total
-    if state == "ended" and ctl.ended_at is not None:
-        ex_now = min(ex_now, total)
-    started = state != "not_started"
-
     due = tuple(m for m in ms if m.ex <= ex_now) if scheduled else ()
     phase = None
-    if state in ("running", "paused"):
+    if state in (EventState.RUNNING, EventState.PAUSED):
         phase = next((w for w in wins if w.start <= ex_now < w.end), None)
-
-    by_id = {p.id: p for p in spec.phases}
-    managed = frozenset(spec.challenge_slugs())
-    open_: set[str] = set()
-    envs: set[str] = set()
-    for w in wins:
-        p = by_id[w.id]
-        begun = started and w.start <= ex_now
-        current = phase is not None and phase.id == w.id
-        if begun and (current or p.keep_open) and state != "not_started":
-            open_.update(p.challenges)
-        warm = scheduled and w.start - p.warmup <= ex_now and state != "ended"
-        if warm and (ex_now < w.end or not p.teardown):
-            envs.update(p.challenges)
-    for m in due:
-        if m.kind == "inject" and m.phase is not None and m.inject is not None:
-            action = by_id[m.phase].injects[m.inject].action
-            if action and action.unlock_challenge:
-                open_.add(action.unlock_challenge)
-
+    open_, envs = _open_and_warm(spec, wins, due, state, phase, ex_now, scheduled)
     upcoming = [m for m in ms if m.ex > ex_now]
-    next_m = upcoming[0] if upcoming and scheduled and state in ("running", "not_started") else None
+    running_or_not_yet = state in (EventState.RUNNING, EventState.NOT_STARTED)
+    next_m = upcoming[0] if upcoming and scheduled and running_or_not_yet else None
     next_at = wall_time(ctl, next_m.ex, now, ex_now) if next_m is not None else None
-    freeze = freeze_ex(spec, ctl, total)
-    freeze_at = None
-    if freeze is not None and ctl.started_at is not None:
-        if started and freeze <= ex_now:
-            freeze_at = wall_time(ctl, freeze, now, ex_now)
-        elif not paused and state != "ended":  # an event that ended first never froze
-            freeze_at = wall_time(ctl, freeze, now, ex_now) if started else ctl.started_at + freeze
-    if state == "ended":
-        ends_at = (
-            ctl.ended_at if ctl.ended_at and ex_now < total else wall_time(ctl, total, now, ex_now)
-        )
-    elif ctl.started_at is not None and not paused:
-        ends_at = wall_time(ctl, total, now, ex_now) if started else ctl.started_at + total
-    else:
-        ends_at = None
     phase_ends_at = None
     if phase is not None and not paused:
         phase_ends_at = wall_time(ctl, phase.end, now, ex_now)
@@ -220,13 +171,105 @@ def at(spec: ScenarioSpec, ctl: Control, now: datetime) -> State:
         phase=phase,
         phase_ends_at=phase_ends_at,
         open_challenges=frozenset(open_),
-        managed_challenges=managed,
+        managed_challenges=frozenset(spec.challenge_slugs()),
         environments=frozenset(envs),
         due=due,
         next_at=next_at,
         next_milestone=next_m,
-        ends_at=ends_at,
-        freeze_at=freeze_at,
+        ends_at=_ends_at(ctl, state, paused, now, ex_now, total),
+        freeze_at=_freeze_at(spec, ctl, state, paused, now, ex_now, total),
         total=total,
         windows=wins,
     )
+
+
+def _state_and_time(
+    ctl: Control, now: datetime, paused: bool, total: timedelta
+) -> tuple[EventState, timedelta]:
+    """The state at ``now`` and the exercise time (before a scheduled start it is negative:
+    warm-ups happen then; past the end it stops at the end)."""
+    if ctl.started_at is None or now < ctl.started_at:
+        state = EventState.NOT_STARTED
+    elif ctl.ended_at is not None and now >= ctl.ended_at:
+        state = EventState.ENDED
+    else:
+        state = EventState.PAUSED if paused else EventState.RUNNING
+    if ctl.started_at is not None and now < ctl.started_at:
+        ex_now = now - ctl.started_at
+    else:
+        ex_now = exercise_time(ctl, now)
+    if state in (EventState.RUNNING, EventState.PAUSED) and ex_now >= total:
+        state, ex_now = EventState.ENDED, total
+    if state == EventState.ENDED and ctl.ended_at is not None:
+        ex_now = min(ex_now, total)
+    return state, ex_now
+
+
+def _open_and_warm(
+    spec: ScenarioSpec,
+    wins: tuple[PhaseWindow, ...],
+    due: tuple[Milestone, ...],
+    state: EventState,
+    phase: PhaseWindow | None,
+    ex_now: timedelta,
+    scheduled: bool,
+) -> tuple[set[str], set[str]]:
+    """The challenges open to teams (their phase runs, or stays open, or an inject unlocked
+    them), and those whose environments are up (warm-up begun, not torn down)."""
+    by_id = {p.id: p for p in spec.phases}
+    started = state != EventState.NOT_STARTED
+    open_: set[str] = set()
+    envs: set[str] = set()
+    for w in wins:
+        p = by_id[w.id]
+        current = phase is not None and phase.id == w.id
+        if started and w.start <= ex_now and (current or p.keep_open):
+            open_.update(p.challenges)
+        warm = scheduled and w.start - p.warmup <= ex_now and state != EventState.ENDED
+        if warm and (ex_now < w.end or not p.teardown):
+            envs.update(p.challenges)
+    for m in due:
+        if m.kind == "inject" and m.phase is not None and m.inject is not None:
+            action = by_id[m.phase].injects[m.inject].action
+            if action and action.unlock_challenge:
+                open_.add(action.unlock_challenge)
+    return open_, envs
+
+
+def _freeze_at(
+    spec: ScenarioSpec,
+    ctl: Control,
+    state: EventState,
+    paused: bool,
+    now: datetime,
+    ex_now: timedelta,
+    total: timedelta,
+) -> datetime | None:
+    freeze = freeze_ex(spec, ctl, total)
+    if freeze is None or ctl.started_at is None:
+        return None
+    started = state != EventState.NOT_STARTED
+    if started and freeze <= ex_now:
+        return wall_time(ctl, freeze, now, ex_now)
+    if not paused and state != EventState.ENDED:  # an event that ended first never froze
+        return wall_time(ctl, freeze, now, ex_now) if started else ctl.started_at + freeze
+    return None
+
+
+def _ends_at(
+    ctl: Control,
+    state: EventState,
+    paused: bool,
+    now: datetime,
+    ex_now: timedelta,
+    total: timedelta,
+) -> datetime | None:
+    if state == EventState.ENDED:
+        if ctl.ended_at and ex_now < total:
+            return ctl.ended_at
+        return wall_time(ctl, total, now, ex_now)
+    if ctl.started_at is not None and not paused:
+        if state != EventState.NOT_STARTED:
+            return wall_time(ctl, total, now, ex_now)
+        return ctl.started_at + total
+    return None

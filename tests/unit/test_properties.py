@@ -60,7 +60,7 @@ def control_after(
 ) -> timeline.Control:
     """What services.scenario does to the control for each organiser action (when allowed),
     with the freeze pinned once it has happened (as the timeline log does)."""
-    st_ = timeline.at(spec, ctl, now)
+    st_ = timeline.state_at(spec, ctl, now)
     if ctl.frozen_at is None and any(m.key == "freeze" for m in st_.due):
         ctl = replace(ctl, frozen_at=timeline.freeze_ex(spec, ctl, st_.total))
     paused = any(end is None for _, end in ctl.pauses)
@@ -103,7 +103,7 @@ def test_any_sequence_of_controls_keeps_the_timeline_consistent(
             now += timedelta(seconds=arg)
         else:
             ctl = control_after(ctl, action, arg, spec, now)
-        st_ = timeline.at(spec, ctl, now)
+        st_ = timeline.state_at(spec, ctl, now)
         wins = st_.windows
         # Phases in order, back to back, never negative; the total is their sum.
         assert wins[0].start == ZERO

@@ -201,10 +201,11 @@ class LiveCheck:
     def _steps(
         self, result: Result, item: Loaded, ctx: Range, rec: EnvironmentReconciler, team: int
     ) -> None:
-        solver = solver_of(item)
-        env = item.spec.environment
-
-        def step(name: str, fn: Callable[[], str]) -> None:
+        """The steps in order, each timed and recorded; the first that fails ends the check."""
+        run = _Run(self, result, item, ctx, rec, team)
+        for name, fn in zip(
+            STEPS, (run.build, run.start, run.health, run.solve, run.flag), strict=True
+        ):
             if self.cancel.is_set():
                 raise Cancelled
             self.progress(f"{item.slug}: {name}")
@@ -215,70 +216,7 @@ class LiveCheck:
                 detail, ok = str(exc), False
             result.steps.append(Step(name, ok, time.monotonic() - t0, detail))
             if not ok:
-                raise _Stop
-
-        solver_image: list[str] = []
-
-        def build() -> str:
-            if solver is None:
-                raise StepFailed(f"no solver: add {SolverSpec().path}/solve.py or a solver: key")
-            try:
-                builds.build_challenge(self.backend, item)
-            except Exception as exc:  # noqa: BLE001 - the message names challenge and step
-                raise StepFailed(str(exc)) from None
-            solver_image.append(self._solver_image(item, solver))
-            return ""
-
-        def start() -> str:
-            if env is None:
-                return "no environment: the solver works on the attachments"
-            instances.up(ctx, instances.Selection(challenge=item.slug), CHECK)
-            report = rec.run_once()
-            errors = [*report.failed.values(), *report.jumpbox_errors.values()]
-            if errors:
-                raise StepFailed("; ".join(errors))
-            return f"{len(report.created)} containers"
-
-        def health() -> str:
-            if env is None:
-                return ""
-            return self._wait_healthy(ctx.event_slug, [s.name for s in env.services])
-
-        def solve() -> str:
-            assert solver is not None
-            net = network_name(ctx.event_slug, team) if env is not None else None
-            job = Job(
-                ctx.event_slug,
-                f"rc-{ctx.event_slug}-solver",
-                solver_image[0],
-                tuple(solver.command),
-                net,
-                solver.timeout,
-            )
-            done = self.backend.run_job(job, self.cancel)
-            if self.cancel.is_set():
-                raise Cancelled
-            if done.timed_out:
-                out = done.stdout + done.stderr
-                raise StepFailed(f"solver timed out after {solver.timeout} s\n{_tail(out)}")
-            result.output = done.stdout
-            if done.exit_code != 0:
-                out = done.stdout + done.stderr
-                raise StepFailed(
-                    f"solver exited with code {done.exit_code}: {_tail(out, 1)}\n{_tail(out)}"
-                )
-            return ""
-
-        def flag() -> str:
-            lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
-            printed = lines[-1] if lines else ""
-            return check_flag(ctx, item, team, printed)
-
-        try:
-            for name, fn in zip(STEPS, (build, start, health, solve, flag), strict=True):
-                step(name, fn)
-        except _Stop:
-            return
+                return
 
     # --- pieces -------------------------------------------------------------------------
     def _solver_image(self, item: Loaded, solver: SolverSpec) -> str:
@@ -355,8 +293,79 @@ class LiveCheck:
                 self._events.discard(event)
 
 
-class _Stop(Exception):
-    pass
+@dataclass
+class _Run:
+    """One challenge's steps in its own range (each returns its detail or raises StepFailed);
+    what a step makes (the solver's image, its output) the next one uses."""
+
+    check: LiveCheck
+    result: Result
+    item: Loaded
+    ctx: Range
+    rec: EnvironmentReconciler
+    team: int
+    solver_image: str = ""
+
+    @property
+    def solver(self) -> SolverSpec | None:
+        return solver_of(self.item)
+
+    def build(self) -> str:
+        solver = self.solver
+        if solver is None:
+            raise StepFailed(f"no solver: add {SolverSpec().path}/solve.py or a solver: key")
+        try:
+            builds.build_challenge(self.check.backend, self.item)
+        except Exception as exc:  # noqa: BLE001 - the message names challenge and step
+            raise StepFailed(str(exc)) from None
+        self.solver_image = self.check._solver_image(self.item, solver)
+        return ""
+
+    def start(self) -> str:
+        if self.item.spec.environment is None:
+            return "no environment: the solver works on the attachments"
+        instances.up(self.ctx, instances.Selection(challenge=self.item.slug), CHECK)
+        report = self.rec.run_once()
+        errors = [*report.failed.values(), *report.jumpbox_errors.values()]
+        if errors:
+            raise StepFailed("; ".join(errors))
+        return f"{len(report.created)} containers"
+
+    def health(self) -> str:
+        env = self.item.spec.environment
+        if env is None:
+            return ""
+        return self.check._wait_healthy(self.ctx.event_slug, [s.name for s in env.services])
+
+    def solve(self) -> str:
+        solver = self.solver
+        assert solver is not None
+        event = self.ctx.event_slug
+        net = network_name(event, self.team) if self.item.spec.environment is not None else None
+        job = Job(
+            event,
+            f"rc-{event}-solver",
+            self.solver_image,
+            tuple(solver.command),
+            net,
+            solver.timeout,
+        )
+        done = self.check.backend.run_job(job, self.check.cancel)
+        if self.check.cancel.is_set():
+            raise Cancelled
+        out = done.stdout + done.stderr
+        if done.timed_out:
+            raise StepFailed(f"solver timed out after {solver.timeout} s\n{_tail(out)}")
+        self.result.output = done.stdout
+        if done.exit_code != 0:
+            raise StepFailed(
+                f"solver exited with code {done.exit_code}: {_tail(out, 1)}\n{_tail(out)}"
+            )
+        return ""
+
+    def flag(self) -> str:
+        lines = [ln.strip() for ln in self.result.output.splitlines() if ln.strip()]
+        return check_flag(self.ctx, self.item, self.team, lines[-1] if lines else "")
 
 
 def check_flag(ctx: Range, item: Loaded, team_id: int, printed: str) -> str:

@@ -44,7 +44,7 @@ def _ex_now(ev: Event, now: datetime) -> tuple[ScenarioSpec, timeline.State]:
         raise Conflict("no scenario is loaded: `rangectl event load scenario.yml` first")
     s = Session.object_session(ev)
     ctl = control_in(s, ev, spec) if s is not None else control_of(ev, spec)
-    return spec, timeline.at(spec, ctl, now)
+    return spec, timeline.state_at(spec, ctl, now)
 
 
 def start(ctx: Range, actor: Actor) -> EventView:

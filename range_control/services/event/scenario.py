@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from range_control.context import Range
 from range_control.core.actors import TIMELINE, Actor
 from range_control.core.errors import InvalidInput
+from range_control.core.permissions import EventState
 from range_control.domain import timeline
 from range_control.services.audit import audit
 from range_control.services.catalog.releases import overdue_releases, release_due, upcoming_releases
@@ -158,7 +159,7 @@ def where_in(s: Session, ctx: Range, now: datetime) -> Where:
     if spec is None:
         return Where(view_of(ev, now), None, None, None, now)
     ctl = control_in(s, ev, spec)
-    return Where(view_of(ev, now), spec, ctl, timeline.at(spec, ctl, now), now)
+    return Where(view_of(ev, now), spec, ctl, timeline.state_at(spec, ctl, now), now)
 
 
 def where(ctx: Range, now: datetime | None = None) -> Where:
@@ -221,7 +222,8 @@ def overdue(ctx: Range, now: datetime | None = None) -> list[tuple[datetime, str
         if spec is not None and ev is not None:
             ctl = control_in(s, ev, spec)
             late += [
-                (due_at, m.key) for m, due_at in _pending(s, ctl, timeline.at(spec, ctl, now), now)
+                (due_at, m.key)
+                for m, due_at in _pending(s, ctl, timeline.state_at(spec, ctl, now), now)
             ]
     return sorted(late)
 
@@ -321,48 +323,75 @@ class Applied:
 def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
     """Make the database agree with the timeline at ``now``; returns what was newly applied."""
     now = now or ctx.clock.now()
-    applied: list[Applied] = []
     with ctx.store.write() as s:
         ev = ensure_event(s, ctx)
         # Challenges released by their challenge.yml's scheduled_at: with or without a scenario.
         released = release_due(s, now)
-        applied += [Applied(f"release:{slug}", "release", at, now) for slug, at in released]
+        applied = [Applied(f"release:{slug}", "release", at, now) for slug, at in released]
         spec = _spec_of(ev)
-        if spec is None:
-            if released:
-                bump_generation(s, ctx)
-            return applied
-        ctl = control_in(s, ev, spec)
-        st = timeline.at(spec, ctl, now)
-        scores_changed = False
-        if ev.state != st.state:
-            ev.state = st.state
-        if ev.started_at is None and st.state != "not_started":
-            ev.started_at = ctl.started_at
-        if st.state == "ended" and ev.ended_at is None:
-            ev.ended_at = st.ends_at
-        if (ev.ends_at, ev.freeze_at) != (st.ends_at, st.freeze_at):
-            ev.ends_at, ev.freeze_at = st.ends_at, st.freeze_at
-            scores_changed = True
-        for ch in s.scalars(select(Challenge).where(Challenge.slug.in_(st.managed_challenges))):
-            want = "visible" if ch.slug in st.open_challenges else "hidden"
-            if ch.phase_state != want:
-                ch.phase_state = want
-                scores_changed = True
-        phases = {p.id: p for p in spec.phases}
-        for m, due_at in _pending(s, ctl, st, now):
-            try:
-                with s.begin_nested():
-                    s.add(TimelineLog(key=m.key, kind=m.kind, due_at=due_at, applied_at=now))
-                    scores_changed |= _effects(s, ctx, m, phases, now)
-            except IntegrityError:
-                continue  # another process applied it first
-            applied.append(Applied(m.key, m.kind, due_at, now))
-        if ctx.settings.environments_on:
-            instances.follow_scenario(s, st.environments, now)
-        if scores_changed or released:
+        changed = bool(released)
+        if spec is not None:
+            ctl = control_in(s, ev, spec)
+            st = timeline.state_at(spec, ctl, now)
+            changed |= _event_follows(ev, ctl, st)
+            changed |= _challenges_follow(s, st)
+            done, scored = _milestones(s, ctx, spec, ctl, st, now)
+            applied += done
+            changed |= scored
+            if ctx.settings.environments_on:
+                instances.follow_scenario(s, st.environments, now)
+        if changed:
             bump_generation(s, ctx)
     return applied
+
+
+def _event_follows(ev: Event, ctl: timeline.Control, st: timeline.State) -> bool:
+    """The event row takes the timeline's state and times; True when what scores show moved
+    (the end, the freeze)."""
+    if ev.state != st.state:
+        ev.state = st.state
+    if ev.started_at is None and st.state != EventState.NOT_STARTED:
+        ev.started_at = ctl.started_at
+    if st.state == EventState.ENDED and ev.ended_at is None:
+        ev.ended_at = st.ends_at
+    if (ev.ends_at, ev.freeze_at) != (st.ends_at, st.freeze_at):
+        ev.ends_at, ev.freeze_at = st.ends_at, st.freeze_at
+        return True
+    return False
+
+
+def _challenges_follow(s: Session, st: timeline.State) -> bool:
+    """The scenario's challenges open and close with their phases; True when one did."""
+    changed = False
+    for ch in s.scalars(select(Challenge).where(Challenge.slug.in_(st.managed_challenges))):
+        want = "visible" if ch.slug in st.open_challenges else "hidden"
+        if ch.phase_state != want:
+            ch.phase_state = want
+            changed = True
+    return changed
+
+
+def _milestones(
+    s: Session,
+    ctx: Range,
+    spec: ScenarioSpec,
+    ctl: timeline.Control,
+    st: timeline.State,
+    now: datetime,
+) -> tuple[list[Applied], bool]:
+    """Every milestone due and not applied yet, applied once (a unique key: another process
+    that applied it first wins); True when one changed scores."""
+    phases = {p.id: p for p in spec.phases}
+    applied, changed = [], False
+    for m, due_at in _pending(s, ctl, st, now):
+        try:
+            with s.begin_nested():
+                s.add(TimelineLog(key=m.key, kind=m.kind, due_at=due_at, applied_at=now))
+                changed |= _effects(s, ctx, m, phases, now)
+        except IntegrityError:
+            continue  # another process applied it first
+        applied.append(Applied(m.key, m.kind, due_at, now))
+    return applied, changed
 
 
 # A phase's announcement is titled "Phase: <title>" (pages write the prefix in their reader's

@@ -416,85 +416,110 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
 
 
 def _events_of(f: _Facts, tid: int) -> Iterator[dict[str, Any]]:
-    for a in f.attempts:
-        if a.team_id == tid:
-            yield {
-                "at": iso(a.created_at),
-                "kind": "attempt",
-                "challenge": f.slug(a.challenge_id),
-                "outcome": a.result,
-                "submitted": a.submitted,
-                "by": f.person(a.account_id),
-                "account": a.account_id,
-            }
-    for sv in f.solves:
-        if sv.team_id == tid:
-            yield {"at": iso(sv.created_at), "kind": "solve", "challenge": f.slug(sv.challenge_id)}
-    for u in f.unlocks:
-        if u.team_id == tid:
-            yield {
-                "at": iso(u.created_at),
-                "kind": "hint",
-                "challenge": f.slug(u.challenge_id),
-                "hint": u.title or "",
-                "cost": u.cost,
-                "by": f.person(u.account_id),
-                "account": u.account_id,
-            }
-    for a in f.audit:
-        if _team_instance_action(a) and a.team_id == tid:
-            account = a.actor.id if a.actor.kind is ActorKind.PERSON else None
-            yield {
-                "at": iso(a.created_at),
-                "kind": a.action.replace(".", "_"),
-                "challenge": a.detail.get("challenge"),
-                "by": f.person(account),
-                "account": account,
-            }
-    for sub in f.submissions:
-        if sub.team_id == tid:
-            yield {
-                "at": iso(sub.created_at),
-                "kind": "task_submission",
-                "challenge": f.slug(sub.challenge_id),
-                "version": sub.version,
-                "late": sub.late,
-                "text": sub.text,
-                "file": sub.file_name,
-                "by": f.person(sub.account_id),
-                "account": sub.account_id,
-            }
-    for (team_id, challenge_id), g in f.grades.items():
-        if team_id == tid:
-            yield {
-                "at": g["at"],
-                "kind": "task_grade",
-                "challenge": f.slug(challenge_id),
-                "points": g["total"],
-                "most": g["most"],
-                "lines": g["lines"],
-            }
-    for aw in f.awards:
-        if aw.team_id == tid:
-            yield {
-                "at": iso(aw.created_at),
-                "kind": "award",
-                "points": aw.value,
-                "reason": aw.reason,
-            }
-    for al in f.alerts:
-        if tid in (al.submitting_team_id, al.owner_team_id):
-            role = (
-                "submitted another team's flag"
-                if al.submitting_team_id == tid
-                else ("its flag was submitted by another team")
-            )
-            yield {
-                "at": iso(al.created_at),
-                "kind": "sharing_alert",
-                "challenge": f.slug(al.challenge_id),
-                "what": role,
-            }
+    """Everything the team did or that happened to it, one kind of record after another."""
+    for rows, teams_of, event in _TIMELINE:
+        for row in rows(f):
+            if tid in teams_of(row):
+                yield event(f, row, tid)
+
+
+def _attempt(f: _Facts, a: Any, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(a.created_at),
+        "kind": "attempt",
+        "challenge": f.slug(a.challenge_id),
+        "outcome": a.result,
+        "submitted": a.submitted,
+        "by": f.person(a.account_id),
+        "account": a.account_id,
+    }
+
+
+def _solve(f: _Facts, sv: Any, _tid: int) -> dict[str, Any]:
+    return {"at": iso(sv.created_at), "kind": "solve", "challenge": f.slug(sv.challenge_id)}
+
+
+def _hint(f: _Facts, u: Any, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(u.created_at),
+        "kind": "hint",
+        "challenge": f.slug(u.challenge_id),
+        "hint": u.title or "",
+        "cost": u.cost,
+        "by": f.person(u.account_id),
+        "account": u.account_id,
+    }
+
+
+def _instance_action(f: _Facts, a: AuditLog, _tid: int) -> dict[str, Any]:
+    account = a.actor.id if a.actor.kind is ActorKind.PERSON else None
+    return {
+        "at": iso(a.created_at),
+        "kind": a.action.replace(".", "_"),
+        "challenge": a.detail.get("challenge"),
+        "by": f.person(account),
+        "account": account,
+    }
+
+
+def _submission(f: _Facts, sub: Submission, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(sub.created_at),
+        "kind": "task_submission",
+        "challenge": f.slug(sub.challenge_id),
+        "version": sub.version,
+        "late": sub.late,
+        "text": sub.text,
+        "file": sub.file_name,
+        "by": f.person(sub.account_id),
+        "account": sub.account_id,
+    }
+
+
+def _grade(f: _Facts, item: tuple[tuple[int, int], dict[str, Any]], _tid: int) -> dict[str, Any]:
+    (_team, challenge_id), g = item
+    return {
+        "at": g["at"],
+        "kind": "task_grade",
+        "challenge": f.slug(challenge_id),
+        "points": g["total"],
+        "most": g["most"],
+        "lines": g["lines"],
+    }
+
+
+def _award(_f: _Facts, aw: Any, _tid: int) -> dict[str, Any]:
+    return {"at": iso(aw.created_at), "kind": "award", "points": aw.value, "reason": aw.reason}
+
+
+def _alert(f: _Facts, al: Any, tid: int) -> dict[str, Any]:
+    if al.submitting_team_id == tid:
+        role = "submitted another team's flag"
+    else:
+        role = "its flag was submitted by another team"
+    return {
+        "at": iso(al.created_at),
+        "kind": "sharing_alert",
+        "challenge": f.slug(al.challenge_id),
+        "what": role,
+    }
+
+
+# (the records, the teams a record belongs to, the team's event of it), in the order above.
+_TIMELINE: tuple[tuple[Callable[[_Facts], Any], Callable[[Any], tuple[Any, ...]], Any], ...] = (
+    (lambda f: f.attempts, lambda a: (a.team_id,), _attempt),
+    (lambda f: f.solves, lambda sv: (sv.team_id,), _solve),
+    (lambda f: f.unlocks, lambda u: (u.team_id,), _hint),
+    (
+        lambda f: (a for a in f.audit if _team_instance_action(a)),
+        lambda a: (a.team_id,),
+        _instance_action,
+    ),
+    (lambda f: f.submissions, lambda sub: (sub.team_id,), _submission),
+    (lambda f: f.grades.items(), lambda item: (item[0][0],), _grade),
+    (lambda f: f.awards, lambda aw: (aw.team_id,), _award),
+    (lambda f: f.alerts, lambda al: (al.submitting_team_id, al.owner_team_id), _alert),
+)
 
 
 def _anonymise(doc: dict[str, Any], f: _Facts, rows: list[Any]) -> dict[str, Any]:
