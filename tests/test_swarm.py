@@ -19,9 +19,9 @@ from typing import Any
 import docker
 import pytest
 import yaml
-from range_control.orchestrator.swarm import SwarmBackend
 from sqlalchemy import select
 
+from range_control.orchestrator.swarm import SwarmBackend
 from range_control.orchestrator.types import BackendError
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync

@@ -10,6 +10,7 @@ interfaces, APScheduler in the scheduler).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,58 @@ def test_an_upward_import_added_on_purpose_is_caught(
     (tmp_path / where).write_text(line + "\n")
     found = violations(tmp_path)
     assert any(v.startswith(expected) for v in found), found
+
+
+# A web endpoint's name ("api.admin_grade_task", "console.grade_task"): a route's business.
+ENDPOINT = re.compile(r"^(api|console|portal|web|sso)\.[a-z_]+$")
+MAX_LOOSE = 10  # modules directly in one package (besides its __init__ and __main__)
+MAX_LINES = 800
+
+
+def endpoint_names(root: Path) -> list[str]:
+    """Services that name a web endpoint (who may do what is the permission table's)."""
+    found = []
+    for path in sorted(root.joinpath("range_control", "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and ENDPOINT.match(text):
+                found.append(f"{path.relative_to(root)}: names the endpoint {node.value!r}")
+    return found
+
+
+def oversized(root: Path) -> list[str]:
+    """Packages with more than MAX_LOOSE modules of their own; modules over MAX_LINES lines."""
+    found = []
+    for package in sorted(root.joinpath("range_control").rglob("__init__.py")):
+        here = package.parent
+        if "migrations" in here.parts:
+            continue
+        loose = sorted(
+            p.name for p in here.glob("*.py") if p.name not in ("__init__.py", "__main__.py")
+        )
+        if len(loose) > MAX_LOOSE:
+            found.append(f"{here.relative_to(root)}: {len(loose)} modules ({', '.join(loose)})")
+    for path in sorted(root.joinpath("range_control").rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > MAX_LINES:
+            found.append(f"{path.relative_to(root)}: {lines} lines")
+    return found
+
+
+def test_services_name_no_web_endpoint() -> None:
+    assert endpoint_names(ROOT) == []
+
+
+def test_rooms_stay_small() -> None:
+    assert oversized(ROOT) == []
+
+
+def test_a_service_that_names_an_endpoint_is_caught(tmp_path: Path) -> None:
+    bad = tmp_path / "range_control" / "services" / "bad.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('GRADING = frozenset({"api.admin_grade_task"})\n')
+    assert endpoint_names(tmp_path) == [
+        "range_control/services/bad.py: names the endpoint 'api.admin_grade_task'"
+    ]
