@@ -419,7 +419,7 @@ def through_nginx(
     machine unpaced readers served from nginx's cache take CPU the attempts then lack, which a
     range's real readers (browsers polling every 5 s, on their own machines) do not."""
     sys.path.insert(0, str(HERE.parent))
-    from tests.nginx_tier import Nginx
+    from tests.support.nginx_tier import Nginx
 
     proxy = Nginx(tmp, f"127.0.0.1:{app.port}")
     out: dict[str, dict] = {}

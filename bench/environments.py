@@ -205,7 +205,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
 
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
-    from tests.swarm_lab import REGISTRY, Lab
+    from tests.support.swarm_lab import REGISTRY, Lab
 
     host = docker.from_env(timeout=600)
     tmp = Path(tempfile.mkdtemp(prefix=f"range-envbench-{engine}-"))
@@ -292,7 +292,7 @@ def bring_up(engine: str, teams_n: int, challenges_n: int, pool: int) -> dict:
 def compare_engines(args: argparse.Namespace) -> None:
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
-    from tests.swarm_lab import Lab
+    from tests.support.swarm_lab import Lab
 
     lab = Lab(docker.from_env(timeout=600))
     lab.up()

@@ -30,8 +30,8 @@ from range_control.orchestrator import images  # noqa: E402
 from range_control.orchestrator.types import jumpbox_name, network_name  # noqa: E402
 from range_control.services.environments import instances, team_access  # noqa: E402
 from range_control.services.environments.instances import Selection  # noqa: E402
-from tests.test_docker_env import web_challenge  # noqa: E402
-from tests.test_wireguard import (  # noqa: E402
+from tests.support.instances import web_challenge  # noqa: E402
+from tests.support.wireguard import (  # noqa: E402
     client_image,
     connect,
     handshake,

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
+ROOT = REPO
 
 # layer -> the files or packages (relative to the repository) that make it up
 LAYERS: dict[str, tuple[str, ...]] = {

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from range_control.core.errors import Unavailable
+from range_control.core.settings import Settings
 from range_control.orchestrator import connect
 from range_control.orchestrator.protocols import Backend
 from range_control.orchestrator.types import BackendError
 
+# The engine's protocol, for the interfaces (which do not import the orchestrator).
 __all__ = ["Backend", "backend"]
-from range_control.core.errors import Unavailable
-from range_control.core.settings import Settings
 
 
 def backend(

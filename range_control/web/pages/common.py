@@ -32,10 +32,11 @@ def login_limiter() -> LoginLimiter:
     return current_app.extensions["login_limiter"]
 
 
-def too_many(template: str, wait: int, **context: object) -> tuple[str, int]:
+def too_many(template: str, wait: int, **context: object) -> tuple[str, int, dict[str, str]]:
+    """The login form again, refused for ``wait`` seconds (said, and in ``Retry-After``)."""
     metrics.RATE_LIMITED.labels("login").inc()
     flash(gettext("Too many failed logins: try again in %(wait)d s.", wait=wait), "error")
-    return render_template(template, **context), 429
+    return render_template(template, **context), 429, {"Retry-After": str(max(1, wait))}
 
 
 def local_path(target: str | None, prefix: str = "/", limit: int = 2000) -> str | None:

@@ -1,0 +1,273 @@
+"""The role matrix (issue 19): every route of the OpenAPI document and every page route, called
+as each kind of caller, answers as the README's table says. The routes come from the app, the
+rules from the README: a new route without a rule there, or a rule naming a route that is gone,
+fails the test. Plus: every page form refuses a POST without its CSRF token, and a person's
+cookie opens nothing on the API (bearer tokens only). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from range_control.core import permissions
+from range_control.services.people import accounts, api_tokens
+from tests.support import REPO
+from tests.support.env import ADMIN, TEST, Env, make_env
+from tests.support.people import PASSWORD, accept
+from tests.support.web import csrf
+
+README = REPO / "README.md"
+CALLERS = tuple(permissions.caller_name(h) for h in permissions.CALLERS)
+# Not in the matrix, each with its own rule: files, the metrics (RANGE_METRICS_TOKEN or
+# loopback), the OpenAPI document's own viewer.
+OUTSIDE = re.compile(r"^(/static/|/assets/|/metrics$|/api/v1/docs/)")
+SIGN_IN = "sign-in and out"  # anyone may try to log in, or out (tested in test_web.py)
+
+
+def route_name(method: str, rule: str) -> str:
+    """``POST /console/teams/<team_id>/<action>``: the rule without converters."""
+    return f"{method} " + re.sub(r"<(?:[^>:]+:)?(\w+)>", r"<\1>", rule)
+
+
+def app_routes(env: Env) -> dict[str, str]:
+    """Every route of the app under the matrix: name -> the Flask rule."""
+    out = {}
+    for rule in env.app.url_map.iter_rules():
+        if OUTSIDE.match(rule.rule):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out[route_name(method, rule.rule)] = rule.rule
+    return out
+
+
+def declared(env: Env) -> dict[str, str]:
+    """Each route's rule, as the route itself declares it (``view.rule``): route -> rule name.
+    A route that declares nothing fails here."""
+    out = {}
+    for rule in env.app.url_map.iter_rules():
+        if OUTSIDE.match(rule.rule):
+            continue
+        view = env.app.view_functions[rule.endpoint]
+        assert hasattr(view, "rule"), f"{rule.rule} declares no permission"
+        place, need = view.rule
+        name = SIGN_IN if need is permissions.Permission.SIGN_IN else permissions.RULES[place, need]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            out[route_name(method, rule.rule)] = name
+    return out
+
+
+def table() -> dict[str, dict[str, bool]]:
+    """rule -> caller -> allowed: the permission table itself (``core.permissions``)."""
+    return {
+        name: {
+            permissions.caller_name(h): permissions.allows(h, need, place)
+            for h in permissions.CALLERS
+        }
+        for (place, need), name in permissions.RULES.items()
+    }
+
+
+def readme_section(routes: dict[str, str]) -> str:
+    """What the README's "Who may call what" shows: the table, then the routes by rule."""
+    lines = [permissions.matrix(), ""]
+    by_rule: dict[str, list[str]] = {}
+    for route, rule in routes.items():
+        by_rule.setdefault(rule, []).append(route)
+    order = [*permissions.RULES.values()]
+    order.insert(1, SIGN_IN)
+    for rule in order:
+        if rule in by_rule:
+            names = ", ".join(f"`{r}`" for r in sorted(by_rule[rule]))
+            lines.append(f"- **{rule}**: {names}")
+    return "\n".join(lines)
+
+
+def sample_path(rule: str, slug: str) -> str:
+    """The rule with values that name nothing (no side effect an allowed caller could cause
+    beyond the route's own): ids that do not exist, a challenge that is not there."""
+    values = {
+        "slug": slug,
+        "ref": "no-such-team",
+        "login": "nobody@example.org",
+        "action": "disable",
+        "name": "none.txt",
+        "token": "x" * 43,
+        "code": "en",
+        "filename": "app.js",
+    }
+    return re.sub(r"<(?:[^>:]+:)?(\w+)>", lambda m: values.get(m.group(1), "2000000000"), rule)
+
+
+@dataclass
+class Caller:
+    client: FlaskClient
+    api: dict[str, str] = field(default_factory=dict)  # what it sends on the API
+
+
+def person_client(env: Env, name: str, role: str, place: str, **kw: object) -> FlaskClient:
+    invited = accounts.add(env.ctx, name, role, TEST, **kw)
+    assert accept(env, invited).status_code == 302
+    c = env.app.test_client()
+    r = c.post(
+        f"/{place}/login",
+        data={
+            "login": invited.account.login,
+            "password": PASSWORD,
+            "csrf_token": csrf(c, f"/{place}/login"),
+        },
+    )
+    assert r.status_code == 302, (name, r.status_code)
+    return c
+
+
+def token_client(env: Env, place: str, form: dict[str, str]) -> FlaskClient:
+    c = env.app.test_client()
+    form = {**form, "csrf_token": csrf(c, f"/{place}/login")}
+    assert c.post(f"/{place}/login", data=form).status_code == 302
+    return c
+
+
+def callers(env: Env) -> dict[str, Caller]:
+    nt_id, team = env.team("Alpha", "NL")
+    token = team["Authorization"].split()[1]
+    read = api_tokens.create(env.ctx, "matrix-read", "read", TEST).token
+    grade = api_tokens.create(env.ctx, "matrix-grade", "grade", TEST).token
+    full = api_tokens.create(env.ctx, "matrix-full", "full", TEST).token
+    return {
+        "anonymous": Caller(env.app.test_client()),
+        "team token": Caller(token_client(env, "portal", {"token": token}), team),
+        "member": Caller(
+            person_client(env, "Mia", "member", "portal", team="Alpha", callsign="mia")
+        ),
+        "captain": Caller(
+            person_client(env, "Cai", "captain", "portal", team="Alpha", callsign="cai")
+        ),
+        "observer": Caller(person_client(env, "Obi", "observer", "console", callsign="obi")),
+        "grader": Caller(person_client(env, "Gus", "grader", "console", callsign="gus")),
+        "organiser": Caller(person_client(env, "Ola", "organiser", "console", callsign="ola")),
+        "read API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {read}"}),
+        "grade API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {grade}"}),
+        "full API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {full}"}),
+        "organiser token": Caller(
+            token_client(env, "console", {"token": ADMIN}), {"Authorization": f"Bearer {ADMIN}"}
+        ),
+    }
+
+
+def refused(path: str, r) -> bool:
+    """An answer that refuses the caller (not one about the sample values)."""
+    if path.startswith("/api/"):
+        if r.status_code == 401:
+            return True
+        return r.status_code == 403 and r.is_json and r.json["error"]["code"] == "forbidden"
+    if r.status_code in (401, 403):
+        return True
+    return r.status_code == 302 and "/login" in r.headers.get("Location", "")
+
+
+@pytest.fixture
+def matrix_env(database_url: str, tmp_path: Path):
+    e = make_env(database_url, tmp_path, environments="off")
+    yield e
+    e.ctx.store.dispose()
+
+
+def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env: Env) -> None:
+    env = matrix_env
+    rules, listed = table(), declared(env)
+    routes = app_routes(env)
+    assert sorted(set(routes) - set(listed)) == [], "routes that declare no rule"
+    assert set(listed.values()) <= set(rules) | {SIGN_IN}, set(listed.values()) - set(rules)
+    # OpenAPI: every documented operation is in the matrix (the app's routes hold them all).
+    doc = env.client.get("/api/v1/openapi.json").json
+    documented = {
+        route_name(m.upper(), re.sub(r"\{(\w+)\}", r"<\1>", p))
+        for p, ops in doc["paths"].items()
+        for m in ops
+    }
+    assert documented <= set(routes), documented - set(routes)
+    assert len(documented) >= 50
+
+    env.challenge("matrix-one")
+    who = callers(env)
+    checked = 0
+    wrong = []
+    for name in sorted(routes):
+        rule_name = listed[name]
+        if rule_name == SIGN_IN:
+            continue
+        method, path = name.split(" ", 1)
+        url = sample_path(routes[name], "no-such-challenge")
+        for caller in CALLERS:
+            c = who[caller]
+            headers = c.api if url.startswith("/api/") else {}
+            kwargs = {"json": {}} if url.startswith("/api/") and method != "GET" else {}
+            if not url.startswith("/api/") and method == "POST":
+                env.app.config["WTF_CSRF_ENABLED"] = False
+            held = c.client.get_cookie("session")
+            try:
+                r = c.client.open(url, method=method, headers=headers, **kwargs)
+            finally:
+                env.app.config["WTF_CSRF_ENABLED"] = True
+                # Each call on its own: a refused page may clear the browser's session (a
+                # console person on the portal), which is right but not the next call's case.
+                if held is not None:
+                    c.client.set_cookie("session", held.value)
+            # 503: live environments are off in this range (no engine is called here).
+            assert r.status_code < 500 or r.status_code == 503, (name, caller, r.status_code)
+            allowed = rules[rule_name][caller]
+            if refused(url, r) == allowed:
+                wrong.append(
+                    (
+                        name,
+                        caller,
+                        "should be " + ("allowed" if allowed else "refused"),
+                        r.status_code,
+                        r.headers.get("Location"),
+                    )
+                )
+            checked += 1
+    assert wrong == [], "\n".join(map(str, wrong))
+    assert checked >= 80 * len(CALLERS)
+
+
+def test_every_page_form_refuses_a_post_without_its_csrf_token(matrix_env: Env) -> None:
+    env = matrix_env
+    listed = declared(env)
+    posts = [
+        n
+        for n, r in app_routes(env).items()
+        if n.startswith("POST ") and not n.startswith("POST /api/")
+    ]
+    assert len(posts) >= 20
+    c = token_client(env, "console", {"token": ADMIN})  # a caller every console form allows
+    for name in posts:
+        url = sample_path(app_routes(env)[name], "no-such-challenge")
+        r = c.post(url, data={"action": "pause"})
+        assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True), (name, r.status_code)
+    assert listed
+
+
+def test_people_s_cookies_open_nothing_on_the_api(matrix_env: Env) -> None:
+    """The API takes bearer tokens only (it is exempt from CSRF, so a cookie must not count):
+    an organiser's console session calls an organiser route and is refused."""
+    env = matrix_env
+    c = person_client(env, "Ola", "organiser", "console", callsign="ola")
+    assert c.get("/console/").status_code == 200
+    assert c.get("/api/v1/admin/teams").status_code == 401
+    assert c.post("/api/v1/admin/event/start").status_code == 401
+
+
+def test_the_readme_shows_the_permission_table_and_every_route_s_rule(matrix_env: Env) -> None:
+    """The README's matrix is the table's, and lists every route under the rule it declares:
+    a route or a rule changed without its README line fails here (the expected text is in the
+    message, ready to paste)."""
+    text = README.read_text()
+    start = text.index("#### Who may call what")
+    section = text[start : text.index("\n### ", start)]
+    expected = readme_section(declared(matrix_env))
+    assert expected in section, "README's matrix differs from the code's:\n\n" + expected

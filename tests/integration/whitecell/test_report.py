@@ -1,0 +1,284 @@
+"""The after-action report (issue 12) on a seeded event with known numbers: every figure in the
+JSON equals the one worked out here by hand; a team's debrief holds nothing of another team;
+anonymised, no team or person is named; the CLI writes HTML, JSON and CSV; the HTML opens in
+Chromium with no network and prints to PDF (axe-core on it). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from range_control.core.actors import Actor, ActorKind
+from range_control.domain.flags import DynamicFlag, dynamic_flag
+from range_control.services.event import controls, scenario
+from range_control.services.organiser import awards
+from range_control.services.play import attempts, hints
+from range_control.services.whitecell import grading, publication, submissions, tasks
+from range_control.services.whitecell.report import build
+from range_control.services.whitecell.report.render import write
+from tests.support.cli import run
+from tests.support.env import ADMIN, FLAG_SECRET, T0, TEST, Env
+from tests.support.live import audit
+from tests.support.people import person
+from tests.support.web import csrf
+
+M = timedelta(minutes=1)
+RUBRIC = [
+    {"id": "accuracy", "title": "Accuracy", "points": 10},
+    {"id": "clarity", "title": "Clarity", "points": 5},
+]
+
+
+# A member of the white cell who acted (no account of this range: a person by name).
+OLGA = Actor(ActorKind.PERSON, None, "Olga Org <olga>")
+
+
+def seed(env: Env) -> dict[str, int]:
+    """Three teams over two phases: known attempts, solves, a hint, an award, a graded task and
+    a shared flag."""
+    ids = {
+        name: env.team(name, cc)[0]
+        for name, cc in (("Alpha", "NL"), ("Bravo", "NO"), ("Charlie", "PL"))
+    }
+    env.challenge("x", value=100, hints=[{"content": "look at the header", "cost": 10}])
+    env.challenge("y", value=200)
+    env.challenge("z", value=50, dynamic_flag={"prefix": "ICE", "length": 32})
+    env.challenge("t", type="task", deliverable="text", rubric=RUBRIC)
+    scenario.load(
+        env.ctx,
+        scenario.parse(
+            {
+                "event": "ICE report test",
+                "phases": [
+                    {"id": "one", "title": "One", "duration": "30m", "challenges": ["x", "t", "z"]},
+                    {"id": "two", "title": "Two", "duration": "30m", "challenges": ["y"]},
+                ],
+            }
+        ),
+        TEST,
+    )
+    mia = person(env, "Mia Member", "member", team="Alpha", callsign="MIA")
+    controls.start(env.ctx, TEST)  # 09:00
+    a, b, c = ids["Alpha"], ids["Bravo"], ids["Charlie"]
+
+    def at(minutes: int) -> None:
+        env.clock.set(T0 + minutes * M)
+        scenario.apply(env.ctx)
+
+    at(5)
+    attempts.submit(env.ctx, a, "x", "nope-alpha", None, account_id=mia.id)
+    at(10)
+    attempts.submit(env.ctx, a, "x", "ICE{x}", None, account_id=mia.id)
+    at(12)
+    attempts.submit(env.ctx, b, "x", "nope-bravo", None)
+    at(15)
+    hint = env.client.get("/api/v1/challenges/x", headers=_h(env, c)).json["hints"][0]["id"]
+    hints.unlock(env.ctx, c, hint)
+    at(18)
+    alpha_z = dynamic_flag(FLAG_SECRET, env.ctx.event_slug, a, "z", DynamicFlag("ICE", 32))
+    attempts.submit(env.ctx, b, "z", alpha_z, None)  # Alpha's flag: incorrect, and an alert
+    at(20)
+    attempts.submit(env.ctx, b, "x", "ICE{x}", None)
+    at(25)
+    submissions.submit(env.ctx, a, "t", "# SITREP\nAll *quiet* at IRON GATE.", None, mia.id)
+    at(40)
+    attempts.submit(env.ctx, b, "y", "ICE{y}", None)
+    at(45)
+    attempts.submit(env.ctx, a, "y", "nope-1", None)
+    attempts.submit(env.ctx, a, "y", "nope-2", None)
+    at(50)
+    awards.add_award(env.ctx, "Charlie", 5, "good report", OLGA)
+    at(55)
+    code = tasks.blind_code(env.ctx, _cid(env, "t"), a)
+    grading.grade(
+        env.ctx, "t", code, {"accuracy": 8, "clarity": 4}, Actor(ActorKind.PERSON, None, "Gina")
+    )
+    publication.publish(env.ctx, "t", OLGA)
+    return ids
+
+
+_TOKENS: dict[int, dict[str, str]] = {}
+
+
+def _h(env: Env, team_id: int) -> dict[str, str]:
+    from range_control.services.people import teams
+
+    if team_id not in _TOKENS:
+        name = next(t.name for t in teams.list_teams(env.ctx) if t.id == team_id)
+        _TOKENS[team_id] = {
+            "Authorization": f"Bearer {teams.rotate_token(env.ctx, name, TEST).token}"
+        }
+    return _TOKENS[team_id]
+
+
+def _cid(env: Env, slug: str) -> int:
+    from sqlalchemy import select
+
+    from range_control.store.models import Challenge
+
+    with env.ctx.store.read() as s:
+        return s.scalar(select(Challenge.id).where(Challenge.slug == slug))
+
+
+@pytest.fixture
+def seeded(env: Env) -> Env:
+    _TOKENS.clear()
+    seed(env)
+    return env
+
+
+def test_every_figure_equals_the_one_worked_out_by_hand(seeded: Env) -> None:
+    doc = build(seeded.ctx)
+    assert doc["event"]["interim"] is True and doc["event"]["name"] == "ICE report test"
+    assert [p["id"] for p in doc["timeline"]["phases"]] == ["one", "two"]
+    assert doc["timeline"]["phases"][1]["start"] == "2026-07-01T09:30:00Z"
+    assert [c["action"] for c in doc["timeline"]["control"]] == ["scenario.load", "event.start"]
+    assert doc["participation"] == {
+        "teams": 3,
+        "teams_with_attempts": 2,
+        "members": 1,
+        "members_who_submitted": 1,
+        "attempts": 8,
+        "solves": 3,
+    }
+    # Alpha: x 100 + task 8 + 4; Bravo: x 100 + y 200; Charlie: hint -10, award +5.
+    assert [(r["team"], r["score"], r["solves"]) for r in doc["standings"]] == [
+        ("Bravo", 300, 2),
+        ("Alpha", 112, 1),
+        ("Charlie", -5, 0),
+    ]
+    assert doc["frozen_standings"] is None
+    by = {c["slug"]: c for c in doc["challenges"]}
+    assert by["x"]["opened_at"] == "2026-07-01T09:00:00Z" and by["y"]["opened_at"] == (
+        "2026-07-01T09:30:00Z"
+    )
+    assert (by["x"]["solves"], by["x"]["wrong_attempts"], by["x"]["hints_bought"]) == (2, 2, 1)
+    assert by["x"]["first_blood"] == {"team": "Alpha", "at": "2026-07-01T09:10:00Z"}
+    assert by["x"]["median_seconds_to_solve"] == 15 * 60  # 10 and 20 minutes
+    assert by["y"]["median_seconds_to_solve"] == 10 * 60 and by["y"]["wrong_attempts"] == 2
+    assert by["z"]["wrong_attempts"] == 1 and by["z"]["solves"] == 0
+    teams = {t["name"]: t for t in doc["teams"]}
+    alpha = [(e["at"][11:16], e["kind"]) for e in teams["Alpha"]["events"]]
+    assert alpha == [
+        ("09:05", "attempt"),
+        ("09:10", "attempt"),
+        ("09:10", "solve"),
+        ("09:18", "sharing_alert"),
+        ("09:25", "task_submission"),
+        ("09:45", "attempt"),
+        ("09:45", "attempt"),
+        ("09:55", "task_grade"),
+    ]
+    grade = next(e for e in teams["Alpha"]["events"] if e["kind"] == "task_grade")
+    assert (grade["points"], grade["most"]) == (12, 15)
+    bravo_alert = next(e for e in teams["Bravo"]["events"] if e["kind"] == "sharing_alert")
+    assert bravo_alert["what"] == "submitted another team's flag"
+    mia = teams["Alpha"]["members"][0]
+    assert mia["name"] == "Mia Member" and [e["kind"] for e in mia["events"]] == [
+        "attempt",
+        "attempt",
+        "task_submission",
+    ]
+    charlie = [(e["kind"], e.get("cost"), e.get("points")) for e in teams["Charlie"]["events"]]
+    assert charlie == [("hint", 10, None), ("award", None, 5)]
+    actions = [a["action"] for a in doc["organiser_actions"]]
+    assert "award.add" in actions and "task.publish" in actions and "task.grade" in actions
+    progression = {p["team"]: p["points"] for p in doc["progression"]}
+    assert progression["Bravo"] == [["2026-07-01T09:20:00Z", 100], ["2026-07-01T09:40:00Z", 300]]
+
+
+def test_a_team_s_debrief_holds_nothing_of_another_team(seeded: Env) -> None:
+    doc = build(seeded.ctx, team="alpha")
+    text = json.dumps(doc)
+    for other in ("Bravo", "Charlie", "nope-bravo", "good report", "NO", "PL"):
+        assert f'"{other}' not in text and other not in text.replace("NOTE", ""), other
+    assert [t["name"] for t in doc["teams"]] == ["Alpha"] and doc["organiser_actions"] == []
+    assert doc["standings"] == [
+        {"pos": 2, "team": "Alpha", "country": "NL", "score": 112, "solves": 1}
+    ]
+    by = {c["slug"]: c for c in doc["challenges"]}
+    assert by["x"]["wrong_attempts"] == 1 and by["x"]["seconds_to_solve"] == 600
+    assert "first_blood" not in by["x"] and by["y"]["wrong_attempts"] == 2
+    assert doc["participation"]["teams"] == 1 and doc["participation"]["attempts"] == 4
+    with pytest.raises(Exception, match="team 'Nobody' not found"):
+        build(seeded.ctx, team="Nobody")
+
+
+def test_anonymised_no_team_or_person_is_named(seeded: Env) -> None:
+    doc = build(seeded.ctx, anonymise=True)
+    text = json.dumps(doc, ensure_ascii=False)
+    for name in ("Alpha", "Bravo", "Charlie", "Mia Member", "MIA", "Olga Org", "olga", "Gina"):
+        assert name not in text, name
+    assert [r["team"] for r in doc["standings"]] == ["Team 01", "Team 02", "Team 03"]
+    assert doc["teams"][0]["members"][0]["name"] == "Team 02 member 1"
+
+
+def test_the_cli_writes_the_files_and_the_html_prints_offline(
+    seeded: Env, tmp_path: Path, browser: Browser
+) -> None:
+    doc = build(seeded.ctx)
+    files = {p.name: p for p in write(doc, tmp_path / "out")}
+    assert set(files) == {
+        "report.html",
+        "report.json",
+        "standings.csv",
+        "challenges.csv",
+        "timeline.csv",
+        "organiser_actions.csv",
+    }
+    assert json.loads(files["report.json"].read_text()) == json.loads(json.dumps(doc))
+    assert files["standings.csv"].read_text().splitlines()[1] == "1,Bravo,NO,300,2"
+    timeline = files["timeline.csv"].read_text()
+    assert "Alpha,2026-07-01T09:05:00Z,attempt,x,incorrect,,Mia Member,nope-alpha" in timeline
+    html = files["report.html"].read_text()
+    assert "INTERIM" in html and "<svg" in html and "<script" not in html
+    assert "<em>quiet</em>" in html  # the team's markdown, rendered and sanitised
+    assert "http://" not in html and "https://" not in html  # no external asset
+    context = browser.new_context(offline=True, bypass_csp=True)
+    asked: list[str] = []
+    context.on("request", lambda r: asked.append(r.url))
+    page = context.new_page()
+    page.goto(files["report.html"].as_uri())
+    assert page.get_by_role("heading", name="Score progression").is_visible()
+    assert page.locator("svg polyline").count() == 3
+    audit(page)
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
+    assert asked == [files["report.html"].as_uri()]  # nothing else fetched
+    context.close()
+
+
+def test_rangectl_report_and_the_console_download(
+    seeded: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANGE_DATABASE_URL", seeded.ctx.settings.database_url)
+    monkeypatch.setenv("RANGE_DATA_DIR", str(seeded.ctx.settings.data_dir))
+    code, out = run(
+        "report", "--out", str(tmp_path / "r"), "--format", "json,csv", "--team", "Bravo"
+    )
+    assert code == 0, out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "challenges.csv",
+        "organiser_actions.csv",
+        "report.json",
+        "standings.csv",
+        "timeline.csv",
+    ]
+    assert "after-action report of ICE report test for Bravo" in " ".join(out.split())
+    assert "Alpha" not in (tmp_path / "r" / "report.json").read_text()
+    code, out = run("report", "--out", str(tmp_path / "r2"), "--format", "pdf")
+    assert code == 2 and "pdf: choose among html, json, csv" in out
+    c = seeded.app.test_client()
+    c.post("/console/login", data={"token": ADMIN, "csrf_token": csrf(c, "/console/login")})
+    r = c.get("/console/report/download?format=html&team=Alpha")
+    assert r.status_code == 200 and "after-action-" in r.headers["Content-Disposition"]
+    assert "-alpha.html" in r.headers["Content-Disposition"]
+    assert "Bravo" not in r.get_data(as_text=True)
+    r = c.get("/console/report/download?format=json&anonymise=1")
+    assert r.status_code == 200 and "Alpha" not in r.get_data(as_text=True)
+    assert c.get("/console/report/download?format=pdf").status_code == 404
