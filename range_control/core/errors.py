@@ -23,11 +23,26 @@ def no_translation(text: str) -> str:
 
 def _localized(value: object, translate: Callable[[str], str]) -> object:
     """A parameter as shown: an error inside an error translated too, a list of them joined."""
-    if isinstance(value, ServiceError):
+    if isinstance(value, ServiceError | Explained):
         return value.localized(translate)
     if isinstance(value, list) and value and all(isinstance(v, ServiceError) for v in value):
         return "; ".join(v.localized(translate) for v in value)
     return value
+
+
+class Explained(ValueError):
+    """A refusal from below the services (the domain's key checks, say): a message template
+    and its values like a ``ServiceError``'s, so that the service that passes it on keeps it
+    translatable (``InvalidInput("public_key: {reason}", reason=exc)``)."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.template = message
+        self.params = params
+        super().__init__(self.localized(no_translation))
+
+    def localized(self, translate: Callable[[str], str]) -> str:
+        values = {k: _localized(v, translate) for k, v in self.params.items()}
+        return format_message(self.template, values, translate)
 
 
 class ServiceError(Exception):
@@ -87,8 +102,8 @@ class Conflict(ServiceError):
 class RateLimited(ServiceError):
     code = "rate_limited"
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, retry_after)
+    def __init__(self, message: str, retry_after: int, **params: object) -> None:
+        super().__init__(message, retry_after, **params)
 
 
 class Unavailable(ServiceError):

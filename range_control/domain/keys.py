@@ -20,6 +20,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
+from range_control.core.errors import Explained
+
 MAX_SSH_KEY = 8192  # an RSA 16384-bit key's line is about 2,800 characters
 MIN_RSA_BITS = 2048
 LABEL_MAX = 64
@@ -42,7 +44,9 @@ def clean_label(label: str, what: str = "label") -> str:
     """A person's or device's name as a team gives it: 1 to 64 printable characters."""
     label = (label or "").strip()
     if not _LABEL.match(label):
-        raise ValueError(f"{what} must be 1 to {LABEL_MAX} printable characters")
+        raise Explained(
+            "{what} must be 1 to {most} printable characters", what=what, most=LABEL_MAX
+        )
     return label
 
 
@@ -59,31 +63,31 @@ def parse_ssh_key(text: str) -> SshKey:
     a private key, options before the key, several keys, DSA, RSA under 2048 bits."""
     text = (text or "").strip()
     if not text:
-        raise ValueError("paste one public key (the line of your id_ed25519.pub)")
+        raise Explained("paste one public key (the line of your id_ed25519.pub)")
     if len(text) > MAX_SSH_KEY:
-        raise ValueError(f"a public key is at most {MAX_SSH_KEY} characters")
+        raise Explained("a public key is at most {most} characters", most=MAX_SSH_KEY)
     if "PRIVATE KEY" in text:
-        raise ValueError("this is a private key: paste the public one (the .pub file)")
+        raise Explained("this is a private key: paste the public one (the .pub file)")
     if "\n" in text or "\r" in text:
-        raise ValueError("one key at a time: the text has several lines")
+        raise Explained("one key at a time: the text has several lines")
     parts = text.split()
     if len(parts) < 2:
-        raise ValueError("a public key reads '<type> <base64> [comment]'")
+        raise Explained("a public key reads '<type> <base64> [comment]'")
     kind, blob = parts[0], parts[1]
     if kind == "ssh-dss":
-        raise ValueError("DSA keys are refused by current OpenSSH: use ssh-ed25519")
+        raise Explained("DSA keys are refused by current OpenSSH: use ssh-ed25519")
     try:
         raw = base64.b64decode(blob, validate=True)
         key = serialization.load_ssh_public_key(f"{kind} {blob}".encode())
     except (ValueError, binascii.Error, UnsupportedAlgorithm):
-        raise ValueError(
+        raise Explained(
             "not an OpenSSH public key (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa, "
             "with no options before it)"
         ) from None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise ValueError(f"an RSA key of {key.key_size} bits is too weak (2048 at least)")
+        raise Explained("an RSA key of {bits} bits is too weak (2048 at least)", bits=key.key_size)
     if not isinstance(key, ed25519.Ed25519PublicKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise ValueError("unsupported key type: use ssh-ed25519")
+        raise Explained("unsupported key type: use ssh-ed25519")
     digest = base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
     return SshKey(f"{kind} {blob}", f"SHA256:{digest}", kind)
 

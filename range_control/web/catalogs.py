@@ -37,7 +37,7 @@ def keywords() -> dict[str, object]:
     kw: dict[str, object] = dict(DEFAULT_KEYWORDS)
     kw["N_"] = None
     for name, cls in vars(errors).items():
-        if isinstance(cls, type) and issubclass(cls, errors.ServiceError):
+        if isinstance(cls, type) and issubclass(cls, errors.ServiceError | errors.Explained):
             kw[name] = None  # the first argument
     return kw
 

@@ -22,7 +22,7 @@ from range_control.services.catalog.sync import sync
 from range_control.services.event import controls
 from range_control.services.people import teams
 from range_control.web import create_app
-from tests.support import REPO
+from tests.support import REPO, TESTS
 from tests.support.cli import free_port
 from tests.support.env import ADMIN, FLAG_SECRET, TEST, migrated_sqlite
 
@@ -119,7 +119,7 @@ def team_login(page: Page, live: Live, team: str) -> None:
     audit(page)
 
 
-AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = TESTS / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

@@ -42,7 +42,7 @@ def build_base(
     try:
         return backend.ensure_base_image(progress, rebuild=rebuild, tag=tag)
     except (BackendError, ImageError) as exc:
-        raise EngineFailed(str(exc)) from None
+        raise EngineFailed("an image could not be built: {reason}", reason=str(exc)) from None
 
 
 def build_pack(
@@ -53,7 +53,7 @@ def build_pack(
     try:
         return _build_pack(backend, pack, progress)
     except (BackendError, ImageError) as exc:
-        raise EngineFailed(str(exc)) from None
+        raise EngineFailed("an image could not be built: {reason}", reason=str(exc)) from None
 
 
 def _build_pack(
@@ -84,5 +84,5 @@ def refs(backend: Backend, pack: list[Loaded]) -> list[tuple[str, str]]:
             for ref in image_refs(item).values():
                 out.append((ref, backend.image_ref(ref)))
     except (BackendError, ImageError) as exc:
-        raise EngineFailed(str(exc)) from None
+        raise EngineFailed("an image could not be built: {reason}", reason=str(exc)) from None
     return out

@@ -23,4 +23,4 @@ def prepare(backend: Backend, progress: Callable[[str], None]) -> None:
     try:
         backend.prepare(progress)
     except BackendError as exc:
-        raise Unavailable(str(exc)) from None
+        raise Unavailable("the engine cannot be used: {reason}", reason=str(exc)) from None

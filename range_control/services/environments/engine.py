@@ -21,7 +21,7 @@ def backend(
     try:
         return connect(settings, publish_ip=publish_ip, health_interval=health_interval)
     except BackendError as exc:
-        raise Unavailable(str(exc)) from None
+        raise Unavailable("the engine cannot be used: {reason}", reason=str(exc)) from None
 
 
 def image_checker(settings: Settings) -> Callable[[str], bool | None] | None:

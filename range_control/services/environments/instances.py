@@ -264,7 +264,7 @@ _NTH_ACTION = limits.nth_latest(
 def _rate_limit(s: Session, ctx: Range, team_id: int, now: datetime) -> None:
     limit = ctx.settings.instance_actions_per_minute
     nth = s.scalar(_NTH_ACTION, limits.params(now, limit, team_id=team_id))
-    limits.enforce(nth, now, limit, "instance requests", "instance_actions")
+    limits.enforce(nth, now, limit, "instance_actions")
 
 
 def _for_team(actor: Actor, team_id: int) -> Actor:

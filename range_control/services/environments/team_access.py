@@ -53,7 +53,7 @@ def _label(label: str) -> str:
     try:
         return clean_label(label)
     except ValueError as exc:
-        raise InvalidInput("label: {reason}", reason=str(exc)) from None
+        raise InvalidInput("label: {reason}", reason=exc) from None
 
 
 # --- SSH keys ------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def add_ssh_key(ctx: Range, team_id: int, label: str, text: str, actor: Actor) -
     try:
         key = parse_ssh_key(text)
     except ValueError as exc:
-        raise InvalidInput("public_key: {reason}", reason=str(exc)) from None
+        raise InvalidInput("public_key: {reason}", reason=exc) from None
     limit = ctx.settings.ssh_keys_per_team
     with ctx.store.write() as s:
         have = s.scalar(select(func.count()).where(SshKey.team_id == team_id)) or 0

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from range_control.context import Range
+from range_control.core.actors import Actor
 from range_control.core.errors import Unauthorized
 from range_control.services.audit import audit
 from range_control.services.people import accounts
@@ -31,6 +32,9 @@ from range_control.store.models import Account, Team, WebSession
 
 # When a provider sends several roles (a list of groups): the one that may do the most.
 _PRECEDENCE = ("organiser", "grader", "observer", "captain", "member")
+
+# What the provider's claims change (a role, a team) is done by the range itself.
+SSO = Actor.range("single sign-on")
 
 
 def _one(value: Any) -> list[str]:
@@ -163,7 +167,7 @@ def sign_in(ctx: Range, issuer: str, claims: Mapping[str, Any]) -> tuple[Account
             audit(
                 s,
                 ctx,
-                "machine: single sign-on",
+                SSO,
                 "account.sso_update",
                 login=account.login,
                 role=role,

@@ -272,7 +272,7 @@ def _write_phase(
         checks = (_CHECKS_COUNTED if c.max_attempts else _CHECKS).one_or_none(
             conn, **ids, **limits.params(now, limit)
         )
-        limits.enforce(checks.nth, now, limit, "flags that did not score", "attempts")
+        limits.enforce(checks.nth, now, limit, "attempts")
         left = None
         if c.max_attempts:
             used = checks.used or 0

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, select
 
 from range_control.core import metrics
 from range_control.core.errors import RateLimited
+from range_control.core.languages import N_
 
 WINDOW = timedelta(minutes=1)
 
@@ -22,14 +23,24 @@ def nth_latest(column: Any, *where: Any) -> Select:
     return select(column).where(*where).order_by(column.desc()).offset(bindparam("skip")).limit(1)
 
 
-def enforce(nth: datetime | None, now: datetime, limit: int, what: str, kind: str) -> None:
+# What each limit counts, in the refusal (a template: the catalogs translate it).
+REFUSALS = {
+    "attempts": N_(
+        "too many flags that did not score: {limit} per minute per team; retry in {retry} s"
+    ),
+    "instance_actions": N_(
+        "too many instance requests: {limit} per minute per team; retry in {retry} s"
+    ),
+}
+
+
+def enforce(nth: datetime | None, now: datetime, limit: int, kind: str) -> None:
     """Refuse when the window already holds ``limit`` rows, saying when it frees up (counted
-    in the ``range_rate_limit_refusals`` metric under ``kind``)."""
+    in the ``range_rate_limit_refusals`` metric under ``kind``, one of ``REFUSALS``)."""
     if nth is not None:
         metrics.RATE_LIMITED.labels(kind).inc()
         retry = max(1, math.ceil((nth + WINDOW - now).total_seconds()))
-        msg = f"too many {what}: {limit} per minute per team; retry in {retry} s"
-        raise RateLimited(msg, retry)
+        raise RateLimited(REFUSALS[kind], retry, limit=limit, retry=retry)
 
 
 def params(now: datetime, limit: int, **extra: Any) -> dict[str, Any]:
