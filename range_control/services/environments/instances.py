@@ -349,24 +349,29 @@ def extend_instance(ctx: Range, team_id: int, slug: str, actor: Actor) -> Instan
 
 def instance_info(ctx: Range, team_id: int, slug: str) -> InstanceOut:
     """State, health, expiry and how to connect: shown only to the team itself."""
-    now = ctx.clock.now()
     with ctx.store.read() as s:
-        ch, env, inst = _team_instance(s, team_id, slug)
-        if inst is None or not ctx.settings.environments_on:
-            state = "absent" if ctx.settings.environments_on else "unavailable"
-            return InstanceOut(
-                challenge=slug,
-                state=state,
-                health=None,
-                expires_at=None,
-                can_extend_from=None,
-                connection=None,
-            )
-        allocs = {
-            (a.instance_id, a.purpose): a
-            for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
-        }
-        token_hash = s.scalar(select(Team.token_hash).where(Team.id == team_id)) or ""
+        return instance_info_in(s, ctx, team_id, slug)
+
+
+def instance_info_in(s: Session, ctx: Range, team_id: int, slug: str) -> InstanceOut:
+    """``instance_info`` in the caller's transaction."""
+    now = ctx.clock.now()
+    ch, env, inst = _team_instance(s, team_id, slug)
+    if inst is None or not ctx.settings.environments_on:
+        state = "absent" if ctx.settings.environments_on else "unavailable"
+        return InstanceOut(
+            challenge=slug,
+            state=state,
+            health=None,
+            expires_at=None,
+            can_extend_from=None,
+            connection=None,
+        )
+    allocs = {
+        (a.instance_id, a.purpose): a
+        for a in s.scalars(select(PortAllocation).where(PortAllocation.team_id == team_id))
+    }
+    token_hash = s.scalar(select(Team.token_hash).where(Team.id == team_id)) or ""
     default = ctx.settings.public_host
     jb = allocs.get((None, "jumpbox"))
     published = [

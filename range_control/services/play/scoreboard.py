@@ -35,7 +35,7 @@ from range_control.domain.scoring import (
     compute_board,
 )
 from range_control.domain.visibility import is_visible
-from range_control.services.event.event import EventView, current
+from range_control.services.event.event import EventView, current_in
 from range_control.services.whitecell.publication import grade_records
 from range_control.specs.api.play import CtftimeOut, LedgerOut
 from range_control.store.models import Award, Challenge, Hint, HintUnlock, Solve, Team
@@ -184,7 +184,14 @@ def _standings_body(ev: EventView, board: Board, public: bool) -> bytes:
 
 def snapshot(ctx: Range, *, public: bool = True) -> Snapshot:
     """The current board, from cache when nothing that changes a score has happened."""
-    ev = current(ctx)
+    with ctx.store.read_conn() as c:
+        return snapshot_in(c, ctx, public=public)
+
+
+def snapshot_in(c: Connection, ctx: Range, *, public: bool = True) -> Snapshot:
+    """``snapshot`` in the caller's transaction (the event read there; the board computed there
+    when the cache does not hold it)."""
+    ev = current_in(c, ctx, ctx.clock.now())
     cutoff = ev.freeze_at if (public and ev.frozen) else None
     key = ("board", public, ev.generation, cutoff, ev.state)  # the body carries the state
     cached = ctx.cache.get("board", {}).get(key)
@@ -197,8 +204,7 @@ def snapshot(ctx: Range, *, public: bool = True) -> Snapshot:
             metrics.SCOREBOARD_HIT.inc()
             return cached
         metrics.SCOREBOARD_MISS.inc()
-        with ctx.store.read_conn() as c:
-            board, challenges = _compute(c, ev, cutoff)
+        board, challenges = _compute(c, ev, cutoff)
         body = _standings_body(ev, board, public)
         snap = Snapshot(
             event=ev,

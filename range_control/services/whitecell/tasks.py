@@ -152,32 +152,40 @@ def _penalty(task: TaskSpec, total: int, late: bool) -> int:
 
 # --- the team's view --------------------------------------------------------------------------
 def team_view(ctx: Range, team_id: int, slug: str) -> TaskOut:
-    now = ctx.clock.now()
+    """The task as its team sees it: its rules, its versions, its grade once published."""
     with ctx.store.read() as s:
-        ch, task = _task_row(s, slug)
-        rows = list(
-            s.scalars(
-                select(Submission)
-                .where(Submission.team_id == team_id, Submission.challenge_id == ch.id)
-                .order_by(Submission.version.desc())
-            )
+        return team_view_in(s, ctx, team_id, slug)
+
+
+def team_view_in(
+    s: Session, ctx: Range, team_id: int, slug: str, where: scenario.Where | None = None
+) -> TaskOut:
+    """``team_view`` in the caller's transaction (``where``: the timeline, when read already)."""
+    now = ctx.clock.now()
+    ch, task = _task_row(s, slug)
+    rows = list(
+        s.scalars(
+            select(Submission)
+            .where(Submission.team_id == team_id, Submission.challenge_id == ch.id)
+            .order_by(Submission.version.desc())
         )
-        names = _names(s, rows)
-        release = s.get(TaskRelease, ch.id)
-        grade = None
-        if release is not None:
-            result = outcome(task, _cards(s, ch.id).get((team_id, ch.id), {}))
-            if result.scores is not None:
-                total = _total(result.scores)
-                late = next((r.late for r in rows if r.id == result.submission_id), False)
-                penalty = _penalty(task, total, late)
-                grade = TaskGradeOut(
-                    lines=_lines(task, result.scores),
-                    penalty=penalty,
-                    total=total - penalty,
-                    most=task.most,
-                )
-    due = due_at(ctx, task)
+    )
+    names = _names(s, rows)
+    release = s.get(TaskRelease, ch.id)
+    grade = None
+    if release is not None:
+        result = outcome(task, _cards(s, ch.id).get((team_id, ch.id), {}))
+        if result.scores is not None:
+            total = _total(result.scores)
+            late = next((r.late for r in rows if r.id == result.submission_id), False)
+            penalty = _penalty(task, total, late)
+            grade = TaskGradeOut(
+                lines=_lines(task, result.scores),
+                penalty=penalty,
+                total=total - penalty,
+                most=task.most,
+            )
+    due = due_at(ctx, task, where or scenario.where_in(s, ctx, now))
     return TaskOut(
         deliverable=task.deliverable,
         due_at=due,

@@ -277,3 +277,30 @@ def test_portal_groups_challenges_by_phase_and_category(env: Env) -> None:
     page = login(env, token_of(h)).get("/portal/").get_data(as_text=True)
     order = [m.group(1) for m in re.finditer(r"<h[23]>([^<]+)</h[23]>", page)]
     assert order == ["Detection", "crypto", "osint", "Open challenges", "misc"], order
+
+
+def test_a_portal_challenge_page_is_one_read_after_its_session(env: Env) -> None:
+    """The page is composed in one read transaction (the challenge, its instance, its task, the
+    banner's timeline); the session's own lookup is the only other one."""
+    env.challenge("web")
+    _, h = env.team("Alpha", "NL")
+    env.start()
+    c = login(env, token_of(h))
+    assert c.get("/portal/challenges/web").status_code == 200  # the board is cached now
+    store = env.ctx.store
+    opened: list[str] = []
+    for name in ("read", "read_conn"):
+        original = getattr(store, name)
+
+        def counted(*a: object, _name: str = name, _original=original, **kw: object):
+            opened.append(_name)
+            return _original(*a, **kw)
+
+        setattr(store, name, counted)
+    try:
+        r = c.get("/portal/challenges/web")
+    finally:
+        for name in ("read", "read_conn"):
+            delattr(store, name)
+    assert r.status_code == 200 and "Web" in r.get_data(as_text=True)
+    assert len(opened) == 2, opened

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from range_control.core.actors import Actor
 from range_control.core.errors import Unauthorized
 from range_control.core.permissions import TEAM_ROLES, Machine, Permission, Place, Role, allows
-from range_control.services.event import event, scenario
+from range_control.services.event import scenario
 from range_control.services.people import accounts, sessions
 from range_control.web.common import sign_in
 from range_control.web.i18n import gettext, message
@@ -44,7 +44,7 @@ def _banner() -> dict[str, Any]:
     """Team pages show the event banner: a pause, the phase and the countdown, everywhere."""
     if getattr(g, "team", None) is None:
         return {}
-    w = scenario.where(ctx())
+    w = g.get("where") or scenario.where(ctx())  # a page that read it already
     phase = w.at.phase if w.at is not None else None
     return {
         "banner": {
@@ -60,7 +60,7 @@ def _banner() -> dict[str, Any]:
 def page(need: Permission) -> Callable[[F], F]:
     """A portal page that needs ``need``: the team's token session, or a member's (the team is
     the account's, now) whose role grants it (``core.permissions``). ``g.team``, ``g.account``
-    (None for the token), ``g.holder``, ``g.actor`` and ``g.event`` are set for the view."""
+    (None for the token), ``g.holder`` and ``g.actor`` are set for the view."""
 
     def declare(fn: F) -> F:
         @wraps(fn)
@@ -82,7 +82,6 @@ def page(need: Permission) -> Callable[[F], F]:
                 if own:
                     return not_a_person("portal")
                 abort(403)
-            g.event = event.current(ctx())
             return fn(*args, **kwargs)
 
         wrapper.rule = (Place.PORTAL, need)  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from range_control.services.catalog import sync
 from range_control.services.environments import instances
 from range_control.services.event import announcements, scenario
 from range_control.services.organiser import records
-from range_control.services.play import attempts, hints, scoreboard
+from range_control.services.play import attempts, hints, portal, scoreboard
 from range_control.services.play import challenges as play
 from range_control.services.whitecell import submissions, tasks
 from range_control.specs.api.play import ChallengeSummary, LedgerOut
@@ -82,15 +82,14 @@ def _standing() -> LedgerOut | None:
 @bp.get("/challenges/<slug>")
 @page(Permission.PLAY)
 def challenge(slug: str) -> str:
-    detail = play.challenge_detail(ctx(), g.team.id, slug[:100])
-    instance = None
-    if detail.environment == "available" and not detail.locked:
-        instance = instances.instance_info(ctx(), g.team.id, detail.slug)
-    task = None
-    if detail.kind == "task" and not detail.locked:
-        task = tasks.team_view(ctx(), g.team.id, detail.slug)
+    page = portal.challenge_page(ctx(), g.team.id, slug[:100])
+    g.where = page.where  # the banner's, read with the page
     return render_template(
-        "portal/challenge.html", c=detail, instance=instance, task=task, now=ctx().clock.now()
+        "portal/challenge.html",
+        c=page.detail,
+        instance=page.instance,
+        task=page.task,
+        now=ctx().clock.now(),
     )
 
 
