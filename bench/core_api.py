@@ -44,6 +44,7 @@ from sqlalchemy import insert
 from range_control.context import Range
 from range_control.core.actors import Actor
 from range_control.core.settings import Settings
+from range_control.services.event import controls
 from range_control.services.people.teams import hash_token
 from range_control.store import migrate
 from range_control.store.models import Challenge, Event, Flag, Solve, Team
@@ -158,7 +159,7 @@ def seed(
             ],
         )
         s.execute(Event.__table__.delete())
-    start(ctx, BENCH)
+    controls.start(ctx, BENCH)
     return tokens, slugs, flags
 
 

@@ -4,11 +4,11 @@ console, the portal and the report render a team's text exactly alike."""
 
 from __future__ import annotations
 
-import nh3
-from markdown_it import MarkdownIt
+from functools import cache
+from typing import Any
+
 from markupsafe import Markup
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _TAGS = {
     "p",
     "br",
@@ -36,8 +36,18 @@ _TAGS = {
 MAX_MARKDOWN = 100_000
 
 
+@cache
+def _renderer() -> Any:
+    """CommonMark with raw HTML off (made once, on the first text a process renders)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
 def markdown(text: str | None) -> Markup:
-    html = _md.render((text or "")[:MAX_MARKDOWN])
+    import nh3
+
+    html = _renderer().render((text or "")[:MAX_MARKDOWN])
     clean = nh3.clean(
         html,
         tags=_TAGS,

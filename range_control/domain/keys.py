@@ -15,10 +15,7 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from typing import Any
 
 from range_control.core.errors import Explained
 
@@ -76,6 +73,10 @@ def parse_ssh_key(text: str) -> SshKey:
     kind, blob = parts[0], parts[1]
     if kind == "ssh-dss":
         raise Explained("DSA keys are refused by current OpenSSH: use ssh-ed25519")
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     try:
         raw = base64.b64decode(blob, validate=True)
         key = serialization.load_ssh_public_key(f"{kind} {blob}".encode())
@@ -97,19 +98,23 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def _public(private: x25519.X25519PrivateKey) -> str:
+def _public(private: Any) -> str:
     return _b64(private.public_key().public_bytes_raw())
 
 
 def gateway_keys(secret: str, event: str, team_id: int) -> tuple[str, str]:
     """The team gateway's (private, public) key, derived: stable across restarts and moves,
     so members' configurations stay valid, and never stored."""
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
     private = x25519.X25519PrivateKey.from_private_bytes(_derive(secret, "wg", event, team_id))
     return _b64(private.private_bytes_raw()), _public(private)
 
 
 def new_keypair() -> tuple[str, str]:
     """A fresh (private, public) key for a member's device."""
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
     private = x25519.X25519PrivateKey.generate()
     return _b64(private.private_bytes_raw()), _public(private)
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
 from pydantic import ValidationError
 
 _PLACEHOLDER = re.compile(rb"\{\{\s*[\w.]+\s*\}\}")
@@ -25,6 +24,8 @@ class FileProblem(Exception):
 def read_yaml(path: Path, max_bytes: int) -> Any:
     """The parsed document; :class:`FileProblem` when it cannot be read, is too large or is not
     YAML (with the line and column of the fault)."""
+    import yaml
+
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -10,10 +10,6 @@ from typing import Any
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
-from limits import RateLimitItem
-from limits import parse as parse_limit
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -38,23 +34,31 @@ class LoginLimiter:
     and, more loosely, per address (spraying many tokens from one place is)."""
 
     def __init__(self, per_key: str = "10/minute", per_address: str = "60/minute") -> None:
-        self.per_key = parse_limit(per_key)
-        self.per_address = parse_limit(per_address)
+        self._rates = (per_key, per_address)
         self._pid = -1
-        self._limiter: MovingWindowRateLimiter | None = None
+        self._limiter: Any = None
+        self._items: tuple[Any, Any] | None = None
 
     @property
-    def limiter(self) -> MovingWindowRateLimiter:
-        # Made in the worker that uses it: the storage runs an expiry thread, and a thread does
-        # not survive the fork of a preloading server (gunicorn --preload).
+    def limiter(self) -> Any:
+        # Made in the worker that uses it, on its first login: the storage runs an expiry
+        # thread, and a thread does not survive the fork of a preloading server (gunicorn
+        # --preload); a worker that serves no login does not load ``limits`` at all.
         if self._limiter is None or self._pid != os.getpid():
+            from limits import parse
+            from limits.storage import MemoryStorage
+            from limits.strategies import MovingWindowRateLimiter
+
+            self._items = (parse(self._rates[0]), parse(self._rates[1]))
             self._limiter, self._pid = MovingWindowRateLimiter(MemoryStorage()), os.getpid()
         return self._limiter
 
-    def _checks(self, address: str | None, token: str) -> list[tuple[RateLimitItem, str]]:
+    def _checks(self, address: str | None, token: str) -> list[tuple[Any, str]]:
+        self.limiter  # noqa: B018 - the rate items are parsed with it
+        assert self._items is not None
         tried = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         where = address or "?"
-        return [(self.per_key, f"{where}|{tried}"), (self.per_address, where)]
+        return [(self._items[0], f"{where}|{tried}"), (self._items[1], where)]
 
     def wait(self, scope: str, address: str | None, token: str) -> int | None:
         """None when this login may be tried now, else the seconds until it may."""

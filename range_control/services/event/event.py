@@ -1,4 +1,5 @@
-"""The event: its times, its state and the organisers' controls over it."""
+"""The event: its effective view as of now (state, times, freeze, the cache generation), its
+configured times and scoring options, and the marker that tells pages something changed."""
 
 from __future__ import annotations
 

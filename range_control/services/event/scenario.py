@@ -1,4 +1,5 @@
-"""The scenario: load it, drive its timeline (start, pause, resume, extend, skip, end), apply it.
+"""The scenario: load it, read where its timeline stands, apply it (the controls that drive it
+are ``event.controls``; its announcements ``event.announcements``).
 
 :func:`apply` is the one place where the timeline touches the world, and it is idempotent: it
 computes the timeline at ``now`` (``domain.timeline``) and makes the database agree: event state

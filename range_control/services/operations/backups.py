@@ -49,7 +49,6 @@ from range_control.core.settings import (
     save_secrets,
     stored_secrets,
 )
-from range_control.store import migrate
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +453,8 @@ def restore(
 def _check_schema(manifest: Manifest, where: str) -> None:
     """A backup from newer code than this cannot be used by it: refused before anything is
     written (an older one restores, and ``rangectl db upgrade`` brings it up to date)."""
+    from range_control.store import migrate  # Alembic: loaded by a restore, not by a web worker
+
     revision = manifest.schema_revision
     if revision is None:
         raise InvalidInput(

@@ -1,4 +1,5 @@
-"""Organiser use cases: awards, the attempts record, sharing alerts, the challenge list."""
+"""The organisers' records: the attempts record (also as CSV), sharing alerts, the challenge
+list with solves and overrides, solutions."""
 
 from __future__ import annotations
 

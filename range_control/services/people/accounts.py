@@ -19,12 +19,10 @@ import io
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,9 +44,16 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_CSV_BYTES = 1024 * 1024
 
-_hasher = PasswordHasher()  # argon2id, 64 MiB, t=3: the library's (RFC 9106) defaults
-# Checked against when the account does not exist: the same work, so the same time.
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+@cache
+def _passwords() -> tuple[Any, str]:
+    """argon2id (the library's RFC 9106 defaults: 64 MiB, t=3) and a hash to check against when
+    the account does not exist (the same work, so the same time). Made on the first sign-in:
+    a web worker that never checks a password does not load argon2 or spend 64 MiB on it."""
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher()
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
 
 
 def view(a: Account, team: str | None) -> AccountOut:
@@ -258,7 +263,7 @@ def accept_invite(ctx: Range, token: str, password: str) -> AccountOut:
     with ctx.store.write() as s:
         inv, account = _invite(s, token, now)
         inv.used_at = now
-        account.password_hash = _hasher.hash(password)
+        account.password_hash = _passwords()[0].hash(password)
         s.execute(delete(WebSession).where(WebSession.account_id == account.id))
         audit(s, ctx, actor(view(account, None)), "account.password_set", login=account.login)
         return view(account, _team_name(s, account))
@@ -296,13 +301,16 @@ def authenticate(
     """The account and a fingerprint of its password hash (a session outlives no new
     password). With a second factor, ``code`` must be its current code, used once. The same
     refusal for an unknown account, a wrong password and a wrong code."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     login = (login or "").strip().lower()[:254]
     password = (password or "")[:MAX_PASSWORD]
     with ctx.store.read() as s:
         account = s.scalar(select(Account).where(Account.login == login))
         stored = account.password_hash if account is not None else None
+        hasher, dummy = _passwords()
         try:
-            _hasher.verify(stored or _DUMMY, password)
+            hasher.verify(stored or dummy, password)
             ok = stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
@@ -320,12 +328,17 @@ def authenticate(
 
 
 # --- the second factor (TOTP, RFC 6238: 30 s steps, 6 digits) ---------------------------------
-def _sealer(ctx: Range) -> Fernet:
+def _sealer(ctx: Range) -> Any:
+    """The second factor's secret sealed at rest (Fernet, a key derived from RANGE_SECRET_KEY)."""
+    from cryptography.fernet import Fernet
+
     key = hashlib.sha256(b"totp\0" + secret(ctx.settings.secret_key).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
 def _unseal(ctx: Range, sealed: str) -> str:
+    from cryptography.fernet import InvalidToken
+
     try:
         return _sealer(ctx).decrypt(sealed.encode()).decode()
     except InvalidToken:  # RANGE_SECRET_KEY changed: the person enrols again (reset-totp)
@@ -335,6 +348,8 @@ def _unseal(ctx: Range, sealed: str) -> str:
 def _step_of(key: str, code: str, now: float, last: int | None) -> int | None:
     """The time step whose code ``code`` is (this one, or one before or after: clocks drift),
     if it is later than the last one used."""
+    import pyotp
+
     if not key or not re.fullmatch(r"[0-9]{6}", code.strip()):
         return None
     totp, current = pyotp.TOTP(key), int(now) // 30
@@ -358,6 +373,8 @@ def _use_step(ctx: Range, account_id: int, step: int) -> bool:
 
 
 def new_totp_key() -> str:
+    import pyotp
+
     return pyotp.random_base32()
 
 
@@ -367,6 +384,8 @@ def is_totp_key(key: str | None) -> bool:
 
 def totp_uri(ctx: Range, account: AccountOut, key: str) -> str:
     """What an authenticator app scans (otpauth://)."""
+    import pyotp
+
     issuer = f"Range Control {ctx.event_slug}"
     return pyotp.TOTP(key).provisioning_uri(name=account.login, issuer_name=issuer)
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import segno
 from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 
@@ -126,6 +125,8 @@ def second_factor_page(account: Any, place: str) -> Response:
         if accounts.is_totp_key(given):  # a mistyped code: the same key, try again
             key = given
     uri = accounts.totp_uri(ctx(), account, key)
+    import segno
+
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=4))  # noqa: S704 - segno's SVG
     mine = sessions.sessions_of(ctx(), account.id, session.get(SID, ""))
     body = render_template(

@@ -10,9 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, current_app, redirect, url_for
 from werkzeug.wrappers import Response
 
@@ -34,6 +31,9 @@ def install(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals["sso"] = settings.oidc_on
     if not settings.oidc_on:
         return
+    # Authlib and requests (about 8 MB of a web worker) are loaded by ranges that use them.
+    from authlib.integrations.flask_client import OAuth
+
     oauth = OAuth(app)
     issuer = (settings.oidc_issuer or "").rstrip("/")
     oauth.register(
@@ -69,6 +69,8 @@ def _unreachable() -> Response:
 @bp.get("/login/oidc")
 @sign_in
 def start() -> Response:
+    import requests
+
     client = _client()
     if client is None:
         return html_error(404, "not_found", gettext("Single sign-on is not set up on this range."))
@@ -82,6 +84,9 @@ def start() -> Response:
 @bp.get("/login/oidc/callback")
 @sign_in
 def callback() -> Response:
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+
     client = _client()
     if client is None:
         return html_error(404, "not_found", gettext("Single sign-on is not set up on this range."))

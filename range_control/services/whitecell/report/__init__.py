@@ -524,7 +524,7 @@ _TIMELINE: tuple[tuple[Callable[[_Facts], Any], Callable[[Any], tuple[Any, ...]]
 
 def _anonymise(doc: dict[str, Any], f: _Facts, rows: list[Any]) -> dict[str, Any]:
     """Every team's name as ``Team NN`` (by final position) and every person's as ``Team NN
-    member K`` (or ``Organiser K``), in every string of the document; countries dropped."""
+    member K`` (or ``Staff K``), in every string of the document; countries dropped."""
     order = {r.team_id: r.pos for r in rows}
     names: dict[str, str] = {}
     for tid, t in f.teams.items():

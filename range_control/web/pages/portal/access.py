@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 
-import segno
 from flask import (
     flash,
     g,
@@ -102,6 +101,8 @@ def revoke_peer(peer_id: int) -> Response:
 def _qr_svg(text: str) -> Markup:
     """The configuration as a QR code for the WireGuard mobile apps, inline SVG (no request
     leaves the page, the code exists only in this answer)."""
+    import segno
+
     code = segno.make(text, error="m")
     svg = code.svg_inline(scale=3, dark="#000", light="#fff", omitsize=False)
     return Markup(svg)  # noqa: S704 - segno's own SVG of our text, no markup of a user's
