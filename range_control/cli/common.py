@@ -4,6 +4,8 @@ views several commands print (the event, its timeline, the environment grid)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -123,9 +125,9 @@ def print_timeline(state: State) -> None:
         console.print(f"next: {st.next_milestone.key} at {iso(st.next_at)}")
 
 
-def reconcile(state: State) -> PassReport:
-    """One reconciler pass with a progress bar; prints what it did and what failed."""
-    rec = EnvironmentReconciler(state.ctx, state.backend)
+@contextmanager
+def progress_bar(first: str) -> Iterator[Callable[[int, int | None, str], None]]:
+    """A transient bar of a long step: ``update(done, total, description)``."""
     with Progress(
         "{task.description}",
         BarColumn(),
@@ -134,10 +136,21 @@ def reconcile(state: State) -> PassReport:
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("reconciling", total=None)
+        task = bar.add_task(first, total=None)
+
+        def update(done: int, total: int | None, description: str) -> None:
+            bar.update(task, completed=done, total=total, description=description)
+
+        yield update
+
+
+def reconcile(state: State) -> PassReport:
+    """One reconciler pass with a progress bar; prints what it did and what failed."""
+    rec = EnvironmentReconciler(state.ctx, state.backend)
+    with progress_bar("reconciling") as update:
 
         def show(p: LaunchProgress) -> None:
-            bar.update(task, completed=p.done, total=p.total, description="launching containers")
+            update(p.done, p.total, "launching containers")
 
         report = rec.run_once(progress=show)
     console.print(

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from range_control.cli.common import (
@@ -23,6 +22,7 @@ from range_control.cli.common import (
     print_event,
     print_jumpboxes,
     print_timeline,
+    progress_bar,
     reconcile,
 )
 from range_control.cli.operations import run_server
@@ -237,19 +237,11 @@ def _engine(state: State) -> Backend:
 def _build_progress() -> Iterator[Callable[[builds.BuildProgress], None]]:
     """A progress bar of the images the set-up builds (content-tagged: a second run builds
     nothing)."""
-    with Progress(
-        "{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("images", total=None)
+    with progress_bar("images") as update:
 
         def show(p: builds.BuildProgress) -> None:
             what = f"{p.label}: {p.line[:80]}" if p.line else p.label
-            bar.update(task, completed=p.done, total=p.total, description=f"building {what}")
+            update(p.done, p.total, f"building {what}")
 
         yield show
 

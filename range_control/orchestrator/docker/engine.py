@@ -11,6 +11,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -138,3 +139,19 @@ class EngineBase:
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks[key]
+
+    def _build_here(self, context: Path, tag: str, label: str) -> None:
+        """Build ``context`` into ``tag`` on this engine, once at a time per tag; the build's
+        refusal as a BackendError naming it."""
+        with self._lock(f"img:{tag}"):
+            try:
+                images.build_context(
+                    self.client,
+                    challenge=label,
+                    service="image",
+                    context=context,
+                    dockerfile=None,
+                    tag=tag,
+                )
+            except images.ImageError as exc:
+                raise BackendError(str(exc)) from None

@@ -56,18 +56,7 @@ class DockerJobs(EngineBase):
         return tag
 
     def build_image(self, context: Path, tag: str, label: str) -> None:
-        with self._lock(f"img:{tag}"):
-            try:
-                images.build_context(
-                    self.client,
-                    challenge=label,
-                    service="image",
-                    context=context,
-                    dockerfile=None,
-                    tag=tag,
-                )
-            except images.ImageError as exc:
-                raise BackendError(str(exc)) from None
+        self._build_here(context, tag, label)
 
     def run_job(self, job: Job, cancel: Cancel) -> JobResult:
         """Run to the end, or kill at the timeout (or when cancelled): output and exit code."""

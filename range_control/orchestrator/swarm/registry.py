@@ -80,18 +80,7 @@ class SwarmImages(SwarmBase):
             return ref
 
     def _build_and_publish(self, context: Path, tag: str, label: str) -> str:
-        with self._lock(f"img:{tag}"):
-            try:
-                images.build_context(
-                    self.client,
-                    challenge=label,
-                    service="image",
-                    context=context,
-                    dockerfile=None,
-                    tag=tag,
-                )
-            except images.ImageError as exc:
-                raise BackendError(str(exc)) from None
+        self._build_here(context, tag, label)
         return self._publish(tag)
 
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None:

@@ -92,3 +92,93 @@ def test_a_released_lease_is_free_again_for_another_process(database_url: str) -
             assert other_process_gets_it()
     finally:
         store.dispose()
+
+
+def test_old_actor_strings_become_typed_actors(tmp_path, database_url: str) -> None:
+    """Migration 0014 reads the four string formats the audit log used (and who created an
+    award, an announcement, a token, who published grades) into typed actor columns."""
+    from range_control.core.actors import Actor, ActorKind
+    from range_control.store.models import AuditLog, Award
+    from tests.support.env import pg_database
+
+    def check(url: str) -> None:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine, "0013")
+            with engine.begin() as c:
+                c.execute(
+                    text(
+                        "INSERT INTO teams (id, name, token_hash, disabled, created_at) "
+                        "VALUES (3, 'Alpha', 'h3', false, '2026-07-01 09:00:00+00:00')"
+                    )
+                )
+                c.execute(
+                    text(
+                        "INSERT INTO accounts (id, login, name, role, team_id, disabled, "
+                        "created_at) VALUES (5, 'mark', 'Mark Member', 'member', 3, false, "
+                        "'2026-07-01 09:00:00+00:00')"
+                    )
+                )
+                c.execute(
+                    text(
+                        "INSERT INTO api_tokens (id, name, token_hash, scope, created_by, "
+                        "created_at) VALUES (9, 'ops bot', 'h9', 'read', "
+                        "'machine: organiser token', '2026-07-01 09:00:00+00:00')"
+                    )
+                )
+                rows = [
+                    (
+                        "team:3",
+                        "instance.start",
+                        '{"challenge": "web", "by": "Mark Member <mark>"}',
+                    ),
+                    ("team:3", "instance.stop", '{"by": "machine: token of team Alpha"}'),
+                    ("machine: token ops bot", "team.add", "{}"),
+                    ("machine: organiser token", "event.start", "{}"),
+                    ("Mark Member <mark>", "account.password_set", "{}"),
+                    ("cli", "event.load", "{}"),
+                ]
+                for actor, action, detail in rows:
+                    c.execute(
+                        text(
+                            "INSERT INTO audit_log (actor, action, detail, created_at) "
+                            "VALUES (:a, :b, :d, '2026-07-01 09:00:00+00:00')"
+                        ),
+                        {"a": actor, "b": action, "d": detail},
+                    )
+                c.execute(
+                    text(
+                        "INSERT INTO awards (team_id, value, reason, created_by, created_at) "
+                        "VALUES (3, 5, 'x', 'Olga Org <olga>', '2026-07-01 09:00:00+00:00')"
+                    )
+                )
+            migrate.upgrade(engine)
+            from sqlalchemy.orm import Session
+
+            with Session(engine) as s:
+                got = [
+                    (a.action, a.actor, a.detail) for a in s.query(AuditLog).order_by(AuditLog.id)
+                ]
+                award = s.query(Award).one()
+            assert got == [
+                ("instance.start", Actor.person(5, "Mark Member", "mark", 3), {"challenge": "web"}),
+                ("instance.stop", Actor.team(3, "Alpha"), {}),
+                ("team.add", Actor.token(9, "ops bot"), {}),
+                (
+                    "event.start",
+                    Actor(ActorKind.ORGANISER_TOKEN, None, "machine: organiser token"),
+                    {},
+                ),
+                ("account.password_set", Actor.person(5, "Mark Member", "mark", 3), {}),
+                ("event.load", Actor.range("cli"), {}),
+            ]
+            # A person the range does not know (no account): a person by name.
+            assert award.created_by == Actor(ActorKind.PERSON, None, "Olga Org <olga>")
+        finally:
+            engine.dispose()
+
+    if database_url.startswith("sqlite"):
+        check(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        with pg_database() as url:
+            check(url)

@@ -70,10 +70,9 @@ class _Known:
             return "team", team_id, text, team_id
         if text.startswith("machine: token "):
             return "token", self.tokens.get(text.removeprefix("machine: token ")), text, None
-        if p := _PERSON.match(text):
+        if p := _PERSON.match(text):  # "Name <login>": a person, with an account or not
             account = self.accounts.get(p.group(2))
-            if account is not None:
-                return "person", account[0], text, account[1]
+            return "person", account[0] if account else None, text, account[1] if account else None
         return "range", None, text[:100] or "range", None
 
 
