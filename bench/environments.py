@@ -15,7 +15,7 @@ healthy, and the memory of an idle instance (cgroup v1 ``memory.usage_in_bytes``
 
 With ``--engine swarm`` the comparison is the product against itself: the same range (same
 teams, challenges, settings) brought up by the reconciler on this machine's one engine and on
-the three-node Swarm lab (tests/swarm_lab.py, Docker-in-Docker nodes sharing this machine's
+the three-node Swarm lab (tests/support/swarm_lab.py, Docker-in-Docker nodes sharing this machine's
 cores), each by a process of its own whose peak memory is the control plane's. Until all
 healthy means every instance running and healthy as the reconciler observes it (passes every
 second, as ``rangectl worker`` would). The lab's nodes pull the images before the timed run

@@ -3,7 +3,7 @@ a member's tunnel (a client container with wireguard-go, on a veth link to the h
 on the venue's network would be) against the same measures from the team's jumpbox, which sits
 on the team's network (the direct path). Both in the same run, rounds interleaved.
 
-A range like the tests' (tests/test_wireguard.py): one team, one live challenge, one device.
+A range like the tests' (tests/system/test_wireguard.py): one team, one live challenge, one device.
 A measuring service on the team's network serves zeros (throughput: one TCP stream of
 ``--megabytes``) and echoes (latency: ``--pings`` one-byte round trips on one connection).
 Prints Mbit/s and round-trip microseconds (median, p95) for each path and their ratios.

@@ -35,8 +35,8 @@ from tests.support.env import FLAG_SECRET, TEST
 from tests.support.instances import fetch, name_of, sh, web_challenge
 
 
-def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient) -> None:
-    env, rec = live
+def test_isolation_hardening_and_flag_delivery(instance_range, client: docker.DockerClient) -> None:
+    env, rec = instance_range
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
@@ -136,8 +136,8 @@ def test_isolation_hardening_and_flag_delivery(live, client: docker.DockerClient
     assert sh(client, b, "cat /run/flag/flag")[1].strip() == other != want
 
 
-def test_reconciler_converges_idempotently(live, client: docker.DockerClient) -> None:
-    env, rec = live
+def test_reconciler_converges_idempotently(instance_range, client: docker.DockerClient) -> None:
+    env, rec = instance_range
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
@@ -181,8 +181,8 @@ def test_reconciler_converges_idempotently(live, client: docker.DockerClient) ->
     assert (client.api.volumes(filters=flt).get("Volumes") or []) == []
 
 
-def test_missing_image_and_bad_build_fail_clearly(live) -> None:
-    env, rec = live
+def test_missing_image_and_bad_build_fail_clearly(instance_range) -> None:
+    env, rec = instance_range
     env.team("Alpha", "NL")
     d = env.tmp / "pack" / "ghost"
     d.mkdir(parents=True)
@@ -221,8 +221,10 @@ def ssh_run(port: int, password: str, command: str) -> tuple[int, str]:
         return out.channel.recv_exit_status(), out.read().decode()
 
 
-def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.DockerClient) -> None:
-    env, rec = live
+def test_jumpbox_ssh_reaches_own_instances_by_name_only(
+    instance_range, client: docker.DockerClient
+) -> None:
+    env, rec = instance_range
     a_id, _ = env.team("Alpha", "NL")
     b_id, _ = env.team("Bravo", "NO")
     web_challenge(env)
@@ -254,8 +256,10 @@ def test_jumpbox_ssh_reaches_own_instances_by_name_only(live, client: docker.Doc
         ssh_run(port_a, env.jumpbox_password(b_id), "true")
 
 
-def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerClient) -> None:
-    env, rec = live
+def test_published_service_gets_a_pooled_host_port(
+    instance_range, client: docker.DockerClient
+) -> None:
+    env, rec = instance_range
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env, "pub", exposure="published")
     instances.up(env.ctx, Selection(), TEST)
@@ -278,8 +282,8 @@ def test_published_service_gets_a_pooled_host_port(live, client: docker.DockerCl
     assert fetch(client, name_of(env, a_id, "pub"), "portal", 8080)[0] == 0
 
 
-def test_expired_instances_are_removed(live, client: docker.DockerClient) -> None:
-    env, rec = live
+def test_expired_instances_are_removed(instance_range, client: docker.DockerClient) -> None:
+    env, rec = instance_range
     a_id, _ = env.team("Alpha", "NL")
     web_challenge(env)
     instances.up(env.ctx, Selection(), TEST)
@@ -294,9 +298,9 @@ def test_expired_instances_are_removed(live, client: docker.DockerClient) -> Non
 
 
 def test_sigkill_in_the_middle_of_bringing_up_100_instances(
-    live, client: docker.DockerClient
+    instance_range, client: docker.DockerClient
 ) -> None:
-    env, rec = live
+    env, rec = instance_range
     teams = [env.team(f"Team {i:02d}", "NL")[0] for i in range(25)]
     for slug in ("c1", "c2", "c3", "c4"):
         web_challenge(env, slug)
@@ -355,8 +359,10 @@ def test_sigkill_in_the_middle_of_bringing_up_100_instances(
     assert {r.state for r in instances.status(env.ctx)} == {"running"}
 
 
-def test_team_instance_api_start_reset_extend_stop(live, client: docker.DockerClient) -> None:
-    env, rec = live
+def test_team_instance_api_start_reset_extend_stop(
+    instance_range, client: docker.DockerClient
+) -> None:
+    env, rec = instance_range
     a_id, a = env.team("Alpha", "NL")
     _, b = env.team("Bravo", "NO")
     web_challenge(env, environment_lifetime="40m")

@@ -1,4 +1,4 @@
-"""Every acknowledged write is on stable storage before the answer leaves (issue 18).
+"""Every acknowledged write is on stable storage before the answer leaves.
 
 SQLite: the real server (gunicorn, two workers) runs under ``strace``; each answer that tells a
 team its flag was recorded must come after a sync of the WAL that followed the transaction's

@@ -1,4 +1,4 @@
-"""Issue 10, as an operator meets it: real processes, real files, real sockets."""
+"""Hardening, as an operator meets it: real processes, real files, real sockets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The jumpbox as a team uses it (issue 13): every shipped challenge's solver, copied over SFTP and
+"""The jumpbox as a team uses it: every shipped challenge's solver, copied over SFTP and
 run over SSH from the team's jumpbox, unchanged, captures its flag from the team's
 instance_range instances. The real Docker engine; the shipped pack and its images as an event
 builds them."""

@@ -1,4 +1,4 @@
-"""Operating a live event (issue 14): metrics from a 2-worker gunicorn equal the traffic sent,
+"""Operating a live event: metrics from a 2-worker gunicorn equal the traffic sent,
 JSON logs without secrets, backups taken during a burst restore to the same range, rolling
 backups in the worker, and a doctor that fails on each broken precondition it checks."""
 

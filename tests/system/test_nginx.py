@@ -1,4 +1,4 @@
-"""The production web tier (issue 14): nginx with infra/deploy's site in front of a real
+"""The production web tier: nginx with infra/deploy's site in front of a real
 gunicorn. Public reads are micro-cached and revalidated; nothing that carries a token or a
 session is; the scoreboard still shows a solve within the 5-second promise."""
 

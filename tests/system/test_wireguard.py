@@ -1,4 +1,4 @@
-"""WireGuard access (issue 13), as a member's laptop has it: a WireGuard client in a container of
+"""WireGuard access, as a member's laptop has it: a WireGuard client in a container of
 the test's own (wireguard-go, wg-quick, the configuration the range handed out) connects to the
 team's gateway through the published UDP port, runs a shipped solver through the tunnel, and
 reaches nothing else. The real Docker engine; listeners the test starts prove "unreachable"."""

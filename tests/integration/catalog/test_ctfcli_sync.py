@@ -1,4 +1,4 @@
-"""ctfcli repositories loaded into a range (issue 11), on SQLite and PostgreSQL: one challenge
+"""ctfcli repositories loaded into a range, on SQLite and PostgreSQL: one challenge
 at a time with prerequisites by name and by id, the release time, logic "all", hint
 prerequisites, the solution, the CLI's listing, a data dir never migrated, the CTFtime feed."""
 

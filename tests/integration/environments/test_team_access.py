@@ -1,4 +1,4 @@
-"""Team access (issue 13) through the API, the portal and the console, on SQLite and
+"""Team access through the API, the portal and the console, on SQLite and
 PostgreSQL: members' SSH keys, WireGuard devices, their limits and refusals, revocation (by the
 team, by the organiser, with the token, with the team), and what is never kept or shown."""
 

@@ -1,4 +1,4 @@
-"""People (issue 19, first part): accounts with roles, invites, argon2 passwords, sign-in to the
+"""People: accounts with roles, invites, argon2 passwords, sign-in to the
 console and the portal, read-only roles, attribution, captains, disabling. SQLite and
 PostgreSQL; the pages through Flask's client (the browser test is test_browser_accounts.py)."""
 

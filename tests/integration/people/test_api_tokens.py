@@ -1,4 +1,4 @@
-"""Personal organiser API tokens and attribution (issue 19): named, read-only or full,
+"""Personal organiser API tokens and attribution: named, scoped (read, grade or full),
 revocable tokens named as machines in the audit log; hint unlocks and instance actions record
 the member who made them; the console filters attempts by person. SQLite and PostgreSQL."""
 

@@ -1,4 +1,4 @@
-"""Single sign-on (issue 19) against a real OpenID provider the test starts: panva's
+"""Single sign-on against a real OpenID provider the test starts: panva's
 oidc-provider (OpenID Certified; npm, node from Debian) with a test client. Role and team come
 from the claims; an account is made, or linked by verified e-mail, on first sign-in; a person
 without a team claim, or without a role, is refused clearly and nothing is stored. SQLite and

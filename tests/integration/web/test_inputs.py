@@ -1,4 +1,4 @@
-"""Issue 10: each probe that found a defect or a weakness, as a test, on both databases where
+"""Each probe of the hardening review that found a defect or a weakness, as a test, on both databases where
 the database matters. Each one failed on the code before the fix."""
 
 from __future__ import annotations

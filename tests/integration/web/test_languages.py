@@ -1,7 +1,7 @@
 """English and French through the pages and the API (Flask's test client, CSRF on): which
 language a request gets, the product's strings, dates and numbers, and the event's translated
 content with its fallback. Content on both databases (JSON columns); the browser tests
-(tests/test_browser.py) read the same pages in Chromium."""
+(tests/browser/test_pages.py) read the same pages in Chromium."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The web pages through Flask's test client, CSRF on: security and content. Both databases.
-The browser tests (tests/test_browser.py) drive the same pages in Chromium."""
+The browser tests (tests/browser/test_pages.py) drive the same pages in Chromium."""
 
 from __future__ import annotations
 

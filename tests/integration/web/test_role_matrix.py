@@ -1,4 +1,4 @@
-"""The role matrix (issue 19): every route of the OpenAPI document and every page route, called
+"""The role matrix: every route of the OpenAPI document and every page route, called
 as each kind of caller, answers as the README's table says. The routes come from the app, the
 rules from the README: a new route without a rule there, or a rule naming a route that is gone,
 fails the test. Plus: every page form refuses a POST without its CSRF token, and a person's
@@ -25,7 +25,9 @@ CALLERS = tuple(permissions.caller_name(h) for h in permissions.CALLERS)
 # Not in the matrix, each with its own rule: files, the metrics (RANGE_METRICS_TOKEN or
 # loopback), the OpenAPI document's own viewer.
 OUTSIDE = re.compile(r"^(/static/|/assets/|/metrics$|/api/v1/docs/)")
-SIGN_IN = "sign-in and out"  # anyone may try to log in, or out (tested in test_web.py)
+SIGN_IN = (
+    "sign-in and out"  # anyone may try to log in, or out (tested in integration/web/test_pages.py)
+)
 
 
 def route_name(method: str, rule: str) -> str:

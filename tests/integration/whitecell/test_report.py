@@ -1,4 +1,4 @@
-"""The after-action report (issue 12) on a seeded event with known numbers: every figure in the
+"""The after-action report on a seeded event with known numbers: every figure in the
 JSON equals the one worked out here by hand; a team's debrief holds nothing of another team;
 anonymised, no team or person is named; the CLI writes HTML, JSON and CSV; the HTML opens in
 Chromium with no network and prints to PDF (axe-core on it). SQLite and PostgreSQL."""

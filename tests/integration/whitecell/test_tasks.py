@@ -1,4 +1,4 @@
-"""The white cell (issue 12): graded tasks. Teams submit and revise a deliverable until the due
+"""The white cell: graded tasks. Teams submit and revise a deliverable until the due
 time (absolute, or relative to a phase as it runs), the late rules, files checked by type and
 content and size; blind grading, a second grader, moderation, publication into the ledger,
 the scoreboard and the CTFtime feed, the freeze, regrades kept and audited. SQLite and

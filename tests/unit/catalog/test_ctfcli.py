@@ -1,4 +1,4 @@
-"""ctfcli's challenge.yml as real repositories write it (issue 11): the corpus in
+"""ctfcli's challenge.yml as real repositories write it: the corpus in
 ``tests/fixtures/ctfcli`` loads, with a warning for each thing not used as written; the one in
 ``tests/fixtures/ctfcli-refused`` is refused, one clear line each. No database, no engine."""
 
