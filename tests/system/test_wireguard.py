@@ -24,7 +24,7 @@ from range_control.services.environments import instances, team_access
 from range_control.services.environments.instances import Selection
 from tests.support import REPO
 from tests.support.env import TEST
-from tests.support.instances import name_of, sh, web_challenge
+from tests.support.instances import name_of, web_challenge
 from tests.support.wireguard import (
     Listener,
     address_of,
@@ -32,6 +32,7 @@ from tests.support.wireguard import (
     connect,
     handshake,
     laptop,
+    sh,
     wait_gateways,
 )
 
