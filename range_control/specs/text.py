@@ -1,11 +1,14 @@
 """What text the range accepts anywhere (bodies, queries, paths, forms, files), and whole numbers
 given as text. One rule for every field, so that no character a database refuses (PostgreSQL
-refuses NUL; an unpaired surrogate cannot be stored as UTF-8 at all) gets past the edge."""
+refuses NUL; an unpaired surrogate cannot be stored as UTF-8 at all) gets past the edge. And the
+one way text leaves as CSV (``csv_writer``)."""
 
 from __future__ import annotations
 
+import csv
+import re
 import unicodedata
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 from pydantic import StringConstraints
 
@@ -73,11 +76,31 @@ def whole_number(value: str, field: str, low: int, high: int) -> int:
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# Inside a cell, where a spreadsheet using another separator (; tab |) or reading the cell's
+# line breaks as rows would start a new cell: a formula character there, after any spaces or
+# quotes, is neutralised too.
+_INNER_FORMULA = re.compile(r"([;\t|\r\n][\s\"]*)([=+\-@])")
 
 
 def csv_cell(value: object) -> object:
     """A value for a CSV cell that a spreadsheet will show as text, never run as a formula
-    (OWASP's advice: a cell starting with = + - @ tab or CR gets a leading apostrophe)."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
+    (OWASP's advice: a cell starting with = + - @ tab or CR gets a leading apostrophe; so does
+    a formula character after a separator inside the cell)."""
+    if not isinstance(value, str):
+        return value
+    value = _INNER_FORMULA.sub(r"\1'\2", value)
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+class CsvWriter:
+    """Every CSV the range writes (the report's tables, the attempts record, the team tokens
+    sheet) goes through this writer: every text cell is quoted, so that a spreadsheet reading
+    the file with another list separator (``;`` in a French Excel) cannot split a cell into a
+    formula, and a cell starting like a formula is neutralised (``csv_cell``). Numbers stay
+    numbers."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._writer = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+
+    def writerow(self, row: list[Any] | tuple[Any, ...]) -> None:
+        self._writer.writerow([csv_cell(v) for v in row])

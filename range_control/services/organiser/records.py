@@ -3,7 +3,6 @@ list with solves and overrides, solutions."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from range_control.specs.api.organiser import (
     SharingAlertOut,
     SolutionOut,
 )
-from range_control.specs.text import csv_cell
+from range_control.specs.text import CsvWriter
 from range_control.store.models import (
     Account,
     Attempt,
@@ -101,14 +100,12 @@ CSV_FIELDS = ("id", "created_at", "team", "challenge", "result", "submitted", "s
 def attempts_csv(ctx: Range, f: AttemptFilter) -> Iterator[str]:
     """Every matching attempt (no page limit), streamed in chunks."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = CsvWriter(buf)
     w.writerow(CSV_FIELDS)
     with ctx.store.read_conn() as c:
         for i, row in enumerate(c.execute(_attempt_query(f, None)), start=1):
             values = row._mapping
-            w.writerow(
-                [iso(values[k]) if k == "created_at" else csv_cell(values[k]) for k in CSV_FIELDS]
-            )
+            w.writerow([iso(values[k]) if k == "created_at" else values[k] for k in CSV_FIELDS])
             if i % 500 == 0:
                 yield buf.getvalue()
                 buf.seek(0)

@@ -26,7 +26,7 @@ from range_control.services.audit import audit
 from range_control.services.environments import team_access
 from range_control.services.event.event import bump_generation
 from range_control.specs.api.people import TeamOut, TeamTokenOut
-from range_control.specs.text import csv_cell, name_problem
+from range_control.specs.text import CsvWriter, name_problem
 from range_control.store.models import Team, WebSession
 from range_control.store.prepared import Prepared
 
@@ -272,7 +272,7 @@ def write_tokens_csv(created: list[TeamTokenOut], dest: Path) -> None:
     """The hand-out sheet: name, country, token. Written 0600; it holds live credentials."""
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
+        w = CsvWriter(fh)
         w.writerow(["name", "country", "token"])
         for nt in created:
-            w.writerow([csv_cell(nt.team.name), nt.team.country or "", nt.token])
+            w.writerow([nt.team.name, nt.team.country or "", nt.token])

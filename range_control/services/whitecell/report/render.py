@@ -4,7 +4,6 @@ facts (standings, challenges, the teams' timelines, the organisers' actions)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import datetime
@@ -16,7 +15,7 @@ from markupsafe import Markup
 
 from range_control.core.files import write_durably
 from range_control.core.markup import markdown
-from range_control.specs.text import csv_cell
+from range_control.specs.text import CsvWriter
 
 FORMATS = ("html", "json", "csv")
 HERE = Path(__file__).resolve().parent
@@ -134,10 +133,10 @@ def csv_files(doc: dict[str, Any]) -> dict[str, str]:
 
     def table(header: list[str], rows: list[list[Any]]) -> str:
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = CsvWriter(buf)
         w.writerow(header)
         for row in rows:
-            w.writerow([csv_cell(v) if isinstance(v, str) else v for v in row])
+            w.writerow(row)
         return buf.getvalue()
 
     events = [
