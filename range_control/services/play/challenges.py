@@ -10,9 +10,15 @@ from range_control.core.errors import NotFound
 from range_control.domain.visibility import is_visible
 from range_control.services.play import gates
 from range_control.services.play.hints import hints_for
-from range_control.services.play.scoreboard import Snapshot, names_in, snapshot
+from range_control.services.play.scoreboard import ChallengeInfo, Snapshot, names_in, snapshot
 from range_control.specs.api.play import ChallengeDetail, ChallengeSummary
 from range_control.store.models import Challenge, Solve
+
+
+def seen_by_teams(snap: Snapshot) -> list[ChallengeInfo]:
+    """The challenges teams can see in ``snap`` (released, in an open phase, not hidden),
+    locked ones included: a team sees their name and value."""
+    return [ch for ch in snap.challenges.values() if ch.visible]
 
 
 def team_challenges(ctx: Range, team_id: int) -> list[ChallengeSummary]:
@@ -22,9 +28,7 @@ def team_challenges(ctx: Range, team_id: int) -> list[ChallengeSummary]:
         mine = set(c.scalars(select(Solve.challenge_id).where(Solve.team_id == team_id)))
     slugs_solved = {snap.challenges[c].slug for c in mine if c in snap.challenges}
     out = []
-    for ch in sorted(snap.challenges.values(), key=lambda c: (c.category, c.score.value, c.name)):
-        if not ch.visible:
-            continue
+    for ch in sorted(seen_by_teams(snap), key=lambda c: (c.category, c.score.value, c.name)):
         state = snap.board.challenges[ch.id]
         out.append(
             ChallengeSummary(

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
-from range_control.core.permissions import Permission, Place, allows
 from range_control.web import filters, i18n, sessions
 from range_control.web.pages import console, portal, public, sso
+from range_control.web.pages.common import may
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -40,12 +40,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["may"] = may
     app.before_request_funcs.setdefault(None, []).insert(0, portal.challenges.upload_limit)
     app.after_request(_security_headers)
-
-
-def may(permission: str) -> bool:
-    """In a template: may this page's caller do what ``permission`` covers (a button shown)?"""
-    place = Place.CONSOLE if request.blueprint == "console" else Place.PORTAL
-    return allows(g.get("holder"), Permission(permission), place)
 
 
 def _security_headers(resp: Response) -> Response:

@@ -7,13 +7,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from markupsafe import Markup
 
 from range_control.context import Range
 from range_control.core import metrics
 from range_control.core.errors import ServiceError, Unauthorized
 from range_control.core.languages import N_
+from range_control.core.permissions import Permission, Place, allows
 from range_control.services.people import accounts, sessions
 from range_control.web.errors import html_error
 from range_control.web.i18n import gettext, message
@@ -150,3 +161,9 @@ def end_session_action(account: Any, place: str) -> Response:
     else:
         flash(gettext("No such session."), "error")
     return redirect(url_for(f"{place}.security"))
+
+
+def may(permission: str) -> bool:
+    """In a template: may this page's caller do what ``permission`` covers (a button shown)?"""
+    place = Place.CONSOLE if request.blueprint == "console" else Place.PORTAL
+    return allows(g.get("holder"), Permission(permission), place)

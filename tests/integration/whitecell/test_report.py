@@ -5,21 +5,32 @@ Chromium with no network and prints to PDF (axe-core on it). SQLite and PostgreS
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
+import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from playwright.sync_api import Browser
+from sqlalchemy import select
 
 from range_control.core.actors import Actor, ActorKind
 from range_control.domain.flags import DynamicFlag, dynamic_flag
+from range_control.services.environments import team_access
 from range_control.services.event import controls, scenario
 from range_control.services.organiser import awards
+from range_control.services.people import api_tokens
 from range_control.services.play import attempts, hints
 from range_control.services.whitecell import grading, publication, submissions, tasks
 from range_control.services.whitecell.report import build
 from range_control.services.whitecell.report.render import write
+from range_control.store.models import Account, Challenge, Team, WireGuardPeer
 from tests.support.cli import run
 from tests.support.env import ADMIN, FLAG_SECRET, T0, TEST, Env
 from tests.support.live import audit
@@ -40,6 +51,7 @@ OLGA = Actor(ActorKind.PERSON, None, "Olga Org <olga>")
 def seed(env: Env) -> dict[str, int]:
     """Three teams over two phases: known attempts, solves, a hint, an award, a graded task and
     a shared flag."""
+    _TOKENS.clear()  # a team token of an earlier test's range opens nothing here
     ids = {
         name: env.team(name, cc)[0]
         for name, cc in (("Alpha", "NL"), ("Bravo", "NO"), ("Charlie", "PL"))
@@ -118,15 +130,12 @@ def _h(env: Env, team_id: int) -> dict[str, str]:
 def _cid(env: Env, slug: str) -> int:
     from sqlalchemy import select
 
-    from range_control.store.models import Challenge
-
     with env.ctx.store.read() as s:
         return s.scalar(select(Challenge.id).where(Challenge.slug == slug))
 
 
 @pytest.fixture
 def seeded(env: Env) -> Env:
-    _TOKENS.clear()
     seed(env)
     return env
 
@@ -214,7 +223,8 @@ def test_anonymised_no_team_or_person_is_named(seeded: Env) -> None:
     for name in ("Alpha", "Bravo", "Charlie", "Mia Member", "MIA", "Olga Org", "olga", "Gina"):
         assert name not in text, name
     assert [r["team"] for r in doc["standings"]] == ["Team 01", "Team 02", "Team 03"]
-    assert doc["teams"][0]["members"][0]["name"] == "Team 02 member 1"
+    members = next(t["members"] for t in doc["teams"] if t["members"])
+    assert members[0]["name"] == "Team 02 member 1"
 
 
 def test_the_cli_writes_the_files_and_the_html_prints_offline(
@@ -231,9 +241,12 @@ def test_the_cli_writes_the_files_and_the_html_prints_offline(
         "organiser_actions.csv",
     }
     assert json.loads(files["report.json"].read_text()) == json.loads(json.dumps(doc))
-    assert files["standings.csv"].read_text().splitlines()[1] == "1,Bravo,NO,300,2"
+    assert files["standings.csv"].read_text().splitlines()[1] == '1,"Bravo","NO",300,2'
     timeline = files["timeline.csv"].read_text()
-    assert "Alpha,2026-07-01T09:05:00Z,attempt,x,incorrect,,Mia Member,nope-alpha" in timeline
+    assert (
+        '"Alpha","2026-07-01T09:05:00Z","attempt","x","incorrect","","Mia Member","nope-alpha"'
+        in timeline
+    )
     html = files["report.html"].read_text()
     assert "INTERIM" in html and "<svg" in html and "<script" not in html
     assert "<em>quiet</em>" in html  # the team's markdown, rendered and sanitised
@@ -282,3 +295,170 @@ def test_rangectl_report_and_the_console_download(
     r = c.get("/console/report/download?format=json&anonymise=1")
     assert r.status_code == 200 and "Alpha" not in r.get_data(as_text=True)
     assert c.get("/console/report/download?format=pdf").status_code == 404
+
+
+# --- anonymity that holds: the structure, not the text ------------------------------------------
+def _distinctive_ids(env: Env, starts: dict[type, int]) -> Callable[[], None]:
+    """The next rows of each model get ids above its start (ids a search of the report's files
+    can find); call the returned function once they are made."""
+    from sqlalchemy import delete, text
+
+    placeholders = {
+        Team: {"name": "placeholder", "token_hash": "0" * 64},
+        Account: {"login": "placeholder", "name": "placeholder", "role": "observer"},
+    }
+    with env.ctx.store.write() as s:
+        for model, start in starts.items():
+            table = model.__tablename__
+            if s.bind.dialect.name == "postgresql":
+                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {start})"))
+            else:  # SQLite gives a new row the largest id plus one
+                s.add(model(id=start, created_at=T0, **placeholders[model]))
+
+    def done() -> None:
+        with env.ctx.store.write() as s:
+            for model, start in starts.items():
+                s.execute(delete(model).where(model.id == start))
+
+    return done
+
+
+def test_the_anonymised_report_holds_no_identifying_value_in_any_file(
+    env: Env, tmp_path: Path
+) -> None:
+    done = _distinctive_ids(env, {Team: 7300, Account: 8300})
+    seed(env)
+    done()
+    with env.ctx.store.read() as s:
+        teams = list(s.scalars(select(Team)))
+        mia = s.scalar(select(Account).where(Account.name == "Mia Member"))
+    assert min(t.id for t in teams) > 7300 and mia.id > 8300
+    alpha = next(t for t in teams if t.name == "Alpha")
+    oscar = person(env, "Oscar Ops", "organiser", email="oscar.ops@example.org", callsign="OSC")
+    # A member's own actions (an SSH key), the organisers' on the team (a key removed, a
+    # WireGuard device revoked), a personal API token's action (an award).
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    public = line.decode() + " mia@laptop"
+    as_mia = Actor.person(mia.id, mia.name, mia.login, alpha.id)
+    as_oscar = Actor.person(oscar.id, oscar.name, oscar.login)
+    added = team_access.add_ssh_key(env.ctx, alpha.id, "mia-thinkpad", public, as_mia)
+    team_access.add_ssh_key(env.ctx, alpha.id, "mia-desktop", _other_key(), as_mia)
+    team_access.remove_ssh_key(env.ctx, alpha.id, added.id, as_oscar)
+    wg_public = base64.b64encode(b"W" * 32).decode()
+    with env.ctx.store.write() as s:
+        s.add(
+            WireGuardPeer(
+                team_id=alpha.id,
+                label="mia-phone",
+                public_key=wg_public,
+                address="10.213.77.42",
+                created_at=T0,
+            )
+        )
+    peer = next(p for p in team_access.team_access(env.ctx, alpha.id).peers)
+    team_access.revoke_peer(env.ctx, peer.id, as_oscar)
+    script = api_tokens.create(env.ctx, "olgas-script", "full", TEST).api_token
+    awards.add_award(env.ctx, "Bravo", 3, "for Alpha's help", Actor.token(script.id, script.name))
+
+    files = write(build(env.ctx, anonymise=True), tmp_path / "anon")
+    assert len(files) == 6
+    texts = {p.name: p.read_text() for p in files}
+    identifying: list[str] = [added.fingerprint, line.decode().split()[1], "mia@laptop"]
+    identifying += ["mia-thinkpad", "mia-desktop", "mia-phone", wg_public, "10.213.77.42"]
+    identifying += ["olgas-script", "Olga Org", "olga", "Gina"]
+    for t in teams:
+        identifying += [t.name, str(t.id)]
+        identifying += [t.country] if t.country else []
+    with env.ctx.store.read() as s:
+        for a in s.scalars(select(Account)):
+            identifying += [str(a.id), a.name, a.login]
+            identifying += [v for v in (a.email, a.callsign) if v]
+    found = [
+        (name, value)
+        for name, text in texts.items()
+        for value in identifying
+        if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text)
+    ]
+    assert found == []
+    # One pseudonym per person, from the actor: Mia's own actions are hers (a member, not
+    # staff); Oscar is one code wherever he acts; two people never share one.
+    doc = json.loads(texts["report.json"])
+    actions = doc["organiser_actions"]
+    by_action = {(a["action"], a["actor"]) for a in actions}
+    member = next(t for t in doc["teams"] if t["members"])["members"][0]["name"]
+    assert member.endswith("member 1")
+    assert ("team.ssh_key.add", member) in by_action
+    oscars = {
+        a["actor"]
+        for a in actions
+        if a["action"] in ("team.ssh_key.remove", "team.wireguard.revoke")
+    }
+    assert len(oscars) == 1 and next(iter(oscars)).startswith("Staff ")
+    olga = {a["actor"] for a in actions if a["action"] == "task.publish"}
+    assert len(olga) == 1 and olga != oscars and next(iter(olga)).startswith("Staff ")
+    assert {a["actor"] for a in actions if a["action"] == "award.add"} >= {"API token 1"}
+    removed = next(a for a in actions if a["action"] == "team.wireguard.revoke")
+    assert removed["detail"] == {}  # team id, label, address and key: dropped
+
+
+def _other_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def test_a_team_s_debrief_lists_only_what_the_team_can_see(seeded: Env) -> None:
+    env = seeded
+    env.challenge("dormant", value=30, state="hidden")
+    env.challenge("later", value=40, scheduled_at="2026-07-02T09:00:00+00:00")
+    doc = build(env.ctx, team="Alpha")
+    shown = {c["slug"] for c in doc["challenges"]}
+    assert shown == {"x", "y", "z", "t"}
+    phase_lists = [c for p in doc["timeline"]["phases"] for c in p["challenges"]]
+    assert "dormant" not in json.dumps(doc) and "later" not in json.dumps(doc), phase_lists
+    assert "Dormant" not in json.dumps(doc) and "Later" not in json.dumps(doc)
+    # The organisers' report lists them all.
+    assert {"dormant", "later"} <= {c["slug"] for c in build(env.ctx)["challenges"]}
+
+
+def test_every_csv_export_quotes_its_text_and_no_cell_starts_a_formula(
+    env: Env, tmp_path: Path
+) -> None:
+    """A spreadsheet reading with another separator (; in a French Excel, or tab) must not find
+    a formula either: every text cell is quoted, and a formula character after a separator
+    inside a cell is neutralised. The report's four tables, the attempts record, the tokens
+    sheet."""
+    evil = "x;=cmd|' /C calc'!A0"
+    tid, h = env.team(evil, "FR")
+    env.challenge("c")
+    env.start()
+    env.attempt(h, "c", "y;@SUM(A1)\t-2")
+    awards.add_award(env.ctx, evil, 1, "z;+1", OLGA)
+    csvs = {p.name: p.read_text() for p in write(build(env.ctx), tmp_path / "r", ("csv",))}
+    csvs["attempts.csv"] = env.client.get(
+        "/api/v1/admin/attempts.csv", headers=env.admin()
+    ).get_data(as_text=True)
+    sheet = tmp_path / "tokens.csv"
+    from range_control.services.people import teams as team_service
+
+    team_service.write_tokens_csv(
+        team_service.import_csv(env.ctx, _teams_csv(tmp_path, evil + "2"), TEST), sheet
+    )
+    csvs["tokens.csv"] = sheet.read_text()
+    safe = "x;'=cmd|' /C calc'!A0"
+    for name in ("standings.csv", "timeline.csv", "attempts.csv"):
+        assert f'"{safe}"' in csvs[name], name
+    assert f'"{safe}2"' in csvs["tokens.csv"]
+    for name, text in csvs.items():
+        for sep in (",", ";", "\t"):
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep):
+                for cell in row:
+                    assert not cell.lstrip(' "').startswith(("=", "+", "-", "@")), (name, sep, cell)
+
+
+def _teams_csv(tmp_path: Path, name: str) -> Path:
+    p = tmp_path / "teams.csv"
+    p.write_text(f"name,country\n{name},FR\n")
+    return p

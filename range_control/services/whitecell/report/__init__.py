@@ -17,13 +17,15 @@ every format.
 - the organisers' actions from the audit log.
 
 ``team``: one team's debrief (what a delegation takes home): its own facts, its position, the
-public values of the challenges; nothing of another team. ``anonymise``: teams and people as
-codes (``Team 01``, ``Team 01 member 2``), in every string of the document.
+public values of the challenges it can see now; nothing of another team, nothing hidden from it.
+``anonymise``: teams, people and actors as codes (``Team 01``, ``Team 01 member 2``, ``Staff
+1``), ids and identifying audit details dropped (``report.naming``). ``blind``: for a caller
+who may not link a graded task's submissions to their teams before publication (the
+``unblind`` permission), the submissions of unpublished tasks are left out.
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -41,7 +43,9 @@ from range_control.core.errors import NotFound
 from range_control.services.event import scenario
 from range_control.services.people import accounts
 from range_control.services.play import scoreboard
+from range_control.services.play.challenges import seen_by_teams
 from range_control.services.whitecell.publication import published_totals
+from range_control.services.whitecell.report.naming import Naming, Pseudonyms
 from range_control.store.models import (
     Account,
     Announcement,
@@ -55,6 +59,7 @@ from range_control.store.models import (
     SharingAlert,
     Solve,
     Submission,
+    TaskRelease,
     Team,
 )
 
@@ -90,6 +95,7 @@ def build(
     *,
     team: str | None = None,
     anonymise: bool = False,
+    blind: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The report's document (see the module's docstring)."""
@@ -104,7 +110,7 @@ def build(
     shown = scoreboard.snapshot(ctx, public=True)
     step("the records")
     with ctx.store.read() as s:
-        facts = _Facts.read(s, ctx)
+        facts = _Facts.read(s, ctx, blind)
     only = None
     if team is not None:
         only = next(
@@ -112,6 +118,8 @@ def build(
         )
         if only is None:
             raise NotFound("team {team!r} not found", team=team[:100])
+    naming = facts.naming = _naming(facts, final.board.standings, anonymise)
+    seen = {ch.slug for ch in seen_by_teams(shown)} if only is not None else None
     step("the challenges")
     doc: dict[str, Any] = {
         "event": {
@@ -124,41 +132,54 @@ def build(
             "ended_at": _when(facts.ended_at),
             "freeze_at": _when(ev.freeze_at),
             "frozen": ev.frozen,
-            "team": only["name"] if only else None,
+            "team": naming.team(only["id"]) if only else None,
             "anonymised": anonymise,
+            "blind": blind,
         },
-        "timeline": _timeline(phases, facts),
+        "timeline": _timeline(phases, facts, seen),
         "participation": _participation(facts, only),
-        "standings": _standings(final.board.standings, only),
+        "standings": _standings(final.board.standings, only, naming),
         "frozen_standings": (
-            _standings(shown.board.standings, only) if shown.public and shown.event.frozen else None
+            _standings(shown.board.standings, only, naming)
+            if shown.public and shown.event.frozen
+            else None
         ),
-        "progression": _progression(final.board.standings, only),
-        "challenges": _challenges(facts, phases, only),
+        "progression": _progression(final.board.standings, only, naming),
+        "challenges": _challenges(facts, phases, only, seen),
     }
     step("the teams' timelines")
-    doc["teams"] = [
-        _team(facts, t, final.board.standings)
-        for t in facts.teams.values()
-        if only is None or t["id"] == only["id"]
-    ]
+    doc["teams"] = sorted(
+        (
+            _team(facts, t, final.board.standings)
+            for t in facts.teams.values()
+            if only is None or t["id"] == only["id"]
+        ),
+        key=lambda t: t["name"] if anonymise else 0,  # codes in order: no trace of the ids
+    )
+    doc["organiser_actions"] = []
     if only is None:
         step("the organisers' actions")
-        doc["organiser_actions"] = facts.organiser_actions
-    else:
-        doc["organiser_actions"] = []
-    if anonymise:
-        step("anonymising")
-        doc = _anonymise(doc, facts, final.board.standings)
+        doc["organiser_actions"] = [
+            _action(a, naming) for a in facts.audit if not _team_instance_action(a)
+        ]
     return doc
+
+
+def _naming(f: _Facts, rows: list[Any], anonymise: bool) -> Naming:
+    if not anonymise:
+        return Naming(f.teams, f.people)
+    positions = {r.team_id: r.pos for r in rows}
+    return Pseudonyms(f.teams, f.people, positions, (a.actor for a in f.audit))
 
 
 class _Facts:
     """Every record the report uses, read once."""
 
     @classmethod
-    def read(cls, s: Session, ctx: Range) -> _Facts:
+    def read(cls, s: Session, ctx: Range, blind: bool = False) -> _Facts:
         f = cls()
+        f.blind = blind
+        f.published = set(s.scalars(select(TaskRelease.challenge_id)))
         event = s.scalars(select(Event).where(Event.slug == ctx.event_slug)).one_or_none()
         f.started_at = event.started_at if event else None
         f.ended_at = event.ended_at if event else None
@@ -220,7 +241,6 @@ class _Facts:
         )
         f.audit = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
         f.grades = published_totals(s)
-        f.organiser_actions = [_action(a) for a in f.audit if not _team_instance_action(a)]
         return f
 
     started_at: datetime | None
@@ -237,15 +257,19 @@ class _Facts:
     announcements: list[Any]
     audit: list[AuditLog]
     grades: dict[tuple[int, int], dict[str, Any]]
-    organiser_actions: list[dict[str, Any]]
+    blind: bool
+    published: set[int]  # graded tasks whose grades are published
+    naming: Naming
 
     def slug(self, challenge_id: int) -> str:
         ch = self.challenges.get(challenge_id)
         return ch.slug if ch is not None else f"#{challenge_id}"
 
-    def person(self, account_id: int | None) -> str | None:
-        a = self.people.get(account_id) if account_id is not None else None
-        return a.name if a is not None else None
+    def submissions_shown(self) -> Iterator[Submission]:
+        """Blind: only those of published tasks (nothing else links a submission to a team)."""
+        for sub in self.submissions:
+            if not self.blind or sub.challenge_id in self.published:
+                yield sub
 
 
 def _team_instance_action(a: AuditLog) -> bool:
@@ -253,20 +277,20 @@ def _team_instance_action(a: AuditLog) -> bool:
     return a.team_id is not None and a.action.startswith("instance.")
 
 
-def _action(a: AuditLog) -> dict[str, Any]:
+def _action(a: AuditLog, naming: Naming) -> dict[str, Any]:
     return {
         "at": iso(a.created_at),
-        "actor": a.actor.label,
+        "actor": naming.actor(a.actor),
         "actor_kind": a.actor.kind.value,
         "action": a.action,
-        "detail": a.detail,
+        "detail": naming.detail(a.detail),
     }
 
 
-def _timeline(phases: list[Any], f: _Facts) -> dict[str, Any]:
-    control = [_action(a) for a in f.audit if a.action in CONTROL]
+def _timeline(phases: list[Any], f: _Facts, seen: set[str] | None) -> dict[str, Any]:
+    control = [_action(a, f.naming) for a in f.audit if a.action in CONTROL]
     injects = [
-        {"at": iso(at), "title": title, "source": source}
+        {"at": iso(at), "title": f.naming.text(title), "source": source}
         for title, source, at in f.announcements
         if source in ("inject", "phase")
     ]
@@ -279,7 +303,7 @@ def _timeline(phases: list[Any], f: _Facts) -> dict[str, Any]:
                 "end": _when(p.end),
                 "status": p.status,
                 "extended_by": p.extended_by.total_seconds() if p.extended_by else None,
-                "challenges": list(p.challenges),
+                "challenges": [c for c in p.challenges if seen is None or c in seen],
             }
             for p in phases
         ],
@@ -307,15 +331,25 @@ def _participation(f: _Facts, only: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _standings(rows: list[Any], only: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _standings(
+    rows: list[Any], only: dict[str, Any] | None, naming: Naming
+) -> list[dict[str, Any]]:
     return [
-        {"pos": r.pos, "team": r.team, "country": r.country, "score": r.score, "solves": r.solves}
+        {
+            "pos": r.pos,
+            "team": naming.team(r.team_id),
+            "country": naming.country(r.team_id),
+            "score": r.score,
+            "solves": r.solves,
+        }
         for r in rows
         if only is None or r.team_id == only["id"]
     ]
 
 
-def _progression(rows: list[Any], only: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _progression(
+    rows: list[Any], only: dict[str, Any] | None, naming: Naming
+) -> list[dict[str, Any]]:
     """Each team's score after each ledger entry: ``[[time, score], ...]``."""
     out = []
     for r in rows:
@@ -325,7 +359,7 @@ def _progression(rows: list[Any], only: dict[str, Any] | None) -> list[dict[str,
         for e in sorted(r.ledger, key=lambda e: e.at):
             total += e.points
             points.append([iso(e.at), total])
-        out.append({"team": r.team, "pos": r.pos, "points": points})
+        out.append({"team": naming.team(r.team_id), "pos": r.pos, "points": points})
     return out
 
 
@@ -337,7 +371,10 @@ def _opening(ch: Challenge, phases: list[Any], started: datetime | None) -> date
     return ch.release_at or started
 
 
-def _challenges(f: _Facts, phases: list[Any], only: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _challenges(
+    f: _Facts, phases: list[Any], only: dict[str, Any] | None, seen: set[str] | None
+) -> list[dict[str, Any]]:
+    """Every challenge's figures; for one team's debrief, those it can see now."""
     solves: dict[int, list[Any]] = defaultdict(list)
     for sv in f.solves:
         solves[sv.challenge_id].append(sv)
@@ -351,6 +388,8 @@ def _challenges(f: _Facts, phases: list[Any], only: dict[str, Any] | None) -> li
             bought[u.challenge_id] += 1
     out = []
     for ch in f.challenges.values():
+        if seen is not None and ch.slug not in seen:
+            continue
         mine = solves.get(ch.id, [])
         opened = _opening(ch, phases, f.started_at)
         times = [(sv.created_at - opened).total_seconds() for sv in mine if opened is not None]
@@ -367,7 +406,7 @@ def _challenges(f: _Facts, phases: list[Any], only: dict[str, Any] | None) -> li
             row.update(
                 {
                     "first_blood": (
-                        {"team": f.teams[first.team_id]["name"], "at": iso(first.created_at)}
+                        {"team": f.naming.team(first.team_id), "at": iso(first.created_at)}
                         if first is not None and first.team_id in f.teams
                         else None
                     ),
@@ -403,11 +442,19 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
         if a.team_id == tid and a.role in accounts.TEAM_ROLES:
             theirs = [e for e in events if e.get("account") == a.id]
             members.append(
-                {"name": a.name, "callsign": a.callsign, "role": a.role, "events": theirs}
+                {
+                    "name": f.naming.person(a.id),
+                    "callsign": f.naming.callsign(a.id),
+                    "role": a.role,
+                    "events": theirs,
+                }
             )
+    if f.naming.anonymous:  # the account's id was only to find the member's own events
+        for e in events:
+            e.pop("account", None)
     return {
-        "name": t["name"],
-        "country": t["country"],
+        "name": f.naming.team(tid),
+        "country": f.naming.country(tid),
         "pos": standing.pos if standing else None,
         "score": standing.score if standing else 0,
         "events": events,
@@ -429,8 +476,8 @@ def _attempt(f: _Facts, a: Any, _tid: int) -> dict[str, Any]:
         "kind": "attempt",
         "challenge": f.slug(a.challenge_id),
         "outcome": a.result,
-        "submitted": a.submitted,
-        "by": f.person(a.account_id),
+        "submitted": f.naming.text(a.submitted),
+        "by": f.naming.person(a.account_id),
         "account": a.account_id,
     }
 
@@ -444,9 +491,9 @@ def _hint(f: _Facts, u: Any, _tid: int) -> dict[str, Any]:
         "at": iso(u.created_at),
         "kind": "hint",
         "challenge": f.slug(u.challenge_id),
-        "hint": u.title or "",
+        "hint": f.naming.text(u.title or ""),
         "cost": u.cost,
-        "by": f.person(u.account_id),
+        "by": f.naming.person(u.account_id),
         "account": u.account_id,
     }
 
@@ -457,7 +504,7 @@ def _instance_action(f: _Facts, a: AuditLog, _tid: int) -> dict[str, Any]:
         "at": iso(a.created_at),
         "kind": a.action.replace(".", "_"),
         "challenge": a.detail.get("challenge"),
-        "by": f.person(account),
+        "by": f.naming.person(account),
         "account": account,
     }
 
@@ -469,9 +516,9 @@ def _submission(f: _Facts, sub: Submission, _tid: int) -> dict[str, Any]:
         "challenge": f.slug(sub.challenge_id),
         "version": sub.version,
         "late": sub.late,
-        "text": sub.text,
-        "file": sub.file_name,
-        "by": f.person(sub.account_id),
+        "text": f.naming.text(sub.text),
+        "file": f.naming.text(sub.file_name),
+        "by": f.naming.person(sub.account_id),
         "account": sub.account_id,
     }
 
@@ -488,8 +535,13 @@ def _grade(f: _Facts, item: tuple[tuple[int, int], dict[str, Any]], _tid: int) -
     }
 
 
-def _award(_f: _Facts, aw: Any, _tid: int) -> dict[str, Any]:
-    return {"at": iso(aw.created_at), "kind": "award", "points": aw.value, "reason": aw.reason}
+def _award(f: _Facts, aw: Any, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(aw.created_at),
+        "kind": "award",
+        "points": aw.value,
+        "reason": f.naming.text(aw.reason),
+    }
 
 
 def _alert(f: _Facts, al: Any, tid: int) -> dict[str, Any]:
@@ -515,46 +567,8 @@ _TIMELINE: tuple[tuple[Callable[[_Facts], Any], Callable[[Any], tuple[Any, ...]]
         lambda a: (a.team_id,),
         _instance_action,
     ),
-    (lambda f: f.submissions, lambda sub: (sub.team_id,), _submission),
+    (lambda f: f.submissions_shown(), lambda sub: (sub.team_id,), _submission),
     (lambda f: f.grades.items(), lambda item: (item[0][0],), _grade),
     (lambda f: f.awards, lambda aw: (aw.team_id,), _award),
     (lambda f: f.alerts, lambda al: (al.submitting_team_id, al.owner_team_id), _alert),
 )
-
-
-def _anonymise(doc: dict[str, Any], f: _Facts, rows: list[Any]) -> dict[str, Any]:
-    """Every team's name as ``Team NN`` (by final position) and every person's as ``Team NN
-    member K`` (or ``Staff K``), in every string of the document; countries dropped."""
-    order = {r.team_id: r.pos for r in rows}
-    names: dict[str, str] = {}
-    for tid, t in f.teams.items():
-        names[t["name"]] = f"Team {order.get(tid, 0):02d}" if tid in order else f"Team x{tid}"
-    count: dict[int | None, int] = defaultdict(int)
-    for a in f.people.values():
-        count[a.team_id] += 1
-        label = (
-            f"{names.get(f.teams[a.team_id]['name'], 'Team')} member {count[a.team_id]}"
-            if a.team_id in f.teams
-            else f"Staff {count[a.team_id]}"
-        )
-        for text in (a.name, a.login, a.callsign, a.email):
-            if text:
-                names[text] = label
-    staff: dict[str, str] = {}
-    for a in [*doc["organiser_actions"], *doc["timeline"]["control"]]:  # people who acted
-        actor = a["actor"]
-        if a["actor_kind"] == ActorKind.PERSON and actor not in names:
-            staff.setdefault(actor, f"Staff {len(staff) + 1}")
-    names.update(staff)
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)))
-
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            return pattern.sub(lambda m: names[m.group(0)], value) if names else value
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        if isinstance(value, dict):
-            return {k: (None if k == "country" else scrub(v)) for k, v in value.items()}
-        return value
-
-    return scrub(doc)

@@ -22,10 +22,7 @@ from range_control.services.whitecell import grading, publication
 from range_control.specs.challenge import slugify
 from range_control.web.common import ID
 from range_control.web.i18n import gettext, label
-from range_control.web.pages.common import (
-    ctx,
-    flash_errors,
-)
+from range_control.web.pages.common import ctx, flash_errors, may
 from range_control.web.pages.console import bp, page
 
 
@@ -123,7 +120,12 @@ def report_download() -> Response:
     if kind not in ("html", "json"):
         abort(404)
     team = (request.args.get("team") or "").strip()[:100] or None
-    doc = build(ctx(), team=team, anonymise=request.args.get("anonymise") == "1")
+    doc = build(
+        ctx(),
+        team=team,
+        anonymise=request.args.get("anonymise") == "1",
+        blind=not may(Permission.UNBLIND),
+    )
     body = html(doc) if kind == "html" else json.dumps(doc, ensure_ascii=False, indent=1)
     who = "-" + slugify(doc["event"]["team"]) if doc["event"]["team"] else ""  # [a-z0-9-] only
     name = f"after-action-{ctx().event_slug}{who}.{kind}"
