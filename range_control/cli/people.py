@@ -276,6 +276,29 @@ def accounts_reset_totp(state: State, login: str) -> None:
     )
 
 
+@accounts.command("remove")
+@click.argument("login")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@pass_state
+def accounts_remove(state: State, login: str, yes: bool) -> None:
+    """Delete LOGIN's account: sessions, invites and second factor go; what they did stays."""
+    if not yes:
+        click.confirm(f"Delete the account {login}?", abort=True)
+    gone = account_service.remove(state.ctx, login, ACTOR)
+    console.print(f"removed {gone.login} ({gone.name}, {gone.role})")
+
+
+@accounts.command("rename")
+@click.argument("login")
+@click.option("--login", "new_login", help="the new login (the old one is free at once)")
+@click.option("--name", help="the new display name")
+@pass_state
+def accounts_rename(state: State, login: str, new_login: str | None, name: str | None) -> None:
+    """Give LOGIN's account a new login or display name."""
+    done = account_service.rename(state.ctx, login, ACTOR, new_login=new_login, name=name)
+    console.print(f"{login} is now {done.login} ({done.name})")
+
+
 @click.group("tokens")
 def tokens() -> None:
     """Personal organiser API tokens for scripts and dashboards (machine actors)."""

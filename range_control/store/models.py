@@ -452,18 +452,36 @@ class Account(Base):
 
 
 class Invite(Base):
-    """A single-use, expiring link where a person sets a password; only its SHA-256 is kept."""
+    """A single-use, expiring link where a person sets a password; only its SHA-256 is kept.
+
+    An organiser's invite is for an account made with it (``account_id``). A captain's is
+    *pending*: it holds who is invited (name, login, call sign, e-mail, the team) and makes the
+    account only when the person accepts, so that it occupies no login before then and a
+    captain learns nothing of the range's other accounts."""
 
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(
+    account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # --- a pending invite (a captain's): the account it will make
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(100))
+    login: Mapped[str | None] = mapped_column(String(254))
+    callsign: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str | None] = mapped_column(String(16))
+    created_by_kind: Mapped[str | None] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_label: Mapped[str | None] = mapped_column(String(100))
+    created_by_team_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):

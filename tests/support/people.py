@@ -10,8 +10,9 @@ PASSWORD = "correct horse battery staple"
 
 
 def accept(env: Env, invited, password: str = PASSWORD):
+    """Open an invite link (an invite, or the link's token) and set the password."""
     c = env.app.test_client()
-    path = "/invite/" + invited.token
+    path = "/invite/" + (invited if isinstance(invited, str) else invited.token)
     return c.post(
         path, data={"password": password, "confirm": password, "csrf_token": csrf(c, path)}
     )

@@ -7,7 +7,12 @@ delegation's people from CSV; each gets a single-use, expiring invite link (only
 kept) where the person sets a password, hashed with argon2id (argon2-cffi). Signing in answers
 the same for an unknown account and a wrong password, and costs the same time. Disabling an
 account, or removing a member from the team, ends its sessions at once; the team keeps its
-points. The team token and the organiser token remain, for machines."""
+points. The team token and the organiser token remain, for machines.
+
+A captain invites members of the captain's own team: the invite is *pending* (no account, no
+login taken) until the person accepts it, so a captain can neither take a login the organisers
+will need nor learn which e-mails have accounts; a team has at most ``MAX_PENDING`` such
+invites waiting. Organisers remove or rename any account (audited)."""
 
 from __future__ import annotations
 
@@ -33,7 +38,13 @@ from range_control.core.errors import Conflict, Forbidden, InvalidInput, NotFoun
 from range_control.core.settings import secret
 from range_control.services.audit import audit
 from range_control.services.people import teams
-from range_control.specs.api.people import AccountOut, InvitedOut
+from range_control.specs.api.people import (
+    AccountOut,
+    InvitedOut,
+    InviteeOut,
+    MemberInvitedOut,
+    PendingInviteOut,
+)
 from range_control.specs.text import name_problem
 from range_control.store.models import Account, Invite, Team, WebSession
 
@@ -43,6 +54,7 @@ TEAM_ROLES = ("member", "captain")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_CSV_BYTES = 1024 * 1024
+MAX_PENDING = 20  # a team's captain invites waiting at once
 
 
 @cache
@@ -93,6 +105,25 @@ def _login_of(email: str | None, callsign: str | None, name: str) -> str:
     return (email or callsign or name).lower()
 
 
+def _person(
+    name: str, role: str, callsign: str | None, email: str | None
+) -> tuple[str, str | None, str | None]:
+    """A person's name, call sign and e-mail, checked; a refusal names the field."""
+    name = " ".join((name or "").split())
+    problem = name_problem(name) if name else "empty"
+    if problem is not None or len(name) > 100:
+        raise InvalidInput("name: {problem}", problem=problem or "at most 100 characters")
+    if role not in ROLES:
+        raise InvalidInput(
+            "role: {role!r} is not one of {roles}", role=role, roles=", ".join(ROLES)
+        )
+    callsign = _clean(callsign, "callsign", 40)
+    email = _clean(email, "email", 254)
+    if email is not None and ("@" not in email or " " in email):
+        raise InvalidInput("email: {email!r} is not an e-mail address", email=email)
+    return name, callsign, email
+
+
 def add(
     ctx: Range,
     name: str,
@@ -119,18 +150,7 @@ def _add(
     callsign: str | None,
     email: str | None,
 ) -> InvitedOut:
-    name = " ".join((name or "").split())
-    problem = name_problem(name) if name else "empty"
-    if problem is not None or len(name) > 100:
-        raise InvalidInput("name: {problem}", problem=problem or "at most 100 characters")
-    if role not in ROLES:
-        raise InvalidInput(
-            "role: {role!r} is not one of {roles}", role=role, roles=", ".join(ROLES)
-        )
-    callsign = _clean(callsign, "callsign", 40)
-    email = _clean(email, "email", 254)
-    if email is not None and ("@" not in email or " " in email):
-        raise InvalidInput("email: {email!r} is not an e-mail address", email=email)
+    name, callsign, email = _person(name, role, callsign, email)
     team_row = None
     if role in TEAM_ROLES:
         if not team:
@@ -162,7 +182,7 @@ def _add(
         role=role,
         team=team_row.name if team_row else None,
     )
-    token = _new_invite(s, ctx, account.id)
+    token, _row = _new_invite(s, ctx, account.id)
     return InvitedOut(
         account=view(account, team_row.name if team_row else None),
         token=token,
@@ -174,30 +194,35 @@ def invite_link(ctx: Range, token: str) -> str:
     return f"{ctx.settings.public_url.rstrip('/')}/invite/{token}"
 
 
-def _new_invite(s: Session, ctx: Range, account_id: int) -> str:
-    """A fresh link; the account's older unused ones stop working."""
+def _new_invite(
+    s: Session, ctx: Range, account_id: int | None, **pending: Any
+) -> tuple[str, Invite]:
+    """A fresh link: for an account (whose older unused links stop working), or ``pending``
+    (the fields of the account it will make)."""
     now = ctx.clock.now()
-    s.execute(
-        update(Invite)
-        .where(Invite.account_id == account_id, Invite.used_at.is_(None))
-        .values(used_at=now)
-    )
-    token = secrets.token_urlsafe(24)
-    s.add(
-        Invite(
-            account_id=account_id,
-            token_hash=teams.hash_token(token),
-            created_at=now,
-            expires_at=now + timedelta(hours=ctx.settings.invite_hours),
+    if account_id is not None:
+        s.execute(
+            update(Invite)
+            .where(Invite.account_id == account_id, Invite.used_at.is_(None))
+            .values(used_at=now)
         )
+    token = secrets.token_urlsafe(24)
+    row = Invite(
+        account_id=account_id,
+        token_hash=teams.hash_token(token),
+        created_at=now,
+        expires_at=now + timedelta(hours=ctx.settings.invite_hours),
+        **pending,
     )
-    return token
+    s.add(row)
+    s.flush()
+    return token, row
 
 
 def reinvite(ctx: Range, login: str, actor: Actor) -> InvitedOut:
     with ctx.store.write() as s:
         account = _find(s, login)
-        token = _new_invite(s, ctx, account.id)
+        token, _row = _new_invite(s, ctx, account.id)
         audit(s, ctx, actor, "account.invite", login=account.login)
         return InvitedOut(
             account=view(account, _team_name(s, account)), token=token, link=invite_link(ctx, token)
@@ -260,23 +285,64 @@ def accept_invite(ctx: Range, token: str, password: str) -> AccountOut:
             "password: {least} to {most} characters", least=MIN_PASSWORD, most=MAX_PASSWORD
         )
     now = ctx.clock.now()
+    hashed = _passwords()[0].hash(password)
     with ctx.store.write() as s:
-        inv, account = _invite(s, token, now)
+        inv = _invite(s, token, now)
         inv.used_at = now
-        account.password_hash = _passwords()[0].hash(password)
-        s.execute(delete(WebSession).where(WebSession.account_id == account.id))
-        audit(s, ctx, actor(view(account, None)), "account.password_set", login=account.login)
-        return view(account, _team_name(s, account))
+        account = s.get(Account, inv.account_id) if inv.account_id is not None else None
+        if account is None:
+            account = _account_of_pending(s, ctx, inv)
+        if account is None:  # the login was taken since: the link is spent, the refusal after
+            audit(s, ctx, _inviter(inv), "team.member.invite_refused", login=inv.login)
+        else:
+            account.password_hash = hashed
+            s.execute(delete(WebSession).where(WebSession.account_id == account.id))
+            audit(s, ctx, actor(view(account, None)), "account.password_set", login=account.login)
+            return view(account, _team_name(s, account))
+    raise Conflict("this invite link cannot be used any more: ask your captain for a new one")
 
 
-def _invite(s: Session, token: str, now: datetime) -> tuple[Invite, Account]:
-    """The invite a link names and its account, or why the link cannot be used."""
+def _account_of_pending(s: Session, ctx: Range, inv: Invite) -> Account | None:
+    """The account a captain's invite makes now; None when its login has been taken since
+    (the answer is the same whoever holds it: the invite cannot be used)."""
+    assert inv.login is not None and inv.name is not None and inv.role is not None
+    account = Account(
+        login=inv.login,
+        name=inv.name,
+        callsign=inv.callsign,
+        email=inv.email,
+        role=inv.role,
+        team_id=inv.team_id,
+        disabled=False,
+        created_at=ctx.clock.now(),
+    )
+    try:
+        with s.begin_nested():
+            s.add(account)
+            s.flush()
+    except IntegrityError:
+        return None
+    inv.account_id = account.id
+    team = _team_name(s, account)
+    audit(s, ctx, _inviter(inv), "account.add", login=account.login, role=inv.role, team=team)
+    return account
+
+
+def _inviter(inv: Invite) -> Actor:
+    return Actor(
+        inv.created_by_kind or "range",
+        inv.created_by_id,
+        inv.created_by_label or "invite",
+        inv.created_by_team_id,
+    )
+
+
+def _invite(s: Session, token: str, now: datetime) -> Invite:
+    """The invite a link names, or why the link cannot be used."""
     inv = s.scalar(select(Invite).where(Invite.token_hash == teams.hash_token(token[:200])))
     check_invite(inv, now)
     assert inv is not None
-    account = s.get(Account, inv.account_id)
-    assert account is not None
-    return inv, account
+    return inv
 
 
 def check_invite(inv: Invite | None, now: datetime) -> None:
@@ -288,11 +354,16 @@ def check_invite(inv: Invite | None, now: datetime) -> None:
         raise Conflict("this invite link expired: ask an organiser for a new one")
 
 
-def invite_for(ctx: Range, token: str) -> AccountOut:
+def invite_for(ctx: Range, token: str) -> InviteeOut:
     """Whose invite this is (the page that asks for a password), or why it cannot be used."""
     with ctx.store.read() as s:
-        _inv, account = _invite(s, token, ctx.clock.now())
-        return view(account, _team_name(s, account))
+        inv = _invite(s, token, ctx.clock.now())
+        if inv.account_id is not None:
+            a = s.get(Account, inv.account_id)
+            assert a is not None
+            return InviteeOut(name=a.name, login=a.login, role=a.role, team=_team_name(s, a))
+        team = s.scalar(select(Team.name).where(Team.id == inv.team_id))
+        return InviteeOut(name=inv.name, login=inv.login, role=inv.role, team=team)
 
 
 def authenticate(
@@ -496,10 +567,120 @@ def remove_member(ctx: Range, captain: AccountOut, account_id: int) -> AccountOu
 
 def invite_member(
     ctx: Range, captain: AccountOut, name: str, email: str | None, callsign: str | None
-) -> InvitedOut:
-    """A captain adds a member to the captain's own team (never another role)."""
-    if captain.role != "captain" or captain.team is None:
+) -> MemberInvitedOut:
+    """A captain invites a member of the captain's own team (never another role). The invite
+    is pending: it takes no login and looks at no other account; the person's account is made
+    when they accept it."""
+    if captain.role != "captain" or captain.team_id is None:
         raise Forbidden("only a team's captain invites its members")
-    return add(
-        ctx, name, "member", actor(captain), team=captain.team, callsign=callsign, email=email
+    name, callsign, email = _person(name, "member", callsign, email)
+    now = ctx.clock.now()
+    by = actor(captain)
+    with ctx.store.write() as s:
+        waiting = _pending(s, captain.team_id, now)
+        if len(waiting) >= MAX_PENDING:
+            raise Conflict(
+                "your team has {count} invites waiting, the most it may have: cancel one first",
+                count=len(waiting),
+            )
+        token, inv = _new_invite(
+            s,
+            ctx,
+            None,
+            team_id=captain.team_id,
+            name=name,
+            login=_login_of(email, callsign, name),
+            callsign=callsign,
+            email=email,
+            role="member",
+            created_by_kind=by.kind.value,
+            created_by_id=by.id,
+            created_by_label=by.label,
+            created_by_team_id=by.team_id,
+        )
+        audit(s, ctx, by, "team.member.invite", login=inv.login)
+        return MemberInvitedOut(
+            invite=_pending_view(inv), token=token, link=invite_link(ctx, token)
+        )
+
+
+def _pending(s: Session, team_id: int, now: datetime) -> list[Invite]:
+    return list(
+        s.scalars(
+            select(Invite)
+            .where(
+                Invite.team_id == team_id,
+                Invite.account_id.is_(None),
+                Invite.used_at.is_(None),
+                Invite.expires_at > now,
+            )
+            .order_by(Invite.id)
+        )
     )
+
+
+def _pending_view(inv: Invite) -> PendingInviteOut:
+    return PendingInviteOut(
+        id=inv.id,
+        name=inv.name or "",
+        login=inv.login or "",
+        callsign=inv.callsign,
+        email=inv.email,
+        created_at=inv.created_at,
+        expires_at=inv.expires_at,
+    )
+
+
+def pending_invites(ctx: Range, team_id: int) -> list[PendingInviteOut]:
+    """The team's captain invites not yet accepted (nor expired, nor cancelled)."""
+    with ctx.store.read() as s:
+        return [_pending_view(i) for i in _pending(s, team_id, ctx.clock.now())]
+
+
+def cancel_invite(ctx: Range, captain: AccountOut, invite_id: int) -> PendingInviteOut:
+    """A captain withdraws one of the team's waiting invites: its link stops working."""
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        inv = next((i for i in _pending(s, captain.team_id or 0, now) if i.id == invite_id), None)
+        if inv is None or captain.role != "captain":
+            raise NotFound("invite {invite_id} not found in your team", invite_id=invite_id)
+        inv.used_at = now
+        audit(s, ctx, actor(captain), "team.member.invite_cancel", login=inv.login)
+        return _pending_view(inv)
+
+
+# --- the organisers: remove or rename an account ------------------------------------------------
+def remove(ctx: Range, login: str, by: Actor) -> AccountOut:
+    """Delete an account: its sessions, invites and second factor go with it; what it did stays
+    (attempts, submissions and the audit log keep their rows, without the account)."""
+    with ctx.store.write() as s:
+        account = _find(s, login)
+        gone = view(account, _team_name(s, account))
+        s.delete(account)
+        audit(s, ctx, by, "account.remove", login=gone.login, role=gone.role, team=gone.team)
+        return gone
+
+
+def rename(
+    ctx: Range, login: str, by: Actor, new_login: str | None = None, name: str | None = None
+) -> AccountOut:
+    """A new login (the old one is free at once: a person added under the wrong e-mail) or a
+    new display name. Sessions stay open."""
+    if new_login is None and name is None:
+        raise InvalidInput("give a new login or a new name")
+    with ctx.store.write() as s:
+        account = _find(s, login)
+        was = {"was": account.login, "was_name": account.name}
+        if name is not None:
+            account.name = _person(name, account.role, None, None)[0]
+        if new_login is not None:
+            clean = _clean(new_login, "login", 254)
+            if clean is None or " " in clean:
+                raise InvalidInput("login: printable characters without spaces")
+            account.login = clean.lower()
+        try:
+            s.flush()
+        except IntegrityError:
+            raise Conflict("an account signs in as {login!r} already", login=new_login) from None
+        audit(s, ctx, by, "account.rename", login=account.login, name=account.name, **was)
+        return view(account, _team_name(s, account))

@@ -61,6 +61,35 @@ class AccountList(RootModel[list[AccountOut]]):
     model_config = VIEW
 
 
+class InviteeOut(View):
+    """Whom an invite link is for, as the page where they set a password shows it."""
+
+    name: str
+    login: str
+    role: str
+    team: str | None
+
+
+class PendingInviteOut(View):
+    """A captain's invite not yet accepted: no account exists until the person accepts."""
+
+    id: int
+    name: str
+    login: str
+    callsign: str | None
+    email: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class MemberInvitedOut(View):
+    """Shown once to the captain: the link is the only way to accept the invite."""
+
+    invite: PendingInviteOut
+    token: str
+    link: str
+
+
 class AccountIn(Body):
     name: str = Field(min_length=1, max_length=100)
     role: str = Field(
@@ -71,6 +100,13 @@ class AccountIn(Body):
     team: str | None = Field(default=None, max_length=100, description="for a member or captain")
     email: str | None = Field(default=None, max_length=254)
     callsign: str | None = Field(default=None, max_length=40)
+
+
+class AccountPatch(Body):
+    """A new login (the old one is free at once) or display name; at least one."""
+
+    login: str | None = Field(default=None, min_length=1, max_length=254)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class ApiTokenOut(View):

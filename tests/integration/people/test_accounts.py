@@ -179,6 +179,11 @@ def test_members_solve_under_their_name_and_captains_manage_the_team(env: Env) -
     )
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     assert "/invite/" in r.get_data(as_text=True)
+    # The invite is pending until Nina accepts it: then she is a member of Alpha.
+    assert [i.login for i in accounts.pending_invites(env.ctx, a_id)] == ["nina"]
+    assert "nina" not in {p.login for p in accounts.list_accounts(env.ctx)}
+    link = re.search(r"/invite/[\w-]+", r.get_data(as_text=True)).group(0)
+    assert accept(env, link.removeprefix("/invite/")).status_code == 302
     nina = next(p for p in accounts.list_accounts(env.ctx, a_id) if p.login == "nina")
     assert nina.role == "member" and nina.team == "Alpha"
     bob = next(p for p in accounts.list_accounts(env.ctx, b_id))
@@ -391,3 +396,107 @@ def test_a_person_lists_and_ends_their_own_sessions(env: Env) -> None:
         follow_redirects=True,
     )
     assert "No such session." in r.get_data(as_text=True)
+
+
+def test_a_captain_s_invite_takes_no_login_and_tells_nothing_of_other_accounts(
+    env: Env, tmp_path: Path
+) -> None:
+    a_id, _ = env.team("Alpha", "NL")
+    person(env, "Cora Captain", "captain", team="Alpha", callsign="CORA")
+    person(env, "Sam Staff", "observer", email="sam@staff.example")
+    cora, _ = sign_in(env, "cora", "portal")
+
+    def invite(name: str, email: str):
+        return cora.post(
+            "/portal/team/invite",
+            data={"name": name, "email": email, "csrf_token": csrf(cora, "/portal/team")},
+        )
+
+    # An e-mail that has an account and one that has none: the same answer.
+    taken, free = invite("Sam", "sam@staff.example"), invite("Fay", "fay@alpha.example")
+    assert taken.status_code == free.status_code == 200
+    shape = re.compile(r"/invite/[\w-]+|Sam|Fay|sam@staff\.example|fay@alpha\.example")
+    assert shape.sub("", taken.get_data(as_text=True)) == shape.sub("", free.get_data(as_text=True))
+    # A staff address a captain invited first is still the organisers' to add, alone or in a
+    # delegation sheet.
+    gina = invite("Gina", "gina@staff.example")
+    gina_link = re.search(r"/invite/([\w-]+)", gina.get_data(as_text=True)).group(1)
+    assert accounts.add(env.ctx, "Gina Grader", "grader", TEST, email="gina@staff.example")
+    sheet = tmp_path / "people.csv"
+    sheet.write_text(
+        "team,country,name,callsign,email,role\nAlpha,NL,Fay F,,fay@alpha.example,member\n"
+    )
+    assert [i.account.login for i in accounts.import_csv(env.ctx, sheet, TEST)] == [
+        "fay@alpha.example"
+    ]
+    # Gina's pending invite cannot be used any more (her login is taken): it says so, and
+    # makes nothing; the organisers see why in the audit log.
+    r = accept(env, gina_link)
+    assert r.status_code == 410 and "cannot be used any more" in r.get_data(as_text=True)
+    with env.ctx.store.read() as s:
+        assert s.query(Account).filter(Account.login == "gina@staff.example").one().role == "grader"
+        refused = s.query(AuditLog).filter(AuditLog.action == "team.member.invite_refused").one()
+    assert refused.detail["login"] == "gina@staff.example"
+    # The captain cancels an invite: its link stops working.
+    pending = {i.login: i for i in accounts.pending_invites(env.ctx, a_id)}
+    assert set(pending) == {"sam@staff.example", "fay@alpha.example"}
+    r = cora.post(
+        f"/portal/team/invites/{pending['sam@staff.example'].id}/cancel",
+        data={"csrf_token": csrf(cora, "/portal/team")},
+        follow_redirects=True,
+    )
+    assert "The invite of Sam no longer works." in r.get_data(as_text=True)
+    sam_link = re.search(r"/invite/([\w-]+)", taken.get_data(as_text=True)).group(1)
+    assert env.app.test_client().get(f"/invite/{sam_link}").status_code == 410
+    # At most MAX_PENDING invites wait at once.
+    for i in range(accounts.MAX_PENDING - 1):
+        assert invite(f"P{i}", f"p{i}@alpha.example").status_code == 200
+    r = invite("One Too Many", "late@alpha.example")
+    assert r.status_code == 302
+    assert "invites waiting" in cora.get("/portal/team").get_data(as_text=True)
+
+
+def test_organisers_remove_and_rename_accounts_audited(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.team("Alpha", "NL")
+    person(env, "Mark Member", "member", team="Alpha", email="mark@wrong.example")
+    person(env, "Olga Obs", "observer", callsign="OLGA")
+    c, h = env.client, env.admin()
+    r = c.patch(
+        "/api/v1/admin/accounts/mark@wrong.example", json={"login": "mark@alpha.example"}, headers=h
+    )
+    assert r.status_code == 200 and r.json["login"] == "mark@alpha.example"
+    assert sign_in(env, "mark@alpha.example", "portal")[1].status_code == 302  # same password
+    # The old login is free at once.
+    assert accounts.add(env.ctx, "Other", "observer", TEST, email="mark@wrong.example")
+    r = c.patch("/api/v1/admin/accounts/mark@alpha.example", json={"login": "olga"}, headers=h)
+    assert r.status_code == 409
+    assert c.patch("/api/v1/admin/accounts/olga", json={}, headers=h).status_code == 400
+    r = c.patch("/api/v1/admin/accounts/olga", json={"name": "Olga Observer"}, headers=h)
+    assert r.status_code == 200 and r.json["name"] == "Olga Observer"
+    olga, _ = sign_in(env, "olga", "console")
+    assert olga.get("/console/").status_code == 200
+    r = c.delete("/api/v1/admin/accounts/olga", headers=h)
+    assert r.status_code == 200 and r.json["login"] == "olga"
+    gone = olga.get("/console/")
+    assert gone.status_code == 302 and "/console/login" in gone.headers["Location"]
+    assert c.delete("/api/v1/admin/accounts/olga", headers=h).status_code == 404
+    assert (
+        c.delete(
+            "/api/v1/admin/accounts/mark@alpha.example", headers=env.team("Bravo")[1]
+        ).status_code
+        == 403
+    )
+    # The command line, on the same range.
+    monkeypatch.setenv("RANGE_DATABASE_URL", env.ctx.settings.database_url)
+    monkeypatch.setenv("RANGE_DATA_DIR", str(env.ctx.settings.data_dir))
+    code, out = run("accounts", "rename", "mark@alpha.example", "--name", "Mark M")
+    assert code == 0 and "is now mark@alpha.example (Mark M)" in out
+    code, out = run("accounts", "remove", "mark@alpha.example", "--yes")
+    assert code == 0 and "removed mark@alpha.example" in out
+    code, out = run("accounts", "remove", "nobody", "--yes")
+    assert code == 1 and "account 'nobody' not found" in out
+    with env.ctx.store.read() as s:
+        actions = [a.action for a in s.query(AuditLog).order_by(AuditLog.id)]
+    assert actions.count("account.rename") == 3 and actions.count("account.remove") == 2

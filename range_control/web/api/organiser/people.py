@@ -11,6 +11,7 @@ from range_control.specs.api.people import (
     AccountIn,
     AccountList,
     AccountOut,
+    AccountPatch,
     ApiTokenIn,
     ApiTokenList,
     ApiTokenOut,
@@ -21,7 +22,7 @@ from range_control.specs.api.people import (
     TeamOut,
     TeamTokenOut,
 )
-from range_control.web.api import delete, get, ok, parse, post
+from range_control.web.api import delete, get, ok, parse, patch, post
 from range_control.web.common import ctx
 
 
@@ -101,6 +102,28 @@ def admin_account_action(login: str, action: str):
     if action not in ("disable", "enable"):
         raise NotFound("no such action {action!r}", action=action[:40])
     return ok(AccountOut, accounts.set_disabled(ctx(), login[:254], action == "disable", g.actor))
+
+
+@patch(
+    "/admin/accounts/<login>",
+    Permission.CHANGE,
+    out=AccountOut,
+    json=AccountPatch,
+    errors=(400, 404, 409),
+)
+def admin_rename_account(login: str):
+    """A new login (the old one is free at once) or display name; audited."""
+    body = parse(AccountPatch)
+    return ok(
+        AccountOut,
+        accounts.rename(ctx(), login[:254], g.actor, new_login=body.login, name=body.name),
+    )
+
+
+@delete("/admin/accounts/<login>", Permission.CHANGE, out=AccountOut, errors=(404,))
+def admin_remove_account(login: str):
+    """Delete the account (sessions, invites, second factor); what it did stays, audited."""
+    return ok(AccountOut, accounts.remove(ctx(), login[:254], g.actor))
 
 
 # --- personal organiser API tokens ---------------------------------------------------------

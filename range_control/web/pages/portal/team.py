@@ -27,7 +27,12 @@ from range_control.web.pages.portal import bp, page
 @bp.get("/team")
 @page(Permission.PLAY)
 def team_page() -> str:
-    return render_template("portal/team.html", people=accounts.list_accounts(ctx(), g.team.id))
+    captain = g.account is not None and g.account.role == "captain"
+    return render_template(
+        "portal/team.html",
+        people=accounts.list_accounts(ctx(), g.team.id),
+        pending=accounts.pending_invites(ctx(), g.team.id) if captain else [],
+    )
 
 
 @bp.post("/team/invite")
@@ -55,4 +60,13 @@ def remove_member(account_id: int) -> Response:
     with flash_errors():
         gone = accounts.remove_member(ctx(), captain, account_id)
         flash(gettext("%(name)s is no longer in the team.", name=gone.name), "ok")
+    return redirect(url_for("portal.team_page"))
+
+
+@bp.post(f"/team/invites/<{ID}:invite_id>/cancel")
+@page(Permission.MANAGE_TEAM)
+def cancel_invite(invite_id: int) -> Response:
+    with flash_errors():
+        gone = accounts.cancel_invite(ctx(), g.account, invite_id)
+        flash(gettext("The invite of %(name)s no longer works.", name=gone.name), "ok")
     return redirect(url_for("portal.team_page"))
