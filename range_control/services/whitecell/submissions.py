@@ -13,8 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from range_control.context import Range
-from range_control.core.errors import Conflict, EventNotRunning, Forbidden, InvalidInput, NotFound
+from range_control.core.errors import (
+    Conflict,
+    EventNotRunning,
+    Explained,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from range_control.core.files import write_durably
+from range_control.domain import documents
 from range_control.domain.visibility import is_visible
 from range_control.services.event import event as events
 from range_control.services.play import gates
@@ -25,30 +33,25 @@ from range_control.services.whitecell.tasks import (
     _submission_view,
     _task_row,
     due_at,
+    task_of,
 )
 from range_control.specs.api.whitecell import SubmissionOut
 from range_control.specs.challenge import TaskSpec
-from range_control.store.models import (
-    Submission,
-)
-
-# What a file's first bytes must be for its extension (text types: UTF-8 without NUL).
-_MAGIC = {
-    "pdf": (b"%PDF-",),
-    "png": (b"\x89PNG\r\n\x1a\n",),
-    "jpg": (b"\xff\xd8\xff",),
-    "jpeg": (b"\xff\xd8\xff",),
-    "odt": (b"PK\x03\x04",),
-    "docx": (b"PK\x03\x04",),
-    "pptx": (b"PK\x03\x04",),
-    "xlsx": (b"PK\x03\x04",),
-}
-
-
-_TEXT_TYPES = ("txt", "md", "csv")
+from range_control.store.models import Challenge, Submission
 
 
 # --- submitting -----------------------------------------------------------------------------
+def upload_allowance(ctx: Range, slug: str) -> int | None:
+    """The largest file the graded task ``slug`` takes now; None when there is no such task
+    that teams can see or it takes no file (the web tier then keeps its normal body limit)."""
+    with ctx.store.read() as s:
+        ch = s.scalars(select(Challenge).where(Challenge.slug == slug)).one_or_none()
+        task = task_of(ch) if ch is not None and is_visible(ch) else None
+        if task is None or task.deliverable == "text":
+            return None
+        return task.upload.max_bytes
+
+
 def _clean_name(name: str) -> str:
     base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
     base = "".join(ch for ch in base if ch.isprintable())[:200]
@@ -74,17 +77,10 @@ def _check_file(task: TaskSpec, up: Upload) -> tuple[str, str]:
         )
     if not up.data:
         raise InvalidInput("file: {name!r} is empty", name=name)
-    if ext in _TEXT_TYPES:
-        try:
-            text = up.data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput("file: {name!r} is not UTF-8 text", name=name) from None
-        if "\x00" in text:
-            raise InvalidInput("file: {name!r} is not text (it holds NUL bytes)", name=name)
-    elif not up.data.startswith(_MAGIC[ext]):
-        raise InvalidInput(
-            "file: {name!r} is not a {ext} file (its content says otherwise)", name=name, ext=ext
-        )
+    try:
+        documents.check(ext, up.data)
+    except Explained as exc:
+        raise InvalidInput("file: {name!r} {reason}", name=name, reason=exc) from None
     return name, ext
 
 

@@ -7,6 +7,7 @@ PostgreSQL; the pages through Flask's client (the browser test is test_browser_t
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from range_control.services.whitecell import grading, publication, submissions, 
 from range_control.store.models import AuditLog, Challenge, Grade, Submission
 from tests.support.env import ADMIN, T0, TEST, Env
 from tests.support.people import person, sign_in
-from tests.support.web import csrf
+from tests.support.web import csrf, login, token_of
 
 RUBRIC = [
     {"id": "accuracy", "title": "Accuracy", "points": 10, "guidance": "Facts as found."},
@@ -400,3 +401,67 @@ def test_a_backup_keeps_the_teams_deliverable_files(env: Env) -> None:
         assert path.read_bytes() == PDF and name == "r.pdf"
         assert oct(path.stat().st_mode & 0o777) == "0o600"
         restored.store.dispose()
+
+
+def test_office_deliverables_are_checked_for_what_they_are_and_refusals_store_nothing(
+    env: Env,
+) -> None:
+    from tests.unit.whitecell.test_documents import real_docx, real_odt, real_xlsx, with_entry
+
+    a_id, _ = env.team("Alpha", "NL")
+    task(env, upload={"max_bytes": 2_000_000, "types": ["docx", "xlsx", "odt"]})
+    env.start()
+    for name, data in [("r.docx", real_docx()), ("r.xlsx", real_xlsx()), ("r.odt", real_odt())]:
+        assert submissions.submit(env.ctx, a_id, "sitrep", None, tasks.Upload(name, data)).file_name
+    files_before = sorted((env.ctx.settings.data_dir / "submissions").rglob("*"))
+    exe = io.BytesIO()
+    with zipfile.ZipFile(exe, "w") as z:
+        z.writestr("report.exe", b"MZ\x90\x00" + bytes(64))
+    docx = real_docx()
+    for upload, said in [
+        (
+            tasks.Upload("bomb.docx", with_entry(docx, "word/media/x.bin", bytes(100 * 2**20))),
+            "'bomb.docx' has an entry word/media/x.bin compressed more than 200 to 1",
+        ),
+        (tasks.Upload("exe.docx", exe.getvalue()), "'exe.docx' holds a program (report.exe)"),
+        (tasks.Upload("cut.docx", docx[: len(docx) // 2]), "'cut.docx' is not a docx file"),
+        (tasks.Upload("sheet.docx", real_xlsx()), "'sheet.docx' is not a docx file"),
+    ]:
+        with pytest.raises(InvalidInput) as exc:
+            submissions.submit(env.ctx, a_id, "sitrep", None, upload)
+        assert said in exc.value.message
+    with env.ctx.store.read() as s:
+        assert s.query(Submission).count() == 3
+    assert sorted((env.ctx.settings.data_dir / "submissions").rglob("*")) == files_before
+
+
+def test_only_a_signed_in_team_sending_to_a_task_that_takes_files_gets_a_larger_body(
+    env: Env,
+) -> None:
+    """The normal body limit (RANGE_MAX_BODY_BYTES, 64 KiB here) holds for everyone else: an
+    anonymous client, a team sending to a task that takes text only or to no task, and a body
+    past the task's own limit get 413 before any form is read (no CSRF check, nothing parsed)."""
+    _, h = env.team("Alpha", "NL")
+    task(env, upload={"max_bytes": 300_000, "types": ["txt"]})
+    task(env, "notes", deliverable="text")
+    env.start()
+    normal = env.ctx.settings.max_body_bytes
+    body = b"x" * (200_000)  # more than the normal limit, less than the task's
+    assert len(body) > normal
+
+    def send(client, slug: str, data: bytes, token: str = "") -> int:
+        return client.post(
+            f"/portal/challenges/{slug}/submission",
+            data={"file": (io.BytesIO(data), "a.txt"), "csrf_token": token},
+            content_type="multipart/form-data",
+        ).status_code
+
+    assert send(env.app.test_client(), "sitrep", body) == 413  # anonymous
+    team = login(env, token_of(h))
+    token = csrf(team, "/portal/challenges/sitrep")
+    assert send(team, "notes", body, token) == 413  # text only
+    assert send(team, "no-such-task", body, token) == 413
+    assert send(team, "sitrep", b"x" * (300_000 + normal + 1), token) == 413  # past its own
+    assert send(team, "sitrep", body, token) == 302
+    with env.ctx.store.read() as s:
+        assert [r.file_size for r in s.query(Submission)] == [200_000]

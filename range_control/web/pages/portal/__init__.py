@@ -69,7 +69,8 @@ def page(need: Permission) -> Callable[[F], F]:
             if not sid or kind not in (sessions.TEAM, sessions.PERSON):
                 return redirect(url_for("portal.login", next=request.path))
             try:
-                _who(sid, kind)
+                if not g.get("portal_who"):  # not already by ``signed_in`` in this request
+                    _who(sid, kind)
             except Unauthorized as exc:
                 session.clear()
                 flash(message(exc), "error")
@@ -88,6 +89,21 @@ def page(need: Permission) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return declare
+
+
+def signed_in() -> bool:
+    """Is there a team's or a member's valid session (``g`` then set as a page sets it)? For a
+    hook that runs before the page (``challenges.upload_limit``); the page still checks its
+    permission."""
+    sid, kind = session.get(SID), session.get(KIND)
+    if not sid or kind not in (sessions.TEAM, sessions.PERSON):
+        return False
+    try:
+        _who(sid, kind)
+    except Unauthorized:
+        return False
+    g.portal_who = True
+    return True
 
 
 def _who(sid: str, kind: str) -> None:

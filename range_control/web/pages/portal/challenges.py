@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import (
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -43,7 +44,7 @@ from range_control.web.pages.common import (
     ctx,
     flash_errors,
 )
-from range_control.web.pages.portal import bp, page
+from range_control.web.pages.portal import bp, page, signed_in
 
 
 @bp.get("/")
@@ -94,14 +95,25 @@ def challenge(slug: str) -> str:
 
 
 # A deliverable's form may be larger than RANGE_MAX_BODY_BYTES: up to the largest upload a
-# task may allow (the task's own limit is checked by the service, with a clear refusal).
+# task may allow (nginx lets this much through on this route only).
 UPLOAD_CEILING = 51 * 1024 * 1024
 
 
 def upload_limit() -> None:
-    """Before every other hook (the CSRF check and the input check read the form)."""
-    if request.endpoint == "portal.submit_task":
-        request.max_content_length = UPLOAD_CEILING
+    """Before every other hook (the CSRF check and the input check read the form): the body
+    limit is raised only for a signed-in team (its session checked) sending to a graded task
+    that it can see and that takes files, and only to that task's own limit plus the normal
+    one (the text and the form around the file). Anyone else gets the normal limit, so no
+    worker reads a large body from an anonymous client."""
+    if request.endpoint != "portal.submit_task":
+        return
+    if not signed_in():
+        return
+    slug = str((request.view_args or {}).get("slug", ""))[:100]
+    most = submissions.upload_allowance(ctx(), slug)
+    if most is not None:
+        normal = current_app.config["MAX_CONTENT_LENGTH"]
+        request.max_content_length = min(UPLOAD_CEILING, most + normal)
 
 
 @bp.post("/challenges/<slug>/submission")
