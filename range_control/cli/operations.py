@@ -42,8 +42,12 @@ def run_server(state: State, host: str, port: int, threads: int) -> None:
     # (systemd, docker stop) stops the same way.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    # Behind RANGE_PROXY_HOPS proxies the app's ProxyFix reads X-Forwarded-For and -Proto, as
+    # under gunicorn; waitress would strip them first (it clears the proxy headers it was not
+    # told to trust), so it passes them through. Without proxies it still strips them.
+    behind = {"clear_untrusted_proxy_headers": False} if state.settings.proxy_hops else {}
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="range-control")
+        waitress.serve(app, host=host, port=port, threads=threads, ident="range-control", **behind)
     finally:
         sched.stop()
 

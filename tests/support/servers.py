@@ -54,25 +54,23 @@ def range_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
 
 
 class Server:
-    def __init__(self, env: dict[str, str], tmp: Path, *extra: str) -> None:
+    """The web tier on a free loopback port: gunicorn (production: ``-w 2`` unless ``extra``
+    says otherwise), or ``kind="serve"``: ``rangectl serve`` (waitress, the scheduler in the
+    same process)."""
+
+    def __init__(self, env: dict[str, str], tmp: Path, *extra: str, kind: str = "gunicorn"):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp / f"gunicorn-{self.port}.log"
+        self.log_path = tmp / f"{kind}-{self.port}.log"
         self.log = self.log_path.open("w")
+        if kind == "serve":
+            argv = ["range_control.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            argv += ["--no-environments", *extra]
+        else:
+            argv = ["gunicorn", "-c", "python:range_control.web.gunicorn_conf", "-w", "2"]
+            argv += ["-b", f"127.0.0.1:{self.port}", *extra, "range_control.web:create_app()"]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:range_control.web.gunicorn_conf",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                *extra,
-                "range_control.web:create_app()",
-            ],
+            [sys.executable, "-m", *argv],
             env={**os.environ, **{k: v for k, v in env.items() if k.startswith("RANGE_")}},
             stdout=self.log,
             stderr=subprocess.STDOUT,
