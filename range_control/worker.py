@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from range_control.context import Range
 from range_control.core import metrics
 from range_control.core.errors import Unavailable
+from range_control.services.defence.ticks import DefenceTicks
 from range_control.services.environments import engine
 from range_control.services.environments.run import EnvironmentReconciler
 from range_control.services.event import scenario
@@ -34,6 +35,7 @@ log = logging.getLogger("range_control.worker")
 
 JOB_PREFIX = "tl:"
 WATCH_SECONDS = 0.5
+DEFENCE_SECONDS = 1.0
 
 # The job store keeps textual references to module-level functions; they find the running
 # scheduler here (one per process, guarded by the lease).
@@ -55,6 +57,11 @@ def _reconcile_job() -> None:
         _active.reconcile()
 
 
+def _defence_job() -> None:
+    if _active is not None:
+        _active.defence_step()
+
+
 def _backup_job() -> None:
     if _active is not None:
         _active.backup()
@@ -65,6 +72,7 @@ class RangeScheduler:
         self.ctx = ctx
         self.want_reconcile = reconcile
         self.reconciler: EnvironmentReconciler | None = None
+        self.defence: DefenceTicks | None = None
         self._lock = threading.Lock()
         self._seen_generation: int | None = None
         self._lease: Any = None
@@ -128,6 +136,24 @@ class RangeScheduler:
             id="reconcile",
             replace_existing=True,
         )
+        # Defence ticks: a pass each second (a tick begins within a second of its time; the
+        # checks of a tick run in threads of their own).
+        self.defence = DefenceTicks(self.ctx, backend)
+        self.scheduler.add_job(
+            "range_control.worker:_defence_job",
+            "interval",
+            seconds=DEFENCE_SECONDS,
+            id="defence",
+            replace_existing=True,
+        )
+
+    def defence_step(self) -> None:
+        if self.defence is None:
+            return
+        try:
+            self.defence.step()
+        except Exception:
+            log.exception("defence pass failed")
 
     def reconcile(self) -> None:
         if self.reconciler is None:
@@ -168,6 +194,8 @@ class RangeScheduler:
 
     def stop(self) -> None:
         global _active
+        if self.defence is not None:
+            self.defence.stop()
         try:
             self.scheduler.shutdown(wait=True)
         finally:

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The machines of the engine: nodes, roles, instances, memory.",
     ),
     "db": ("operations", "db", "Database schema (Alembic migrations)."),
+    "defence": ("defence", "defence", "Defence: the grid, the checkers, pause, recheck, reset."),
     "demo": ("event", "demo", "A demo event on the embedded defaults."),
     "doctor": (
         "operations",

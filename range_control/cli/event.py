@@ -36,7 +36,7 @@ from range_control.services.event import event as events
 from range_control.services.organiser import awards
 from range_control.services.organiser import demo as demo_setup
 from range_control.services.whitecell import grading
-from range_control.specs.scenario import parse_duration
+from range_control.specs.durations import parse_duration
 
 
 @click.group()

@@ -94,6 +94,17 @@ SCHEDULER_LAG = Histogram(
     "How late a timeline milestone was applied after it was due",
     buckets=_FAST[3:] + (30.0, 60.0, 300.0),
 )
+DEFENCE_VERDICTS = Counter(
+    "range_defence_verdicts",
+    "Verdicts of defended services' checks, by service and verdict",
+    ["service", "verdict"],
+)
+DEFENCE_BATCH_SECONDS = Histogram(
+    "range_defence_batch_duration_seconds",
+    "Time a defended service's check batch takes (every team of a tick), by service",
+    ["service"],
+    buckets=_SLOW,
+)
 WRITE_WAIT = Histogram(
     "range_db_write_wait_seconds",
     "Time a write waited for its turn among the database's "

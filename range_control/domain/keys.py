@@ -37,6 +37,14 @@ def jumpbox_password(secret: str, event: str, team_id: int, token_hash: str) -> 
     return base64.b32encode(digest).decode().lower()[:20]
 
 
+def shell_password(secret: str, event: str, team_id: int) -> str:
+    """The team's password for the shell in its defended services: derived, never stored, the
+    same for the whole event (a new one would replace the containers, and the team's patches
+    in them with it)."""
+    digest = _derive(secret, "defended-shell", event, team_id, "")
+    return base64.b32encode(digest).decode().lower()[:20]
+
+
 def clean_label(label: str, what: str = "label") -> str:
     """A person's or device's name as a team gives it: 1 to 64 printable characters."""
     label = (label or "").strip()

@@ -90,7 +90,7 @@ def N_(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    kind: str  # "solve" | "first_blood" | "award" | "hint" | "grade" | "late"
+    kind: str  # solve first_blood award hint grade late availability reset
     points: int
     at: datetime
     challenge: str | None
@@ -99,7 +99,7 @@ class LedgerEntry:
     values: dict[str, object] = field(default_factory=dict)
 
 
-def _entry(
+def ledger_entry(
     kind: str, points: int, at: datetime, challenge: str | None, reason: str, **values: object
 ) -> LedgerEntry:
     return LedgerEntry(kind, points, at, challenge, reason.format(**values), reason, values)
@@ -247,10 +247,16 @@ def _solve_entries(
         for k, sv in enumerate(lst):
             n = k if fixed else len(lst) - 1
             why, values = _why_value(ch, n, not fixed)
-            yield sv.team_id, _entry("solve", decayed_value(ch, n), sv.at, ch.slug, why, **values)
+            yield (
+                sv.team_id,
+                ledger_entry("solve", decayed_value(ch, n), sv.at, ch.slug, why, **values),
+            )
             if k == 0 and first_blood_bonus:
                 bonus = N_("first blood bonus")
-                yield sv.team_id, _entry("first_blood", first_blood_bonus, sv.at, ch.slug, bonus)
+                yield (
+                    sv.team_id,
+                    ledger_entry("first_blood", first_blood_bonus, sv.at, ch.slug, bonus),
+                )
 
 
 def _award_entries(awards: Iterable[AwardRec]) -> Entries:
@@ -258,7 +264,10 @@ def _award_entries(awards: Iterable[AwardRec]) -> Entries:
         if a.reason:  # the organisers' own words, as written
             yield a.team_id, LedgerEntry("award", a.value, a.at, None, a.reason)
         else:
-            yield a.team_id, _entry("award", a.value, a.at, None, N_("award by the organisers"))
+            yield (
+                a.team_id,
+                ledger_entry("award", a.value, a.at, None, N_("award by the organisers")),
+            )
 
 
 def _unlock_entries(unlocks: Iterable[UnlockRec], by_id: dict[int, ChallengeValue]) -> Entries:
@@ -269,9 +278,9 @@ def _unlock_entries(unlocks: Iterable[UnlockRec], by_id: dict[int, ChallengeValu
         slug = ch.slug if ch else None
         if u.hint_title:
             why = N_("hint '{title}' unlocked")
-            yield u.team_id, _entry("hint", -u.cost, u.at, slug, why, title=u.hint_title)
+            yield u.team_id, ledger_entry("hint", -u.cost, u.at, slug, why, title=u.hint_title)
         else:
-            yield u.team_id, _entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
+            yield u.team_id, ledger_entry("hint", -u.cost, u.at, slug, N_("hint unlocked"))
 
 
 def _grade_entries(grades: Iterable[GradeRec], by_id: dict[int, ChallengeValue]) -> Entries:
@@ -281,12 +290,12 @@ def _grade_entries(grades: Iterable[GradeRec], by_id: dict[int, ChallengeValue])
             continue
         if g.kind == "late":
             late = N_("late submission: penalty {percent:g}%")
-            yield g.team_id, _entry("late", g.points, g.at, ch.slug, late, percent=g.percent)
+            yield g.team_id, ledger_entry("late", g.points, g.at, ch.slug, late, percent=g.percent)
         else:
             why = N_("graded by the white cell: criterion {criterion} {given}/{most}")
             yield (
                 g.team_id,
-                _entry(
+                ledger_entry(
                     "grade",
                     g.points,
                     g.at,

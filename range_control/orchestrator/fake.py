@@ -22,6 +22,7 @@ from range_control.orchestrator.types import (
     TEAM,
     BackendError,
     Cancel,
+    CheckBatch,
     DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
@@ -33,6 +34,7 @@ from range_control.orchestrator.types import (
     PeerSeen,
     ServiceRun,
     container_name,
+    defence_network_name,
     edge_network_name,
     flag_volume_name,
     gateway_name,
@@ -60,6 +62,9 @@ class FakeBackend:
         # "<operation>:<name>" -> error message: that operation on that name raises it.
         self.failures: dict[str, str] = {}
         self.jobs: Callable[[Job], JobResult] = lambda job: JobResult(0, "", "")
+        # A check batch -> the lines its runner would print (tests say what each team gets).
+        self.checks: Callable[[CheckBatch], list[str]] = lambda batch: []
+        self.batches: list[CheckBatch] = []
         self.wireguard: str | None = None  # why gateways cannot run (None: they can)
         self.access: dict[str, str] = {}  # container id -> access digest synced into it
 
@@ -141,6 +146,10 @@ class FakeBackend:
         labels = {MANAGED: "1", EVENT: event, ROLE: "edge-network"}
         return self._network(edge_network_name(event), labels)
 
+    def ensure_defence_network(self, event: str, team_id: int) -> str:
+        labels = {MANAGED: "1", EVENT: event, TEAM: str(team_id), ROLE: "defence-network"}
+        return self._network(defence_network_name(event, team_id), labels)
+
     def ensure_image(self, run: ServiceRun, challenge: str, source_dir: str | None) -> None:
         self._check("image", run.image)
         if run.image not in self.images:
@@ -158,6 +167,11 @@ class FakeBackend:
         nets = [network_name(inst.event, inst.team_id)]
         if inst.host_ports(run.spec.name):
             nets.append(edge_network_name(inst.event))
+        if run.defended is not None and run.defended.target:
+            nets.append(self.ensure_defence_network(inst.event, inst.team_id))
+        for volume, _path in inst.data_volumes(run):
+            with self._lock:
+                self.volume_labels[volume] = {**inst.labels(run.spec.name), ROLE: "data-volume"}
         return self._new(name, {**inst.labels(run.spec.name), ROLE: "service"}, nets)
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed:
@@ -279,6 +293,24 @@ class FakeBackend:
     def run_job(self, job: Job, cancel: Cancel) -> JobResult:
         self._check("job", job.name)
         return self.jobs(job)
+
+    def run_checks(
+        self, batch: CheckBatch, cancel: Cancel, on_line: Callable[[str], None]
+    ) -> int | None:
+        self._check("checks", batch.name)
+        self.batches.append(batch)
+        for line in self.checks(batch):
+            if cancel.is_set():
+                return None
+            on_line(line)
+        return 0
+
+    def check_jobs(self, event: str) -> list[Observed]:
+        return []
+
+    def wrapped(self, kind: str, source: str, challenge: str) -> str:
+        self._check("wrap", source)
+        return f"range/{kind}-fake:{source.rpartition(':')[2]}"
 
     def why_down(self, obs: Observed, lines: int) -> str:
         return "exit code 1"

@@ -88,6 +88,50 @@ GATEWAY = Limits(
 HOST_GUARD = Limits(
     memory=64 * 2**20, cpus=0.25, pids=64, cap_add=("NET_ADMIN", "NET_RAW"), read_only=False
 )
+# What a team's shell in its defended service needs beyond the service's own: OpenSSH's
+# privilege separation (SETUID, SETGID, SYS_CHROOT), root of the container editing the service's
+# files whoever owns them (CHOWN, DAC_OVERRIDE, FOWNER) and restarting it (KILL). All of them
+# Docker's defaults, none beyond; never privileged, never a host path.
+SHELL_CAPS = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETUID",
+    "SETGID",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+)
+
+
+def defended_limits(spec: ServiceSpec, shell: bool) -> Limits:
+    """A team's copy of a defended service: its challenge's limits, a writable root (the team
+    patches it), and the shell's capabilities when the team has a shell in it."""
+    caps = tuple(dict.fromkeys((*spec.cap_add, *(SHELL_CAPS if shell else ()))))
+    return Limits(
+        memory=spec.memory_bytes,
+        cpus=spec.cpus,
+        pids=spec.pids,
+        cap_add=caps,
+        read_only=False,
+        tmpfs=dict(spec.tmpfs),
+    )
+
+
+def checker_limits(memory: int, cpus: float) -> Limits:
+    """A check job: the range's runner closes the container to connections in (NET_ADMIN,
+    iptables) and drops to an unprivileged user for the checker (SETUID, SETGID); the checker
+    itself runs with no capability. Read-only root; its state lives in a volume."""
+    return Limits(
+        memory=memory,
+        cpus=cpus,
+        pids=512,
+        cap_add=("NET_ADMIN", "SETUID", "SETGID"),
+        read_only=True,
+        tmpfs={"/tmp": "size=64m", "/run": "size=4m"},  # noqa: S108
+    )
+
+
 # A one-shot job (a solver, a helper): a little of everything, a writable root.
 JOB = Limits(memory=512 * 2**20, cpus=1.0, pids=256, read_only=False)
 HELPER = Limits(memory=32 * 2**20, cpus=0.25, pids=16, read_only=False)

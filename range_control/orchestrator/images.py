@@ -131,7 +131,14 @@ def image_tag(challenge: str, service: str, digest: str) -> str:
 
 
 def build_context(
-    client: Any, *, challenge: str, service: str, context: Path, dockerfile: str | None, tag: str
+    client: Any,
+    *,
+    challenge: str,
+    service: str,
+    context: Path,
+    dockerfile: str | None,
+    tag: str,
+    buildargs: dict[str, str] | None = None,
 ) -> bool:
     """Build ``tag`` from ``context`` unless it exists; errors name the challenge and the step."""
     if image_exists(client, tag):
@@ -148,6 +155,7 @@ def build_context(
             rm=True,
             forcerm=True,
             decode=True,
+            buildargs=buildargs,
             labels={"range.managed": "1", "range.challenge": challenge},
         ):
             if "stream" in chunk:
@@ -206,3 +214,46 @@ def build_with_packages(client: Any, *, base: str, packages: tuple[str, ...], ta
             dockerfile=None,
             tag=tag,
         )
+
+
+# What the range adds to an author's image: the team's shell and the service's supervisor
+# (a defended service), or the runner of the checks (a checker).
+WRAPPERS = ("defended", "checker")
+
+
+def wrapper_tag(kind: str, source_id: str) -> str:
+    """The wrapper ``kind`` of the image whose id is ``source_id``: by the content of both, so
+    a new build of either is a new tag and an unchanged pair is never built twice."""
+    digest = context_digest(CONTEXTS / kind)
+    return f"range/{kind}-{source_id.removeprefix('sha256:')[:16]}:{digest[:12]}"
+
+
+def build_wrapper(client: Any, kind: str, source: str, *, challenge: str) -> str:
+    """``source`` (a challenge's image on the engine) wrapped as ``kind``; its tag."""
+    if kind not in WRAPPERS:
+        raise ValueError(f"unknown wrapper {kind!r}")
+    try:
+        source_id = client.images.get(source).id
+    except Exception as exc:  # noqa: BLE001 - the engine's refusal, named
+        raise ImageError(f"challenge {challenge}: image {source!r} is not built: {exc}") from None
+    tag = wrapper_tag(kind, source_id)
+    build_context(
+        client,
+        challenge=challenge,
+        service=f"{kind} wrapper",
+        context=CONTEXTS / kind,
+        dockerfile=None,
+        tag=tag,
+        buildargs={"SOURCE": source},
+    )
+    return tag
+
+
+def image_command(client: Any, ref: str) -> tuple[list[str], list[str], str]:
+    """An image's entrypoint, command and user, as ``docker inspect`` gives them."""
+    config = client.api.inspect_image(ref).get("Config") or {}
+    return (
+        list(config.get("Entrypoint") or []),
+        list(config.get("Cmd") or []),
+        config.get("User") or "",
+    )

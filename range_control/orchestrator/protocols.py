@@ -13,6 +13,7 @@ from typing import Protocol
 
 from range_control.orchestrator.types import (
     Cancel,
+    CheckBatch,
     DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
@@ -42,6 +43,7 @@ class Networks(Protocol):
     def shared_networks(self, event: str) -> list[str]: ...
     def ensure_network(self, event: str, team_id: int) -> str: ...  # every one of the team's
     def ensure_edge_network(self, event: str) -> str: ...  # the shared ones
+    def ensure_defence_network(self, event: str, team_id: int) -> str: ...  # checkers reach
     def ensure_host_guard(self) -> None: ...
     def remove_network(self, name: str) -> None: ...
 
@@ -90,6 +92,17 @@ class Jobs(Protocol):
     def run_job(self, job: Job, cancel: Cancel) -> JobResult: ...
 
 
+class Checks(Protocol):
+    """The checkers of defended services: one job per service and tick on every team's defence
+    network, its answers as lines; a job started by an earlier process is found again."""
+
+    def run_checks(
+        self, batch: CheckBatch, cancel: Cancel, on_line: Callable[[str], None]
+    ) -> int | None: ...
+    def check_jobs(self, event: str) -> list[Observed]: ...
+    def wrapped(self, kind: str, source: str, challenge: str) -> str: ...  # built once
+
+
 class Facts(Protocol):
     """The operator's view: machines, readiness, what ``rangectl doctor`` asks."""
 
@@ -102,5 +115,5 @@ class Converge(World, Networks, Services, Access, Protocol):
     """What the reconciler's engine steps use."""
 
 
-class Backend(Converge, Images, Jobs, Facts, Protocol):
+class Backend(Converge, Images, Jobs, Checks, Facts, Protocol):
     """Every protocol: an engine the range runs on."""

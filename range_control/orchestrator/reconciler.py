@@ -37,6 +37,7 @@ from range_control.orchestrator.types import (
     DesiredJumpbox,
     Observed,
     ServiceRun,
+    defence_network_name,
 )
 
 log = logging.getLogger("range_control.reconciler")
@@ -53,6 +54,7 @@ class DesiredState:
     restarts: dict[int, int] = field(default_factory=dict)  # restarts used, by instance id
     gateways: dict[int, DesiredGateway] = field(default_factory=dict)  # by team id (a subset
     # of the jumpboxes' teams: a gateway goes with the team's environment, as its jumpbox)
+    volumes: frozenset[str] = frozenset()  # kept besides the instances' (checkers' state)
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class Reconciler:
         }
         seen = sorted(self.backend.containers(p.event), key=lambda o: o.status != "running")
         for obs in seen:
+            if obs.role == "checker":  # a check job: the defence ticks own it, not this pass
+                continue
             if obs.role in entry:
                 desired, keep = entry[obs.role]
                 jb = desired.get(obs.team_id or 0)
@@ -198,7 +202,7 @@ class Reconciler:
                     p.keep[key] = obs
                     continue
             self._remove(p, obs)
-        volumes = set().union(*(i.flag_volumes() for i in want.values()))
+        volumes = set().union(*(i.volumes() for i in want.values())) | p.desired.volumes
         for name in self.backend.volumes(p.event):
             if name not in volumes:
                 self.backend.remove_volume(name)
@@ -218,6 +222,9 @@ class Reconciler:
                 p.blocked[EDGE] = str(exc)
                 return
         per_team = {t: self.backend.team_networks(p.event, t) for t in teams}
+        defending = {i.team_id for i in p.desired.instances.values() if i.defended}
+        for t in defending & set(per_team):
+            per_team[t] = [*per_team[t], defence_network_name(p.event, t)]
         shared = self.backend.shared_networks(p.event) if teams else []
         wanted = {name for names in per_team.values() for name in names} | set(shared)
         have = self.backend.networks(p.event)
@@ -230,7 +237,7 @@ class Reconciler:
                     continue
                 p.report.networks_removed.append(name)
         jobs: dict[int, Callable[[], object]] = {
-            t: (lambda t=t: self.backend.ensure_network(p.event, t))  # type: ignore[misc]
+            t: (lambda t=t: self._team_networks(p.event, t, t in defending))  # type: ignore[misc]
             for t, names in per_team.items()
             if any(name not in have for name in names)
         }
@@ -400,6 +407,11 @@ class Reconciler:
             p.report.observed[iid] = status
 
     # --- helpers ------------------------------------------------------------------------
+    def _team_networks(self, event: str, team: int, defending: bool) -> None:
+        self.backend.ensure_network(event, team)
+        if defending:
+            self.backend.ensure_defence_network(event, team)
+
     def _remove(self, p: Pass, obs: Observed) -> None:
         self.backend.remove_container(obs)
         p.report.removed.append(obs.name)

@@ -33,6 +33,7 @@ PORT = "range.port"
 # peers) is synced on every pass instead, without closing anyone's session.
 SPEC = "range.spec"
 ACCESS = "range.access"  # where access is given at creation only (a Swarm task): its digest
+TICK = "range.tick"  # a check job's tick
 
 
 def network_name(event: str, team_id: int) -> str:
@@ -59,14 +60,54 @@ def flag_volume_name(event: str, team_id: int, challenge: str, service: str) -> 
     return container_name(event, team_id, challenge, service) + "-flag"
 
 
+def defence_network_name(event: str, team_id: int) -> str:
+    """Where the checkers reach a team's defended services: that team's services and the
+    checkers, nothing else (not its jumpbox, not another team)."""
+    return f"rc-{event}-t{team_id}-def"
+
+
+def data_volume_name(
+    event: str, team_id: int, challenge: str, service: str, index: int, generation: int
+) -> str:
+    """A defended service's data (kept across restarts; a reset, a new generation, starts
+    afresh)."""
+    return container_name(event, team_id, challenge, service) + f"-data{index}-g{generation}"
+
+
+def check_job_name(event: str, challenge: str, tick: int | str) -> str:
+    return f"rc-{event}-check-{challenge}-{tick}"
+
+
+def checker_state_volume(event: str, challenge: str) -> str:
+    """What a defended service's checker keeps from one tick to the next (its own state)."""
+    return f"rc-{event}-checker-{challenge}-state"
+
+
 class BackendError(RuntimeError):
     """An engine refused or failed an operation; the message names what and for whom."""
+
+
+@dataclass(frozen=True)
+class Defended:
+    """What a team's copy of a defended service has beyond an instance's service: a shell for
+    the team (sshd in the container, on port ``SHELL_PORT``, the team's password), its data in
+    volumes, a writable root, and (the ``target``) a place on the team's defence network where
+    the checkers reach it. It runs from a wrapper of its image (``contexts/defended``)."""
+
+    target: bool
+    shell: bool
+    data: tuple[str, ...] = ()
+    password: str = ""
+
+
+SHELL_PORT = 2222
 
 
 @dataclass(frozen=True)
 class ServiceRun:
     spec: ServiceSpec
     image: str
+    defended: Defended | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +143,29 @@ class DesiredInstance:
             flag_volume_name(self.event, self.team_id, self.challenge, r.spec.name)
             for r in self.services
         }
+
+    def data_volumes(self, run: ServiceRun) -> list[tuple[str, str]]:
+        """(volume, path) of a defended service's data, for this generation."""
+        if run.defended is None:
+            return []
+        return [
+            (
+                data_volume_name(
+                    self.event, self.team_id, self.challenge, run.spec.name, i, self.generation
+                ),
+                path,
+            )
+            for i, path in enumerate(run.defended.data)
+        ]
+
+    def volumes(self) -> set[str]:
+        """Every volume this instance keeps: flag volumes and data volumes."""
+        data = {v for r in self.services for v, _p in self.data_volumes(r)}
+        return self.flag_volumes() | data
+
+    @property
+    def defended(self) -> bool:
+        return any(r.defended is not None for r in self.services)
 
 
 def digest(*parts: object) -> str:
@@ -212,6 +276,50 @@ class Job:
     command: tuple[str, ...]
     network: str | None
     timeout: float
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """One team's chain in a check batch: where the checker reaches its service, when the
+    chain starts (seconds after the batch) and its actions (``services.defence.chains``)."""
+
+    team_id: int
+    host: str
+    start_after: float
+    actions: tuple[dict[str, object], ...]
+
+
+@dataclass(frozen=True)
+class CheckBatch:
+    """One defended service's checks of one tick (or one team's unscored check): a job of the
+    checker's image on every team's defence network, hardened (``hardening.CHECKER``), that
+    runs each team's chain and prints one JSON line per answer (``contexts/checker``)."""
+
+    event: str
+    name: str
+    challenge: str
+    tick: int
+    image: str
+    contract: str  # exit-code | http
+    command: tuple[str, ...]  # the checker executable, or how to start the API server ()
+    port: int
+    timeout: float  # per action, seconds
+    deadline: float  # seconds after the start: nothing runs past it
+    networks: tuple[str, ...]
+    targets: tuple[CheckTarget, ...]
+    memory: int
+    cpus: float
+    state_volume: str | None = None  # the checker's own state, kept across ticks
+    tags: tuple[str, ...] = ()  # ForcAD's checker tags (pfr)
+
+    def labels(self) -> dict[str, str]:
+        return {
+            MANAGED: "1",
+            EVENT: self.event,
+            ROLE: "checker",
+            CHALLENGE: self.challenge,
+            TICK: str(self.tick),
+        }
 
 
 @dataclass(frozen=True)

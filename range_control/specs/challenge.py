@@ -29,6 +29,7 @@ from typing import Any, Literal
 from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from range_control.specs.defence import DefenceSpec
 from range_control.specs.environment import EnvironmentSpec
 from range_control.specs.text import Language
 
@@ -176,7 +177,7 @@ class DueSpec(_Strict):
 
     @property
     def delta(self) -> timedelta:
-        from range_control.specs.scenario import parse_duration
+        from range_control.specs.durations import parse_duration
 
         text = self.offset.strip()
         sign = -1 if text.startswith("-") else 1
@@ -185,7 +186,7 @@ class DueSpec(_Strict):
     @field_validator("offset")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from range_control.specs.scenario import parse_duration
+        from range_control.specs.durations import parse_duration
 
         parse_duration(value.strip().lstrip("+-"))  # a ValueError names the value
         return value
@@ -251,7 +252,7 @@ class ChallengeSpec(_Strict):
     description: str = Field(default="", max_length=100_000)
     attribution: str | None = Field(default=None, max_length=2_000)
     value: int | None = Field(default=None, ge=0, le=1_000_000)
-    type: Literal["standard", "dynamic", "task"] = "standard"
+    type: Literal["standard", "dynamic", "task", "defended"] = "standard"
     extra: DynamicExtra | None = None
     image: str | None = None
     protocol: str | None = None
@@ -287,6 +288,8 @@ class ChallengeSpec(_Strict):
     translations: dict[Language, ChallengeTranslation] = Field(
         default_factory=dict, description="per language: name, description, hints"
     )
+    # --- ours, for type: defended (specs.defence) ---
+    defence: DefenceSpec | None = None
     # --- ours, for type: task ---
     deliverable: Literal["text", "file", "both"] | None = None
     rubric: list[CriterionSpec] = Field(default_factory=list, max_length=50)
@@ -353,12 +356,32 @@ class ChallengeSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _defended(self) -> ChallengeSpec:
+        if self.type != "defended":
+            if self.defence is not None:
+                raise ValueError("defence: only for type 'defended'")
+            return self
+        if self.environment is None or self.defence is None:
+            raise ValueError("type 'defended' needs environment (the services) and defence")
+        names = [svc.name for svc in self.environment.services]
+        d = self.defence
+        if d.target is not None and d.target not in names:
+            raise ValueError(f"defence.target: no service {d.target!r} (services: {names})")
+        for field_name, given in (("data", list(d.data)), ("shell", d.shell or [])):
+            unknown = [n for n in given if n not in names]
+            if unknown:
+                raise ValueError(f"defence.{field_name}: no service {unknown[0]!r}")
+        if self.flags or self.dynamic_flag is not None:
+            raise ValueError("type 'defended' takes no flags: the checker places them each tick")
+        return self
+
+    @model_validator(mode="after")
     def _coherent(self) -> ChallengeSpec:
         if self.type == "dynamic":
             if self.extra is None:
                 raise ValueError("type 'dynamic' needs extra: {initial, decay, minimum}")
         elif self.value is None:
-            raise ValueError("value is required for type 'standard'")
+            raise ValueError(f"value is required for type {self.type!r}")
         return self
 
     @property

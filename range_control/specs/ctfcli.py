@@ -132,7 +132,8 @@ def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     _hints(data, out)
     _logic(data, out)
     _deployment(data, directory, out)
-    graded = data.get("type") == "task"  # people grade it: a flag is optional
+    # People grade a task, the checker places a defended service's flags: no flag to give.
+    graded = data.get("type") in ("task", "defended")
     if not graded and not data.get("flags") and not data.get("dynamic_flag") and not out.errors:
         out.warn(
             "flags",
@@ -167,10 +168,10 @@ def _type(data: dict[str, Any], out: Normalised) -> None:
             out.warn("extra", "ignored for a standard challenge: it is scored by its value")
             data.pop("extra")
         return
-    if kind == "task" and extra is not None:
-        out.warn("extra", "ignored for a task: its flags score by its value, its rubric by grades")
+    if kind in ("task", "defended") and extra is not None:
+        out.warn("extra", f"ignored for a {kind} challenge: it is scored by its value")
         data.pop("extra")
-    if kind in ("dynamic", "task") or not isinstance(kind, str):
+    if kind in ("dynamic", "task", "defended") or not isinstance(kind, str):
         return
     # A CTFd plugin type (kubernetes, ecsc, ...): a standard challenge here.
     ignored = sorted(str(k) for k in extra) if isinstance(extra, dict) else []

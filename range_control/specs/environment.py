@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from range_control.specs.scenario import Duration
+from range_control.specs.durations import Duration
 
 # Docker's default capability set: a challenge may add back some of these after ALL are
 # dropped, never anything beyond (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ... are refused).

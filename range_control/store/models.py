@@ -87,6 +87,8 @@ class Event(Base):
     skips: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     # Bumped by every organiser control action, so the scheduler re-derives its jobs.
     control_generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The organisers paused the defence checks (the event itself runs on).
+    defence_paused: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Team(Base):
@@ -569,3 +571,97 @@ class TaskRelease(Base):
     published_by: Mapped[Actor] = composite(
         "published_by_kind", "published_by_id", "published_by_label", "published_by_team_id"
     )
+
+
+# --- defence: ticks, verdicts, flags, resets ---------------------------------------------------
+class DefenceTick(Base):
+    """A tick of the defence phases, a persisted fact: made once when it starts (its number is
+    unique, so two schedulers cannot both run it), ``done`` once its verdicts are recorded,
+    ``missed`` when it passed while no worker ran (its verdicts: NOT CHECKED, never charged)."""
+
+    __tablename__ = "defence_ticks"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    phase: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)  # as planned when it started
+    status: Mapped[str] = mapped_column(String(16))  # running | done | missed | interrupted
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DefenceVerdict(Base):
+    """One team's defended service at one tick: the verdict and the checker's messages (the
+    public one for everyone, the private one for the organisers)."""
+
+    __tablename__ = "defence_verdicts"
+    __table_args__ = (UniqueConstraint("tick", "team_id", "challenge_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tick: Mapped[int] = mapped_column(Integer, index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    public: Mapped[str] = mapped_column(Text, default="")
+    private: Mapped[str] = mapped_column(Text, default="")
+    cause: Mapped[str] = mapped_column(String(16), default="")  # the action that decided
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)  # the chain's time
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # the tick's end: the ledger's time
+    reruns: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DefenceFlag(Base):
+    """A flag placed (or to be placed) in a team's service: kept for the gets of later ticks
+    (its flag id, as the checker may have changed it) and the attack data of the next mode."""
+
+    __tablename__ = "defence_flags"
+    __table_args__ = (UniqueConstraint("tick", "team_id", "challenge_id", "store"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tick: Mapped[int] = mapped_column(Integer, index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    store: Mapped[int] = mapped_column(Integer)
+    flag: Mapped[str] = mapped_column(String(100), unique=True)
+    flag_id: Mapped[str] = mapped_column(String(200))
+    public_info: Mapped[str] = mapped_column(Text, default="")  # attack data, when given
+    placed: Mapped[bool] = mapped_column(Boolean, default=False)  # its put answered OK
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DefenceReset(Base):
+    """A team's defended service reset to its baseline: who, when, what it cost."""
+
+    __tablename__ = "defence_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    cost: Mapped[int] = mapped_column(Integer)
+    created_by_kind: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
+    created_by_label: Mapped[str] = mapped_column(String(100))
+    created_by_team_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[Actor] = composite(
+        "created_by_kind", "created_by_id", "created_by_label", "created_by_team_id"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DefenceProbe(Base):
+    """A check asked for between ticks, run by the worker: a team's unscored "check my
+    service now" (rate limited), or an organiser's check of a past tick again (``tick``: its
+    verdict is replaced, audited)."""
+
+    __tablename__ = "defence_probes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    tick: Mapped[int | None] = mapped_column(Integer)  # a rerun of that tick; None: unscored
+    verdict: Mapped[str | None] = mapped_column(String(16))  # None while it runs
+    public: Mapped[str] = mapped_column(Text, default="")
+    private: Mapped[str] = mapped_column(Text, default="")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,8 @@ guard (``guard``) keeps every bridge of the range off the host and the outside. 
 is started under the isolation contract of ``orchestrator.hardening``.
 
 The backend is its parts, one per protocol of ``orchestrator.protocols``: networks, services,
-the teams' entry points (``access``), images and jobs.
+the teams' entry points (``access``), images and jobs, the checkers of defended services
+(``checks``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from range_control.orchestrator.docker.access import DockerAccess
+from range_control.orchestrator.docker.checks import DockerChecks
 from range_control.orchestrator.docker.engine import GUARD_RECHECK_SECONDS, engine_client
 from range_control.orchestrator.docker.jobs import DockerJobs
 from range_control.orchestrator.docker.networks import DockerNetworks
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from range_control.core.settings import Settings
 
 
-class DockerBackend(DockerNetworks, DockerServices, DockerAccess, DockerJobs):
+class DockerBackend(DockerNetworks, DockerServices, DockerAccess, DockerJobs, DockerChecks):
     @classmethod
     def from_settings(
         cls,

@@ -155,3 +155,11 @@ class EngineBase:
                 )
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
+
+    def wrapped(self, kind: str, source: str, challenge: str) -> str:
+        """``source`` wrapped for a defended service or a checker (built once)."""
+        with self._lock(f"wrap:{kind}:{source}"):
+            try:
+                return images.build_wrapper(self.client, kind, source, challenge=challenge)
+            except images.ImageError as exc:
+                raise BackendError(str(exc)) from None

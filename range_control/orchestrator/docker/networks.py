@@ -22,6 +22,7 @@ from range_control.orchestrator.types import (
     MANAGED,
     ROLE,
     TEAM,
+    defence_network_name,
     edge_network_name,
     network_name,
 )
@@ -70,6 +71,14 @@ class DockerNetworks(EngineBase):
         """The team's network: internal, the team's containers see each other by name."""
         labels = {EVENT: event, TEAM: str(team_id), ROLE: "team-network"}
         return self._bridge(network_name(event, team_id), internal=True, icc=True, labels=labels)
+
+    def ensure_defence_network(self, event: str, team_id: int) -> str:
+        """Where the checkers reach the team's defended services: internal, the team's
+        defended services and the check jobs only (not its jumpbox, not another team)."""
+        labels = {EVENT: event, TEAM: str(team_id), ROLE: "defence-network"}
+        return self._bridge(
+            defence_network_name(event, team_id), internal=True, icc=True, labels=labels
+        )
 
     def ensure_edge_network(self, event: str) -> str:
         """Where jumpboxes and published services get their host port. Not internal (that

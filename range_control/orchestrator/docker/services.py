@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import posixpath
+import shlex
 import tarfile
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from range_control.orchestrator.types import (
     flag_volume_name,
     network_name,
 )
+from range_control.specs.environment import ServiceSpec
 
 
 def _flag_tar(filename: str, flag: str) -> bytes:
@@ -116,6 +118,45 @@ class DockerServices(EngineBase):
             self.api.remove_container(helper["Id"], force=True)
         return Mount(posixpath.dirname(path), volume, type="volume", read_only=True)
 
+    def _healthcheck(self, spec: ServiceSpec) -> dict[str, object] | None:
+        if not spec.healthcheck:
+            return None
+        test = (
+            ["CMD", *spec.healthcheck]
+            if isinstance(spec.healthcheck, list)
+            else ["CMD-SHELL", spec.healthcheck]
+        )
+        return {
+            "test": test,
+            "interval": self.health_interval_ns,
+            "timeout": 3_000_000_000,
+            "retries": 3,
+            "start_period": 1_000_000_000,
+        }
+
+    def _defended(
+        self, inst: DesiredInstance, run: ServiceRun, env: dict[str, str]
+    ) -> tuple[str, list[str] | str | None, list[Mount], hardening.Limits]:
+        """A defended service's image (the wrapper), command, data volumes and limits."""
+        d = run.defended
+        assert d is not None
+        image = self.wrapped("defended", run.image, inst.challenge)
+        entrypoint, cmd, user = images.image_command(self.client, run.image)
+        spec_cmd = run.spec.command
+        given = (
+            shlex.split(spec_cmd) if isinstance(spec_cmd, str) else list(spec_cmd or [])
+        ) or cmd
+        env["RANGE_SERVICE_USER"] = user
+        if d.shell:
+            env["RANGE_SHELL_PASSWORD"] = d.password
+        mounts = []
+        for volume, path in inst.data_volumes(run):
+            self.api.create_volume(
+                volume, labels={**inst.labels(run.spec.name), ROLE: "data-volume"}
+            )
+            mounts.append(Mount(path, volume, type="volume"))
+        return image, [*entrypoint, *given], mounts, hardening.defended_limits(run.spec, d.shell)
+
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed:
         spec = run.spec
         name = container_name(inst.event, inst.team_id, inst.challenge, spec.name)
@@ -123,27 +164,17 @@ class DockerServices(EngineBase):
         env = dict(spec.environment)
         if spec.flag.env:
             env["RANGE_FLAG"] = inst.flag
-        mounts = []
-        if spec.flag.file and spec.read_only:
+        image, command = run.image, spec.command
+        mounts: list[Mount] = []
+        limits = hardening.service_limits(spec)
+        if run.defended is not None:
+            image, command, mounts, limits = self._defended(inst, run, env)
+        elif spec.flag.file and spec.read_only:
             mounts.append(self._flag_volume(inst, run))
-        healthcheck = None
-        if spec.healthcheck:
-            test = (
-                ["CMD", *spec.healthcheck]
-                if isinstance(spec.healthcheck, list)
-                else ["CMD-SHELL", spec.healthcheck]
-            )
-            healthcheck = {
-                "test": test,
-                "interval": self.health_interval_ns,
-                "timeout": 3_000_000_000,
-                "retries": 3,
-                "start_period": 1_000_000_000,
-            }
         published = inst.host_ports(spec.name) if spec.exposure == "published" else {}
         host_config = self.api.create_host_config(
             **hardening.docker_host_config(
-                hardening.service_limits(spec),
+                limits,
                 port_bindings={c: (self.publish_ip, h) for c, h in published.items()} or None,
                 mounts=mounts or None,
             )
@@ -154,24 +185,28 @@ class DockerServices(EngineBase):
             first = {net: self.api.create_endpoint_config(aliases=[spec.name])}
         try:
             created = self.api.create_container(
-                run.image,
+                image,
                 name=name,
                 # The engine makes a container's hostname a DNS alias on *every* network it
                 # joins: a published service named by it on the edge network would answer for
                 # its name to every team's jumpbox there (and to its own team's, at an address
                 # the edge network does not forward). Its name stays on the team network only.
                 hostname=name[:63] if published else spec.name,
-                command=spec.command,
+                command=command,
                 environment=env,
                 labels={**inst.labels(spec.name), ROLE: "service"},
                 host_config=host_config,
-                healthcheck=healthcheck,
+                healthcheck=self._healthcheck(spec),
                 ports=list(published) or None,
                 networking_config=self.api.create_networking_config(first),
             )
             if published:
                 self.api.connect_container_to_network(created["Id"], net, aliases=[spec.name])
-            if spec.flag.file and not spec.read_only:
+            if run.defended is not None and run.defended.target:
+                # The checkers reach it by its container name (unique across teams).
+                defence = self.ensure_defence_network(inst.event, inst.team_id)
+                self.api.connect_container_to_network(created["Id"], defence)
+            if spec.flag.file and not (spec.read_only and run.defended is None):
                 directory = posixpath.dirname(spec.flag.file)
                 self.api.put_archive(
                     created["Id"],

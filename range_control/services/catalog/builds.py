@@ -10,7 +10,7 @@ from range_control.core.errors import EngineFailed
 from range_control.orchestrator.images import ImageError
 from range_control.orchestrator.protocols import Backend
 from range_control.orchestrator.types import BackendError, ServiceRun
-from range_control.services.catalog.lint import Loaded, image_refs
+from range_control.services.catalog.lint import CHECKER, Loaded, image_refs
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,23 @@ class BuildProgress:
 
 
 def build_challenge(backend: Backend, item: Loaded) -> None:
-    """The images of one challenge's services (built from their contexts when missing)."""
+    """The images of one challenge's services (built from their contexts when missing) and,
+    for a defended service, its checker's and the wrappers the range adds to both."""
     env = item.spec.environment
     if env is None:
         return
-    for svc, ref in image_refs(item).items():
+    refs = image_refs(item)
+    for svc, ref in refs.items():
+        if svc == CHECKER:
+            continue
         spec = next(s for s in env.services if s.name == svc)
         backend.ensure_image(ServiceRun(spec, ref), item.slug, str(item.directory))
+        if item.spec.defence is not None:
+            backend.wrapped("defended", ref, item.slug)
+    if item.spec.defence is not None:
+        context = item.directory / item.spec.defence.checker.build
+        backend.build_image(context, refs[CHECKER], item.slug)
+        backend.wrapped("checker", refs[CHECKER], item.slug)
 
 
 def build_base(

@@ -290,6 +290,21 @@ def _environment_problems(
     return problems
 
 
+def _checker_problems(item: Loaded) -> list[Problem]:
+    """A defended service's checker: its build context and its Dockerfile are there."""
+    defence = item.spec.defence
+    if defence is None:
+        return []
+    context_dir = inside(item.directory, defence.checker.build)
+    if context_dir is None or not context_dir.is_dir():
+        msg = f"{defence.checker.build!r} is not a directory inside the challenge"
+        return [Problem(item.path, "defence.checker.build", msg)]
+    if not (context_dir / "Dockerfile").is_file():
+        msg = f"no Dockerfile in {defence.checker.build!r}"
+        return [Problem(item.path, "defence.checker.build", msg)]
+    return []
+
+
 def solver_of(item: Loaded) -> SolverSpec | None:
     """The declared solver, or the default one when the challenge has ``solve/solve.py``."""
     if item.spec.solver is not None:
@@ -346,6 +361,7 @@ def lint(
     for item in result.challenges:
         result.problems.extend(_environment_problems(item, image_present, result.warnings))
         result.problems.extend(_solver_problems(item))
+        result.problems.extend(_checker_problems(item))
         for i, req in enumerate(item.spec.prerequisites):
             if resolve_prerequisite(req, result.challenges, known or Known()) is None:
                 what = f"id {req}" if isinstance(req, int) else repr(req)
@@ -409,6 +425,9 @@ def resolve_prerequisite(req: Prerequisite, loaded: list[Loaded], known: Known) 
     return known.names.get(req)
 
 
+CHECKER = "@checker"  # a defended service's checker, among its image references
+
+
 def image_refs(item: Loaded) -> dict[str, str]:
     """Service -> image reference: content-tagged for builds (built later, once), else as given."""
     env = item.spec.environment
@@ -421,4 +440,7 @@ def image_refs(item: Loaded) -> dict[str, str]:
             out[svc.name] = image_tag(item.slug, svc.name, digest)
         else:
             out[svc.name] = svc.image or ""
+    if item.spec.defence is not None:
+        digest = context_digest(item.directory / item.spec.defence.checker.build)
+        out[CHECKER] = image_tag(item.slug, "checker", digest)
     return out

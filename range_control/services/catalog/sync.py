@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 
 from range_control.context import Range
 from range_control.core.actors import Actor
-from range_control.core.errors import InvalidInput, NotFound
+from range_control.core.errors import InvalidInput, NotFound, Unavailable
 from range_control.domain.visibility import is_visible
+from range_control.orchestrator.types import BackendError
 from range_control.services.audit import audit
 from range_control.services.catalog.lint import (
+    CHECKER,
     MAX_SOLUTION_BYTES,
     Known,
     Loaded,
@@ -48,8 +50,34 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
 
 
+def _build_checkers(ctx: Range, loaded: list[Loaded]) -> None:
+    """A defended service's checker is built before it is loaded: one whose image does not
+    build is refused here, with the build's line (with an engine; without one, the first
+    tick's check job builds it and reports the same line as a checker error)."""
+    defended = [item for item in loaded if item.spec.defence is not None]
+    if not defended or not ctx.settings.environments_on:
+        return
+    from range_control.services.environments import engine
+
+    try:
+        backend = engine.backend(ctx.settings)
+    except Unavailable:
+        return
+    for item in defended:
+        checker = item.spec.defence.checker  # type: ignore[union-attr]
+        ref = image_refs(item)[CHECKER]
+        try:
+            backend.build_image(item.directory / checker.build, ref, item.slug)
+            backend.wrapped("checker", ref, item.slug)
+        except BackendError as exc:
+            raise InvalidInput(
+                "{path}: defence.checker.build: {reason}", path=item.path, reason=str(exc)
+            ) from None
+
+
 def sync(ctx: Range, loaded: list[Loaded], actor: Actor) -> SyncReport:
     """Insert or update by slug; solves, attempts and paid hints are never touched."""
+    _build_checkers(ctx, loaded)
     report = SyncReport()
     now = ctx.clock.now()
     releases_moved = False

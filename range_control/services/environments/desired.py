@@ -19,11 +19,18 @@ from range_control.context import Range
 from range_control.core.errors import Unavailable
 from range_control.core.settings import secret
 from range_control.domain.flags import DynamicFlag, dynamic_flag
-from range_control.domain.keys import jumpbox_password
+from range_control.domain.keys import jumpbox_password, shell_password
 from range_control.orchestrator.reconciler import DesiredState
-from range_control.orchestrator.types import DesiredInstance, DesiredJumpbox, ServiceRun
+from range_control.orchestrator.types import (
+    Defended,
+    DesiredInstance,
+    DesiredJumpbox,
+    ServiceRun,
+    checker_state_volume,
+)
 from range_control.services.environments.ports import JUMPBOX, WIREGUARD, PortPool, published
 from range_control.services.environments.team_access import desired_gateway
+from range_control.specs.defence import DefenceSpec
 from range_control.specs.environment import EnvironmentSpec
 from range_control.store.models import (
     Challenge,
@@ -58,7 +65,9 @@ def desired_state(ctx: Range, *, wireguard: bool = False) -> Desired:
         ports = PortPool(s, ctx)
         found = _instances(s, ctx, ports)
         jumpboxes, gateways = _entry_points(s, ctx, ports, found, wireguard=wireguard)
-    state = DesiredState(ctx.event_slug, found.wanted, jumpboxes, found.restarts, gateways)
+        defended = s.scalars(select(Challenge.slug).where(Challenge.type == "defended")).all()
+    volumes = frozenset(checker_state_volume(ctx.event_slug, slug) for slug in defended)
+    state = DesiredState(ctx.event_slug, found.wanted, jumpboxes, found.restarts, gateways, volumes)
     return Desired(state, found.refused)
 
 
@@ -89,7 +98,12 @@ def _instances(s: Session, ctx: Range, ports: PortPool) -> _Instances:
             flag = dynamic_flag(key, event, team.id, ch.slug, shape)
         else:
             flag = static.get(ch.id, "")
-        runs = tuple(ServiceRun(svc, ch.images.get(svc.name, "")) for svc in env.services)
+        runs = tuple(
+            ServiceRun(
+                svc, ch.images.get(svc.name, ""), _defended(ch, svc.name, key, event, team.id)
+            )
+            for svc in env.services
+        )
         try:
             host_ports = tuple(
                 (svc.name, p, ports.get(team.id, inst.id, published(svc.name, p)))
@@ -113,6 +127,22 @@ def _instances(s: Session, ctx: Range, ports: PortPool) -> _Instances:
         )
         out.restarts[inst.id] = inst.restarts
     return out
+
+
+def _defended(ch: Challenge, service: str, key: str, event: str, team_id: int) -> Defended | None:
+    """How the team's copy of a defended service's ``service`` differs (None: not defended)."""
+    if ch.type != "defended":
+        return None
+    spec = DefenceSpec.model_validate((ch.spec or {}).get("defence") or {})
+    names = [s["name"] for s in (ch.environment or {}).get("services", [])]
+    target = spec.target or (names[0] if names else "")
+    shell = spec.shell is None or service in spec.shell
+    return Defended(
+        target=service == target,
+        shell=shell,
+        data=tuple(spec.data.get(service, ())),
+        password=shell_password(key, event, team_id) if shell else "",
+    )
 
 
 def _entry_points(

@@ -38,6 +38,7 @@ from range_control.services.event.event import (
 )
 from range_control.services.people import teams
 from range_control.specs.api.event import EventOut, PhaseRowOut, ScenarioOut
+from range_control.specs.defence import DefenceSpec
 from range_control.specs.files import FileProblem, field_errors, read_yaml
 from range_control.specs.scenario import PhaseSpec, ScenarioSpec
 from range_control.store.models import (
@@ -84,6 +85,7 @@ def load(ctx: Range, spec: ScenarioSpec, actor: Actor, source: str = "scenario")
                 source=source,
                 unknown=", ".join(unknown),
             )
+        _check_defence(s, spec, source)
         for p in spec.phases:
             for i, inj in enumerate(p.injects):
                 uh = inj.action.unlock_hint if inj.action else None
@@ -340,10 +342,45 @@ def apply(ctx: Range, now: datetime | None = None) -> list[Applied]:
             applied += done
             changed |= scored
             if ctx.settings.environments_on:
-                instances.follow_scenario(s, st.environments, now)
+                instances.follow_scenario(s, st.environments | _defended(spec, st), now)
         if changed:
             bump_generation(s, ctx)
     return applied
+
+
+def _defended(spec: ScenarioSpec, st: timeline.State) -> frozenset[str]:
+    """Every team has its copy of each defended service from the start to the end."""
+    if spec.defence is None or st.state not in (EventState.RUNNING, EventState.PAUSED):
+        return frozenset()
+    return frozenset(spec.defence.services)
+
+
+def _check_defence(s: Session, spec: ScenarioSpec, source: str) -> None:
+    """Each service the defence block names is a defended one whose checker fits in a tick."""
+    plan = spec.defence
+    if plan is None:
+        return
+    rows = {
+        c.slug: c for c in s.scalars(select(Challenge).where(Challenge.slug.in_(plan.services)))
+    }
+    for slug in plan.services:
+        ch = rows.get(slug)
+        if ch is None or ch.type != "defended":
+            raise InvalidInput(
+                "{source}: defence.services.{slug}: not a defended service (type: defended)",
+                source=source,
+                slug=slug,
+            )
+        timeout = DefenceSpec.model_validate(ch.spec["defence"]).checker.timeout
+        if plan.tick < timeout:
+            raise InvalidInput(
+                "{source}: defence.tick: {tick} is shorter than the checker timeout of {slug} "
+                "({timeout})",
+                source=source,
+                tick=str(plan.tick),
+                slug=slug,
+                timeout=str(timeout),
+            )
 
 
 def _event_follows(ev: Event, ctl: timeline.Control, st: timeline.State) -> bool:

@@ -17,8 +17,9 @@ from range_control.store.models import Challenge, Solve
 
 def seen_by_teams(snap: Snapshot) -> list[ChallengeInfo]:
     """The challenges teams can see in ``snap`` (released, in an open phase, not hidden),
-    locked ones included: a team sees their name and value."""
-    return [ch for ch in snap.challenges.values() if ch.visible]
+    locked ones included: a team sees their name and value. A defended service is not one to
+    solve: its page is the defence's."""
+    return [ch for ch in snap.challenges.values() if ch.visible and ch.score.type != "defended"]
 
 
 def team_challenges(ctx: Range, team_id: int) -> list[ChallengeSummary]:

@@ -35,6 +35,7 @@ from range_control.domain.scoring import (
     compute_board,
 )
 from range_control.domain.visibility import is_visible
+from range_control.services.defence import scores as defence_scores
 from range_control.services.event.event import EventView, current_in
 from range_control.services.whitecell.publication import grade_records
 from range_control.specs.api.play import CtftimeOut, LedgerOut
@@ -123,7 +124,7 @@ _UNLOCKS = select(
 
 
 def _compute(
-    c: Connection, ev: EventView, cutoff: datetime | None
+    c: Connection, ev: EventView, cutoff: datetime | None, event: str
 ) -> tuple[Board, dict[int, ChallengeInfo]]:
     challenges = {
         r.id: ChallengeInfo(
@@ -149,6 +150,7 @@ def _compute(
             for i, t, ch, cost, at, title in c.execute(_UNLOCKS)
         ],
         grades=_grades(c),
+        entries=defence_scores.ledger(c, event),
         cutoff=cutoff,
         points_fixed_at_solve=ev.points_fixed_at_solve,
         first_blood_bonus=ev.first_blood_bonus,
@@ -204,7 +206,7 @@ def snapshot_in(c: Connection, ctx: Range, *, public: bool = True) -> Snapshot:
             metrics.SCOREBOARD_HIT.inc()
             return cached
         metrics.SCOREBOARD_MISS.inc()
-        board, challenges = _compute(c, ev, cutoff)
+        board, challenges = _compute(c, ev, cutoff, ctx.event_slug)
         body = _standings_body(ev, board, public)
         snap = Snapshot(
             event=ev,

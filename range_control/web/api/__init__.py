@@ -212,7 +212,7 @@ def ok(model: type[BaseModel], payload: Any, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-from range_control.web.api import play, public  # noqa: E402,F401  (routes register on bp)
+from range_control.web.api import defence, play, public  # noqa: E402,F401  (routes on bp)
 from range_control.web.api.organiser import (  # noqa: E402,F401
     catalog,
     environments,
@@ -221,3 +221,4 @@ from range_control.web.api.organiser import (  # noqa: E402,F401
     records,
     whitecell,
 )
+from range_control.web.api.organiser import defence as admin_defence  # noqa: E402,F401

@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
 from range_control.web import filters, i18n, sessions
-from range_control.web.pages import console, portal, public, sso
+from range_control.web.pages import console, defence, portal, public, sso  # noqa: F401
 from range_control.web.pages.common import may
 
 CSP = (

@@ -37,7 +37,7 @@ class _Body:
     gz: bytes  # compressed once per change: a 500-team matrix is ~750 KiB, ~5 % gzipped
 
 
-def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
+def cached_page(name: str, key: str, render: Callable[[], str]) -> _Body:
     """Public bodies are the same for every visitor of one language: render and compress once
     per change, language and process. Countdowns take the server's time from the Date header."""
     lang = current_language()
@@ -51,7 +51,7 @@ def _cached(name: str, key: str, render: Callable[[], str]) -> _Body:
     return body
 
 
-def _send(body: _Body, status: int = 200) -> Response:
+def send_page(body: _Body, status: int = 200) -> Response:
     headers = {
         "ETag": f'"{body.key}"',
         "Cache-Control": "no-cache",
@@ -66,7 +66,7 @@ def _send(body: _Body, status: int = 200) -> Response:
 
 
 def _board(view: BoardView) -> _Body:
-    return _cached("board", view.key, lambda: render_template("_board.html", b=view))
+    return cached_page("board", view.key, lambda: render_template("_board.html", b=view))
 
 
 @bp.get("/")
@@ -75,8 +75,8 @@ def scoreboard_page() -> Response:
     view = board_view(ctx())
     board = _board(view)
     large = _large()
-    return _send(
-        _cached(
+    return send_page(
+        cached_page(
             f"page:{large}",
             view.key,
             lambda: render_template(
@@ -93,7 +93,7 @@ def scoreboard_page() -> Response:
 @public
 def board_fragment() -> Response:
     """The live part of the page; 304 when nothing shown has changed."""
-    return _send(_board(board_view(ctx())))
+    return send_page(_board(board_view(ctx())))
 
 
 @bp.get(f"/teams/<{ID}:team_id>")

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from range_control.domain.timeline import Control, milestones, state_at
-from range_control.specs.scenario import ScenarioSpec, parse_duration
+from range_control.specs.durations import parse_duration
+from range_control.specs.scenario import ScenarioSpec
 
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 M = timedelta(minutes=1)

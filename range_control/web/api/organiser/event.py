@@ -16,7 +16,8 @@ from range_control.specs.api.event import (
     ExtendIn,
     ScenarioOut,
 )
-from range_control.specs.scenario import ScenarioSpec, parse_duration
+from range_control.specs.durations import parse_duration
+from range_control.specs.scenario import ScenarioSpec
 from range_control.web.api import get, ok, parse, patch, post, put
 from range_control.web.common import ctx
 

@@ -148,6 +148,7 @@ def end_session() -> Response:
 
 from range_control.web.pages.console import (  # noqa: E402,F401  (pages register on bp)
     access,
+    defence,
     event,
     people,
     records,

@@ -54,6 +54,7 @@ def _banner() -> dict[str, Any]:
             "next_at": w.at.next_at if w.at is not None else None,
         },
         "now": ctx().clock.now(),
+        "has_defence": w.spec is not None and w.spec.defence is not None,
     }
 
 
@@ -172,4 +173,4 @@ def end_session() -> Response:
     return end_session_action(g.account, "portal")
 
 
-from range_control.web.pages.portal import access, challenges, team  # noqa: E402,F401
+from range_control.web.pages.portal import access, challenges, defence, team  # noqa: E402,F401

@@ -1,0 +1,90 @@
+"""``rangectl defence``: the defence's grid and checkers, the checks paused and resumed, a past
+tick checked again, a team's service reset."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.table import Table
+
+from range_control.cli.common import State, console, pass_state
+from range_control.core.actors import CLI
+from range_control.core.errors import NotFound
+from range_control.services.defence import actions, views
+from range_control.services.people import teams
+
+
+@click.group("defence")
+def defence() -> None:
+    """Defence exercises: every team's defended services, checked each tick."""
+
+
+@defence.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print the grid as JSON")
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """The grid (with the checkers' private messages) and each checker's health."""
+    grid = views.grid(state.ctx, organiser=True)
+    if grid is None:
+        raise NotFound("this event has no defence (the scenario has no defence block)")
+    if as_json:
+        click.echo(grid.model_dump_json())
+        return
+    head = "paused" if grid.paused else (f"tick {grid.tick}/{grid.ticks}" if grid.tick else "idle")
+    console.print(f"defence: {head}")
+    table = Table("team", *(s.slug for s in grid.services))
+    for row in grid.rows:
+        table.add_row(row.team, *(c.now.verdict if c.now else "-" for c in row.cells))
+    console.print(table)
+    health = Table("checker", "contract", "checks", "errors", "mean s", "p95 s", "latest error")
+    for h in views.health(state.ctx):
+        health.add_row(
+            h.slug,
+            h.contract,
+            str(h.checks),
+            str(h.checker_errors),
+            f"{h.mean_seconds:.2f}" if h.mean_seconds is not None else "-",
+            f"{h.p95_seconds:.2f}" if h.p95_seconds is not None else "-",
+            (h.last_error or "")[:80],
+        )
+    console.print(health)
+
+
+@defence.command("pause")
+@pass_state
+def pause(state: State) -> None:
+    """Pause the checks (the event runs on): ticks are not checked, never charged."""
+    actions.set_paused(state.ctx, True, CLI)
+    console.print("checks paused")
+
+
+@defence.command("resume")
+@pass_state
+def resume(state: State) -> None:
+    """Resume the checks from the next tick."""
+    actions.set_paused(state.ctx, False, CLI)
+    console.print("checks resumed")
+
+
+@defence.command("recheck")
+@click.argument("service")
+@click.option("--team", required=True)
+@click.option("--tick", required=True, type=click.IntRange(1, 1_000_000))
+@pass_state
+def recheck(state: State, service: str, team: str, tick: int) -> None:
+    """Check a past tick of TEAM's SERVICE again: the worker replaces its verdict (audited)."""
+    probe = actions.recheck(state.ctx, team, service, tick, CLI)
+    console.print(json.dumps({"queued": probe}))
+
+
+@defence.command("reset")
+@click.argument("service")
+@click.option("--team", required=True)
+@pass_state
+def reset(state: State, service: str, team: str) -> None:
+    """TEAM's SERVICE back to its baseline (it costs the team the scenario's reset cost)."""
+    with state.ctx.store.read() as s:
+        team_id = teams.find(s, team).id
+    cost = actions.reset(state.ctx, team_id, service, CLI)
+    console.print(f"{service} of {team} goes back to its baseline (it costs {cost} points)")

@@ -1,0 +1,111 @@
+"""Defence: the grid of verdicts, a team's defended services, the checkers' health, and what
+teams and organisers ask of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from range_control.specs.api.base import Body, View
+
+
+class VerdictOut(View):
+    tick: int
+    verdict: str = Field(
+        description="OK, RECOVERING, MUMBLE, CORRUPT, DOWN, CHECKER ERROR or NOT CHECKED"
+    )
+    message: str = Field(
+        description="the checker's public message (the private one too, for the organisers)"
+    )
+    private: str | None = Field(default=None, description="the organisers only")
+    at: datetime
+    seconds: float = 0.0
+    reruns: int = 0
+
+
+class CellOut(View):
+    service: str
+    now: VerdictOut | None = Field(description="the latest tick's verdict")
+    history: list[VerdictOut] = Field(description="the ticks before it, newest first")
+
+
+class GridRowOut(View):
+    team_id: int
+    team: str
+    cells: list[CellOut]
+
+
+class ServiceColOut(View):
+    slug: str
+    name: str
+    value: int = Field(description="availability points of an OK tick, before its weight")
+    weight: float
+
+
+class GridOut(View):
+    tick: int | None = Field(description="the tick running now (None: none)")
+    ticks: int = Field(description="how many ticks the defence phases hold")
+    next_tick_at: datetime | None
+    tick_seconds: float
+    checking: bool = Field(description="ticks are checked now (the event runs, not paused)")
+    paused: bool = Field(description="the organisers paused the checks")
+    services: list[ServiceColOut]
+    rows: list[GridRowOut]
+    frozen: bool = False
+
+
+class ProbeOut(View):
+    id: int
+    verdict: str | None = Field(description="None while the check runs")
+    message: str
+    created_at: datetime
+    done_at: datetime | None
+
+
+class DefendedOut(View):
+    """One of the team's defended services, as the portal shows it."""
+
+    slug: str
+    name: str
+    description: str
+    reach: str = Field(description="how the team reaches it from its jumpbox")
+    shell: str | None = Field(description="the command of the team's shell in it")
+    state: str = Field(description="the copy's state: pending, running, failed")
+    verdicts: list[VerdictOut]
+    reset_cost: int
+    checks_left: int = Field(description="unscored checks left this hour")
+    probes: list[ProbeOut]
+
+
+class TeamDefenceOut(View):
+    tick: int | None
+    next_tick_at: datetime | None
+    checking: bool
+    shell_password: str | None = Field(description="the team's password of its shells")
+    services: list[DefendedOut]
+
+
+class CheckerHealthOut(View):
+    slug: str
+    contract: str
+    checks: int
+    checker_errors: int
+    mean_seconds: float | None
+    p95_seconds: float | None
+    timeout_seconds: float
+    last_error: str | None = Field(description="the latest checker error's private message")
+
+
+class RecheckIn(Body):
+    team: str = Field(min_length=1, max_length=100)
+    tick: int = Field(ge=1, le=1_000_000)
+
+
+class ResetIn(Body):
+    team: str = Field(min_length=1, max_length=100)
+
+
+class QueuedOut(View):
+    id: int
+    message: str
