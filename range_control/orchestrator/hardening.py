@@ -120,13 +120,14 @@ def defended_limits(spec: ServiceSpec, shell: bool) -> Limits:
 
 def checker_limits(memory: int, cpus: float) -> Limits:
     """A check job: the range's runner closes the container to connections in (NET_ADMIN,
-    iptables) and drops to an unprivileged user for the checker (SETUID, SETGID); the checker
-    itself runs with no capability. Read-only root; its state lives in a volume."""
+    iptables), drops to an unprivileged user for the checker (SETUID, SETGID) and kills a
+    checker past its timeout (KILL); the checker itself runs with no capability. Read-only
+    root; its state lives in a volume."""
     return Limits(
         memory=memory,
         cpus=cpus,
-        pids=512,
-        cap_add=("NET_ADMIN", "SETUID", "SETGID"),
+        pids=1024,
+        cap_add=("NET_ADMIN", "SETUID", "SETGID", "KILL"),
         read_only=True,
         tmpfs={"/tmp": "size=64m", "/run": "size=4m"},  # noqa: S108
     )

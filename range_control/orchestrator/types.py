@@ -307,10 +307,19 @@ class CheckBatch:
     deadline: float  # seconds after the start: nothing runs past it
     networks: tuple[str, ...]
     targets: tuple[CheckTarget, ...]
-    memory: int
+    memory: int  # of one check; the job has this times ``parallel``
     cpus: float
     state_volume: str | None = None  # the checker's own state, kept across ticks
     tags: tuple[str, ...] = ()  # ForcAD's checker tags (pfr)
+    parallel: int = 8  # actions at once
+
+    @property
+    def job_memory(self) -> int:
+        return self.memory * max(1, min(self.parallel, len(self.targets)))
+
+    def job_cpus(self, most: float) -> float:
+        """The checker's CPU times the checks at once, at most ``most`` (the machine's)."""
+        return min(self.cpus * max(1, min(self.parallel, len(self.targets))), most)
 
     def labels(self) -> dict[str, str]:
         return {

@@ -97,7 +97,8 @@ class DockerChecks(EngineBase):
                 labels={MANAGED: "1", EVENT: batch.event, ROLE: "checker-state"},
             )
             mounts.append(Mount("/state", batch.state_volume, type="volume"))
-        limits = hardening.checker_limits(batch.memory, batch.cpus)
+        cores = float(self.api.info().get("NCPU") or 1)
+        limits = hardening.checker_limits(batch.job_memory, batch.job_cpus(cores))
         first, *rest = batch.networks
         command = list(batch.command)
         if not command:  # the checker's own: its image's entrypoint and command
@@ -110,7 +111,10 @@ class DockerChecks(EngineBase):
                 environment={"RANGE_CHECK_BATCH": json.dumps(runner_spec(batch, command))},
                 labels=batch.labels(),
                 host_config=self.api.create_host_config(
-                    **hardening.docker_host_config(limits, mounts=mounts or None)
+                    # The engine answers for the teams' services at once; a name it does not
+                    # know (a service that is gone) is asked of a resolver the internal network
+                    # cannot reach: one second, once, then DOWN, not 20 s and a timeout.
+                    **hardening.docker_host_config(limits, mounts=mounts or None, dns_opt=DNS_OPT)
                 ),
                 networking_config=self.api.create_networking_config(
                     {first: self.api.create_endpoint_config()}
@@ -126,6 +130,9 @@ class DockerChecks(EngineBase):
         return created["Id"]
 
 
+DNS_OPT = ["timeout:1", "attempts:1"]
+
+
 def runner_spec(batch: CheckBatch, command: list[str]) -> dict[str, object]:
     """What the runner reads (``RANGE_CHECK_BATCH``)."""
     return {
@@ -134,6 +141,7 @@ def runner_spec(batch: CheckBatch, command: list[str]) -> dict[str, object]:
         "port": batch.port,
         "timeout": batch.timeout,
         "deadline": batch.deadline,
+        "parallel": batch.parallel,
         "tags": list(batch.tags),
         "targets": [
             {"team": t.team_id, "host": t.host, "start": t.start_after, "actions": list(t.actions)}

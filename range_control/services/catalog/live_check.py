@@ -41,6 +41,7 @@ from range_control.orchestrator.types import ROLE, SERVICE, Cancel, Job, network
 from range_control.services.catalog import builds
 from range_control.services.catalog.lint import Loaded, solver_of
 from range_control.services.catalog.sync import sync
+from range_control.services.defence.conformance import Failed, conformance_of
 from range_control.services.environments import instances
 from range_control.services.environments.run import EnvironmentReconciler
 from range_control.services.people import teams
@@ -167,7 +168,10 @@ class LiveCheck:
             rec = EnvironmentReconciler(ctx, self.backend, pool=4, max_restarts=0)
             sync(ctx, pack or [item], actor=CHECK)
             team = teams.add_team(ctx, "validation", actor=CHECK).team.id
-            self._steps(result, item, ctx, rec, team)
+            if item.spec.type == "defended":
+                self._defended_steps(result, item, ctx, rec, team)
+            else:
+                self._steps(result, item, ctx, rec, team)
         except Cancelled:
             result.steps.append(Step("cancelled", False, 0.0, "interrupted (Ctrl-C)"))
         except Exception as exc:  # noqa: BLE001 - reported as the check's failure
@@ -215,6 +219,57 @@ class LiveCheck:
             except StepFailed as exc:
                 detail, ok = str(exc), False
             result.steps.append(Step(name, ok, time.monotonic() - t0, detail))
+            if not ok:
+                return
+
+    def _defended_steps(
+        self, result: Result, item: Loaded, ctx: Range, rec: EnvironmentReconciler, team: int
+    ) -> None:
+        """A defended service: built, started, healthy, then its checker's conformance cases
+        (``services.defence.conformance``), each a step of its own."""
+        run = _Run(self, result, item, ctx, rec, team)
+        gate = conformance_of(ctx, self.backend, item, team, self.cancel)
+        env = item.spec.environment
+        assert env is not None
+        names = [s.name for s in env.services]
+
+        def healthy() -> None:
+            report = rec.run_once()
+            errors = [*report.failed.values(), *report.jumpbox_errors.values()]
+            if errors:
+                raise StepFailed("; ".join(errors))
+            self._wait_healthy(ctx.event_slug, names)
+
+        def stop() -> None:
+            for o in self.backend.containers(ctx.event_slug):
+                if o.labels.get(ROLE) == "service" and o.labels.get(SERVICE) == gate.svc.target:
+                    self.backend.remove_container(o)
+
+        def reset() -> None:
+            instances.reset(ctx, instances.Selection(challenge=item.slug), CHECK)
+            healthy()
+
+        cases = (
+            ("build", run.build_defended),
+            ("start", run.start),
+            ("health", run.health),
+            ("put and get", gate.put_and_get),
+            ("unknown flag", gate.unknown_flag),
+            ("concurrent", gate.concurrent),
+            ("time", gate.time),
+            ("down", lambda: gate.down(stop, healthy)),
+            ("wiped", lambda: gate.wiped(reset)),
+        )
+        for name, fn in cases:
+            if self.cancel.is_set():
+                raise Cancelled
+            self.progress(f"{item.slug}: {name}")
+            t0 = time.monotonic()
+            try:
+                detail, ok = fn(), True
+            except (StepFailed, Failed) as exc:
+                detail, ok = str(exc), False
+            result.steps.append(Step(name, ok, time.monotonic() - t0, detail or ""))
             if not ok:
                 return
 
@@ -309,6 +364,14 @@ class _Run:
     @property
     def solver(self) -> SolverSpec | None:
         return solver_of(self.item)
+
+    def build_defended(self) -> str:
+        """A defended service's images, its checker's, and the wrappers the range adds."""
+        try:
+            builds.build_challenge(self.check.backend, self.item)
+        except Exception as exc:  # noqa: BLE001 - the message names challenge and step
+            raise StepFailed(str(exc)) from None
+        return ""
 
     def build(self) -> str:
         solver = self.solver

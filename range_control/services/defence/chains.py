@@ -124,7 +124,7 @@ def older_flags(
     return out
 
 
-def _exit_code_actions(now: list[DefenceFlag], older: list[DefenceFlag]) -> list[dict[str, object]]:
+def exit_code_actions(now: list[DefenceFlag], older: list[DefenceFlag]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = [{"action": "check"}]
     for f in now:
         common = {"store": f.store, "flag": f.flag, "flag_id": f.flag_id, "tick": f.tick}
@@ -171,7 +171,7 @@ def _task(
 _METHODS = ("putflag", "getflag", "putnoise", "getnoise", "havoc")
 
 
-def _http_actions(
+def http_actions(
     svc: Service,
     team: Team,
     tick: int,
@@ -232,7 +232,7 @@ def batch(
     for team in teams:
         address = host(event, team.id, svc)
         if c.contract == "http":
-            actions = _http_actions(
+            actions = http_actions(
                 svc,
                 team,
                 place.tick,
@@ -242,7 +242,7 @@ def batch(
                 older.get(team.id, []),
             )
         else:
-            actions = _exit_code_actions(now.get(team.id, []), older.get(team.id, []))
+            actions = exit_code_actions(now.get(team.id, []), older.get(team.id, []))
         start = 0.0
         if place.scored:
             length = place.length_seconds
