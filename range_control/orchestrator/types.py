@@ -36,6 +36,17 @@ ACCESS = "range.access"  # where access is given at creation only (a Swarm task)
 TICK = "range.tick"  # a check job's tick
 
 
+MAX_NAME = 63  # a DNS label (and a Swarm service name) is at most this long
+
+
+def dns_name(name: str) -> str:
+    """``name`` as a DNS label: itself, or cut to 63 characters with a hash when longer."""
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+
+
 def network_name(event: str, team_id: int) -> str:
     return f"rc-{event}-t{team_id}"
 

@@ -18,7 +18,7 @@ import docker
 import docker.errors
 from docker.types import Mount
 
-from range_control.orchestrator import hardening, images
+from range_control.orchestrator import hardening
 from range_control.orchestrator.docker.engine import EngineBase
 from range_control.orchestrator.types import (
     EVENT,
@@ -100,10 +100,7 @@ class DockerChecks(EngineBase):
         cores = float(self.api.info().get("NCPU") or 1)
         limits = hardening.checker_limits(batch.job_memory, batch.job_cpus(cores))
         first, *rest = batch.networks
-        command = list(batch.command)
-        if not command:  # the checker's own: its image's entrypoint and command
-            entrypoint, cmd, _user = images.image_command(self.client, batch.image)
-            command = [*entrypoint, *cmd]
+        command = self.checker_command(batch.image, batch.command)
         try:
             created = self.api.create_container(
                 self.wrapped("checker", batch.image, batch.challenge),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import shlex
 import shutil
 import threading
 from collections.abc import Callable
@@ -163,3 +164,18 @@ class EngineBase:
                 return images.build_wrapper(self.client, kind, source, challenge=challenge)
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
+
+    def defended_command(self, run: Any) -> tuple[list[str], str]:
+        """A defended service's command (its image's entrypoint, then the challenge's command
+        or the image's) and the user it runs as: the wrapper's supervisor runs them."""
+        entrypoint, cmd, user = images.image_command(self.client, run.image)
+        given = run.spec.command
+        args = shlex.split(given) if isinstance(given, str) else list(given or [])
+        return [*entrypoint, *(args or cmd)], user
+
+    def checker_command(self, image: str, given: tuple[str, ...]) -> list[str]:
+        """What a check job's runner runs: the challenge's checker command, or its image's."""
+        if given:
+            return list(given)
+        entrypoint, cmd, _user = images.image_command(self.client, image)
+        return [*entrypoint, *cmd]

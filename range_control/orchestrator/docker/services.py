@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import posixpath
-import shlex
 import tarfile
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from range_control.orchestrator.types import (
     Observed,
     ServiceRun,
     container_name,
+    dns_name,
     edge_network_name,
     flag_volume_name,
     network_name,
@@ -141,11 +141,7 @@ class DockerServices(EngineBase):
         d = run.defended
         assert d is not None
         image = self.wrapped("defended", run.image, inst.challenge)
-        entrypoint, cmd, user = images.image_command(self.client, run.image)
-        spec_cmd = run.spec.command
-        given = (
-            shlex.split(spec_cmd) if isinstance(spec_cmd, str) else list(spec_cmd or [])
-        ) or cmd
+        command, user = self.defended_command(run)
         env["RANGE_SERVICE_USER"] = user
         if d.shell:
             env["RANGE_SHELL_PASSWORD"] = d.password
@@ -155,7 +151,7 @@ class DockerServices(EngineBase):
                 volume, labels={**inst.labels(run.spec.name), ROLE: "data-volume"}
             )
             mounts.append(Mount(path, volume, type="volume"))
-        return image, [*entrypoint, *given], mounts, hardening.defended_limits(run.spec, d.shell)
+        return image, command, mounts, hardening.defended_limits(run.spec, d.shell)
 
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed:
         spec = run.spec
@@ -203,9 +199,11 @@ class DockerServices(EngineBase):
             if published:
                 self.api.connect_container_to_network(created["Id"], net, aliases=[spec.name])
             if run.defended is not None and run.defended.target:
-                # The checkers reach it by its container name (unique across teams).
+                # The checkers reach it by its name, unique across teams (a DNS label).
                 defence = self.ensure_defence_network(inst.event, inst.team_id)
-                self.api.connect_container_to_network(created["Id"], defence)
+                self.api.connect_container_to_network(
+                    created["Id"], defence, aliases=[dns_name(name)]
+                )
             if spec.flag.file and not (spec.read_only and run.defended is None):
                 directory = posixpath.dirname(spec.flag.file)
                 self.api.put_archive(

@@ -32,6 +32,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from range_control.orchestrator.docker.engine import engine_client
+from range_control.orchestrator.swarm.checks import SwarmChecks
 from range_control.orchestrator.swarm.guard import SwarmGuard
 from range_control.orchestrator.swarm.jobs import SwarmJobs
 from range_control.orchestrator.swarm.registry import SwarmImages
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from range_control.core.settings import Settings
 
 
-class SwarmBackend(SwarmGuard, SwarmImages, SwarmServices, SwarmJobs):
+class SwarmBackend(SwarmGuard, SwarmImages, SwarmServices, SwarmJobs, SwarmChecks):
     @classmethod
     def from_settings(
         cls,

@@ -3,7 +3,6 @@ state it keeps (``SwarmBase``)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import docker
@@ -24,6 +23,7 @@ from range_control.orchestrator.docker.engine import (
 from range_control.orchestrator.types import (
     EVENT,
     MANAGED,
+    dns_name,
     network_name,
 )
 
@@ -39,9 +39,6 @@ NODE_ROLE = "range.role"  # node label the operator sets: "challenges" (where ta
 PUBLIC_HOST = "range.public-host"  # node label: the address teams use to reach that node
 
 
-MAX_NAME = 63  # Swarm's limit on a service name
-
-
 RUNNING = "running"
 
 
@@ -53,10 +50,7 @@ ENDED = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
 
 def service_name(name: str) -> str:
     """A Swarm service name: the engine's name, cut to 63 characters with a hash when longer."""
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+    return dns_name(name)
 
 
 def edge_name(event: str, team_id: int) -> str:

@@ -45,6 +45,7 @@ from range_control.orchestrator.types import (
     Observed,
     ServiceRun,
     container_name,
+    defence_network_name,
     jumpbox_name,
     network_name,
 )
@@ -154,6 +155,10 @@ class SwarmServices(SwarmBase):
     def ensure_edge_network(self, event: str) -> str:
         return ""
 
+    def ensure_defence_network(self, event: str, team_id: int) -> str:
+        labels = {EVENT: event, TEAM: str(team_id), ROLE: "defence-network"}
+        return self._overlay(defence_network_name(event, team_id), internal=True, labels=labels)
+
     # --- creating -----------------------------------------------------------------------
     def _secret(self, name: str, flag: str, labels: dict[str, str], path: str) -> SecretReference:
         secret_name = f"{name[:50]}-flag-{secrets.token_hex(4)}"
@@ -218,6 +223,34 @@ class SwarmServices(SwarmBase):
             raise BackendError(f"{name}: {exc.explanation or exc}") from None
         return Observed(created["ID"], service_name(name), labels, "starting")
 
+    def _defended(
+        self, inst: DesiredInstance, run: ServiceRun, env: dict[str, str], name: str
+    ) -> tuple[str, list[str] | None, list[Mount], hardening.Limits, list[dict[str, Any]]]:
+        """A defended service's image (the wrapper, published), command, data volumes (on
+        the node its task runs on), limits and its place on the team's defence network."""
+        d = run.defended
+        assert d is not None
+        image = self._publish(self.wrapped("defended", run.image, inst.challenge))
+        command, user = self.defended_command(run)
+        env["RANGE_SERVICE_USER"] = user
+        if d.shell:
+            env["RANGE_SHELL_PASSWORD"] = d.password
+        mounts = [
+            Mount(
+                path,
+                volume,
+                type="volume",
+                labels={**inst.labels(run.spec.name), ROLE: "data-volume"},
+            )
+            for volume, path in inst.data_volumes(run)
+        ]
+        nets = []
+        if d.target:
+            self.ensure_defence_network(inst.event, inst.team_id)
+            nets.append({"Target": defence_network_name(inst.event, inst.team_id)})
+        limits = hardening.defended_limits(run.spec, d.shell)
+        return image, command, mounts, limits, nets
+
     def create_service(self, inst: DesiredInstance, run: ServiceRun) -> Observed:
         spec = run.spec
         name = container_name(inst.event, inst.team_id, inst.challenge, spec.name)
@@ -229,19 +262,27 @@ class SwarmServices(SwarmBase):
         if spec.flag.file:
             refs.append(self._secret(name, inst.flag, inst.labels(spec.name), spec.flag.file))
         command = spec.command
+        args = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         published = inst.host_ports(spec.name) if spec.exposure == "published" else {}
         nets = [{"Target": network_name(inst.event, inst.team_id), "Aliases": [spec.name]}]
         if published:
             nets.append({"Target": edge_name(inst.event, inst.team_id)})
+        mounts: list[Mount] = []
+        limits = hardening.service_limits(spec)
+        image = ""
         try:
+            if run.defended is not None:
+                image, args, mounts, limits, more = self._defended(inst, run, env, name)
+                nets.extend(more)
             return self._create(
                 name,
                 labels,
-                self._publish(run.image),
-                hardening.service_limits(spec),
+                image or self._publish(run.image),
+                limits,
                 networks=nets,
                 ports=published,
-                args=["/bin/sh", "-c", command] if isinstance(command, str) else command,
+                mounts=mounts,
+                args=args,
                 hostname=spec.name,
                 env=[f"{k}={v}" for k, v in env.items()],
                 secrets=refs or None,

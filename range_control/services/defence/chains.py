@@ -42,6 +42,7 @@ from range_control.orchestrator.types import (
     checker_state_volume,
     container_name,
     defence_network_name,
+    dns_name,
 )
 from range_control.services.defence.plan import Service
 from range_control.specs.environment import memory_bytes
@@ -58,7 +59,7 @@ class Team:
 
 def host(event: str, team_id: int, svc: Service) -> str:
     """Where the checker reaches the team's copy (its name on the team's defence network)."""
-    return container_name(event, team_id, svc.slug, svc.target)
+    return dns_name(container_name(event, team_id, svc.slug, svc.target))
 
 
 def flags_of_tick(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from range_control.orchestrator.hardening import tmpfs_bytes
-from range_control.orchestrator.swarm.common import MAX_NAME, service_name
+from range_control.orchestrator.swarm.common import service_name
+from range_control.orchestrator.types import MAX_NAME
 
 
 def test_service_names_fit_swarms_limit_and_stay_distinct() -> None:
