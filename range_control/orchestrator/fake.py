@@ -168,7 +168,8 @@ class FakeBackend:
         if inst.host_ports(run.spec.name):
             nets.append(edge_network_name(inst.event))
         if run.defended is not None and run.defended.target:
-            nets.append(self.ensure_defence_network(inst.event, inst.team_id))
+            self.ensure_defence_network(inst.event, inst.team_id)
+            nets.append(defence_network_name(inst.event, inst.team_id))
         for volume, _path in inst.data_volumes(run):
             with self._lock:
                 self.volume_labels[volume] = {**inst.labels(run.spec.name), ROLE: "data-volume"}

@@ -52,7 +52,7 @@ def write_challenge(root: Path, slug: str, **spec: object) -> None:
 
 @contextmanager
 def live_range(
-    tmp_path: Path, event: str, prepare: Callable[[Range], dict[str, str]]
+    tmp_path: Path, event: str, prepare: Callable[[Range], dict[str, str]], **overrides: object
 ) -> Iterator[Live]:
     """The app on a fresh SQLite range, made ready by ``prepare`` (which returns the teams'
     tokens), served by waitress on a free loopback port until the block ends."""
@@ -64,6 +64,7 @@ def live_range(
         flag_secret=FLAG_SECRET,
         secret_key="browser-test-key",
         event_slug=event,
+        **overrides,  # type: ignore[arg-type]
     )
     app = create_app(settings)
     ctx: Range = app.extensions["range"]

@@ -91,7 +91,7 @@ class ChallengeDetail(View):
 
 
 class LedgerEntryOut(View):
-    kind: Literal["solve", "first_blood", "award", "hint", "grade", "late"]
+    kind: Literal["solve", "first_blood", "award", "hint", "grade", "late", "availability", "reset"]
     challenge: str | None
     points: int
     at: datetime

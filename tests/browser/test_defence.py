@@ -1,0 +1,154 @@
+"""The defence in Debian's Chromium (Playwright), axe-core on every page visited: the public
+status grid (public messages only, live as the scoreboard), a team's defended services in the
+portal (its verdicts, its shell, "check my service now", the reset with its cost), and the
+console's grid with the private messages, the checkers' health and the pause of the checks.
+The verdicts are written as a tick's checks would write them (the checks themselves run in
+tests/system/test_defence.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from range_control.context import Range
+from range_control.services.catalog.lint import lint
+from range_control.services.catalog.sync import sync
+from range_control.services.event import controls, scenario
+from range_control.services.event.event import bump_generation
+from range_control.services.people import teams
+from range_control.store.models import Challenge, DefenceTick, DefenceVerdict, Instance
+from tests.support.defence import write_defended
+from tests.support.env import ADMIN, TEST
+from tests.support.live import Live, audit, live_range, team_login
+
+
+def verdict(ctx: Range, tick: int, team: str, slug: str, v: str, public: str, private: str) -> None:
+    now = ctx.clock.now()
+    with ctx.store.write() as s:
+        team_id = teams.find(s, team).id
+        ch = s.scalar(select(Challenge.id).where(Challenge.slug == slug))
+        if s.get(DefenceTick, tick) is None:
+            s.add(DefenceTick(number=tick, phase="hold", starts_at=now, ends_at=now, status="done"))
+        s.add(
+            DefenceVerdict(
+                tick=tick,
+                team_id=team_id,
+                challenge_id=ch,
+                verdict=v,
+                public=public,
+                private=private,
+                cause="check",
+                seconds=1.5,
+                checked_at=now,
+                at=now,
+                reruns=0,
+            )
+        )
+        bump_generation(s, ctx)
+
+
+@pytest.fixture
+def defence(tmp_path: Path):
+    def prepare(ctx: Range) -> dict[str, str]:
+        pack = tmp_path / "pack"
+        write_defended(pack, "convoy-tracker", timeout="10s")
+        write_defended(pack, "message-hub", "http", timeout="10s")
+        sync(ctx, lint([pack]).challenges, actor=TEST)
+        tokens = {
+            n: teams.add_team(ctx, n, cc, actor=TEST).token
+            for n, cc in (("Estonia", "EE"), ("Latvia", "LV"))
+        }
+        spec = scenario.parse(
+            {
+                "event": "defence",
+                "phases": [{"id": "hold", "title": "Hold the line", "duration": "2h"}],
+                "defence": {
+                    "phases": ["hold"],
+                    "tick": "60s",
+                    "services": {"convoy-tracker": 1, "message-hub": 2},
+                    "reset_cost": 30,
+                },
+            }
+        )
+        scenario.load(ctx, spec, TEST)
+        controls.start(ctx, TEST)
+        return tokens
+
+    # No engine: the copies and the verdicts are written here as the range would write them.
+    with live_range(tmp_path, "defence", prepare, environments="off") as served:
+        ctx = served.ctx
+        with ctx.store.write() as s:  # the copies the reconciler would have brought up
+            for team in ("Estonia", "Latvia"):
+                for ch in s.scalars(select(Challenge).where(Challenge.type == "defended")):
+                    s.add(
+                        Instance(
+                            team_id=teams.find(s, team).id,
+                            challenge_id=ch.id,
+                            origin="scenario",
+                            created_at=ctx.clock.now(),
+                            state="running",
+                        )
+                    )
+        verdict(ctx, 1, "Estonia", "convoy-tracker", "OK", "", "")
+        verdict(ctx, 1, "Latvia", "convoy-tracker", "CORRUPT", "Convoy is gone", "row 7 deleted")
+        verdict(ctx, 1, "Estonia", "message-hub", "OK", "", "")
+        verdict(ctx, 1, "Latvia", "message-hub", "CHECKER ERROR", "not ours", "Traceback: KeyError")
+        yield served
+
+
+def test_the_grid_the_portal_and_the_console(browser: Browser, defence: Live) -> None:
+    live = defence
+    public = browser.new_page(bypass_csp=True)
+    public.goto(f"{live.url}/defence")
+    expect(public.get_by_role("heading", name="Defended services")).to_be_visible()
+    grid = public.locator("table.defence-grid")
+    expect(grid.get_by_role("rowheader", name="Latvia")).to_be_visible()
+    expect(grid.get_by_text("Convoy is gone")).to_be_visible()
+    expect(public.get_by_text("row 7 deleted")).to_have_count(0)  # private stays private
+    expect(public.get_by_text("Traceback")).to_have_count(0)
+    audit(public)
+    # Live: a new tick's verdict shows without a reload.
+    verdict(live.ctx, 2, "Latvia", "convoy-tracker", "DOWN", "Connection refused", "ECONNREFUSED")
+    expect(grid.get_by_text("Connection refused")).to_be_visible(timeout=10_000)
+
+    team = browser.new_page(bypass_csp=True)
+    team_login(team, live, "Latvia")
+    team.get_by_role("link", name="Defence").click()
+    expect(team.get_by_role("heading", name="Our defended services")).to_be_visible()
+    expect(team.get_by_text(re.compile("password"))).to_be_visible()
+    expect(team.get_by_text("ssh -p 2222 root@app").first).to_be_visible()
+    audit(team)
+    team.get_by_role("button", name=re.compile(r"Check my service now.*Convoy Tracker")).click()
+    expect(team.get_by_text("The check runs within seconds")).to_be_visible()
+    expect(team.get_by_text("running...")).to_be_visible()
+    team.once("dialog", lambda d: d.accept())
+    team.get_by_role("button", name=re.compile(r"Reset to the baseline .*: Convoy Tracker")).click()
+    expect(team.get_by_text(re.compile("goes back to its baseline.*30 points"))).to_be_visible()
+    audit(team)
+    team.goto(f"{live.url}/teams/{_id(live, 'Latvia')}")
+    expect(team.get_by_text("convoy-tracker reset to its baseline")).to_be_visible()
+    expect(team.get_by_text("convoy-tracker CORRUPT at tick 1: Convoy is gone")).to_be_visible()
+    audit(team)
+
+    console = browser.new_page(bypass_csp=True)
+    console.goto(f"{live.url}/console/login")
+    console.get_by_label("Organiser token").fill(ADMIN)
+    console.get_by_role("button", name="Log in").click()
+    console.get_by_role("link", name="Defence").click()
+    expect(console.get_by_text("ECONNREFUSED")).to_be_visible()  # the private message
+    expect(console.get_by_text("Traceback: KeyError").first).to_be_visible()
+    expect(console.get_by_role("heading", name="Checkers")).to_be_visible()
+    audit(console)
+    console.get_by_role("button", name="Pause the checks").click()
+    expect(console.get_by_text("Checks paused.")).to_be_visible()
+    expect(console.get_by_text("The checks are paused by the organisers.")).to_be_visible()
+    audit(console)
+
+
+def _id(live: Live, team: str) -> int:
+    with live.ctx.store.read() as s:
+        return teams.find(s, team).id
