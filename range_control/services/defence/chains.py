@@ -49,6 +49,7 @@ from range_control.specs.environment import memory_bytes
 from range_control.store.models import DefenceFlag
 
 NOT_OURS = "the range could not check this service (not the team's fault)"
+FLOOD = 1 << 20  # a checker that prints more than this on a stream breaks the contract
 
 
 @dataclass(frozen=True)
@@ -355,7 +356,11 @@ class Collector:
         verdict = of_exit_code(code if isinstance(code, int) else None)
         out, err = str(line.get("stdout") or ""), str(line.get("stderr") or "")
         private = err
-        if line.get("timed_out"):
+        printed = line.get("printed")
+        if isinstance(printed, int) and printed > FLOOD:
+            verdict = Verdict.CHECKER_ERROR
+            private = f"printed {printed} bytes (the contract's messages are short); {err}"
+        elif line.get("timed_out"):
             private = f"timed out after {self.svc.spec.checker.timeout}; stderr: {err}"
         elif verdict is Verdict.CHECKER_ERROR and code not in (110, None):
             private = f"exit code {code} (not in the contract); stderr: {err}"

@@ -61,6 +61,9 @@ def test_a_hang_a_crash_and_an_odd_code_are_checker_errors_with_bounded_messages
     assert crash.verdict.verdict is Verdict.CHECKER_ERROR
     assert "exit code 1 (not in the contract)" in crash.verdict.private
     assert len(crash.verdict.private) <= 1024
+    flood = chain(service(), line(action="check", code=101, stdout="z" * 8192, printed=4 << 20))
+    assert flood.verdict.verdict is Verdict.CHECKER_ERROR
+    assert "printed 4194304 bytes" in flood.verdict.private
     odd = chain(service(), line(action="check", code=42, stdout="y" * 8192))
     assert odd.verdict.verdict is Verdict.CHECKER_ERROR and len(odd.verdict.public) < 100
 
