@@ -402,3 +402,126 @@ def _wait_job(client: docker.DockerClient, name: str) -> str:
             pass
         time.sleep(0.3)
     raise AssertionError(f"no check job {name}")
+
+
+def test_a_worker_killed_mid_tick_loses_no_tick_and_charges_none_twice(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """`rangectl worker` on the real clock: killed with SIGKILL while a tick's checks run, then
+    started again. Every tick ends with exactly one verdict per team and service (the first
+    from the check job the new worker found and read again, or NOT CHECKED: never both, never
+    none), and no check job is left behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from range_control.context import Range
+    from range_control.core.settings import Settings
+    from range_control.services.catalog.lint import lint
+    from range_control.services.catalog.sync import sync
+    from range_control.services.event import controls, scenario
+    from range_control.services.people import teams
+    from range_control.store.models import DefenceTick
+
+    event = unique_event("k")
+    low = 21000 + random.randrange(0, 110) * 100
+    settings = {
+        "data_dir": tmp_path / "var",
+        "database_url": migrated_sqlite(tmp_path / "range.db"),
+        "admin_token": "k" * 32,
+        "flag_secret": "f" * 32,
+        "secret_key": "s" * 32,
+        "event_slug": event,
+        "port_range": f"{low}-{low + 99}",
+        "publish_ip": "127.0.0.1",
+        "public_host": "127.0.0.1",
+        "reconcile_seconds": 1.0,
+    }
+    env = {f"RANGE_{k.upper()}": str(v) for k, v in settings.items()}
+    ctx = Range.from_settings(Settings(**settings))  # type: ignore[arg-type]
+    shutil.copytree(PACK / "convoy-tracker", tmp_path / "pack" / "convoy-tracker")
+    sync(ctx, lint([tmp_path / "pack"]).challenges, actor=TEST)
+    for name in ("Alpha", "Bravo"):
+        teams.add_team(ctx, name, "NL", actor=TEST)
+    spec = scenario.parse(
+        {
+            "event": "kill",
+            "phases": [{"id": "hold", "title": "Hold", "duration": "10m"}],
+            "defence": {"phases": ["hold"], "tick": "20s", "services": {"convoy-tracker": 1}},
+        }
+    )
+    scenario.load(ctx, spec, TEST)
+    log = (tmp_path / "worker.log").open("a")
+
+    def worker() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "range_control.cli", "worker"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def ticks() -> dict[int, str]:
+        with ctx.store.read() as s:
+            return {t.number: t.status for t in s.scalars(select(DefenceTick))}
+
+    def wait(what, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while not what():
+            assert time.monotonic() < deadline, (
+                ticks(),
+                (tmp_path / "worker.log").read_text()[-3000:],
+            )
+            time.sleep(0.5)
+
+    first = worker()
+    try:
+        controls.start(ctx, TEST)
+        wait(lambda: _running_copies(ctx) == 2)  # ticks before this one: not checked (pending)
+        prefix = f"rc-{event}-check-convoy-tracker-"
+        jobs: list[str] = []
+
+        def a_job() -> bool:
+            jobs[:] = [
+                c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)
+            ]
+            return bool(jobs)
+
+        wait(a_job)
+        n = int(jobs[0].rsplit("-", 1)[1])
+        first.send_signal(signal.SIGKILL)  # in the middle of tick n's checks
+        first.wait(20)
+        assert jobs[0] in [c.name for c in client.containers.list(all=True)]  # orphaned, alive
+        second = worker()
+        try:
+            wait(lambda: ticks().get(n + 1) == "done")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(30)
+        with ctx.store.read() as s:
+            rows = list(
+                s.execute(
+                    select(DefenceVerdict.tick, DefenceVerdict.team_id, DefenceVerdict.verdict)
+                )
+            )
+        for number in range(1, n + 2):
+            mine = [(team, v) for t, team, v in rows if t == number]
+            assert len(mine) == 2 and len({team for team, _ in mine}) == 2, (number, mine)
+        assert {v for t, _team, v in rows if t == n} <= {"OK", "NOT CHECKED"}, rows
+        assert {v for t, _team, v in rows if t == n + 1} == {"OK"}, rows
+        assert not [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
+    finally:
+        for p in (first,):
+            if p.poll() is None:
+                p.kill()
+        log.close()
+        sweep(client, event)
+        ctx.store.dispose()
+
+
+def _running_copies(ctx) -> int:
+    from range_control.store.models import Instance
+
+    with ctx.store.read() as s:
+        return sum(1 for i in s.scalars(select(Instance)) if i.state == "running")
