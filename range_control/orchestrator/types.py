@@ -323,6 +323,7 @@ class CheckBatch:
     state_volume: str | None = None  # the checker's own state, kept across ticks
     tags: tuple[str, ...] = ()  # ForcAD's checker tags (pfr)
     parallel: int = 8  # actions at once
+    context: str | None = None  # the checker's build directory: built there if missing
 
     @property
     def job_memory(self) -> int:

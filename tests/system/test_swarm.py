@@ -526,3 +526,110 @@ def test_a_node_without_the_guard_gets_no_task_and_the_instance_says_why(swarm, 
         labels = {k: v for k, v in (node3["Spec"].get("Labels") or {}).items() if k != "range.role"}
         api.update_node(node3["ID"], node3["Version"]["Index"], {**node3["Spec"], "Labels": labels})
         backend._guard_checked = 0
+
+
+def test_the_defence_gate_runs_on_the_swarm(lab: Lab, tmp_path: Path) -> None:
+    """The conformance suite of both ICE defended services with RANGE_ENGINE=swarm: the
+    wrapped service and the checker images pushed to the registry, the team's copy a Swarm
+    service on the defence overlay, each check a one-task job placed by the Swarm; DOWN when
+    the service is gone, CORRUPT or MUMBLE when its data is wiped."""
+    env = {
+        **os.environ,
+        "DOCKER_HOST": lab.manager_url,
+        "RANGE_ENGINE": "swarm",
+        "RANGE_REGISTRY": REGISTRY,
+        "RANGE_DATA_DIR": str(tmp_path / "var"),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "range_control.cli",
+            "challenges",
+            "check",
+            "--live",
+            "--junit",
+            str(tmp_path / "out.xml"),
+            str(REPO / "challenges" / "convoy-tracker"),
+            str(REPO / "challenges" / "message-hub"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed, 0 failed" in done.stdout
+    api = lab.client(1).api
+    left = [
+        s["Spec"]["Name"]
+        for s in api.services()
+        if (s["Spec"].get("Labels") or {}).get("range.event", "").startswith("chk")
+    ]
+    assert left == []
+
+
+def test_defence_ticks_on_the_swarm(swarm, lab: Lab) -> None:
+    """Three teams' copies of the convoy tracker spread over the nodes, each tick's checker a
+    one-task job the Swarm places, on every team's defence overlay: OK for all, then DOWN for
+    the team whose service is gone, and no checker job left behind."""
+    from range_control.orchestrator.types import ROLE, container_name
+    from range_control.services.defence.ticks import DefenceTicks
+    from range_control.store.models import Challenge, DefenceVerdict, Team
+    from tests.support.defence import load_defence, run_tick
+
+    env, rec, backend = swarm
+    shutil.copytree(REPO / "challenges" / "convoy-tracker", env.tmp / "pack" / "convoy-tracker")
+    ids = {n: env.team(n, cc)[0] for n, cc in (("Alpha", "NL"), ("Bravo", "NO"), ("Charlie", "DE"))}
+    load_defence(env, {"convoy-tracker": 1}, tick="30s")
+    converge(  # the tracker has no healthcheck: running is what there is to see
+        rec,
+        lambda r: (
+            len(r.observed) == 3
+            and all(x.state == "running" for x in r.observed.values())
+            and len(r.jumpboxes_at) == 3
+        ),
+        timeout=480,
+    )
+    event = env.ctx.event_slug
+    nodes = {
+        team: task_container(lab, container_name(event, tid, "convoy-tracker", "tracker"))[0]
+        for team, tid in ids.items()
+    }
+    assert len(set(nodes.values())) >= 2, nodes  # spread, not piled on one node
+
+    def verdicts(tick: int) -> dict[str, str]:
+        with env.ctx.store.read() as s:
+            rows = s.execute(
+                select(Team.name, DefenceVerdict.verdict)
+                .join(Team, Team.id == DefenceVerdict.team_id)
+                .join(Challenge, Challenge.id == DefenceVerdict.challenge_id)
+                .where(DefenceVerdict.tick == tick)
+            )
+            return dict(rows.all())
+
+    ticks = DefenceTicks(env.ctx, backend)
+    run_tick(ticks)
+    assert verdicts(1) == {"Alpha": "OK", "Bravo": "OK", "Charlie": "OK"}
+    env.clock.advance(seconds=30)
+
+    gone = container_name(event, ids["Bravo"], "convoy-tracker", "tracker")
+    for o in backend.containers(event):
+        if o.name == gone:
+            backend.remove_container(o)
+    deadline = time.monotonic() + 60
+    while any(
+        lab.client(i).containers.list(filters={"label": f"com.docker.swarm.service.name={gone}"})
+        for i in range(1, lab.nodes + 1)
+    ):
+        assert time.monotonic() < deadline, "the removed service's task never stopped"
+        time.sleep(1)
+    run_tick(ticks)
+    assert verdicts(2) == {"Alpha": "OK", "Bravo": "DOWN", "Charlie": "OK"}
+    jobs = [
+        s["Spec"]["Name"]
+        for s in lab.client(1).api.services()
+        if (s["Spec"].get("Labels") or {}).get(ROLE) == "checker"
+        and (s["Spec"].get("Labels") or {}).get("range.event") == event
+    ]
+    assert jobs == []

@@ -12,8 +12,6 @@ the teams' entry points (``access``), images and jobs, the checkers of defended 
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from range_control.orchestrator.docker.access import DockerAccess
@@ -58,7 +56,5 @@ class DockerBackend(DockerNetworks, DockerServices, DockerAccess, DockerJobs, Do
         # live check (a handful of containers) polls every second.
         self.health_interval_ns = int(health_interval * 1e9)
         self.api = self.client.api
-        self._locks = defaultdict(threading.Lock)
-        self._guard = threading.Lock()
         self._guarded_at = -GUARD_RECHECK_SECONDS
         self._synced = {}

@@ -100,10 +100,11 @@ class DockerChecks(EngineBase):
         cores = float(self.api.info().get("NCPU") or 1)
         limits = hardening.checker_limits(batch.job_memory, batch.job_cpus(cores))
         first, *rest = batch.networks
+        image = self.checker_image(batch)
         command = self.checker_command(batch.image, batch.command)
         try:
             created = self.api.create_container(
-                self.wrapped("checker", batch.image, batch.challenge),
+                image,
                 name=batch.name,
                 environment={"RANGE_CHECK_BATCH": json.dumps(runner_spec(batch, command))},
                 labels=batch.labels(),

@@ -10,6 +10,7 @@ import os
 import shlex
 import shutil
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,9 @@ from range_control.orchestrator.types import (
     BackendError,
     EngineFacts,
 )
+
+_LOCKS: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+_GUARD = threading.Lock()
 
 
 class EngineUnavailable(BackendError):
@@ -132,14 +136,14 @@ class EngineBase:
     api: Any
     publish_ip: str
     health_interval_ns: int
-    _locks: dict[str, threading.Lock]
-    _guard: threading.Lock
     _guarded_at: float
     _synced: dict[str, str]  # container id -> the access digest this process synced
 
     def _lock(self, key: str) -> threading.Lock:
-        with self._guard:
-            return self._locks[key]
+        """One lock per engine and key for the whole process: two backends on one engine (the
+        live check's ranges side by side) never build, wrap or push the same tag at once."""
+        with _GUARD:
+            return _LOCKS[(self.api.base_url, key)]
 
     def _build_here(self, context: Path, tag: str, label: str) -> None:
         """Build ``context`` into ``tag`` on this engine, once at a time per tag; the build's
@@ -172,6 +176,13 @@ class EngineBase:
         given = run.spec.command
         args = shlex.split(given) if isinstance(given, str) else list(given or [])
         return [*entrypoint, *(args or cmd)], user
+
+    def checker_image(self, batch: Any) -> str:
+        """The check job's image: the checker's (built from its directory here when this
+        engine does not have it yet, as the reconciler builds a service's), wrapped."""
+        if batch.context and not images.image_exists(self.client, batch.image):
+            self._build_here(Path(batch.context), batch.image, batch.challenge)
+        return self.wrapped("checker", batch.image, batch.challenge)
 
     def checker_command(self, image: str, given: tuple[str, ...]) -> list[str]:
         """What a check job's runner runs: the challenge's checker command, or its image's."""

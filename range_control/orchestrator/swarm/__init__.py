@@ -27,8 +27,6 @@ Nothing here reads the database; placement (node, address) comes back in ``Obser
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from range_control.orchestrator.docker.engine import engine_client
@@ -77,7 +75,5 @@ class SwarmBackend(SwarmGuard, SwarmImages, SwarmServices, SwarmJobs, SwarmCheck
             )
         self.registry = registry
         self.health_interval_ns = int(health_interval * 1e9)
-        self._locks = defaultdict(threading.Lock)
-        self._guard = threading.Lock()
         self._published = {}
         self._guard_checked = 0.0

@@ -77,7 +77,7 @@ class SwarmChecks(SwarmBase):
         return None
 
     def _start_job(self, batch: CheckBatch) -> str:
-        image = self._publish(self.wrapped("checker", batch.image, batch.challenge))
+        image = self._publish(self.checker_image(batch))
         command = self.checker_command(batch.image, batch.command)
         cores = float(self.api.info().get("NCPU") or 1)
         limits = hardening.checker_limits(batch.job_memory, batch.job_cpus(cores))

@@ -271,6 +271,7 @@ def batch(
         cpus=c.cpus,
         state_volume=checker_state_volume(event, svc.slug),
         tags=tuple(c.tags),
+        context=svc.checker_context,
     )
 
 

@@ -43,6 +43,7 @@ from range_control.services.defence.plan import Service
 from range_control.specs.environment import memory_bytes
 from range_control.store.models import DefenceFlag
 
+DOWN_TRIES = 3
 CASES = ("put and get", "unknown flag", "concurrent", "time", "down", "wiped")
 CONCURRENT = 16
 DEFAULT_TICK = timedelta(seconds=60)
@@ -179,7 +180,13 @@ class Conformance:
     def down(self, stop: Callable[[], None], start: Callable[[], None]) -> str:
         stop()
         try:
-            done = self._run([self._actions(self._flags(3), [], 3)])[0]
+            # An engine may take a few seconds to stop a removed service (a Swarm drains its
+            # task): the checker gets DOWN_TRIES chances to see it gone, never more.
+            for attempt in range(DOWN_TRIES):
+                done = self._run([self._actions(self._flags(3), [], 3)])[0]
+                if done.verdict.verdict is not Verdict.OK:
+                    break
+                time.sleep(2 * (attempt + 1))
         finally:
             start()
         if done.verdict.verdict is not Verdict.DOWN:

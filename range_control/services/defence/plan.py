@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ class Service:
     spec: DefenceSpec
     checker_image: str
     target: str  # the service (of its environment) the checker reaches
+    checker_context: str | None = None  # where its image builds from (the challenge's dir)
 
     @property
     def full(self) -> float:
@@ -96,6 +98,9 @@ def services_in(s: Session, plan: DefencePlan) -> dict[str, Service]:
             spec=spec,
             checker_image=(ch.images or {}).get(CHECKER, ""),
             target=spec.target or (names[0] if names else ""),
+            checker_context=str(Path(ch.source_dir) / spec.checker.build)
+            if ch.source_dir
+            else None,
         )
     return out
 
