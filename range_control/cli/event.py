@@ -29,6 +29,7 @@ from range_control.cli.operations import run_server
 from range_control.core.errors import Unavailable
 from range_control.core.languages import languages, native_name
 from range_control.services.catalog import builds
+from range_control.services.defence.plan import plan as defence_plan
 from range_control.services.environments import instances
 from range_control.services.environments.engine import Backend
 from range_control.services.event import controls, scenario
@@ -186,23 +187,7 @@ def demo(
         reconcile(state)
         env_table(state)
         print_jumpboxes(state)
-    console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
-    console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
-    console.print(
-        f"console:        {base}/console/  (log in with the organiser token: "
-        f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)"
-    )
-    for t in grading.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
-        due = t.due_at.strftime("%H:%MZ") if t.due_at else "when its phase runs"
-        console.print(
-            f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, due {due})"
-        )
-    for lang in languages():
-        if lang != state.settings.default_language:  # the pack and scenario are translated too
-            console.print(
-                f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "
-                "(pages, pack and scenario; or the chooser on every page)"
-            )
+    _print_links(state, base)
     console.print(f"team API:       {base}/api/v1/challenges")
     console.print(f"API document:   {base}/api/v1/openapi.json")
     if no_serve:
@@ -214,6 +199,35 @@ def demo(
             console.print("stopping: tearing the demo's environments down")
             instances.down(ctx, instances.Selection(), demo_setup.DEMO)
             reconcile(state)
+
+
+def _print_links(state: State, base: str) -> None:
+    """Where each kind of user goes: the pages of the demo's event."""
+    ctx = state.ctx
+    console.print(f"scoreboard:     {base}/  (projector: {base}/?large=1)")
+    console.print(f"team portal:    {base}/portal/  (log in with a team token above)")
+    console.print(
+        f"console:        {base}/console/  (log in with the organiser token: "
+        f"RANGE_DATA_DIR={state.settings.data_dir} rangectl admin-token)"
+    )
+    for t in grading.summaries(ctx):  # the white cell's graded tasks (the report to JFC)
+        due = t.due_at.strftime("%H:%MZ") if t.due_at else "when its phase runs"
+        console.print(
+            f"white cell:     {base}/console/tasks/{t.slug}  ({t.name}, graded task, due {due})"
+        )
+    defence = defence_plan(ctx)
+    if defence is not None:  # the scenario's defence: each team's own services, checked per tick
+        console.print(
+            f"defence:        {base}/defence  ({', '.join(defence.services)}: checked every "
+            f"{int(defence.spec.tick.total_seconds())} s in {', '.join(defence.spec.phases)}; "
+            f"teams: {base}/portal/defence, organisers: {base}/console/defence)"
+        )
+    for lang in languages():
+        if lang != state.settings.default_language:  # the pack and scenario are translated too
+            console.print(
+                f"{native_name(lang) + ':':15} {base}/language/{lang}?next=/portal/  "
+                "(pages, pack and scenario; or the chooser on every page)"
+            )
 
 
 def _engine(state: State) -> Backend:

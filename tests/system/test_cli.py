@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -238,15 +239,22 @@ def test_demo_sets_up_pack_teams_and_running_event(
     try:
         code, out = run("demo", "--no-serve")
         assert code == 0, out
-        assert "challenges: 8" in out and "images: " in out and "Netherlands" in out
+        assert "challenges: 10" in out and "images: " in out and "Netherlands" in out
         assert "event ICE - Operation STEADFAST RESERVE: running" in out and "detection" in out
         assert "ssh -p 290" in out and "/portal/" in out and "/console/" in out
+        assert "/defence  (convoy-tracker, message-hub: checked every 60 s" in out
         running = {
             (c["Labels"]["range.role"], c["Labels"].get("range.service"))
             for c in client.api.containers(filters=flt)
         }
-        assert running == {("service", "portal"), ("jumpbox", None)}  # logistics-portal
-        assert len(client.api.containers(filters=flt)) == 8  # 4 teams: instance + jumpbox
+        # logistics-portal, and each team's own convoy tracker and message hub to defend
+        assert running == {
+            ("service", "portal"),
+            ("service", "tracker"),
+            ("service", "hub"),
+            ("jumpbox", None),
+        }
+        assert len(client.api.containers(filters=flt)) == 16  # 4 teams: 3 instances + jumpbox
         assert (tmp_path / "var" / "range.db").exists()
         secrets_file = tmp_path / "var" / "secrets.json"
         assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
@@ -270,6 +278,17 @@ def test_demo_sets_up_pack_teams_and_running_event(
         try:
             page = _wait_http(f"http://127.0.0.1:{port}/", proc, timeout=120)
             assert b"Ranking" in page
+            # The in-process scheduler checks every team's defended services: the first
+            # tick's verdicts reach the public grid within the tick (60 s).
+            deadline = time.monotonic() + 150
+            while True:
+                grid = json.loads(_wait_http(f"http://127.0.0.1:{port}/api/v1/defence/grid", proc))
+                seen = [c["now"]["verdict"] for r in grid["rows"] for c in r["cells"] if c["now"]]
+                if len(seen) == 8:
+                    break
+                assert time.monotonic() < deadline, grid
+                time.sleep(3)
+            assert set(seen) == {"OK"}, grid
         finally:
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=120)
