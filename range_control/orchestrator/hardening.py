@@ -54,22 +54,29 @@ def service_limits(spec: ServiceSpec) -> Limits:
     )
 
 
+# What a team's shell in its defended service needs beyond the service's own: OpenSSH's
+# privilege separation (SETUID, SETGID, SYS_CHROOT), root of the container editing the service's
+# files whoever owns them (CHOWN, DAC_OVERRIDE, FOWNER) and restarting it (KILL). All of them
+# Docker's defaults, none beyond; never privileged, never a host path.
+SHELL_CAPS = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETUID",
+    "SETGID",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+)
+
+
 # A team's jumpbox: sshd (privilege separation, the team's login, its own host keys and
 # password); not read-only, the entry point writes the password and fresh host keys.
 JUMPBOX = Limits(
     memory=128 * 2**20,
     cpus=0.5,
     pids=256,
-    cap_add=(
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FOWNER",
-        "SETUID",
-        "SETGID",
-        "SYS_CHROOT",
-        "KILL",
-        "AUDIT_WRITE",
-    ),
+    cap_add=SHELL_CAPS,  # the same sshd with a root-capable login
     read_only=False,
     tmpfs={"/tmp": "size=32m"},  # noqa: S108
 )
@@ -87,20 +94,6 @@ GATEWAY = Limits(
 # iptables, nothing else.
 HOST_GUARD = Limits(
     memory=64 * 2**20, cpus=0.25, pids=64, cap_add=("NET_ADMIN", "NET_RAW"), read_only=False
-)
-# What a team's shell in its defended service needs beyond the service's own: OpenSSH's
-# privilege separation (SETUID, SETGID, SYS_CHROOT), root of the container editing the service's
-# files whoever owns them (CHOWN, DAC_OVERRIDE, FOWNER) and restarting it (KILL). All of them
-# Docker's defaults, none beyond; never privileged, never a host path.
-SHELL_CAPS = (
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "SETUID",
-    "SETGID",
-    "SYS_CHROOT",
-    "KILL",
-    "AUDIT_WRITE",
 )
 
 

@@ -431,10 +431,9 @@ def test_sigkill_while_bringing_up_100_instances_then_one_pass_is_exact(swarm, l
     assert api.networks(filters=flt) == []
 
 
-def test_the_live_check_proves_challenges_on_the_swarm(lab: Lab, tmp_path: Path) -> None:
-    """`rangectl challenges check --live` with RANGE_ENGINE=swarm: images pushed to the
-    registry, instances on the nodes, the solver a one-shot service on the team's overlay."""
-    repo = REPO
+def live_check_on_lab(lab: Lab, tmp_path: Path, *slugs: str) -> None:
+    """`rangectl challenges check --live` of shipped challenges with RANGE_ENGINE=swarm: all
+    pass, and nothing of theirs is left on the Swarm."""
     env = {
         **os.environ,
         "DOCKER_HOST": lab.manager_url,
@@ -452,16 +451,15 @@ def test_the_live_check_proves_challenges_on_the_swarm(lab: Lab, tmp_path: Path)
             "--live",
             "--junit",
             str(tmp_path / "out.xml"),
-            str(repo / "challenges" / "logistics-portal"),
-            str(repo / "challenges" / "radio-intercept"),
+            *(str(REPO / "challenges" / slug) for slug in slugs),
         ],
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed, 0 failed" in done.stdout
+    assert f"{len(slugs)} passed, 0 failed" in done.stdout
     api = lab.client(1).api
     left = [
         s["Spec"]["Name"]
@@ -469,6 +467,12 @@ def test_the_live_check_proves_challenges_on_the_swarm(lab: Lab, tmp_path: Path)
         if (s["Spec"].get("Labels") or {}).get("range.event", "").startswith("chk")
     ]
     assert left == []
+
+
+def test_the_live_check_proves_challenges_on_the_swarm(lab: Lab, tmp_path: Path) -> None:
+    """`rangectl challenges check --live` with RANGE_ENGINE=swarm: images pushed to the
+    registry, instances on the nodes, the solver a one-shot service on the team's overlay."""
+    live_check_on_lab(lab, tmp_path, "logistics-portal", "radio-intercept")
 
 
 def test_a_node_without_the_guard_gets_no_task_and_the_instance_says_why(swarm, lab: Lab) -> None:
@@ -533,40 +537,7 @@ def test_the_defence_gate_runs_on_the_swarm(lab: Lab, tmp_path: Path) -> None:
     wrapped service and the checker images pushed to the registry, the team's copy a Swarm
     service on the defence overlay, each check a one-task job placed by the Swarm; DOWN when
     the service is gone, CORRUPT or MUMBLE when its data is wiped."""
-    env = {
-        **os.environ,
-        "DOCKER_HOST": lab.manager_url,
-        "RANGE_ENGINE": "swarm",
-        "RANGE_REGISTRY": REGISTRY,
-        "RANGE_DATA_DIR": str(tmp_path / "var"),
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "range_control.cli",
-            "challenges",
-            "check",
-            "--live",
-            "--junit",
-            str(tmp_path / "out.xml"),
-            str(REPO / "challenges" / "convoy-tracker"),
-            str(REPO / "challenges" / "message-hub"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed, 0 failed" in done.stdout
-    api = lab.client(1).api
-    left = [
-        s["Spec"]["Name"]
-        for s in api.services()
-        if (s["Spec"].get("Labels") or {}).get("range.event", "").startswith("chk")
-    ]
-    assert left == []
+    live_check_on_lab(lab, tmp_path, "convoy-tracker", "message-hub")
 
 
 def test_defence_ticks_on_the_swarm(swarm, lab: Lab) -> None:

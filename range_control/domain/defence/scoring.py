@@ -64,41 +64,27 @@ def availability(
         before = last.get(key)
         share = SHARE.get(before[1], 0.0) if before is not None else 1.0
         points = _points(worth, share)
+        more: dict[str, object] = {}
         if before is None:
             why = N_("{service} {verdict} at tick {tick}: not the team's fault, credited in full")
-            yield (
-                t.team_id,
-                ledger_entry(
-                    "availability",
-                    points,
-                    t.at,
-                    t.service,
-                    why,
-                    service=t.service,
-                    verdict=str(t.verdict),
-                    tick=t.tick,
-                ),
-            )
         else:
             why = N_(
                 "{service} {verdict} at tick {tick}: not the team's fault, credited as at tick "
                 "{was} ({was_verdict})"
             )
-            yield (
-                t.team_id,
-                ledger_entry(
-                    "availability",
-                    points,
-                    t.at,
-                    t.service,
-                    why,
-                    service=t.service,
-                    verdict=str(t.verdict),
-                    tick=t.tick,
-                    was=before[0],
-                    was_verdict=str(before[1]),
-                ),
-            )
+            more = {"was": before[0], "was_verdict": str(before[1])}
+        entry = ledger_entry(
+            "availability",
+            points,
+            t.at,
+            t.service,
+            why,
+            service=t.service,
+            verdict=str(t.verdict),
+            tick=t.tick,
+            **more,
+        )
+        yield t.team_id, entry
 
 
 def _checked(t: TickRec, points: int) -> LedgerEntry:

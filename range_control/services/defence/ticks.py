@@ -121,16 +121,7 @@ class DefenceTicks:
                 continue
             if now_tick is not None and t.number == now_tick.number and self._time_left(plan, t):
                 continue
-            s.add(
-                DefenceTick(
-                    number=t.number,
-                    phase=t.phase,
-                    starts_at=plan.wall(t.start),
-                    ends_at=plan.wall(t.end),
-                    status="missed",
-                    finished_at=plan.now,
-                )
-            )
+            s.add(_tick_row(plan, t, "missed", finished_at=plan.now))
             s.flush()
             for svc in plan.services.values():
                 for team in _teams(s):
@@ -151,15 +142,7 @@ class DefenceTicks:
             return []
         try:
             with s.begin_nested():
-                s.add(
-                    DefenceTick(
-                        number=t.number,
-                        phase=t.phase,
-                        starts_at=plan.wall(t.start),
-                        ends_at=plan.wall(t.end),
-                        status="running",
-                    )
-                )
+                s.add(_tick_row(plan, t, "running"))
         except IntegrityError:  # another scheduler has it
             return []
         bump_generation(s, self.ctx)  # the pages show the new tick
@@ -331,6 +314,20 @@ class DefenceTicks:
 # --- recording ------------------------------------------------------------------------------
 def _not_checked(why: str) -> TickVerdict:
     return TickVerdict(Verdict.NOT_CHECKED, why, why, "")
+
+
+def _tick_row(
+    plan: Plan, t: TickWindow, status: str, finished_at: datetime | None = None
+) -> DefenceTick:
+    """The persisted fact of tick ``t``, its times as planned now."""
+    return DefenceTick(
+        number=t.number,
+        phase=t.phase,
+        starts_at=plan.wall(t.start),
+        ends_at=plan.wall(t.end),
+        status=status,
+        finished_at=finished_at,
+    )
 
 
 def _teams(s: Session) -> list[Team]:
