@@ -35,7 +35,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The machines of the engine: nodes, roles, instances, memory.",
     ),
     "db": ("operations", "db", "Database schema (Alembic migrations)."),
-    "defence": ("defence", "defence", "Defence: the grid, the checkers, pause, recheck, reset."),
+    "defence": (
+        "defence",
+        "defence",
+        "Defence exercises: every team's defended services, checked each tick.",
+    ),
     "demo": ("event", "demo", "A demo event on the embedded defaults."),
     "doctor": (
         "operations",
