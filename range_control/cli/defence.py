@@ -88,3 +88,18 @@ def reset(state: State, service: str, team: str) -> None:
         team_id = teams.find(s, team).id
     cost = actions.reset(state.ctx, team_id, service, CLI)
     console.print(f"{service} of {team} goes back to its baseline (it costs {cost} points)")
+
+
+@defence.command("flags")
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - the game's door
+@click.option("--port", default=1337, show_default=True, type=click.IntRange(1, 65535))
+@pass_state
+def flags(state: State, host: str, port: int) -> None:
+    """Serve the TCP flag submission door (the A/D line protocol; attack-defence phases)."""
+    from range_control.services.defence import flagserver
+
+    console.print(f"flag submission on {host}:{port} (Ctrl-C stops it)")
+    try:
+        flagserver.serve(state.ctx, host, port)
+    except KeyboardInterrupt:
+        console.print("stopped")

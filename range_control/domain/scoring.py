@@ -90,7 +90,7 @@ def N_(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    kind: str  # solve first_blood award hint grade late availability reset
+    kind: str  # solve first_blood award hint grade late availability reset capture flag-lost
     points: int
     at: datetime
     challenge: str | None

@@ -149,6 +149,17 @@ class DefenceSpec(_Strict):
         return out
 
 
+class CaptureScoring(_Strict):
+    """How captured flags score (attack-defence): ``faust`` (FAUST CTF's gameserver: +value x
+    (1 + 1/n) per capture, -value x n^0.75 per own flag lost, n the teams that captured it) or
+    ``saarctf`` (saarCTF's: +value x (1 + sqrt(1/n) + sqrt(1/rank)) per capture, rank the
+    victim's place by availability before the flag's tick; -value x (n / active teams)^0.3 per
+    own flag lost). Points are whole numbers, rounded half up per entry."""
+
+    formula: Literal["faust", "saarctf"] = "faust"
+    value: int = Field(default=10, ge=1, le=10_000, description="the formula's unit, in points")
+
+
 class DefencePlan(_Strict):
     """The scenario's ``defence:`` block."""
 
@@ -158,6 +169,20 @@ class DefencePlan(_Strict):
     services: dict[str, float] = Field(min_length=1, description="slug: weight")
     reset_cost: int = Field(default=0, ge=0, le=100_000)
     check_now: int = Field(default=6, ge=0, le=120, description="per team and service per hour")
+    mode: Literal["defence", "attack-defence"] = Field(
+        default="defence",
+        description="defence: each team defends its own services; attack-defence: teams also "
+        "capture each other's flags and submit them",
+    )
+    nop_team: str | None = Field(
+        default=None,
+        max_length=100,
+        description="the organisers' reference team (never patches): its flags are refused",
+    )
+    captures: CaptureScoring = Field(default_factory=lambda: CaptureScoring())
+    submit_rate: int = Field(
+        default=6000, ge=10, le=1_000_000, description="flags a team may submit per minute"
+    )
 
     @field_validator("tick")
     @classmethod

@@ -665,3 +665,23 @@ class DefenceProbe(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DefenceCapture(Base):
+    """A flag of another team captured and submitted (attack-defence), once per team and flag:
+    whose flag it was (the victim, the service, the tick and the store it carries), who
+    submitted it, when, through which door and from where. The unique key makes a second
+    submission a DUP, whichever door or process it comes through."""
+
+    __tablename__ = "defence_captures"
+    __table_args__ = (UniqueConstraint("team_id", "victim_id", "challenge_id", "tick", "store"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    victim_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    tick: Mapped[int] = mapped_column(Integer, index=True)
+    store: Mapped[int] = mapped_column(Integer)
+    door: Mapped[str] = mapped_column(String(8))  # tcp | http | portal
+    source: Mapped[str] = mapped_column(String(64), default="")  # the submitter's address
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,14 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from range_control.domain.defence.captures import CaptureRec, captures
 from range_control.domain.defence.scoring import ResetRec, TickRec, availability, resets
 from range_control.domain.defence.verdicts import Verdict
 from range_control.domain.scoring import LedgerEntry
+from range_control.specs.defence import DefencePlan
 from range_control.specs.scenario import ScenarioSpec
-from range_control.store.models import Challenge, DefenceReset, DefenceVerdict, Event
+from range_control.store.models import (
+    Challenge,
+    DefenceCapture,
+    DefenceReset,
+    DefenceVerdict,
+    Event,
+    Team,
+)
 
 
 def ledger(c: Connection, event: str) -> list[tuple[int, LedgerEntry]]:
@@ -55,4 +66,66 @@ def ledger(c: Connection, event: str) -> list[tuple[int, LedgerEntry]]:
         )
         if ch in slugs
     ]
-    return [*availability(ticks, full), *resets(costs)]
+    avail = list(availability(ticks, full))
+    out = [*avail, *resets(costs)]
+    if plan.mode == "attack-defence":
+        out.extend(_captures(c, plan, {cid: slug for cid, (slug, _v) in slugs.items()}, avail))
+    return out
+
+
+def _captures(
+    c: Connection,
+    plan: DefencePlan,
+    slugs: dict[int, str],
+    avail: list[tuple[int, LedgerEntry]],
+) -> Iterator[tuple[int, LedgerEntry]]:
+    """The captures' entries, with the formula the scenario chose."""
+    names = dict(c.execute(select(Team.id, Team.name)).all())
+    nop = next((i for i, n in names.items() if n == plan.nop_team), None)
+    rows = [
+        CaptureRec(team, victim, names.get(victim, "?"), slugs[ch], tick, store, at)
+        for team, victim, ch, tick, store, at in c.execute(
+            select(
+                DefenceCapture.team_id,
+                DefenceCapture.victim_id,
+                DefenceCapture.challenge_id,
+                DefenceCapture.tick,
+                DefenceCapture.store,
+                DefenceCapture.created_at,
+            ).order_by(DefenceCapture.id)
+        )
+        if ch in slugs
+    ]
+    if not rows:
+        return iter(())
+    active = len([i for i in names if i != nop])
+    rank = _ranks(avail, {(r.victim_id, r.tick) for r in rows}, names)
+    scoring = plan.captures
+    return captures(rows, scoring.formula, scoring.value, active_teams=active, rank=rank)
+
+
+def _ranks(
+    avail: list[tuple[int, LedgerEntry]], wanted: set[tuple[int, int]], names: dict[int, str]
+) -> dict[tuple[int, int], int]:
+    """(team, tick) -> the team's place by availability points before that tick (1: best;
+    teams level share a place)."""
+    per_tick: dict[int, dict[int, int]] = {}
+    for team, e in avail:
+        tick = int(e.values.get("tick", 0))  # type: ignore[call-overload]
+        per_tick.setdefault(tick, {})
+        per_tick[tick][team] = per_tick[tick].get(team, 0) + e.points
+    totals = dict.fromkeys(names, 0)
+    out: dict[tuple[int, int], int] = {}
+    needed = sorted({t for _team, t in wanted})
+    ticks = sorted(per_tick)
+    i = 0
+    for t in needed:
+        while i < len(ticks) and ticks[i] < t:
+            for team, pts in per_tick[ticks[i]].items():
+                totals[team] = totals.get(team, 0) + pts
+            i += 1
+        for team, tick in wanted:
+            if tick == t:
+                mine = totals.get(team, 0)
+                out[(team, tick)] = 1 + sum(1 for v in totals.values() if v > mine)
+    return out

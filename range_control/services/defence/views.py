@@ -17,10 +17,13 @@ from range_control.core.settings import secret
 from range_control.domain.defence.verdicts import Verdict
 from range_control.domain.keys import shell_password
 from range_control.orchestrator.types import SHELL_PORT
+from range_control.services.defence.chains import host
 from range_control.services.defence.plan import Plan, plan_in
 from range_control.services.defence.ticks import probes_in_hour
 from range_control.services.event.event import current_in
 from range_control.specs.api.defence import (
+    AttackDataOut,
+    AttackTeamOut,
     CellOut,
     CheckerHealthOut,
     DefendedOut,
@@ -33,6 +36,7 @@ from range_control.specs.api.defence import (
 )
 from range_control.store.models import (
     Challenge,
+    DefenceFlag,
     DefenceProbe,
     DefenceVerdict,
     Instance,
@@ -225,3 +229,60 @@ def health(ctx: Range) -> list[CheckerHealthOut]:
                 )
             )
         return out
+
+
+def attack_data(ctx: Range) -> AttackDataOut | None:
+    """Per service, team and tick still valid: the public data each placed flag came with
+    (ForcAD's ``attack_data``, EnoEngine's ``attack.json``). Never a flag, never a private
+    flag id: with ForcAD's ``pfr`` tag only what the put printed on stdout; an exit-code
+    checker without it gets its flag id published (ForcAD's own behaviour); an HTTP checker
+    its ``attackInfo``."""
+    with ctx.store.read() as s:
+        plan = plan_in(s, ctx)
+        if plan is None:
+            return None
+        t = plan.current()
+        now = t.number if t is not None else 0
+        low = now - plan.spec.flag_lifetime + 1
+        teams = [(i, n) for i, n in s.execute(select(Team.id, Team.name).order_by(Team.id))]
+        by_id = {svc.id: svc for svc in plan.services.values()}
+        rows = s.execute(
+            select(
+                DefenceFlag.challenge_id,
+                DefenceFlag.team_id,
+                DefenceFlag.tick,
+                DefenceFlag.flag_id,
+                DefenceFlag.public_info,
+            )
+            .where(
+                DefenceFlag.placed.is_(True),
+                DefenceFlag.tick >= low,
+                DefenceFlag.tick <= now,
+            )
+            .order_by(DefenceFlag.tick, DefenceFlag.store)
+        ).all()
+    services: dict[str, dict[str, dict[str, list[str]]]] = {
+        svc.slug: {} for svc in plan.services.values()
+    }
+    for cid, team_id, tick, fid, public in rows:
+        svc = by_id.get(cid)
+        if svc is None:
+            continue
+        checker = svc.spec.checker
+        shown = public or (
+            fid if checker.contract == "exit-code" and "pfr" not in checker.tags else ""
+        )
+        if shown:
+            services[svc.slug].setdefault(str(team_id), {}).setdefault(str(tick), []).append(shown)
+    return AttackDataOut(
+        tick=t.number if t is not None else None,
+        teams=[
+            AttackTeamOut(
+                id=i,
+                name=n,
+                hosts={svc.slug: host(ctx.event_slug, i, svc) for svc in plan.services.values()},
+            )
+            for i, n in teams
+        ],
+        services=services,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from range_control.specs.api.base import Body, View
 
@@ -109,3 +109,49 @@ class ResetIn(Body):
 class QueuedOut(View):
     id: int
     message: str
+
+
+# --- attack-defence: flag submission and attack data -------------------------------------------
+class FlagAnswerOut(View):
+    flag: str
+    code: str = Field(description="OK, DUP, OWN, OLD, INV or ERR (the agreed A/D protocol)")
+    message: str = Field(description="the code's words (what attack farms read), then why")
+
+
+class CapturesIn(Body):
+    flags: list[str] = Field(min_length=1, max_length=1000, description="flags, in any order")
+
+
+class CapturesOut(View):
+    answers: list[FlagAnswerOut] = Field(description="one per flag, in the order sent")
+
+
+class ForcadAnswerOut(View):
+    """One flag's answer as ForcAD's HTTP receiver gives it (``msg``: "<flag> <CODE> <words>";
+    DestructiveFarm's ``ructf_http`` sorts it by its words)."""
+
+    flag: str
+    msg: str
+    status: str
+
+
+class ForcadAnswers(RootModel[list[ForcadAnswerOut]]):
+    pass
+
+
+class AttackTeamOut(View):
+    id: int
+    name: str
+    hosts: dict[str, str] = Field(description="per service: the name its copy answers to")
+
+
+class AttackDataOut(View):
+    """What ForcAD's ``attack_data`` and EnoEngine's ``attack.json`` give: per service, team
+    and valid tick, the public data the checker published with each flag (no flag, no
+    private flag id)."""
+
+    tick: int | None
+    teams: list[AttackTeamOut]
+    services: dict[str, dict[str, dict[str, list[str]]]] = Field(
+        description="service slug -> team id -> tick -> the public flag data"
+    )

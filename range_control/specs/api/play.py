@@ -91,7 +91,18 @@ class ChallengeDetail(View):
 
 
 class LedgerEntryOut(View):
-    kind: Literal["solve", "first_blood", "award", "hint", "grade", "late", "availability", "reset"]
+    kind: Literal[
+        "solve",
+        "first_blood",
+        "award",
+        "hint",
+        "grade",
+        "late",
+        "availability",
+        "reset",
+        "capture",
+        "flag-lost",
+    ]
     challenge: str | None
     points: int
     at: datetime
