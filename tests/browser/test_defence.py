@@ -15,6 +15,9 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from range_control.context import Range
+from range_control.core.settings import secret
+from range_control.domain.defence import flags as flagging
+from range_control.domain.defence.flags import FlagFacts
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
@@ -71,6 +74,7 @@ def defence(tmp_path: Path):
                     "tick": "60s",
                     "services": {"convoy-tracker": 1, "message-hub": 2},
                     "reset_cost": 30,
+                    "mode": "attack-defence",
                 },
             }
         )
@@ -128,6 +132,19 @@ def test_the_grid_the_portal_and_the_console(browser: Browser, defence: Live) ->
     team.once("dialog", lambda d: d.accept())
     team.get_by_role("button", name=re.compile(r"Reset to the baseline .*: Convoy Tracker")).click()
     expect(team.get_by_text(re.compile("goes back to its baseline.*30 points"))).to_be_visible()
+    audit(team)
+    # The portal's door of flag submission: Estonia's flag of this tick, captured.
+    with live.ctx.store.read() as s:
+        svc = s.scalar(select(Challenge.id).where(Challenge.slug == "convoy-tracker"))
+    key = secret(live.ctx.settings.flag_secret)
+    stolen = flagging.make(
+        key, live.ctx.event_slug, FlagFacts(1, _id(live, "Estonia"), svc, 1), "forcad", "c"
+    )
+    team.get_by_label("Flags, one per line (at most 200)").fill(f"{stolen}\nnot-a-flag")
+    team.get_by_role("button", name="Submit", exact=True).click()
+    answers = team.get_by_role("table", name="The answers")
+    expect(answers.get_by_text("accepted")).to_be_visible()
+    expect(answers.get_by_text("invalid flag")).to_be_visible()
     audit(team)
     team.goto(f"{live.url}/teams/{_id(live, 'Latvia')}")
     expect(team.get_by_text("convoy-tracker reset to its baseline")).to_be_visible()

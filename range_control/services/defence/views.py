@@ -195,6 +195,7 @@ def team_view(ctx: Range, team_id: int) -> TeamDefenceOut | None:
             checking=plan.checking,
             shell_password=password,
             services=out,
+            attack_defence=plan.spec.mode == "attack-defence",
         )
 
 

@@ -84,6 +84,9 @@ class TeamDefenceOut(View):
     checking: bool
     shell_password: str | None = Field(description="the team's password of its shells")
     services: list[DefendedOut]
+    attack_defence: bool = Field(
+        default=False, description="teams capture each other's flags and submit them"
+    )
 
 
 class CheckerHealthOut(View):

@@ -4,14 +4,17 @@ unscored "check my service now"."""
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from range_control.core.permissions import Permission
 from range_control.services.defence import actions, views
+from range_control.services.defence.submit import submissions
 from range_control.web.i18n import gettext
 from range_control.web.pages.common import ctx, flash_errors
 from range_control.web.pages.portal import bp, page
+
+FORM_FLAGS = 200  # flags one form sends (the API and the TCP door take more)
 
 
 @bp.get("/defence")
@@ -20,7 +23,21 @@ def defence() -> str:
     mine = views.team_view(ctx(), g.team.id)
     if mine is None:
         abort(404)
-    return render_template("portal/defence.html", d=mine)
+    return render_template("portal/defence.html", d=mine, answers=None)
+
+
+@bp.post("/defence/flags")
+@page(Permission.PLAY)
+def submit_flags() -> str:
+    """The portal's door: flags pasted one per line (or separated by spaces), answered on the
+    page by the same logic as the TCP and HTTP doors."""
+    mine = views.team_view(ctx(), g.team.id)
+    if mine is None:
+        abort(404)
+    text = (request.form.get("flags") or "")[: FORM_FLAGS * 120]
+    flags = text.split()[:FORM_FLAGS]
+    got = submissions(ctx()).submit(g.team.id, flags, "portal", request.remote_addr or "")
+    return render_template("portal/defence.html", d=mine, answers=got)
 
 
 @bp.post("/defence/<slug>/reset")
