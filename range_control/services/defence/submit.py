@@ -130,11 +130,10 @@ class Submissions:
             }
             for victim, service, tick, store in keys
         ]
-        with self.ctx.store.write() as s:
-            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        with self.ctx.store.write_conn() as c:
+            insert = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
             stmt = (
                 insert(DefenceCapture)
-                .values(rows)
                 .on_conflict_do_nothing()
                 .returning(
                     DefenceCapture.victim_id,
@@ -143,7 +142,8 @@ class Submissions:
                     DefenceCapture.store,
                 )
             )
-            return {tuple(r) for r in s.execute(stmt)}  # type: ignore[misc]
+            # One statement compiled once, its rows sent in batches (insertmanyvalues).
+            return {tuple(r) for r in c.execute(stmt, rows)}  # type: ignore[misc]
 
 
 def game_in(s: Session, ctx: Range) -> tuple[Game, int]:
