@@ -146,6 +146,10 @@ def test_the_grid_the_portal_and_the_console(browser: Browser, defence: Live) ->
     expect(answers.get_by_text("accepted")).to_be_visible()
     expect(answers.get_by_text("invalid flag")).to_be_visible()
     audit(team)
+    public.reload()  # the grid counts the capture: Latvia captured one, Estonia lost one
+    expect(public.get_by_text("captured 1, lost 0")).to_be_visible()
+    expect(public.get_by_text("captured 0, lost 1")).to_be_visible()
+    audit(public)
     team.goto(f"{live.url}/teams/{_id(live, 'Latvia')}")
     expect(team.get_by_text("convoy-tracker reset to its baseline")).to_be_visible()
     expect(team.get_by_text("convoy-tracker CORRUPT at tick 1: Convoy is gone")).to_be_visible()

@@ -36,6 +36,7 @@ from range_control.specs.api.defence import (
 )
 from range_control.store.models import (
     Challenge,
+    DefenceCapture,
     DefenceFlag,
     DefenceProbe,
     DefenceVerdict,
@@ -88,13 +89,21 @@ def grid(ctx: Range, *, organiser: bool = False) -> GridOut | None:
         for v in s.scalars(q.order_by(DefenceVerdict.tick.desc())):
             cells[(v.team_id, v.challenge_id)].append(v)
         tick, next_at = _next_tick(plan)
+        attack = plan.spec.mode == "attack-defence"
+        won, lost = _capture_counts(s, cutoff) if attack else ({}, {})
         rows = []
         for team_id, name in sorted(teams, key=lambda t: t[1].casefold()):
             row = []
             for svc in plan.services.values():
                 seen = [_verdict(v, organiser) for v in cells.get((team_id, svc.id), [])]
                 row.append(
-                    CellOut(service=svc.slug, now=seen[0] if seen else None, history=seen[1:])
+                    CellOut(
+                        service=svc.slug,
+                        now=seen[0] if seen else None,
+                        history=seen[1:],
+                        captured=won.get((team_id, svc.id), 0),
+                        lost=lost.get((team_id, svc.id), 0),
+                    )
                 )
             rows.append(GridRowOut(team_id=team_id, team=name, cells=row))
         return GridOut(
@@ -110,7 +119,32 @@ def grid(ctx: Range, *, organiser: bool = False) -> GridOut | None:
             ],
             rows=rows,
             frozen=cutoff is not None,
+            attack_defence=attack,
         )
+
+
+def _capture_counts(
+    s: Session, cutoff: datetime | None
+) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], int]]:
+    """Per (team, service): flags it captured; flags of its own captured (distinct flags)."""
+    q = select(
+        DefenceCapture.team_id,
+        DefenceCapture.victim_id,
+        DefenceCapture.challenge_id,
+        DefenceCapture.tick,
+        DefenceCapture.store,
+    )
+    if cutoff is not None:
+        q = q.where(DefenceCapture.created_at < cutoff)
+    won: dict[tuple[int, int], int] = defaultdict(int)
+    lost_flags: set[tuple[int, int, int, int]] = set()
+    for team, victim, ch, tick, store in s.execute(q):
+        won[(team, ch)] += 1
+        lost_flags.add((victim, ch, tick, store))
+    lost: dict[tuple[int, int], int] = defaultdict(int)
+    for victim, ch, _tick, _store in lost_flags:
+        lost[(victim, ch)] += 1
+    return won, lost
 
 
 def _newest_ticks(s: Session, ids: list[int], n: int) -> list[int]:

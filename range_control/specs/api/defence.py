@@ -28,6 +28,8 @@ class CellOut(View):
     service: str
     now: VerdictOut | None = Field(description="the latest tick's verdict")
     history: list[VerdictOut] = Field(description="the ticks before it, newest first")
+    captured: int = Field(default=0, description="attack-defence: others' flags it captured")
+    lost: int = Field(default=0, description="attack-defence: its own flags others captured")
 
 
 class GridRowOut(View):
@@ -53,6 +55,7 @@ class GridOut(View):
     services: list[ServiceColOut]
     rows: list[GridRowOut]
     frozen: bool = False
+    attack_defence: bool = False
 
 
 class ProbeOut(View):

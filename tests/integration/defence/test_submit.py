@@ -117,6 +117,10 @@ def test_every_answer_code_and_the_ledger(game) -> None:
     }
     whys = [e.why for e in scoreboard.ledger(env.ctx, charlie, public=False).entries]
     assert "our tracker flag of tick 3 captured by 2 teams" in whys
+    # The public grid counts them per team and service: captured, and own flags lost.
+    grid = env.client.get("/api/v1/defence/grid").get_json()
+    counts = {r["team"]: (r["cells"][0]["captured"], r["cells"][0]["lost"]) for r in grid["rows"]}
+    assert counts == {"Alpha": (3, 0), "Bravo": (1, 1), "Charlie": (0, 2), "NOP": (0, 0)}
 
 
 def test_the_rate_limit_and_a_closed_game_are_errors_to_retry(game) -> None:
