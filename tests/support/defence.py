@@ -106,3 +106,31 @@ def answers(verdicts: Callable[[int, str], dict[str, Any]]) -> Callable[[Any], l
         return out
 
     return lines
+
+
+# DestructiveFarm's server/protocols (ructf_tcp, forcad_tcp, ructf_http): the words of an
+# answer it looks for, lowercased, in this order; an answer matching none is resent forever.
+FARM_WORDS = {
+    "QUEUED": ["timeout", "game not started", "try again later", "game over", "is not up"],
+    "ACCEPTED": ["accepted", "congrat"],
+    "REJECTED": [
+        "bad",
+        "wrong",
+        "expired",
+        "unknown",
+        "your own",
+        "too old",
+        "not in database",
+        "already submitted",
+        "invalid flag",
+    ],
+}
+
+
+def farm_reads(response: str, flag: str) -> str:
+    """The status DestructiveFarm gives an answer line to ``flag``."""
+    text = response.replace(f"[{flag}] ", "").lower()
+    for status, words in FARM_WORDS.items():
+        if any(w in text for w in words):
+            return status
+    return "RESENT FOREVER"

@@ -23,7 +23,7 @@ from range_control.services.defence.flagserver import FlagServer
 from range_control.services.environments import engine
 from range_control.services.play import scoreboard
 from range_control.store.models import Challenge, DefenceFlag
-from tests.support.defence import load_defence, write_defended
+from tests.support.defence import farm_reads, load_defence, write_defended
 from tests.support.env import FLAG_SECRET, Env
 
 TICK = 60
@@ -218,22 +218,6 @@ def test_a_pipelining_client_reads_the_agreed_codes(door) -> None:
     ]
 
 
-FORCAD_TCP = {  # DestructiveFarm's forcad_tcp: its words, in its order
-    "QUEUED": ["timeout", "game not started", "try again later", "game over", "is not up"],
-    "ACCEPTED": ["accepted", "congrat"],
-    "REJECTED": [
-        "bad",
-        "wrong",
-        "expired",
-        "unknown",
-        "your own",
-        "too old",
-        "invalid flag",
-        "already submitted",
-    ],
-}
-
-
 def test_a_client_that_behaves_as_destructivefarm(door) -> None:
     """forcad_tcp: the greeting must say "Welcome", the token line is answered with "enter
     your flags", then one flag at a time, each answer sorted by its words."""
@@ -255,13 +239,7 @@ def test_a_client_that_behaves_as_destructivefarm(door) -> None:
         for f in sent:
             sock.sendall(f.encode() + b"\n")
             response = recv_until(sock, b"\n").decode().strip().splitlines()[0]
-            response = response.replace(f"[{f}] ", "").lower()
-            statuses.append(
-                next(
-                    (st for st, words in FORCAD_TCP.items() if any(w in response for w in words)),
-                    "?",
-                )
-            )
+            statuses.append(farm_reads(response, f))
     assert statuses == ["ACCEPTED", "REJECTED", "REJECTED", "REJECTED", "REJECTED"]
 
 

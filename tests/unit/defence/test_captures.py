@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from range_control.domain.defence.captures import (
-    Answer,
     CaptureRec,
     Code,
     Game,
@@ -17,35 +16,10 @@ from range_control.domain.defence.captures import (
     judge,
 )
 from range_control.domain.defence.flags import FlagFacts
+from tests.support.defence import farm_reads
 
 GAME = Game(tick=10, lifetime=3, services=frozenset({7}), nop_team=9, open=True)
 AT = datetime(2026, 12, 7, 12, tzinfo=UTC)
-
-# DestructiveFarm's server/protocols (ructf_tcp, forcad_tcp, ructf_http): the answer's words,
-# lowercased, sorted in this order; a line matching none is resent forever.
-FARM = {
-    "QUEUED": ["timeout", "game not started", "try again later", "game over", "is not up"],
-    "ACCEPTED": ["accepted", "congrat"],
-    "REJECTED": [
-        "bad",
-        "wrong",
-        "expired",
-        "unknown",
-        "your own",
-        "too old",
-        "not in database",
-        "already submitted",
-        "invalid flag",
-    ],
-}
-
-
-def farm_reads(a: Answer) -> str:
-    response = a.line().replace(f"[{a.flag}] ", "").lower()
-    for status, words in FARM.items():
-        if any(w in response for w in words):
-            return status
-    return "RESENT FOREVER"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +61,7 @@ def test_every_answer_reads_right_to_the_protocol_and_the_farm(code: Code, farm:
     a = answer(flag, code, "detail")
     fields = a.line().split(" ", 2)
     assert fields[0] == flag and fields[1] == str(code)  # the agreed protocol's reading
-    assert farm_reads(a) == farm
+    assert farm_reads(a.line(), a.flag) == farm
 
 
 def recs(*who: tuple[int, int]) -> list[CaptureRec]:
