@@ -23,7 +23,6 @@ from range_control.domain.defence.captures import MAX_FLAG, Answer, Code, Game, 
 from range_control.services.defence.plan import plan_in
 from range_control.store.models import DefenceCapture, Team
 
-DOORS = ("tcp", "http", "portal")
 MAX_BATCH = 1000  # flags judged and stored in one transaction
 GAME_SECONDS = 1.0  # how long the game's state is reused between batches
 
@@ -46,11 +45,11 @@ class Submissions:
         self._windows: dict[int, _Window] = {}
 
     # --- the game ---------------------------------------------------------------------------
-    def game(self) -> tuple[Game, int]:
-        """The game now and the per-minute limit, read at most once a second."""
+    def game(self, fresh: bool = False) -> tuple[Game, int]:
+        """The game now and the per-minute limit, read at most once a second (``fresh``: now)."""
         now = time.monotonic()
         with self._lock:
-            if self._game is not None and now - self._game[0] < GAME_SECONDS:
+            if not fresh and self._game is not None and now - self._game[0] < GAME_SECONDS:
                 return self._game[1], self._game[2]
         with self.ctx.store.read() as s:
             game, rate = game_in(s, self.ctx)
@@ -87,6 +86,7 @@ class Submissions:
         allowed = self._allowed(team_id, len(flags), rate)
         key = secret(self.ctx.settings.flag_secret)
         event = self.ctx.event_slug
+        refreshed = False
         answers: list[Answer | None] = []
         wanted: dict[tuple[int, int, int, int], int] = {}  # capture key -> its first index
         for i, raw in enumerate(flags):
@@ -95,6 +95,9 @@ class Submissions:
                 answers.append(answer(flag, Code.ERR, f"at most {rate} flags a minute"))
                 continue
             facts = flagging.read(key, event, flag) if len(raw.strip()) <= MAX_FLAG else None
+            if facts is not None and not refreshed and facts.tick > (game.tick or 0):
+                game, _rate = self.game(fresh=True)  # a tick may have begun this second
+                refreshed = True
             verdict = judge(facts, team_id, game)
             if verdict is not None:
                 answers.append(answer(flag, *verdict))

@@ -257,3 +257,13 @@ def test_the_door_refuses_a_bad_token_and_flags_before_one(door) -> None:
         recv_until(sock, b"\n\n")
         sock.sendall(b"A" * 10_000 + b"\n")
         assert b"ERR line too long" in recv_until(sock, b"\n")
+
+
+def test_a_flag_of_a_tick_that_just_began_is_not_refused(game) -> None:
+    """The game's state is reused for a second: a flag of a tick that began within it is
+    judged against the game read again, not refused as a tick to come."""
+    env, ids, heads, svc = game
+    assert submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 3)])[0][0] == "OK"
+    env.clock.advance(seconds=TICK)  # tick 4, within the same wall-clock second
+    assert submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 4)])[0][0] == "OK"
+    assert submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 5)])[0][0] == "INV"
