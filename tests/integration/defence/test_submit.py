@@ -9,6 +9,7 @@ scored exactly in the ledger; the attack data without a secret."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -267,3 +268,60 @@ def test_a_flag_of_a_tick_that_just_began_is_not_refused(game) -> None:
     env.clock.advance(seconds=TICK)  # tick 4, within the same wall-clock second
     assert submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 4)])[0][0] == "OK"
     assert submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 5)])[0][0] == "INV"
+
+
+def test_the_report_has_each_teams_defence_timeline_and_time_to_restore(game) -> None:
+    """The after-action report: per team, its services' verdict changes, captures made and
+    suffered, resets, and the time from a service's first DOWN/MUMBLE/CORRUPT to its next OK."""
+    from datetime import timedelta
+
+    from range_control.services.whitecell.report import build
+    from range_control.services.whitecell.report.render import csv_files, html
+    from range_control.store.models import DefenceVerdict
+
+    env, ids, heads, svc = game
+    t0 = env.clock.now()
+    with env.ctx.store.write() as s:
+        for tick, verdict in ((1, "OK"), (2, "DOWN"), (3, "DOWN"), (4, "MUMBLE"), (5, "OK")):
+            at = t0 + timedelta(seconds=60 * tick)
+            s.add(
+                DefenceVerdict(
+                    tick=tick,
+                    team_id=ids["Bravo"],
+                    challenge_id=svc,
+                    verdict=verdict,
+                    public="connection refused" if verdict == "DOWN" else "",
+                    private="",
+                    cause="check",
+                    seconds=1.0,
+                    checked_at=at,
+                    at=at,
+                    reruns=0,
+                )
+            )
+    assert submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 3)])[0][0] == "OK"
+    doc = build(env.ctx)
+    bravo = next(t for t in doc["teams"] if t["name"] == "Bravo")
+    assert bravo["restores"] == [
+        {
+            "challenge": "tracker",
+            "down_at": bravo["restores"][0]["down_at"],
+            "restored_at": bravo["restores"][0]["restored_at"],
+            "seconds": 180,  # DOWN at tick 2 to OK at tick 5
+        }
+    ]
+    kinds = [(e["kind"], e.get("outcome")) for e in bravo["events"]]
+    assert [k for k in kinds if k[0] == "defence_verdict"] == [
+        ("defence_verdict", "OK"),
+        ("defence_verdict", "DOWN"),  # tick 3's DOWN is no change: not repeated
+        ("defence_verdict", "MUMBLE"),
+        ("defence_verdict", "OK"),
+    ]
+    assert ("flag_lost", None) in kinds
+    alpha = next(t for t in doc["teams"] if t["name"] == "Alpha")
+    assert any(e["kind"] == "capture" and "Bravo" in e["what"] for e in alpha["events"])
+    page = html(doc)
+    assert "Time to restore" in page and "connection refused" in page
+    assert "its flag of tick 3 captured by Alpha" in csv_files(doc)["timeline.csv"]
+    anonymous = build(env.ctx, anonymise=True)
+    assert "Bravo" not in json.dumps(anonymous) and "Alpha" not in json.dumps(anonymous)

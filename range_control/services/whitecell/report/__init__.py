@@ -53,6 +53,9 @@ from range_control.store.models import (
     AuditLog,
     Award,
     Challenge,
+    DefenceCapture,
+    DefenceReset,
+    DefenceVerdict,
     Event,
     Hint,
     HintUnlock,
@@ -241,6 +244,38 @@ class _Facts:
         )
         f.audit = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
         f.grades = published_totals(s)
+        f.verdicts = _verdict_changes(
+            _rows(
+                s,
+                select(
+                    DefenceVerdict.team_id,
+                    DefenceVerdict.challenge_id,
+                    DefenceVerdict.tick,
+                    DefenceVerdict.verdict,
+                    DefenceVerdict.public,
+                    DefenceVerdict.at,
+                ).order_by(DefenceVerdict.tick, DefenceVerdict.id),
+            )
+        )
+        f.captures = _rows(
+            s,
+            select(
+                DefenceCapture.team_id,
+                DefenceCapture.victim_id,
+                DefenceCapture.challenge_id,
+                DefenceCapture.tick,
+                DefenceCapture.created_at,
+            ).order_by(DefenceCapture.id),
+        )
+        f.resets = _rows(
+            s,
+            select(
+                DefenceReset.team_id,
+                DefenceReset.challenge_id,
+                DefenceReset.cost,
+                DefenceReset.created_at,
+            ).order_by(DefenceReset.id),
+        )
         return f
 
     started_at: datetime | None
@@ -257,6 +292,9 @@ class _Facts:
     announcements: list[Any]
     audit: list[AuditLog]
     grades: dict[tuple[int, int], dict[str, Any]]
+    verdicts: list[Any]  # a defended service's verdict where it changed (and the first)
+    captures: list[Any]
+    resets: list[Any]
     blind: bool
     published: set[int]  # graded tasks whose grades are published
     naming: Naming
@@ -452,6 +490,7 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
     if f.naming.anonymous:  # the account's id was only to find the member's own events
         for e in events:
             e.pop("account", None)
+    restores = _restores(f, tid)
     return {
         "name": f.naming.team(tid),
         "country": f.naming.country(tid),
@@ -459,7 +498,49 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
         "score": standing.score if standing else 0,
         "events": events,
         "members": members,
+        "restores": restores,
+        "mean_restore_seconds": (
+            round(sum(r["seconds"] for r in restores) / len(restores)) if restores else None
+        ),
     }
+
+
+DOWNS = ("DOWN", "MUMBLE", "CORRUPT")  # the team's service failing (RECOVERING answers)
+
+
+def _verdict_changes(rows: list[Any]) -> list[Any]:
+    """A team's defended service: its first verdict, then each tick whose verdict differs from
+    the one before (the timeline says what changed, not every tick)."""
+    last: dict[tuple[int, int], str] = {}
+    out = []
+    for r in rows:
+        key = (r.team_id, r.challenge_id)
+        if last.get(key) != r.verdict:
+            out.append(r)
+        last[key] = r.verdict
+    return out
+
+
+def _restores(f: _Facts, tid: int) -> list[dict[str, Any]]:
+    """Time to restore: from each first DOWN, MUMBLE or CORRUPT of a service to its next OK."""
+    out = []
+    down: dict[int, Any] = {}
+    for r in f.verdicts:
+        if r.team_id != tid:
+            continue
+        if r.verdict in DOWNS and r.challenge_id not in down:
+            down[r.challenge_id] = r
+        elif r.verdict == "OK" and r.challenge_id in down:
+            was = down.pop(r.challenge_id)
+            out.append(
+                {
+                    "challenge": f.slug(r.challenge_id),
+                    "down_at": iso(was.at),
+                    "restored_at": iso(r.at),
+                    "seconds": round((r.at - was.at).total_seconds()),
+                }
+            )
+    return out
 
 
 def _events_of(f: _Facts, tid: int) -> Iterator[dict[str, Any]]:
@@ -544,6 +625,41 @@ def _award(f: _Facts, aw: Any, _tid: int) -> dict[str, Any]:
     }
 
 
+def _defence_verdict(f: _Facts, v: Any, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(v.at),
+        "kind": "defence_verdict",
+        "challenge": f.slug(v.challenge_id),
+        "outcome": v.verdict,
+        "what": f"tick {v.tick}: {f.naming.text(v.public or '')}".rstrip(": "),
+    }
+
+
+def _capture(f: _Facts, c: Any, tid: int) -> dict[str, Any]:
+    if c.team_id == tid:
+        what = f"captured {f.naming.team(c.victim_id)}'s flag of tick {c.tick}"
+        kind = "capture"
+    else:
+        what = f"its flag of tick {c.tick} captured by {f.naming.team(c.team_id)}"
+        kind = "flag_lost"
+    return {
+        "at": iso(c.created_at),
+        "kind": kind,
+        "challenge": f.slug(c.challenge_id),
+        "what": what,
+    }
+
+
+def _reset(f: _Facts, r: Any, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(r.created_at),
+        "kind": "defence_reset",
+        "challenge": f.slug(r.challenge_id),
+        "points": -r.cost,
+        "what": "reset to its baseline",
+    }
+
+
 def _alert(f: _Facts, al: Any, tid: int) -> dict[str, Any]:
     if al.submitting_team_id == tid:
         role = "submitted another team's flag"
@@ -571,4 +687,7 @@ _TIMELINE: tuple[tuple[Callable[[_Facts], Any], Callable[[Any], tuple[Any, ...]]
     (lambda f: f.grades.items(), lambda item: (item[0][0],), _grade),
     (lambda f: f.awards, lambda aw: (aw.team_id,), _award),
     (lambda f: f.alerts, lambda al: (al.submitting_team_id, al.owner_team_id), _alert),
+    (lambda f: f.verdicts, lambda v: (v.team_id,), _defence_verdict),
+    (lambda f: f.captures, lambda c: (c.team_id, c.victim_id), _capture),
+    (lambda f: f.resets, lambda r: (r.team_id,), _reset),
 )
