@@ -1,5 +1,5 @@
 """``rangectl defence``: the defence's grid and checkers, the checks paused and resumed, a past
-tick checked again, a team's service reset."""
+tick checked again, a team's service reset, the game network."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from range_control.cli.common import State, console, pass_state
 from range_control.core.actors import CLI
 from range_control.core.errors import NotFound
-from range_control.services.defence import actions, views
+from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
 
 
@@ -103,3 +103,68 @@ def flags(state: State, host: str, port: int) -> None:
         flagserver.serve(state.ctx, host, port)
     except KeyboardInterrupt:
         console.print("stopped")
+
+
+@defence.group("game")
+def game_network() -> None:
+    """The game network: who reaches whose services, closed, opened, a team cut off."""
+
+
+def _print_game(state: State) -> None:
+    out = game.status(state.ctx)
+    now = "open" if out.open else ("closed by the organisers" if out.closed else "not open")
+    console.print(f"game network {out.subnet}: {now} (tick {out.tick or '-'}, {out.mode or '-'})")
+    for c in out.cuts:
+        over = "" if c.active else " (over)"
+        console.print(f"  {c.team}: cut off until tick {c.until_tick}{over}")
+    table = Table("team", "service", "address")
+    for t in out.targets:
+        table.add_row(t.team, t.service, t.address)
+    console.print(table)
+
+
+@game_network.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print it as JSON")
+@pass_state
+def game_status(state: State, as_json: bool) -> None:
+    """Open or not and why, the cuts, every team's services' game addresses."""
+    if as_json:
+        click.echo(game.status(state.ctx).model_dump_json())
+        return
+    _print_game(state)
+
+
+@game_network.command("close")
+@pass_state
+def game_close(state: State) -> None:
+    """Close the game network: no team reaches another's services (audited)."""
+    game.set_closed(state.ctx, True, CLI)
+    _print_game(state)
+
+
+@game_network.command("open")
+@pass_state
+def game_open(state: State) -> None:
+    """Open the game network again (in attack-defence ticks; audited)."""
+    game.set_closed(state.ctx, False, CLI)
+    _print_game(state)
+
+
+@game_network.command("cut")
+@click.argument("team")
+@click.option("--until-tick", required=True, type=click.IntRange(1, 1_000_000))
+@click.option("--reason", default="", help="why (kept in the audit log)")
+@pass_state
+def game_cut(state: State, team: str, until_tick: int, reason: str) -> None:
+    """Cut TEAM off until a tick: it reaches nobody, submits nothing, stays a target."""
+    game.cut(state.ctx, team, until_tick, CLI, reason)
+    _print_game(state)
+
+
+@game_network.command("restore")
+@click.argument("team")
+@pass_state
+def game_restore(state: State, team: str) -> None:
+    """Take TEAM's cut back before its tick."""
+    game.restore(state.ctx, team, CLI)
+    _print_game(state)

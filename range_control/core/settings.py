@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         description="tunnel addresses inside every team's WireGuard (the gateway takes the "
         "first); must not overlap the engine's address pools or the teams' own networks",
     )
+    game_subnet: str = Field(
+        default="10.60.0.0/16",
+        description="the game network's addresses (attack-defence): team T's n-th defended "
+        "service answers at <subnet>.T.n; an IPv4 /16 or larger that overlaps neither the "
+        "engine's address pools nor the venue's networks",
+    )
 
     default_language: str = Field(
         default="en",
@@ -217,6 +223,20 @@ class Settings(BaseSettings):
             # psycopg 3 is the driver we ship; name it explicitly rather than fail obscurely.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @field_validator("game_subnet")
+    @classmethod
+    def _game_subnet(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"RANGE_GAME_SUBNET {value!r}: {exc}") from None
+        if net.version != 4 or net.prefixlen > 16:
+            raise ValueError(
+                f"RANGE_GAME_SUBNET {value!r}: an IPv4 network of /16 or larger is expected "
+                "(a team's services are <subnet>.<team>.<n>)"
+            )
+        return str(net)
 
     @field_validator("wireguard_subnet")
     @classmethod

@@ -23,6 +23,7 @@ from range_control.orchestrator.types import (
     BackendError,
     Cancel,
     CheckBatch,
+    DesiredGame,
     DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
@@ -37,6 +38,7 @@ from range_control.orchestrator.types import (
     defence_network_name,
     edge_network_name,
     flag_volume_name,
+    game_router_name,
     gateway_name,
     jumpbox_name,
     network_name,
@@ -67,6 +69,7 @@ class FakeBackend:
         self.batches: list[CheckBatch] = []
         self.wireguard: str | None = None  # why gateways cannot run (None: they can)
         self.access: dict[str, str] = {}  # container id -> access digest synced into it
+        self.game: DesiredGame | None = None  # the game network as last ensured
 
     # --- test helpers -------------------------------------------------------------------
     def add(self, name: str, labels: dict[str, str], status: str = "running") -> Observed:
@@ -202,6 +205,14 @@ class FakeBackend:
 
     def wireguard_problem(self) -> str | None:
         return self.wireguard
+
+    def ensure_game(self, game: DesiredGame) -> None:
+        """The router, once, and the game as last asked (``self.game``)."""
+        name = game_router_name(game.event)
+        self._check("game", name)
+        if not any(o.name == name for o in self.containers(game.event)):
+            self._new(name, game.labels(), [])
+        self.game = game
 
     def wireguard_image(self) -> str:
         self.images.add("range/wireguard:fake")

@@ -71,12 +71,14 @@ SHELL_CAPS = (
 
 
 # A team's jumpbox: sshd (privilege separation, the team's login, its own host keys and
-# password); not read-only, the entry point writes the password and fresh host keys.
+# password); not read-only, the entry point writes the password and fresh host keys. NET_ADMIN
+# for root's route to the game network only: sshd and every session start without it (it is
+# dropped from their bounding set).
 JUMPBOX = Limits(
     memory=128 * 2**20,
     cpus=0.5,
     pids=256,
-    cap_add=SHELL_CAPS,  # the same sshd with a root-capable login
+    cap_add=(*SHELL_CAPS, "NET_ADMIN"),  # the same sshd with a root-capable login
     read_only=False,
     tmpfs={"/tmp": "size=32m"},  # noqa: S108
 )
@@ -89,6 +91,16 @@ GATEWAY = Limits(
     cap_add=("NET_ADMIN",),
     read_only=True,
     tmpfs={"/run": "size=4m", "/tmp": "size=4m"},  # noqa: S108
+)
+# The event's game router (orchestrator.game): forwarding and its packet filter in its own
+# namespace, nothing else; read-only.
+GAME_ROUTER = Limits(
+    memory=64 * 2**20,
+    cpus=0.5,
+    pids=32,
+    cap_add=("NET_ADMIN",),
+    read_only=True,
+    tmpfs={"/run": "size=1m", "/tmp": "size=1m"},  # noqa: S108
 )
 # The range's own packet-filter keeper on each Swarm node (the host's network): it runs
 # iptables, nothing else.

@@ -14,6 +14,7 @@ from typing import Protocol
 from range_control.orchestrator.types import (
     Cancel,
     CheckBatch,
+    DesiredGame,
     DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
@@ -73,6 +74,14 @@ class Access(Protocol):
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]: ...
 
 
+class Game(Protocol):
+    """The game network (``orchestrator.game``): its router made, joined to the networks
+    ``game`` names and filtering as it says (removed like any container when no game is
+    desired)."""
+
+    def ensure_game(self, game: DesiredGame) -> None: ...
+
+
 class Images(Protocol):
     """Images, from the range's own base (no registry is pulled)."""
 
@@ -111,7 +120,7 @@ class Facts(Protocol):
     def facts(self) -> EngineFacts: ...  # version, clock, capacity, guard
 
 
-class Converge(World, Networks, Services, Access, Protocol):
+class Converge(World, Networks, Services, Access, Game, Protocol):
     """What the reconciler's engine steps use."""
 
 

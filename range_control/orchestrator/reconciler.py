@@ -13,7 +13,9 @@ safe at any time, after any crash, as often as it runs. A pass is a list of name
 4. ``jumpboxes``: the same for each team's entry points (its SSH jumpbox, its WireGuard
    gateway), whose members' keys or peers are synced in place;
 5. ``launch``: the queue, in parallel (a bounded pool; the services of one instance in order);
-6. ``observe``: what each desired instance looks like afterwards (state, health, error).
+6. ``game``: the game network's router on its networks, filtering as desired
+   (``orchestrator.game``);
+7. ``observe``: what each desired instance looks like afterwards (state, health, error).
 
 Nothing here reads or writes the database: the caller writes :attr:`PassReport.observed` back.
 """
@@ -32,6 +34,7 @@ from range_control.orchestrator.types import (
     GENERATION,
     PORT,
     SPEC,
+    DesiredGame,
     DesiredGateway,
     DesiredInstance,
     DesiredJumpbox,
@@ -55,6 +58,7 @@ class DesiredState:
     gateways: dict[int, DesiredGateway] = field(default_factory=dict)  # by team id (a subset
     # of the jumpboxes' teams: a gateway goes with the team's environment, as its jumpbox)
     volumes: frozenset[str] = frozenset()  # kept besides the instances' (checkers' state)
+    game: DesiredGame | None = None  # the game network (None: no defended service, no router)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class PassReport:
     failed: dict[int, str] = field(default_factory=dict)  # instance id -> error
     jumpbox_errors: dict[int, str] = field(default_factory=dict)  # team id -> error
     gateway_errors: dict[int, str] = field(default_factory=dict)  # team id -> error
+    game_error: str | None = None  # why the game network is not as desired
     observed: dict[int, InstanceStatus] = field(default_factory=dict)
     # Where each team's jumpbox runs now: (node, address), None where the engine has one.
     jumpboxes_at: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
@@ -153,6 +158,7 @@ class Reconciler:
             ("services", self.services),
             ("jumpboxes", self.jumpboxes),
             ("launch", self.launch),
+            ("game", self.game),
             ("observe", self.observe),
         ]
 
@@ -180,6 +186,8 @@ class Reconciler:
         for obs in seen:
             if obs.role == "checker":  # a check job: the defence ticks own it, not this pass
                 continue
+            if obs.role == "game-router" and p.desired.game is not None:
+                continue  # the game step keeps it (or replaces it when it stopped)
             if obs.role in entry:
                 desired, keep = entry[obs.role]
                 jb = desired.get(obs.team_id or 0)
@@ -366,6 +374,17 @@ class Reconciler:
         return LaunchResult(job, tuple(created), None)
 
     # --- 6 ------------------------------------------------------------------------------
+    def game(self, p: Pass) -> None:
+        """The game network as desired, once the targets it routes to run."""
+        if p.desired.game is None:
+            return
+        try:
+            self.backend.ensure_game(p.desired.game)
+        except Exception as exc:  # noqa: BLE001 - reported; the teams' own access goes on
+            p.report.game_error = str(exc) or exc.__class__.__name__
+            log.warning("game network: %s", p.report.game_error)
+
+    # --- 7 ------------------------------------------------------------------------------
     def observe(self, p: Pass) -> None:
         everything = self.backend.containers(p.event)
         after = {(o.instance_id, o.service): o for o in everything if o.role == "service"}

@@ -25,7 +25,7 @@ TEAM = "range.team"
 CHALLENGE = "range.challenge"
 INSTANCE = "range.instance"
 SERVICE = "range.service"
-ROLE = "range.role"  # service | jumpbox | gateway | flag-volume | team-network | edge-network
+ROLE = "range.role"  # service | jumpbox | gateway | game-router | flag-volume | team-network | ...
 GENERATION = "range.generation"
 PORT = "range.port"
 # A digest of what a jumpbox or gateway cannot change while it runs (its password, its image's
@@ -75,6 +75,16 @@ def defence_network_name(event: str, team_id: int) -> str:
     """Where the checkers reach a team's defended services: that team's services and the
     checkers, nothing else (not its jumpbox, not another team)."""
     return f"rc-{event}-t{team_id}-def"
+
+
+def game_router_name(event: str) -> str:
+    """The router of the event's game network (``orchestrator.game``)."""
+    return f"rc-{event}-game"
+
+
+# The game router's name on every team network: the entry points route the game's addresses
+# through whatever address it answers to there.
+GAME_ALIAS = "range-game"
 
 
 def data_volume_name(
@@ -192,6 +202,7 @@ class DesiredJumpbox:
     password: str
     keys: tuple[str, ...] = ()  # members' SSH public keys (authorized_keys lines)
     packages: tuple[str, ...] = ()  # the event's extra Debian packages, sorted
+    game_subnet: str = ""  # the game network's addresses, routed through the game router
 
     def labels(self) -> dict[str, str]:
         return {
@@ -200,7 +211,7 @@ class DesiredJumpbox:
             TEAM: str(self.team_id),
             ROLE: "jumpbox",
             PORT: str(self.port),
-            SPEC: digest(self.password, self.packages),
+            SPEC: digest(self.password, self.packages, self.game_subnet),
         }
 
     def access(self) -> str:
@@ -231,6 +242,36 @@ class DesiredGateway:
 
     def access(self) -> str:
         return digest(self.peers)
+
+
+@dataclass(frozen=True)
+class GameTarget:
+    """A team's defended service on the game network: the address every attacker uses
+    (``<game subnet>.<team>.<n>``) and the ports it may reach there."""
+
+    team_id: int
+    challenge: str
+    service: str  # the target service of the challenge's environment
+    address: str
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DesiredGame:
+    """The event's game network (``orchestrator.game``): a router on every team network of an
+    entry point (``teams``) and every defence network of a target, forwarding from the entry
+    points of the ``attackers`` to the targets' ports and nothing else. A team of ``teams``
+    that is not an attacker (the game closed, the team cut off, a defence phase) gets nothing
+    through it, not even a reply of a connection opened before."""
+
+    event: str
+    subnet: str  # the game addresses (10.60.0.0/16)
+    targets: tuple[GameTarget, ...]
+    teams: tuple[int, ...]  # every team with an entry point, sorted
+    attackers: tuple[int, ...]  # those whose entry points reach the targets now, sorted
+
+    def labels(self) -> dict[str, str]:
+        return {MANAGED: "1", EVENT: self.event, ROLE: "game-router"}
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,10 @@ class DefencePlan(_Strict):
         description="defence: each team defends its own services; attack-defence: teams also "
         "capture each other's flags and submit them",
     )
+    modes: dict[str, Literal["defence", "attack-defence"]] = Field(
+        default_factory=dict,
+        description="a phase's own mode (phase id: mode), where it differs from mode",
+    )
     nop_team: str | None = Field(
         default=None,
         max_length=100,
@@ -183,6 +187,15 @@ class DefencePlan(_Strict):
     submit_rate: int = Field(
         default=6000, ge=10, le=1_000_000, description="flags a team may submit per minute"
     )
+
+    def mode_of(self, phase: str) -> str:
+        """The mode of the defence phase ``phase``."""
+        return self.modes.get(phase, self.mode)
+
+    @property
+    def any_attack(self) -> bool:
+        """Some phase is attack-defence."""
+        return any(self.mode_of(p) == "attack-defence" for p in self.phases)
 
     @field_validator("tick")
     @classmethod

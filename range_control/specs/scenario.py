@@ -166,6 +166,9 @@ class ScenarioSpec(_Strict):
             unknown = [p for p in self.defence.phases if p not in ids]
             if unknown:
                 raise ValueError(f"defence.phases: no phase {unknown[0]!r} in this scenario")
+            moded = [p for p in self.defence.modes if p not in self.defence.phases]
+            if moded:
+                raise ValueError(f"defence.modes: {moded[0]!r} is not one of defence.phases")
         total = sum((p.duration for p in self.phases), timedelta(0))
         if self.freeze is not None and not timedelta(0) <= self.freeze <= total:
             raise ValueError(f"freeze: {self.freeze} is longer than the whole exercise ({total})")

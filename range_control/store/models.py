@@ -89,6 +89,9 @@ class Event(Base):
     control_generation: Mapped[int] = mapped_column(BigInteger, default=0)
     # The organisers paused the defence checks (the event itself runs on).
     defence_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The game network's controls (attack-defence): {"closed": bool, "cuts": {team id: the tick
+    # from which the team is back}} (services.defence.game).
+    game_network: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Team(Base):

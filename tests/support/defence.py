@@ -47,18 +47,33 @@ def write_defended(
 
 
 def load_defence(
-    env: Env, slugs: dict[str, float], *, tick: str = "60s", duration: str = "1h", **plan: Any
+    env: Env,
+    slugs: dict[str, float],
+    *,
+    tick: str = "60s",
+    duration: str = "1h",
+    phases: dict[str, str] | None = None,
+    **plan: Any,
 ) -> None:
-    """Sync the pack under ``env.tmp / "pack"``, load a one-phase scenario defending ``slugs``
-    (slug: weight) and start the event."""
+    """Sync the pack under ``env.tmp / "pack"``, load a scenario defending ``slugs`` (slug:
+    weight) in every phase (``phases``: id -> duration; by default one, "hold") and start the
+    event."""
     result = lint([env.tmp / "pack"])
     assert result.ok, [str(p) for p in result.problems]
     sync(env.ctx, result.challenges, actor=TEST)
     spec = scenario.parse(
         {
             "event": "defence test",
-            "phases": [{"id": "hold", "title": "Hold", "duration": duration}],
-            "defence": {"phases": ["hold"], "tick": tick, "services": slugs, **plan},
+            "phases": [
+                {"id": pid, "title": pid.title(), "duration": length}
+                for pid, length in (phases or {"hold": duration}).items()
+            ],
+            "defence": {
+                "phases": list(phases or ["hold"]),
+                "tick": tick,
+                "services": slugs,
+                **plan,
+            },
         }
     )
     scenario.load(env.ctx, spec, TEST)

@@ -15,11 +15,9 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import pytest
 import yaml
 from sqlalchemy import select
 
@@ -39,30 +37,11 @@ from range_control.store.models import Challenge, DefenceVerdict, Team
 from tests.support import REPO
 from tests.support.defence import load_defence, run_tick
 from tests.support.engine import jumpbox_ssh
-from tests.support.env import TEST, Env, make_env, migrated_sqlite, unique_event
+from tests.support.env import TEST, Env, migrated_sqlite, unique_event
 from tests.support.instances import sh
 
 PACK = REPO / "challenges"
 BAD = Path(__file__).parent / "checkers"
-
-
-@pytest.fixture
-def defence_range(client: docker.DockerClient, tmp_path: Path) -> Iterator[Env]:
-    event = unique_event("f")
-    low = 21000 + random.randrange(0, 110) * 100
-    env = make_env(
-        migrated_sqlite(tmp_path / "range.db"),
-        tmp_path,
-        event_slug=event,
-        port_range=f"{low}-{low + 99}",
-        public_host="127.0.0.1",
-        publish_ip="127.0.0.1",
-    )
-    try:
-        yield env
-    finally:
-        sweep(client, event)
-        env.ctx.store.dispose()
 
 
 def up(env: Env, client: docker.DockerClient) -> tuple[DockerBackend, EnvironmentReconciler]:

@@ -80,6 +80,7 @@ class Game:
     nop_team: int | None
     open: bool  # an attack-defence tick runs and the event is not paused
     closed_why: str = "no attack-defence phase now"
+    cut: frozenset[int] = frozenset()  # teams cut off from the game network now
 
 
 def judge(facts: FlagFacts | None, team_id: int, game: Game) -> tuple[Code, str] | None:
@@ -87,6 +88,8 @@ def judge(facts: FlagFacts | None, team_id: int, game: Game) -> tuple[Code, str]
     DUP is known only from the store)."""
     if not game.open or game.tick is None:
         return Code.ERR, game.closed_why
+    if team_id in game.cut:
+        return Code.ERR, "your team is cut off from the game network for now"
     if facts is None or facts.service_id not in game.services or facts.tick > game.tick:
         return Code.INV, ""
     if facts.team_id == game.nop_team:

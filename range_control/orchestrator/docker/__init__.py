@@ -6,8 +6,8 @@ guard (``guard``) keeps every bridge of the range off the host and the outside. 
 is started under the isolation contract of ``orchestrator.hardening``.
 
 The backend is its parts, one per protocol of ``orchestrator.protocols``: networks, services,
-the teams' entry points (``access``), images and jobs, the checkers of defended services
-(``checks``).
+the teams' entry points (``access``), the game network's router (``game``), images and jobs,
+the checkers of defended services (``checks``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from range_control.orchestrator.docker.access import DockerAccess
 from range_control.orchestrator.docker.checks import DockerChecks
 from range_control.orchestrator.docker.engine import GUARD_RECHECK_SECONDS, engine_client
+from range_control.orchestrator.docker.game import DockerGame
 from range_control.orchestrator.docker.jobs import DockerJobs
 from range_control.orchestrator.docker.networks import DockerNetworks
 from range_control.orchestrator.docker.services import DockerServices
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from range_control.core.settings import Settings
 
 
-class DockerBackend(DockerNetworks, DockerServices, DockerAccess, DockerJobs, DockerChecks):
+class DockerBackend(
+    DockerNetworks, DockerServices, DockerAccess, DockerGame, DockerJobs, DockerChecks
+):
     @classmethod
     def from_settings(
         cls,

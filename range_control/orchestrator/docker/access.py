@@ -10,7 +10,7 @@ import os
 import docker
 import docker.errors
 
-from range_control.orchestrator import hardening, images
+from range_control.orchestrator import hardening
 from range_control.orchestrator.docker.engine import (
     DOCKER_DEFAULT_POOLS,
     EngineBase,
@@ -50,21 +50,6 @@ def parse_wg_dump(text: str) -> list[PeerSeen]:
 
 
 class DockerAccess(EngineBase):
-    def _own_image(self, name: str) -> str:
-        """One of the range's own images (jumpbox, wireguard), built here once per content."""
-        context = images.CONTEXTS / name
-        tag = f"range/{name}:{images.context_digest(context)[:16]}"
-        with self._lock(f"img:{tag}"):
-            images.build_context(
-                self.client,
-                challenge=f"({name})",
-                service=name,
-                context=context,
-                dockerfile=None,
-                tag=tag,
-            )
-        return tag
-
     def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
         base = self._own_image("jumpbox")
         if not packages:
@@ -91,6 +76,7 @@ class DockerAccess(EngineBase):
                 environment={
                     "RANGE_JUMPBOX_PASSWORD": jb.password,
                     "RANGE_JUMPBOX_KEYS": "\n".join(jb.keys),
+                    "RANGE_GAME_SUBNET": jb.game_subnet,
                 },
                 host_config=host_config,
                 networking_config=self.api.create_networking_config(

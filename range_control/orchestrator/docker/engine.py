@@ -161,6 +161,22 @@ class EngineBase:
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
 
+    def _own_image(self, name: str) -> str:
+        """One of the range's own images (jumpbox, wireguard, game), built here once per
+        content."""
+        context = images.CONTEXTS / name
+        tag = f"range/{name}:{images.context_digest(context)[:16]}"
+        with self._lock(f"img:{tag}"):
+            images.build_context(
+                self.client,
+                challenge=f"({name})",
+                service=name,
+                context=context,
+                dockerfile=None,
+                tag=tag,
+            )
+        return tag
+
     def wrapped(self, kind: str, source: str, challenge: str) -> str:
         """``source`` wrapped for a defended service or a checker (built once)."""
         with self._lock(f"wrap:{kind}:{source}"):

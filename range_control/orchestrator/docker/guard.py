@@ -128,3 +128,31 @@ def host_guard_missing() -> tuple[str, ...]:
         if not _guard_in_order(exe, chain):
             missing.extend("-A " + " ".join(rule) for rule in HOST_GUARD if rule[0] == chain)
     return tuple(missing)
+
+
+def game_guard(subnet: str) -> list[list[str]]:
+    """What lets the game network through the engine's bridges: Docker drops a packet on an
+    internal bridge whose address is outside the bridge's subnet, and a packet to or from a game
+    address is one (a jumpbox's to the game router, the router's replies). Bridged only (in and
+    out on bridges of ours): the host routes no game address anywhere."""
+    return [
+        ["DOCKER-USER", "-i", _BR, "-o", _BR, "-d", subnet, "-j", "ACCEPT"],
+        ["DOCKER-USER", "-i", _BR, "-o", _BR, "-s", subnet, "-j", "ACCEPT"],
+    ]
+
+
+def ensure_game_guard(subnet: str) -> None:
+    """The rules of :func:`game_guard` in place (idempotent), at the top of DOCKER-USER."""
+    exe = shutil.which("iptables")
+    if exe is None:
+        raise BackendError("iptables is not installed: the game network cannot be let through")
+    for rule in game_guard(subnet):
+        there = subprocess.run([exe, "-w", "-C", *rule], capture_output=True)  # noqa: S603
+        if there.returncode == 0:
+            continue
+        done = subprocess.run([exe, "-w", "-I", *rule], capture_output=True, text=True)  # noqa: S603
+        if done.returncode != 0:
+            raise BackendError(
+                f"iptables: cannot install the rule {' '.join(rule)} that lets the game network "
+                f"through ({done.stderr.strip()})"
+            )

@@ -32,6 +32,7 @@ from range_control.orchestrator.types import (
     ROLE,
     BackendError,
     Cancel,
+    DesiredGame,
     DesiredGateway,
     DesiredJumpbox,
     EngineFacts,
@@ -104,6 +105,15 @@ class SwarmJobs(SwarmBase):
 
     def create_gateway(self, gw: DesiredGateway) -> Observed:
         raise BackendError(str(self.wireguard_problem()))
+
+    def ensure_game(self, game: DesiredGame) -> None:
+        """Not on a Swarm yet: a defence phase needs no game network (each team reaches its
+        own services on its own network); an attack-defence one is refused, said once a pass."""
+        if game.attackers:
+            raise BackendError(
+                "the game network (attack-defence) runs on one Docker engine only, not yet on "
+                "a Swarm: teams cannot reach each other's services"
+            )
 
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
         return []

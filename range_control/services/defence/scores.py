@@ -68,7 +68,7 @@ def ledger(c: Connection, event: str) -> list[tuple[int, LedgerEntry]]:
     ]
     avail = list(availability(ticks, full))
     out = [*avail, *resets(costs)]
-    if plan.mode == "attack-defence":
+    if plan.any_attack:
         out.extend(_captures(c, plan, {cid: slug for cid, (slug, _v) in slugs.items()}, avail))
     return out
 

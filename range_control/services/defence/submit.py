@@ -20,6 +20,7 @@ from range_control.context import Range
 from range_control.core.settings import secret
 from range_control.domain.defence import flags as flagging
 from range_control.domain.defence.captures import MAX_FLAG, Answer, Code, Game, answer, judge
+from range_control.services.defence.game import state_in as game_state_in
 from range_control.services.defence.plan import plan_in
 from range_control.store.models import DefenceCapture, Team
 
@@ -160,12 +161,17 @@ def game_in(s: Session, ctx: Range) -> tuple[Game, int]:
     if spec.nop_team:
         nop = s.scalar(select(Team.id).where(Team.name == spec.nop_team))
     services = frozenset(svc.id for svc in plan.services.values())
-    if spec.mode != "attack-defence":
+    if not spec.any_attack:
         why = "this event's defence has no attack-defence: no flags to submit"
         return Game(None, spec.flag_lifetime, services, nop, False, why), spec.submit_rate
     at = plan.where.at
     running = at is not None and at.state == "running"
     why = "no attack-defence tick runs now (game not started or paused)"
+    if t is not None and spec.mode_of(t.phase) != "attack-defence":
+        running, why = False, "this phase is a defence phase: no flags to submit"
+    controls = game_state_in(s, ctx, plan)
+    if controls is not None and controls.closed:
+        running, why = False, "the organisers closed the game network"
     return (
         Game(
             t.number if t is not None else None,
@@ -174,6 +180,7 @@ def game_in(s: Session, ctx: Range) -> tuple[Game, int]:
             nop,
             running and t is not None,
             why,
+            controls.cut_now() if controls is not None else frozenset(),
         ),
         spec.submit_rate,
     )

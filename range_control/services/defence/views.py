@@ -17,6 +17,7 @@ from range_control.core.settings import secret
 from range_control.domain.defence.verdicts import Verdict
 from range_control.domain.keys import shell_password
 from range_control.orchestrator.types import SHELL_PORT
+from range_control.services.defence import game
 from range_control.services.defence.chains import host
 from range_control.services.defence.plan import Plan, plan_in
 from range_control.services.defence.ticks import probes_in_hour
@@ -89,7 +90,7 @@ def grid(ctx: Range, *, organiser: bool = False) -> GridOut | None:
         for v in s.scalars(q.order_by(DefenceVerdict.tick.desc())):
             cells[(v.team_id, v.challenge_id)].append(v)
         tick, next_at = _next_tick(plan)
-        attack = plan.spec.mode == "attack-defence"
+        attack = plan.spec.any_attack
         won, lost = _capture_counts(s, cutoff) if attack else ({}, {})
         rows = []
         for team_id, name in sorted(teams, key=lambda t: t[1].casefold()):
@@ -229,7 +230,7 @@ def team_view(ctx: Range, team_id: int) -> TeamDefenceOut | None:
             checking=plan.checking,
             shell_password=password,
             services=out,
-            attack_defence=plan.spec.mode == "attack-defence",
+            attack_defence=plan.spec.any_attack,
         )
 
 
@@ -296,6 +297,7 @@ def attack_data(ctx: Range) -> AttackDataOut | None:
             )
             .order_by(DefenceFlag.tick, DefenceFlag.store)
         ).all()
+    where = game.addresses(plan, ctx.settings.game_subnet, [i for i, _n in teams])
     services: dict[str, dict[str, dict[str, list[str]]]] = {
         svc.slug: {} for svc in plan.services.values()
     }
@@ -315,7 +317,10 @@ def attack_data(ctx: Range) -> AttackDataOut | None:
             AttackTeamOut(
                 id=i,
                 name=n,
-                hosts={svc.slug: host(ctx.event_slug, i, svc) for svc in plan.services.values()},
+                hosts={
+                    svc.slug: where.get((i, svc.slug)) or host(ctx.event_slug, i, svc)
+                    for svc in plan.services.values()
+                },
             )
             for i, n in teams
         ],

@@ -3,7 +3,8 @@
 Every team instance of a live challenge that is wanted (with the team's flag and the host ports
 it publishes), and each team's entry points: a jumpbox (with its members' SSH keys and the
 event's extra packages) for every team with an environment and, where WireGuard is on and the
-team has a device, its gateway. Missing host ports are allocated here, in the same transaction,
+team has a device, its gateway; with defended services, the game network between them
+(``services.defence.game``). Missing host ports are allocated here, in the same transaction,
 before any container uses them; an instance that cannot be placed is refused with the reason.
 """
 
@@ -28,6 +29,7 @@ from range_control.orchestrator.types import (
     ServiceRun,
     checker_state_volume,
 )
+from range_control.services.defence.game import desired_game
 from range_control.services.environments.ports import JUMPBOX, WIREGUARD, PortPool, published
 from range_control.services.environments.team_access import desired_gateway
 from range_control.specs.defence import DefenceSpec
@@ -66,8 +68,11 @@ def desired_state(ctx: Range, *, wireguard: bool = False) -> Desired:
         found = _instances(s, ctx, ports)
         jumpboxes, gateways = _entry_points(s, ctx, ports, found, wireguard=wireguard)
         defended = s.scalars(select(Challenge.slug).where(Challenge.type == "defended")).all()
+        game = desired_game(s, ctx, found.wanted.values(), jumpboxes) if defended else None
     volumes = frozenset(checker_state_volume(ctx.event_slug, slug) for slug in defended)
-    state = DesiredState(ctx.event_slug, found.wanted, jumpboxes, found.restarts, gateways, volumes)
+    state = DesiredState(
+        ctx.event_slug, found.wanted, jumpboxes, found.restarts, gateways, volumes, game
+    )
     return Desired(state, found.refused)
 
 
@@ -184,7 +189,13 @@ def _entry_points(
             continue
         password = jumpbox_password(key, event, team_id, found.tokens[team_id])
         jumpboxes[team_id] = DesiredJumpbox(
-            event, team_id, port, password, tuple(keys.get(team_id, ())), packages
+            event,
+            team_id,
+            port,
+            password,
+            tuple(keys.get(team_id, ())),
+            packages,
+            ctx.settings.game_subnet,
         )
         if wg_port is not None:
             gateways[team_id] = desired_gateway(ctx, team_id, wg_port, peers[team_id])

@@ -148,7 +148,9 @@ class ForcadAnswers(RootModel[list[ForcadAnswerOut]]):
 class AttackTeamOut(View):
     id: int
     name: str
-    hosts: dict[str, str] = Field(description="per service: the name its copy answers to")
+    hosts: dict[str, str] = Field(
+        description="per service: the game address of the team's copy (RANGE_GAME_SUBNET)"
+    )
 
 
 class AttackDataOut(View):
@@ -161,3 +163,36 @@ class AttackDataOut(View):
     services: dict[str, dict[str, dict[str, list[str]]]] = Field(
         description="service slug -> team id -> tick -> the public flag data"
     )
+
+
+# --- attack-defence: the game network ----------------------------------------------------------
+class GameCutOut(View):
+    team: str
+    until_tick: int = Field(description="the tick from which the team is back on the game")
+    active: bool = Field(description="the team is cut off now")
+
+
+class GameTargetOut(View):
+    team: str
+    service: str
+    address: str = Field(description="its game address, reached from every team's entry points")
+
+
+class GameNetworkOut(View):
+    subnet: str = Field(description="the game addresses (RANGE_GAME_SUBNET)")
+    mode: str | None = Field(description="the mode of the tick now: defence, attack-defence, None")
+    tick: int | None
+    closed: bool = Field(description="the organisers closed the game network")
+    open: bool = Field(description="entry points reach other teams' services now")
+    cuts: list[GameCutOut]
+    targets: list[GameTargetOut]
+
+
+class GameControlIn(Body):
+    closed: bool = Field(description="true: close the game network; false: open it")
+
+
+class GameCutIn(Body):
+    team: str = Field(min_length=1, max_length=100)
+    until_tick: int = Field(ge=1, le=1_000_000, description="the team is back from this tick")
+    reason: str = Field(default="", max_length=500)

@@ -13,4 +13,8 @@ unset RANGE_JUMPBOX_PASSWORD
 unset RANGE_JUMPBOX_KEYS
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
-exec /usr/sbin/sshd -D -e
+# The game network's route, kept by root; NET_ADMIN leaves the bounding set of everything else.
+if [ -n "${RANGE_GAME_SUBNET:-}" ]; then
+  /usr/local/sbin/range-game-route "$RANGE_GAME_SUBNET" &
+fi
+exec setpriv --bounding-set -net_admin /usr/sbin/sshd -D -e

@@ -1,6 +1,6 @@
 """Defence, for the organisers: the grid with the checkers' private messages, each checker's
 health, the checks paused and resumed, a past tick checked again for a team, a team's service
-reset."""
+reset, the game network (closed, opened, a team cut off until a tick)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,20 @@ from pydantic import RootModel
 
 from range_control.core.errors import NotFound
 from range_control.core.permissions import Permission
-from range_control.services.defence import actions, views
+from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
 from range_control.specs.api.base import VIEW
 from range_control.specs.api.defence import (
     CheckerHealthOut,
+    GameControlIn,
+    GameCutIn,
+    GameNetworkOut,
     GridOut,
     QueuedOut,
     RecheckIn,
     ResetIn,
 )
-from range_control.web.api import get, ok, parse, post
+from range_control.web.api import delete, get, ok, parse, post
 from range_control.web.api.defence import NO_DEFENCE
 from range_control.web.common import ctx
 
@@ -89,3 +92,45 @@ def admin_reset(slug: str):
     return ok(
         QueuedOut, QueuedOut(id=0, message=f"reset asked: it costs the team {cost} points"), 202
     )
+
+
+@get("/admin/game-network", Permission.LOOK, out=GameNetworkOut, errors=(404,))
+def admin_game_network():
+    """The game network now: its mode and tick, closed or open, the cuts, the game addresses."""
+    return ok(GameNetworkOut, game.status(ctx()))
+
+
+@post(
+    "/admin/game-network",
+    Permission.CHANGE,
+    out=GameNetworkOut,
+    json=GameControlIn,
+    errors=(400, 404),
+)
+def admin_game_network_set():
+    """Close the game network (no team reaches another's services) or open it (audited)."""
+    body = parse(GameControlIn)
+    game.set_closed(ctx(), body.closed, g.actor)
+    return ok(GameNetworkOut, game.status(ctx()))
+
+
+@post(
+    "/admin/game-network/cuts",
+    Permission.CHANGE,
+    out=GameNetworkOut,
+    json=GameCutIn,
+    errors=(400, 404),
+)
+def admin_game_cut():
+    """Cut a team off the game network until a tick: it reaches nobody and submits nothing,
+    and stays a target (audited)."""
+    body = parse(GameCutIn)
+    game.cut(ctx(), body.team, body.until_tick, g.actor, body.reason)
+    return ok(GameNetworkOut, game.status(ctx()))
+
+
+@delete("/admin/game-network/cuts/<team>", Permission.CHANGE, out=GameNetworkOut, errors=(404,))
+def admin_game_restore(team: str):
+    """Take a cut back before its tick (audited)."""
+    game.restore(ctx(), team[:100], g.actor)
+    return ok(GameNetworkOut, game.status(ctx()))
