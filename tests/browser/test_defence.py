@@ -168,6 +168,25 @@ def test_the_grid_the_portal_and_the_console(browser: Browser, defence: Live) ->
     expect(console.get_by_text("Checks paused.")).to_be_visible()
     expect(console.get_by_text("The checks are paused by the organisers.")).to_be_visible()
     audit(console)
+    # The game network: its addresses, closed and opened, a team cut off and restored.
+    expect(console.get_by_role("heading", name="Game network")).to_be_visible()
+    expect(console.get_by_role("cell", name="10.60.2.2")).to_be_visible()
+    console.get_by_role("button", name="Close the game network").click()
+    expect(console.get_by_text("The game network is closed.")).to_be_visible()
+    console.get_by_role("button", name="Open the game network").click()
+    console.get_by_label("Until tick").fill("5")
+    console.get_by_label("Team", exact=True).last.fill("Latvia")
+    console.get_by_label("Reason (kept in the audit log)").fill("scanning the control plane")
+    console.get_by_role("button", name="Cut off", exact=True).click()
+    expect(console.get_by_text("Latvia is cut off the game network until tick 5.")).to_be_visible()
+    audit(console)
+    console.get_by_role("button", name="Restore Latvia").click()
+    expect(console.get_by_text("Latvia is back on the game network.")).to_be_visible()
+    console.get_by_label("Until tick").fill("0")
+    console.get_by_label("Team", exact=True).last.fill("Latvia")
+    console.get_by_role("button", name="Cut off", exact=True).click()
+    expect(console.get_by_text("until_tick", exact=False).first).to_be_visible()
+    audit(console)
 
 
 def _id(live: Live, team: str) -> int:

@@ -167,21 +167,11 @@ class DockerAccess(EngineBase):
             command = ["/usr/local/sbin/range-wg-sync", *(f"{k} {ip}" for k, ip in want.peers)]
         else:
             command = ["/usr/local/sbin/range-jumpbox-keys", *want.keys]
-        try:
-            done = self.api.exec_create(obs.id, command, user="root")
-            out = self.api.exec_start(done["Id"]).decode(errors="replace")
-            code = self.api.exec_inspect(done["Id"]).get("ExitCode")
-        except docker.errors.APIError as exc:
-            raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
+        code, out = self._exec(obs.id, command, obs.name)
         if code != 0:
             raise BackendError(f"{obs.name}: access not updated ({out.strip()[-300:]})")
         self._synced[obs.id] = want.access()
         return True
 
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
-        try:
-            done = self.api.exec_create(obs.id, ["wg", "show", "wg0", "dump"], user="root")
-            out = self.api.exec_start(done["Id"]).decode(errors="replace")
-        except docker.errors.APIError as exc:
-            raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
-        return parse_wg_dump(out)
+        return parse_wg_dump(self._exec(obs.id, ["wg", "show", "wg0", "dump"], obs.name)[1])

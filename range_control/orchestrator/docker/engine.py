@@ -161,6 +161,16 @@ class EngineBase:
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
 
+    def _exec(self, container: str, command: list[str], who: str) -> tuple[int | None, str]:
+        """Run ``command`` as root in a running container of ours: its exit code and output;
+        the engine's refusal as a BackendError naming ``who``."""
+        try:
+            done = self.api.exec_create(container, command, user="root")
+            out = self.api.exec_start(done["Id"]).decode(errors="replace")
+            return self.api.exec_inspect(done["Id"]).get("ExitCode"), out
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{who}: {exc.explanation or exc}") from None
+
     def _own_image(self, name: str) -> str:
         """One of the range's own images (jumpbox, wireguard, game), built here once per
         content."""

@@ -124,12 +124,7 @@ class DockerGame(EngineBase):
         want = digest(rules)
         if self._synced.get(router) == want:
             return
-        try:
-            done = self.api.exec_create(router, ["/usr/local/sbin/range-game-rules", rules])
-            out = self.api.exec_start(done["Id"]).decode(errors="replace")
-            code = self.api.exec_inspect(done["Id"]).get("ExitCode")
-        except docker.errors.APIError as exc:
-            raise BackendError(f"game router: {exc.explanation or exc}") from None
+        code, out = self._exec(router, ["/usr/local/sbin/range-game-rules", rules], "game router")
         if code != 0:
             raise BackendError(f"game router: rules not applied ({out.strip()[-300:]})")
         self._synced[router] = want

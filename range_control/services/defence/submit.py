@@ -22,6 +22,7 @@ from range_control.domain.defence import flags as flagging
 from range_control.domain.defence.captures import MAX_FLAG, Answer, Code, Game, answer, judge
 from range_control.services.defence.game import state_in as game_state_in
 from range_control.services.defence.plan import plan_in
+from range_control.services.event.event import bump_generation
 from range_control.store.models import DefenceCapture, Team
 
 MAX_BATCH = 1000  # flags judged and stored in one transaction
@@ -147,7 +148,10 @@ class Submissions:
                 )
             )
             # One statement compiled once, its rows sent in batches (insertmanyvalues).
-            return {tuple(r) for r in c.execute(stmt, rows)}  # type: ignore[misc]
+            stored = {tuple(r) for r in c.execute(stmt, rows)}
+            if stored:  # scores changed: every process's boards and pages are stale
+                bump_generation(c, self.ctx)
+            return stored  # type: ignore[return-value]
 
 
 def game_in(s: Session, ctx: Range) -> tuple[Game, int]:

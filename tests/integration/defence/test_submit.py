@@ -325,3 +325,15 @@ def test_the_report_has_each_teams_defence_timeline_and_time_to_restore(game) ->
     assert "its flag of tick 3 captured by Alpha" in csv_files(doc)["timeline.csv"]
     anonymous = build(env.ctx, anonymise=True)
     assert "Bravo" not in json.dumps(anonymous) and "Alpha" not in json.dumps(anonymous)
+
+
+def test_a_capture_shows_on_the_cached_scoreboard_at_once(game) -> None:
+    env, ids, heads, svc = game
+
+    def score(name: str) -> int:
+        rows = env.client.get("/api/v1/scoreboard").get_json()["standings"]
+        return next(r["score"] for r in rows if r["team"] == name)
+
+    before = score("Alpha")  # computed and cached now
+    assert [c for c, _m in submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 3)])] == ["OK"]
+    assert score("Alpha") == before + 20  # FAUST: 10 x (1 + 1/1), not the cached board

@@ -1,6 +1,7 @@
 """The defence, for the organisers: the grid with the checkers' private messages and checker
 errors, each checker's health and timings, the checks paused and resumed, a past tick checked
-again for a team, a team's service reset."""
+again for a team, a team's service reset, the game network (closed, opened, a team cut off until
+a tick)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from range_control.core.errors import InvalidInput
 from range_control.core.permissions import Permission
-from range_control.services.defence import actions, views
+from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
 from range_control.specs.text import whole_number
 from range_control.web.i18n import gettext
@@ -23,7 +24,9 @@ def defence_page() -> str:
     grid = views.grid(ctx(), organiser=True)
     if grid is None:
         abort(404)
-    return render_template("console/defence.html", d=grid, health=views.health(ctx()))
+    return render_template(
+        "console/defence.html", d=grid, health=views.health(ctx()), game=game.status(ctx())
+    )
 
 
 @bp.post("/defence/<action>")
@@ -59,3 +62,39 @@ def defence_reset(slug: str) -> Response:
         cost = actions.reset(ctx(), team_id, slug[:100], g.actor)
         flash(gettext("Reset asked: it costs the team %(cost)d points.", cost=cost), "ok")
     return redirect(url_for("console.defence_page"))
+
+
+@bp.post("/game-network/<action>")
+@page(Permission.CHANGE)
+def game_control(action: str) -> Response:
+    """Close or open the game network, cut a team off until a tick, restore it (audited)."""
+    if action not in ("close", "open", "cut", "restore"):
+        abort(404)
+    with flash_errors():
+        if action in ("close", "open"):
+            game.set_closed(ctx(), action == "close", g.actor)
+            said = (
+                gettext("The game network is closed.")
+                if action == "close"
+                else gettext("The game network is open.")
+            )
+        else:
+            team = request.form.get("team", "")[:100]
+            if action == "restore":
+                game.restore(ctx(), team, g.actor)
+                said = gettext("%(team)s is back on the game network.", team=team)
+            else:
+                try:
+                    until = whole_number(
+                        request.form.get("until_tick", ""), "until_tick", 1, 1_000_000
+                    )
+                except ValueError as exc:
+                    raise InvalidInput(str(exc)) from None
+                game.cut(ctx(), team, until, g.actor, request.form.get("reason", "")[:500])
+                said = gettext(
+                    "%(team)s is cut off the game network until tick %(tick)d.",
+                    team=team,
+                    tick=until,
+                )
+        flash(said, "ok")
+    return redirect(url_for("console.defence_page", _anchor="game-h"))
