@@ -229,6 +229,7 @@ class DesiredGateway:
     private_key: str
     address: str  # the gateway's tunnel address with its prefix (100.96.0.1/24)
     peers: tuple[tuple[str, str], ...] = ()  # (public key, tunnel address), sorted
+    game_subnet: str = ""  # the game network's addresses, routed through the game router
 
     def labels(self) -> dict[str, str]:
         return {
@@ -237,7 +238,7 @@ class DesiredGateway:
             TEAM: str(self.team_id),
             ROLE: "gateway",
             PORT: str(self.port),
-            SPEC: digest(self.private_key, self.address),
+            SPEC: digest(self.private_key, self.address, self.game_subnet),
         }
 
     def access(self) -> str:

@@ -1,5 +1,5 @@
 """The game network on the real engine (``orchestrator.game``): in an attack-defence tick each
-team's jumpbox reaches the other team's convoy tracker at its game address, on its service port
+team's jumpbox (and a member's laptop through the team's WireGuard) reaches the other team's convoy tracker at its game address, on its service port
 only, runs the pack's published exploit there and its captures score exactly; never the other
 team's other ports (its shell, a listener the test starts), its jumpbox, the checkers' network
 or the host (listeners the test starts). Closed by the organisers, or for a team cut off, or in
@@ -19,10 +19,13 @@ from range_control.services.audit import audit_log
 from range_control.services.defence import game
 from range_control.services.defence.submit import Submissions
 from range_control.services.defence.ticks import DefenceTicks
+from range_control.services.environments import team_access
 from range_control.services.play import scoreboard
 from tests.support.defence import load_defence, run_tick
 from tests.support.env import TEST, Env
 from tests.support.instances import sh
+from tests.support.wireguard import client_image, connect, handshake, laptop, wait_gateways
+from tests.support.wireguard import sh as wg_sh
 from tests.system.test_defence import (
     PACK,
     _free_port,
@@ -197,3 +200,33 @@ def test_teams_reach_each_others_service_ports_only_and_the_controls_hold(
     assert not reaches(client, alpha, at["Bravo"], PORT)
     assert not reaches(client, bravo, at["Alpha"], PORT)
     assert reaches(client, alpha, "tracker", PORT)
+
+
+def test_a_members_laptop_reaches_the_game_through_wireguard(
+    wg_range, client: docker.DockerClient, tmp_path
+) -> None:
+    """A device of Alpha's, through Alpha's gateway: Bravo's tracker at its game address on its
+    service port, not its shell; closed, nothing."""
+    env, rec, lan = wg_range
+    shutil.copytree(PACK / "convoy-tracker", env.tmp / "pack" / "convoy-tracker")
+    ids = {name: env.team(name, cc)[0] for name, cc in (("Alpha", "NL"), ("Bravo", "NO"))}
+    load_defence(env, {"convoy-tracker": 1}, tick="60s", mode="attack-defence")
+    mine = team_access.add_peer(env.ctx, ids["Alpha"], "Ana's laptop", TEST)
+    assert "10.60.0.0/16" in mine.config.split("AllowedIPs = ")[1].splitlines()[0]
+    team_access.add_peer(env.ctx, ids["Bravo"], "Bo's laptop", TEST)  # both teams have gateways
+    wait_gateways(env, rec, client, list(ids.values()), {"convoy-tracker"})
+    assert rec.run_once().game_error is None
+    ana = laptop(client, client_image(client, rec.backend, tmp_path), lan, env.ctx.event_slug, "a")
+    connect(ana, mine.config)
+    assert handshake(ana)
+    bravo = f"10.60.{ids['Bravo']}.1"
+
+    def laptop_reaches(port: int) -> bool:
+        code, _out = wg_sh(ana, f"nc -z -w 3 {bravo} {port}", timeout=10)
+        return code == 0
+
+    wait_for(lambda: laptop_reaches(PORT))
+    assert not laptop_reaches(2222)
+    game.set_closed(env.ctx, True, TEST)
+    rec.run_once()
+    assert not laptop_reaches(PORT)

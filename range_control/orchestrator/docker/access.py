@@ -122,7 +122,7 @@ class DockerAccess(EngineBase):
         team_net = network_name(gw.event, gw.team_id)
         port = f"{WIREGUARD_PORT}/udp"
         try:
-            routes = self._subnets(team_net)
+            routes = self._subnets(team_net) + ([gw.game_subnet] if gw.game_subnet else [])
             host_config = self.api.create_host_config(
                 **hardening.docker_host_config(
                     hardening.GATEWAY,
@@ -136,6 +136,7 @@ class DockerAccess(EngineBase):
                 "RANGE_WG_ADDRESS": gw.address,
                 "RANGE_WG_ROUTES": ",".join(routes),
                 "RANGE_WG_PEERS": ",".join(f"{key} {ip}" for key, ip in gw.peers),
+                "RANGE_GAME_SUBNET": gw.game_subnet,
             }
             created = self.api.create_container(
                 image,

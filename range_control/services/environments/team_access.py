@@ -263,7 +263,7 @@ def add_peer(ctx: Range, team_id: int, label: str, actor: Actor) -> NewPeerOut:
         gateway_public_key=gateway_keys(secret(ctx.settings.flag_secret), ctx.event_slug, team_id)[
             1
         ],
-        routes=routes,
+        routes=[*routes, ctx.settings.game_subnet],
         gateway_address=gateway_ip,
         label=f"{label} ({team_name})",
     )
@@ -316,6 +316,7 @@ def desired_gateway(
         private,
         gateway_interface(ctx.settings.wireguard_subnet),
         tuple(sorted(peers)),
+        ctx.settings.game_subnet,
     )
 
 

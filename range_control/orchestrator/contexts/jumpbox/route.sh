@@ -1,8 +1,8 @@
 #!/bin/sh
 # Route the game network (RANGE_GAME_SUBNET) through the game router, wherever the engine puts
 # it: its name on the team network is looked up every few seconds (a router replaced has a new
-# address); no router, no route. Runs as root with NET_ADMIN, which sshd and the team's
-# sessions do not have (the jumpbox's entry point drops it from their bounding set).
+# address); no router, no route. Runs as root with NET_ADMIN (the jumpbox drops it from the
+# bounding set of sshd and the team's sessions). The same script in the jumpbox and the gateway.
 set -u
 subnet=${1:?}
 via=""

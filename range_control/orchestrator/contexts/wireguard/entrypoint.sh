@@ -1,7 +1,8 @@
 #!/bin/sh
 # Start the tunnel, let it reach only the team's networks, answer DNS for the team's names.
 # Given by the reconciler: RANGE_WG_PRIVATE_KEY, RANGE_WG_ADDRESS (the gateway's tunnel address
-# with its prefix), RANGE_WG_ROUTES (the team's networks, comma-separated), RANGE_WG_PEERS
+# with its prefix), RANGE_WG_ROUTES (the team's networks and the game subnet, comma-separated),
+# RANGE_GAME_SUBNET (routed through the game router), RANGE_WG_PEERS
 # ("<public key> <address>" pairs, comma-separated; later changes come through range-wg-sync).
 set -eu
 : "${RANGE_WG_PRIVATE_KEY:?}" "${RANGE_WG_ADDRESS:?}" "${RANGE_WG_ROUTES:?}"
@@ -42,5 +43,9 @@ ip link set wg0 up
 # would otherwise switch user and group, which this container has no capability for.
 dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$tunnel_ip" \
   --except-interface=lo --server=127.0.0.11 &
+# The game network (its subnet is among the routes above): through the game router.
+if [ -n "${RANGE_GAME_SUBNET:-}" ]; then
+  /usr/local/sbin/range-game-route "$RANGE_GAME_SUBNET" &
+fi
 echo "gateway up: $tunnel_ip, routes $RANGE_WG_ROUTES"
 wait "$wg_pid"
