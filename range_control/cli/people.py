@@ -111,6 +111,17 @@ def teams_rotate(state: State, team: str) -> None:
     click.echo(nt.token)
 
 
+@teams.command("networks")
+@click.argument("team")
+@click.argument("networks", nargs=-1)
+@pass_state
+def teams_networks(state: State, team: str, networks: tuple[str, ...]) -> None:
+    """The networks TEAM's machines are on (CIDRs; none clears them): the flag door names the
+    team by the address a connection comes from."""
+    out = team_service.set_networks(state.ctx, team, list(networks), ACTOR)
+    console.print(f"team {out.name}: {', '.join(out.networks) or 'no networks'}")
+
+
 ROLE = click.Choice(account_service.ROLES)
 
 

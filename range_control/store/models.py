@@ -105,6 +105,9 @@ class Team(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The networks the team's own machines are on at the venue (CIDRs): the flag door names the
+    # team by the address a connection comes from (no token needed, as ructf_tcp farms send).
+    networks: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Challenge(Base):

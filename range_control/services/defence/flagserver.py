@@ -4,10 +4,12 @@
 ``ructf_tcp`` and ``forcad_tcp`` modules (the greeting's "Welcome" and "Enter your flags", a
 token line answered "... enter your flags", answers sorted by their words).
 
-The team is known by its token, sent as the first line (``rct_...``); a line that is not a
-token before one was sent is answered ``ERR`` (the range does not name teams by address until
-the game network gives each team its own). Lines pipelined together are judged and stored as
-one batch (``submit.Submissions``), answers written in order once the batch is committed.
+The team is known by the address the connection comes from (the networks the organisers gave
+it: ``rangectl teams networks``; DestructiveFarm's ``ructf_tcp`` sends no token) or by its
+token, sent as the first line (``rct_...``: it names the team whatever the address); a flag
+from an unknown address before a token is answered ``ERR``. Lines pipelined together are judged
+and stored as one batch (``submit.Submissions``), answers written in order once the batch is
+committed.
 Bounded: a line of more than 256 bytes closes the connection, an idle one closes after
 ``IDLE`` seconds, at most ``MAX_CLIENTS`` connections at once."""
 
@@ -27,7 +29,8 @@ log = logging.getLogger("range_control.flags")
 
 GREETING = (
     b"Welcome to the Range Control flag submission.\n"
-    b"Send your team token on the first line, then Enter your flags, one per line.\n"
+    b"Send your team token on the first line (not needed from your team's own network),\n"
+    b"then Enter your flags, one per line.\n"
     b"Each is answered: <flag> OK|DUP|OWN|OLD|INV|ERR <message>.\n\n"
 )
 MAX_LINE = 256
@@ -92,7 +95,8 @@ class FlagServer:
     async def _lines(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str
     ) -> None:
-        team_id: int | None = None
+        known = await asyncio.to_thread(teams.by_address, self.ctx, source) if source else None
+        team_id: int | None = known.id if known is not None else None
         while True:
             first = await asyncio.wait_for(reader.readline(), IDLE)
             if not first:
@@ -103,7 +107,7 @@ class FlagServer:
                 batch.append(await reader.readline())
             lines = [b.decode("utf-8", "replace").strip() for b in batch]
             lines = [ln for ln in lines if ln]
-            if team_id is None and lines and lines[0].startswith(teams.TOKEN_PREFIX):
+            if lines and lines[0].startswith(teams.TOKEN_PREFIX):
                 token = lines.pop(0)
                 try:
                     team = await asyncio.to_thread(teams.authenticate, self.ctx, token)
@@ -117,7 +121,8 @@ class FlagServer:
                 await writer.drain()
                 continue
             if team_id is None:
-                out = [answer(ln, Code.ERR, "send your team token first").line() for ln in lines]
+                why = "send your team token first (this address is no team's)"
+                out = [answer(ln, Code.ERR, why).line() for ln in lines]
             else:
                 got = await asyncio.to_thread(self.subs.submit, team_id, lines, "tcp", source)
                 out = [a.line() for a in got]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import ipaddress
 import os
 import re
 import secrets
@@ -239,6 +240,57 @@ def rotate_token(ctx: Range, ref: int | str, actor: Actor) -> TeamTokenOut:
         issued = _issued(team, token)
     team_access.push(ctx, issued.team.id)
     return issued
+
+
+MAX_NETWORKS = 16
+
+
+def set_networks(ctx: Range, ref: int | str, networks: list[str], actor: Actor) -> TeamOut:
+    """The networks the team's machines are on (CIDRs, at most 16; none clears them): the flag
+    door names the team by a connection's address. Two teams never share an address."""
+    if len(networks) > MAX_NETWORKS:
+        raise InvalidInput("networks: at most {most} per team", field="networks", most=MAX_NETWORKS)
+    wanted = []
+    for i, raw in enumerate(networks):
+        try:
+            wanted.append(ipaddress.ip_network(str(raw).strip()[:64], strict=False))
+        except ValueError:
+            raise InvalidInput(
+                "networks.{i}: {value!r} is not a network (10.1.3.0/24, 2001:db8::/64)",
+                field="networks",
+                i=i,
+                value=str(raw)[:64],
+            ) from None
+    with ctx.store.write() as s:
+        team = find(s, ref)
+        for other in s.scalars(select(Team).where(Team.id != team.id)):
+            for theirs in map(ipaddress.ip_network, other.networks or []):
+                clash = next((n for n in wanted if n.overlaps(theirs)), None)
+                if clash is not None:
+                    raise Conflict(
+                        "{net} overlaps {theirs}, a network of team {team!r}",
+                        net=str(clash),
+                        theirs=str(theirs),
+                        team=other.name,
+                    )
+        team.networks = sorted({str(n) for n in wanted})
+        audit(s, ctx, actor, "team.networks", team=team.name, networks=team.networks)
+        return _view(team)
+
+
+def by_address(ctx: Range, address: str) -> TeamOut | None:
+    """The enabled team whose networks hold ``address`` (None: no team's)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    with ctx.store.read() as s:
+        for team in s.scalars(select(Team).where(Team.disabled.is_(False))):
+            if any(ip in ipaddress.ip_network(n) for n in team.networks or []):
+                return _view(team)
+    return None
 
 
 def authenticate(ctx: Range, token: str) -> TeamOut:

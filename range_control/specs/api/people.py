@@ -21,6 +21,15 @@ class TeamOut(View):
     country: str | None
     disabled: bool
     created_at: datetime
+    networks: list[str] = Field(
+        default_factory=list, description="where its machines submit flags from (CIDRs)"
+    )
+
+
+class TeamNetworksIn(Body):
+    networks: list[str] = Field(
+        max_length=16, description="CIDRs (10.1.3.0/24); an empty list clears them"
+    )
 
 
 class TeamList(RootModel[list[TeamOut]]):

@@ -337,3 +337,37 @@ def test_a_capture_shows_on_the_cached_scoreboard_at_once(game) -> None:
     before = score("Alpha")  # computed and cached now
     assert [c for c, _m in submit(env, heads["Alpha"], [flag(env, ids["Bravo"], svc, 3)])] == ["OK"]
     assert score("Alpha") == before + 20  # FAUST: 10 x (1 + 1/1), not the cached board
+
+
+def test_a_farm_on_its_teams_network_needs_no_token(door) -> None:
+    """ructf_tcp sends no token: the door names the team by the connection's address (the
+    networks the organisers gave it); another address is no team's, and a token still names
+    its team from anywhere."""
+    port, (env, ids, heads, svc) = door
+    admin = env.admin()
+    put = env.client.put(
+        "/api/v1/admin/teams/Bravo/networks", json={"networks": ["127.0.0.2/32"]}, headers=admin
+    )
+    assert put.status_code == 200 and put.get_json()["networks"] == ["127.0.0.2/32"]
+    clash = env.client.put(
+        "/api/v1/admin/teams/Alpha/networks", json={"networks": ["127.0.0.0/24"]}, headers=admin
+    )
+    assert clash.status_code == 409 and "Bravo" in clash.get_data(as_text=True)
+    bad = env.client.put(
+        "/api/v1/admin/teams/Alpha/networks", json={"networks": ["10.1.300.0/24"]}, headers=admin
+    )
+    assert bad.status_code == 400 and "networks.0" in bad.get_data(as_text=True)
+    sent = [flag(env, ids["Charlie"], svc, 3), flag(env, ids["Bravo"], svc, 3)]
+    statuses = []
+    with socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0)) as sock:
+        assert b"Enter your flags" in recv_until(sock, b"\n\n")
+        for f in sent:  # one at a time, answers read by their words
+            sock.sendall(f.encode() + b"\n")
+            statuses.append(farm_reads(recv_until(sock, b"\n").decode().strip(), f))
+    assert statuses == ["ACCEPTED", "REJECTED"]  # Charlie's: captured; Bravo's own: refused
+    with socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.3", 0)) as sock:
+        recv_until(sock, b"\n\n")
+        sock.sendall(sent[0].encode() + b"\n")
+        assert b" ERR " in recv_until(sock, b"\n")
+    actions = [a["action"] for a in env.client.get("/api/v1/admin/audit", headers=admin).json]
+    assert "team.networks" in actions

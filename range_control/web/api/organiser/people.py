@@ -19,10 +19,11 @@ from range_control.specs.api.people import (
     NewApiTokenOut,
     TeamIn,
     TeamList,
+    TeamNetworksIn,
     TeamOut,
     TeamTokenOut,
 )
-from range_control.web.api import delete, get, ok, parse, patch, post
+from range_control.web.api import delete, get, ok, parse, patch, post, put
 from range_control.web.common import ctx
 
 
@@ -58,6 +59,19 @@ def admin_enable_team(ref: str):
 def admin_rotate_token(ref: str):
     """Issue a new token; the old one stops working at once."""
     return ok(TeamTokenOut, teams.rotate_token(ctx(), ref[:100], g.actor))
+
+
+@put(
+    "/admin/teams/<ref>/networks",
+    Permission.CHANGE,
+    out=TeamOut,
+    json=TeamNetworksIn,
+    errors=(400, 404, 409),
+)
+def admin_team_networks(ref: str):
+    """The networks the team's machines are on: the flag door names the team by address."""
+    body = parse(TeamNetworksIn)
+    return ok(TeamOut, teams.set_networks(ctx(), ref[:100], body.networks, g.actor))
 
 
 # --- people ---------------------------------------------------------------------------------
