@@ -85,7 +85,7 @@ def test_wireguard_keys_and_configuration() -> None:
         gateway_address="100.96.0.1",
         label="Ana",
     )
-    assert "AllowedIPs = 10.213.0.0/16, 10.60.0.0/16, 100.96.0.1/32\n" in text
+    assert "AllowedIPs = 10.213.0.0/16, 100.96.0.1/32\n" in text
     assert "Endpoint = range.example:20001\n" in text and "0.0.0.0/0" not in text
 
 

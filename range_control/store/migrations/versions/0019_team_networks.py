@@ -18,12 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("teams") as batch:
-        batch.add_column(
-            sa.Column("networks", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
-        )
+    # A plain ADD COLUMN: a batch would copy the teams table, and dropping the old one on SQLite
+    # cascades into every row that refers to a team (awards, solves...).
+    op.add_column(
+        "teams", sa.Column("networks", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("teams") as batch:
-        batch.drop_column("networks")
+    op.drop_column("teams", "networks")  # SQLite has DROP COLUMN since 3.35
