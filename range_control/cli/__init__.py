@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "images",
         "Local images (no registry): the base image and challenge images.",
     ),
+    "red": ("defence", "red", "The red cell: its actions, declared and logged."),
     "report": (
         "whitecell",
         "report",

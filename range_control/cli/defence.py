@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 
 import click
+from pydantic import ValidationError
 from rich.table import Table
 
 from range_control.cli.common import State, console, pass_state
 from range_control.core.actors import CLI
-from range_control.core.errors import NotFound
+from range_control.core.errors import InvalidInput, NotFound
 from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
+from range_control.services.redcell import actions as redcell
+from range_control.specs.api.defence import RedActionIn
+from range_control.specs.files import field_errors
 
 
 @click.group("defence")
@@ -168,3 +172,73 @@ def game_restore(state: State, team: str) -> None:
     """Take TEAM's cut back before its tick."""
     game.restore(state.ctx, team, CLI)
     _print_game(state)
+
+
+@click.group("red")
+def red() -> None:
+    """The red cell: its actions, declared and logged."""
+
+
+@red.command("declare")
+@click.argument("team")
+@click.option("--service", default=None, help="the target's defended service (its slug)")
+@click.option("--technique", default="", help="a MITRE ATT&CK id (T1190, T1059.004)")
+@click.option(
+    "--outcome", required=True, type=click.Choice(["success", "partial", "failure", "unknown"])
+)
+@click.option("--at", "when", default=None, help="when it happened (ISO 8601; default: now)")
+@click.argument("summary")
+@pass_state
+def red_declare(
+    state: State,
+    team: str,
+    service: str | None,
+    technique: str,
+    outcome: str,
+    when: str | None,
+    summary: str,
+) -> None:
+    """Declare an action of the red cell against TEAM: what was done (SUMMARY), audited."""
+    try:
+        body = RedActionIn(
+            team=team,
+            service=service,
+            technique=technique,
+            outcome=outcome,
+            summary=summary,
+            at=when,
+        )
+    except ValidationError as exc:
+        first = field_errors(exc, limit=1)[0]
+        raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+    out = redcell.declare(state.ctx, body, CLI)
+    console.print(f"red action {out.id} recorded against {out.team}")
+
+
+@red.command("log")
+@click.option("--team", default=None, help="against this team only")
+@click.option("--json", "as_json", is_flag=True, help="print it as JSON")
+@pass_state
+def red_log(state: State, team: str | None, as_json: bool) -> None:
+    """The red cell's actions, newest first."""
+    team_id = None
+    if team is not None:
+        with state.ctx.store.read() as s:
+            team_id = teams.find(s, team).id
+    rows = redcell.actions(state.ctx, team_id)
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    table = Table("id", "at", "by", "team", "service", "technique", "outcome", "summary")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.at.isoformat(timespec="seconds"),
+            r.by,
+            r.team,
+            r.service or "-",
+            r.technique or "-",
+            r.outcome,
+            r.summary[:80],
+        )
+    console.print(table)

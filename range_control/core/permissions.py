@@ -25,6 +25,7 @@ class Role(StrEnum):
     OBSERVER = "observer"
     MEMBER = "member"
     CAPTAIN = "captain"
+    RED = "red"  # the red cell: the organisers' attackers
 
 
 class Scope(StrEnum):
@@ -33,6 +34,7 @@ class Scope(StrEnum):
     READ = "read"
     GRADE = "grade"
     FULL = "full"
+    RED = "red"  # a red cell member's own token
 
     @property
     def label(self) -> str:
@@ -64,6 +66,7 @@ class Permission(StrEnum):
     GRADE = "grade"  # the white cell's grades and moderation
     CHANGE = "change"  # change the event, teams, people, environments, publish
     UNBLIND = "unblind"  # link a task's submissions to their team before publication
+    RED_CELL = "red cell"  # declare red actions, read the red cell's targets and own log
 
 
 class EventState(StrEnum):
@@ -75,7 +78,7 @@ class EventState(StrEnum):
 
 Holder = Role | Scope | Machine
 
-CONSOLE_ROLES = frozenset({Role.ORGANISER, Role.GRADER, Role.OBSERVER})
+CONSOLE_ROLES = frozenset({Role.ORGANISER, Role.GRADER, Role.OBSERVER, Role.RED})
 TEAM_ROLES = frozenset({Role.MEMBER, Role.CAPTAIN})
 
 _WHITE_CELL = frozenset({Permission.LOOK, Permission.GRADE})
@@ -89,9 +92,11 @@ GRANTS: dict[Holder, frozenset[Permission]] = {
     Role.OBSERVER: frozenset({Permission.LOOK, Permission.OWN_ACCOUNT}),
     Role.GRADER: _WHITE_CELL | {Permission.OWN_ACCOUNT},
     Role.ORGANISER: _ALL_ORGANISER | {Permission.OWN_ACCOUNT},
+    Role.RED: frozenset({Permission.RED_CELL, Permission.OWN_ACCOUNT}),
     Scope.READ: frozenset({Permission.LOOK}),
     Scope.GRADE: _WHITE_CELL,
     Scope.FULL: _ALL_ORGANISER,
+    Scope.RED: frozenset({Permission.RED_CELL}),
     Machine.ORGANISER_TOKEN: _ALL_ORGANISER,
 }
 
@@ -136,9 +141,11 @@ CALLERS: tuple[Holder | None, ...] = (
     Role.OBSERVER,
     Role.GRADER,
     Role.ORGANISER,
+    Role.RED,
     Scope.READ,
     Scope.GRADE,
     Scope.FULL,
+    Scope.RED,
     Machine.ORGANISER_TOKEN,
 )
 
@@ -150,6 +157,7 @@ RULES: dict[Rule, str] = {
     (Place.API, Permission.LOOK): "organiser API, look",
     (Place.API, Permission.GRADE): "organiser API, grade",
     (Place.API, Permission.CHANGE): "organiser API, change",
+    (Place.API, Permission.RED_CELL): "red cell API",
     (Place.PORTAL, Permission.PLAY): "portal",
     (Place.PORTAL, Permission.OWN_ACCOUNT): "portal, person",
     (Place.PORTAL, Permission.MANAGE_TEAM): "portal, captain",
@@ -157,6 +165,7 @@ RULES: dict[Rule, str] = {
     (Place.CONSOLE, Permission.GRADE): "console, grade",
     (Place.CONSOLE, Permission.CHANGE): "console, change",
     (Place.CONSOLE, Permission.OWN_ACCOUNT): "console, person",
+    (Place.CONSOLE, Permission.RED_CELL): "console, red cell",
 }
 
 

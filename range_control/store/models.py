@@ -691,3 +691,28 @@ class DefenceCapture(Base):
     door: Mapped[str] = mapped_column(String(8))  # tcp | http | portal
     source: Mapped[str] = mapped_column(String(64), default="")  # the submitter's address
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RedAction(Base):
+    """What the red cell did to a team (its ground truth): who, when, against which team and
+    service, the technique (a MITRE ATT&CK id where given), the outcome, in its own words;
+    ``declared`` by a red cell member (console, CLI, API)."""
+
+    __tablename__ = "red_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_label: Mapped[str] = mapped_column(String(100))
+    actor_team_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[Actor] = composite("actor_kind", "actor_id", "actor_label", "actor_team_id")
+    target_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("challenges.id", ondelete="SET NULL")
+    )
+    technique: Mapped[str] = mapped_column(String(16), default="")
+    outcome: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="declared")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -80,6 +80,7 @@ LABELS = {
     "observer": N_("observer"),
     "member": N_("member"),
     "captain": N_("captain"),
+    "red": N_("red cell"),
     # error codes, as the title of an error page
     "error": N_("error"),
     "invalid": N_("invalid"),

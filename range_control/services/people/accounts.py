@@ -48,8 +48,8 @@ from range_control.specs.api.people import (
 from range_control.specs.text import name_problem
 from range_control.store.models import Account, Invite, Team, WebSession
 
-ROLES = ("organiser", "grader", "observer", "member", "captain")
-CONSOLE_ROLES = ("organiser", "grader", "observer")
+ROLES = ("organiser", "grader", "observer", "red", "member", "captain")
+CONSOLE_ROLES = ("organiser", "grader", "observer", "red")
 TEAM_ROLES = ("member", "captain")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024

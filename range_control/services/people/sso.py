@@ -31,7 +31,7 @@ from range_control.specs.api.people import AccountOut
 from range_control.store.models import Account, Team, WebSession
 
 # When a provider sends several roles (a list of groups): the one that may do the most.
-_PRECEDENCE = ("organiser", "grader", "observer", "captain", "member")
+_PRECEDENCE = ("organiser", "grader", "observer", "red", "captain", "member")
 
 # What the provider's claims change (a role, a team) is done by the range itself.
 SSO = Actor.range("single sign-on")

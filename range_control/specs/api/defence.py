@@ -196,3 +196,48 @@ class GameCutIn(Body):
     team: str = Field(min_length=1, max_length=100)
     until_tick: int = Field(ge=1, le=1_000_000, description="the team is back from this tick")
     reason: str = Field(default="", max_length=500)
+
+
+# --- the red cell ------------------------------------------------------------------------------
+OUTCOMES = ("success", "partial", "failure", "unknown")
+
+
+class RedActionIn(Body):
+    team: str = Field(min_length=1, max_length=100, description="the target team")
+    service: str | None = Field(
+        default=None, max_length=100, description="the target's defended service (its slug)"
+    )
+    technique: str = Field(
+        default="",
+        max_length=16,
+        pattern=r"^(|T[0-9]{4}(\.[0-9]{3})?)$",
+        description="a MITRE ATT&CK technique id (T1190, T1059.004), where there is one",
+    )
+    outcome: str = Field(pattern=r"^(success|partial|failure|unknown)$")
+    summary: str = Field(min_length=1, max_length=2000, description="what was done, and seen")
+    at: datetime | None = Field(
+        default=None, description="when it happened (default: now; at most a day back)"
+    )
+
+
+class RedActionOut(View):
+    id: int
+    by: str
+    team: str
+    service: str | None
+    technique: str
+    outcome: str
+    summary: str
+    kind: str = Field(description="declared (by the red cell)")
+    at: datetime
+
+
+class RedTargetOut(View):
+    team: str
+    service: str
+    address: str = Field(description="its game address")
+
+
+class RedCellOut(View):
+    targets: list[RedTargetOut]
+    actions: list[RedActionOut] = Field(description="newest first")

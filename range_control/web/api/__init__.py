@@ -214,7 +214,7 @@ def ok(model: type[BaseModel], payload: Any, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-from range_control.web.api import defence, play, public  # noqa: E402,F401  (routes on bp)
+from range_control.web.api import defence, play, public, redcell  # noqa: E402,F401  (routes on bp)
 from range_control.web.api.organiser import (  # noqa: E402,F401
     catalog,
     environments,

@@ -59,6 +59,7 @@ from range_control.store.models import (
     Event,
     Hint,
     HintUnlock,
+    RedAction,
     SharingAlert,
     Solve,
     Submission,
@@ -276,6 +277,17 @@ class _Facts:
                 DefenceReset.created_at,
             ).order_by(DefenceReset.id),
         )
+        f.red = _rows(
+            s,
+            select(
+                RedAction.target_id,
+                RedAction.challenge_id,
+                RedAction.technique,
+                RedAction.outcome,
+                RedAction.summary,
+                RedAction.at,
+            ).order_by(RedAction.at, RedAction.id),
+        )
         return f
 
     started_at: datetime | None
@@ -295,6 +307,7 @@ class _Facts:
     verdicts: list[Any]  # a defended service's verdict where it changed (and the first)
     captures: list[Any]
     resets: list[Any]
+    red: list[Any]  # the red cell's actions (its ground truth)
     blind: bool
     published: set[int]  # graded tasks whose grades are published
     naming: Naming
@@ -660,6 +673,17 @@ def _reset(f: _Facts, r: Any, _tid: int) -> dict[str, Any]:
     }
 
 
+def _red(f: _Facts, a: Any, _tid: int) -> dict[str, Any]:
+    technique = f" ({a.technique})" if a.technique else ""
+    return {
+        "at": iso(a.at),
+        "kind": "red_action",
+        "challenge": f.slug(a.challenge_id) if a.challenge_id else None,
+        "outcome": a.outcome,
+        "what": f"red cell{technique}: {f.naming.text(a.summary)}",
+    }
+
+
 def _alert(f: _Facts, al: Any, tid: int) -> dict[str, Any]:
     if al.submitting_team_id == tid:
         role = "submitted another team's flag"
@@ -690,4 +714,5 @@ _TIMELINE: tuple[tuple[Callable[[_Facts], Any], Callable[[Any], tuple[Any, ...]]
     (lambda f: f.verdicts, lambda v: (v.team_id,), _defence_verdict),
     (lambda f: f.captures, lambda c: (c.team_id, c.victim_id), _capture),
     (lambda f: f.resets, lambda r: (r.team_id,), _reset),
+    (lambda f: f.red, lambda a: (a.target_id,), _red),
 )

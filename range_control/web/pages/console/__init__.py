@@ -7,6 +7,7 @@ report (``whitecell``)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import fields
 from functools import wraps
@@ -93,6 +94,11 @@ def _who() -> Response | None:
 
 
 def _back() -> Response:
+    """After signing in: the console, or for a red cell member its own page."""
+    if session.get(KIND) == sessions.PERSON:
+        with contextlib.suppress(Unauthorized):
+            if sessions.person_of(ctx(), session.get(SID, "")).role == Role.RED:
+                return redirect(url_for("console.red_page"))
     return redirect(url_for("console.index"))
 
 
@@ -152,5 +158,6 @@ from range_control.web.pages.console import (  # noqa: E402,F401  (pages registe
     event,
     people,
     records,
+    redcell,
     whitecell,
 )

@@ -12,6 +12,7 @@ from range_control.core.errors import InvalidInput
 from range_control.core.permissions import Permission
 from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
+from range_control.services.redcell import actions as redcell
 from range_control.specs.text import whole_number
 from range_control.web.i18n import gettext
 from range_control.web.pages.common import ctx, flash_errors
@@ -25,7 +26,11 @@ def defence_page() -> str:
     if grid is None:
         abort(404)
     return render_template(
-        "console/defence.html", d=grid, health=views.health(ctx()), game=game.status(ctx())
+        "console/defence.html",
+        d=grid,
+        health=views.health(ctx()),
+        game=game.status(ctx()),
+        red_log=redcell.actions(ctx()),
     )
 
 

@@ -1,0 +1,44 @@
+"""The red cell's own console page: its targets (every team's defended services at their game
+addresses), the form that declares an action, and its log."""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from pydantic import ValidationError
+from werkzeug.wrappers import Response
+
+from range_control.core.errors import InvalidInput
+from range_control.core.permissions import Permission
+from range_control.services.redcell import actions
+from range_control.specs.api.defence import OUTCOMES, RedActionIn
+from range_control.specs.files import field_errors
+from range_control.web.i18n import gettext
+from range_control.web.pages.common import ctx, flash_errors
+from range_control.web.pages.console import bp, page
+
+
+@bp.get("/red")
+@page(Permission.RED_CELL)
+def red_page() -> str:
+    return render_template("console/red.html", cell=actions.cell(ctx()), outcomes=OUTCOMES)
+
+
+@bp.post("/red")
+@page(Permission.RED_CELL)
+def red_declare() -> Response:
+    with flash_errors():
+        form = request.form
+        try:
+            body = RedActionIn(
+                team=form.get("team", "")[:100],
+                service=form.get("service", "")[:100] or None,
+                technique=form.get("technique", "").strip().upper()[:16],
+                outcome=form.get("outcome", ""),
+                summary=form.get("summary", "")[:2000],
+            )
+        except ValidationError as exc:
+            first = field_errors(exc, limit=1)[0]
+            raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+        done = actions.declare(ctx(), body, g.actor)
+        flash(gettext("Action %(id)d recorded against %(team)s.", id=done.id, team=done.team), "ok")
+    return redirect(url_for("console.red_page"))
