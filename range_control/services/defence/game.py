@@ -105,11 +105,11 @@ def desired_game(
 ) -> DesiredGame | None:
     """The game network the reconciler should make: every defended target of ``instances``
     (the wanted ones), the team networks of ``teams`` (those with an entry point); None without
-    a defended service to route to."""
+    a defended service to route to, or when no phase is attack-defence."""
     plan = plan_in(s, ctx)
     state = state_in(s, ctx, plan)
-    if plan is None or state is None:
-        return None
+    if plan is None or state is None or not plan.spec.any_attack:
+        return None  # a defence without attack-defence: each team on its own network only
     subnet = ctx.settings.game_subnet
     teams = sorted(teams)
     where = addresses(plan, subnet, {i.team_id for i in instances})
