@@ -34,7 +34,7 @@ class Scope(StrEnum):
     READ = "read"
     GRADE = "grade"
     FULL = "full"
-    RED = "red"  # a red cell member's own token
+    RED = "red-cell"  # a red cell member's own token (its value differs from the role's)
 
     @property
     def label(self) -> str:

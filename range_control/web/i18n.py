@@ -81,6 +81,11 @@ LABELS = {
     "member": N_("member"),
     "captain": N_("captain"),
     "red": N_("red cell"),
+    # a red cell action's outcome
+    "success": N_("success"),
+    "partial": N_("partial"),
+    "failure": N_("failure"),
+    "unknown": N_("unknown"),
     # error codes, as the title of an error page
     "error": N_("error"),
     "invalid": N_("invalid"),

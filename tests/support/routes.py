@@ -107,6 +107,7 @@ def callers(env: Env) -> dict[str, Caller]:
     read = api_tokens.create(env.ctx, "matrix-read", "read", TEST).token
     grade = api_tokens.create(env.ctx, "matrix-grade", "grade", TEST).token
     full = api_tokens.create(env.ctx, "matrix-full", "full", TEST).token
+    red = api_tokens.create(env.ctx, "matrix-red", "red-cell", TEST).token
     return {
         "anonymous": Caller(env.app.test_client()),
         "team token": Caller(token_client(env, "portal", {"token": token}), team),
@@ -119,9 +120,11 @@ def callers(env: Env) -> dict[str, Caller]:
         "observer": Caller(person_client(env, "Obi", "observer", "console", callsign="obi")),
         "grader": Caller(person_client(env, "Gus", "grader", "console", callsign="gus")),
         "organiser": Caller(person_client(env, "Ola", "organiser", "console", callsign="ola")),
+        "red": Caller(person_client(env, "Rex", "red", "console", callsign="rex")),
         "read API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {read}"}),
         "grade API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {grade}"}),
         "full API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {full}"}),
+        "red-cell API token": Caller(env.app.test_client(), {"Authorization": f"Bearer {red}"}),
         "organiser token": Caller(
             token_client(env, "console", {"token": ADMIN}), {"Authorization": f"Bearer {ADMIN}"}
         ),

@@ -52,7 +52,7 @@ def create(ctx: Range, name: str, scope: str, actor: Actor) -> NewApiTokenOut:
             "name: 1 to 60 letters, digits, spaces, '.', '_' or '-', not {name!r}", name=name[:60]
         )
     if scope not in set(Scope):
-        raise InvalidInput("scope: read, grade, full or red, not {scope!r}", scope=scope[:20])
+        raise InvalidInput("scope: read, grade, full or red-cell, not {scope!r}", scope=scope[:20])
     token = PREFIX + secrets.token_urlsafe(32)
     try:
         with ctx.store.write() as s:
