@@ -83,7 +83,6 @@ LABELS = {
     "red": N_("red cell"),
     # a red cell action's outcome
     "success": N_("success"),
-    "partial": N_("partial"),
     "failure": N_("failure"),
     "unknown": N_("unknown"),
     # error codes, as the title of an error page
