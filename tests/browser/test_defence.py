@@ -22,11 +22,12 @@ from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
 from range_control.services.event.event import bump_generation
-from range_control.services.people import teams
+from range_control.services.people import accounts, teams
 from range_control.store.models import Challenge, DefenceTick, DefenceVerdict, Instance
 from tests.support.defence import write_defended
 from tests.support.env import ADMIN, TEST
 from tests.support.live import Live, audit, live_range, team_login
+from tests.support.people import PASSWORD
 
 
 def verdict(ctx: Range, tick: int, team: str, slug: str, v: str, public: str, private: str) -> None:
@@ -80,6 +81,8 @@ def defence(tmp_path: Path):
         )
         scenario.load(ctx, spec, TEST)
         controls.start(ctx, TEST)
+        invited = accounts.add(ctx, "Rex Red", "red", TEST, callsign="REX")
+        accounts.accept_invite(ctx, invited.token, PASSWORD)
         return tokens
 
     # No engine: the copies and the verdicts are written here as the range would write them.
@@ -187,6 +190,33 @@ def test_the_grid_the_portal_and_the_console(browser: Browser, defence: Live) ->
     console.get_by_role("button", name="Cut off", exact=True).click()
     expect(console.get_by_text("until_tick", exact=False).first).to_be_visible()
     audit(console)
+
+
+def test_the_red_cell_s_own_page(browser: Browser, defence: Live) -> None:
+    """A red cell member signs in to its own page: the targets at their game addresses, an
+    action declared (a wrong technique named first), its log; nothing else of the console."""
+    live = defence
+    page = browser.new_page(bypass_csp=True)
+    page.goto(f"{live.url}/console/login")
+    page.get_by_label("E-mail or callsign").fill("REX")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Red cell", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="10.60.2.2")).to_be_visible()
+    expect(page.get_by_role("link", name="Attempts")).to_have_count(0)
+    audit(page)
+    page.get_by_label("Target team").fill("Latvia")
+    page.get_by_label("Service (optional)").fill("convoy-tracker")
+    page.get_by_label("MITRE ATT&CK technique (T1190, optional)").fill("T1190")
+    page.get_by_label("Outcome").select_option("success")
+    page.get_by_label("What was done").fill("SQL injection in the callsign search")
+    page.get_by_role("button", name="Declare").click()
+    expect(page.get_by_text(re.compile(r"Action \d+ recorded against Latvia"))).to_be_visible()
+    log = page.get_by_role("table", name="The red cell's actions, newest first")
+    expect(log.get_by_text("SQL injection in the callsign search")).to_be_visible()
+    audit(page)
+    page.goto(f"{live.url}/console/")
+    expect(page.get_by_text("Read-only", exact=False)).to_be_visible()  # not its console
 
 
 def _id(live: Live, team: str) -> int:

@@ -1,0 +1,92 @@
+"""The red cell on both databases: a member's red-cell token declares actions (technique,
+outcome, time), bad input named; its page lists the targets at their game addresses and its
+log; the organisers read the log; the after-action report puts each action in its target's
+defence timeline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from range_control.core.clock import iso
+from range_control.orchestrator.fake import FakeBackend
+from range_control.services.environments import engine
+from range_control.services.people import api_tokens
+from range_control.services.whitecell import report
+from tests.support.defence import load_defence, write_defended
+from tests.support.env import TEST, Env
+
+
+@pytest.fixture
+def red(env: Env, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(engine, "backend", lambda *_a, **_k: FakeBackend())
+    for name, cc in (("Alpha", "NL"), ("Bravo", "NO")):
+        env.team(name, cc)
+    write_defended(env.tmp / "pack", "tracker", timeout="10s")
+    load_defence(env, {"tracker": 1}, tick="60s")
+    token = api_tokens.create(env.ctx, "rex", "red-cell", TEST).token
+    return env, {"Authorization": f"Bearer {token}"}
+
+
+def test_the_red_cell_declares_and_the_white_cell_reads_it(red) -> None:
+    env, head = red
+    env.clock.advance(seconds=30)
+    earlier = env.clock.now() - timedelta(minutes=5)
+    sent = env.client.post(
+        "/api/v1/red/actions",
+        json={
+            "team": "Bravo",
+            "service": "tracker",
+            "technique": "T1190",
+            "outcome": "success",
+            "summary": "SQL injection in the callsign search: every convoy's orders read",
+            "at": iso(earlier),
+        },
+        headers=head,
+    )
+    assert sent.status_code == 201, sent.get_json()
+    got = sent.get_json()
+    assert got["by"] == "machine: token rex" and got["team"] == "Bravo"
+    assert got["kind"] == "declared" and got["at"].startswith(iso(earlier)[:19])
+    second = env.client.post(
+        "/api/v1/red/actions",
+        json={"team": "Alpha", "outcome": "failure", "summary": "phishing the captain"},
+        headers=head,
+    )
+    assert second.status_code == 201
+    page = env.client.get("/api/v1/red", headers=head).get_json()
+    assert [a["team"] for a in page["actions"]] == ["Alpha", "Bravo"]  # newest first
+    assert {(t["team"], t["address"]) for t in page["targets"]} == {
+        ("Alpha", "10.60.1.1"),
+        ("Bravo", "10.60.2.1"),
+    }
+    log = env.client.get("/api/v1/admin/red/actions", headers=env.admin()).get_json()
+    assert [a["technique"] for a in log] == ["", "T1190"]
+    # Teams never see it; the organisers' token is not the red cell.
+    assert env.client.get("/api/v1/red", headers=env.admin()).status_code == 403
+    # The after-action report: each action in its target's defence timeline.
+    doc = report.build(env.ctx)
+    bravo = next(t for t in doc["teams"] if t["name"] == "Bravo")
+    red_events = [e for e in bravo["events"] if e["kind"] == "red_action"]
+    assert len(red_events) == 1 and red_events[0]["outcome"] == "success"
+    assert "T1190" in red_events[0]["what"] and red_events[0]["challenge"] == "tracker"
+
+
+def test_bad_declarations_are_refused_naming_the_field(red) -> None:
+    env, head = red
+    post = env.client.post
+
+    def refused(body: dict) -> str:
+        r = post("/api/v1/red/actions", json=body, headers=head)
+        assert r.status_code in (400, 404), (body, r.status_code)
+        return r.get_data(as_text=True)
+
+    base = {"team": "Bravo", "outcome": "success", "summary": "x"}
+    assert "technique" in refused({**base, "technique": "SQLi"})
+    assert "outcome" in refused({**base, "outcome": "pwned"})
+    assert "Nobody" in refused({**base, "team": "Nobody"})
+    assert "nope" in refused({**base, "service": "nope"})
+    future = iso(env.clock.now() + timedelta(hours=1))
+    assert "at" in refused({**base, "at": future})
+    assert "summary" in refused({**base, "summary": "x" * 2001})
