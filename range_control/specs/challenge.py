@@ -230,6 +230,11 @@ class TaskSpec(_Strict):
     upload: UploadSpec = Field(default_factory=UploadSpec)
     second_grader: bool = False
     moderation_threshold: int = 2
+    incident_report: bool = Field(
+        default=False,
+        description="the teams report incidents: the grader sees, blind, the red cell's log of "
+        "the team up to the report and marks the actions it names (time to detect)",
+    )
 
     @property
     def most(self) -> int:

@@ -716,3 +716,23 @@ class RedAction(Base):
     kind: Mapped[str] = mapped_column(String(16), default="declared")
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RedDetection(Base):
+    """A red cell action that a team's incident report names, as its grader marked it: the
+    first such report of a team is when the team detected the action."""
+
+    __tablename__ = "red_detections"
+    __table_args__ = (UniqueConstraint("action_id", "submission_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("red_actions.id", ondelete="CASCADE"), index=True
+    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_label: Mapped[str] = mapped_column(String(100))
+    actor_team_id: Mapped[int | None] = mapped_column(Integer)
+    marked_by: Mapped[Actor] = composite("actor_kind", "actor_id", "actor_label", "actor_team_id")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,14 +3,12 @@ published. Cards per criterion; a second grader and moderation where the task as
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from range_control.context import Range
 from range_control.core.actors import Actor, ActorKind
@@ -18,6 +16,7 @@ from range_control.core.errors import Conflict, InvalidInput, NotFound
 from range_control.services.audit import audit
 from range_control.services.event import scenario
 from range_control.services.event.event import bump_generation
+from range_control.services.whitecell import ground_truth
 from range_control.services.whitecell.submissions import submission_file
 from range_control.services.whitecell.tasks import (
     MAX_COMMENT,
@@ -31,6 +30,7 @@ from range_control.services.whitecell.tasks import (
     due_at,
     outcome,
     task_of,
+    team_by_code,
 )
 from range_control.specs.api.whitecell import (
     CriterionOut,
@@ -54,7 +54,7 @@ def file_by_code(ctx: Range, slug: str, code: str, version: int) -> tuple[Path, 
     team (the code and the version)."""
     with ctx.store.read() as s:
         ch, _task = _task_row(s, slug)
-        team_id = _team_by_code(ctx, s, ch.id, code)
+        team_id = team_by_code(ctx, s, ch.id, code)
     path, _name, kind = submission_file(ctx, slug, version, team_id)
     return path, f"{code}-v{version}.{kind}"
 
@@ -124,15 +124,6 @@ def queue(ctx: Range, slug: str) -> list[QueueRowOut]:
     return sorted(rows, key=lambda r: (r.status != "to moderate", r.status != "ungraded", r.code))
 
 
-def _team_by_code(ctx: Range, s: Session, challenge_id: int, code: str) -> int:
-    for team_id in s.scalars(
-        select(Submission.team_id).where(Submission.challenge_id == challenge_id).distinct()
-    ):
-        if hmac.compare_digest(blind_code(ctx, challenge_id, team_id), code):
-            return team_id
-    raise NotFound("no submission {code!r} for this task", code=code[:20])
-
-
 def _card_view(g: Grade) -> GradeCardOut:
     return GradeCardOut(
         id=g.id,
@@ -148,7 +139,7 @@ def _card_view(g: Grade) -> GradeCardOut:
 def sheet(ctx: Range, slug: str, code: str) -> TaskSheetOut:
     with ctx.store.read() as s:
         ch, task = _task_row(s, slug)
-        team_id = _team_by_code(ctx, s, ch.id, code)
+        team_id = team_by_code(ctx, s, ch.id, code)
         release = s.get(TaskRelease, ch.id)
         subs = list(
             s.scalars(
@@ -183,6 +174,7 @@ def sheet(ctx: Range, slug: str, code: str) -> TaskSheetOut:
             cards=[_card_view(g) for g in history],
             status=result.status,
             disagreements=list(result.disagreements),
+            ground_truth=ground_truth.for_sheet(s, team_id, ch.id, task),
         )
 
 
@@ -239,7 +231,7 @@ def grade(
     now = ctx.clock.now()
     with ctx.store.write() as s:
         ch, task = _task_row(s, slug)
-        team_id = _team_by_code(ctx, s, ch.id, code)
+        team_id = team_by_code(ctx, s, ch.id, code)
         clean = _clean_scores(task, scores)
         sub = _latest(s, ch.id, team_id)[team_id]
         current = _cards(s, ch.id).get((team_id, ch.id), {})

@@ -110,6 +110,10 @@ class TaskSheetOut(View):
     cards: list[GradeCardOut]
     status: str
     disagreements: list[str]
+    ground_truth: list[GroundTruthOut] = Field(
+        default_factory=list,
+        description="an incident report: the red cell's actions against the team up to it",
+    )
 
 
 class TaskSummaryList(RootModel[list[TaskSummaryOut]]):
@@ -127,3 +131,21 @@ class GradeIn(Body):
         examples=[{"accuracy": {"points": 8, "comment": "well supported"}}],
     )
     moderate: bool = Field(default=False, description="the grade that counts (a moderation)")
+
+
+class GroundTruthOut(View):
+    """A red cell action against the team whose incident report is graded (blind: no team)."""
+
+    id: int
+    at: datetime
+    service: str | None
+    technique: str
+    outcome: str
+    summary: str
+    named_in: list[int] = Field(description="the report's versions the graders marked naming it")
+
+
+class DetectionIn(Body):
+    action: int = Field(ge=1, description="the red cell action's id")
+    version: int = Field(ge=1, description="the report's version that names it")
+    named: bool = Field(default=True, description="false: take the mark back")

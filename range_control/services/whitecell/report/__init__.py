@@ -44,6 +44,7 @@ from range_control.services.event import scenario
 from range_control.services.people import accounts
 from range_control.services.play import scoreboard
 from range_control.services.play.challenges import seen_by_teams
+from range_control.services.whitecell import ground_truth
 from range_control.services.whitecell.publication import published_totals
 from range_control.services.whitecell.report.naming import Naming, Pseudonyms
 from range_control.store.models import (
@@ -277,9 +278,11 @@ class _Facts:
                 DefenceReset.created_at,
             ).order_by(DefenceReset.id),
         )
+        f.detected = ground_truth.detected_at(s)
         f.red = _rows(
             s,
             select(
+                RedAction.id,
                 RedAction.target_id,
                 RedAction.challenge_id,
                 RedAction.technique,
@@ -308,6 +311,7 @@ class _Facts:
     captures: list[Any]
     resets: list[Any]
     red: list[Any]  # the red cell's actions (its ground truth)
+    detected: dict[int, datetime]  # red action id -> the first incident report naming it
     blind: bool
     published: set[int]  # graded tasks whose grades are published
     naming: Naming
@@ -504,6 +508,7 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
         for e in events:
             e.pop("account", None)
     restores = _restores(f, tid)
+    detections = _detections(f, tid)
     return {
         "name": f.naming.team(tid),
         "country": f.naming.country(tid),
@@ -515,7 +520,36 @@ def _team(f: _Facts, t: dict[str, Any], rows: list[Any]) -> dict[str, Any]:
         "mean_restore_seconds": (
             round(sum(r["seconds"] for r in restores) / len(restores)) if restores else None
         ),
+        "detections": detections,
+        "mean_detect_seconds": _mean(
+            [d["seconds"] for d in detections if d["seconds"] is not None]
+        ),
     }
+
+
+def _mean(values: list[float]) -> int | None:
+    return round(sum(values) / len(values)) if values else None
+
+
+def _detections(f: _Facts, tid: int) -> list[dict[str, Any]]:
+    """Each red cell action against the team: when it happened, when the team's first incident
+    report naming it came (as its grader marked it), and the time between (None: never)."""
+    out = []
+    for a in f.red:
+        if a.target_id != tid:
+            continue
+        seen = f.detected.get(a.id)
+        out.append(
+            {
+                "at": iso(a.at),
+                "challenge": f.slug(a.challenge_id) if a.challenge_id else None,
+                "technique": a.technique,
+                "outcome": a.outcome,
+                "detected_at": iso(seen) if seen is not None else None,
+                "seconds": round((seen - a.at).total_seconds()) if seen is not None else None,
+            }
+        )
+    return out
 
 
 DOWNS = ("DOWN", "MUMBLE", "CORRUPT")  # the team's service failing (RECOVERING answers)

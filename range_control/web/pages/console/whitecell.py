@@ -1,5 +1,5 @@
-"""The white cell: graded tasks (queue, blind sheets, grades, moderation, publication) and the
-after-action report."""
+"""The white cell: graded tasks (queue, blind sheets, grades, moderation, publication, an
+incident report's ground truth marked) and the after-action report."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from range_control.core.errors import InvalidInput
 from range_control.core.permissions import Permission
-from range_control.services.whitecell import grading, publication
+from range_control.services.whitecell import grading, ground_truth, publication
 from range_control.specs.challenge import slugify
+from range_control.specs.text import whole_number
 from range_control.web.common import ID
 from range_control.web.i18n import gettext, label
 from range_control.web.pages.common import ctx, flash_errors, may
@@ -91,6 +93,27 @@ def grade_task(slug: str, code: str) -> Response:
 @page(Permission.GRADE)
 def moderate_task(slug: str, code: str) -> Response:
     return _grade(slug, code, moderate=True)
+
+
+@bp.post("/tasks/<slug>/<code>/detections")
+@page(Permission.GRADE)
+def mark_detection(slug: str, code: str) -> Response:
+    """Mark (or unmark) that a version of the incident report names a red cell action."""
+    with flash_errors():
+        try:
+            action = whole_number(request.form.get("action", ""), "action", 1, 2**31 - 1)
+            version = whole_number(request.form.get("version", ""), "version", 1, 10_000)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        named = request.form.get("named", "1") == "1"
+        ground_truth.mark(ctx(), slug[:100], code[:20], action, version, named, g.actor)
+        flash(
+            gettext("Marked: version %(version)d names it.", version=version)
+            if named
+            else gettext("Mark taken back."),
+            "ok",
+        )
+    return redirect(url_for("console.task_sheet", slug=slug[:100], code=code[:20]))
 
 
 @bp.post("/tasks/<slug>/publish")
