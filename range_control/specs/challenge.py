@@ -14,7 +14,9 @@ proves the challenge solvable; see :class:`SolverSpec`), ``flag_in_files: allowe
 flag inside a distributed file is intended: no warning), ``translations`` (per language,
 ``{fr: {name, description, hints: [...]}}``: what teams reading that language see; see
 :class:`ChallengeTranslation`), and for ``type: task`` (a graded deliverable) ``deliverable``,
-``rubric``, ``due``, ``late``, ``upload``, ``second_grader`` and ``moderation_threshold``.
+``rubric``, ``due``, ``late``, ``upload``, ``second_grader``, ``moderation_threshold`` and
+``incident_report`` (the grader sees the red cell's log of the team and marks what the report
+names: the after-action report's time to detect).
 An unknown key that looks like a misspelling of one of these (``flagz``) is an error with
 "did you mean"; any other unknown key is ignored with a warning.
 """
@@ -217,6 +219,7 @@ TASK_KEYS = (
     "upload",
     "second_grader",
     "moderation_threshold",
+    "incident_report",
 )
 
 
@@ -309,6 +312,10 @@ class ChallengeSpec(_Strict):
         ge=0,
         le=10_000,
         description="a criterion on which two graders differ by more goes to moderation",
+    )
+    incident_report: bool = Field(
+        default=False,
+        description="an incident report: graded against the red cell's log (time to detect)",
     )
 
     @field_validator("flags", "hints", mode="before")

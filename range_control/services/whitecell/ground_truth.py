@@ -107,7 +107,7 @@ def mark(
             "task.detection",
             task=slug,
             code=code,
-            action=action_id,
+            red_action=action_id,
             version=version,
             named=named,
         )

@@ -6,11 +6,13 @@ from __future__ import annotations
 from flask import g
 
 from range_control.core.permissions import Permission
-from range_control.services.whitecell import grading, publication
+from range_control.services.whitecell import grading, ground_truth, publication
 from range_control.specs.api.whitecell import (
+    DetectionIn,
     GradeCardOut,
     GradeIn,
     QueueList,
+    TaskSheetOut,
     TaskSummaryList,
     TaskSummaryOut,
 )
@@ -29,6 +31,21 @@ def admin_tasks():
 def admin_task_queue(slug: str):
     """The grading queue: each team by its code (by name once published), its status."""
     return ok(QueueList, grading.queue(ctx(), slug[:100]))
+
+
+@post(
+    "/admin/tasks/<slug>/submissions/<code>/detections",
+    Permission.GRADE,
+    out=TaskSheetOut,
+    json=DetectionIn,
+    errors=(400, 404, 409),
+)
+def admin_mark_detection(slug: str, code: str):
+    """An incident report: mark (or, ``named: false``, unmark) that a version of it names a red
+    cell action; the first report naming an action is when the team detected it (audited)."""
+    body = parse(DetectionIn)
+    ground_truth.mark(ctx(), slug[:100], code[:20], body.action, body.version, body.named, g.actor)
+    return ok(TaskSheetOut, grading.sheet(ctx(), slug[:100], code[:20]))
 
 
 @post(
