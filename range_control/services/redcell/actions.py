@@ -57,17 +57,21 @@ def declare(ctx: Range, body: RedActionIn, actor: Actor) -> RedActionOut:
         s.add(row)
         s.flush()
         audit(s, ctx, actor, "red.declare", id=row.id, team=team.name, outcome=body.outcome)
-        return RedActionOut(
-            id=row.id,
-            by=actor.label,
-            team=team.name,
-            service=body.service or None,
-            technique=row.technique,
-            outcome=row.outcome,
-            summary=row.summary,
-            kind=row.kind,
-            at=row.at,
-        )
+        return _view(row, team.name, body.service or None)
+
+
+def _view(a: RedAction, team: str, service: str | None) -> RedActionOut:
+    return RedActionOut(
+        id=a.id,
+        by=a.actor.label,
+        team=team,
+        service=service,
+        technique=a.technique,
+        outcome=a.outcome,
+        summary=a.summary,
+        kind=a.kind,
+        at=a.at,
+    )
 
 
 def actions(ctx: Range, team_id: int | None = None, limit: int = MAX_LOG) -> list[RedActionOut]:
@@ -81,20 +85,7 @@ def actions(ctx: Range, team_id: int | None = None, limit: int = MAX_LOG) -> lis
         if team_id is not None:
             q = q.where(RedAction.target_id == team_id)
         rows = s.execute(q.order_by(RedAction.at.desc(), RedAction.id.desc()).limit(limit))
-        return [
-            RedActionOut(
-                id=a.id,
-                by=a.actor.label,
-                team=name,
-                service=slug,
-                technique=a.technique,
-                outcome=a.outcome,
-                summary=a.summary,
-                kind=a.kind,
-                at=a.at,
-            )
-            for a, name, slug in rows
-        ]
+        return [_view(a, name, slug) for a, name, slug in rows]
 
 
 def between(ctx: Range, team_id: int, start: datetime, end: datetime) -> list[RedActionOut]:
