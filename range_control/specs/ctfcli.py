@@ -34,6 +34,15 @@ _IGNORED = {
     "next": "the range suggests no next challenge",
 }
 _CTFCLI_MARKS = frozenset({"value", "flags", "type", "category", "extra", "hints"})
+# Other platforms' ways of running a challenge's container (TCP1P's ``container:`` block and
+# ``scripts: start:``, docker-compose files): the range cannot run them as written, and loading
+# such a challenge as a static one would give teams a challenge nobody can reach.
+_FOREIGN_RUN = frozenset({"container", "containers", "compose", "docker-compose", "docker_compose"})
+_COMPOSE = re.compile(r"(^|/)(docker-)?compose(\.[\w-]+)?\.ya?ml$", re.IGNORECASE)
+WRITE_INSTEAD = (
+    "write `image: <directory with its Dockerfile>` (ctfcli's, its port from EXPOSE) or "
+    "`environment: {services: [{name: app, build: <directory>, ports: [<port>]}]}`"
+)
 _EXPOSE = re.compile(r"^\s*EXPOSE\s+(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -97,6 +106,35 @@ def _known_keys(
     return kept
 
 
+def _foreign_run(data: dict[str, Any]) -> Note | None:
+    """Another platform's container, named with what to write instead (None: none)."""
+    for key, value in data.items():
+        if key in _FOREIGN_RUN and value not in (None, "", [], {}):
+            return Note(key, f"another platform's container, not run by the range: {WRITE_INSTEAD}")
+        if key == "scripts" and isinstance(value, dict) and "start" in value:
+            return Note(
+                "scripts.start",
+                f"a start script runs another platform's container, not the range: {WRITE_INSTEAD}",
+            )
+        if key in KNOWN and key != "image":
+            continue  # files: [docker-compose.yml] is a handout, not a way to run it
+        texts = [value] if isinstance(value, str) else []
+        if isinstance(value, list | dict):
+            texts = [
+                v
+                for v in (value.values() if isinstance(value, dict) else value)
+                if isinstance(v, str)
+            ]
+        for text in texts:
+            if _COMPOSE.search(text.strip()):
+                return Note(
+                    str(key),
+                    f"{text.strip()[:80]!r} is a docker-compose file, not run by the range: "
+                    f"{WRITE_INSTEAD}",
+                )
+    return None
+
+
 def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     out = Normalised(dict(raw))
     data = out.data
@@ -111,6 +149,11 @@ def normalise(raw: dict[str, Any], directory: Path) -> Normalised:
     for key in [k for k in data if not isinstance(k, str)]:
         out.errors.append(Note(str(key), "keys must be text"))
         del data[key]
+    refused = _foreign_run(data)
+    if refused is not None:  # one line: what to write instead, nothing else
+        out.errors.append(refused)
+        out.foreign = True
+        return out
     data = out.data = _known_keys(data, KNOWN, "", "challenge.yml", out)
     for key in [k for k, v in data.items() if v is None]:
         # ctfcli writes null for "not used" (`image: null`, `description: null`): the default.

@@ -15,6 +15,7 @@ from range_control.cli import main
 from range_control.domain.scoring import ChallengeValue, decayed_value
 from range_control.services.catalog import live_check
 from range_control.services.catalog.lint import Known, LintResult, lint
+from range_control.specs import ctfcli
 from range_control.specs.challenge import ChallengeSpec, slugify
 from range_control.specs.ctfcli import KNOWN, did_you_mean
 from tests.support import TESTS
@@ -108,6 +109,27 @@ def test_unknown_keys_of_a_repository_are_warnings_misspellings_are_errors(
         )
 
 
+def test_another_platforms_container_is_refused_with_what_to_write_instead() -> None:
+    """TCP1P's container block and start script, a docker-compose file to run: one line each,
+    naming the key and what to write; never loaded as a static challenge nobody can reach."""
+    refused = lint([REFUSED])
+    errors = {p.path.parent.name: str(p) for p in refused.problems}
+    instead = ctfcli.WRITE_INSTEAD
+    where = {d: REFUSED / d / "challenge.yml" for d in ("tcp1p-container", "tcp1p-start")}
+    assert errors["tcp1p-container"] == (
+        f"{where['tcp1p-container']}: container: another platform's container, not run by the "
+        f"range: {instead}"
+    )
+    assert errors["tcp1p-start"].endswith(
+        f"scripts.start: a start script runs another platform's container, not the range: {instead}"
+    )
+    assert "deploy: 'src/docker-compose.yml' is a docker-compose file" in errors["compose-ref"]
+    assert not {"tcp1p-container", "tcp1p-start", "compose-ref"} & {
+        c.directory.name for c in refused.challenges
+    }
+    assert "\n" not in errors["tcp1p-start"]
+
+
 def test_plugin_types_and_leftover_extra_are_scored_by_value(corpus: LintResult) -> None:
     plugin = spec_of(corpus, "plugin-type")
     assert plugin.type == "standard" and plugin.extra is None and plugin.initial_value == 300
@@ -181,7 +203,7 @@ def test_refusals_say_what_is_really_wrong() -> None:
         f"{tpl}: line 3, column 12: not valid YAML: found unhashable key (it holds template "
         "placeholders such as {{category}}: render it first)"
     ) in errors
-    assert len(errors) == 10, errors
+    assert len(errors) == 13, errors
     # Present on the engine: it loads; no engine to ask: a warning, not a refusal.
     assert not [p for p in lint([REFUSED / "prebuilt"], image_present=lambda r: True).problems]
     unknown = lint([REFUSED / "prebuilt"], image_present=lambda r: None)
