@@ -25,6 +25,7 @@ need strace strace                  # the durability test watches the syncs befo
 need /usr/sbin/nginx nginx          # the production web tier (infra/deploy) and its tests
 need openssl openssl                # the tests' TLS certificate for nginx
 need pg_dump postgresql-client      # rangectl backup / restore on PostgreSQL
+need promtool prometheus            # Prometheus's promtool checks infra/monitoring in the tests
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_missing+=(python3-venv); fi
 
 if [ "${#apt_missing[@]}" -gt 0 ] && [ -z "${RANGE_SETUP_SKIP_APT:-}" ]; then

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -243,3 +244,56 @@ def test_monitoring_files_name_only_metrics_the_range_exports(env: Env) -> None:
     assert yaml.safe_load((monitoring / "prometheus.yml").read_text())["rule_files"] == [
         "range-alerts.yml"
     ]
+
+
+def _promtool() -> str:
+    exe = shutil.which("promtool")
+    assert exe is not None, "promtool is missing: Debian's prometheus package (infra/setup.sh)"
+    return exe
+
+
+def test_promtool_checks_the_rules_the_config_the_dashboard_and_the_metrics(
+    env: Env, tmp_path: Path
+) -> None:
+    """Prometheus' own promtool, not a list of names: the alert rules and the config are valid,
+    every dashboard query parses as PromQL (each checked as a recording rule), and /metrics
+    passes promtool's lint of an exposition."""
+    promtool = _promtool()
+    monitoring = REPO / "infra" / "monitoring"
+    for args in (
+        ["check", "rules", str(monitoring / "range-alerts.yml")],
+        ["check", "config", str(monitoring / "prometheus.yml")],
+    ):
+        done = subprocess.run([promtool, *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    dashboard = json.loads((monitoring / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    recorded = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:panel{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    (tmp_path / "dashboard.yml").write_text(yaml.safe_dump(recorded))
+    done = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "dashboard.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and f"{len(exprs)} rules found" in done.stdout, done.stdout
+    # A broken query is caught (the control: the check can fail).
+    recorded["groups"][0]["rules"].append({"record": "dashboard:broken", "expr": "sum(rate(x[1m]"})
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(recorded))
+    broken = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "broken.yml")], capture_output=True, text=True
+    )
+    assert broken.returncode != 0
+    body = env.client.get("/metrics").data
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=30
+    )
+    assert lint.returncode == 0, (lint.stdout + lint.stderr).decode()
