@@ -59,6 +59,16 @@ if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ] || [ tests/a11y/package.
   npm install --prefix tests/a11y --no-audit --no-fund --silent >/dev/null
   touch tests/a11y/node_modules
 fi
+# The pages' vendored assets (npm, at build time; the range serves them itself, air-gapped):
+# the country flags as SVG (lipis/flag-icons, MIT), copied under range_control/web/static/flags.
+flags=range_control/web/static/flags
+if [ ! -f "$flags/LICENSE" ] || [ infra/vendor/package.json -nt "$flags/LICENSE" ]; then
+  log "vendoring the country flags (npm flag-icons)"
+  npm install --prefix infra/vendor --no-audit --no-fund --silent >/dev/null
+  rm -rf "$flags" && mkdir -p "$flags"
+  cp infra/vendor/node_modules/flag-icons/flags/4x3/*.svg "$flags/"
+  cp infra/vendor/node_modules/flag-icons/LICENSE "$flags/LICENSE"
+fi
 # A certified OpenID provider (oidc-provider) for the single sign-on tests, into tests/oidc.
 if [ ! -d tests/oidc/node_modules/oidc-provider ] || [ tests/oidc/package.json -nt tests/oidc/node_modules ]; then
   log "installing oidc-provider (npm) for the single sign-on tests"

@@ -127,6 +127,11 @@ def test_the_scoreboard_reads_without_javascript_and_on_a_phone(
     large.goto(f"{live.url}/?large=1")
     audit(large)
     assert "large" in (large.locator("body").get_attribute("class") or "")
+    # Country flags are the range's own SVGs (no emoji font needed), loaded, beside the code.
+    flag = large.locator('img.flag[src$="/de.svg"]').first
+    expect(flag).to_be_visible()
+    assert large.evaluate("(img) => img.naturalWidth", flag.element_handle()) > 0
+    assert flag.get_attribute("alt") == ""
 
 
 def test_a_challenge_that_needs_all_its_flags_and_ordered_hints(

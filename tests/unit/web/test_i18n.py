@@ -163,3 +163,19 @@ def test_no_error_message_is_formatted_before_translation() -> None:
         or (isinstance(arg, ast.Call) and getattr(arg.func, "attr", None) == "format")
     ]
     assert bad == []
+
+
+def test_a_country_flag_is_a_vendored_svg_or_nothing() -> None:
+    from flask import Blueprint, Flask
+
+    from range_control.web.filters import FLAGS, country_flag
+
+    assert (FLAGS / "nl.svg").is_file() and (FLAGS / "LICENSE").is_file(), "infra/setup.sh"
+    app = Flask(__name__, static_folder=None)
+    web = Blueprint("web", __name__, static_folder=str(FLAGS.parent), static_url_path="/assets")
+    app.register_blueprint(web)
+    with app.test_request_context():
+        img = str(country_flag("NL"))
+        assert img == '<img class="flag" src="/assets/flags/nl.svg" alt="" width="20" height="15">'
+        assert str(country_flag("NLD")) == "" and str(country_flag("ZZ")) == ""
+        assert str(country_flag(None)) == "" and str(country_flag("1<")) == ""
