@@ -208,7 +208,9 @@ def test_scoreboard_ranking_ledger_and_etag(env: Env) -> None:
     env.attempt(a, "a", "ICE{a}")
     page = env.client.get("/").get_data(as_text=True)
     assert re.search(
-        r"Alpha</a></th>\s*<td><span class=\"flag\" aria-hidden=\"true\">🇳🇱</span> "
+        r"Alpha</a></th>\s*<td><span class=\"flag\" aria-hidden=\"true\">"
+        r"<img class=\"flag\" src=\"/assets/flags/nl.svg\" alt=\"\" width=\"20\" height=\"15\">"
+        r"</span> "
         r"<abbr class=\"cc\">NL</abbr></td>\s*"
         r"<td class=\"num score\">100</td>",
         page,
