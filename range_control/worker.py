@@ -14,8 +14,11 @@ gunicorn web workers never do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
@@ -36,6 +39,9 @@ log = logging.getLogger("range_control.worker")
 JOB_PREFIX = "tl:"
 WATCH_SECONDS = 0.5
 DEFENCE_SECONDS = 1.0
+# How long a stopping scheduler gives the jobs that run (a reconcile pass, a backup) to end.
+# Every job is safe to cut (a restart resumes it), so the process does not wait for longer.
+STOP_GRACE_SECONDS = 10.0
 
 # The job store keeps textual references to module-level functions; they find the running
 # scheduler here (one per process, guarded by the lease).
@@ -43,28 +49,33 @@ _active: RangeScheduler | None = None
 
 
 def _tick_job() -> None:
-    if _active is not None:
-        _active.tick()
+    if (active := _active) is not None:
+        with active.running("tick"):
+            active.tick()
 
 
 def _watch_job() -> None:
-    if _active is not None:
-        _active.watch()
+    if (active := _active) is not None:
+        with active.running("watch"):
+            active.watch()
 
 
 def _reconcile_job() -> None:
-    if _active is not None:
-        _active.reconcile()
+    if (active := _active) is not None:
+        with active.running("reconcile"):
+            active.reconcile()
 
 
 def _defence_job() -> None:
-    if _active is not None:
-        _active.defence_step()
+    if (active := _active) is not None:
+        with active.running("defence_step"):
+            active.defence_step()
 
 
 def _backup_job() -> None:
-    if _active is not None:
-        _active.backup()
+    if (active := _active) is not None:
+        with active.running("backup"):
+            active.backup()
 
 
 class RangeScheduler:
@@ -76,6 +87,9 @@ class RangeScheduler:
         self._lock = threading.Lock()
         self._seen_generation: int | None = None
         self._lease: Any = None
+        self._busy: list[tuple[str, float]] = []  # the jobs that run, since when
+        self._idle = threading.Condition()
+        self._stopped = False
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=ctx.store.engine, tablename="apscheduler_jobs")
@@ -192,17 +206,47 @@ class RangeScheduler:
             done.manifest.counts.get("attempts", 0),
         )
 
-    def stop(self) -> None:
+    @contextlib.contextmanager
+    def running(self, job: str) -> Iterator[None]:
+        entry = (job, time.monotonic())
+        with self._idle:
+            self._busy.append(entry)
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy.remove(entry)
+                self._idle.notify_all()
+                if self._stopped and not self._busy:
+                    self._release()
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> bool:
+        """Take no more jobs and give those that run ``grace`` seconds to end. False when one
+        still runs then (it is logged): the caller ends the process without waiting for it,
+        which is safe (what a job cut short left, the next start resumes)."""
         global _active
         if self.defence is not None:
             self.defence.stop()
-        try:
-            self.scheduler.shutdown(wait=True)
-        finally:
+        self.scheduler.shutdown(wait=False)
+        with self._idle:
+            ended = self._idle.wait_for(lambda: not self._busy, timeout=grace)
+            if not ended:
+                now = time.monotonic()
+                log.warning(
+                    "stopping while a job still runs after %g s (%s): the next start resumes it",
+                    grace,
+                    ", ".join(f"{job} for {now - t0:.0f} s" for job, t0 in self._busy),
+                )
             _active = None
-            if self._lease is not None:
-                self._lease.release()
-                self._lease = None
+            self._stopped = True
+            if ended:  # else the last job to end releases it (or the process's end does)
+                self._release()
+        return ended
+
+    def _release(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     def tick(self, *, derive: bool = True) -> None:
         """Apply the timeline now, then derive the jobs for what is still to come."""

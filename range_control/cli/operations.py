@@ -4,6 +4,8 @@ event."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import sys
 import threading
@@ -49,7 +51,7 @@ def run_server(state: State, host: str, port: int, threads: int) -> None:
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="range-control", **behind)
     finally:
-        sched.stop()
+        stop_scheduler(sched)
 
 
 @click.command()
@@ -85,7 +87,15 @@ def worker(state: State) -> None:
     try:
         stop.wait()
     finally:
-        sched.stop()
+        stop_scheduler(sched)
+
+
+def stop_scheduler(sched: RangeScheduler) -> None:
+    """Stop the scheduler; when a job outlives its grace, end the process now rather than wait
+    for it (the pool's threads would hold the interpreter's exit)."""
+    if not sched.stop():
+        logging.shutdown()
+        os._exit(0)
 
 
 @click.group()

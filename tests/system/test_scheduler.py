@@ -5,10 +5,12 @@ the outcome. Both databases."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,8 @@ from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
 from range_control.services.organiser import records
 from range_control.store.models import Announcement, TimelineLog
-from tests.support.env import ADMIN, TEST, unique_event
+from range_control.worker import RangeScheduler
+from tests.support.env import ADMIN, TEST, migrated_sqlite, unique_event
 
 SCENARIO = {
     "event": "fast",
@@ -89,8 +92,14 @@ class Worker:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
-        code = self.proc.wait(20)
-        self.fh.close()
+        try:
+            code = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise AssertionError(f"worker did not stop in 20 s:\n{self.log.read_text()}") from None
+        finally:
+            self.fh.close()
         return code
 
 
@@ -248,3 +257,43 @@ def test_a_challenge_is_released_at_its_scheduled_time(setup) -> None:
 
 def visible(ctx: Range, slug: str) -> bool:
     return any(c.slug == slug and c.visible for c in records.list_challenges(ctx))
+
+
+def test_a_job_that_outlives_the_grace_does_not_hold_the_stop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stopping scheduler gives a running job its grace, then names it and stops anyway
+    (the worker's process ends without waiting: a job cut short resumes at the next start)."""
+    migrated_sqlite(tmp_path / "var" / "range.db")
+    settings = Settings(
+        data_dir=tmp_path / "var", backup_every="1s", environments="off"
+    ).ensure_secrets()
+    ctx = Range.from_settings(settings)
+    sched = RangeScheduler(ctx, reconcile=False)
+    hold, began = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        began.set()
+        hold.wait(30)
+
+    sched.backup = stuck  # type: ignore[method-assign]
+    sched.start()
+    try:
+        assert began.wait(10), "the backup job never ran"
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="range_control.worker"):
+            assert sched.stop(grace=0.5) is False
+        assert time.monotonic() - t0 < 3
+        assert "backup for" in caplog.text and "next start resumes it" in caplog.text
+    finally:
+        hold.set()
+    # The job that ended released the lease: another scheduler starts, and with nothing
+    # running its stop is clean at once.
+    deadline = time.monotonic() + 5
+    while sched._lease is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ctx.store.dispose()
+    again = RangeScheduler(Range.from_settings(settings), reconcile=False)
+    again.start()
+    assert again.stop(grace=5) is True
+    again.ctx.store.dispose()

@@ -329,6 +329,20 @@ def test_a_drained_node_moves_instances_and_the_connection_info_follows(swarm, l
     assert code == 0 and "web works" in out
     # Never a duplicate: one service per instance service, one per jumpbox.
     assert len(backend.containers(env.ctx.event_slug)) == 2
+    # A service under the name a pass makes that the pass does not see (an earlier pass was
+    # killed mid-request, the manager made it after the listing): it goes, made afresh.
+    api = lab.client(1).api
+    obs = next(o for o in backend.containers(env.ctx.event_slug) if o.role == "service")
+    image = api.inspect_service(obs.id)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    api.remove_service(obs.id)
+    unseen = api.create_service(
+        docker.types.TaskTemplate(docker.types.ContainerSpec(image, ["sleep", "300"])),
+        name=obs.name,
+    )
+    report = rec.run_once()
+    assert not report.failed, report.failed
+    made = api.inspect_service(obs.name)
+    assert made["ID"] != unseen["ID"] and made["Spec"]["Labels"]["range.role"] == "service"
 
 
 def test_missing_image_and_a_registry_that_does_not_answer_fail_the_instance_only(

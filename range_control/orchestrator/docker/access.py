@@ -67,7 +67,7 @@ class DockerAccess(EngineBase):
             )
         )
         try:
-            created = self.api.create_container(
+            created = self._create_named(
                 image,
                 name=name,
                 hostname="jumpbox",
@@ -138,7 +138,7 @@ class DockerAccess(EngineBase):
                 "RANGE_WG_PEERS": ",".join(f"{key} {ip}" for key, ip in gw.peers),
                 "RANGE_GAME_SUBNET": gw.game_subnet,
             }
-            created = self.api.create_container(
+            created = self._create_named(
                 image,
                 name=name,
                 hostname="wireguard",

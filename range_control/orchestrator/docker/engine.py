@@ -161,6 +161,20 @@ class EngineBase:
             except images.ImageError as exc:
                 raise BackendError(str(exc)) from None
 
+    def _create_named(self, image: str, name: str, **kwargs: Any) -> dict[str, Any]:
+        """``create_container`` under ``name``. A container of that name the pass did not see
+        is one an earlier pass asked for and no longer waited on (it was killed mid-request
+        and the engine made it after the pass had listed the event): its state is unknown
+        (made, maybe not started, maybe without its flag), so it goes and is made afresh."""
+        try:
+            return self.api.create_container(image, name=name, **kwargs)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(name, force=True)
+        return self.api.create_container(image, name=name, **kwargs)
+
     def _exec(self, container: str, command: list[str], who: str) -> tuple[int | None, str]:
         """Run ``command`` as root in a running container of ours: its exit code and output;
         the engine's refusal as a BackendError naming ``who``."""

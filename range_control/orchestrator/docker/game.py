@@ -88,7 +88,7 @@ class DockerGame(EngineBase):
                 sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "1"},
             )
         )
-        created = self.api.create_container(
+        created = self._create_named(
             self.game_image(),
             name=name,
             hostname="range-game",

@@ -180,7 +180,7 @@ class DockerServices(EngineBase):
         else:
             first = {net: self.api.create_endpoint_config(aliases=[spec.name])}
         try:
-            created = self.api.create_container(
+            created = self._create_named(
                 image,
                 name=name,
                 # The engine makes a container's hostname a DNS alias on *every* network it

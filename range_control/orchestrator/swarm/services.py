@@ -211,14 +211,24 @@ class SwarmServices(SwarmBase):
             mode="dnsrr",
             ports={host: (cport, "tcp", "host") for cport, host in ports.items()} or None,
         )
+        spec = {
+            "name": service_name(name),
+            "labels": labels,
+            "mode": ServiceMode("replicated", replicas=1),
+            "endpoint_spec": endpoint,
+        }
         try:
-            created = self.api.create_service(
-                template,
-                name=service_name(name),
-                labels=labels,
-                mode=ServiceMode("replicated", replicas=1),
-                endpoint_spec=endpoint,
-            )
+            try:
+                created = self.api.create_service(template, **spec)
+            except docker.errors.APIError as exc:
+                if "already exists" not in str(exc.explanation or exc):
+                    raise
+                # A service of that name the pass did not see: an earlier pass was killed
+                # mid-request and the manager made it after this pass listed the event. Its
+                # state is unknown: it goes and is made afresh.
+                with contextlib.suppress(docker.errors.NotFound):
+                    self.api.remove_service(service_name(name))
+                created = self.api.create_service(template, **spec)
         except docker.errors.APIError as exc:
             raise BackendError(f"{name}: {exc.explanation or exc}") from None
         return Observed(created["ID"], service_name(name), labels, "starting")
