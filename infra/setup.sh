@@ -50,7 +50,7 @@ stamp=".venv/.range-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing Python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,docs]'
   touch "$stamp"
 fi
 # axe-core for the browser tests (WCAG 2.1 AA): from the npm registry, into tests/a11y.
@@ -74,5 +74,11 @@ if [ ! -d tests/oidc/node_modules/oidc-provider ] || [ tests/oidc/package.json -
   log "installing oidc-provider (npm) for the single sign-on tests"
   npm install --prefix tests/oidc --no-audit --no-fund --silent >/dev/null
   touch tests/oidc/node_modules
+fi
+# The documentation site (docs/ -> range_control/web/site, served by the range at /docs/).
+site=range_control/web/site/index.html
+if [ ! -f "$site" ] || [ -n "$(find docs mkdocs.yml infra/docs/hooks.py -newer "$site" -print -quit)" ]; then
+  log "building the documentation site (mkdocs)"
+  NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 fi
 log "ready: .venv/bin/rangectl"

@@ -56,6 +56,10 @@ if [ ! -x "$prefix/venv/bin/python" ] || ! runuser -u range -- "$prefix/venv/bin
   "$py" -m venv "$prefix/venv"
 fi
 log "installing Range Control from $repo into $prefix/venv"
+# The documentation site goes with the package when the checkout has it built (infra/setup.sh
+# builds it); the range then serves it at /docs/.
+[ -f "$repo/range_control/web/site/index.html" ] \
+  || log "note: no documentation site in $repo (run infra/setup.sh there first): /docs/ answers 404"
 "$prefix/venv/bin/python" -m pip install -q --upgrade pip 2> >(grep -v '^WARNING: Location' >&2)
 "$prefix/venv/bin/python" -m pip install -q --upgrade "$repo" 2> >(grep -v '^WARNING: Location' >&2)
 chmod -R a+rX "$prefix"

@@ -158,7 +158,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     Settings come from the environment: RANGE_DATA_DIR (default ./var), RANGE_DATABASE_URL
     (default SQLite in the data dir), RANGE_ADMIN_TOKEN, RANGE_SECRET_KEY, RANGE_FLAG_SECRET
-    (generated and kept in the data dir when unset). See the README for the others.
+    (generated and kept in the data dir when unset). The others: docs/reference/settings.md
+    (and /docs/ on the range).
     """
     ctx.obj = Options(debug)
     import logging

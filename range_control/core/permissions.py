@@ -8,8 +8,9 @@ grants a set of :class:`Permission`. A route declares the place and the permissi
 (``web.api.route``, ``web.pages.*.page``); a use case that shows more or less to different
 callers (the blind white cell) asks :func:`allows` itself. Nothing names a web endpoint.
 
-The README's role matrix is rendered from this table (:func:`matrix`) and checked against it
-by the tests, which also call every route as every caller.
+The reference's role matrix (docs/reference/roles.md) is rendered from this table
+(:func:`matrix`) and checked against it by the tests, which also call every route as every
+caller.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def holder_of(role: str) -> Holder:
     raise ValueError(f"no such role, scope or shared token: {role!r}")
 
 
-# --- the matrix as the README shows it ------------------------------------------------------
+# --- the matrix as the reference shows it ---------------------------------------------------
 # Every caller, in the matrix's order (anonymous first).
 CALLERS: tuple[Holder | None, ...] = (
     None,
@@ -176,7 +177,7 @@ def caller_name(holder: Holder | None) -> str:
 
 
 def matrix() -> str:
-    """The README's table: each rule, and whether each caller passes it."""
+    """The reference's table: each rule, and whether each caller passes it."""
     head = ["rule", *(caller_name(h) for h in CALLERS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (place, permission), name in RULES.items():

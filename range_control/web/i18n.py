@@ -3,8 +3,8 @@ product's strings, dates, numbers and the event's translated content.
 
 A request's language is the ``lang`` cookie (set by the chooser in the header), else the best
 of ``Accept-Language`` the range speaks, else the event's default (``RANGE_DEFAULT_LANGUAGE``).
-Catalogs: ``range_control/web/translations/<lang>/LC_MESSAGES/messages.po`` (README: adding a
-language); the compiled ``.mo`` beside each is what Flask-Babel reads.
+Catalogs: ``range_control/web/translations/<lang>/LC_MESSAGES/messages.po`` (adding a language:
+docs/organiser/languages.md); the compiled ``.mo`` beside each is what Flask-Babel reads.
 """
 
 from __future__ import annotations
@@ -262,7 +262,8 @@ def install(app: Flask) -> None:
     if default not in langs:
         raise ValueError(
             f"RANGE_DEFAULT_LANGUAGE: {default!r} is not one of the range's languages "
-            f"({', '.join(langs)}); a language is added by its catalog (README)"
+            f"({', '.join(langs)}); a language is added by its catalog "
+            "(docs/organiser/languages.md)"
         )
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(CATALOGS)
     app.config["BABEL_DEFAULT_LOCALE"] = default

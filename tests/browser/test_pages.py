@@ -15,7 +15,7 @@ from range_control.services.environments import instances
 from range_control.services.environments.desired import desired_state
 from range_control.services.people import teams
 from tests.support.env import ADMIN, TEST
-from tests.support.live import Live, audit, shot, team_login
+from tests.support.live import Live, audit, doc_shot, shot, team_login
 from tests.support.live import write_challenge as _challenge
 
 
@@ -33,6 +33,7 @@ def test_a_solve_reaches_the_open_scoreboard_within_5_s(browser: Browser, live: 
     expect(row.locator("td.score")).to_have_text("0")
     team = browser.new_page(bypass_csp=True)
     team_login(team, live, "Estonia")
+    doc_shot(team, "portal")
     team.get_by_role("link", name="Convoy").click()
     expect(team.get_by_role("heading", name=re.compile("Convoy"))).to_be_visible()
     expect(team.locator(".description strong")).to_have_text("convoy")
@@ -48,11 +49,17 @@ def test_a_solve_reaches_the_open_scoreboard_within_5_s(browser: Browser, live: 
     expect(row.locator("td.score")).to_have_text("100", timeout=5_000)
     expect(board.locator(".matrix td.fb")).to_have_count(1)
     shot(board, "scoreboard")
+    doc_shot(board, "scoreboard")
     # "Why this score": the team's row opens its ledger.
     board.get_by_role("link", name="Estonia").click()
     expect(board.get_by_role("cell", name="solve", exact=True)).to_be_visible()
     expect(board.locator("tfoot td.num")).to_have_text("100")
     audit(board)
+    # The projector's view of the same board.
+    board.goto(f"{live.url}/?large=1")
+    expect(row.locator("td.score")).to_have_text("100")
+    audit(board)
+    doc_shot(board, "projector")
 
 
 def test_organiser_pause_shows_in_the_portal_and_refuses_flags(
@@ -69,6 +76,7 @@ def test_organiser_pause_shows_in_the_portal_and_refuses_flags(
     expect(org.get_by_text("Done: the event is now paused.")).to_be_visible()
     audit(org)
     shot(org, "console")
+    doc_shot(org, "console")
     org.goto(f"{live.url}/console/attempts")
     audit(org)
     team = browser.new_page(bypass_csp=True)

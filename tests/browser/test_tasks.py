@@ -20,7 +20,7 @@ from range_control.services.catalog.sync import sync
 from range_control.services.event import controls
 from range_control.services.people import accounts, teams
 from tests.support.env import TEST
-from tests.support.live import Live, audit, live_range, team_login, write_challenge
+from tests.support.live import Live, audit, doc_shot, live_range, team_login, write_challenge
 
 PASSWORD = "correct horse battery staple"
 DUE_IN = 30  # seconds after the range is ready (its start, under load, has taken more than 8)
@@ -127,6 +127,7 @@ def test_a_report_is_submitted_late_graded_blind_moderated_and_published(
     expect(gina.get_by_role("heading", name=re.compile(r"Report to JFC: T-"))).to_be_visible()
     expect(gina.locator(".deliverable, .description strong").first).to_be_visible()
     audit(gina)
+    doc_shot(gina, "graded-task")
     grade(gina, 9, 4, "Callsign and entry point, well supported.")
     expect(gina.get_by_text("Grade saved (first grader): 13 points.")).to_be_visible()
     sheet = gina.url
@@ -173,6 +174,7 @@ def test_a_report_is_submitted_late_graded_blind_moderated_and_published(
     # The after-action report, from the console.
     olga.get_by_role("link", name="Report").click()
     audit(olga)
+    doc_shot(olga, "report")
     with olga.expect_download() as dl:
         olga.get_by_role("button", name="Download").click()
     assert "INTERIM" in Path(dl.value.path()).read_text()

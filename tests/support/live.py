@@ -143,6 +143,18 @@ def audit(page: Page) -> None:
     assert bad == [], f"{page.url}: {bad}"
 
 
+DOC_IMAGES = REPO / "docs" / "img"
+
+
+def doc_shot(page: Page, name: str) -> None:
+    """A picture of the page for the documentation (``docs/img/<name>.png``): the browser tests
+    take them, so the docs show the pages as they are. The view a person first sees (1280 by
+    800), not the whole page."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(DOC_IMAGES / f"{name}.png"), animations="disabled")
+    assert (DOC_IMAGES / f"{name}.png").stat().st_size > 5_000
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

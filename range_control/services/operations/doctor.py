@@ -31,7 +31,7 @@ from range_control.services.operations import schema as db_schema
 from range_control.specs.environment import EnvironmentSpec
 from range_control.store.models import Challenge, Team
 
-# Thresholds (documented in the README's "Operating the event").
+# Thresholds (documented in docs/operator/operations.md).
 CLOCK_SKEW_SECONDS = 2.0
 SCHEDULER_LATE_SECONDS = 10.0
 DATA_DIR_FREE_BYTES = 1 << 30  # and three times the database

@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
 from range_control.web import filters, i18n, sessions
-from range_control.web.pages import console, defence, portal, public, sso  # noqa: F401
+from range_control.web.pages import console, defence, docs, portal, public, sso  # noqa: F401
 from range_control.web.pages.common import may
 
 CSP = (
@@ -31,13 +31,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's lifetime bounds it
     csrf = CSRFProtect(app)
     csrf.exempt(app.blueprints["api"])  # bearer tokens, no cookies: CSRF does not apply
-    for bp in (public.bp, portal.bp, console.bp):
+    for bp in (public.bp, portal.bp, console.bp, docs.bp):
         app.register_blueprint(bp)
     sso.install(app, app.extensions["range"].settings)
     filters.install(app)
     i18n.install(app)
     sessions.install(app)
     app.jinja_env.globals["may"] = may
+    app.jinja_env.globals["team_guide"] = docs.team_guide
     app.before_request_funcs.setdefault(None, []).insert(0, portal.challenges.upload_limit)
     app.after_request(_security_headers)
 

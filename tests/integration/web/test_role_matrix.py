@@ -1,6 +1,6 @@
 """The role matrix: every route of the OpenAPI document and every page route, called
-as each kind of caller, answers as the README's table says. The routes come from the app, the
-rules from the README: a new route without a rule there, or a rule naming a route that is gone,
+as each kind of caller, answers as the reference's table says (docs/reference/roles.md). The
+routes come from the app, the rules from that page: a new route without a rule there, or one gone,
 fails the test. Plus: every page form refuses a POST without its CSRF token, and a person's
 cookie opens nothing on the API (bearer tokens only). SQLite and PostgreSQL."""
 
@@ -26,7 +26,7 @@ from tests.support.routes import (
     token_client,
 )
 
-README = REPO / "README.md"
+ROLES_DOC = REPO / "docs" / "reference" / "roles.md"
 
 
 def table() -> dict[str, dict[str, bool]]:
@@ -40,8 +40,8 @@ def table() -> dict[str, dict[str, bool]]:
     }
 
 
-def readme_section(routes: dict[str, str]) -> str:
-    """What the README's "Who may call what" shows: the table, then the routes by rule."""
+def roles_section(routes: dict[str, str]) -> str:
+    """What the reference's role matrix shows: the table, then the routes by rule."""
     lines = [permissions.matrix(), ""]
     by_rule: dict[str, list[str]] = {}
     for route, rule in routes.items():
@@ -73,7 +73,7 @@ def matrix_env(database_url: str, tmp_path: Path):
     e.ctx.store.dispose()
 
 
-def test_every_route_answers_each_caller_as_the_readme_s_matrix_says(matrix_env: Env) -> None:
+def test_every_route_answers_each_caller_as_the_matrix_says(matrix_env: Env) -> None:
     env = matrix_env
     rules, listed = table(), declared(env)
     routes = app_routes(env)
@@ -159,12 +159,10 @@ def test_people_s_cookies_open_nothing_on_the_api(matrix_env: Env) -> None:
     assert c.post("/api/v1/admin/event/start").status_code == 401
 
 
-def test_the_readme_shows_the_permission_table_and_every_route_s_rule(matrix_env: Env) -> None:
-    """The README's matrix is the table's, and lists every route under the rule it declares:
-    a route or a rule changed without its README line fails here (the expected text is in the
-    message, ready to paste)."""
-    text = README.read_text()
-    start = text.index("#### Who may call what")
-    section = text[start : text.index("\n### ", start)]
-    expected = readme_section(declared(matrix_env))
-    assert expected in section, "README's matrix differs from the code's:\n\n" + expected
+def test_the_docs_show_the_permission_table_and_every_route_s_rule(matrix_env: Env) -> None:
+    """The reference's matrix (``docs/reference/roles.md``) is the table's, and lists every
+    route under the rule it declares: a route or a rule changed without its line there fails
+    here (the expected text is in the message, ready to paste)."""
+    section = ROLES_DOC.read_text()
+    expected = roles_section(declared(matrix_env))
+    assert expected in section, "docs/reference/roles.md differs from the code:\n\n" + expected

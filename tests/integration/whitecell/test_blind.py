@@ -83,6 +83,7 @@ def test_no_route_a_blind_caller_reaches_links_an_unpublished_submission_to_its_
         "name": "none.txt",
         "token": "x" * 43,
         "action": "disable",
+        "path": "index.html",  # the documentation site
     }
     listed, routes = declared(env), app_routes(env)
     rules = {name: rule for rule, name in permissions.RULES.items()}
