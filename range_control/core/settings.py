@@ -27,6 +27,18 @@ SECRETS_FILE = "secrets.json"
 GENERATED_SECRETS = ("secret_key", "flag_secret", "admin_token")
 
 
+def _ipv4_subnet(name: str, value: str, widest: int, narrowest: int) -> str:
+    """An IPv4 network, written as such (no host bits), of /``widest`` to /``narrowest``."""
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{name} {value!r}: {exc}") from None
+    if net.version != 4 or not widest <= net.prefixlen <= narrowest:
+        sizes = f"/{widest} to /{narrowest}" if widest else f"/{narrowest} or larger"
+        raise ValueError(f"{name} {value!r}: an IPv4 network of {sizes} is expected")
+    return str(net)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RANGE_", extra="ignore")
 
@@ -227,29 +239,13 @@ class Settings(BaseSettings):
     @field_validator("game_subnet")
     @classmethod
     def _game_subnet(cls, value: str) -> str:
-        try:
-            net = ipaddress.ip_network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"RANGE_GAME_SUBNET {value!r}: {exc}") from None
-        if net.version != 4 or net.prefixlen > 16:
-            raise ValueError(
-                f"RANGE_GAME_SUBNET {value!r}: an IPv4 network of /16 or larger is expected "
-                "(a team's services are <subnet>.<team>.<n>)"
-            )
-        return str(net)
+        # a team's services are <subnet>.<team>.<n>
+        return _ipv4_subnet("RANGE_GAME_SUBNET", value, 0, 16)
 
     @field_validator("wireguard_subnet")
     @classmethod
     def _tunnel_subnet(cls, value: str) -> str:
-        try:
-            net = ipaddress.ip_network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"RANGE_WIREGUARD_SUBNET {value!r}: {exc}") from None
-        if net.version != 4 or not 16 <= net.prefixlen <= 29:
-            raise ValueError(
-                f"RANGE_WIREGUARD_SUBNET {value!r}: an IPv4 network of /16 to /29 is expected"
-            )
-        return str(net)
+        return _ipv4_subnet("RANGE_WIREGUARD_SUBNET", value, 16, 29)
 
     @property
     def resolved_database_url(self) -> str:

@@ -65,6 +65,14 @@ def _controls(s: Session, ctx: Range) -> dict:
     return dict(s.scalar(select(Event.game_network).where(Event.slug == ctx.event_slug)) or {})
 
 
+def nop_id(s: Session, plan: Plan) -> int | None:
+    """The NOP team's id (the organisers' reference team: it never attacks, its flags are not
+    to be captured); None when the defence names none, or no team has its name."""
+    if not plan.spec.nop_team:
+        return None
+    return s.scalar(select(Team.id).where(Team.name == plan.spec.nop_team))
+
+
 def state_in(s: Session, ctx: Range, plan: Plan | None = None) -> GameState | None:
     """The game network's state now; None for an event without a defence."""
     plan = plan or plan_in(s, ctx)
@@ -74,15 +82,12 @@ def state_in(s: Session, ctx: Range, plan: Plan | None = None) -> GameState | No
     running = at is not None and at.state == EventState.RUNNING
     t = current(plan.ticks, plan.ex_now) if running else None
     controls = _controls(s, ctx)
-    nop = None
-    if plan.spec.nop_team:
-        nop = s.scalar(select(Team.id).where(Team.name == plan.spec.nop_team))
     return GameState(
         mode=plan.spec.mode_of(t.phase) if t is not None else None,
         tick=t.number if t is not None else None,
         closed=bool(controls.get("closed")),
         cuts={int(k): int(v) for k, v in (controls.get("cuts") or {}).items()},
-        nop=nop,
+        nop=nop_id(s, plan),
     )
 
 

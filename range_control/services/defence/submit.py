@@ -11,7 +11,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,10 +19,11 @@ from range_control.context import Range
 from range_control.core.settings import secret
 from range_control.domain.defence import flags as flagging
 from range_control.domain.defence.captures import MAX_FLAG, Answer, Code, Game, answer, judge
+from range_control.services.defence.game import nop_id
 from range_control.services.defence.game import state_in as game_state_in
 from range_control.services.defence.plan import plan_in
 from range_control.services.event.event import bump_generation
-from range_control.store.models import DefenceCapture, Team
+from range_control.store.models import DefenceCapture
 
 MAX_BATCH = 1000  # flags judged and stored in one transaction
 GAME_SECONDS = 1.0  # how long the game's state is reused between batches
@@ -161,9 +161,7 @@ def game_in(s: Session, ctx: Range) -> tuple[Game, int]:
         return Game(None, 1, frozenset(), None, False, "this event has no defence"), 0
     spec = plan.spec
     t = plan.current()
-    nop = None
-    if spec.nop_team:
-        nop = s.scalar(select(Team.id).where(Team.name == spec.nop_team))
+    nop = nop_id(s, plan)
     services = frozenset(svc.id for svc in plan.services.values())
     if not spec.any_attack:
         why = "this event's defence has no attack-defence: no flags to submit"

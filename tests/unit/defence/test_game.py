@@ -63,6 +63,11 @@ def test_the_game_subnet_setting_is_checked(tmp_path) -> None:
     for bad in ("10.60.0.0/24", "10.60.1.0/15", "fd00::/16", "game"):
         with pytest.raises(ValidationError, match="RANGE_GAME_SUBNET"):
             Settings(data_dir=tmp_path, game_subnet=bad)
+    # The tunnels' subnet, by the same rule with its own sizes.
+    assert Settings(data_dir=tmp_path, wireguard_subnet="100.96.0.0/24").wireguard_subnet
+    for bad in ("100.96.0.0/30", "100.0.0.0/15", "100.96.0.1/24", "fd00::/64"):
+        with pytest.raises(ValidationError, match="RANGE_WIREGUARD_SUBNET"):
+            Settings(data_dir=tmp_path, wireguard_subnet=bad)
 
 
 def test_who_attacks_follows_the_mode_the_closure_the_cuts_and_the_nop_team() -> None:
