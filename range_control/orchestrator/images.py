@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -15,12 +16,15 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# The build contexts of the range's own images: jumpbox, WireGuard gateway, host guard.
+# The build contexts of the range's own images: jumpbox, WireGuard gateway, game router, host
+# guard, the wrappers. Files several of them carry live once in ``shared/``: a context names the
+# ones it takes in its ``SHARED`` file (a build context cannot reach outside its directory).
 CONTEXTS = Path(__file__).resolve().parent / "contexts"
+SHARED = CONTEXTS / "shared"
 
 BASE_IMAGE = "range/base:bookworm"
 SUITE = "bookworm"
@@ -111,6 +115,24 @@ def build_base(
     if not image_exists(client, tag):
         raise ImageError(f"docker import did not produce {tag}")
     return True
+
+
+@contextlib.contextmanager
+def own_context(name: str) -> Iterator[Path]:
+    """The build context of the range's own image ``name``: its directory, with the files of
+    ``shared/`` its ``SHARED`` file names copied in (then a temporary copy)."""
+    source = CONTEXTS / name
+    listed = source / "SHARED"
+    wanted = listed.read_text().split() if listed.is_file() else []
+    if not wanted:
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix=f"range-{name}-") as tmp:
+        context = Path(tmp) / name
+        shutil.copytree(source, context)
+        for file in wanted:
+            shutil.copy2(SHARED / file, context / file)
+        yield context
 
 
 def context_digest(context: Path, dockerfile: str | None = None) -> str:

@@ -188,17 +188,17 @@ class EngineBase:
     def _own_image(self, name: str) -> str:
         """One of the range's own images (jumpbox, wireguard, game), built here once per
         content."""
-        context = images.CONTEXTS / name
-        tag = f"range/{name}:{images.context_digest(context)[:16]}"
-        with self._lock(f"img:{tag}"):
-            images.build_context(
-                self.client,
-                challenge=f"({name})",
-                service=name,
-                context=context,
-                dockerfile=None,
-                tag=tag,
-            )
+        with images.own_context(name) as context:
+            tag = f"range/{name}:{images.context_digest(context)[:16]}"
+            with self._lock(f"img:{tag}"):
+                images.build_context(
+                    self.client,
+                    challenge=f"({name})",
+                    service=name,
+                    context=context,
+                    dockerfile=None,
+                    tag=tag,
+                )
         return tag
 
     def wrapped(self, kind: str, source: str, challenge: str) -> str:

@@ -113,9 +113,9 @@ class SwarmImages(SwarmBase):
             raise BackendError(str(exc)) from None
 
     def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
-        context = images.CONTEXTS / "jumpbox"
-        tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
-        ref = self._build_and_publish(context, tag, "(jumpbox)")
+        with images.own_context("jumpbox") as context:
+            tag = f"range/jumpbox:{images.context_digest(context)[:16]}"
+            ref = self._build_and_publish(context, tag, "(jumpbox)")
         if not packages:
             return ref
         return self._publish(with_packages(self.client, self._lock, tag, packages))

@@ -2,7 +2,7 @@
 # Route the game network (RANGE_GAME_SUBNET) through the game router, wherever the engine puts
 # it: its name on the team network is looked up every few seconds (a router replaced has a new
 # address); no router, no route. Runs as root with NET_ADMIN (the jumpbox drops it from the
-# bounding set of sshd and the team's sessions). The same script in the jumpbox and the gateway.
+# bounding set of sshd and the team's sessions). Shared by the jumpbox and the gateway (SHARED).
 set -u
 subnet=${1:?}
 via=""
