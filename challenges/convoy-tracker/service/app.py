@@ -83,5 +83,11 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # Every team's checker and attackers connect at once: the standard library's backlog of 5
+    # resets the connections beyond it (a service that looks DOWN while it is up).
+    request_queue_size = 128
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()  # noqa: S104
+    Server(("0.0.0.0", 8080), Handler).serve_forever()  # noqa: S104

@@ -104,5 +104,11 @@ class Hub(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # Every team's checker and attackers connect at once: the standard library's backlog of 5
+    # resets the connections beyond it (a service that looks DOWN while it is up).
+    request_queue_size = 128
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer(("0.0.0.0", 8000), Hub).serve_forever()  # noqa: S104
+    Server(("0.0.0.0", 8000), Hub).serve_forever()  # noqa: S104
