@@ -75,9 +75,14 @@ if [ ! -d tests/oidc/node_modules/oidc-provider ] || [ tests/oidc/package.json -
   npm install --prefix tests/oidc --no-audit --no-fund --silent >/dev/null
   touch tests/oidc/node_modules
 fi
-# The documentation site (docs/ -> range_control/web/site, served by the range at /docs/).
+# The documentation site (docs/ -> range_control/web/site, served by the range at /docs/): built
+# again when the pages or the code its references are generated from changed since.
 site=range_control/web/site/index.html
-if [ ! -f "$site" ] || [ -n "$(find docs mkdocs.yml infra/docs/hooks.py -newer "$site" -print -quit)" ]; then
+changed() {
+  find docs mkdocs.yml infra/docs range_control \( -path range_control/web/site \
+    -o -path infra/docs/build -o -name __pycache__ \) -prune -o -type f -newer "$site" -print -quit
+}
+if [ ! -f "$site" ] || [ -n "$(changed)" ]; then
   log "building the documentation site (mkdocs)"
   NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 fi

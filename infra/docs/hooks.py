@@ -5,8 +5,8 @@ that they cannot drift from it.
   the click tree;
 * the checklists' boxes are drawn, not filled in: hidden from assistive technology (an
   unlabelled form control otherwise, WCAG 4.1.2), the item's text reads as it is;
-* the OpenAPI document of ``/api/v1`` (``docs/reference/openapi.json`` is written before the
-  pages are read; the API page renders it with neoteroi's OpenAPI plugin).
+* the OpenAPI document of ``/api/v1`` (``infra/docs/build/openapi.json`` is written before the
+  pages are read; the API operations page renders it with neoteroi's OpenAPI plugin).
 """
 
 from __future__ import annotations
