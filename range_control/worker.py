@@ -48,34 +48,31 @@ STOP_GRACE_SECONDS = 10.0
 _active: RangeScheduler | None = None
 
 
-def _tick_job() -> None:
+def _run(method: str) -> None:
+    """Run one of the active scheduler's jobs, counted as running while it does (``stop``)."""
     if (active := _active) is not None:
-        with active.running("tick"):
-            active.tick()
+        with active.running(method):
+            getattr(active, method)()
+
+
+def _tick_job() -> None:
+    _run("tick")
 
 
 def _watch_job() -> None:
-    if (active := _active) is not None:
-        with active.running("watch"):
-            active.watch()
+    _run("watch")
 
 
 def _reconcile_job() -> None:
-    if (active := _active) is not None:
-        with active.running("reconcile"):
-            active.reconcile()
+    _run("reconcile")
 
 
 def _defence_job() -> None:
-    if (active := _active) is not None:
-        with active.running("defence_step"):
-            active.defence_step()
+    _run("defence_step")
 
 
 def _backup_job() -> None:
-    if (active := _active) is not None:
-        with active.running("backup"):
-            active.backup()
+    _run("backup")
 
 
 class RangeScheduler:
