@@ -21,7 +21,7 @@ from range_control.core.clock import iso
 from range_control.core.settings import Settings, load_settings
 from range_control.services.environments import engine, instances
 from range_control.services.environments.engine import Backend
-from range_control.services.environments.run import EnvironmentReconciler, PassReport
+from range_control.services.environments.run import EnvironmentReconciler, PassReport, whose
 from range_control.services.environments.run import Progress as LaunchProgress
 from range_control.services.event import scenario
 from range_control.services.event.event import EventView
@@ -161,7 +161,7 @@ def reconcile(state: State) -> PassReport:
     for iid, error in sorted(report.failed.items()):
         click.echo(f"instance {iid}: {error}", err=True)
     for team, error in sorted(report.jumpbox_errors.items()):
-        click.echo(f"jumpbox of team {team}: {error}", err=True)
+        click.echo(f"jumpbox of {whose(team)}: {error}", err=True)
     return report
 
 

@@ -64,6 +64,11 @@ class Actor:
         return cls(ActorKind.RANGE, None, label)
 
 
+def person_id(actor: Actor) -> int | None:
+    """The account of a person acting (None for a token or the range)."""
+    return actor.id if actor.kind == ActorKind.PERSON else None
+
+
 ORGANISER_TOKEN = Actor(ActorKind.ORGANISER_TOKEN, None, "machine: organiser token")
 CLI = Actor.range("cli")
 TIMELINE = Actor.range("timeline")

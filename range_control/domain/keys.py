@@ -37,6 +37,18 @@ def jumpbox_password(secret: str, event: str, team_id: int, token_hash: str) -> 
     return base64.b32encode(digest).decode().lower()[:20]
 
 
+def red_login(account_id: int) -> str:
+    """A red cell member's user name on the red cell's jumpbox (a Unix name: the account's
+    login may be an e-mail address)."""
+    return f"red{account_id}"
+
+
+def red_password(secret: str, event: str, account_id: int) -> str:
+    """A red cell member's own password on the red cell's jumpbox: derived, never stored."""
+    digest = _derive(secret, "red-jumpbox", event, account_id)
+    return base64.b32encode(digest).decode().lower()[:20]
+
+
 def shell_password(secret: str, event: str, team_id: int) -> str:
     """The team's password for the shell in its defended services: derived, never stored, the
     same for the whole event (a new one would replace the containers, and the team's patches

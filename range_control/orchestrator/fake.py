@@ -68,6 +68,8 @@ class FakeBackend:
         self.checks: Callable[[CheckBatch], list[str]] = lambda batch: []
         self.batches: list[CheckBatch] = []
         self.wireguard: str | None = None  # why gateways cannot run (None: they can)
+        # A jumpbox's name -> (Unix second, "range-command ..." line) it printed (tests say).
+        self.sessions: dict[str, list[tuple[int, str]]] = {}
         self.access: dict[str, str] = {}  # container id -> access digest synced into it
         self.game: DesiredGame | None = None  # the game network as last ensured
 
@@ -223,6 +225,9 @@ class FakeBackend:
 
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
         return []
+
+    def session_log(self, obs: Observed, since: int) -> list[str]:
+        return [line for at, line in self.sessions.get(obs.name, []) if at >= since]
 
     def restart(self, obs: Observed) -> None:
         self._check("restart", obs.name)

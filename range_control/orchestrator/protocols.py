@@ -64,7 +64,9 @@ class Services(Protocol):
 class Access(Protocol):
     """The teams' entry points: jumpboxes and WireGuard gateways. ``sync_access`` brings a
     running one's keys or peers to what is desired in place; False when this engine cannot
-    (the reconciler then replaces it). ``wireguard_problem``: why gateways cannot run here."""
+    (the reconciler then replaces it). ``wireguard_problem``: why gateways cannot run here.
+    ``session_log``: the ``range-command`` lines a jumpbox printed from ``since`` (Unix
+    seconds) on: the red cell's sessions."""
 
     def create_jumpbox(self, jb: DesiredJumpbox) -> Observed: ...
     def create_gateway(self, gw: DesiredGateway) -> Observed: ...
@@ -72,6 +74,7 @@ class Access(Protocol):
     def wireguard_problem(self) -> str | None: ...
     def address_pools(self) -> list[str]: ...  # what a member's tunnel routes
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]: ...
+    def session_log(self, obs: Observed, since: int) -> list[str]: ...  # the red jumpbox's
 
 
 class Game(Protocol):

@@ -33,6 +33,7 @@ from range_control.orchestrator.protocols import Backend
 from range_control.orchestrator.types import (
     GENERATION,
     PORT,
+    RED_CELL,
     SPEC,
     DesiredGame,
     DesiredGateway,
@@ -46,7 +47,7 @@ from range_control.orchestrator.types import (
 log = logging.getLogger("range_control.reconciler")
 
 DOWN = ("exited", "dead")
-EDGE = 0  # the edge network's key among team ids (which start at 1)
+EDGE = 0  # the edge network's key among team ids (teams' start at 1, the red cell's is -1)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class PassReport:
     observed: dict[int, InstanceStatus] = field(default_factory=dict)
     # Where each team's jumpbox runs now: (node, address), None where the engine has one.
     jumpboxes_at: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    red_jumpbox: Observed | None = None  # the red cell's, running (its sessions' log is read)
     seconds: dict[str, float] = field(default_factory=dict)  # per step
 
     @property
@@ -391,6 +393,8 @@ class Reconciler:
         for o in everything:  # where a team's entry point answers now (running: not a move)
             if o.role == "jumpbox" and o.team_id in p.desired.jumpboxes and o.status == "running":
                 p.report.jumpboxes_at[o.team_id] = (o.node, o.address)
+                if o.team_id == RED_CELL:
+                    p.report.red_jumpbox = o
         for iid, inst in p.desired.instances.items():
             seen = [after.get((iid, r.spec.name)) for r in inst.services]
             nodes = sorted({o.node for o in seen if o is not None and o.node})

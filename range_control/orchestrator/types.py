@@ -47,20 +47,30 @@ def dns_name(name: str) -> str:
     return f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
 
 
+# The red cell's entry point where a team's would be (its jumpbox, its network): teams' ids
+# start at 1 and the reconciler keeps 0 for the shared networks.
+RED_CELL = -1
+
+
+def _owner(team_id: int) -> str:
+    """Whose objects a name is of: ``t<team id>``, or ``red`` for the red cell's."""
+    return "red" if team_id == RED_CELL else f"t{team_id}"
+
+
 def network_name(event: str, team_id: int) -> str:
-    return f"rc-{event}-t{team_id}"
+    return f"rc-{event}-{_owner(team_id)}"
 
 
 def container_name(event: str, team_id: int, challenge: str, service: str) -> str:
-    return f"rc-{event}-t{team_id}-{challenge}-{service}"
+    return f"rc-{event}-{_owner(team_id)}-{challenge}-{service}"
 
 
 def jumpbox_name(event: str, team_id: int) -> str:
-    return f"rc-{event}-t{team_id}-jumpbox"
+    return f"rc-{event}-{_owner(team_id)}-jumpbox"
 
 
 def gateway_name(event: str, team_id: int) -> str:
-    return f"rc-{event}-t{team_id}-wireguard"
+    return f"rc-{event}-{_owner(team_id)}-wireguard"
 
 
 def edge_network_name(event: str) -> str:
@@ -203,6 +213,9 @@ class DesiredJumpbox:
     keys: tuple[str, ...] = ()  # members' SSH public keys (authorized_keys lines)
     packages: tuple[str, ...] = ()  # the event's extra Debian packages, sorted
     game_subnet: str = ""  # the game network's addresses, routed through the game router
+    # The red cell's jumpbox (team RED_CELL): one login per person (user name, password), every
+    # command of their sessions logged (``range-command`` lines of the jumpbox's output).
+    people: tuple[tuple[str, str], ...] = ()
 
     def labels(self) -> dict[str, str]:
         return {
@@ -211,8 +224,19 @@ class DesiredJumpbox:
             TEAM: str(self.team_id),
             ROLE: "jumpbox",
             PORT: str(self.port),
-            SPEC: digest(self.password, self.packages, self.game_subnet),
+            SPEC: digest(self.password, self.packages, self.game_subnet, self.people),
         }
+
+    def environment(self) -> dict[str, str]:
+        """What its entrypoint reads (both engines)."""
+        env = {
+            "RANGE_JUMPBOX_PASSWORD": self.password,
+            "RANGE_JUMPBOX_KEYS": "\n".join(self.keys),
+            "RANGE_GAME_SUBNET": self.game_subnet,
+        }
+        if self.people:
+            env["RANGE_JUMPBOX_PEOPLE"] = "\n".join(f"{u}:{p}" for u, p in self.people)
+        return env
 
     def access(self) -> str:
         """What :meth:`Backend.sync_access` keeps current: the keys."""
@@ -306,7 +330,10 @@ class Observed:
 
     @property
     def team_id(self) -> int | None:
+        """The team it is of (``RED_CELL``: the red cell's), None when unlabelled."""
         value = self.labels.get(TEAM)
+        if value == str(RED_CELL):
+            return RED_CELL
         return int(value) if value and value.isascii() and value.isdigit() else None
 
     @property

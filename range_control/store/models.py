@@ -369,7 +369,10 @@ class PortAllocation(Base):
     __tablename__ = "port_allocations"
 
     port: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    # None: the red cell's jumpbox (no team's).
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(120))  # "jumpbox" or "<service>:<port>"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -715,6 +718,26 @@ class RedAction(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     kind: Mapped[str] = mapped_column(String(16), default="declared")
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RedCommand(Base):
+    """A command a member of the red cell ran on the red jumpbox (observed, not declared): who,
+    when, the command line; the team and service it names when it names a game address."""
+
+    __tablename__ = "red_commands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    who: Mapped[str] = mapped_column(String(254))  # the person's login when it ran
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    command: Mapped[str] = mapped_column(Text)
+    target_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    challenge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("challenges.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

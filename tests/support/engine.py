@@ -35,11 +35,17 @@ def client():
 
 @contextmanager
 def jumpbox_ssh(
-    host: str, port: int, password: str | None, wait: float = 20, pkey: Any = None
+    host: str,
+    port: int,
+    password: str | None,
+    wait: float = 20,
+    pkey: Any = None,
+    user: str = "team",
 ) -> Iterator[Any]:
     """Logged into a team's jumpbox as the team is (user ``team``, its password or a member's
-    key ``pkey``), retrying for ``wait`` seconds: sshd may still be starting. No login by then
-    is an AssertionError naming the port and the last error (a wrong password too)."""
+    key ``pkey``; the red cell's as one of its people, ``user``), retrying for ``wait``
+    seconds: sshd may still be starting. No login by then is an AssertionError naming the port
+    and the last error (a wrong password too)."""
     import paramiko
 
     c = paramiko.SSHClient()
@@ -50,7 +56,7 @@ def jumpbox_ssh(
             c.connect(
                 host,
                 port=port,
-                username="team",
+                username=user,
                 password=password,
                 pkey=pkey,
                 timeout=10,

@@ -22,6 +22,7 @@ import yaml
 from sqlalchemy import select
 
 from range_control.orchestrator.swarm import SwarmBackend
+from range_control.orchestrator.swarm.common import service_name
 from range_control.orchestrator.types import BackendError
 from range_control.services.catalog.lint import lint
 from range_control.services.catalog.sync import sync
@@ -618,3 +619,86 @@ def test_defence_ticks_on_the_swarm(swarm, lab: Lab) -> None:
         and (s["Spec"].get("Labels") or {}).get("range.event") == event
     ]
     assert jobs == []
+
+
+def test_the_game_network_on_the_swarm(swarm, lab: Lab) -> None:
+    """Attack-defence on the swarm: the router runs on the manager, on both teams' overlays and
+    their defence overlays; each team's jumpbox (wherever it runs) reaches the other's convoy
+    tracker at its game address on its service port only (not a listener the test starts in it,
+    not its shell), runs the pack's published exploit there and its capture scores; closed by
+    the organisers, nothing passes, and opened again it does."""
+    from range_control.orchestrator.types import container_name, game_router_name, jumpbox_name
+    from range_control.services.defence import game
+    from range_control.services.defence.submit import Submissions
+    from range_control.services.defence.ticks import DefenceTicks
+    from range_control.services.play import scoreboard
+    from tests.support.defence import load_defence, run_tick
+    from tests.system.test_game_network import put_file, wait_for
+
+    env, rec, backend = swarm
+    shutil.copytree(REPO / "challenges" / "convoy-tracker", env.tmp / "pack" / "convoy-tracker")
+    ids = {n: env.team(n, cc)[0] for n, cc in (("Alpha", "NL"), ("Bravo", "NO"))}
+    load_defence(
+        env,
+        {"convoy-tracker": 1},
+        tick="60s",
+        phases={"attack": "10m"},
+        mode="attack-defence",
+        captures={"formula": "faust", "value": 10},
+    )
+    report = converge(
+        rec,
+        lambda r: (
+            len(r.observed) == 2
+            and all(x.state == "running" for x in r.observed.values())
+            and len(r.jumpboxes_at) == 2
+            and r.game_error is None
+        ),
+        timeout=480,
+    )
+    assert report.game_error is None, report.game_error
+    event = env.ctx.event_slug
+    assert task_container(lab, service_name(game_router_name(event)))[0] == 1  # the manager
+    at = {t.team: t.address for t in game.status(env.ctx).targets}
+    _, alpha = task_container(lab, service_name(jumpbox_name(event, ids["Alpha"])))
+    _, bravo = task_container(lab, service_name(jumpbox_name(event, ids["Bravo"])))
+    wait_for(lambda: connects(alpha, at["Bravo"], 8080), 60)
+    wait_for(lambda: connects(bravo, at["Alpha"], 8080), 60)
+
+    # Never another port of the target: a listener the test starts in it, its shell.
+    _, tracker = task_container(
+        lab, service_name(container_name(event, ids["Bravo"], "convoy-tracker", "tracker"))
+    )
+    tracker.exec_run(["python3", "-m", "http.server", "9999"], detach=True, user="10001")
+    wait_for(lambda: tracker.exec_run(["python3", "-c", CONNECT_9999]).exit_code == 0)
+    assert not connects(alpha, at["Bravo"], 9999)
+    assert not connects(alpha, at["Bravo"], 2222)
+
+    # The published exploit from Alpha's jumpbox at Bravo's game address: tick 1's flag,
+    # submitted, scored as FAUST does (+10 x (1 + 1/1) for Alpha, -10 for Bravo).
+    run_tick(DefenceTicks(env.ctx, backend))
+    exploit = (REPO / "challenges" / "convoy-tracker" / "solve" / "exploit.py").read_bytes()
+    put_file(alpha.client, alpha.name, "/home/team/exploit.py", exploit)
+    code, out = run_in(alpha, f"python3 /home/team/exploit.py {at['Bravo']} 8080")
+    flags = out.split()
+    assert code == 0 and flags, out
+    answers = Submissions(env.ctx).submit(ids["Alpha"], flags, "tcp")
+    assert [a.code.value for a in answers].count("OK") == 1, answers
+    captured = [
+        e.points
+        for e in scoreboard.ledger(env.ctx, ids["Alpha"], public=False).entries
+        if e.kind == "capture"
+    ]
+    assert captured == [20]
+
+    # Closed by the organisers: nobody reaches anybody; opened again, they do.
+    game.set_closed(env.ctx, True, TEST)
+    assert rec.run_once().game_error is None
+    assert not connects(alpha, at["Bravo"], 8080)
+    assert not connects(bravo, at["Alpha"], 8080)
+    game.set_closed(env.ctx, False, TEST)
+    assert rec.run_once().game_error is None
+    wait_for(lambda: connects(alpha, at["Bravo"], 8080), 30)
+
+
+CONNECT_9999 = "import socket; socket.create_connection(('127.0.0.1', 9999), 2)"

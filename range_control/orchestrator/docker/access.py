@@ -49,6 +49,15 @@ def parse_wg_dump(text: str) -> list[PeerSeen]:
     return peers
 
 
+SESSION_LINE = "range-command "  # what the red jumpbox prints per command (range-red-people)
+
+
+def session_lines(output: bytes) -> list[str]:
+    """The ``range-command`` lines of a jumpbox's output (whatever else sshd printed)."""
+    text = output.decode(errors="replace")
+    return [ln for ln in text.splitlines() if ln.startswith(SESSION_LINE)]
+
+
 class DockerAccess(EngineBase):
     def jumpbox_image(self, packages: tuple[str, ...] = ()) -> str:
         base = self._own_image("jumpbox")
@@ -73,11 +82,7 @@ class DockerAccess(EngineBase):
                 hostname="jumpbox",
                 labels=jb.labels(),
                 ports=[2222],
-                environment={
-                    "RANGE_JUMPBOX_PASSWORD": jb.password,
-                    "RANGE_JUMPBOX_KEYS": "\n".join(jb.keys),
-                    "RANGE_GAME_SUBNET": jb.game_subnet,
-                },
+                environment=jb.environment(),
                 host_config=host_config,
                 networking_config=self.api.create_networking_config(
                     {edge: self.api.create_endpoint_config()}
@@ -173,6 +178,13 @@ class DockerAccess(EngineBase):
             raise BackendError(f"{obs.name}: access not updated ({out.strip()[-300:]})")
         self._synced[obs.id] = want.access()
         return True
+
+    def session_log(self, obs: Observed, since: int) -> list[str]:
+        try:
+            out = self.api.logs(obs.id, stdout=True, stderr=False, since=since)
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
+        return session_lines(out)
 
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
         return parse_wg_dump(self._exec(obs.id, ["wg", "show", "wg0", "dump"], obs.name)[1])

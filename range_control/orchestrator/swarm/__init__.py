@@ -20,7 +20,10 @@ What each object becomes (names and labels as on one engine, so the reconciler s
   packet-filter rules of ``guard/guard.sh`` in place; its healthcheck is the rules. Nodes
   where it is healthy carry the label ``range.guarded=yes``, and challenge tasks are placed
   only there (and, when any node is labelled ``range.role=challenges``, only on those),
-  spread across nodes.
+  spread across nodes;
+* the game router (attack-defence, ``swarm.game``): one service on the manager the range talks
+  to, on every team's overlay and every defence overlay, its packet filter written by an exec
+  there as on one engine.
 
 Nothing here reads the database; placement (node, address) comes back in ``Observed``.
 """
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from range_control.orchestrator.docker.engine import engine_client
 from range_control.orchestrator.swarm.checks import SwarmChecks
+from range_control.orchestrator.swarm.game import SwarmGame
 from range_control.orchestrator.swarm.guard import SwarmGuard
 from range_control.orchestrator.swarm.jobs import SwarmJobs
 from range_control.orchestrator.swarm.registry import SwarmImages
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
     from range_control.core.settings import Settings
 
 
-class SwarmBackend(SwarmGuard, SwarmImages, SwarmServices, SwarmJobs, SwarmChecks):
+class SwarmBackend(SwarmGuard, SwarmImages, SwarmServices, SwarmGame, SwarmJobs, SwarmChecks):
     @classmethod
     def from_settings(
         cls,
@@ -76,4 +80,5 @@ class SwarmBackend(SwarmGuard, SwarmImages, SwarmServices, SwarmJobs, SwarmCheck
         self.registry = registry
         self.health_interval_ns = int(health_interval * 1e9)
         self._published = {}
+        self._synced = {}
         self._guard_checked = 0.0

@@ -16,6 +16,7 @@ from docker.types import (
 )
 
 from range_control.orchestrator import hardening
+from range_control.orchestrator.docker.access import session_lines
 from range_control.orchestrator.docker.engine import (
     engine_facts,
 )
@@ -32,7 +33,6 @@ from range_control.orchestrator.types import (
     ROLE,
     BackendError,
     Cancel,
-    DesiredGame,
     DesiredGateway,
     DesiredJumpbox,
     EngineFacts,
@@ -106,17 +106,16 @@ class SwarmJobs(SwarmBase):
     def create_gateway(self, gw: DesiredGateway) -> Observed:
         raise BackendError(str(self.wireguard_problem()))
 
-    def ensure_game(self, game: DesiredGame) -> None:
-        """Not on a Swarm yet: a defence phase needs no game network (each team reaches its
-        own services on its own network); an attack-defence one is refused, said once a pass."""
-        if game.attackers:
-            raise BackendError(
-                "the game network (attack-defence) runs on one Docker engine only, not yet on "
-                "a Swarm: teams cannot reach each other's services"
-            )
-
     def gateway_peers(self, obs: Observed) -> list[PeerSeen]:
         return []
+
+    def session_log(self, obs: Observed, since: int) -> list[str]:
+        """The service's output (its task's, wherever it ran) from ``since`` on."""
+        try:
+            out = b"".join(self.api.service_logs(obs.id, stdout=True, stderr=False, since=since))
+        except docker.errors.APIError as exc:
+            raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
+        return session_lines(out)
 
     def sync_access(self, obs: Observed, want: DesiredJumpbox | DesiredGateway) -> bool:
         """A service's task cannot be changed in place: a jumpbox whose keys changed is

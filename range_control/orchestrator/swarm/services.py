@@ -317,10 +317,7 @@ class SwarmServices(SwarmBase):
             networks=nets,
             ports={2222: jb.port},
             hostname="jumpbox",
-            env=[
-                f"RANGE_JUMPBOX_PASSWORD={jb.password}",
-                "RANGE_JUMPBOX_KEYS=" + "\n".join(jb.keys),
-            ],
+            env=[f"{k}={v}" for k, v in jb.environment().items()],
             # Running means sshd answers (a task moved to another node starts afresh).
             healthcheck=self._healthcheck(["nc", "-z", "127.0.0.1", "2222"]),
         )

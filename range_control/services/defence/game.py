@@ -25,7 +25,7 @@ from range_control.core.errors import InvalidInput, NotFound
 from range_control.core.permissions import EventState
 from range_control.domain.defence.ticks import current
 from range_control.orchestrator.game import MAX_SERVICES, MAX_TEAM, game_address
-from range_control.orchestrator.types import DesiredGame, DesiredInstance, GameTarget
+from range_control.orchestrator.types import RED_CELL, DesiredGame, DesiredInstance, GameTarget
 from range_control.services.audit import audit
 from range_control.services.defence.plan import Plan, plan_in
 from range_control.services.event.event import ensure_event
@@ -53,6 +53,12 @@ class GameState:
     def open(self) -> bool:
         """Entry points reach other teams' services now."""
         return self.mode == "attack-defence" and not self.closed
+
+    @property
+    def red_open(self) -> bool:
+        """The red cell's jumpbox reaches every team's services now: in every defence tick,
+        defence or attack-defence, unless the organisers closed the game network."""
+        return self.mode is not None and not self.closed
 
     def attackers(self, teams: Iterable[int]) -> tuple[int, ...]:
         if not self.open:
@@ -109,14 +115,16 @@ def desired_game(
     s: Session, ctx: Range, instances: Iterable[DesiredInstance], teams: Iterable[int]
 ) -> DesiredGame | None:
     """The game network the reconciler should make: every defended target of ``instances``
-    (the wanted ones), the team networks of ``teams`` (those with an entry point); None without
-    a defended service to route to, or when no phase is attack-defence."""
+    (the wanted ones), the team networks of ``teams`` (those with an entry point, the red
+    cell's among them as ``RED_CELL``); None without a defended service to route to, or when no
+    phase is attack-defence and there is no red cell."""
     plan = plan_in(s, ctx)
     state = state_in(s, ctx, plan)
-    if plan is None or state is None or not plan.spec.any_attack:
-        return None  # a defence without attack-defence: each team on its own network only
-    subnet = ctx.settings.game_subnet
     teams = sorted(teams)
+    red = RED_CELL in teams
+    if plan is None or state is None or not (plan.spec.any_attack or red):
+        return None  # a defence without attackers: each team on its own network only
+    subnet = ctx.settings.game_subnet
     where = addresses(plan, subnet, {i.team_id for i in instances})
     targets = []
     for inst in instances:
@@ -130,7 +138,12 @@ def desired_game(
     if not targets:
         return None
     targets.sort(key=lambda t: (t.team_id, t.address))
-    return DesiredGame(ctx.event_slug, subnet, tuple(targets), tuple(teams), state.attackers(teams))
+    attackers = set(state.attackers([t for t in teams if t != RED_CELL]))
+    if red and state.red_open:
+        attackers.add(RED_CELL)
+    return DesiredGame(
+        ctx.event_slug, subnet, tuple(targets), tuple(teams), tuple(sorted(attackers))
+    )
 
 
 # --- the organisers' controls -----------------------------------------------------------------

@@ -10,6 +10,7 @@ before any container uses them; an instance that cannot be placed is refused wit
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from range_control.domain.flags import DynamicFlag, dynamic_flag
 from range_control.domain.keys import jumpbox_password, shell_password
 from range_control.orchestrator.reconciler import DesiredState
 from range_control.orchestrator.types import (
+    RED_CELL,
     Defended,
     DesiredInstance,
     DesiredJumpbox,
@@ -32,6 +34,7 @@ from range_control.orchestrator.types import (
 from range_control.services.defence.game import desired_game
 from range_control.services.environments.ports import JUMPBOX, WIREGUARD, PortPool, published
 from range_control.services.environments.team_access import desired_gateway
+from range_control.services.redcell.jumpbox import desired_red
 from range_control.specs.defence import DefenceSpec
 from range_control.specs.environment import EnvironmentSpec
 from range_control.store.models import (
@@ -43,6 +46,8 @@ from range_control.store.models import (
     Team,
     WireGuardPeer,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Desired(NamedTuple):
@@ -199,6 +204,14 @@ def _entry_points(
         )
         if wg_port is not None:
             gateways[team_id] = desired_gateway(ctx, team_id, wg_port, peers[team_id])
+    if any(d.defended for d in found.wanted.values()):
+        try:
+            red = desired_red(s, ctx, ports, packages)
+        except Unavailable as exc:
+            log.warning("no jumpbox for the red cell: %s", exc.message)
+            red = None
+        if red is not None:
+            jumpboxes[RED_CELL] = red
     return jumpboxes, gateways
 
 

@@ -18,6 +18,7 @@ from range_control.store.models import PortAllocation
 
 JUMPBOX = "jumpbox"
 WIREGUARD = "wireguard"  # a UDP port (every other purpose is TCP)
+RED_JUMPBOX = "red-jumpbox"  # the red cell's (held by no team)
 
 
 def bindable(ip: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
@@ -58,7 +59,7 @@ class PortPool:
                 used.add(p)
                 yield p
 
-    def get(self, team_id: int, instance_id: int | None, purpose: str) -> int:
+    def get(self, team_id: int | None, instance_id: int | None, purpose: str) -> int:
         """The port held for this purpose, or a new one recorded now."""
         key = (team_id, instance_id, purpose)
         if key not in self.held:

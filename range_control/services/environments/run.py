@@ -30,8 +30,10 @@ from range_control.orchestrator.reconciler import (
     Progress,
     Reconciler,
 )
+from range_control.orchestrator.types import RED_CELL, BackendError, Observed
 from range_control.services.environments.desired import desired_state
-from range_control.services.environments.ports import JUMPBOX
+from range_control.services.environments.ports import JUMPBOX, RED_JUMPBOX
+from range_control.services.redcell import commands
 from range_control.store.models import (
     Instance,
     PortAllocation,
@@ -46,6 +48,7 @@ __all__ = [
     "Progress",
     "expire",
     "write_back",
+    "whose",
 ]
 
 
@@ -58,6 +61,11 @@ def expire(ctx: Range) -> list[int]:
     if expired:
         log.info("expired instances: %s", expired)
     return expired
+
+
+def whose(team_id: int) -> str:
+    """Whose entry point a team id of the pass's report is: a team's, or the red cell's."""
+    return "the red cell" if team_id == RED_CELL else f"team {team_id}"
 
 
 def write_back(ctx: Range, report: PassReport, refused: dict[int, str]) -> None:
@@ -83,7 +91,12 @@ def write_back(ctx: Range, report: PassReport, refused: dict[int, str]) -> None:
         hosts = {(team, None): at[1] for team, at in report.jumpboxes_at.items()}
         hosts.update({(None, iid): st.address for iid, st in seen.items()})
         for alloc in s.scalars(select(PortAllocation)):
-            key = (alloc.team_id, None) if alloc.purpose == JUMPBOX else (None, alloc.instance_id)
+            if alloc.purpose == RED_JUMPBOX:
+                key = (RED_CELL, None)
+            elif alloc.purpose == JUMPBOX:
+                key = (alloc.team_id, None)
+            else:
+                key = (None, alloc.instance_id)
             if key in hosts and alloc.host != hosts[key]:
                 alloc.host = hosts[key]
 
@@ -115,6 +128,8 @@ class EnvironmentReconciler:
             report.expired = expired
             report.failed.update(refused)
             write_back(self.ctx, report, refused)
+        if report.red_jumpbox is not None:
+            self.red_commands(report.red_jumpbox)
         for action, done in (
             ("created", report.created),
             ("restarted", report.restarted),
@@ -125,3 +140,13 @@ class EnvironmentReconciler:
             if done:
                 metrics.RECONCILE_ACTIONS.labels(action).inc(len(done))
         return report
+
+    def red_commands(self, box: Observed) -> None:
+        """The commands the red cell's sessions ran since the last ones stored, into the ground
+        truth (an engine that does not answer now: the next pass reads them)."""
+        try:
+            lines = self.backend.session_log(box, commands.since(self.ctx))
+        except BackendError as exc:
+            log.warning("red cell's jumpbox: its sessions' log not read: %s", exc)
+            return
+        commands.record(self.ctx, lines)

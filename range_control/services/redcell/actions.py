@@ -16,6 +16,7 @@ from range_control.core.errors import InvalidInput, NotFound
 from range_control.services.audit import audit
 from range_control.services.defence import game
 from range_control.services.people import teams
+from range_control.services.redcell import commands, jumpbox
 from range_control.specs.api.defence import (
     RedActionIn,
     RedActionOut,
@@ -93,9 +94,10 @@ def between(ctx: Range, team_id: int, start: datetime, end: datetime) -> list[Re
     return [a for a in reversed(actions(ctx, team_id)) if start <= a.at <= end]
 
 
-def cell(ctx: Range) -> RedCellOut:
+def cell(ctx: Range, account_id: int | None = None) -> RedCellOut:
     """What the red cell's own page shows: its targets (every team's defended services at
-    their game addresses) and its log."""
+    their game addresses), its log (declared and observed) and, for ``account_id`` (a member
+    of the red cell), that person's login on the red cell's jumpbox."""
     try:
         net = game.status(ctx)
         targets = [
@@ -103,4 +105,9 @@ def cell(ctx: Range) -> RedCellOut:
         ]
     except NotFound:  # no defence: no services to attack, actions may still be declared
         targets = []
-    return RedCellOut(targets=targets, actions=actions(ctx))
+    return RedCellOut(
+        targets=targets,
+        actions=actions(ctx),
+        commands=commands.commands(ctx),
+        jumpbox=jumpbox.access(ctx, account_id) if account_id is not None else None,
+    )

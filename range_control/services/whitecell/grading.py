@@ -175,6 +175,7 @@ def sheet(ctx: Range, slug: str, code: str) -> TaskSheetOut:
             status=result.status,
             disagreements=list(result.disagreements),
             ground_truth=ground_truth.for_sheet(s, team_id, ch.id, task),
+            observed=ground_truth.observed_for_sheet(s, ctx, team_id, ch.id, task),
         )
 
 

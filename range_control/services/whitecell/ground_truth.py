@@ -14,8 +14,9 @@ from range_control.context import Range
 from range_control.core.actors import Actor
 from range_control.core.errors import Conflict, NotFound
 from range_control.services.audit import audit
+from range_control.services.redcell import commands
 from range_control.services.whitecell.tasks import _task_row, team_by_code
-from range_control.specs.api.whitecell import GroundTruthOut
+from range_control.specs.api.whitecell import GroundTruthOut, ObservedOut
 from range_control.specs.challenge import TaskSpec
 from range_control.store.models import Challenge, RedAction, RedDetection, Submission
 
@@ -60,6 +61,21 @@ def for_sheet(s: Session, team_id: int, challenge_id: int, task: TaskSpec) -> li
         )
         for a, slug in rows
     ]
+
+
+def observed_for_sheet(
+    s: Session, ctx: Range, team_id: int, challenge_id: int, task: TaskSpec
+) -> list[ObservedOut]:
+    """The commands the red cell ran against the team up to its latest report (none for a
+    task that is no incident report)."""
+    if not task.incident_report:
+        return []
+    until = s.scalar(
+        select(func.max(Submission.created_at)).where(
+            Submission.team_id == team_id, Submission.challenge_id == challenge_id
+        )
+    )
+    return [] if until is None else commands.against(s, ctx, team_id, until)
 
 
 def mark(

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field, RootModel
 
 from range_control.specs.api.base import Body, View
+from range_control.specs.api.environments import JumpboxOut
 
 
 class VerdictOut(View):
@@ -238,6 +239,20 @@ class RedTargetOut(View):
     address: str = Field(description="its game address")
 
 
+class RedCommandOut(View):
+    by: str = Field(description="the red cell member whose session ran it")
+    at: datetime
+    command: str
+    team: str | None = Field(description="the team whose game address it names")
+    service: str | None
+
+
 class RedCellOut(View):
     targets: list[RedTargetOut]
     actions: list[RedActionOut] = Field(description="newest first")
+    commands: list[RedCommandOut] = Field(
+        default=[], description="observed on the red cell's jumpbox, newest first"
+    )
+    jumpbox: JumpboxOut | None = Field(
+        default=None, description="the caller's own login on the red cell's jumpbox"
+    )

@@ -114,6 +114,11 @@ class TaskSheetOut(View):
         default_factory=list,
         description="an incident report: the red cell's actions against the team up to it",
     )
+    observed: list[ObservedOut] = Field(
+        default_factory=list,
+        description="an incident report: the commands the red cell ran against the team up to "
+        "it, on its jumpbox",
+    )
 
 
 class TaskSummaryList(RootModel[list[TaskSummaryOut]]):
@@ -143,6 +148,14 @@ class GroundTruthOut(View):
     outcome: str
     summary: str
     named_in: list[int] = Field(description="the report's versions the graders marked naming it")
+
+
+class ObservedOut(View):
+    """A command the red cell ran against the team (blind: the game addresses' team hidden)."""
+
+    at: datetime
+    service: str | None
+    command: str
 
 
 class DetectionIn(Body):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import g
 from pydantic import RootModel
 
+from range_control.core.actors import person_id
 from range_control.core.permissions import Permission
 from range_control.services.redcell import actions
 from range_control.specs.api.base import VIEW
@@ -20,9 +21,10 @@ class RedActionList(RootModel[list[RedActionOut]]):
 
 @get("/red", Permission.RED_CELL, out=RedCellOut)
 def red_cell():
-    """The red cell's targets (every team's defended services at their game addresses) and
-    its log, newest first."""
-    return ok(RedCellOut, actions.cell(ctx()))
+    """The red cell's targets (every team's defended services at their game addresses), its
+    log (declared actions and the commands observed on its jumpbox), newest first, and for a
+    signed-in member of the red cell their own login on its jumpbox."""
+    return ok(RedCellOut, actions.cell(ctx(), person_id(g.actor)))
 
 
 @post(

@@ -11,11 +11,15 @@ import pytest
 
 from range_control.core.clock import iso
 from range_control.orchestrator.fake import FakeBackend
+from range_control.orchestrator.types import RED_CELL, jumpbox_name
 from range_control.services.environments import engine
-from range_control.services.people import api_tokens
+from range_control.services.environments.desired import desired_state
+from range_control.services.environments.run import EnvironmentReconciler
+from range_control.services.people import accounts, api_tokens
 from range_control.services.whitecell import report
 from tests.support.defence import load_defence, write_defended
 from tests.support.env import TEST, Env
+from tests.support.people import person, sign_in
 
 
 @pytest.fixture
@@ -90,3 +94,50 @@ def test_bad_declarations_are_refused_naming_the_field(red) -> None:
     future = iso(env.clock.now() + timedelta(hours=1))
     assert "at" in refused({**base, "at": future})
     assert "summary" in refused({**base, "summary": "x" * 2001})
+
+
+def test_the_red_cell_s_jumpbox_its_logins_and_its_observed_commands(red) -> None:
+    """With a red cell, the reconciler wants its jumpbox (a login per member) on the game
+    network, reaching every target in a defence tick; what its sessions print comes back as
+    commands with who, when and the team and service named, once; the red cell's page and API
+    show them and the member's own login, the report puts them in the team's timeline."""
+    env, head = red
+    rex = person(env, "Rex Red", "red", email="rex@red.example")
+    person(env, "Rita Red", "red", email="rita@red.example")
+    accounts.set_disabled(env.ctx, "rita@red.example", True, TEST)
+    env.clock.advance(seconds=30)  # tick 1, a defence tick
+    fake = FakeBackend()
+    rec = EnvironmentReconciler(env.ctx, fake)
+    rec.run_once()
+    want = desired_state(env.ctx).state
+    box = want.jumpboxes[RED_CELL]
+    assert [u for u, _ in box.people] == [f"red{rex.id}"]  # an enabled member only
+    assert want.game is not None and want.game.attackers == (RED_CELL,)
+    assert RED_CELL in want.game.teams and len(want.game.targets) == 2
+
+    now = int(env.clock.now().timestamp())
+    name = jumpbox_name(env.ctx.event_slug, RED_CELL)
+    fake.sessions[name] = [
+        (now, f"range-command red{rex.id} {now} (interactive session)"),
+        (now, f"range-command red{rex.id} {now} curl -s http://10.60.2.1:8080/orders"),
+        (now, "sshd[12]: Accepted password for red1"),  # not a command line
+        (now, f"range-command red{rex.id} {now} nmap -p- 10.60.0.0/16"),  # no team's address
+    ]
+    rec.run_once()
+    rec.run_once()  # the same lines again: stored once
+    page = env.client.get("/api/v1/red", headers=head).get_json()
+    assert [(c["by"], c["team"], c["service"], c["command"]) for c in page["commands"]] == [
+        ("rex@red.example", None, None, "nmap -p- 10.60.0.0/16"),
+        ("rex@red.example", "Bravo", "tracker", "curl -s http://10.60.2.1:8080/orders"),
+        ("rex@red.example", None, None, "(interactive session)"),
+    ]
+    assert page["jumpbox"] is None  # a token is nobody: no login to show
+
+    # Rex, signed in, sees his own login on the red cell's page, and the commands.
+    rex_client, _ = sign_in(env, "rex@red.example", "console")
+    html = rex_client.get("/console/red").get_data(as_text=True)
+    assert f"red{rex.id}@" in html and "curl -s http://10.60.2.1:8080/orders" in html
+    doc = report.build(env.ctx)
+    bravo = next(t for t in doc["teams"] if t["name"] == "Bravo")
+    ran = [e["what"] for e in bravo["events"] if e["kind"] == "red_command"]
+    assert ran == ["red cell ran: curl -s http://10.60.2.1:8080/orders"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from range_control.core.clock import iso
 from range_control.services.people import api_tokens
 from range_control.services.whitecell import report, submissions, tasks
-from range_control.store.models import Challenge
+from range_control.store.models import Challenge, RedCommand
 from tests.support.env import ADMIN, TEST, Env
 
 RUBRIC = [{"id": "accuracy", "title": "Accuracy", "points": 10}]
@@ -37,6 +37,7 @@ def test_time_to_detect_from_the_red_log_and_the_graders_marks(env: Env) -> None
 
     start = env.clock.now()
     sqli = declare("Alpha", "SQL injection on the tracker", "T1190")  # at 0
+    ran(env, a_id, f"sqlmap -u http://10.60.{a_id}.1:8080/search?q=1")
     env.clock.advance(minutes=5)
     ssh = declare("Alpha", "SSH brute force on the jumpbox", "T1110")  # at 5 min
     declare("Bravo", "not Alpha's")
@@ -44,8 +45,11 @@ def test_time_to_detect_from_the_red_log_and_the_graders_marks(env: Env) -> None
     submissions.submit(env.ctx, a_id, "incident", "# Incident\nSQLi seen on the tracker.", None)
     env.clock.advance(minutes=10)
     late = declare("Alpha", "after the report")  # after version 1: not on its sheet
+    ran(env, None, "nmap -sn 10.60.0.0/16")  # no team's: on no sheet
     env.clock.advance(minutes=10)
     submissions.submit(env.ctx, a_id, "incident", "Also SSH brute force.", None)  # at 40 min
+    env.clock.advance(minutes=1)
+    ran(env, a_id, "after the latest report")
 
     with env.ctx.store.read() as s:
         ch = s.query(Challenge).filter_by(slug="incident").one().id
@@ -71,11 +75,31 @@ def test_time_to_detect_from_the_red_log_and_the_graders_marks(env: Env) -> None
     assert seen == {"T1190": 20 * 60, "T1110": 35 * 60, "success": None}
     assert alpha["mean_detect_seconds"] == round((20 * 60 + 35 * 60) / 2)
     assert alpha["detections"][0]["at"] == iso(start)
-    assert env.clock.now() - start == timedelta(minutes=40)
+    assert env.clock.now() - start == timedelta(minutes=41)
     # The grader's page shows the same, blind, with a button per action.
     html = _console_sheet(env, code)
     assert "SSH brute force on the jumpbox" in html and "Alpha" not in html
     assert "Version 2 does not name it" in html
+    # The commands the red cell ran against Alpha up to the report, blind: the game address's
+    # team hidden.
+    sheet = env.client.post(url, json={"action": ssh, "version": 2}, headers=env.admin())
+    observed = [(o["service"], o["command"]) for o in sheet.get_json()["observed"]]
+    assert observed == [(None, "sqlmap -u http://10.60.x.1:8080/search?q=1")]
+    assert "sqlmap -u http://10.60.x.1:8080/search?q=1" in html
+
+
+def ran(env: Env, team_id: int | None, command: str) -> None:
+    """A command observed on the red cell's jumpbox, against ``team_id``, now."""
+    with env.ctx.store.write() as s:
+        s.add(
+            RedCommand(
+                who="rex@red.example",
+                at=env.clock.now(),
+                command=command,
+                target_id=team_id,
+                created_at=env.clock.now(),
+            )
+        )
 
 
 def _console_sheet(env: Env, code: str) -> str:

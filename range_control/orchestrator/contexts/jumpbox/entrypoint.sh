@@ -11,6 +11,11 @@ unset RANGE_JUMPBOX_PASSWORD
 (set -f; IFS='
 '; exec /usr/local/sbin/range-jumpbox-keys $(printf '%s' "${RANGE_JUMPBOX_KEYS:-}"))
 unset RANGE_JUMPBOX_KEYS
+# The red cell's jumpbox: its people's logins, their commands logged (range-red-people).
+if [ -n "${RANGE_JUMPBOX_PEOPLE:-}" ]; then
+  /usr/local/sbin/range-red-people
+  unset RANGE_JUMPBOX_PEOPLE
+fi
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 # The game network's route, kept by root; NET_ADMIN leaves the bounding set of everything else.

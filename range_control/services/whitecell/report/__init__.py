@@ -61,6 +61,7 @@ from range_control.store.models import (
     Hint,
     HintUnlock,
     RedAction,
+    RedCommand,
     SharingAlert,
     Solve,
     Submission,
@@ -291,6 +292,12 @@ class _Facts:
                 RedAction.at,
             ).order_by(RedAction.at, RedAction.id),
         )
+        f.red_commands = _rows(
+            s,
+            select(RedCommand.target_id, RedCommand.challenge_id, RedCommand.command, RedCommand.at)
+            .where(RedCommand.target_id.is_not(None))
+            .order_by(RedCommand.at, RedCommand.id),
+        )
         return f
 
     started_at: datetime | None
@@ -311,6 +318,7 @@ class _Facts:
     captures: list[Any]
     resets: list[Any]
     red: list[Any]  # the red cell's actions (its ground truth)
+    red_commands: list[Any]  # what it ran on its jumpbox against a team (observed)
     detected: dict[int, datetime]  # red action id -> the first incident report naming it
     blind: bool
     published: set[int]  # graded tasks whose grades are published
@@ -718,6 +726,15 @@ def _red(f: _Facts, a: Any, _tid: int) -> dict[str, Any]:
     }
 
 
+def _red_command(f: _Facts, c: Any, _tid: int) -> dict[str, Any]:
+    return {
+        "at": iso(c.at),
+        "kind": "red_command",
+        "challenge": f.slug(c.challenge_id) if c.challenge_id else None,
+        "what": f"red cell ran: {c.command}",
+    }
+
+
 def _alert(f: _Facts, al: Any, tid: int) -> dict[str, Any]:
     if al.submitting_team_id == tid:
         role = "submitted another team's flag"
@@ -749,4 +766,5 @@ _TIMELINE: tuple[tuple[Callable[[_Facts], Any], Callable[[Any], tuple[Any, ...]]
     (lambda f: f.captures, lambda c: (c.team_id, c.victim_id), _capture),
     (lambda f: f.resets, lambda r: (r.team_id,), _reset),
     (lambda f: f.red, lambda a: (a.target_id,), _red),
+    (lambda f: f.red_commands, lambda c: (c.target_id,), _red_command),
 )

@@ -7,6 +7,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
+from range_control.core.actors import person_id
 from range_control.core.errors import InvalidInput
 from range_control.core.permissions import Permission
 from range_control.services.redcell import actions
@@ -20,7 +21,8 @@ from range_control.web.pages.console import bp, page
 @bp.get("/red")
 @page(Permission.RED_CELL)
 def red_page() -> str:
-    return render_template("console/red.html", cell=actions.cell(ctx()), outcomes=OUTCOMES)
+    cell = actions.cell(ctx(), person_id(g.actor))
+    return render_template("console/red.html", cell=cell, outcomes=OUTCOMES)
 
 
 @bp.post("/red")
