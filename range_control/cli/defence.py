@@ -15,7 +15,8 @@ from range_control.core.errors import InvalidInput, NotFound
 from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
 from range_control.services.redcell import actions as redcell
-from range_control.specs.api.defence import RedActionIn
+from range_control.services.redcell import plants
+from range_control.specs.api.defence import RedActionIn, RedPlantIn
 from range_control.specs.files import field_errors
 
 
@@ -213,6 +214,25 @@ def red_declare(
         raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
     out = redcell.declare(state.ctx, body, CLI)
     console.print(f"red action {out.id} recorded against {out.team}")
+
+
+@red.command("plant")
+@click.argument("team")
+@click.option("--service", required=True, help="the defended service it is left in (its slug)")
+@click.option("--where", required=True, help="where in the service the token is left")
+@click.option("--technique", default="", help="how access was gained: a MITRE ATT&CK id")
+@pass_state
+def red_plant(state: State, team: str, service: str, where: str, technique: str) -> None:
+    """Record a plant of the red cell in TEAM's SERVICE: prints the token to leave there (the
+    team loses the defence's plant_cost), audited."""
+    try:
+        body = RedPlantIn(team=team, service=service, where=where, technique=technique)
+    except ValidationError as exc:
+        first = field_errors(exc, limit=1)[0]
+        raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+    out = plants.plant(state.ctx, body, CLI)
+    console.print(f"plant {out.id} in {out.team}'s {out.service} ({out.points} points): leave")
+    click.echo(out.token)
 
 
 @red.command("log")

@@ -49,6 +49,13 @@ def red_password(secret: str, event: str, account_id: int) -> str:
     return base64.b32encode(digest).decode().lower()[:20]
 
 
+def plant_token(secret: str, event: str, plant_id: int) -> str:
+    """The token the red cell leaves in a team's service for its plant ``plant_id``: derived
+    (never stored), unguessable, shaped like nothing of the range's (no flag prefix)."""
+    digest = _derive(secret, "red-plant", event, plant_id)
+    return "RED-" + base64.b32encode(digest).decode().lower()[:26]
+
+
 def shell_password(secret: str, event: str, team_id: int) -> str:
     """The team's password for the shell in its defended services: derived, never stored, the
     same for the whole event (a new one would replace the containers, and the team's patches

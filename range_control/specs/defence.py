@@ -187,6 +187,13 @@ class DefencePlan(_Strict):
     submit_rate: int = Field(
         default=6000, ge=10, le=1_000_000, description="flags a team may submit per minute"
     )
+    plant_cost: int = Field(
+        default=50,
+        ge=0,
+        le=100_000,
+        description="points a team loses per red cell plant left in one of its services "
+        "(a token proving compromise, as scoringengine's red flags)",
+    )
 
     def mode_of(self, phase: str) -> str:
         """The mode of the defence phase ``phase``."""

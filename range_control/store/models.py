@@ -741,6 +741,23 @@ class RedCommand(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RedPlant(Base):
+    """A token the red cell left in a team's defended service, proving the compromise (as
+    scoringengine's red flags): declared by a member, scored against the team (the defence's
+    ``plant_cost``), and recorded in the red log (``action_id``) as the white cell's ground
+    truth. The token is derived from the id, never stored."""
+
+    __tablename__ = "red_plants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("red_actions.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"))
+    where: Mapped[str] = mapped_column(Text)
+    points: Mapped[int] = mapped_column(Integer)  # what the team lost (the cost when planted)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RedDetection(Base):
     """A red cell action that a team's incident report names, as its grader marked it: the
     first such report of a team is when the team detected the action."""

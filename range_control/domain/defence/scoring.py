@@ -116,3 +116,10 @@ def resets(rows: Iterable[ResetRec]) -> Iterator[tuple[int, LedgerEntry]]:
     for r in rows:
         why = N_("{service} reset to its baseline")
         yield r.team_id, ledger_entry("reset", -r.cost, r.at, r.service, why, service=r.service)
+
+
+def plants(rows: Iterable[ResetRec]) -> Iterator[tuple[int, LedgerEntry]]:
+    """The red cell's plants (a ``ResetRec`` each: the team, the service, when, the cost)."""
+    for r in rows:
+        why = N_("a red cell plant left in our {service}: it was compromised")
+        yield r.team_id, ledger_entry("red-plant", -r.cost, r.at, r.service, why, service=r.service)

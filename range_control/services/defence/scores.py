@@ -1,5 +1,5 @@
-"""The defence's ledger entries: availability per tick, team and service, and resets' costs
-(``domain.defence.scoring``), read once per board."""
+"""The defence's ledger entries: availability per tick, team and service, resets' costs and
+the red cell's plants (``domain.defence.scoring``), captures; read once per board."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from range_control.domain.defence.captures import CaptureRec, captures
-from range_control.domain.defence.scoring import ResetRec, TickRec, availability, resets
+from range_control.domain.defence.scoring import (
+    ResetRec,
+    TickRec,
+    availability,
+    plants,
+    resets,
+)
 from range_control.domain.defence.verdicts import Verdict
 from range_control.domain.scoring import LedgerEntry
 from range_control.specs.defence import DefencePlan
@@ -20,6 +26,7 @@ from range_control.store.models import (
     DefenceReset,
     DefenceVerdict,
     Event,
+    RedPlant,
     Team,
 )
 
@@ -66,8 +73,15 @@ def ledger(c: Connection, event: str) -> list[tuple[int, LedgerEntry]]:
         )
         if ch in slugs
     ]
+    planted = [
+        ResetRec(team, slugs[ch][0], at, cost)
+        for team, ch, at, cost in c.execute(
+            select(RedPlant.target_id, RedPlant.challenge_id, RedPlant.at, RedPlant.points)
+        )
+        if ch in slugs
+    ]
     avail = list(availability(ticks, full))
-    out = [*avail, *resets(costs)]
+    out = [*avail, *resets(costs), *plants(planted)]
     if plan.any_attack:
         out.extend(_captures(c, plan, {cid: slug for cid, (slug, _v) in slugs.items()}, avail))
     return out

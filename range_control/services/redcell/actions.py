@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from range_control.context import Range
 from range_control.core.actors import Actor
@@ -16,7 +17,7 @@ from range_control.core.errors import InvalidInput, NotFound
 from range_control.services.audit import audit
 from range_control.services.defence import game
 from range_control.services.people import teams
-from range_control.services.redcell import commands, jumpbox
+from range_control.services.redcell import commands, jumpbox, plants
 from range_control.specs.api.defence import (
     RedActionIn,
     RedActionOut,
@@ -38,27 +39,48 @@ def declare(ctx: Range, body: RedActionIn, actor: Actor) -> RedActionOut:
     if not now - BACKDATE <= at <= now + timedelta(minutes=1):
         raise InvalidInput("at: within the last day, not in the future", field="at")
     with ctx.store.write() as s:
-        team = teams.find(s, body.team)
-        challenge_id = None
-        if body.service:
-            challenge_id = s.scalar(select(Challenge.id).where(Challenge.slug == body.service))
-            if challenge_id is None:
-                raise NotFound("no service {service!r}", service=body.service[:100])
-        row = RedAction(
-            actor=actor,
-            target_id=team.id,
-            challenge_id=challenge_id,
-            technique=body.technique,
-            outcome=body.outcome,
-            summary=body.summary.strip(),
-            kind="declared",
-            at=at,
-            created_at=now,
-        )
-        s.add(row)
-        s.flush()
+        team, challenge_id = target(s, body.team, body.service)
+        row = record(s, ctx, actor, team, challenge_id, body, at)
         audit(s, ctx, actor, "red.declare", id=row.id, team=team.name, outcome=body.outcome)
         return _view(row, team.name, body.service or None)
+
+
+def target(s: Session, team_name: str, service: str | None) -> tuple[Team, int | None]:
+    """The team an action is against and its service's challenge id (None: no service)."""
+    team = teams.find(s, team_name)
+    if not service:
+        return team, None
+    challenge_id = s.scalar(select(Challenge.id).where(Challenge.slug == service))
+    if challenge_id is None:
+        raise NotFound("no service {service!r}", service=service[:100])
+    return team, challenge_id
+
+
+def record(
+    s: Session,
+    ctx: Range,
+    actor: Actor,
+    team: Team,
+    challenge_id: int | None,
+    body: RedActionIn,
+    at: datetime,
+    kind: str = "declared",
+) -> RedAction:
+    """One row of the red log (the caller audits)."""
+    row = RedAction(
+        actor=actor,
+        target_id=team.id,
+        challenge_id=challenge_id,
+        technique=body.technique,
+        outcome=body.outcome,
+        summary=body.summary.strip(),
+        kind=kind,
+        at=at,
+        created_at=ctx.clock.now(),
+    )
+    s.add(row)
+    s.flush()
+    return row
 
 
 def _view(a: RedAction, team: str, service: str | None) -> RedActionOut:
@@ -109,5 +131,7 @@ def cell(ctx: Range, account_id: int | None = None) -> RedCellOut:
         targets=targets,
         actions=actions(ctx),
         commands=commands.commands(ctx),
+        plants=plants.plants(ctx),
+        plant_cost=plants.cost(ctx),
         jumpbox=jumpbox.access(ctx, account_id) if account_id is not None else None,
     )

@@ -229,7 +229,33 @@ class RedActionOut(View):
     technique: str
     outcome: str
     summary: str
-    kind: str = Field(description="declared (by the red cell)")
+    kind: str = Field(description="declared (by the red cell), or plant (a plant it left)")
+    at: datetime
+
+
+class RedPlantIn(Body):
+    team: str = Field(min_length=1, max_length=100, description="the team compromised")
+    service: str = Field(min_length=1, max_length=100, description="its defended service (slug)")
+    where: str = Field(
+        min_length=1, max_length=500, description="where in the service the token is left"
+    )
+    technique: str = Field(
+        default="",
+        max_length=16,
+        pattern=r"^(|T[0-9]{4}(\.[0-9]{3})?)$",
+        description="how access was gained: a MITRE ATT&CK technique id, where there is one",
+    )
+
+
+class RedPlantOut(View):
+    id: int
+    by: str
+    team: str
+    service: str
+    where: str
+    token: str = Field(description="what to leave there: it proves the compromise")
+    points: int = Field(description="what the team loses for it")
+    action: int = Field(description="the red log's action recording it (ground truth)")
     at: datetime
 
 
@@ -252,6 +278,10 @@ class RedCellOut(View):
     actions: list[RedActionOut] = Field(description="newest first")
     commands: list[RedCommandOut] = Field(
         default=[], description="observed on the red cell's jumpbox, newest first"
+    )
+    plants: list[RedPlantOut] = Field(default=[], description="newest first")
+    plant_cost: int | None = Field(
+        default=None, description="what a team loses per plant (None: no defence to plant in)"
     )
     jumpbox: JumpboxOut | None = Field(
         default=None, description="the caller's own login on the red cell's jumpbox"

@@ -102,6 +102,7 @@ class LedgerEntryOut(View):
         "reset",
         "capture",
         "flag-lost",
+        "red-plant",
     ]
     challenge: str | None
     points: int

@@ -8,9 +8,15 @@ from pydantic import RootModel
 
 from range_control.core.actors import person_id
 from range_control.core.permissions import Permission
-from range_control.services.redcell import actions
+from range_control.services.redcell import actions, plants
 from range_control.specs.api.base import VIEW
-from range_control.specs.api.defence import RedActionIn, RedActionOut, RedCellOut
+from range_control.specs.api.defence import (
+    RedActionIn,
+    RedActionOut,
+    RedCellOut,
+    RedPlantIn,
+    RedPlantOut,
+)
 from range_control.web.api import get, ok, parse, post
 from range_control.web.common import ctx
 
@@ -40,6 +46,21 @@ def red_declare():
     ATT&CK id), outcome, what was done. Audited; never shown to teams."""
     body = parse(RedActionIn)
     return ok(RedActionOut, actions.declare(ctx(), body, g.actor), 201)
+
+
+@post(
+    "/red/plants",
+    Permission.RED_CELL,
+    out=RedPlantOut,
+    status=201,
+    json=RedPlantIn,
+    errors=(400, 404, 409),
+)
+def red_plant():
+    """Record a plant: the token to leave in the team's service (it proves the compromise; the
+    team loses the defence's plant_cost), and its action in the red log. Audited."""
+    body = parse(RedPlantIn)
+    return ok(RedPlantOut, plants.plant(ctx(), body, g.actor), 201)
 
 
 @get("/admin/red/actions", Permission.LOOK, out=RedActionList)

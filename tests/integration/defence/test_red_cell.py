@@ -16,7 +16,9 @@ from range_control.services.environments import engine
 from range_control.services.environments.desired import desired_state
 from range_control.services.environments.run import EnvironmentReconciler
 from range_control.services.people import accounts, api_tokens
+from range_control.services.play import scoreboard
 from range_control.services.whitecell import report
+from range_control.store.models import Team
 from tests.support.defence import load_defence, write_defended
 from tests.support.env import TEST, Env
 from tests.support.people import person, sign_in
@@ -141,3 +143,63 @@ def test_the_red_cell_s_jumpbox_its_logins_and_its_observed_commands(red) -> Non
     bravo = next(t for t in doc["teams"] if t["name"] == "Bravo")
     ran = [e["what"] for e in bravo["events"] if e["kind"] == "red_command"]
     assert ran == ["red cell ran: curl -s http://10.60.2.1:8080/orders"]
+
+
+def test_a_plant_costs_its_team_and_is_in_the_red_log(red) -> None:
+    """A plant: its token to leave, the team's loss in its ledger (the scenario's
+    plant_cost, 50 by default) with a why, the plant in the red log as the ground truth and on
+    the red cell's page; bad input named; a team cannot plant."""
+    env, head = red
+    env.clock.advance(seconds=30)
+    sent = env.client.post(
+        "/api/v1/red/plants",
+        json={
+            "team": "Bravo",
+            "service": "tracker",
+            "where": "a row of the orders table, callsign AUDIT",
+            "technique": "T1505",
+        },
+        headers=head,
+    )
+    assert sent.status_code == 201, sent.get_json()
+    got = sent.get_json()
+    assert got["team"] == "Bravo" and got["points"] == 50 and got["token"].startswith("RED-")
+    again = env.client.post(
+        "/api/v1/red/plants",
+        json={"team": "Bravo", "service": "tracker", "where": "/srv/data/.x"},
+        headers=head,
+    ).get_json()
+    assert again["token"] != got["token"] and len(again["token"]) == len(got["token"])
+    with env.ctx.store.read() as s:
+        bravo = s.query(Team).filter_by(name="Bravo").one().id
+    lost = [
+        (e.kind, e.points, e.why)
+        for e in scoreboard.ledger(env.ctx, bravo, public=False).entries
+        if e.kind == "red-plant"
+    ]
+    assert (
+        lost == [("red-plant", -50, "a red cell plant left in our tracker: it was compromised")] * 2
+    )
+    page = env.client.get("/api/v1/red", headers=head).get_json()
+    assert [p["token"] for p in page["plants"]] == [again["token"], got["token"]]
+    assert page["plant_cost"] == 50
+    plant_action = next(a for a in page["actions"] if a["id"] == got["action"])
+    assert plant_action["kind"] == "plant" and plant_action["technique"] == "T1505"
+    assert "orders table" in plant_action["summary"]
+
+    def refused(body: dict, status: int) -> str:
+        r = env.client.post("/api/v1/red/plants", json=body, headers=head)
+        assert r.status_code == status, r.get_json()
+        return r.get_data(as_text=True)
+
+    assert "Nobody" in refused({"team": "Nobody", "service": "tracker", "where": "x"}, 404)
+    assert "service" in refused({"team": "Bravo", "service": "bogus", "where": "x"}, 400)
+    assert "where" in refused({"team": "Bravo", "service": "tracker", "where": "x" * 501}, 400)
+    assert "where" in refused({"team": "Bravo", "service": "tracker"}, 400)
+    _, alpha_head = env.team("Charlie", "DE")
+    team_try = env.client.post(
+        "/api/v1/red/plants",
+        json={"team": "Bravo", "service": "tracker", "where": "x"},
+        headers=alpha_head,
+    )
+    assert team_try.status_code == 403

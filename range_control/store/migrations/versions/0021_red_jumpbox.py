@@ -1,4 +1,5 @@
-"""The red cell's jumpbox: its port (held by no team) and the commands of its sessions.
+"""The red cell's jumpbox: its port (held by no team) and the commands of its sessions; the
+red cell's plants.
 
 Revision ID: 0021
 Revises: 0020
@@ -53,9 +54,37 @@ def upgrade() -> None:
     )
     op.create_index("ix_red_commands_at", "red_commands", ["at"])
     op.create_index("ix_red_commands_target_id", "red_commands", ["target_id"])
+    op.create_table(
+        "red_plants",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("action_id", sa.Integer(), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column("challenge_id", sa.Integer(), nullable=False),
+        sa.Column("where", sa.Text(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("at", WHEN(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["action_id"],
+            ["red_actions.id"],
+            name="fk_red_plants_action_id_red_actions",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["target_id"], ["teams.id"], name="fk_red_plants_target_id_teams", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["challenge_id"],
+            ["challenges.id"],
+            name="fk_red_plants_challenge_id_challenges",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_red_plants"),
+    )
+    op.create_index("ix_red_plants_target_id", "red_plants", ["target_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("red_plants")
     op.drop_table("red_commands")
     op.execute("DELETE FROM port_allocations WHERE team_id IS NULL")
     with op.batch_alter_table("port_allocations") as batch:

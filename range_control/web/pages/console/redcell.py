@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 from range_control.core.actors import person_id
 from range_control.core.errors import InvalidInput
 from range_control.core.permissions import Permission
-from range_control.services.redcell import actions
-from range_control.specs.api.defence import OUTCOMES, RedActionIn
+from range_control.services.redcell import actions, plants
+from range_control.specs.api.defence import OUTCOMES, RedActionIn, RedPlantIn
 from range_control.specs.files import field_errors
 from range_control.web.i18n import gettext
 from range_control.web.pages.common import ctx, flash_errors
@@ -43,4 +43,33 @@ def red_declare() -> Response:
             raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
         done = actions.declare(ctx(), body, g.actor)
         flash(gettext("Action %(id)d recorded against %(team)s.", id=done.id, team=done.team), "ok")
+    return redirect(url_for("console.red_page"))
+
+
+@bp.post("/red/plants")
+@page(Permission.RED_CELL)
+def red_plant() -> Response:
+    with flash_errors():
+        form = request.form
+        try:
+            body = RedPlantIn(
+                team=form.get("team", "")[:100],
+                service=form.get("service", "")[:100],
+                where=form.get("where", "")[:500],
+                technique=form.get("technique", "").strip().upper()[:16],
+            )
+        except ValidationError as exc:
+            first = field_errors(exc, limit=1)[0]
+            raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+        done = plants.plant(ctx(), body, g.actor)
+        flash(
+            gettext(
+                "Plant %(id)d recorded in %(team)s's %(service)s: leave %(token)s there.",
+                id=done.id,
+                team=done.team,
+                service=done.service,
+                token=done.token,
+            ),
+            "ok",
+        )
     return redirect(url_for("console.red_page"))
