@@ -23,7 +23,14 @@ from range_control.services.catalog.sync import sync
 from range_control.services.event import controls, scenario
 from range_control.services.event.event import bump_generation
 from range_control.services.people import accounts, teams
-from range_control.store.models import Challenge, DefenceTick, DefenceVerdict, Instance
+from range_control.services.redcell import commands
+from range_control.store.models import (
+    Challenge,
+    DefenceTick,
+    DefenceVerdict,
+    Instance,
+    PortAllocation,
+)
 from tests.support.defence import write_defended
 from tests.support.env import ADMIN, TEST
 from tests.support.live import Live, audit, live_range, team_login
@@ -100,6 +107,15 @@ def defence(tmp_path: Path):
                             state="running",
                         )
                     )
+        with ctx.store.write() as s:  # the red cell's jumpbox's port, and what it saw run
+            s.add(
+                PortAllocation(
+                    port=23999, team_id=None, purpose="red-jumpbox", created_at=ctx.clock.now()
+                )
+            )
+        rex = next(p for p in accounts.list_accounts(ctx) if p.callsign == "REX")
+        now = int(ctx.clock.now().timestamp())
+        commands.record(ctx, [f"range-command red{rex.id} {now} nmap -sV 10.60.2.1"])
         verdict(ctx, 1, "Estonia", "convoy-tracker", "OK", "", "")
         verdict(ctx, 1, "Latvia", "convoy-tracker", "CORRUPT", "Convoy is gone", "row 7 deleted")
         verdict(ctx, 1, "Estonia", "message-hub", "OK", "", "")
@@ -214,6 +230,19 @@ def test_the_red_cell_s_own_page(browser: Browser, defence: Live) -> None:
     expect(page.get_by_text(re.compile(r"Action \d+ recorded against Latvia"))).to_be_visible()
     log = page.get_by_role("table", name="The red cell's actions, newest first")
     expect(log.get_by_text("SQL injection in the callsign search")).to_be_visible()
+    # Its own login on the red cell's jumpbox, and a command observed there.
+    expect(page.get_by_text("ssh -p 23999 red")).to_be_visible()
+    ran = page.get_by_role("table", name="Commands run on the red cell's jumpbox, newest first")
+    expect(ran.get_by_text("nmap -sV 10.60.2.1")).to_be_visible()
+    # A plant: the token to leave, in the plants' table.
+    page.get_by_label("Team compromised").fill("Latvia")
+    page.get_by_label("Its defended service").fill("message-hub")
+    page.get_by_label("Where in the service").fill("the hub's message of the day")
+    page.get_by_role("button", name="Record the plant").click()
+    done = re.compile(r"Plant \d+ recorded in Latvia's message-hub")
+    expect(page.get_by_text(done)).to_be_visible()
+    planted = page.get_by_role("table", name="Plants, newest first")
+    expect(planted.get_by_text(re.compile(r"^RED-"))).to_be_visible()
     audit(page)
     page.goto(f"{live.url}/console/")
     expect(page.get_by_text("Read-only", exact=False)).to_be_visible()  # not its console
