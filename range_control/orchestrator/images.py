@@ -221,7 +221,10 @@ def build_with_packages(client: Any, *, base: str, packages: tuple[str, ...], ta
     with tempfile.TemporaryDirectory(prefix="range-pkgs-") as tmp:
         Path(tmp, "Dockerfile").write_text(
             f"FROM {base}\n"
-            "RUN apt-get update \\\n"
+            # apt's reasons are on stderr, which the engine copies apart from stdout and may
+            # hand over after the step's failure: into stdout, they come in order, before it.
+            "RUN exec 2>&1 \\\n"
+            " && apt-get update \\\n"
             " && apt-get install -y --no-install-recommends "
             + " ".join(sorted(packages))
             + " \\\n && rm -rf /var/lib/apt/lists/*\n",
