@@ -92,7 +92,7 @@ def test_the_red_cell_s_jumpbox_reaches_every_team_and_logs_each_command(
         f"nc -z -w 3 {at['Bravo']} {PORT} && echo reached",
         "Bravo",
         "convoy-tracker",
-    ) in logged, logged
+    ) in logged, (logged, client.containers.get(red_box).logs()[-3000:])
     assert (
         "rex@red.example",
         f"nc -z -w 3 {at['Alpha']} {PORT}; echo done-$((40+2))",

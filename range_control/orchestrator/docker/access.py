@@ -181,7 +181,7 @@ class DockerAccess(EngineBase):
 
     def session_log(self, obs: Observed, since: int) -> list[str]:
         try:
-            out = self.api.logs(obs.id, stdout=True, stderr=False, since=since)
+            out = self.api.logs(obs.id, stdout=True, stderr=False, since=since or None)
         except docker.errors.APIError as exc:
             raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
         return session_lines(out)

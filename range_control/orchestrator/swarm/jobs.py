@@ -112,7 +112,8 @@ class SwarmJobs(SwarmBase):
     def session_log(self, obs: Observed, since: int) -> list[str]:
         """The service's output (its task's, wherever it ran) from ``since`` on."""
         try:
-            out = b"".join(self.api.service_logs(obs.id, stdout=True, stderr=False, since=since))
+            logs = self.api.service_logs(obs.id, stdout=True, stderr=False, since=since or None)
+            out = b"".join(logs)
         except docker.errors.APIError as exc:
             raise BackendError(f"{obs.name}: {exc.explanation or exc}") from None
         return session_lines(out)

@@ -5,9 +5,9 @@ In an **attack-defence** tick every team's entry points (jumpbox, WireGuard gate
 team's defended services at their game addresses, on their service ports only; in a
 **defence** tick no team's do (a team reaches its own services on its own network, as always);
 the red cell's jumpbox (``services.redcell.jumpbox``) reaches them in every defence tick, of
-either mode; outside the defence phases, or with the event paused, nobody's. The organisers may close the
-game network and open it again, and cut one team off until a tick (saarCTF's controls): a team
-cut off reaches nobody (its open connections end), cannot submit flags, and stays a target
+either mode; outside the defence phases, or with the event paused, nobody's. The organisers
+may close the game network and open it again, and cut one team off until a tick (saarCTF's
+controls): a team cut off reaches nobody (its open connections end), cannot submit flags, and stays a target
 (being cut off must not shelter it). The NOP team, the organisers' reference, never attacks.
 Each control is audited; the reconciler's next pass applies it.
 """

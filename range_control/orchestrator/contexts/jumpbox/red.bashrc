@@ -14,7 +14,7 @@ if [ -p "/run/range-log/$USER" ]; then
     __range_seen=$last
     line=$(printf '%s' "$last" | sed -E '1s/^ *[0-9]+\*? +//')
     line=${line//$'\n'/ ; }
-    printf '%s %s\n' "$(date +%s)" "${line:0:2000}" 1<>"/run/range-log/$USER"
+    printf '%s %s\n' "$(date +%s)" "${line:0:2000}" >"/run/range-log/$USER"
   }
   PROMPT_COMMAND=__range_log
   HISTCONTROL=

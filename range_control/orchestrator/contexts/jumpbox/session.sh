@@ -6,8 +6,9 @@ set -u
 pipe=/run/range-log/$USER
 say() {
   local line=${1//$'\n'/ ; }
-  # Read-write: opening never waits for the reader, and a line is never cut by another's.
-  printf '%s %s\n' "$(date +%s)" "${line:0:2000}" 1<>"$pipe"
+  # Root holds the pipe open for reading at all times (range-red-people): opening it to write
+  # does not wait, and a line of up to 4 KiB is written whole.
+  printf '%s %s\n' "$(date +%s)" "${line:0:2000}" >"$pipe"
 }
 if [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then
   case $SSH_ORIGINAL_COMMAND in
