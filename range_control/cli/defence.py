@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 
 import click
-from pydantic import ValidationError
 from rich.table import Table
 
 from range_control.cli.common import State, console, pass_state
 from range_control.core.actors import CLI
-from range_control.core.errors import InvalidInput, NotFound
+from range_control.core.errors import NotFound
 from range_control.services.defence import actions, game, views
 from range_control.services.people import teams
 from range_control.services.redcell import actions as redcell
 from range_control.services.redcell import plants
 from range_control.specs.api.defence import RedActionIn, RedPlantIn
-from range_control.specs.files import field_errors
+from range_control.specs.files import checked
 
 
 @click.group("defence")
@@ -200,18 +199,15 @@ def red_declare(
     summary: str,
 ) -> None:
     """Declare an action of the red cell against TEAM: what was done (SUMMARY), audited."""
-    try:
-        body = RedActionIn(
-            team=team,
-            service=service,
-            technique=technique,
-            outcome=outcome,
-            summary=summary,
-            at=when,
-        )
-    except ValidationError as exc:
-        first = field_errors(exc, limit=1)[0]
-        raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+    body = checked(
+        RedActionIn,
+        team=team,
+        service=service,
+        technique=technique,
+        outcome=outcome,
+        summary=summary,
+        at=when,
+    )
     out = redcell.declare(state.ctx, body, CLI)
     console.print(f"red action {out.id} recorded against {out.team}")
 
@@ -225,11 +221,7 @@ def red_declare(
 def red_plant(state: State, team: str, service: str, where: str, technique: str) -> None:
     """Record a plant of the red cell in TEAM's SERVICE: prints the token to leave there (the
     team loses the defence's plant_cost), audited."""
-    try:
-        body = RedPlantIn(team=team, service=service, where=where, technique=technique)
-    except ValidationError as exc:
-        first = field_errors(exc, limit=1)[0]
-        raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+    body = checked(RedPlantIn, team=team, service=service, where=where, technique=technique)
     out = plants.plant(state.ctx, body, CLI)
     console.print(f"plant {out.id} in {out.team}'s {out.service} ({out.points} points): leave")
     click.echo(out.token)

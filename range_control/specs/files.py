@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from range_control.core.errors import InvalidInput
+
+_M = TypeVar("_M", bound=BaseModel)
 
 _PLACEHOLDER = re.compile(rb"\{\{\s*[\w.]+\s*\}\}")
 
@@ -79,6 +83,16 @@ def field_errors(
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def checked(model: type[_M], **values: Any) -> _M:
+    """``model`` from ``values`` (a form's, a command line's), its first problem an
+    InvalidInput naming the field."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        first = field_errors(exc, limit=1)[0]
+        raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
 
 
 def _internal(part: Any) -> bool:

@@ -7,9 +7,9 @@ team's defended services at their game addresses, on their service ports only; i
 the red cell's jumpbox (``services.redcell.jumpbox``) reaches them in every defence tick, of
 either mode; outside the defence phases, or with the event paused, nobody's. The organisers
 may close the game network and open it again, and cut one team off until a tick (saarCTF's
-controls): a team cut off reaches nobody (its open connections end), cannot submit flags, and stays a target
-(being cut off must not shelter it). The NOP team, the organisers' reference, never attacks.
-Each control is audited; the reconciler's next pass applies it.
+controls): a team cut off reaches nobody (its open connections end), cannot submit flags, and
+stays a target (being cut off must not shelter it). The NOP team, the organisers' reference,
+never attacks. Each control is audited; the reconciler's next pass applies it.
 """
 
 from __future__ import annotations

@@ -4,15 +4,13 @@ addresses), the form that declares an action, and its log."""
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
-from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from range_control.core.actors import person_id
-from range_control.core.errors import InvalidInput
 from range_control.core.permissions import Permission
 from range_control.services.redcell import actions, plants
 from range_control.specs.api.defence import OUTCOMES, RedActionIn, RedPlantIn
-from range_control.specs.files import field_errors
+from range_control.specs.files import checked
 from range_control.web.i18n import gettext
 from range_control.web.pages.common import ctx, flash_errors
 from range_control.web.pages.console import bp, page
@@ -30,17 +28,14 @@ def red_page() -> str:
 def red_declare() -> Response:
     with flash_errors():
         form = request.form
-        try:
-            body = RedActionIn(
-                team=form.get("team", "")[:100],
-                service=form.get("service", "")[:100] or None,
-                technique=form.get("technique", "").strip().upper()[:16],
-                outcome=form.get("outcome", ""),
-                summary=form.get("summary", "")[:2000],
-            )
-        except ValidationError as exc:
-            first = field_errors(exc, limit=1)[0]
-            raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+        body = checked(
+            RedActionIn,
+            team=form.get("team", "")[:100],
+            service=form.get("service", "")[:100] or None,
+            technique=form.get("technique", "").strip().upper()[:16],
+            outcome=form.get("outcome", ""),
+            summary=form.get("summary", "")[:2000],
+        )
         done = actions.declare(ctx(), body, g.actor)
         flash(gettext("Action %(id)d recorded against %(team)s.", id=done.id, team=done.team), "ok")
     return redirect(url_for("console.red_page"))
@@ -51,16 +46,13 @@ def red_declare() -> Response:
 def red_plant() -> Response:
     with flash_errors():
         form = request.form
-        try:
-            body = RedPlantIn(
-                team=form.get("team", "")[:100],
-                service=form.get("service", "")[:100],
-                where=form.get("where", "")[:500],
-                technique=form.get("technique", "").strip().upper()[:16],
-            )
-        except ValidationError as exc:
-            first = field_errors(exc, limit=1)[0]
-            raise InvalidInput("{field}: {problem}", field=first.loc, problem=first.msg) from None
+        body = checked(
+            RedPlantIn,
+            team=form.get("team", "")[:100],
+            service=form.get("service", "")[:100],
+            where=form.get("where", "")[:500],
+            technique=form.get("technique", "").strip().upper()[:16],
+        )
         done = plants.plant(ctx(), body, g.actor)
         flash(
             gettext(
